@@ -1,0 +1,40 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { AppError, type ErrorKind } from "../domain/errors.js";
+import type { Logger } from "../log.js";
+import { EngineFailure } from "../provisioning/engine.js";
+
+/** The one place where failures become HTTP statuses (RFC 9457 problem bodies). */
+const STATUS: Record<ErrorKind, ContentfulStatusCode> = {
+  bad_request: 400,
+  invalid: 422,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  upstream: 502,
+  unavailable: 503,
+};
+
+export function problemResponse(c: Context, status: ContentfulStatusCode, title: string, detail?: unknown) {
+  return c.json({ type: "about:blank", title, status, ...(detail === undefined ? {} : { detail }) }, status, {
+    "content-type": "application/problem+json",
+  });
+}
+
+export function onError(log: Logger) {
+  return (err: Error, c: Context) => {
+    if (err instanceof AppError) return problemResponse(c, STATUS[err.kind], err.message, err.detail);
+    if (err instanceof EngineFailure) {
+      // The engine's message is already redacted; it is what an operator needs to act.
+      return problemResponse(c, err.transient ? 503 : 502, "the provisioning engine failed", err.message);
+    }
+    if (err instanceof HTTPException) {
+      return problemResponse(c, err.status as ContentfulStatusCode, err.message || "request refused");
+    }
+    // A bug or a dependency down: log the cause (redacted by the logger), show no internals.
+    log.error("unhandled error", { method: c.req.method, path: c.req.path, error: err.message, stack: err.stack });
+    return problemResponse(c, 500, "internal error");
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Expected failures, as values a user can act on. The HTTP layer maps each kind to a status in one
+ * place (api/problem.ts); nothing else decides status codes.
+ */
+export type ErrorKind =
+  | "bad_request"
+  | "invalid"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "upstream"
+  | "unavailable";
+
+export class AppError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    /** Extra, non-secret detail for the problem body (for example zod issues). */
+    readonly detail?: unknown,
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+}
+
+export const badRequest = (message: string, detail?: unknown) => new AppError("bad_request", message, detail);
+export const invalid = (message: string, detail?: unknown) => new AppError("invalid", message, detail);
+export const notFound = (message: string) => new AppError("not_found", message);
+export const conflict = (message: string, detail?: unknown) => new AppError("conflict", message, detail);
+export const unauthorized = (message: string) => new AppError("unauthorized", message);
+export const forbidden = (message: string) => new AppError("forbidden", message);
+export const upstream = (message: string, detail?: unknown) => new AppError("upstream", message, detail);
+export const unavailable = (message: string) => new AppError("unavailable", message);

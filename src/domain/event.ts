@@ -1,0 +1,36 @@
+import { z } from "zod";
+import { Plan } from "./plan.js";
+import { SubscriptionId } from "./subscription-id.js";
+
+export const EventType = z.enum([
+  "subscription.created",
+  "subscription.modified",
+  "subscription.suspended",
+  "subscription.resumed",
+  "subscription.cancelled",
+]);
+export type EventType = z.infer<typeof EventType>;
+
+export const Customer = z.object({
+  id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@-]+$/, "customer id: letters, digits and . _ : @ - only"),
+  name: z.string().min(1).max(255),
+  email: z.string().email().max(255),
+});
+export type Customer = z.infer<typeof Customer>;
+
+/** The marketplace's view of a subscription, carried whole by every event. */
+export const SubscriptionSnapshot = z.object({
+  id: SubscriptionId,
+  customer: Customer,
+  plan: Plan,
+});
+export type SubscriptionSnapshot = z.infer<typeof SubscriptionSnapshot>;
+
+/** A marketplace webhook event: the single source of its shape. */
+export const MarketplaceEvent = z.object({
+  id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, "event id: letters, digits and . _ : - only"),
+  type: EventType,
+  occurredAt: z.string().datetime({ offset: true }),
+  subscription: SubscriptionSnapshot,
+});
+export type MarketplaceEvent = z.infer<typeof MarketplaceEvent>;

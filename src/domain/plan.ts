@@ -1,0 +1,50 @@
+import { z } from "zod";
+
+const Quantity = z.number().int().positive();
+
+/** A prepaid plan: the customer bought exactly these quantities; quotas enforce them. */
+export const PrepaidPlan = z.object({
+  model: z.literal("prepaid"),
+  cores: Quantity,
+  ramGb: Quantity,
+  diskGb: Quantity,
+  floatingIps: z.number().int().nonnegative(),
+});
+
+/** Pay-as-you-go: quotas come from operator ceilings, usage is billed from Gnocchi. */
+export const PaygPlan = z.object({ model: z.literal("payg") });
+
+export const Plan = z.discriminatedUnion("model", [PrepaidPlan, PaygPlan]);
+export type Plan = z.infer<typeof Plan>;
+export type PrepaidPlan = z.infer<typeof PrepaidPlan>;
+
+/** Operator limits for what a prepaid plan may buy, and the ceilings that bound a PAYG tenant. */
+export const PlanLimits = z.object({
+  maxCores: Quantity,
+  maxRamGb: Quantity,
+  maxDiskGb: Quantity,
+  maxFloatingIps: z.number().int().nonnegative(),
+});
+export type PlanLimits = z.infer<typeof PlanLimits>;
+
+export type Quantities = Omit<PrepaidPlan, "model">;
+
+/** What a plan entitles the tenant to: the bought quantities, or the PAYG ceilings. */
+export function entitlement(plan: Plan, limits: PlanLimits): Quantities {
+  if (plan.model === "payg") {
+    return { cores: limits.maxCores, ramGb: limits.maxRamGb, diskGb: limits.maxDiskGb, floatingIps: limits.maxFloatingIps };
+  }
+  return { cores: plan.cores, ramGb: plan.ramGb, diskGb: plan.diskGb, floatingIps: plan.floatingIps };
+}
+
+/** Reasons a plan exceeds the operator's limits; empty when it is acceptable. */
+export function planViolations(plan: Plan, limits: PlanLimits): string[] {
+  if (plan.model === "payg") return [];
+  const out: string[] = [];
+  if (plan.cores > limits.maxCores) out.push(`cores ${plan.cores} exceeds the maximum of ${limits.maxCores}`);
+  if (plan.ramGb > limits.maxRamGb) out.push(`ramGb ${plan.ramGb} exceeds the maximum of ${limits.maxRamGb}`);
+  if (plan.diskGb > limits.maxDiskGb) out.push(`diskGb ${plan.diskGb} exceeds the maximum of ${limits.maxDiskGb}`);
+  if (plan.floatingIps > limits.maxFloatingIps)
+    out.push(`floatingIps ${plan.floatingIps} exceeds the maximum of ${limits.maxFloatingIps}`);
+  return out;
+}

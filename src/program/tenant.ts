@@ -1,0 +1,76 @@
+import * as openstack from "@pulumi/openstack";
+import * as pulumi from "@pulumi/pulumi";
+import type { TenantSpec } from "../domain/tenant-spec.js";
+
+export interface TenantOutputs {
+  projectId: pulumi.Output<string>;
+  userId: pulumi.Output<string>;
+  userName: pulumi.Output<string>;
+  authUrl: string;
+  region: string;
+  password: pulumi.Output<string>;
+  /** Every resource declared, so that a caller can wait for all registrations. */
+  resources: pulumi.CustomResource[];
+}
+
+/**
+ * One tenant: a project, its user, the user's member role on it, and the project's three quota sets.
+ * No I/O of its own: everything comes from the spec and the password handed in.
+ */
+export function declareTenant(spec: TenantSpec, password: pulumi.Input<string>): TenantOutputs {
+  const secretPassword = pulumi.secret(password);
+  const project = new openstack.identity.Project("project", {
+    name: spec.projectName,
+    description: spec.description,
+    domainId: spec.domainId,
+    enabled: spec.enabled,
+    tags: spec.tags,
+  });
+
+  const user = new openstack.identity.User("user", {
+    name: spec.userName,
+    description: spec.description,
+    domainId: spec.domainId,
+    defaultProjectId: project.id,
+    password: secretPassword,
+    enabled: spec.enabled,
+    // The service owns the password; Keystone's first-use and expiry rules would lock the customer out.
+    ignoreChangePasswordUponFirstUse: true,
+    ignorePasswordExpiry: true,
+  });
+
+  const role = openstack.identity.getRoleOutput({ name: spec.memberRole });
+  const member = new openstack.identity.RoleAssignment("member", {
+    projectId: project.id,
+    userId: user.id,
+    roleId: role.id,
+  });
+
+  // Quota sets are all-in: unset fields become 0, so every field is passed (see domain/quota.ts).
+  const computeQuota = new openstack.compute.QuotaSetV2("compute-quota", {
+    projectId: project.id,
+    region: spec.region,
+    ...spec.quotas.compute,
+  });
+  const blockStorageQuota = new openstack.blockstorage.QuoteSetV3("blockstorage-quota", {
+    projectId: project.id,
+    region: spec.region,
+    ...spec.quotas.blockStorage,
+    volumeTypeQuota: {},
+  });
+  const networkQuota = new openstack.networking.QuotaV2("network-quota", {
+    projectId: project.id,
+    region: spec.region,
+    ...spec.quotas.network,
+  });
+
+  return {
+    projectId: project.id,
+    userId: user.id,
+    userName: user.name,
+    authUrl: spec.authUrl,
+    region: spec.region,
+    password: secretPassword,
+    resources: [project, user, member, computeQuota, blockStorageQuota, networkQuota],
+  };
+}

@@ -1,0 +1,54 @@
+import { stringify } from "yaml";
+import { z } from "zod";
+import type { StackOutputs } from "./engine.js";
+
+export const CredentialsFormat = z.enum(["json", "clouds.yaml", "openrc"]);
+export type CredentialsFormat = z.infer<typeof CredentialsFormat>;
+
+/** The customer's credentials, in the forms the `openstack` CLI and SDKs read. */
+export function renderCredentials(cloudName: string, o: StackOutputs, format: CredentialsFormat): { body: string; contentType: string } {
+  if (format === "json") {
+    return {
+      contentType: "application/json",
+      body: JSON.stringify({
+        authUrl: o.authUrl, region: o.region, username: o.userName, password: o.password,
+        userId: o.userId, projectId: o.projectId, userDomainId: o.domainId, projectDomainId: o.domainId,
+        identityApiVersion: 3,
+      }),
+    };
+  }
+  if (format === "clouds.yaml") {
+    return {
+      contentType: "application/yaml",
+      body: stringify({
+        clouds: {
+          [cloudName]: {
+            auth: {
+              auth_url: o.authUrl, username: o.userName, password: o.password,
+              project_id: o.projectId, user_domain_id: o.domainId,
+            },
+            region_name: o.region,
+            interface: "public",
+            identity_api_version: 3,
+          },
+        },
+      }),
+    };
+  }
+  const q = (v: string) => `'${v.replaceAll("'", "'\\''")}'`;
+  return {
+    contentType: "text/plain; charset=utf-8",
+    body: [
+      `export OS_AUTH_URL=${q(o.authUrl)}`,
+      `export OS_USERNAME=${q(o.userName)}`,
+      `export OS_PASSWORD=${q(o.password)}`,
+      `export OS_PROJECT_ID=${q(o.projectId)}`,
+      `export OS_USER_DOMAIN_ID=${q(o.domainId)}`,
+      `export OS_REGION_NAME=${q(o.region)}`,
+      "export OS_INTERFACE=public",
+      "export OS_IDENTITY_API_VERSION=3",
+      "unset OS_CLOUD OS_PROJECT_NAME OS_TENANT_NAME OS_PROJECT_DOMAIN_NAME OS_USER_DOMAIN_NAME",
+      "",
+    ].join("\n"),
+  };
+}

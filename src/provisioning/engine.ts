@@ -1,0 +1,69 @@
+import type { TenantSpec } from "../domain/tenant-spec.js";
+
+/**
+ * The one seam between orchestration and Pulumi: the Automation API in production
+ * (pulumi-engine.ts), a recording double in tests. Stack names are `sub-<id>`.
+ */
+export interface Engine {
+  /** Writes the spec into the stack's config (creating the stack and its password if new) and applies it. */
+  up(req: StackChange): Promise<OperationSummary>;
+  preview(req: Omit<StackChange, "message">): Promise<PreviewResult>;
+  /** Deletes the tenant's resources; the stack and its history stay as the audit log. */
+  destroy(req: { stack: string; message: string; onOutput?: OutputSink }): Promise<OperationSummary>;
+  refresh(req: { stack: string; message: string; onOutput?: OutputSink }): Promise<OperationSummary>;
+  history(stack: string): Promise<HistoryEntry[]>;
+  /** Current outputs, the password included (only the credentials endpoint asks for it); null if no stack. */
+  outputs(stack: string): Promise<StackOutputs | null>;
+}
+
+export type OutputSink = (line: string) => void;
+
+export interface StackChange {
+  stack: string;
+  spec: TenantSpec;
+  /** Names the marketplace event: the stack history reads as an audit log. */
+  message: string;
+  onOutput?: OutputSink;
+}
+
+export interface OperationSummary {
+  /** Pulumi's resource change counts, e.g. { create: 6 } or { same: 5, update: 1 }. */
+  resourceChanges: Record<string, number>;
+}
+
+export interface PreviewResult {
+  changeSummary: Record<string, number>;
+  /** Pulumi's human-readable diff. */
+  text: string;
+}
+
+export interface HistoryEntry {
+  version: number;
+  kind: string;
+  message: string;
+  result: string;
+  startTime: string;
+  endTime: string | null;
+  resourceChanges: Record<string, number>;
+}
+
+export interface StackOutputs {
+  projectId: string;
+  userId: string;
+  userName: string;
+  authUrl: string;
+  region: string;
+  domainId: string;
+  password: string;
+}
+
+/**
+ * An engine failure. `transient` ones (the stack's lock held by another update, an OpenStack 5xx, a
+ * network error) are retried with backoff; others leave the subscription failed with this message.
+ */
+export class EngineFailure extends Error {
+  constructor(message: string, readonly transient: boolean) {
+    super(message);
+    this.name = "EngineFailure";
+  }
+}

@@ -1,0 +1,175 @@
+import { randomBytes } from "node:crypto";
+import {
+  CommandError,
+  ConcurrentUpdateError,
+  LocalWorkspace,
+  PulumiCommand,
+  StackNotFoundError,
+  type Stack,
+} from "@pulumi/pulumi/automation/index.js";
+import { z } from "zod";
+import {
+  EngineFailure,
+  type Engine,
+  type HistoryEntry,
+  type OperationSummary,
+  type OutputSink,
+  type PreviewResult,
+  type StackChange,
+  type StackOutputs,
+} from "./engine.js";
+import { conciseError, isTransientEngineError } from "./failure-classification.js";
+
+export interface PulumiEngineOptions {
+  /** The repository root: Pulumi.yaml (main = src/program/main.ts, stackConfigDir = stacks). */
+  workDir: string;
+  /** e.g. file:///var/lib/openstack-tenants/pulumi; any backend URL Pulumi accepts. */
+  backendUrl: string;
+  passphrase: string;
+  /** OpenStack admin credentials (`OS_*`, or `OS_CLOUD` + `OS_CLIENT_CONFIG_FILE`) for the provider. */
+  openstackEnv: Record<string, string>;
+  /** Redacts known secrets from messages before they leave the engine. */
+  redact: (text: string) => string;
+}
+
+const StackOutputsSchema = z.object({
+  projectId: z.string(), userId: z.string(), userName: z.string(), authUrl: z.string(),
+  region: z.string(), domainId: z.string(), password: z.string(),
+});
+
+/** The production engine: Pulumi's Automation API over the local program in the repository root. */
+export class PulumiEngine implements Engine {
+  private command: Promise<PulumiCommand> | undefined;
+
+  constructor(private readonly opts: PulumiEngineOptions) {}
+
+  /** The Pulumi CLI on PATH; installing it is the operator's job (it cannot be fetched here). */
+  private cli(): Promise<PulumiCommand> {
+    this.command ??= PulumiCommand.get().catch((e: unknown) => {
+      this.command = undefined;
+      throw new EngineFailure(`the pulumi CLI was not found on PATH (${e instanceof Error ? e.message : String(e)})`, false);
+    });
+    return this.command;
+  }
+
+  private async stack(name: string, create: boolean): Promise<Stack> {
+    const pulumiCommand = await this.cli();
+    const args = { stackName: name, workDir: this.opts.workDir };
+    const wsOpts = {
+      pulumiCommand,
+      secretsProvider: "passphrase",
+      envVars: {
+        ...this.opts.openstackEnv,
+        PULUMI_BACKEND_URL: this.opts.backendUrl,
+        PULUMI_CONFIG_PASSPHRASE: this.opts.passphrase,
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+      },
+    };
+    return create ? LocalWorkspace.createOrSelectStack(args, wsOpts) : LocalWorkspace.selectStack(args, wsOpts);
+  }
+
+  async up(req: StackChange): Promise<OperationSummary> {
+    return this.guard(async () => {
+      const stack = await this.writeConfig(req.stack, req.spec);
+      const result = await stack.up({ message: req.message, onOutput: req.onOutput });
+      return { resourceChanges: counts(result.summary.resourceChanges) };
+    });
+  }
+
+  async preview(req: Omit<StackChange, "message">): Promise<PreviewResult> {
+    return this.guard(async () => {
+      const stack = await this.writeConfig(req.stack, req.spec);
+      const result = await stack.preview({ diff: true, onOutput: req.onOutput });
+      return { changeSummary: counts(result.changeSummary), text: this.opts.redact(result.stdout) };
+    });
+  }
+
+  async destroy(req: { stack: string; message: string; onOutput?: OutputSink }): Promise<OperationSummary> {
+    return this.guard(async () => {
+      const stack = await this.stack(req.stack, true);
+      const result = await stack.destroy({ message: req.message, onOutput: req.onOutput });
+      return { resourceChanges: counts(result.summary.resourceChanges) };
+    });
+  }
+
+  async refresh(req: { stack: string; message: string; onOutput?: OutputSink }): Promise<OperationSummary> {
+    return this.guard(async () => {
+      const stack = await this.stack(req.stack, false);
+      const result = await stack.refresh({ message: req.message, onOutput: req.onOutput });
+      return { resourceChanges: counts(result.summary.resourceChanges) };
+    });
+  }
+
+  async history(name: string): Promise<HistoryEntry[]> {
+    return this.guard(async () => {
+      const stack = await this.selectOrNull(name);
+      if (!stack) return [];
+      const entries = await stack.history();
+      return entries.map((h) => ({
+        version: h.version,
+        kind: h.kind,
+        message: h.message,
+        result: h.result,
+        startTime: h.startTime.toISOString(),
+        endTime: h.endTime ? h.endTime.toISOString() : null,
+        resourceChanges: counts(h.resourceChanges),
+      }));
+    });
+  }
+
+  async outputs(name: string): Promise<StackOutputs | null> {
+    return this.guard(async () => {
+      const stack = await this.selectOrNull(name);
+      if (!stack) return null;
+      const out = await stack.outputs();
+      const flat = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
+      const parsed = StackOutputsSchema.safeParse(flat);
+      return parsed.success ? parsed.data : null;
+    });
+  }
+
+  private async selectOrNull(name: string): Promise<Stack | null> {
+    try {
+      return await this.stack(name, false);
+    } catch (e) {
+      if (e instanceof StackNotFoundError) return null;
+      throw e;
+    }
+  }
+
+  /**
+   * Writes the spec into stacks/Pulumi.<stack>.yaml. The user's password is generated once, on the
+   * stack's first update, and kept only as an encrypted secret in that same file.
+   */
+  private async writeConfig(name: string, spec: StackChange["spec"]): Promise<Stack> {
+    const stack = await this.stack(name, true);
+    const config = await stack.getAllConfig();
+    const values: Record<string, { value: string; secret?: boolean }> = {
+      "tenant:spec": { value: JSON.stringify(spec) },
+    };
+    if (!config["tenant:password"]) values["tenant:password"] = { value: generatePassword(), secret: true };
+    await stack.setAllConfig(values);
+    return stack;
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof EngineFailure) throw e;
+      const message = this.opts.redact(conciseError(e instanceof Error ? e.message : String(e)));
+      if (e instanceof ConcurrentUpdateError) throw new EngineFailure(`the stack is locked by another update: ${message}`, true);
+      if (e instanceof CommandError) throw new EngineFailure(message, isTransientEngineError(message));
+      throw new EngineFailure(message, isTransientEngineError(message));
+    }
+  }
+}
+
+/** 24 random bytes, URL-safe: ~190 bits, accepted by Keystone's default password rules. */
+export function generatePassword(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+function counts(changes: Record<string, number> | undefined): Record<string, number> {
+  return Object.fromEntries(Object.entries(changes ?? {}).filter(([, n]) => typeof n === "number"));
+}

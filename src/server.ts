@@ -1,0 +1,82 @@
+import { serve, type ServerType } from "@hono/node-server";
+import { createApp } from "./api/app.js";
+import { missingForProvisioning, type Config } from "./config.js";
+import { createLogger, makeRedactor, type Logger } from "./log.js";
+import type { Engine } from "./provisioning/engine.js";
+import { PulumiEngine } from "./provisioning/pulumi-engine.js";
+import { Reconciler } from "./provisioning/reconciler.js";
+import { openDb } from "./store/db.js";
+import { migrate } from "./store/migrations.js";
+import { SubscriptionStore } from "./store/subscription-store.js";
+import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
+
+export interface RunningService {
+  url: string;
+  port: number;
+  reconciler: Reconciler;
+  store: SubscriptionStore;
+  close(): Promise<void>;
+}
+
+/** Starts the HTTP service and the reconcile workers. `engine`/`log` are replaceable for tests. */
+export async function startService(config: Config, overrides: { engine?: Engine; log?: Logger } = {}): Promise<RunningService> {
+  const redact = makeRedactor(config.secrets);
+  const log = overrides.log ?? createLogger({ redact, level: config.logLevel });
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  await migrate(db);
+  const store = new SubscriptionStore(db);
+  const engine =
+    overrides.engine ??
+    new PulumiEngine({
+      workDir: config.pulumi.workDir,
+      backendUrl: config.pulumi.backendUrl,
+      passphrase: config.pulumi.passphrase,
+      openstackEnv: config.openstack.env,
+      redact,
+    });
+  const settings = { ...config.tenant };
+  const reconciler = new Reconciler({ store, engine, settings, log, ...config.reconcile });
+
+  const missing = missingForProvisioning(config);
+  const pulumiCli = overrides.engine ? Promise.resolve("test engine") : PulumiCommand.get().then((c) => `pulumi ${c.version?.toString() ?? "?"}`, () => null);
+  const app = createApp({
+    store, engine, reconciler, settings, log,
+    webhookSecret: config.webhookSecret,
+    replayWindowSeconds: config.replayWindowSeconds,
+    operatorToken: config.operatorToken,
+    health: async () => {
+      await db.query("SELECT 1");
+      const cli = await pulumiCli;
+      const all = cli ? missing : [...missing, "the pulumi CLI is not on PATH: stacks cannot be updated"];
+      return { status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, database: config.databaseUrl ? "postgresql" : "embedded", engine: cli ?? "unavailable" };
+    },
+  });
+
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  reconciler.start();
+
+  log.info("service started", {
+    url: `http://${config.host}:${port}`,
+    database: config.databaseUrl ? "postgresql (DATABASE_URL)" : `embedded (${config.dataDir}/pglite)`,
+    pulumiBackend: config.pulumi.backendUrl,
+    operatorAuth: config.operatorTokenFile ? `generated, in ${config.operatorTokenFile}` : "from OPERATOR_TOKEN",
+  });
+  for (const m of missing) log.warn(`not ready to provision: ${m}`);
+  void pulumiCli.then((cli) => cli ?? log.warn("not ready to provision: the pulumi CLI is not on PATH"));
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    reconciler,
+    store,
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      await reconciler.stop();
+      await db.close();
+    },
+  };
+}

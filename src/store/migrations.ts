@@ -1,0 +1,54 @@
+import type { Db } from "./db.js";
+
+/** Ordered, append-only. Same SQL on PGlite and PostgreSQL. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE subscriptions (
+     id text PRIMARY KEY,
+     desired jsonb NOT NULL,
+     generation integer NOT NULL DEFAULT 1,
+     applied_generation integer NOT NULL DEFAULT 0,
+     phase text NOT NULL DEFAULT 'pending',
+     last_error text,
+     outputs jsonb,
+     token_hash text,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     updated_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE TABLE events (
+     id text PRIMARY KEY,
+     subscription_id text NOT NULL,
+     type text NOT NULL,
+     occurred_at timestamptz NOT NULL,
+     received_at timestamptz NOT NULL DEFAULT now(),
+     body jsonb NOT NULL,
+     outcome text NOT NULL,
+     reason text
+   );
+   CREATE INDEX events_by_subscription ON events (subscription_id, occurred_at);
+   CREATE TABLE operations (
+     id bigserial PRIMARY KEY,
+     subscription_id text NOT NULL,
+     generation integer NOT NULL,
+     kind text NOT NULL,
+     event_id text NOT NULL,
+     started_at timestamptz NOT NULL DEFAULT now(),
+     finished_at timestamptz,
+     result text NOT NULL DEFAULT 'running',
+     error text,
+     summary jsonb
+   );
+   CREATE INDEX operations_by_subscription ON operations (subscription_id, id);`,
+];
+
+export async function migrate(db: Db): Promise<void> {
+  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const done = new Set((await db.query<{ version: number }>("SELECT version FROM schema_migrations")).map((r) => r.version));
+  for (const [i, sql] of MIGRATIONS.entries()) {
+    const version = i + 1;
+    if (done.has(version)) continue;
+    await db.transaction(async (tx) => {
+      await tx.exec(sql);
+      await tx.query("INSERT INTO schema_migrations (version) VALUES ($1)", [version]);
+    });
+  }
+}

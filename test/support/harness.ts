@@ -1,0 +1,57 @@
+import { createApp } from "../../src/api/app.js";
+import { signWebhook } from "../../src/api/webhook-signature.js";
+import { createLogger, makeRedactor } from "../../src/log.js";
+import { Reconciler } from "../../src/provisioning/reconciler.js";
+import { openPglite, type Db } from "../../src/store/db.js";
+import { migrate } from "../../src/store/migrations.js";
+import { SubscriptionStore } from "../../src/store/subscription-store.js";
+import { RecordingEngine } from "./recording-engine.js";
+import { SETTINGS } from "./settings.js";
+
+export const WEBHOOK_SECRET = "whsec-test-0123456789abcdef";
+export const OPERATOR_TOKEN = "op-token-0123456789abcdef";
+
+/** The whole service in one process (in-memory PGlite, the engine double), with its logs captured. */
+export async function harness(opts: { concurrency?: number; maxAttempts?: number; now?: () => number } = {}) {
+  const db = await sharedDb();
+  const store = new SubscriptionStore(db);
+  const engine = new RecordingEngine();
+  const logs: string[] = [];
+  const log = createLogger({ redact: makeRedactor([WEBHOOK_SECRET, OPERATOR_TOKEN]), write: (l) => logs.push(l), level: "debug" });
+  const reconciler = new Reconciler({
+    store, engine, settings: SETTINGS, log,
+    concurrency: opts.concurrency ?? 4, maxAttempts: opts.maxAttempts ?? 3, backoffMs: 1, pollMs: 60_000,
+  });
+  const app = createApp({
+    store, engine, reconciler, settings: SETTINGS, log,
+    webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN,
+    health: async () => ({ status: "ok" }),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+
+  const send = (body: unknown, o: { secret?: string; timestamp?: number; signature?: string | null; raw?: string } = {}) => {
+    const raw = o.raw ?? JSON.stringify(body);
+    const ts = String(o.timestamp ?? Math.floor(Date.now() / 1000));
+    const headers: Record<string, string> = { "content-type": "application/json", "x-timestamp": ts };
+    const sig = o.signature === undefined ? signWebhook(o.secret ?? WEBHOOK_SECRET, ts, raw) : o.signature;
+    if (sig !== null) headers["x-signature"] = sig;
+    return app.request("/v1/events", { method: "POST", headers, body: raw });
+  };
+  const asOperator = (path: string, init: RequestInit = {}) =>
+    app.request(path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${OPERATOR_TOKEN}` } });
+
+  // The database outlives the harness (starting PGlite costs ~2 s): only its rows are dropped.
+  return { db, store, engine, reconciler, app, logs, send, asOperator, close: async () => {} };
+}
+
+let shared: Promise<Db> | undefined;
+/** One in-memory PGlite per test file, emptied for each harness. */
+async function sharedDb(): Promise<Db> {
+  shared ??= openPglite().then(async (db) => {
+    await migrate(db);
+    return db;
+  });
+  const db = await shared;
+  await db.exec("TRUNCATE subscriptions, events, operations RESTART IDENTITY");
+  return db;
+}

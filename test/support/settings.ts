@@ -1,0 +1,11 @@
+import { DEFAULT_QUOTA_DEFAULTS } from "../../src/domain/quota.js";
+import type { TenantSettings } from "../../src/domain/tenant-spec.js";
+
+export const SETTINGS: TenantSettings = {
+  domainId: "default",
+  memberRole: "member",
+  region: "RegionOne",
+  authUrl: "http://127.0.0.1:5000/v3",
+  limits: { maxCores: 64, maxRamGb: 256, maxDiskGb: 2000, maxFloatingIps: 16 },
+  quotaDefaults: DEFAULT_QUOTA_DEFAULTS,
+};

@@ -1,0 +1,113 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { event } from "../../support/events.js";
+import { harness, WEBHOOK_SECRET } from "../../support/harness.js";
+
+let h: Awaited<ReturnType<typeof harness>>;
+beforeEach(async () => {
+  h = await harness();
+});
+afterEach(async () => {
+  await h.reconciler.stop();
+  await h.close();
+});
+
+const countEvents = async () => Number((await h.db.query<{ n: number }>("SELECT count(*)::int AS n FROM events"))[0]?.n);
+
+describe("POST /v1/events", () => {
+  it("a signed created event is stored before 202 and hands back a credentials token", async () => {
+    const res = await h.send(event("42", "subscription.created"));
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { status: string; credentialsToken: string; subscription: { id: string; phase: string } };
+    expect(body.status).toBe("accepted");
+    expect(body.credentialsToken).toMatch(/^ct_/);
+    expect(body.subscription).toMatchObject({ id: "42", phase: "pending" });
+    expect(await countEvents()).toBe(1);
+    expect((await h.store.get("42"))?.desired.status).toBe("active");
+  });
+
+  it("a duplicate event id is acknowledged with 200 and applied once", async () => {
+    const e = event("42", "subscription.created");
+    expect((await h.send(e)).status).toBe(202);
+    for (let i = 0; i < 9; i++) {
+      const res = await h.send(e);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ status: "duplicate" });
+    }
+    await h.reconciler.idle();
+    expect(h.engine.calls.filter((c) => c.op === "up")).toHaveLength(1);
+    expect(await countEvents()).toBe(1);
+  });
+
+  it.each([
+    ["no signature", { signature: null }],
+    ["a signature made with another secret", { secret: "another-secret-0123456789" }],
+    ["a malformed signature", { signature: "sha256=zz" }],
+    ["a timestamp 6 minutes old", { timestamp: Math.floor(Date.now() / 1000) - 360 }],
+    ["a timestamp 6 minutes ahead", { timestamp: Math.floor(Date.now() / 1000) + 360 }],
+  ])("%s → 401 and nothing stored", async (_name, o) => {
+    const res = await h.send(event("42", "subscription.created"), o);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { title: string }).title).toBeTruthy();
+    expect(await countEvents()).toBe(0);
+  });
+
+  it("a body signed for one timestamp is refused with another (the timestamp is signed)", async () => {
+    const raw = JSON.stringify(event("42", "subscription.created"));
+    const { signWebhook } = await import("../../../src/api/webhook-signature.js");
+    const ts = Math.floor(Date.now() / 1000);
+    const res = await h.send(null, { raw, timestamp: ts, signature: signWebhook(WEBHOOK_SECRET, String(ts - 1), raw) });
+    expect(res.status).toBe(401);
+  });
+
+  it("invalid JSON → 400; a body that breaks the schema → 422 with the zod issues; nothing stored", async () => {
+    expect((await h.send(null, { raw: "{not json" })).status).toBe(400);
+    const bad = { ...event("42", "subscription.created"), type: "subscription.exploded" };
+    const res = await h.send(bad);
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as { detail: Array<{ path: string }> };
+    expect(body.detail.map((d) => d.path)).toContain("type");
+    expect(await countEvents()).toBe(0);
+  });
+
+  it("an unsafe subscription id is a 422, never a stack", async () => {
+    const res = await h.send(event("../../etc", "subscription.created"));
+    expect(res.status).toBe(422);
+    expect(h.engine.calls).toHaveLength(0);
+  });
+
+  it("a plan above the operator's limits → 422 with the reason", async () => {
+    const res = await h.send(event("42", "subscription.created", { plan: { model: "prepaid", cores: 1000, ramGb: 1, diskGb: 1, floatingIps: 0 } }));
+    expect(res.status).toBe(422);
+    expect(JSON.stringify(await res.json())).toContain("cores 1000 exceeds the maximum of 64");
+  });
+
+  it("a body over 64 KiB → 413", async () => {
+    const e = event("42", "subscription.created");
+    const raw = JSON.stringify({ ...e, padding: "x".repeat(70_000) });
+    expect((await h.send(null, { raw })).status).toBe(413);
+  });
+
+  it("a resume after cancellation → 409 with the reason; a stale event → 200 'stale'", async () => {
+    expect((await h.send(event("42", "subscription.created", { at: "2026-11-01T00:00:00Z" }))).status).toBe(202);
+    expect((await h.send(event("42", "subscription.cancelled", { at: "2026-11-02T00:00:00Z" }))).status).toBe(202);
+    const resumed = await h.send(event("42", "subscription.resumed", { at: "2026-11-03T00:00:00Z" }));
+    expect(resumed.status).toBe(409);
+    expect(((await resumed.json()) as { title: string }).title).toMatch(/cancelled/);
+    const late = await h.send(event("42", "subscription.modified", { at: "2026-11-01T12:00:00Z" }));
+    expect(late.status).toBe(200);
+    expect(await late.json()).toMatchObject({ status: "stale" });
+    expect((await h.store.get("42"))?.desired.status).toBe("cancelled");
+  });
+
+  it("without a configured webhook secret, webhooks are refused with 503 and a reason", async () => {
+    const { createApp } = await import("../../../src/api/app.js");
+    const app = createApp({
+      store: h.store, engine: h.engine, reconciler: h.reconciler, settings: (await import("../../support/settings.js")).SETTINGS,
+      log: { debug() {}, info() {}, warn() {}, error() {} }, webhookSecret: undefined, replayWindowSeconds: 300,
+      operatorToken: "x".repeat(20), health: async () => ({ status: "degraded" }),
+    });
+    const res = await app.request("/v1/events", { method: "POST", body: "{}" });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { title: string }).title).toContain("WEBHOOK_SECRET");
+  });
+});

@@ -1,0 +1,99 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { EngineFailure } from "../../../src/provisioning/engine.js";
+import { event, PREPAID } from "../../support/events.js";
+import { harness } from "../../support/harness.js";
+
+let h: Awaited<ReturnType<typeof harness>>;
+beforeEach(async () => {
+  h = await harness({ concurrency: 3 });
+});
+afterEach(async () => {
+  await h.reconciler.stop();
+});
+
+describe("reconciling subscriptions with their stacks", () => {
+  it("created/suspended/resumed are stack updates; cancelled destroys and keeps the history", async () => {
+    await h.send(event("42", "subscription.created"));
+    await h.reconciler.idle();
+    await h.send(event("42", "subscription.suspended"));
+    await h.reconciler.idle();
+    expect(h.engine.calls.at(-1)?.spec?.enabled).toBe(false);
+    await h.send(event("42", "subscription.resumed"));
+    await h.reconciler.idle();
+    expect(h.engine.calls.at(-1)?.spec?.enabled).toBe(true);
+    await h.send(event("42", "subscription.cancelled"));
+    await h.reconciler.idle();
+    expect(h.engine.calls.map((c) => c.op)).toEqual(["up", "up", "up", "destroy"]);
+    expect((await h.store.get("42"))?.phase).toBe("cancelled");
+    const history = await h.engine.history("sub-42");
+    expect(history.map((x) => x.message.split(" ")[1])).toEqual([
+      "subscription.cancelled", "subscription.resumed", "subscription.suspended", "subscription.created",
+    ]);
+  });
+
+  it("events arriving during an operation wait, then the newest desired state is applied once", async () => {
+    const release = h.engine.block("sub-42");
+    await h.send(event("42", "subscription.created"));
+    for (const cores of [10, 12, 14]) await h.send(event("42", "subscription.modified", { plan: { ...PREPAID, cores } }));
+    release();
+    await h.reconciler.idle();
+    const ups = h.engine.callsFor("sub-42");
+    expect(ups).toHaveLength(2);
+    expect(ups[1]?.spec?.quotas.compute.cores).toBe(14);
+    expect(h.engine.maxConcurrentPerStack).toBe(1);
+    expect(await h.store.get("42")).toMatchObject({ phase: "ready", generation: 4, appliedGeneration: 4 });
+  });
+
+  it("different subscriptions run in parallel, up to the configured limit", async () => {
+    const releases = ["a", "b", "c", "d", "e"].map((id) => h.engine.block(`sub-${id}`));
+    for (const id of ["a", "b", "c", "d", "e"]) await h.send(event(id, "subscription.created"));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(h.engine.calls).toHaveLength(3);
+    for (const r of releases) r();
+    await h.reconciler.idle();
+    expect(h.engine.calls).toHaveLength(5);
+    expect(h.engine.maxConcurrentOverall).toBe(3);
+  });
+
+  it("a transient failure (stack locked) is retried with backoff and then succeeds", async () => {
+    h.engine.failNext(new EngineFailure("the stack is currently locked by 1 lock(s)", true));
+    await h.send(event("42", "subscription.created"));
+    await h.reconciler.idle();
+    expect(h.engine.calls).toHaveLength(2);
+    expect((await h.store.get("42"))?.phase).toBe("ready");
+  });
+
+  it("a permanent failure leaves the subscription failed with the reason; the next event resumes it", async () => {
+    h.engine.failNext(new EngineFailure("Expected HTTP response code [201] ... returned 400: invalid role", false));
+    await h.send(event("42", "subscription.created"));
+    await h.reconciler.idle();
+    expect(await h.store.get("42")).toMatchObject({ phase: "failed", lastError: expect.stringContaining("invalid role") });
+    expect(h.engine.calls).toHaveLength(1);
+    await h.send(event("42", "subscription.modified", { plan: { ...PREPAID, cores: 4 } }));
+    await h.reconciler.idle();
+    expect(await h.store.get("42")).toMatchObject({ phase: "ready", lastError: null });
+  });
+
+  it("transient failures give up after the configured attempts and say why", async () => {
+    for (let i = 0; i < 3; i++) h.engine.failNext(new EngineFailure("503 Service Unavailable", true));
+    await h.send(event("42", "subscription.created"));
+    await h.reconciler.idle();
+    expect(h.engine.calls).toHaveLength(3);
+    expect(await h.store.get("42")).toMatchObject({ phase: "failed", lastError: "503 Service Unavailable" });
+  });
+
+  it("work accepted before a restart is picked up by a fresh reconciler's scan", async () => {
+    await h.reconciler.stop(); // the "old process" never runs the job
+    await h.send(event("42", "subscription.created"));
+    expect(h.engine.calls).toHaveLength(0);
+    const { Reconciler } = await import("../../../src/provisioning/reconciler.js");
+    const { SETTINGS } = await import("../../support/settings.js");
+    const fresh = new Reconciler({ store: h.store, engine: h.engine, settings: SETTINGS, log: { debug() {}, info() {}, warn() {}, error() {} }, concurrency: 2, maxAttempts: 1, backoffMs: 1, pollMs: 60_000 });
+    fresh.start();
+    await fresh.scan();
+    await fresh.idle();
+    await fresh.stop();
+    expect(h.engine.calls.map((c) => c.op)).toEqual(["up"]);
+    expect((await h.store.get("42"))?.phase).toBe("ready");
+  });
+});
