@@ -45,7 +45,7 @@ wait_http() { # url, seconds
 
 up() {
   if [ -f "$DIR/env" ] && alive "$DIR/keystone.pid" && alive "$DIR/gnocchi-api.pid" && alive "$DIR/gnocchi-metricd.pid" \
-    && "$PG_BIN/pg_ctl" status -D "$DIR/pg" >/dev/null 2>&1; then
+    && su postgres -s /bin/sh -c "$PG_BIN/pg_ctl status -D '$DIR/pg'" >/dev/null 2>&1; then
     echo "$DIR/env"; return 0
   fi
   [ -d "$DIR" ] && down

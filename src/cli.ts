@@ -7,7 +7,8 @@
  * Exit codes: 0 done; 1 the service or the cloud failed; 2 bad usage or bad input; 3 service unreachable.
  */
 import { readFileSync } from "node:fs";
-import { ConfigError, loadCliConfig, loadConfig, loadTenantSettings } from "./config.js";
+import { ConfigError, loadCliConfig, loadConfig, loadDoctorConfig, loadTenantSettings } from "./config.js";
+import { doctor } from "./openstack/doctor.js";
 import { SubscriptionSnapshot } from "./domain/event.js";
 import { stackNameOf } from "./domain/subscription-id.js";
 import { tenantSpecOf } from "./domain/tenant-spec.js";
@@ -29,6 +30,7 @@ const USAGE = `usage: tenantctl <command> [args] [--json]
   history <id>                  the stack's update history (the audit log)
   retry <id>                    apply a subscription's desired state again (after a failure)
   render <subscription.json|->  what the program declares for a subscription (offline, no credentials)
+  doctor                        check the OpenStack admin credentials, member role and catalog
   pulumi-env                    shell exports to run 'pulumi preview --stack sub-<id>' by hand`;
 
 async function main(argv: string[]): Promise<void> {
@@ -62,6 +64,14 @@ async function main(argv: string[]): Promise<void> {
     case "retry": {
       const body = await api("POST", `/v1/subscriptions/${idArg(rest[0])}/retry`);
       return json ? print(body) : console.log(`retry of ${rest[0]} accepted`);
+    }
+    case "doctor": {
+      const c = loadDoctorConfig();
+      const findings = await doctor(c.credentials, c.memberRole);
+      if (json) print(findings);
+      else for (const f of findings) console.log(`${f.status.toUpperCase().padEnd(4)}  ${f.check}: ${f.message}`);
+      if (findings.some((f) => f.status === "fail")) process.exitCode = 1;
+      return;
     }
     case "pulumi-env": {
       const c = loadCliConfig();

@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { PlanLimits } from "./domain/plan.js";
 import { DEFAULT_QUOTA_DEFAULTS, QuotaDefaults } from "./domain/quota.js";
-import { openstackEnvOf, readAdminCredentials, type AdminCredentials } from "./openstack/credentials.js";
+import { openstackEnvOf, readAdminCredentials, type AdminCredentials, type CredentialResult } from "./openstack/credentials.js";
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
@@ -50,7 +50,7 @@ export interface Config {
   /** Where the generated operator token is kept when OPERATOR_TOKEN is not set. */
   operatorTokenFile: string | undefined;
   pulumi: { backendUrl: string; passphrase: string; workDir: string };
-  openstack: { admin: AdminCredentials | null; problem: string | null; env: Record<string, string> };
+  openstack: { admin: AdminCredentials | null; credentials: CredentialResult; problem: string | null; env: Record<string, string> };
   tenant: {
     domainId: string; memberRole: string; region: string; authUrl: string;
     limits: PlanLimits; quotaDefaults: QuotaDefaults;
@@ -94,7 +94,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     operatorToken,
     operatorTokenFile,
     pulumi: { backendUrl, passphrase, workDir: REPO_ROOT },
-    openstack: { admin: creds, problem: admin.ok ? null : admin.problem, env: openstackEnvOf(rawEnv) },
+    openstack: { admin: creds, credentials: admin, problem: admin.ok ? null : admin.problem, env: openstackEnvOf(rawEnv) },
     tenant: tenantSettingsOf(env, creds),
     reconcile: {
       concurrency: env.RECONCILE_CONCURRENCY, maxAttempts: env.RECONCILE_MAX_ATTEMPTS,
@@ -133,6 +133,11 @@ function tenantSettingsOf(env: Env, creds: AdminCredentials | null): Config["ten
 export function loadTenantSettings(rawEnv: Record<string, string | undefined> = process.env): Config["tenant"] {
   const admin = readAdminCredentials(rawEnv);
   return tenantSettingsOf(parseEnv(rawEnv), admin.ok ? admin.credentials : null);
+}
+
+/** What `tenantctl doctor` checks, with no side effects. */
+export function loadDoctorConfig(rawEnv: Record<string, string | undefined> = process.env): { credentials: CredentialResult; memberRole: string } {
+  return { credentials: readAdminCredentials(rawEnv), memberRole: parseEnv(rawEnv).TENANT_MEMBER_ROLE };
 }
 
 /** What the operator CLI needs to reach a running service; reads, never creates, the token file. */

@@ -9,6 +9,7 @@ import { openDb } from "./store/db.js";
 import { migrate } from "./store/migrations.js";
 import { SubscriptionStore } from "./store/subscription-store.js";
 import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
+import { doctor, type Finding } from "./openstack/doctor.js";
 
 export interface RunningService {
   url: string;
@@ -38,6 +39,14 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const reconciler = new Reconciler({ store, engine, settings, log, ...config.reconcile });
 
   const missing = missingForProvisioning(config);
+  // The cloud is checked at start, in the background: a slow Keystone must not delay webhooks' 202s.
+  let cloudFindings: Finding[] | "checking" = "checking";
+  const cloudCheck = config.openstack.admin
+    ? doctor(config.openstack.credentials, config.tenant.memberRole).then((f) => {
+        cloudFindings = f;
+        for (const x of f) (x.status === "ok" ? log.info : log.warn)(`openstack ${x.check}: ${x.message}`);
+      })
+    : Promise.resolve();
   const pulumiCli = overrides.engine ? Promise.resolve("test engine") : PulumiCommand.get().then((c) => `pulumi ${c.version?.toString() ?? "?"}`, () => null);
   const app = createApp({
     store, engine, reconciler, settings, log,
@@ -48,7 +57,9 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       await db.query("SELECT 1");
       const cli = await pulumiCli;
       const all = cli ? missing : [...missing, "the pulumi CLI is not on PATH: stacks cannot be updated"];
-      return { status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, database: config.databaseUrl ? "postgresql" : "embedded", engine: cli ?? "unavailable" };
+      const failed = Array.isArray(cloudFindings) ? cloudFindings.filter((f) => f.status === "fail").map((f) => `openstack ${f.check}: ${f.message}`) : [];
+      all.push(...failed);
+      return { status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, openstack: cloudFindings, database: config.databaseUrl ? "postgresql" : "embedded", engine: cli ?? "unavailable" };
     },
   });
 
@@ -76,6 +87,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
       await reconciler.stop();
+      await cloudCheck;
       await db.close();
     },
   };

@@ -5,6 +5,8 @@ import { Reconciler } from "../../src/provisioning/reconciler.js";
 import { openPglite, type Db } from "../../src/store/db.js";
 import { migrate } from "../../src/store/migrations.js";
 import { SubscriptionStore } from "../../src/store/subscription-store.js";
+import type { TenantSettings } from "../../src/domain/tenant-spec.js";
+import type { Engine } from "../../src/provisioning/engine.js";
 import { RecordingEngine } from "./recording-engine.js";
 import { SETTINGS } from "./settings.js";
 
@@ -12,18 +14,30 @@ export const WEBHOOK_SECRET = "whsec-test-0123456789abcdef";
 export const OPERATOR_TOKEN = "op-token-0123456789abcdef";
 
 /** The whole service in one process (in-memory PGlite, the engine double), with its logs captured. */
-export async function harness(opts: { concurrency?: number; maxAttempts?: number; now?: () => number } = {}) {
+export function harness(opts: HarnessOptions = {}) {
+  return harnessWith(new RecordingEngine(), opts);
+}
+
+interface HarnessOptions {
+  concurrency?: number;
+  maxAttempts?: number;
+  now?: () => number;
+  settings?: TenantSettings;
+}
+
+/** The same, around any engine. */
+export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOptions = {}) {
   const db = await sharedDb();
   const store = new SubscriptionStore(db);
-  const engine = new RecordingEngine();
+  const settings = opts.settings ?? SETTINGS;
   const logs: string[] = [];
   const log = createLogger({ redact: makeRedactor([WEBHOOK_SECRET, OPERATOR_TOKEN]), write: (l) => logs.push(l), level: "debug" });
   const reconciler = new Reconciler({
-    store, engine, settings: SETTINGS, log,
+    store, engine, settings, log,
     concurrency: opts.concurrency ?? 4, maxAttempts: opts.maxAttempts ?? 3, backoffMs: 1, pollMs: 60_000,
   });
   const app = createApp({
-    store, engine, reconciler, settings: SETTINGS, log,
+    store, engine, reconciler, settings, log,
     webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN,
     health: async () => ({ status: "ok" }),
     ...(opts.now ? { now: opts.now } : {}),

@@ -1,0 +1,50 @@
+import { AppError } from "../domain/errors.js";
+import type { CredentialResult } from "./credentials.js";
+import { authenticate, findRole } from "./keystone.js";
+
+export interface Finding {
+  /** fail: provisioning cannot work; warn: some feature will not (a missing catalog service). */
+  status: "ok" | "warn" | "fail";
+  check: string;
+  message: string;
+}
+
+/** Services a tenant's quotas and metering need in the catalog, by Keystone service type. */
+const CATALOG_SERVICES: Array<{ type: string; why: string }> = [
+  { type: "identity", why: "projects and users" },
+  { type: "compute", why: "compute quotas" },
+  { type: "volumev3", why: "block storage quotas" },
+  { type: "network", why: "network quotas" },
+  { type: "metric", why: "pay-as-you-go metering (Gnocchi)" },
+];
+
+/**
+ * Checks, against the real cloud, what provisioning needs: the admin credentials authenticate, the member
+ * role exists, and which catalog services are present. One finding per line; never throws.
+ */
+export async function doctor(creds: CredentialResult, memberRole: string, fetchImpl: typeof fetch = fetch): Promise<Finding[]> {
+  if (!creds.ok) return [{ status: "fail", check: "credentials", message: creds.problem }];
+  const c = creds.credentials;
+  const findings: Finding[] = [{ status: "ok", check: "credentials", message: `admin credentials from ${c.source}` }];
+  try {
+    const session = await authenticate(c, fetchImpl);
+    findings.push({ status: "ok", check: "keystone", message: `authenticated to ${c.authUrl} as ${c.username} (roles: ${session.roles.join(", ") || "none"})` });
+    if (!session.roles.includes("admin")) {
+      findings.push({ status: "fail", check: "admin role", message: `${c.username} has no admin role on its project: it cannot create projects and users` });
+    }
+    const role = await findRole(session, memberRole, fetchImpl);
+    findings.push(
+      role
+        ? { status: "ok", check: "member role", message: `role '${memberRole}' exists (${role.id})` }
+        : { status: "fail", check: "member role", message: `role '${memberRole}' does not exist in Keystone (set TENANT_MEMBER_ROLE to an existing role)` },
+    );
+    const types = new Set(session.catalog.map((s) => s.type));
+    for (const s of CATALOG_SERVICES) {
+      const present = types.has(s.type) || (s.type === "volumev3" && types.has("block-storage"));
+      findings.push({ status: present ? "ok" : s.type === "identity" ? "fail" : "warn", check: `catalog ${s.type}`, message: present ? `${s.type} service present (${s.why})` : `no ${s.type} service in the catalog: ${s.why} will fail` });
+    }
+  } catch (e) {
+    findings.push({ status: "fail", check: "keystone", message: e instanceof AppError ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}` });
+  }
+  return findings;
+}

@@ -1,0 +1,100 @@
+import { randomBytes } from "node:crypto";
+import type { TenantSpec } from "../../src/domain/tenant-spec.js";
+import { authenticate, type KeystoneSession } from "../../src/openstack/keystone.js";
+import type { AdminCredentials } from "../../src/openstack/credentials.js";
+import type { Engine, HistoryEntry, OperationSummary, PreviewResult, StackChange, StackOutputs } from "../../src/provisioning/engine.js";
+import { renderTenant, type DeclaredResource } from "../../src/program/render.js";
+
+/**
+ * Test-only: applies through Keystone's REST API exactly the identity inputs that the Pulumi program
+ * declares (rendered under setMocks) — project, user, role assignment — so that a real Keystone judges
+ * names, domains, roles, options and the enabled flag. Quota sets are not applied (no Nova, Cinder or
+ * Neutron here). It stands in for the engine only where the Pulumi CLI cannot run.
+ */
+export class KeystoneContractEngine implements Engine {
+  private session: KeystoneSession | undefined;
+  private readonly stacks = new Map<string, { projectId: string; userId: string; password: string; spec: TenantSpec }>();
+  /** Every Keystone request body sent, for assertions. */
+  readonly applied: Array<{ method: string; path: string; body?: unknown }> = [];
+
+  constructor(private readonly admin: AdminCredentials) {}
+
+  async up(req: StackChange): Promise<OperationSummary> {
+    const existing = this.stacks.get(req.stack);
+    const password = existing?.password ?? randomBytes(18).toString("base64url");
+    const declared = await renderTenant(req.spec, password);
+    const project = input(declared, "openstack:identity/project:Project");
+    const user = input(declared, "openstack:identity/user:User");
+    const member = input(declared, "openstack:identity/roleAssignment:RoleAssignment");
+    if (existing) {
+      await this.call("PATCH", `/projects/${existing.projectId}`, { project: { description: project.description, enabled: project.enabled, tags: project.tags } });
+      await this.call("PATCH", `/users/${existing.userId}`, { user: { description: user.description, enabled: user.enabled } });
+      this.stacks.set(req.stack, { ...existing, spec: req.spec });
+      return { resourceChanges: { same: 4, update: 2 } };
+    }
+    const created = (await this.call("POST", "/projects", {
+      project: { name: project.name, description: project.description, domain_id: project.domainId, enabled: project.enabled, tags: project.tags },
+    })) as { project: { id: string } };
+    const projectId = created.project.id;
+    const createdUser = (await this.call("POST", "/users", {
+      user: {
+        name: user.name, description: user.description, domain_id: user.domainId, enabled: user.enabled,
+        default_project_id: user.defaultProjectId === "project-id" ? projectId : user.defaultProjectId,
+        password, // the program declares it as a secret ("[secret]" in the render); this is its value
+        options: { ignore_change_password_upon_first_use: user.ignoreChangePasswordUponFirstUse, ignore_password_expiry: user.ignorePasswordExpiry },
+      },
+    })) as { user: { id: string } };
+    const userId = createdUser.user.id;
+    // The program looks the role up by name (identity.getRole); the mock answered `role-<name>-id`.
+    const roleName = String(member.roleId).replace(/^role-(.*)-id$/, "$1");
+    const roles = (await this.call("GET", `/roles?name=${encodeURIComponent(roleName)}`)) as { roles: Array<{ id: string }> };
+    const roleId = roles.roles[0]?.id;
+    if (!roleId) throw new Error(`role ${roleName} not found in Keystone`);
+    await this.call("PUT", `/projects/${projectId}/users/${userId}/roles/${roleId}`);
+    this.stacks.set(req.stack, { projectId, userId, password, spec: req.spec });
+    return { resourceChanges: { create: 3 } };
+  }
+
+  async destroy(req: { stack: string }): Promise<OperationSummary> {
+    const s = this.stacks.get(req.stack);
+    if (!s) return { resourceChanges: {} };
+    await this.call("DELETE", `/users/${s.userId}`);
+    await this.call("DELETE", `/projects/${s.projectId}`);
+    this.stacks.delete(req.stack);
+    return { resourceChanges: { delete: 3 } };
+  }
+
+  async outputs(stack: string): Promise<StackOutputs | null> {
+    const s = this.stacks.get(stack);
+    if (!s) return null;
+    return { projectId: s.projectId, userId: s.userId, userName: s.spec.userName, authUrl: s.spec.authUrl, region: s.spec.region, domainId: s.spec.domainId, password: s.password };
+  }
+
+  async preview(): Promise<PreviewResult> {
+    throw new Error("preview is not part of the Keystone contract");
+  }
+  async refresh(): Promise<OperationSummary> {
+    throw new Error("refresh is not part of the Keystone contract");
+  }
+  async history(): Promise<HistoryEntry[]> {
+    return [];
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    this.session ??= await authenticate(this.admin);
+    this.applied.push({ method, path, body });
+    const res = await fetch(`${this.admin.authUrl}${path}`, {
+      method,
+      headers: { "x-auth-token": this.session.token, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`Keystone ${method} ${path} → ${res.status}: ${await res.text()}`);
+    return res.status === 204 ? null : res.json();
+  }
+}
+
+function input(declared: DeclaredResource[], type: string): Record<string, unknown> {
+  const r = declared.find((d) => d.type === type);
+  if (!r) throw new Error(`the program declared no ${type}`);
+  return r.inputs;
+}
