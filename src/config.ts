@@ -5,6 +5,8 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { PlanLimits } from "./domain/plan.js";
 import { DEFAULT_QUOTA_DEFAULTS, QuotaDefaults } from "./domain/quota.js";
+import { DEFAULT_METERS, Meters } from "./metering/meters.js";
+import { PriceList } from "./metering/prices.js";
 import { openstackEnvOf, readAdminCredentials, type AdminCredentials, type CredentialResult } from "./openstack/credentials.js";
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -33,6 +35,12 @@ export const EnvSchema = z.object({
   RECONCILE_MAX_ATTEMPTS: int(5, 1),
   RECONCILE_BACKOFF_MS: int(2000, 0),
   RECONCILE_POLL_MS: int(10000, 50),
+  PRICES_FILE: z.string().optional(),
+  METERS_FILE: z.string().optional(),
+  GNOCCHI_URL: z.string().url().optional(),
+  GNOCCHI_AUTH_MODE: z.enum(["keystone", "basic"]).default("keystone"),
+  GNOCCHI_BASIC_USER: z.string().min(1).default("admin"),
+  BILLING_GRANULARITY_SECONDS: int(3600, 1),
   /** tenantctl only: the service to talk to (default http://127.0.0.1:$PORT). */
   TENANTCTL_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
@@ -54,6 +62,13 @@ export interface Config {
   tenant: {
     domainId: string; memberRole: string; region: string; authUrl: string;
     limits: PlanLimits; quotaDefaults: QuotaDefaults;
+  };
+  metering: {
+    prices: PriceList | null;
+    meters: Meters;
+    granularitySeconds: number;
+    gnocchiUrl: string | undefined;
+    gnocchiAuth: { kind: "keystone" } | { kind: "basic"; user: string };
   };
   reconcile: { concurrency: number; maxAttempts: number; backoffMs: number; pollMs: number };
   logLevel: Env["LOG_LEVEL"];
@@ -96,6 +111,13 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     pulumi: { backendUrl, passphrase, workDir: REPO_ROOT },
     openstack: { admin: creds, credentials: admin, problem: admin.ok ? null : admin.problem, env: openstackEnvOf(rawEnv) },
     tenant: tenantSettingsOf(env, creds),
+    metering: {
+      prices: env.PRICES_FILE ? readJsonFile(env.PRICES_FILE, "PRICES_FILE", PriceList) : null,
+      meters: env.METERS_FILE ? readJsonFile(env.METERS_FILE, "METERS_FILE", Meters) : DEFAULT_METERS,
+      granularitySeconds: env.BILLING_GRANULARITY_SECONDS,
+      gnocchiUrl: env.GNOCCHI_URL,
+      gnocchiAuth: env.GNOCCHI_AUTH_MODE === "basic" ? { kind: "basic" as const, user: env.GNOCCHI_BASIC_USER } : { kind: "keystone" as const },
+    },
     reconcile: {
       concurrency: env.RECONCILE_CONCURRENCY, maxAttempts: env.RECONCILE_MAX_ATTEMPTS,
       backoffMs: env.RECONCILE_BACKOFF_MS, pollMs: env.RECONCILE_POLL_MS,
@@ -125,7 +147,7 @@ function tenantSettingsOf(env: Env, creds: AdminCredentials | null): Config["ten
       maxCores: env.PLAN_MAX_CORES, maxRamGb: env.PLAN_MAX_RAM_GB,
       maxDiskGb: env.PLAN_MAX_DISK_GB, maxFloatingIps: env.PLAN_MAX_FLOATING_IPS,
     },
-    quotaDefaults: env.QUOTA_DEFAULTS_FILE ? readQuotaDefaults(env.QUOTA_DEFAULTS_FILE) : DEFAULT_QUOTA_DEFAULTS,
+    quotaDefaults: env.QUOTA_DEFAULTS_FILE ? readJsonFile(env.QUOTA_DEFAULTS_FILE, "QUOTA_DEFAULTS_FILE", QuotaDefaults) : DEFAULT_QUOTA_DEFAULTS,
   };
 }
 
@@ -164,16 +186,17 @@ export function missingForProvisioning(config: Config): string[] {
   return missing;
 }
 
-function readQuotaDefaults(path: string): QuotaDefaults {
+/** A JSON file named by an environment variable, validated; any problem stops the start with its reason. */
+function readJsonFile<T>(path: string, variable: string, schema: z.ZodType<T>): T {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new ConfigError(`QUOTA_DEFAULTS_FILE ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new ConfigError(`${variable} ${path}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const parsed = QuotaDefaults.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(`QUOTA_DEFAULTS_FILE ${path}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    throw new ConfigError(`${variable} ${path}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   }
   return parsed.data;
 }

@@ -8,6 +8,10 @@ import { Reconciler } from "./provisioning/reconciler.js";
 import { openDb } from "./store/db.js";
 import { migrate } from "./store/migrations.js";
 import { SubscriptionStore } from "./store/subscription-store.js";
+import { BillingStore } from "./store/billing-store.js";
+import { BillingService } from "./metering/billing-service.js";
+import { GnocchiClient } from "./metering/gnocchi-client.js";
+import { unavailable } from "./domain/errors.js";
 import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
 import { doctor, type Finding } from "./openstack/doctor.js";
 
@@ -48,7 +52,10 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       })
     : Promise.resolve();
   const pulumiCli = overrides.engine ? Promise.resolve("test engine") : PulumiCommand.get().then((c) => `pulumi ${c.version?.toString() ?? "?"}`, () => null);
+  const billingStore = new BillingStore(db);
+  const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering);
   const app = createApp({
+    billing: { service: billing, store: billingStore },
     store, engine, reconciler, settings, log,
     webhookSecret: config.webhookSecret,
     replayWindowSeconds: config.replayWindowSeconds,
@@ -91,4 +98,12 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       await db.close();
     },
   };
+}
+
+/** Gnocchi, authenticated like the rest of the cloud (Keystone admin credentials) unless basic auth is configured. */
+export function gnocchiClientOf(config: Config): GnocchiClient {
+  const auth = config.metering.gnocchiAuth;
+  if (auth.kind === "basic") return new GnocchiClient({ url: config.metering.gnocchiUrl, auth });
+  if (!config.openstack.admin) throw unavailable(`billing needs Gnocchi: ${config.openstack.problem ?? "no OpenStack admin credentials"}`);
+  return new GnocchiClient({ url: config.metering.gnocchiUrl, auth: { kind: "keystone", credentials: config.openstack.admin } });
 }

@@ -1,4 +1,4 @@
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { badRequest, invalid, notFound, conflict, unauthorized, unavailable } from "../domain/errors.js";
@@ -10,6 +10,9 @@ import type { Logger } from "../log.js";
 import { CredentialsFormat, renderCredentials } from "../provisioning/credentials.js";
 import type { Engine } from "../provisioning/engine.js";
 import { Phase, type SubscriptionRecord, type SubscriptionStore } from "../store/subscription-store.js";
+import type { BillingService } from "../metering/billing-service.js";
+import type { BillingRunRecord, BillingStore } from "../store/billing-store.js";
+import { billingRoutes } from "./billing-routes.js";
 import { onError, problemResponse } from "./problem.js";
 import { bearerOf, hashToken, newCustomerToken, sameSecret } from "./tokens.js";
 import { verifyWebhook } from "./webhook-signature.js";
@@ -24,6 +27,7 @@ export interface AppDeps {
   operatorToken: string;
   log: Logger;
   health: () => Promise<{ status: "ok" | "degraded"; [k: string]: unknown }>;
+  billing?: { service: BillingService<BillingRunRecord>; store: BillingStore };
   now?: () => number;
 }
 
@@ -102,11 +106,13 @@ export function createApp(deps: AppDeps) {
     },
   );
 
-  const operator = async (c: Context, next: () => Promise<void>) => {
+  const operator: MiddlewareHandler = async (c, next) => {
     const token = bearerOf(c.req.header("authorization"));
     if (!token || !sameSecret(token, deps.operatorToken)) throw unauthorized("operator bearer token required");
     await next();
   };
+
+  if (deps.billing) app.route("/v1/billing-runs", billingRoutes({ ...deps.billing, billing: deps.billing.service, operator }));
 
   const subscriptionOr404 = async (c: Context): Promise<SubscriptionRecord> => {
     const id = SubscriptionId.safeParse(c.req.param("id"));

@@ -38,6 +38,24 @@ const MIGRATIONS: string[] = [
      summary jsonb
    );
    CREATE INDEX operations_by_subscription ON operations (subscription_id, id);`,
+  `CREATE TABLE billing_runs (
+     id bigserial PRIMARY KEY,
+     period text NOT NULL UNIQUE,
+     prices_version text NOT NULL,
+     currency text NOT NULL,
+     invoice_count integer NOT NULL,
+     total text NOT NULL,
+     inputs jsonb NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE TABLE invoices (
+     run_id bigint NOT NULL REFERENCES billing_runs (id),
+     subscription_id text NOT NULL,
+     total text NOT NULL,
+     currency text NOT NULL,
+     lines jsonb NOT NULL,
+     PRIMARY KEY (run_id, subscription_id)
+   );`,
 ];
 
 export async function migrate(db: Db): Promise<void> {

@@ -8,6 +8,11 @@ import { SubscriptionStore } from "../../src/store/subscription-store.js";
 import type { TenantSettings } from "../../src/domain/tenant-spec.js";
 import type { Engine } from "../../src/provisioning/engine.js";
 import { RecordingEngine } from "./recording-engine.js";
+import { BillingService } from "../../src/metering/billing-service.js";
+import type { GnocchiClient } from "../../src/metering/gnocchi-client.js";
+import { DEFAULT_METERS, type Meters } from "../../src/metering/meters.js";
+import type { PriceList } from "../../src/metering/prices.js";
+import { BillingStore } from "../../src/store/billing-store.js";
 import { SETTINGS } from "./settings.js";
 
 export const WEBHOOK_SECRET = "whsec-test-0123456789abcdef";
@@ -23,6 +28,8 @@ interface HarnessOptions {
   maxAttempts?: number;
   now?: () => number;
   settings?: TenantSettings;
+  /** Wires billing runs to this Gnocchi client and price list. */
+  billing?: { gnocchi: () => GnocchiClient; prices: PriceList; meters?: Meters };
 }
 
 /** The same, around any engine. */
@@ -36,7 +43,15 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     store, engine, settings, log,
     concurrency: opts.concurrency ?? 4, maxAttempts: opts.maxAttempts ?? 3, backoffMs: 1, pollMs: 60_000,
   });
+  const billingStore = new BillingStore(db);
+  const billing = opts.billing
+    ? {
+        store: billingStore,
+        service: new BillingService(billingStore, opts.billing.gnocchi, { prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600 }),
+      }
+    : undefined;
   const app = createApp({
+    ...(billing ? { billing } : {}),
     store, engine, reconciler, settings, log,
     webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN,
     health: async () => ({ status: "ok" }),
@@ -55,7 +70,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     app.request(path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${OPERATOR_TOKEN}` } });
 
   // The database outlives the harness (starting PGlite costs ~2 s): only its rows are dropped.
-  return { db, store, engine, reconciler, app, logs, send, asOperator, close: async () => {} };
+  return { db, store, billingStore, engine, reconciler, app, logs, send, asOperator, close: async () => {} };
 }
 
 let shared: Promise<Db> | undefined;
@@ -66,6 +81,6 @@ async function sharedDb(): Promise<Db> {
     return db;
   });
   const db = await shared;
-  await db.exec("TRUNCATE subscriptions, events, operations RESTART IDENTITY");
+  await db.exec("TRUNCATE subscriptions, events, operations, billing_runs, invoices RESTART IDENTITY");
   return db;
 }

@@ -1,0 +1,107 @@
+import { z } from "zod";
+import type { MarketplaceEvent } from "../domain/event.js";
+import type { GnocchiClient } from "./gnocchi-client.js";
+import { BilledResource, Meters } from "./meters.js";
+import { Decimal } from "./money.js";
+import { paygIntervals } from "./payg-intervals.js";
+import type { Period } from "./period.js";
+import { PriceList } from "./prices.js";
+import { Invoice, rate, type Usage } from "./rating.js";
+import { integrate, type Point } from "./usage.js";
+
+/** What a billing run read and decided, stored with it so that it can be re-read and re-rated. */
+export const BillingInputs = z.object({
+  period: z.string(),
+  granularitySeconds: z.number(),
+  meters: Meters,
+  prices: PriceList,
+  gnocchiRequests: z.number(),
+  subscriptions: z.array(
+    z.object({
+      id: z.string(),
+      projectId: z.string().nullable(),
+      /** PAYG-and-active intervals within the period, ISO times. */
+      intervals: z.array(z.object({ start: z.string(), stop: z.string() })),
+      /** Exact usage per resource in unit-milliseconds (decimal strings). */
+      usageUnitMs: z.record(BilledResource, z.string()),
+    }),
+  ),
+});
+export type BillingInputs = z.infer<typeof BillingInputs>;
+
+export interface BillableSubscription {
+  id: string;
+  /** The Keystone project whose usage Gnocchi holds; null if the tenant was never provisioned. */
+  projectId: string | null;
+  events: MarketplaceEvent[];
+}
+
+export interface BillingComputation {
+  inputs: BillingInputs;
+  invoices: Invoice[];
+}
+
+/**
+ * Computes the charges of a period: one Gnocchi request per meter (grouped by project), usage integrated
+ * only over each subscription's PAYG-and-active hours, priced once per line.
+ */
+export async function computeBilling(args: {
+  period: Period;
+  subscriptions: BillableSubscription[];
+  gnocchi: GnocchiClient;
+  meters: Meters;
+  prices: PriceList;
+  granularitySeconds: number;
+}): Promise<BillingComputation> {
+  const { period, meters, prices } = args;
+  const billable = args.subscriptions
+    .map((s) => ({ ...s, intervals: paygIntervals(s.events, period) }))
+    .filter((s) => s.intervals.length > 0);
+
+  const before = args.gnocchi.requests;
+  const usageByResource = new Map<BilledResource, Map<string, Point[]>>();
+  if (billable.some((s) => s.projectId)) {
+    for (const resource of BilledResource.options) {
+      usageByResource.set(resource, await args.gnocchi.usageByProject(meters[resource], period, args.granularitySeconds));
+    }
+  }
+
+  const subscriptions: BillingInputs["subscriptions"] = billable.map((s) => {
+    const usage = Object.fromEntries(
+      BilledResource.options.map((r) => {
+        const points = s.projectId ? (usageByResource.get(r)?.get(s.projectId) ?? []) : [];
+        return [r, integrate(points, s.intervals, meters[r].divisor).toString()];
+      }),
+    ) as Record<BilledResource, string>;
+    return {
+      id: s.id,
+      projectId: s.projectId,
+      intervals: s.intervals.map((i) => ({ start: new Date(i.startMs).toISOString(), stop: new Date(i.stopMs).toISOString() })),
+      usageUnitMs: usage,
+    };
+  });
+  const inputs: BillingInputs = {
+    period: period.name, granularitySeconds: args.granularitySeconds, meters, prices,
+    gnocchiRequests: args.gnocchi.requests - before, subscriptions,
+  };
+  return { inputs, invoices: rateInputs(inputs) };
+}
+
+/** Re-rates stored inputs: the same inputs always give the same invoices. */
+export function rateInputs(inputs: BillingInputs): Invoice[] {
+  return inputs.subscriptions.map((s) => {
+    const usage = Object.fromEntries(BilledResource.options.map((r) => [r, new Decimal(s.usageUnitMs[r] ?? "0")])) as Usage;
+    return rate(s.id, usage, inputs.prices, inputs.meters);
+  });
+}
+
+/** Invoices as CSV: one row per line, plus a total row per subscription. */
+export function invoicesCsv(period: string, invoices: Invoice[]): string {
+  const rows = [["period", "subscription", "resource", "unit", "quantity", "free_unit_hours", "unit_price", "amount", "currency"]];
+  for (const inv of invoices) {
+    for (const l of inv.lines) rows.push([period, inv.subscriptionId, l.resource, l.unit, l.quantity, l.freeUnitHours, l.unitPrice, l.amount, inv.currency]);
+    rows.push([period, inv.subscriptionId, "total", "", "", "", "", inv.total, inv.currency]);
+  }
+  const cell = (v: string) => (/[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+  return `${rows.map((r) => r.map(cell).join(",")).join("\n")}\n`;
+}

@@ -1,0 +1,54 @@
+import { conflict, unavailable } from "../domain/errors.js";
+import { computeBilling, type BillableSubscription, type BillingComputation } from "./billing-run.js";
+import type { GnocchiClient } from "./gnocchi-client.js";
+import type { Meters } from "./meters.js";
+import { Decimal } from "./money.js";
+import { periodOf } from "./period.js";
+import type { PriceList } from "./prices.js";
+
+/** Where billing runs are kept (store/billing-store.ts); handed in, so metering imports no database. */
+export interface BillingRuns<Run> {
+  billableSubscriptions(): Promise<BillableSubscription[]>;
+  findByPeriod(period: string): Promise<Run | null>;
+  save(c: BillingComputation, total: string): Promise<{ run: Run; created: boolean }>;
+}
+
+export interface BillingSettings {
+  meters: Meters;
+  prices: PriceList | null;
+  granularitySeconds: number;
+}
+
+/** Runs the billing of a closed period once; asking again returns the stored run, never a second bill. */
+export class BillingService<Run> {
+  constructor(
+    private readonly runs: BillingRuns<Run>,
+    private readonly gnocchi: () => GnocchiClient,
+    private readonly settings: BillingSettings,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async run(periodName: string): Promise<{ run: Run; created: boolean }> {
+    const period = periodOf(periodName);
+    if (period.stopMs > this.now()) throw conflict(`period ${periodName} is not over yet: it can be billed from ${new Date(period.stopMs).toISOString()}`);
+    const existing = await this.runs.findByPeriod(periodName);
+    if (existing) return { run: existing, created: false };
+    const prices = this.settings.prices;
+    if (!prices) throw unavailable("PRICES_FILE is not configured: billing runs need a price list");
+    const computation = await this.compute(periodName, prices);
+    const total = computation.invoices.reduce((s, i) => s.plus(i.total), new Decimal(0)).toFixed(prices.decimals);
+    return this.runs.save(computation, total);
+  }
+
+  /** Computes a period from Gnocchi without storing it (reproducibility checks, benchmarks). */
+  async compute(periodName: string, prices: PriceList): Promise<BillingComputation> {
+    return computeBilling({
+      period: periodOf(periodName),
+      subscriptions: await this.runs.billableSubscriptions(),
+      gnocchi: this.gnocchi(),
+      meters: this.settings.meters,
+      prices,
+      granularitySeconds: this.settings.granularitySeconds,
+    });
+  }
+}

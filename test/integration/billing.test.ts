@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_METERS } from "../../src/metering/meters.js";
+import { event, PREPAID } from "../support/events.js";
+import { adminGnocchi, GnocchiSeeder, hours } from "../support/gnocchi-seed.js";
+import { harnessWith } from "../support/harness.js";
+import { RecordingEngine } from "../support/recording-engine.js";
+import { PRICES } from "../support/prices.js";
+
+const run = Date.now().toString(36);
+const P1 = `pay${run}`; // PAYG all month
+const P2 = `sw${run}`; // prepaid, switched to PAYG on Oct 11, cancelled Oct 21 12:30
+const P3 = `pre${run}`; // prepaid all month: never billed from usage
+const project = (id: string) => `project-of-sub-${id}`; // the engine double's project ids
+
+let h: Awaited<ReturnType<typeof harnessWith<RecordingEngine>>>;
+let gnocchiRequests = 0;
+
+beforeAll(async () => {
+  // Billing runs read Gnocchi through a counting client: requests per run are part of the contract.
+  h = await harnessWith(new RecordingEngine(), {
+    billing: {
+      prices: PRICES,
+      gnocchi: () => {
+        const g = adminGnocchi();
+        const original = g.usageByProject.bind(g);
+        g.usageByProject = async (...args) => {
+          gnocchiRequests++;
+          return original(...args);
+        };
+        return g;
+      },
+    },
+  });
+
+  const send = async (e: ReturnType<typeof event>) => expect((await h.send(e)).status).toBe(202);
+  await send(event(P1, "subscription.created", { at: "2026-09-15T00:00:00Z", plan: { model: "payg" } }));
+  await send(event(P2, "subscription.created", { at: "2026-10-01T00:00:00Z", plan: PREPAID }));
+  await send(event(P3, "subscription.created", { at: "2026-09-01T00:00:00Z", plan: PREPAID }));
+  await h.reconciler.idle();
+  await send(event(P2, "subscription.modified", { at: "2026-10-11T00:00:00Z", plan: { model: "payg" } }));
+  await h.reconciler.idle();
+  await send(event(P2, "subscription.cancelled", { at: "2026-10-21T12:30:00Z", plan: { model: "payg" } }));
+  await h.reconciler.idle();
+
+  // Usage as Ceilometer would report it, hourly, from Sept 30 to Nov 2 (outside hours must be clipped).
+  const seed = new GnocchiSeeder();
+  await seed.prepare(DEFAULT_METERS);
+  const span = hours("2026-09-30T00:00:00Z", "2026-11-02T00:00:00Z");
+  const series = (v: number) => span.map((t): [string, number] => [t, v]);
+  const batch: Record<string, Record<string, Array<[string, number]>>> = {};
+  const tenant = async (id: string, cores: number, ramMb: number, diskGb: number, ips: number) => {
+    batch[await seed.resource("instance", project(id), ["vcpus", "memory"])] = { vcpus: series(cores), memory: series(ramMb) };
+    batch[await seed.resource("volume", project(id), ["volume.size"])] = { "volume.size": series(diskGb) };
+    for (let i = 0; i < ips; i++) batch[await seed.resource("network", project(id), ["ip.floating"])] = { "ip.floating": series(1) };
+  };
+  await tenant(P1, 2, 4096, 100, 1);
+  await tenant(P2, 4, 8192, 50, 2);
+  await tenant(P3, 8, 16384, 200, 2);
+  await seed.measures(batch);
+  await seed.processed();
+}, 600_000);
+
+afterAll(async () => h?.reconciler.stop());
+
+describe("billing runs against the real Gnocchi", () => {
+  let runId = 0;
+
+  it("bills PAYG usage exactly, to the cent, with one Gnocchi request per meter", async () => {
+    const res = await h.asOperator("/v1/billing-runs", { method: "POST", body: JSON.stringify({ period: "2026-10" }), headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { run: { id: number; total: string; invoiceCount: number } };
+    runId = body.run.id;
+    expect(gnocchiRequests).toBe(4);
+    expect(body.run).toMatchObject({ invoiceCount: 2, total: "70.49", period: "2026-10", currency: "EUR" });
+
+    const detail = (await (await h.asOperator(`/v1/billing-runs/${runId}`)).json()) as {
+      invoices: Array<{ subscriptionId: string; total: string; lines: Array<{ resource: string; quantity: string; amount: string }> }>;
+    };
+    const inv = (id: string) => detail.invoices.find((i) => i.subscriptionId === id);
+    // P1, PAYG all of October (744 h): 2 cores, 4 GB, 100 GB disk, 1 IP.
+    expect(inv(P1)?.lines.map((l) => [l.resource, l.quantity, l.amount])).toEqual([
+      ["cores", "1488.000000", "18.60"],
+      ["ramGb", "2976.000000", "11.90"],
+      ["diskGb", "74400.000000", "11.16"],
+      ["floatingIps", "744.000000", "3.72"],
+    ]);
+    expect(inv(P1)?.total).toBe("45.38");
+    // P2, PAYG from Oct 11 00:00 to its cancellation on Oct 21 12:30: 252.5 h, the last hour prorated.
+    expect(inv(P2)?.lines.map((l) => [l.resource, l.quantity, l.amount])).toEqual([
+      ["cores", "1010.000000", "12.62"], // 12.625 rounded half-even, once
+      ["ramGb", "2020.000000", "8.08"],
+      ["diskGb", "12625.000000", "1.89"],
+      ["floatingIps", "505.000000", "2.52"],
+    ]);
+    expect(inv(P2)?.total).toBe("25.11");
+    expect(inv(P3)).toBeUndefined();
+  });
+
+  it("running the same period again returns the same run and bills nothing twice", async () => {
+    const again = await h.asOperator("/v1/billing-runs", { method: "POST", body: JSON.stringify({ period: "2026-10" }), headers: { "content-type": "application/json" } });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { run: { id: number } }).run.id).toBe(runId);
+    const count = await h.db.query<{ n: number }>("SELECT count(*)::int AS n FROM invoices");
+    expect(count[0]?.n).toBe(2);
+    expect(gnocchiRequests).toBe(4);
+  });
+
+  it("the stored inputs reproduce the same invoices, and a fresh computation from Gnocchi agrees", async () => {
+    const { rateInputs } = await import("../../src/metering/billing-run.js");
+    const stored = await h.billingStore.get(runId);
+    expect(stored).not.toBeNull();
+    expect(rateInputs(stored!.inputs)).toEqual(stored!.invoices);
+    const { BillingService } = await import("../../src/metering/billing-service.js");
+    const fresh = await new BillingService(h.billingStore, adminGnocchi, { prices: PRICES, meters: DEFAULT_METERS, granularitySeconds: 3600 }).compute("2026-10", PRICES);
+    expect(fresh.invoices).toEqual(stored!.invoices);
+  });
+
+  it("invoices are served as CSV", async () => {
+    const res = await h.asOperator(`/v1/billing-runs/${runId}/invoices.csv`);
+    expect(res.headers.get("content-type")).toContain("text/csv");
+    const csv = await res.text();
+    expect(csv.split("\n")[0]).toBe("period,subscription,resource,unit,quantity,free_unit_hours,unit_price,amount,currency");
+    expect(csv).toContain(`2026-10,${P2},cores,core-hour,1010.000000,0,0.0125,12.62,EUR`);
+    expect(csv).toContain(`2026-10,${P1},total,,,,,45.38,EUR`);
+  });
+
+  it("an unfinished period, a malformed period and an unknown run are 4xx with a reason", async () => {
+    const post = (body: unknown) => h.asOperator("/v1/billing-runs", { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+    expect((await post({ period: "2026-11" })).status).toBe(409);
+    expect((await post({ period: "2026-13" })).status).toBe(422);
+    expect((await post({})).status).toBe(422);
+    expect((await h.asOperator("/v1/billing-runs/999")).status).toBe(404);
+    expect((await h.app.request("/v1/billing-runs")).status).toBe(401);
+  });
+});
