@@ -30,6 +30,8 @@ const USAGE = `usage: tenantctl <command> [args] [--json]
   history <id>                  the stack's update history (the audit log)
   retry <id>                    apply a subscription's desired state again (after a failure)
   render <subscription.json|->  what the program declares for a subscription (offline, no credentials)
+  bill --period YYYY-MM          run the billing of a closed month (once; again returns the same run)
+  invoices <run-id> [--csv]     the invoices of a billing run
   doctor                        check the OpenStack admin credentials, member role and catalog
   pulumi-env                    shell exports to run 'pulumi preview --stack sub-<id>' by hand`;
 
@@ -64,6 +66,24 @@ async function main(argv: string[]): Promise<void> {
     case "retry": {
       const body = await api("POST", `/v1/subscriptions/${idArg(rest[0])}/retry`);
       return json ? print(body) : console.log(`retry of ${rest[0]} accepted`);
+    }
+    case "bill": {
+      const at = rest.indexOf("--period");
+      const period = at >= 0 ? rest[at + 1] : undefined;
+      if (!period) throw new UsageError("bill needs --period YYYY-MM");
+      const body = (await api("POST", "/v1/billing-runs", { period })) as { created: boolean; run: Record<string, unknown> };
+      if (json) return print(body);
+      const r = body.run;
+      console.log(`${body.created ? "billed" : "already billed"} ${String(r.period)}: run ${String(r.id)}, ${String(r.invoiceCount)} invoices, total ${String(r.total)} ${String(r.currency)}`);
+      console.log(`  invoices: tenantctl invoices ${String(r.id)} [--csv]`);
+      return;
+    }
+    case "invoices": {
+      const id = idArg(rest[0]);
+      if (rest.includes("--csv")) return void process.stdout.write(await apiText(`/v1/billing-runs/${id}/invoices.csv`));
+      const body = (await api("GET", `/v1/billing-runs/${id}`)) as { invoices: Array<{ subscriptionId: string; total: string; currency: string }> };
+      if (json) return print(body);
+      return table(body.invoices.map((i) => ({ subscription: i.subscriptionId, total: i.total, currency: i.currency })));
     }
     case "doctor": {
       const c = loadDoctorConfig();
@@ -138,22 +158,33 @@ function idArg(id: string | undefined): string {
   return encodeURIComponent(id);
 }
 
-async function api(method: string, path: string): Promise<unknown> {
+async function request(method: string, path: string, body?: unknown): Promise<Response> {
   const c = loadCliConfig();
   if (!c.token) throw new UsageError(`no operator token: set OPERATOR_TOKEN or run the service once with DATA_DIR=${c.dataDir}`);
   let res: Response;
   try {
-    res = await fetch(`${c.url}${path}`, { method, headers: { authorization: `Bearer ${c.token}` } });
+    res = await fetch(`${c.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${c.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch {
     throw new ServiceError(`cannot reach the service at ${c.url} (is 'tenantctl serve' running? set TENANTCTL_URL)`, 3);
   }
-  const body: unknown = await res.json().catch(() => ({}));
   if (!res.ok) {
-    const p = body as { title?: string; detail?: unknown };
+    const p = (await res.json().catch(() => ({}))) as { title?: string; detail?: unknown };
     const detail = p.detail === undefined ? "" : `: ${typeof p.detail === "string" ? p.detail : JSON.stringify(p.detail)}`;
     throw new ServiceError(`${res.status} ${p.title ?? res.statusText}${detail}`, res.status < 500 ? 2 : 1);
   }
-  return body;
+  return res;
+}
+
+async function api(method: string, path: string, body?: unknown): Promise<unknown> {
+  return (await request(method, path, body)).json();
+}
+
+async function apiText(path: string): Promise<string> {
+  return (await request("GET", path)).text();
 }
 
 function print(value: unknown): void {
