@@ -20,12 +20,18 @@ export interface GnocchiClientOptions {
   fetchImpl?: typeof fetch;
 }
 
-const PointSchema = z.tuple([z.string(), z.number(), z.number()]);
+/**
+ * A series of [timestamp, granularity, value] points. Checked by one predicate over the whole array:
+ * a month for a thousand projects is millions of points, and a schema object per point costs seconds.
+ */
+const isPoint = (p: unknown): boolean =>
+  Array.isArray(p) && p.length === 3 && typeof p[0] === "string" && typeof p[1] === "number" && p[1] > 0 && typeof p[2] === "number";
+const PointSeries = z.custom<Point[]>((v) => Array.isArray(v) && v.every(isPoint), "expected [timestamp, granularity, value] points");
 /** `POST /v1/aggregates?groupby=project_id`: one entry per project, its series under measures.measures.aggregated. */
 const GroupedAggregates = z.array(
   z.object({
     group: z.object({ project_id: z.string().nullable() }),
-    measures: z.object({ measures: z.object({ aggregated: z.array(PointSchema) }) }),
+    measures: z.object({ measures: z.object({ aggregated: PointSeries }) }),
   }),
 );
 

@@ -67,3 +67,25 @@ describe("integration properties (fast-check)", () => {
     );
   });
 });
+
+describe("the fast exact sum agrees with a plain Decimal reference", () => {
+  /** Reference: one Decimal operation per point, no shortcuts. */
+  const reference = (points: readonly Point[], start: number, stop: number) =>
+    points.reduce((sum, [ts, g, v]) => {
+      const lo = Math.max(Date.parse(ts), start);
+      const hi = Math.min(Date.parse(ts) + g * 1000, stop);
+      return hi > lo && Number.isFinite(v) ? sum.plus(new Decimal(String(v)).times(hi - lo)) : sum;
+    }, new Decimal(0));
+
+  it("for integers, decimals, tiny and huge values (exponent notation) alike", () => {
+    const value = fc.oneof(fc.integer({ min: -10, max: 1_000_000 }), fc.double({ min: -1e3, max: 1e6, noNaN: true, noDefaultInfinity: true }).filter((v) => v === 0 || Math.abs(v) >= 1e-9), fc.constantFrom(1e-7, 2.5e-9, 0.1, 0.2, 0.3));
+    // Magnitudes a meter can report (1e-9 … 1e6): every sum then fits the 40 significant digits exactly.
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), value), { maxLength: 40 }), fc.integer({ min: 0, max: 20 * H }), fc.integer({ min: 1, max: 40 * H }), (raw, a, len) => {
+        const points = raw.map(([h, v]): Point => [iso(T0 + h * H), 3600, v]);
+        expect(integrate(points, [{ startMs: T0 + a, stopMs: T0 + a + len }]).equals(reference(points, T0 + a, T0 + a + len))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
