@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 20_000 } },
+      // hookTimeout: starting the in-memory PGlite takes ~2 s, far more on a loaded machine.
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 30_000, hookTimeout: 60_000 } },
       {
         test: {
           name: "integration",

@@ -7,6 +7,7 @@ import { PlanLimits } from "./domain/plan.js";
 import { DEFAULT_QUOTA_DEFAULTS, QuotaDefaults } from "./domain/quota.js";
 import { DEFAULT_METERS, Meters } from "./metering/meters.js";
 import { PriceList } from "./metering/prices.js";
+import type { DeliveryTarget } from "./metering/billing-delivery.js";
 import { openstackEnvOf, readAdminCredentials, type AdminCredentials, type CredentialResult } from "./openstack/credentials.js";
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -41,6 +42,7 @@ export const EnvSchema = z.object({
   GNOCCHI_AUTH_MODE: z.enum(["keystone", "basic"]).default("keystone"),
   GNOCCHI_BASIC_USER: z.string().min(1).default("admin"),
   BILLING_GRANULARITY_SECONDS: int(3600, 1),
+  BILLING_WEBHOOK_URL: z.string().url().optional(),
   /** tenantctl only: the service to talk to (default http://127.0.0.1:$PORT). */
   TENANTCTL_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
@@ -69,6 +71,7 @@ export interface Config {
     granularitySeconds: number;
     gnocchiUrl: string | undefined;
     gnocchiAuth: { kind: "keystone" } | { kind: "basic"; user: string };
+    delivery: DeliveryTarget | null;
   };
   reconcile: { concurrency: number; maxAttempts: number; backoffMs: number; pollMs: number };
   logLevel: Env["LOG_LEVEL"];
@@ -116,6 +119,9 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       meters: env.METERS_FILE ? readJsonFile(env.METERS_FILE, "METERS_FILE", Meters) : DEFAULT_METERS,
       granularitySeconds: env.BILLING_GRANULARITY_SECONDS,
       gnocchiUrl: env.GNOCCHI_URL,
+      delivery: env.BILLING_WEBHOOK_URL
+        ? { url: env.BILLING_WEBHOOK_URL, secret: requireSecretFor(env.WEBHOOK_SECRET, "BILLING_WEBHOOK_URL"), attempts: 5, backoffMs: 1000 }
+        : null,
       gnocchiAuth: env.GNOCCHI_AUTH_MODE === "basic" ? { kind: "basic" as const, user: env.GNOCCHI_BASIC_USER } : { kind: "keystone" as const },
     },
     reconcile: {
@@ -199,6 +205,11 @@ function readJsonFile<T>(path: string, variable: string, schema: z.ZodType<T>): 
     throw new ConfigError(`${variable} ${path}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   }
   return parsed.data;
+}
+
+function requireSecretFor(secret: string | undefined, variable: string): string {
+  if (!secret) throw new ConfigError(`${variable} needs WEBHOOK_SECRET: deliveries are signed with it`);
+  return secret;
 }
 
 /** A random secret created once and kept (mode 600) in the data directory, so restarts reuse it. */

@@ -15,7 +15,7 @@ import type { BillingRunRecord, BillingStore } from "../store/billing-store.js";
 import { billingRoutes } from "./billing-routes.js";
 import { onError, problemResponse } from "./problem.js";
 import { bearerOf, hashToken, newCustomerToken, sameSecret } from "./tokens.js";
-import { verifyWebhook } from "./webhook-signature.js";
+import { verifyWebhook } from "../domain/webhook-signature.js";
 
 export interface AppDeps {
   store: SubscriptionStore;

@@ -1,6 +1,6 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
-import { invalid, notFound } from "../domain/errors.js";
+import { conflict, invalid, notFound } from "../domain/errors.js";
 import { invoicesCsv } from "../metering/billing-run.js";
 import type { BillingService } from "../metering/billing-service.js";
 import { PeriodName } from "../metering/period.js";
@@ -33,6 +33,13 @@ export function billingRoutes(deps: { billing: BillingService<BillingRunRecord>;
   app.get("/:id", async (c) => {
     const { run, inputs, invoices } = await load(c.req.param("id"));
     return c.json({ run, invoices, inputs });
+  });
+
+  app.post("/:id/deliver", async (c) => {
+    const { run } = await load(c.req.param("id"));
+    const status = await deps.billing.deliver(run.id);
+    if (!status) throw conflict("BILLING_WEBHOOK_URL is not configured: there is nowhere to deliver");
+    return c.json({ run: run.id, delivery: status }, status.status === "delivered" ? 200 : 502);
   });
 
   app.get("/:id/invoices.csv", async (c) => {

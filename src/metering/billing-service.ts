@@ -1,5 +1,6 @@
 import { conflict, unavailable } from "../domain/errors.js";
 import { computeBilling, type BillableSubscription, type BillingComputation } from "./billing-run.js";
+import { deliver, type DeliveryStatus, type DeliveryTarget } from "./billing-delivery.js";
 import type { GnocchiClient } from "./gnocchi-client.js";
 import type { Meters } from "./meters.js";
 import { Decimal } from "./money.js";
@@ -7,25 +8,30 @@ import { periodOf } from "./period.js";
 import type { PriceList } from "./prices.js";
 
 /** Where billing runs are kept (store/billing-store.ts); handed in, so metering imports no database. */
-export interface BillingRuns<Run> {
+export interface BillingRuns<Run extends { id: number }> {
   billableSubscriptions(): Promise<BillableSubscription[]>;
   findByPeriod(period: string): Promise<Run | null>;
   save(c: BillingComputation, total: string): Promise<{ run: Run; created: boolean }>;
+  payload(id: number): Promise<unknown>;
+  recordDelivery(id: number, status: DeliveryStatus): Promise<void>;
 }
 
 export interface BillingSettings {
   meters: Meters;
   prices: PriceList | null;
   granularitySeconds: number;
+  /** Where finished runs are POSTed, if anywhere. */
+  delivery?: DeliveryTarget | null;
 }
 
 /** Runs the billing of a closed period once; asking again returns the stored run, never a second bill. */
-export class BillingService<Run> {
+export class BillingService<Run extends { id: number }> {
   constructor(
     private readonly runs: BillingRuns<Run>,
     private readonly gnocchi: () => GnocchiClient,
     private readonly settings: BillingSettings,
     private readonly now: () => number = Date.now,
+    private readonly fetchImpl: typeof fetch = fetch,
   ) {}
 
   async run(periodName: string): Promise<{ run: Run; created: boolean }> {
@@ -37,7 +43,18 @@ export class BillingService<Run> {
     if (!prices) throw unavailable("PRICES_FILE is not configured: billing runs need a price list");
     const computation = await this.compute(periodName, prices);
     const total = computation.invoices.reduce((s, i) => s.plus(i.total), new Decimal(0)).toFixed(prices.decimals);
-    return this.runs.save(computation, total);
+    const saved = await this.runs.save(computation, total);
+    if (saved.created) await this.deliver(saved.run.id);
+    return saved;
+  }
+
+  /** Sends a stored run to the billing URL (again); the outcome is recorded with the run. */
+  async deliver(id: number): Promise<DeliveryStatus | null> {
+    const target = this.settings.delivery;
+    if (!target) return null;
+    const status = await deliver(target, await this.runs.payload(id), this.fetchImpl);
+    await this.runs.recordDelivery(id, status);
+    return status;
   }
 
   /** Computes a period from Gnocchi without storing it (reproducibility checks, benchmarks). */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MarketplaceEvent } from "../domain/event.js";
+import { DeliveryStatus } from "../metering/billing-delivery.js";
 import { BillingInputs, type BillableSubscription, type BillingComputation } from "../metering/billing-run.js";
 import { Invoice } from "../metering/rating.js";
 import type { Db } from "./db.js";
@@ -12,10 +13,11 @@ export const BillingRunRecord = z.object({
   currency: z.string(),
   invoiceCount: z.number(),
   total: z.string(),
+  delivery: DeliveryStatus.nullable(),
 });
 export type BillingRunRecord = z.infer<typeof BillingRunRecord>;
 
-const RUN_COLUMNS = `id, period, prices_version AS "pricesVersion", currency, invoice_count AS "invoiceCount", total,
+const RUN_COLUMNS = `id, period, prices_version AS "pricesVersion", currency, invoice_count AS "invoiceCount", total, delivery,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt"`;
 
 /** Billing runs, one per period: a second run of the same period returns the first. */
@@ -59,6 +61,16 @@ export class BillingStore {
       const [row] = await tx.query(`SELECT ${RUN_COLUMNS} FROM billing_runs WHERE period = $1`, [c.inputs.period]);
       return { run: BillingRunRecord.parse(row), created: id !== undefined };
     });
+  }
+
+  /** What is POSTed to the billing URL: the run and its invoices (inputs stay here, on request). */
+  async payload(id: number): Promise<unknown> {
+    const found = await this.get(id);
+    return found ? { run: { ...found.run, delivery: undefined }, invoices: found.invoices } : null;
+  }
+
+  async recordDelivery(id: number, status: DeliveryStatus): Promise<void> {
+    await this.db.query("UPDATE billing_runs SET delivery = $2 WHERE id = $1", [id, JSON.stringify(status)]);
   }
 
   async list(): Promise<BillingRunRecord[]> {

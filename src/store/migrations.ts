@@ -56,6 +56,7 @@ const MIGRATIONS: string[] = [
      lines jsonb NOT NULL,
      PRIMARY KEY (run_id, subscription_id)
    );`,
+  `ALTER TABLE billing_runs ADD COLUMN delivery jsonb;`,
 ];
 
 export async function migrate(db: Db): Promise<void> {

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signWebhook } from "../../src/api/webhook-signature.js";
+import { signWebhook } from "../../src/domain/webhook-signature.js";
 import { loadConfig } from "../../src/config.js";
 import { startService, type RunningService } from "../../src/server.js";
 import { event } from "../support/events.js";

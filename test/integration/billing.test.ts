@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Hono } from "hono";
+import { verifyWebhook } from "../../src/domain/webhook-signature.js";
 import { DEFAULT_METERS } from "../../src/metering/meters.js";
+import { listen } from "../support/local-server.js";
 import { event, PREPAID } from "../support/events.js";
 import { adminGnocchi, GnocchiSeeder, hours } from "../support/gnocchi-seed.js";
-import { harnessWith } from "../support/harness.js";
+import { harnessWith, WEBHOOK_SECRET } from "../support/harness.js";
 import { RecordingEngine } from "../support/recording-engine.js";
 import { PRICES } from "../support/prices.js";
 
@@ -14,12 +17,29 @@ const project = (id: string) => `project-of-sub-${id}`; // the engine double's p
 
 let h: Awaited<ReturnType<typeof harnessWith<RecordingEngine>>>;
 let gnocchiRequests = 0;
+const received: Array<{ body: unknown; valid: boolean }> = [];
+let receiver: Awaited<ReturnType<typeof listen>>;
 
 beforeAll(async () => {
+  // The billing system: accepts runs whose signature verifies.
+  receiver = await listen(
+    new Hono().post("/runs", async (c) => {
+      const raw = await c.req.text();
+      let valid = true;
+      try {
+        verifyWebhook({ secret: WEBHOOK_SECRET, timestamp: c.req.header("x-timestamp"), signature: c.req.header("x-signature"), rawBody: raw, nowSeconds: Math.floor(Date.now() / 1000), windowSeconds: 300 });
+      } catch {
+        valid = false;
+      }
+      received.push({ body: JSON.parse(raw), valid });
+      return c.text("ok");
+    }),
+  );
   // Billing runs read Gnocchi through a counting client: requests per run are part of the contract.
   h = await harnessWith(new RecordingEngine(), {
     billing: {
       prices: PRICES,
+      delivery: { url: `${receiver.url}/runs`, secret: WEBHOOK_SECRET, attempts: 3, backoffMs: 10 },
       gnocchi: () => {
         const g = adminGnocchi();
         const original = g.usageByProject.bind(g);
@@ -60,7 +80,10 @@ beforeAll(async () => {
   await seed.processed();
 }, 600_000);
 
-afterAll(async () => h?.reconciler.stop());
+afterAll(async () => {
+  await h?.reconciler.stop();
+  await receiver?.close();
+});
 
 describe("billing runs against the real Gnocchi", () => {
   let runId = 0;
@@ -94,6 +117,14 @@ describe("billing runs against the real Gnocchi", () => {
     ]);
     expect(inv(P2)?.total).toBe("25.11");
     expect(inv(P3)).toBeUndefined();
+  });
+
+  it("the finished run was POSTed once, signed, to the billing URL, and the delivery is recorded", async () => {
+    expect(received).toHaveLength(1);
+    expect(received[0]?.valid).toBe(true);
+    expect(received[0]?.body).toMatchObject({ run: { period: "2026-10", total: "70.49" }, invoices: expect.arrayContaining([expect.objectContaining({ subscriptionId: P1, total: "45.38" })]) });
+    const list = (await (await h.asOperator("/v1/billing-runs")).json()) as { runs: Array<{ delivery: { status: string } }> };
+    expect(list.runs[0]?.delivery).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
   it("running the same period again returns the same run and bills nothing twice", async () => {

@@ -1,5 +1,5 @@
 import { createApp } from "../../src/api/app.js";
-import { signWebhook } from "../../src/api/webhook-signature.js";
+import { signWebhook } from "../../src/domain/webhook-signature.js";
 import { createLogger, makeRedactor } from "../../src/log.js";
 import { Reconciler } from "../../src/provisioning/reconciler.js";
 import { openPglite, type Db } from "../../src/store/db.js";
@@ -12,6 +12,7 @@ import { BillingService } from "../../src/metering/billing-service.js";
 import type { GnocchiClient } from "../../src/metering/gnocchi-client.js";
 import { DEFAULT_METERS, type Meters } from "../../src/metering/meters.js";
 import type { PriceList } from "../../src/metering/prices.js";
+import type { DeliveryTarget } from "../../src/metering/billing-delivery.js";
 import { BillingStore } from "../../src/store/billing-store.js";
 import { SETTINGS } from "./settings.js";
 
@@ -29,7 +30,7 @@ interface HarnessOptions {
   now?: () => number;
   settings?: TenantSettings;
   /** Wires billing runs to this Gnocchi client and price list. */
-  billing?: { gnocchi: () => GnocchiClient; prices: PriceList; meters?: Meters };
+  billing?: { gnocchi: () => GnocchiClient; prices: PriceList; meters?: Meters; delivery?: DeliveryTarget };
 }
 
 /** The same, around any engine. */
@@ -47,7 +48,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   const billing = opts.billing
     ? {
         store: billingStore,
-        service: new BillingService(billingStore, opts.billing.gnocchi, { prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600 }),
+        service: new BillingService(billingStore, opts.billing.gnocchi, { prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600, delivery: opts.billing.delivery ?? null }),
       }
     : undefined;
   const app = createApp({

@@ -53,7 +53,7 @@ describe("POST /v1/events", () => {
 
   it("a body signed for one timestamp is refused with another (the timestamp is signed)", async () => {
     const raw = JSON.stringify(event("42", "subscription.created"));
-    const { signWebhook } = await import("../../../src/api/webhook-signature.js");
+    const { signWebhook } = await import("../../../src/domain/webhook-signature.js");
     const ts = Math.floor(Date.now() / 1000);
     const res = await h.send(null, { raw, timestamp: ts, signature: signWebhook(WEBHOOK_SECRET, String(ts - 1), raw) });
     expect(res.status).toBe(401);

@@ -31,6 +31,18 @@ describe("reconciling subscriptions with their stacks", () => {
     ]);
   });
 
+  it("switching a live subscription prepaid → PAYG → prepaid updates its quotas through the stack", async () => {
+    await h.send(event("42", "subscription.created", { plan: { ...PREPAID, cores: 8 } }));
+    await h.reconciler.idle();
+    await h.send(event("42", "subscription.modified", { plan: { model: "payg" } }));
+    await h.reconciler.idle();
+    await h.send(event("42", "subscription.modified", { plan: { ...PREPAID, cores: 2 } }));
+    await h.reconciler.idle();
+    const ups = h.engine.callsFor("sub-42");
+    expect(ups.map((c) => c.spec?.quotas.compute.cores)).toEqual([8, 64, 2]); // 64 = PLAN_MAX_CORES, the PAYG ceiling
+    expect(ups.map((c) => c.spec?.tags[2])).toEqual(["plan:prepaid", "plan:payg", "plan:prepaid"]);
+  });
+
   it("events arriving during an operation wait, then the newest desired state is applied once", async () => {
     const release = h.engine.block("sub-42");
     await h.send(event("42", "subscription.created"));

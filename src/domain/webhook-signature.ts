@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { unauthorized } from "../domain/errors.js";
+import { unauthorized } from "./errors.js";
 
 /** `sha256=<hex of HMAC-SHA256(secret, "<timestamp>.<raw body>")>`: what the marketplace sends. */
 export function signWebhook(secret: string, timestamp: string, rawBody: string): string {
