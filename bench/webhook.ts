@@ -33,6 +33,7 @@ class InstantEngine implements Engine {
   async refresh() { return { resourceChanges: {} }; }
   async preview() { return { changeSummary: {}, text: "" }; }
   async history() { return []; }
+  async drift() { return { differences: [] }; }
   async outputs(stack: string) { return this.outs.get(stack) ?? null; }
 }
 

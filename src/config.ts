@@ -36,6 +36,7 @@ export const EnvSchema = z.object({
   RECONCILE_MAX_ATTEMPTS: int(5, 1),
   RECONCILE_BACKOFF_MS: int(2000, 0),
   RECONCILE_POLL_MS: int(10000, 50),
+  DRIFT_INTERVAL_SECONDS: int(3600, 0),
   PRICES_FILE: z.string().optional(),
   METERS_FILE: z.string().optional(),
   GNOCCHI_URL: z.string().url().optional(),
@@ -74,6 +75,8 @@ export interface Config {
     delivery: DeliveryTarget | null;
   };
   reconcile: { concurrency: number; maxAttempts: number; backoffMs: number; pollMs: number };
+  /** Seconds between drift sweeps over every ready stack; 0: on demand only. */
+  driftIntervalSeconds: number;
   logLevel: Env["LOG_LEVEL"];
   /** Every secret value known to the service: the logger's redactor refuses to write them. */
   secrets: string[];
@@ -128,6 +131,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       concurrency: env.RECONCILE_CONCURRENCY, maxAttempts: env.RECONCILE_MAX_ATTEMPTS,
       backoffMs: env.RECONCILE_BACKOFF_MS, pollMs: env.RECONCILE_POLL_MS,
     },
+    driftIntervalSeconds: env.DRIFT_INTERVAL_SECONDS,
     logLevel: env.LOG_LEVEL,
     secrets: [env.WEBHOOK_SECRET, operatorToken, passphrase, creds?.password, rawEnv.OS_PASSWORD, env.DATABASE_URL ? passwordOfUrl(env.DATABASE_URL) : undefined]
       .filter((s): s is string => typeof s === "string" && s.length > 0),

@@ -1,7 +1,10 @@
+import { pino, type DestinationStream } from "pino";
+
 /**
- * Structured JSON logs, one line per record, to stderr. Every string that leaves through here passes
- * the redactor built from the configured secrets (admin password, passphrase, tokens), so a secret that
- * slips into an error message is still not written.
+ * Structured logs: pino, one JSON line per record, to stderr. Secrets are kept out by configuration,
+ * twice over: the field paths below are censored whatever they hold, and every line is passed, before it
+ * is written, through the redactor built from the secret values the service knows (admin password,
+ * passphrase, tokens, webhook secret), so a secret that slips into an error message is still not written.
  */
 export type Level = "debug" | "info" | "warn" | "error";
 export type Fields = Record<string, unknown>;
@@ -15,30 +18,42 @@ export interface Logger {
 
 export type Redactor = (text: string) => string;
 
-const REDACTED = "[redacted]";
-/** Field names whose values are never logged, whatever they hold. */
-const SECRET_KEYS = /pass(word|phrase)?|secret|token|authorization|signature|credential/i;
+export const REDACTED = "[redacted]";
+
+/** Field names censored at any of the first two levels of a record. */
+const SECRET_FIELDS = [
+  "password", "passphrase", "secret", "token", "authorization", "signature", "credentials",
+  "credentialsToken", "OS_PASSWORD", "PULUMI_CONFIG_PASSPHRASE", "WEBHOOK_SECRET", "OPERATOR_TOKEN",
+];
+export const REDACT_PATHS = [...SECRET_FIELDS, ...SECRET_FIELDS.map((f) => `*.${f}`), 'headers["x-signature"]', "headers.authorization"];
 
 export function makeRedactor(secrets: Iterable<string | undefined>): Redactor {
   const values = [...secrets].filter((s): s is string => typeof s === "string" && s.length >= 4);
+  // Longest first, so a secret that contains another is removed whole.
   values.sort((a, b) => b.length - a.length);
   return (text) => values.reduce((t, s) => t.split(s).join(REDACTED), text);
 }
 
 export function createLogger(opts: { redact: Redactor; write?: (line: string) => void; level?: Level }): Logger {
-  const order: Level[] = ["debug", "info", "warn", "error"];
-  const min = order.indexOf(opts.level ?? "info");
-  const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const emit = (level: Level, msg: string, fields?: Fields) => {
-    if (order.indexOf(level) < min) return;
-    const record = { time: new Date().toISOString(), level, msg, ...fields };
-    const json = JSON.stringify(record, (k, v: unknown) => (k !== "" && SECRET_KEYS.test(k) && v !== null && typeof v !== "object" ? REDACTED : v));
-    write(opts.redact(json));
-  };
+  const destination: DestinationStream = opts.write
+    ? { write: (line: string) => opts.write?.(line.replace(/\n$/, "")) }
+    : pino.destination({ fd: 2, sync: true });
+  const p = pino(
+    {
+      level: opts.level ?? "info",
+      base: { service: "openstack-tenants" },
+      messageKey: "msg",
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT_PATHS, censor: REDACTED },
+      hooks: { streamWrite: (line) => opts.redact(line) },
+    },
+    destination,
+  );
   return {
-    debug: (m, f) => emit("debug", m, f),
-    info: (m, f) => emit("info", m, f),
-    warn: (m, f) => emit("warn", m, f),
-    error: (m, f) => emit("error", m, f),
+    debug: (m, f) => p.debug(f ?? {}, m),
+    info: (m, f) => p.info(f ?? {}, m),
+    warn: (m, f) => p.warn(f ?? {}, m),
+    error: (m, f) => p.error(f ?? {}, m),
   };
 }

@@ -14,12 +14,17 @@ import { GnocchiClient } from "./metering/gnocchi-client.js";
 import { unavailable } from "./domain/errors.js";
 import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
 import { doctor, type Finding } from "./openstack/doctor.js";
+import { Metrics } from "./metrics.js";
+import { ProgressHub } from "./provisioning/progress.js";
+import { DriftDetector } from "./provisioning/drift.js";
+import { DriftStore } from "./store/drift-store.js";
 
 export interface RunningService {
   url: string;
   port: number;
   reconciler: Reconciler;
   store: SubscriptionStore;
+  drift: DriftDetector;
   close(): Promise<void>;
 }
 
@@ -40,7 +45,16 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       redact,
     });
   const settings = { ...config.tenant };
-  const reconciler = new Reconciler({ store, engine, settings, log, ...config.reconcile });
+  const driftStore = new DriftStore(db);
+  const metrics = new Metrics(
+    { subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount() },
+    { defaultMetrics: true },
+  );
+  const progress = new ProgressHub();
+  const reconciler = new Reconciler({ store, engine, settings, log, progress, metrics, ...config.reconcile });
+  const drift = new DriftDetector({
+    store, drift: driftStore, engine, log, metrics, intervalSeconds: config.driftIntervalSeconds, busy: (id) => reconciler.busy(id),
+  });
 
   const missing = missingForProvisioning(config);
   // The cloud is checked at start, in the background: a slow Keystone must not delay webhooks' 202s.
@@ -56,7 +70,8 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering);
   const app = createApp({
     billing: { service: billing, store: billingStore },
-    store, engine, reconciler, settings, log,
+    store, engine, reconciler, settings, log, metrics, progress,
+    drift: { store: driftStore, detector: drift },
     webhookSecret: config.webhookSecret,
     replayWindowSeconds: config.replayWindowSeconds,
     operatorToken: config.operatorToken,
@@ -76,6 +91,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   reconciler.start();
+  drift.start();
 
   log.info("service started", {
     url: `http://${config.host}:${port}`,
@@ -91,8 +107,10 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     port,
     reconciler,
     store,
+    drift,
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
+      await drift.stop();
       await reconciler.stop();
       await cloudCheck;
       await db.close();

@@ -1,21 +1,27 @@
-import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { z } from "zod";
-import { badRequest, invalid, notFound, conflict, unauthorized, unavailable } from "../domain/errors.js";
-import { MarketplaceEvent } from "../domain/event.js";
+import { conflict, invalid, notFound, unauthorized, unavailable } from "../domain/errors.js";
 import { planViolations } from "../domain/plan.js";
 import { SubscriptionId, stackNameOf } from "../domain/subscription-id.js";
 import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
-import type { Logger } from "../log.js";
-import { CredentialsFormat, renderCredentials } from "../provisioning/credentials.js";
-import type { Engine } from "../provisioning/engine.js";
-import { Phase, type SubscriptionRecord, type SubscriptionStore } from "../store/subscription-store.js";
-import type { BillingService } from "../metering/billing-service.js";
-import type { BillingRunRecord, BillingStore } from "../store/billing-store.js";
-import { billingRoutes } from "./billing-routes.js";
-import { onError, problemResponse } from "./problem.js";
-import { bearerOf, hashToken, newCustomerToken, sameSecret } from "./tokens.js";
 import { verifyWebhook } from "../domain/webhook-signature.js";
+import type { Logger } from "../log.js";
+import type { BillingService } from "../metering/billing-service.js";
+import type { Metrics } from "../metrics.js";
+import { renderCredentials } from "../provisioning/credentials.js";
+import type { DriftDetector } from "../provisioning/drift.js";
+import type { Engine } from "../provisioning/engine.js";
+import type { ProgressHub } from "../provisioning/progress.js";
+import type { BillingRunRecord, BillingStore } from "../store/billing-store.js";
+import type { DriftStore } from "../store/drift-store.js";
+import type { SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
+import { billingRoutes } from "./billing-routes.js";
+import { docsRoutes } from "./docs.js";
+import { onError, problemResponse, validationHook } from "./problem.js";
+import * as S from "./schemas.js";
+import { operationEvents } from "./sse.js";
+import { bearerOf, hashToken, newCustomerToken, sameSecret } from "./tokens.js";
 
 export interface AppDeps {
   store: SubscriptionStore;
@@ -28,73 +34,149 @@ export interface AppDeps {
   log: Logger;
   health: () => Promise<{ status: "ok" | "degraded"; [k: string]: unknown }>;
   billing?: { service: BillingService<BillingRunRecord>; store: BillingStore };
+  metrics?: Metrics;
+  progress?: ProgressHub;
+  drift?: { store: DriftStore; detector: DriftDetector };
   now?: () => number;
 }
 
 /** Webhook bodies are small JSON documents; anything larger is refused before it is read whole. */
 export const MAX_EVENT_BYTES = 64 * 1024;
 
-const zodDetail = (e: z.ZodError) => e.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+/** Fields a handler adds to its request's log line (subscription id, event id...). */
+export type AppEnv = { Variables: { logFields: Record<string, unknown> } };
+
+const json = <T extends z.ZodType>(schema: T, description: string, example?: unknown) => ({
+  description,
+  content: { "application/json": { schema, ...(example === undefined ? {} : { example }) } },
+});
+const problem = (description: string) => ({ description, content: { "application/problem+json": { schema: S.Problem } } });
+const text = (description: string, mediaType = "text/plain") => ({ description, content: { [mediaType]: { schema: z.string() } } });
+const OPERATOR = [{ operatorToken: [] }];
+const NOT_FOUND = problem("no such subscription");
+const UNAUTHORIZED = problem("operator bearer token missing or wrong");
 
 export function createApp(deps: AppDeps) {
   const now = deps.now ?? Date.now;
-  const app = new Hono();
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.onError(onError(deps.log));
   app.notFound((c) => problemResponse(c, 404, `no route for ${c.req.method} ${c.req.path}`));
+  app.openAPIRegistry.registerComponent("securitySchemes", "operatorToken", {
+    type: "http", scheme: "bearer", description: "OPERATOR_TOKEN (or the generated token in DATA_DIR/operator-token)",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "customerToken", {
+    type: "http", scheme: "bearer", description: "the credentialsToken handed back on subscription.created (or the operator token)",
+  });
 
+  // One structured line per request; handlers add what identifies the work (subscription, event).
   app.use("*", async (c, next) => {
     const started = performance.now();
+    c.set("logFields", {});
     await next();
-    deps.log.info("request", { method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Math.round((performance.now() - started) * 100) / 100 });
+    deps.log.info("request", {
+      method: c.req.method, path: c.req.path, status: c.res.status,
+      durationMs: Math.round((performance.now() - started) * 100) / 100, ...c.get("logFields"),
+    });
   });
 
-  app.get("/healthz", async (c) => {
-    const h = await deps.health();
-    // Liveness: 200 while the service runs; `status` and `missing` say whether it can provision.
-    return c.json(h, 200);
-  });
+  const operator: MiddlewareHandler = async (c, next) => {
+    const token = bearerOf(c.req.header("authorization"));
+    if (!token || !sameSecret(token, deps.operatorToken)) throw unauthorized("operator bearer token required");
+    await next();
+  };
 
-  app.post(
-    "/v1/events",
-    bodyLimit({ maxSize: MAX_EVENT_BYTES, onError: (c) => problemResponse(c, 413, `event body larger than ${MAX_EVENT_BYTES} bytes`) }),
+  app.openapi(
+    createRoute({
+      method: "get", path: "/healthz", tags: ["service"], summary: "Liveness, and what is missing before the service can provision",
+      responses: { 200: json(S.Health, "always 200 while the service runs", { status: "degraded", ready: false, missing: ["WEBHOOK_SECRET is not set: webhooks are refused until it is"] }) },
+    }),
+    async (c) => c.json(await deps.health(), 200),
+  );
+
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    app.openapi(
+      createRoute({
+        method: "get", path: "/metrics", tags: ["service"], summary: "Prometheus metrics (text exposition format)",
+        responses: { 200: text("metrics", "text/plain; version=0.0.4") },
+      }),
+      async (c) => c.body(await metrics.text(), 200, { "content-type": metrics.contentType }),
+    );
+  }
+
+  const eventReceived: MiddlewareHandler<AppEnv> = async (c, next) => {
+    try {
+      await next();
+    } finally {
+      if (c.res.status >= 400 && c.res.status !== 409) deps.metrics?.eventsRejected.inc({ reason: refusalReason(c.res.status) });
+    }
+  };
+  const verified: MiddlewareHandler = async (c, next) => {
+    if (!deps.webhookSecret) throw unavailable("WEBHOOK_SECRET is not configured: webhooks are refused until it is");
+    // The signature covers the raw bytes: it is checked before the body is parsed or validated.
+    verifyWebhook({
+      secret: deps.webhookSecret,
+      timestamp: c.req.header("x-timestamp"),
+      signature: c.req.header("x-signature"),
+      rawBody: await c.req.text(),
+      nowSeconds: Math.floor(now() / 1000),
+      windowSeconds: deps.replayWindowSeconds,
+    });
+    await next();
+  };
+  app.openapi(
+    createRoute({
+      method: "post", path: "/v1/events", tags: ["marketplace"],
+      summary: "Marketplace webhook: stored durably before the 202",
+      description:
+        "Signed with WEBHOOK_SECRET: `X-Timestamp: <unix seconds>` and `X-Signature: sha256=<hex HMAC-SHA256(secret, \"<timestamp>.<raw body>\")>`, " +
+        "timestamp within the replay window. A duplicate event id is acknowledged with 200 and applied once.",
+      middleware: [
+        eventReceived,
+        bodyLimit({ maxSize: MAX_EVENT_BYTES, onError: (c) => problemResponse(c, 413, `event body larger than ${MAX_EVENT_BYTES} bytes`) }),
+        verified,
+      ],
+      request: {
+        headers: z.object({
+          "x-timestamp": z.string().openapi({ example: "1795514400" }),
+          "x-signature": z.string().openapi({ example: "sha256=4f1c…" }),
+        }),
+        body: { required: true, content: { "application/json": { schema: S.Event, example: S.EXAMPLES.event } } },
+      },
+      responses: {
+        202: json(S.EventAccepted, "stored; the subscription's stack will be updated", S.EXAMPLES.accepted),
+        200: json(S.EventAcknowledged, "a duplicate or a stale event: acknowledged, nothing new applied", S.EXAMPLES.duplicate),
+        400: problem("body is not JSON"),
+        401: problem("missing or bad signature, or timestamp outside the replay window"),
+        409: problem("a transition that makes no sense (resume of a cancelled subscription)"),
+        413: problem("body too large"),
+        415: problem("not application/json"),
+        422: problem("body does not match the schema, or the plan exceeds the operator's limits"),
+        503: problem("WEBHOOK_SECRET is not configured"),
+      },
+    }),
     async (c) => {
-      if (!deps.webhookSecret) throw unavailable("WEBHOOK_SECRET is not configured: webhooks are refused until it is");
-      const rawBody = await c.req.text();
-      verifyWebhook({
-        secret: deps.webhookSecret,
-        timestamp: c.req.header("x-timestamp"),
-        signature: c.req.header("x-signature"),
-        rawBody,
-        nowSeconds: Math.floor(now() / 1000),
-        windowSeconds: deps.replayWindowSeconds,
-      });
-      let json: unknown;
-      try {
-        json = JSON.parse(rawBody);
-      } catch {
-        throw badRequest("body is not valid JSON");
-      }
-      const parsed = MarketplaceEvent.safeParse(json);
-      if (!parsed.success) throw invalid("event does not match the schema", zodDetail(parsed.error));
-      const event = parsed.data;
+      const event = c.req.valid("json");
+      c.set("logFields", { event: event.id, subscription: event.subscription.id });
       const violations = planViolations(event.subscription.plan, deps.settings.limits);
       if (violations.length > 0) throw invalid("plan exceeds the operator's limits", violations);
 
       const token = newCustomerToken();
       const result = await deps.store.intake(event, hashToken(token));
-      deps.log.info("event", { event: event.id, type: event.type, subscription: event.subscription.id, outcome: result.outcome });
+      deps.metrics?.eventsReceived.inc({ type: event.type, outcome: result.outcome });
+      c.set("logFields", { event: event.id, type: event.type, subscription: event.subscription.id, outcome: result.outcome });
       switch (result.outcome) {
         case "duplicate":
-          return c.json({ status: "duplicate", event: event.id, original: result.original, reason: result.reason }, 200);
+          return c.json({ status: "duplicate" as const, event: event.id, original: result.original, reason: result.reason }, 200);
         case "stale":
-          return c.json({ status: "stale", event: event.id, reason: result.reason }, 200);
+          return c.json({ status: "stale" as const, event: event.id, reason: result.reason }, 200);
         case "rejected":
           throw conflict(result.reason, { event: event.id });
         case "applied":
           if (result.subscription.phase === "pending") deps.reconciler.kick(event.subscription.id);
           return c.json(
             {
-              status: "accepted",
+              status: "accepted" as const,
               event: event.id,
               subscription: view(result.subscription),
               // Handed back once, on the event that created the subscription: the customer's key to its credentials.
@@ -106,86 +188,257 @@ export function createApp(deps: AppDeps) {
     },
   );
 
-  const operator: MiddlewareHandler = async (c, next) => {
-    const token = bearerOf(c.req.header("authorization"));
-    if (!token || !sameSecret(token, deps.operatorToken)) throw unauthorized("operator bearer token required");
-    await next();
-  };
+  if (deps.billing) app.route("/v1/billing-runs", billingRoutes({ ...deps.billing, billing: deps.billing.service, operator, metrics: deps.metrics }));
 
-  if (deps.billing) app.route("/v1/billing-runs", billingRoutes({ ...deps.billing, billing: deps.billing.service, operator }));
-
-  const subscriptionOr404 = async (c: Context): Promise<SubscriptionRecord> => {
-    const id = SubscriptionId.safeParse(c.req.param("id"));
-    if (!id.success) throw notFound("no such subscription");
-    const sub = await deps.store.get(id.data);
-    if (!sub) throw notFound(`subscription ${id.data} not found`);
+  const load = async (id: string, c: { set: (k: "logFields", v: Record<string, unknown>) => void }): Promise<SubscriptionRecord> => {
+    c.set("logFields", { subscription: id });
+    const sub = await deps.store.get(id);
+    if (!sub) throw notFound(`subscription ${id} not found`);
     return sub;
   };
 
-  app.get("/v1/subscriptions", operator, async (c) => {
-    const raw = c.req.query("phase");
-    const phase = raw === undefined ? undefined : Phase.safeParse(raw);
-    if (phase && !phase.success) throw invalid(`phase must be one of ${Phase.options.join(", ")}`);
-    return c.json({ subscriptions: (await deps.store.list({ phase: phase?.data })).map(view) });
-  });
+  app.openapi(
+    createRoute({
+      method: "get", path: "/v1/subscriptions", tags: ["operators"], summary: "Subscriptions and their state", security: OPERATOR,
+      middleware: [operator], request: { query: S.ListQuery },
+      responses: { 200: json(S.SubscriptionList, "subscriptions, by id", { subscriptions: [S.EXAMPLES.subscription] }), 401: UNAUTHORIZED, 422: problem("unknown phase") },
+    }),
+    async (c) => c.json({ subscriptions: (await deps.store.list({ phase: c.req.valid("query").phase })).map(view) }, 200),
+  );
 
-  app.get("/v1/subscriptions/:id", operator, async (c) => {
-    const sub = await subscriptionOr404(c);
-    return c.json({ ...view(sub), operations: await deps.store.operations(sub.id, 10) });
-  });
+  app.openapi(
+    createRoute({
+      method: "get", path: "/v1/subscriptions/{id}", tags: ["operators"], summary: "One subscription: desired state, phase, outputs (no secrets), last operations, drift",
+      security: OPERATOR, middleware: [operator], request: { params: S.SubscriptionParams },
+      responses: { 200: json(S.SubscriptionDetail, "the subscription"), 401: UNAUTHORIZED, 404: NOT_FOUND },
+    }),
+    async (c) => {
+      const sub = await load(c.req.valid("param").id, c);
+      const drift = deps.drift ? await deps.drift.store.get(sub.id) : null;
+      return c.json({ ...view(sub), operations: await deps.store.operations(sub.id, 10), drift }, 200);
+    },
+  );
 
-  app.post("/v1/subscriptions/:id/preview", operator, async (c) => {
-    const sub = await subscriptionOr404(c);
-    if (sub.desired.status === "cancelled") throw conflict("subscription is cancelled: there is nothing to preview");
-    const result = await deps.engine.preview({ stack: stackNameOf(sub.id), spec: tenantSpecOf(sub.desired, deps.settings) });
-    return c.json({ stack: stackNameOf(sub.id), ...result });
-  });
+  app.openapi(
+    createRoute({
+      method: "post", path: "/v1/subscriptions/{id}/preview", tags: ["operators"], summary: "What an update of the stack would change (pulumi preview)",
+      security: OPERATOR, middleware: [operator], request: { params: S.SubscriptionParams },
+      responses: { 200: json(S.PreviewResponse, "the engine's preview: counts and Pulumi's diff text"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("cancelled"), 502: problem("the engine failed") },
+    }),
+    async (c) => {
+      const sub = await load(c.req.valid("param").id, c);
+      if (sub.desired.status === "cancelled") throw conflict("subscription is cancelled: there is nothing to preview");
+      const result = await deps.engine.preview({ stack: stackNameOf(sub.id), spec: tenantSpecOf(sub.desired, deps.settings) });
+      return c.json({ stack: stackNameOf(sub.id), ...result }, 200);
+    },
+  );
 
-  app.get("/v1/subscriptions/:id/history", operator, async (c) => {
-    const sub = await subscriptionOr404(c);
-    return c.json({ stack: stackNameOf(sub.id), history: await deps.engine.history(stackNameOf(sub.id)) });
-  });
+  app.openapi(
+    createRoute({
+      method: "get", path: "/v1/subscriptions/{id}/history", tags: ["operators"], summary: "The stack's update history: the audit log",
+      security: OPERATOR, middleware: [operator], request: { params: S.SubscriptionParams },
+      responses: { 200: json(S.HistoryResponse, "newest first; each message names the event that caused it"), 401: UNAUTHORIZED, 404: NOT_FOUND },
+    }),
+    async (c) => {
+      const sub = await load(c.req.valid("param").id, c);
+      return c.json({ stack: stackNameOf(sub.id), history: await deps.engine.history(stackNameOf(sub.id)) }, 200);
+    },
+  );
 
-  app.post("/v1/subscriptions/:id/retry", operator, async (c) => {
-    const sub = await subscriptionOr404(c);
-    const updated = await deps.store.retry(sub.id);
-    if (!updated) throw notFound(`subscription ${sub.id} not found`);
-    deps.reconciler.kick(sub.id);
-    return c.json({ status: "accepted", subscription: view(updated) }, 202);
-  });
+  app.openapi(
+    createRoute({
+      method: "post", path: "/v1/subscriptions/{id}/retry", tags: ["operators"], summary: "Apply the desired state again (after a failure)",
+      security: OPERATOR, middleware: [operator], request: { params: S.SubscriptionParams },
+      responses: { 202: json(S.RetryAccepted, "queued"), 401: UNAUTHORIZED, 404: NOT_FOUND },
+    }),
+    async (c) => {
+      const sub = await load(c.req.valid("param").id, c);
+      const updated = await deps.store.retry(sub.id, "operator retry");
+      if (!updated) throw notFound(`subscription ${sub.id} not found`);
+      deps.reconciler.kick(sub.id);
+      return c.json({ status: "accepted" as const, subscription: view(updated) }, 202);
+    },
+  );
 
-  app.post("/v1/subscriptions/:id/credentials-token", operator, async (c) => {
-    const sub = await subscriptionOr404(c);
-    const token = newCustomerToken();
-    await deps.store.setTokenHash(sub.id, hashToken(token));
-    return c.json({ subscription: sub.id, credentialsToken: token }, 201, { "cache-control": "no-store" });
-  });
+  if (deps.progress) {
+    const progress = deps.progress;
+    app.openapi(
+      createRoute({
+        method: "get", path: "/v1/subscriptions/{id}/operations/{op}/events", tags: ["operators"],
+        summary: "Live progress of an operation (Server-Sent Events)",
+        description:
+          "Events: `started`, `output` (engine output lines), `resource` (one resource started/done, with done/total), `retry`, `finished` (result). " +
+          "Each event has an id; reconnect with `Last-Event-ID` to resume. An operation not running in this process gets its final `finished` event from the store.",
+        security: OPERATOR, middleware: [operator], request: { params: S.OperationParams },
+        responses: { 200: text("an event stream", "text/event-stream"), 401: UNAUTHORIZED, 404: problem("no such subscription or operation") },
+      }),
+      async (c) => {
+        const { id, op } = c.req.valid("param");
+        const sub = await load(id, c);
+        const record = await deps.store.operation(sub.id, op);
+        if (!record) throw notFound(`operation ${op} of subscription ${sub.id} not found`);
+        return operationEvents(c, { progress, operation: record, lastEventId: c.req.header("last-event-id") });
+      },
+    );
+  }
 
-  app.get("/v1/subscriptions/:id/credentials", async (c) => {
+  if (deps.drift) {
+    const drift = deps.drift;
+    app.openapi(
+      createRoute({
+        method: "get", path: "/v1/drift", tags: ["drift"], summary: "The last drift check of every stack", security: OPERATOR,
+        middleware: [operator], request: { query: S.DriftQuery },
+        responses: { 200: json(S.DriftList, "by subscription", { drift: [S.EXAMPLES.drift] }), 401: UNAUTHORIZED, 422: problem("unknown state") },
+      }),
+      async (c) => c.json({ drift: await drift.store.list({ state: c.req.valid("query").state }) }, 200),
+    );
+    app.openapi(
+      createRoute({
+        method: "post", path: "/v1/drift/checks", tags: ["drift"], summary: "Check every ready stack for drift now (refresh --preview-only)", security: OPERATOR,
+        middleware: [operator],
+        responses: { 200: json(S.DriftSweep, "one result per ready subscription"), 401: UNAUTHORIZED },
+      }),
+      async (c) => {
+        const results = await drift.detector.sweep();
+        return c.json({
+          results: results.map((r) => (r.outcome === "checked" ? { subscription: r.subscription, outcome: r.outcome, state: r.record.state } : r)),
+        }, 200);
+      },
+    );
+    app.openapi(
+      createRoute({
+        method: "post", path: "/v1/subscriptions/{id}/drift/check", tags: ["drift"], summary: "Check one stack for drift now", security: OPERATOR,
+        middleware: [operator], request: { params: S.SubscriptionParams },
+        responses: { 200: json(S.DriftSweep, "the result"), 401: UNAUTHORIZED, 404: NOT_FOUND },
+      }),
+      async (c) => {
+        const sub = await load(c.req.valid("param").id, c);
+        const r = await drift.detector.check(sub.id);
+        return c.json({ results: [r.outcome === "checked" ? { subscription: r.subscription, outcome: r.outcome, state: r.record.state } : r] }, 200);
+      },
+    );
+    const driftOf = async (id: string) => {
+      const found = await drift.store.get(id);
+      if (!found || (found.state !== "drifted" && found.state !== "accepted")) throw conflict(`subscription ${id} has no drift to act on (last check: ${found?.state ?? "never"})`);
+      return found;
+    };
+    app.openapi(
+      createRoute({
+        method: "post", path: "/v1/subscriptions/{id}/drift/repair", tags: ["drift"],
+        summary: "Put the declared state back: a normal stack update, recorded in the history as a drift repair", security: OPERATOR,
+        middleware: [operator], request: { params: S.SubscriptionParams },
+        responses: { 202: json(S.DriftRepairAccepted, "the update is queued"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("nothing drifted") },
+      }),
+      async (c) => {
+        const sub = await load(c.req.valid("param").id, c);
+        const found = await driftOf(sub.id);
+        const changed = found.differences.map((d) => `${d.resource}${d.properties.length ? ` (${d.properties.join(", ")})` : ""}`).join("; ");
+        const updated = await deps.store.retry(sub.id, `drift repair of ${changed}`);
+        if (!updated) throw notFound(`subscription ${sub.id} not found`);
+        deps.reconciler.kick(sub.id);
+        return c.json({ status: "accepted" as const, subscription: view(updated), drift: found }, 202);
+      },
+    );
+    app.openapi(
+      createRoute({
+        method: "post", path: "/v1/subscriptions/{id}/drift/accept", tags: ["drift"],
+        summary: "Accept exactly these differences: not reported as drifted again unless they change", security: OPERATOR,
+        middleware: [operator], request: { params: S.SubscriptionParams },
+        responses: { 200: json(S.DriftList, "the accepted record"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("nothing drifted") },
+      }),
+      async (c) => {
+        const sub = await load(c.req.valid("param").id, c);
+        await driftOf(sub.id);
+        const accepted = await drift.store.accept(sub.id);
+        return c.json({ drift: accepted ? [accepted] : [] }, 200);
+      },
+    );
+  }
+
+  app.openapi(
+    createRoute({
+      method: "post", path: "/v1/subscriptions/{id}/credentials-token", tags: ["operators"],
+      summary: "Issue a new customer credentials token (the old one stops working)", security: OPERATOR,
+      middleware: [operator], request: { params: S.SubscriptionParams },
+      responses: { 201: json(S.TokenIssued, "the new token, shown once"), 401: UNAUTHORIZED, 404: NOT_FOUND },
+    }),
+    async (c) => {
+      const sub = await load(c.req.valid("param").id, c);
+      const token = newCustomerToken();
+      await deps.store.setTokenHash(sub.id, hashToken(token));
+      return c.json({ subscription: sub.id, credentialsToken: token }, 201, { "cache-control": "no-store" });
+    },
+  );
+
+  // Authorised before anything is validated: an unknown id and a wrong token look the same to a customer.
+  const customer: MiddlewareHandler<AppEnv> = async (c, next) => {
     const token = bearerOf(c.req.header("authorization"));
     if (!token) throw unauthorized("bearer token required (the subscription's credentials token or the operator token)");
     const isOperator = sameSecret(token, deps.operatorToken);
     const id = SubscriptionId.safeParse(c.req.param("id"));
     const sub = id.success ? await deps.store.get(id.data) : null;
-    // A customer token that does not match looks the same whether or not the subscription exists.
     if (!isOperator && (!sub || !sub.tokenHash || !sameSecret(hashToken(token), sub.tokenHash))) {
       throw unauthorized("token not valid for this subscription");
     }
     if (!sub) throw notFound("no such subscription");
-    const format = CredentialsFormat.safeParse(c.req.query("format") ?? "json");
-    if (!format.success) throw invalid(`format must be one of ${CredentialsFormat.options.join(", ")}`);
-    if (sub.desired.status === "cancelled") throw conflict("subscription is cancelled: its credentials no longer exist");
-    const outputs = sub.outputs ? await deps.engine.outputs(stackNameOf(sub.id)) : null;
-    if (!outputs) throw conflict("the tenant is not provisioned yet: try again when its phase is 'ready'");
-    const rendered = renderCredentials(stackNameOf(sub.id), outputs, format.data);
-    return c.body(rendered.body, 200, { "content-type": rendered.contentType, "cache-control": "no-store" });
-  });
+    c.set("logFields", { subscription: sub.id });
+    await next();
+  };
+  app.openapi(
+    createRoute({
+      method: "get", path: "/v1/subscriptions/{id}/credentials", tags: ["customers"],
+      summary: "The customer's OpenStack credentials (json, clouds.yaml or openrc)",
+      security: [{ customerToken: [] }, { operatorToken: [] }],
+      middleware: [customer],
+      request: { params: S.SubscriptionParams, query: S.CredentialsQuery },
+      responses: {
+        200: {
+          description: "the credentials (no-store)",
+          content: { "application/json": { schema: S.CredentialsJson }, "application/yaml": { schema: z.string() }, "text/plain": { schema: z.string() } },
+        },
+        401: problem("no token, or a token not valid for this subscription"),
+        404: problem("no such subscription (operator token only)"),
+        409: problem("not provisioned yet, or cancelled"),
+        422: problem("unknown format"),
+      },
+    }),
+    async (c) => {
+      // Validated by the route's schemas; read raw because a handler that returns a plain body loses their types.
+      const sub = await load(S.SubscriptionParams.parse(c.req.param()).id, c);
+      if (sub.desired.status === "cancelled") throw conflict("subscription is cancelled: its credentials no longer exist");
+      const outputs = sub.outputs ? await deps.engine.outputs(stackNameOf(sub.id)) : null;
+      if (!outputs) throw conflict("the tenant is not provisioned yet: try again when its phase is 'ready'");
+      const rendered = renderCredentials(stackNameOf(sub.id), outputs, S.CredentialsQuery.parse(c.req.query()).format);
+      return c.body(rendered.body, 200, { "content-type": rendered.contentType, "cache-control": "no-store" });
+    },
+  );
 
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "openstack-tenants",
+      version: "1",
+      description: "Sells OpenStack tenants through a marketplace: one Pulumi stack per subscription, pay-as-you-go billing from Gnocchi.",
+    },
+  });
+  app.route("/docs", docsRoutes("/openapi.json"));
   return app;
 }
 
+function refusalReason(status: number): string {
+  switch (status) {
+    case 400: return "malformed";
+    case 401: return "signature";
+    case 413: return "too_large";
+    case 415: return "media_type";
+    case 422: return "invalid";
+    case 503: return "not_configured";
+    default: return String(status);
+  }
+}
+
 /** The operator's view of a subscription: no secrets, no token hash. */
-export function view(sub: SubscriptionRecord) {
+export function view(sub: SubscriptionRecord): z.infer<typeof S.SubscriptionView> {
   return {
     id: sub.id,
     stack: stackNameOf(sub.id),

@@ -1,54 +1,112 @@
-import { Hono, type MiddlewareHandler } from "hono";
-import { z } from "zod";
-import { conflict, invalid, notFound } from "../domain/errors.js";
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { conflict, notFound } from "../domain/errors.js";
 import { invoicesCsv } from "../metering/billing-run.js";
 import type { BillingService } from "../metering/billing-service.js";
-import { PeriodName } from "../metering/period.js";
+import type { Metrics } from "../metrics.js";
 import type { BillingRunRecord, BillingStore } from "../store/billing-store.js";
+import { validationHook } from "./problem.js";
+import * as S from "./schemas.js";
 
-const RunRequest = z.object({ period: PeriodName }).strict();
+const json = <T extends z.ZodType>(schema: T, description: string, example?: unknown) => ({
+  description,
+  content: { "application/json": { schema, ...(example === undefined ? {} : { example }) } },
+});
+const problem = (description: string) => ({ description, content: { "application/problem+json": { schema: S.Problem } } });
+const OPERATOR = [{ operatorToken: [] }];
+const TAGS = ["billing"];
 
-/** Operator routes of billing runs. */
-export function billingRoutes(deps: { billing: BillingService<BillingRunRecord>; store: BillingStore; operator: MiddlewareHandler }) {
-  const app = new Hono();
-  app.use("*", deps.operator);
+/** Operator routes of billing runs (mounted at /v1/billing-runs). */
+export function billingRoutes(deps: { billing: BillingService<BillingRunRecord>; store: BillingStore; operator: MiddlewareHandler; metrics?: Metrics | undefined }) {
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  const middleware = [deps.operator];
 
-  app.post("/", async (c) => {
-    const body: unknown = await c.req.json().catch(() => undefined);
-    const parsed = RunRequest.safeParse(body);
-    if (!parsed.success) throw invalid("body must be {\"period\": \"YYYY-MM\"}", parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
-    const { run, created } = await deps.billing.run(parsed.data.period);
-    return c.json({ created, run }, created ? 201 : 200);
-  });
+  app.openapi(
+    createRoute({
+      method: "post", path: "/", tags: TAGS, security: OPERATOR, middleware,
+      summary: "Bill a closed month (once: running it again returns the same run)",
+      request: { body: { required: true, content: { "application/json": { schema: S.RunRequest, example: { period: "2026-10" } } } } },
+      responses: {
+        201: json(S.BillingRunCreated, "billed now", { created: true, run: S.EXAMPLES.billingRun }),
+        200: json(S.BillingRunCreated, "already billed: the stored run"),
+        401: problem("operator token required"),
+        409: problem("the period is not over yet"),
+        422: problem("body must be {\"period\": \"YYYY-MM\"}"),
+        503: problem("billing is not configured (PRICES_FILE, GNOCCHI_URL, credentials)"),
+      },
+    }),
+    async (c) => {
+      try {
+        const { run, created } = await deps.billing.run(c.req.valid("json").period);
+        deps.metrics?.billingRuns.inc({ result: created ? "created" : "existing" });
+        return created ? c.json({ created, run }, 201) : c.json({ created, run }, 200);
+      } catch (e) {
+        deps.metrics?.billingRuns.inc({ result: "failed" });
+        throw e;
+      }
+    },
+  );
 
-  app.get("/", async (c) => c.json({ runs: await deps.store.list() }));
+  app.openapi(
+    createRoute({
+      method: "get", path: "/", tags: TAGS, security: OPERATOR, middleware, summary: "Every billing run",
+      responses: { 200: json(S.BillingRunList, "newest first"), 401: problem("operator token required") },
+    }),
+    async (c) => c.json({ runs: await deps.store.list() }, 200),
+  );
 
-  const load = async (raw: string) => {
-    const id = Number(raw);
-    const found = Number.isSafeInteger(id) && id > 0 ? await deps.store.get(id) : null;
-    if (!found) throw notFound(`billing run ${raw} not found`);
+  const load = async (id: number) => {
+    const found = await deps.store.get(id);
+    if (!found) throw notFound(`billing run ${id} not found`);
     return found;
   };
 
-  app.get("/:id", async (c) => {
-    const { run, inputs, invoices } = await load(c.req.param("id"));
-    return c.json({ run, invoices, inputs });
-  });
+  app.openapi(
+    createRoute({
+      method: "get", path: "/{id}", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
+      summary: "A run with its invoices and the inputs that reproduce it",
+      responses: { 200: json(S.BillingRunDetail, "the run"), 401: problem("operator token required"), 404: problem("no such run") },
+    }),
+    async (c) => {
+      const { run, inputs, invoices } = await load(c.req.valid("param").id);
+      return c.json({ run, invoices, inputs }, 200);
+    },
+  );
 
-  app.post("/:id/deliver", async (c) => {
-    const { run } = await load(c.req.param("id"));
-    const status = await deps.billing.deliver(run.id);
-    if (!status) throw conflict("BILLING_WEBHOOK_URL is not configured: there is nowhere to deliver");
-    return c.json({ run: run.id, delivery: status }, status.status === "delivered" ? 200 : 502);
-  });
+  app.openapi(
+    createRoute({
+      method: "post", path: "/{id}/deliver", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
+      summary: "POST the run, signed, to BILLING_WEBHOOK_URL again",
+      responses: {
+        200: json(S.DeliveryResponse, "delivered"),
+        401: problem("operator token required"),
+        404: problem("no such run"),
+        409: problem("BILLING_WEBHOOK_URL is not configured"),
+        502: json(S.DeliveryResponse, "every attempt failed"),
+      },
+    }),
+    async (c) => {
+      const { run } = await load(c.req.valid("param").id);
+      const status = await deps.billing.deliver(run.id);
+      if (!status) throw conflict("BILLING_WEBHOOK_URL is not configured: there is nowhere to deliver");
+      return status.status === "delivered" ? c.json({ run: run.id, delivery: status }, 200) : c.json({ run: run.id, delivery: status }, 502);
+    },
+  );
 
-  app.get("/:id/invoices.csv", async (c) => {
-    const { run, invoices } = await load(c.req.param("id"));
-    return c.body(invoicesCsv(run.period, invoices), 200, {
-      "content-type": "text/csv; charset=utf-8",
-      "content-disposition": `attachment; filename="invoices-${run.period}.csv"`,
-    });
-  });
+  app.openapi(
+    createRoute({
+      method: "get", path: "/{id}/invoices.csv", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
+      summary: "The run's invoice lines as CSV",
+      responses: { 200: { description: "one row per invoice line", content: { "text/csv": { schema: z.string() } } }, 401: problem("operator token required"), 404: problem("no such run") },
+    }),
+    async (c) => {
+      const { run, invoices } = await load(c.req.valid("param").id);
+      return c.body(invoicesCsv(run.period, invoices), 200, {
+        "content-type": "text/csv; charset=utf-8",
+        "content-disposition": `attachment; filename="invoices-${run.period}.csv"`,
+      });
+    },
+  );
 
   return app;
 }

@@ -1,7 +1,8 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { AppError, type ErrorKind } from "../domain/errors.js";
+import type { ZodError } from "zod";
+import { AppError, invalid, notFound, type ErrorKind } from "../domain/errors.js";
 import type { Logger } from "../log.js";
 import { EngineFailure } from "../provisioning/engine.js";
 
@@ -37,4 +38,17 @@ export function onError(log: Logger) {
     log.error("unhandled error", { method: c.req.method, path: c.req.path, error: err.message, stack: err.stack });
     return problemResponse(c, 500, "internal error");
   };
+}
+
+const issuesOf = (e: ZodError) => e.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+
+/**
+ * What a failed request validation becomes: an unsafe or unknown id in the path is "not found" (no
+ * such thing can exist), anything else is 422 with the zod issues. Thrown, so onError maps it.
+ */
+export function validationHook(result: { success: true } | { success: false; error: ZodError; target: string }): void {
+  if (result.success) return;
+  if (result.target === "param") throw notFound("not found (the id in the path is not a valid id)");
+  const where = result.target === "json" ? "body" : result.target;
+  throw invalid(`${where} does not match the schema`, issuesOf(result.error));
 }

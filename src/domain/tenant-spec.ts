@@ -51,3 +51,16 @@ export function tenantSpecOf(desired: DesiredState, settings: TenantSettings): T
     quotas: quotaSetsFor(entitlement(desired.plan, settings.limits), settings.quotaDefaults),
   };
 }
+
+/**
+ * The resources the program declares for one tenant, in creation order: progress displays count
+ * against this list (a unit test of the program keeps it equal to what the program declares).
+ */
+export const TENANT_RESOURCES = [
+  { name: "project", type: "openstack:identity/project:Project" },
+  { name: "user", type: "openstack:identity/user:User" },
+  { name: "member", type: "openstack:identity/roleAssignment:RoleAssignment" },
+  { name: "compute-quota", type: "openstack:compute/quotaSetV2:QuotaSetV2" },
+  { name: "blockstorage-quota", type: "openstack:blockstorage/quoteSetV3:QuoteSetV3" },
+  { name: "network-quota", type: "openstack:networking/quotaV2:QuotaV2" },
+] as const;

@@ -5,6 +5,14 @@ import type { StackOutputs } from "./engine.js";
 export const CredentialsFormat = z.enum(["json", "clouds.yaml", "openrc"]);
 export type CredentialsFormat = z.infer<typeof CredentialsFormat>;
 
+/** The JSON form of a customer's credentials (the HTTP API documents it from here). */
+export const CredentialsDocument = z.object({
+  authUrl: z.string(), region: z.string(), username: z.string(), password: z.string(),
+  userId: z.string(), projectId: z.string(), userDomainId: z.string(), projectDomainId: z.string(),
+  identityApiVersion: z.literal(3),
+});
+export type CredentialsDocument = z.infer<typeof CredentialsDocument>;
+
 /** The customer's credentials, in the forms the `openstack` CLI and SDKs read. */
 export function renderCredentials(cloudName: string, o: StackOutputs, format: CredentialsFormat): { body: string; contentType: string } {
   if (format === "json") {
@@ -14,7 +22,7 @@ export function renderCredentials(cloudName: string, o: StackOutputs, format: Cr
         authUrl: o.authUrl, region: o.region, username: o.userName, password: o.password,
         userId: o.userId, projectId: o.projectId, userDomainId: o.domainId, projectDomainId: o.domainId,
         identityApiVersion: 3,
-      }),
+      } satisfies CredentialsDocument),
     };
   }
   if (format === "clouds.yaml") {

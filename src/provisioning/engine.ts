@@ -9,14 +9,42 @@ export interface Engine {
   up(req: StackChange): Promise<OperationSummary>;
   preview(req: Omit<StackChange, "message">): Promise<PreviewResult>;
   /** Deletes the tenant's resources; the stack and its history stay as the audit log. */
-  destroy(req: { stack: string; message: string; onOutput?: OutputSink }): Promise<OperationSummary>;
+  destroy(req: { stack: string; message: string; onOutput?: OutputSink; onProgress?: ProgressSink }): Promise<OperationSummary>;
   refresh(req: { stack: string; message: string; onOutput?: OutputSink }): Promise<OperationSummary>;
   history(stack: string): Promise<HistoryEntry[]>;
   /** Current outputs, the password included (only the credentials endpoint asks for it); null if no stack. */
   outputs(stack: string): Promise<StackOutputs | null>;
+  /**
+   * What the cloud looks like next to the stack's last known state (`refresh --preview-only`): changes
+   * nothing, in the cloud or in the state. Null when the stack does not exist.
+   */
+  drift(stack: string): Promise<DriftReport | null>;
 }
 
 export type OutputSink = (line: string) => void;
+
+/** Progress of one resource in a running operation (from the engine's event stream). */
+export interface ResourceProgress {
+  /** The resource's logical name (last part of its URN) and Pulumi type token. */
+  name: string;
+  type: string;
+  /** Pulumi's step: create, update, same, delete, replace... */
+  op: string;
+  state: "started" | "done" | "failed";
+}
+export type ProgressSink = (p: ResourceProgress) => void;
+
+export interface DriftDifference {
+  resource: string;
+  type: string;
+  /** update: properties changed outside the stack; delete: the resource is gone from the cloud. */
+  change: string;
+  /** The property paths that differ, e.g. ["cores", "ram"]. */
+  properties: string[];
+}
+export interface DriftReport {
+  differences: DriftDifference[];
+}
 
 export interface StackChange {
   stack: string;
@@ -24,6 +52,7 @@ export interface StackChange {
   /** Names the marketplace event: the stack history reads as an audit log. */
   message: string;
   onOutput?: OutputSink;
+  onProgress?: ProgressSink;
 }
 
 export interface OperationSummary {

@@ -8,13 +8,17 @@ import {
   type Stack,
 } from "@pulumi/pulumi/automation/index.js";
 import { z } from "zod";
+import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
 import {
   EngineFailure,
+  type DriftDifference,
+  type DriftReport,
   type Engine,
   type HistoryEntry,
   type OperationSummary,
   type OutputSink,
   type PreviewResult,
+  type ProgressSink,
   type StackChange,
   type StackOutputs,
 } from "./engine.js";
@@ -71,7 +75,7 @@ export class PulumiEngine implements Engine {
   async up(req: StackChange): Promise<OperationSummary> {
     return this.guard(async () => {
       const stack = await this.writeConfig(req.stack, req.spec);
-      const result = await stack.up({ message: req.message, onOutput: req.onOutput });
+      const result = await stack.up({ message: req.message, onOutput: req.onOutput, onEvent: progressOf(req.onProgress) });
       return { resourceChanges: counts(result.summary.resourceChanges) };
     });
   }
@@ -84,10 +88,10 @@ export class PulumiEngine implements Engine {
     });
   }
 
-  async destroy(req: { stack: string; message: string; onOutput?: OutputSink }): Promise<OperationSummary> {
+  async destroy(req: { stack: string; message: string; onOutput?: OutputSink; onProgress?: ProgressSink }): Promise<OperationSummary> {
     return this.guard(async () => {
       const stack = await this.stack(req.stack, true);
-      const result = await stack.destroy({ message: req.message, onOutput: req.onOutput });
+      const result = await stack.destroy({ message: req.message, onOutput: req.onOutput, onEvent: progressOf(req.onProgress) });
       return { resourceChanges: counts(result.summary.resourceChanges) };
     });
   }
@@ -125,6 +129,22 @@ export class PulumiEngine implements Engine {
       const flat = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
       const parsed = StackOutputsSchema.safeParse(flat);
       return parsed.success ? parsed.data : null;
+    });
+  }
+
+  async drift(name: string): Promise<DriftReport | null> {
+    return this.guard(async () => {
+      const stack = await this.selectOrNull(name);
+      if (!stack) return null;
+      const differences: DriftDifference[] = [];
+      // A refresh preview reads every resource from OpenStack and diffs it against the state; it writes nothing.
+      await stack.previewRefresh({
+        onEvent: (e: EngineEvent) => {
+          const d = driftOf(e);
+          if (d) differences.push(d);
+        },
+      });
+      return { differences };
     });
   }
 
@@ -168,6 +188,30 @@ export class PulumiEngine implements Engine {
 /** 24 random bytes, URL-safe: ~190 bits, accepted by Keystone's default password rules. */
 export function generatePassword(): string {
   return randomBytes(24).toString("base64url");
+}
+
+/** Our own resources only: the stack and the provider are Pulumi's bookkeeping, not the tenant. */
+const isTenantResource = (type: string) => !type.startsWith("pulumi:");
+const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+
+function progressOf(sink: ProgressSink | undefined): ((e: EngineEvent) => void) | undefined {
+  if (!sink) return undefined;
+  return (e) => {
+    const step = e.resourcePreEvent ?? e.resOutputsEvent ?? e.resOpFailedEvent;
+    if (!step || !isTenantResource(step.metadata.type) || ("planning" in step && step.planning)) return;
+    const state = e.resourcePreEvent ? "started" : e.resOutputsEvent ? "done" : "failed";
+    sink({ name: nameOf(step.metadata.urn), type: step.metadata.type, op: step.metadata.op, state });
+  };
+}
+
+/** One difference found by a refresh preview: a resource changed (or deleted) outside the stack. */
+export function driftOf(e: EngineEvent): DriftDifference | null {
+  const step = e.resOutputsEvent;
+  if (!step || !isTenantResource(step.metadata.type)) return null;
+  const m = step.metadata;
+  const properties = [...new Set([...(m.diffs ?? []), ...Object.keys(m.detailedDiff ?? {})])].sort();
+  if (m.op === "same" || (m.op === "refresh" && properties.length === 0)) return null;
+  return { resource: nameOf(m.urn), type: m.type, change: m.op === "refresh" ? "update" : m.op, properties };
 }
 
 function counts(changes: Record<string, number> | undefined): Record<string, number> {

@@ -1,8 +1,10 @@
 import { stackNameOf } from "../domain/subscription-id.js";
 import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
 import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
 import type { SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
 import { EngineFailure, type Engine } from "./engine.js";
+import type { ProgressHub } from "./progress.js";
 
 export interface ReconcilerOptions {
   store: SubscriptionStore;
@@ -16,6 +18,9 @@ export interface ReconcilerOptions {
   backoffMs: number;
   /** How often the store is scanned for work not signalled by kick() (after a restart, another replica). */
   pollMs: number;
+  /** Live progress of running operations (SSE); optional. */
+  progress?: ProgressHub;
+  metrics?: Pick<Metrics, "operations" | "operationDuration">;
 }
 
 /**
@@ -46,6 +51,11 @@ export class Reconciler {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** True while an operation on this subscription runs here (drift checks wait their turn). */
+  busy(id: string): boolean {
+    return this.running.has(id);
   }
 
   /** Signals that a subscription's desired state may have changed. */
@@ -114,34 +124,55 @@ export class Reconciler {
     const { desired, generation } = sub;
     const stack = stackNameOf(sub.id);
     const kind = desired.status === "cancelled" ? "destroy" : "up";
-    const message = `${desired.lastEvent.id} ${desired.lastEvent.type} (subscription ${sub.id}, generation ${generation})`;
+    // The stack history is the audit log: every update names what asked for it.
+    const cause = sub.pendingNote ?? `${desired.lastEvent.id} ${desired.lastEvent.type}`;
+    const message = `${cause} (subscription ${sub.id}, generation ${generation})`;
     const opId = await this.o.store.beginOperation(sub.id, generation, kind, desired.lastEvent.id);
+    const progress = this.o.progress;
+    progress?.open(opId, { subscription: sub.id, stack, kind });
+    const sinks = progress
+      ? { onOutput: (line: string) => progress.output(opId, line), onProgress: (p: Parameters<ProgressHub["resource"]>[1]) => progress.resource(opId, p) }
+      : {};
     const started = Date.now();
+    const observe = (result: "succeeded" | "failed" | "retried") => {
+      this.o.metrics?.operations.inc({ kind, result });
+      if (result !== "retried") this.o.metrics?.operationDuration.observe({ kind, result }, (Date.now() - started) / 1000);
+    };
     for (let attempt = 1; ; attempt++) {
       try {
         const summary =
           kind === "destroy"
-            ? await this.o.engine.destroy({ stack, message })
-            : await this.o.engine.up({ stack, message, spec: tenantSpecOf(desired, this.o.settings) });
+            ? await this.o.engine.destroy({ stack, message, ...sinks })
+            : await this.o.engine.up({ stack, message, spec: tenantSpecOf(desired, this.o.settings), ...sinks });
         const outputs = kind === "up" ? await this.o.engine.outputs(stack) : null;
         const recorded = outputs
           ? { projectId: outputs.projectId, userId: outputs.userId, userName: outputs.userName, authUrl: outputs.authUrl, region: outputs.region, domainId: outputs.domainId }
           : null;
         await this.o.store.succeedOperation(opId, sub.id, generation, recorded, summary);
-        this.o.log.info("operation succeeded", {
-          subscription: sub.id, stack, event: desired.lastEvent.id, kind, attempt, durationMs: Date.now() - started, changes: summary.resourceChanges,
+        observe("succeeded");
+        progress?.finish(opId, "succeeded", null);
+        this.o.log.info("operation", {
+          subscription: sub.id, stack, event: desired.lastEvent.id, operation: opId, kind, result: "succeeded", attempt,
+          durationMs: Date.now() - started, changes: summary.resourceChanges,
         });
         return;
       } catch (e) {
         const failure = e instanceof EngineFailure ? e : new EngineFailure(e instanceof Error ? e.message : String(e), false);
         if (failure.transient && attempt < this.o.maxAttempts && !this.stopped) {
           const delay = this.o.backoffMs * 2 ** (attempt - 1);
-          this.o.log.warn("operation failed, will retry", { subscription: sub.id, stack, kind, attempt, delayMs: delay, error: failure.message });
+          observe("retried");
+          progress?.retry(opId, { attempt, delayMs: delay, error: failure.message });
+          this.o.log.warn("operation failed, will retry", { subscription: sub.id, stack, operation: opId, kind, attempt, delayMs: delay, error: failure.message });
           await new Promise((r) => setTimeout(r, delay));
           continue;
         }
         await this.o.store.failOperation(opId, sub.id, generation, failure.message);
-        this.o.log.error("operation failed", { subscription: sub.id, stack, event: desired.lastEvent.id, kind, attempt, error: failure.message });
+        observe("failed");
+        progress?.finish(opId, "failed", failure.message);
+        this.o.log.error("operation", {
+          subscription: sub.id, stack, event: desired.lastEvent.id, operation: opId, kind, result: "failed", attempt,
+          durationMs: Date.now() - started, error: failure.message,
+        });
         return;
       }
     }

@@ -57,6 +57,17 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (run_id, subscription_id)
    );`,
   `ALTER TABLE billing_runs ADD COLUMN delivery jsonb;`,
+  `CREATE TABLE drift (
+     subscription_id text PRIMARY KEY,
+     checked_at timestamptz NOT NULL DEFAULT now(),
+     state text NOT NULL,
+     differences jsonb NOT NULL DEFAULT '[]',
+     fingerprint text,
+     accepted_fingerprint text,
+     accepted_at timestamptz,
+     error text
+   );
+   ALTER TABLE subscriptions ADD COLUMN pending_note text;`,
 ];
 
 export async function migrate(db: Db): Promise<void> {

@@ -38,6 +38,8 @@ export const SubscriptionRecord = z.object({
   lastError: z.string().nullable(),
   outputs: RecordedOutputs.nullable(),
   tokenHash: z.string().nullable(),
+  /** Why the next operation runs when no event asked for it (operator retry, drift repair): its stack message. */
+  pendingNote: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -49,7 +51,7 @@ export type EventIntake =
   | { outcome: "stale" | "rejected"; reason: string; subscription: SubscriptionRecord | null };
 
 const SUB_COLUMNS = `id, desired, generation, applied_generation AS "appliedGeneration", phase,
-  last_error AS "lastError", outputs, token_hash AS "tokenHash",
+  last_error AS "lastError", outputs, token_hash AS "tokenHash", pending_note AS "pendingNote",
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"`;
 const OP_COLUMNS = `id, kind, event_id AS "eventId", generation,
@@ -138,7 +140,7 @@ export class SubscriptionStore {
          WHERE subscription_id = $1 AND result = 'running'`,
         [id],
       );
-      await tx.query(`UPDATE subscriptions SET phase = 'applying', updated_at = now() WHERE id = $1`, [id]);
+      await tx.query(`UPDATE subscriptions SET phase = 'applying', pending_note = NULL, updated_at = now() WHERE id = $1`, [id]);
       const [op] = await tx.query<{ id: string | number }>(
         `INSERT INTO operations (subscription_id, generation, kind, event_id) VALUES ($1, $2, $3, $4) RETURNING id`,
         [id, generation, kind, eventId],
@@ -163,6 +165,8 @@ export class SubscriptionStore {
          WHERE id = $1`,
         [id, generation, outputs ? JSON.stringify(outputs) : null],
       );
+      // The stack was just applied: the cloud matches it now, and an earlier drift finding is void.
+      await tx.query(`DELETE FROM drift WHERE subscription_id = $1`, [id]);
     });
   }
 
@@ -179,14 +183,14 @@ export class SubscriptionStore {
     });
   }
 
-  /** Operator retry of a failed subscription: apply its desired state again. */
-  async retry(id: string): Promise<SubscriptionRecord | null> {
+  /** Operator retry (or drift repair): apply the desired state again; `note` names why in the stack history. */
+  async retry(id: string, note: string): Promise<SubscriptionRecord | null> {
     const [row] = await this.db.query(
-      `UPDATE subscriptions SET phase = 'pending',
+      `UPDATE subscriptions SET phase = 'pending', pending_note = $2,
          generation = CASE WHEN generation > applied_generation THEN generation ELSE generation + 1 END,
          updated_at = now()
        WHERE id = $1 RETURNING ${SUB_COLUMNS}`,
-      [id],
+      [id, note],
     );
     return row ? parseSub(row) : null;
   }
@@ -194,6 +198,25 @@ export class SubscriptionStore {
   async setTokenHash(id: string, tokenHash: string): Promise<boolean> {
     const rows = await this.db.query("UPDATE subscriptions SET token_hash = $2 WHERE id = $1 RETURNING id", [id, tokenHash]);
     return rows.length > 0;
+  }
+
+  async operation(id: string, opId: number): Promise<OperationRecord | null> {
+    const [row] = await this.db.query(`SELECT ${OP_COLUMNS} FROM operations WHERE subscription_id = $1 AND id = $2`, [id, opId]);
+    return row ? OperationRecord.parse(row) : null;
+  }
+
+  async countsByStatus(): Promise<Array<{ status: string; phase: string; count: number }>> {
+    const rows = await this.db.query<{ status: string; phase: string; n: number | string }>(
+      `SELECT desired->>'status' AS status, phase, count(*) AS n FROM subscriptions GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    return rows.map((r) => ({ status: r.status, phase: r.phase, count: Number(r.n) }));
+  }
+
+  async queueDepth(): Promise<number> {
+    const [row] = await this.db.query<{ n: number | string }>(
+      `SELECT count(*) AS n FROM subscriptions WHERE generation > applied_generation AND phase <> 'failed'`,
+    );
+    return Number(row?.n ?? 0);
   }
 
   async operations(id: string, limit = 20): Promise<OperationRecord[]> {

@@ -15,6 +15,10 @@ import type { PriceList } from "../../src/metering/prices.js";
 import type { DeliveryTarget } from "../../src/metering/billing-delivery.js";
 import { BillingStore } from "../../src/store/billing-store.js";
 import { SETTINGS } from "./settings.js";
+import { Metrics } from "../../src/metrics.js";
+import { ProgressHub } from "../../src/provisioning/progress.js";
+import { DriftDetector } from "../../src/provisioning/drift.js";
+import { DriftStore } from "../../src/store/drift-store.js";
 
 export const WEBHOOK_SECRET = "whsec-test-0123456789abcdef";
 export const OPERATOR_TOKEN = "op-token-0123456789abcdef";
@@ -40,10 +44,14 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   const settings = opts.settings ?? SETTINGS;
   const logs: string[] = [];
   const log = createLogger({ redact: makeRedactor([WEBHOOK_SECRET, OPERATOR_TOKEN]), write: (l) => logs.push(l), level: "debug" });
+  const driftStore = new DriftStore(db);
+  const metrics = new Metrics({ subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount() });
+  const progress = new ProgressHub();
   const reconciler = new Reconciler({
-    store, engine, settings, log,
+    store, engine, settings, log, metrics, progress,
     concurrency: opts.concurrency ?? 4, maxAttempts: opts.maxAttempts ?? 3, backoffMs: 1, pollMs: 60_000,
   });
+  const drift = new DriftDetector({ store, drift: driftStore, engine, log, metrics, intervalSeconds: 0, busy: (id) => reconciler.busy(id) });
   const billingStore = new BillingStore(db);
   const billing = opts.billing
     ? {
@@ -53,7 +61,8 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     : undefined;
   const app = createApp({
     ...(billing ? { billing } : {}),
-    store, engine, reconciler, settings, log,
+    store, engine, reconciler, settings, log, metrics, progress,
+    drift: { store: driftStore, detector: drift },
     webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN,
     health: async () => ({ status: "ok" }),
     ...(opts.now ? { now: opts.now } : {}),
@@ -71,7 +80,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     app.request(path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${OPERATOR_TOKEN}` } });
 
   // The database outlives the harness (starting PGlite costs ~2 s): only its rows are dropped.
-  return { db, store, billingStore, engine, reconciler, app, logs, send, asOperator, close: async () => {} };
+  return { db, store, billingStore, driftStore, drift, metrics, progress, engine, reconciler, app, logs, send, asOperator, close: async () => {} };
 }
 
 let shared: Promise<Db> | undefined;
@@ -82,6 +91,6 @@ async function sharedDb(): Promise<Db> {
     return db;
   });
   const db = await shared;
-  await db.exec("TRUNCATE subscriptions, events, operations, billing_runs, invoices RESTART IDENTITY");
+  await db.exec("TRUNCATE subscriptions, events, operations, billing_runs, invoices, drift RESTART IDENTITY");
   return db;
 }

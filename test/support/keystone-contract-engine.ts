@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { TenantSpec } from "../../src/domain/tenant-spec.js";
 import { authenticate, type KeystoneSession } from "../../src/openstack/keystone.js";
 import type { AdminCredentials } from "../../src/openstack/credentials.js";
-import type { Engine, HistoryEntry, OperationSummary, PreviewResult, StackChange, StackOutputs } from "../../src/provisioning/engine.js";
+import type { DriftReport, Engine, HistoryEntry, OperationSummary, PreviewResult, StackChange, StackOutputs } from "../../src/provisioning/engine.js";
 import { renderTenant, type DeclaredResource } from "../../src/program/render.js";
 
 /**
@@ -73,6 +73,10 @@ export class KeystoneContractEngine implements Engine {
   async preview(): Promise<PreviewResult> {
     throw new Error("preview is not part of the Keystone contract");
   }
+  async drift(): Promise<DriftReport | null> {
+    throw new Error("the Keystone contract engine does not detect drift");
+  }
+
   async refresh(): Promise<OperationSummary> {
     throw new Error("refresh is not part of the Keystone contract");
   }

@@ -1,9 +1,13 @@
 import { randomBytes } from "node:crypto";
-import type { TenantSpec } from "../../src/domain/tenant-spec.js";
+import { TENANT_RESOURCES, type TenantSpec } from "../../src/domain/tenant-spec.js";
 import {
   EngineFailure,
   type Engine,
+  type DriftDifference,
+  type DriftReport,
   type HistoryEntry,
+  type OutputSink,
+  type ProgressSink,
   type OperationSummary,
   type PreviewResult,
   type StackChange,
@@ -11,7 +15,7 @@ import {
 } from "../../src/provisioning/engine.js";
 
 export interface EngineCall {
-  op: "up" | "preview" | "destroy" | "refresh";
+  op: "up" | "preview" | "destroy" | "refresh" | "drift";
   stack: string;
   message?: string;
   spec?: TenantSpec;
@@ -31,6 +35,23 @@ export class RecordingEngine implements Engine {
   maxConcurrentPerStack = 0;
   maxConcurrentOverall = 0;
 
+  private drifts = new Map<string, DriftDifference[]>();
+
+  /** Makes the cloud differ from `stack`'s state (as if someone changed it by hand) until the next up. */
+  driftOutside(stack: string, differences: DriftDifference[]): void {
+    this.drifts.set(stack, differences);
+  }
+
+  async drift(stack: string): Promise<DriftReport | null> {
+    this.calls.push({ op: "drift", stack });
+    await new Promise((r) => setImmediate(r));
+    const s = this.stacks.get(stack);
+    if (!s?.deployed) return null;
+    const failAt = this.failures.findIndex((f) => f.stack === stack);
+    if (failAt >= 0) throw this.failures.splice(failAt, 1)[0]?.error;
+    return { differences: this.drifts.get(stack) ?? [] };
+  }
+
   failNext(error: EngineFailure, stack?: string): void {
     this.failures.push({ stack, error });
   }
@@ -47,7 +68,8 @@ export class RecordingEngine implements Engine {
   }
 
   async up(req: StackChange): Promise<OperationSummary> {
-    return this.run({ op: "up", stack: req.stack, message: req.message, spec: req.spec }, (s) => {
+    return this.run({ op: "up", stack: req.stack, message: req.message, spec: req.spec }, req, (s) => {
+      this.drifts.delete(req.stack);
       const created = !s.deployed;
       s.spec = req.spec;
       s.deployed = true;
@@ -63,8 +85,8 @@ export class RecordingEngine implements Engine {
     return { changeSummary: changes, text: `Previewing update (${req.stack})\n${JSON.stringify(changes)}\n` };
   }
 
-  async destroy(req: { stack: string; message: string }): Promise<OperationSummary> {
-    return this.run({ op: "destroy", stack: req.stack, message: req.message }, (s) => {
+  async destroy(req: { stack: string; message: string; onOutput?: OutputSink; onProgress?: ProgressSink }): Promise<OperationSummary> {
+    return this.run({ op: "destroy", stack: req.stack, message: req.message }, req, (s) => {
       const had = s.deployed;
       s.deployed = false;
       const changes: Record<string, number> = had ? { delete: 6 } : {};
@@ -73,7 +95,7 @@ export class RecordingEngine implements Engine {
   }
 
   async refresh(req: { stack: string; message: string }): Promise<OperationSummary> {
-    return this.run({ op: "refresh", stack: req.stack, message: req.message }, () => ({ same: 6 }));
+    return this.run({ op: "refresh", stack: req.stack, message: req.message }, {}, () => ({ same: 6 }));
   }
 
   async history(stack: string): Promise<HistoryEntry[]> {
@@ -89,7 +111,22 @@ export class RecordingEngine implements Engine {
     };
   }
 
-  private async run(call: EngineCall, apply: (s: { spec: TenantSpec | null; password: string; history: HistoryEntry[]; deployed: boolean }) => Record<string, number>): Promise<OperationSummary> {
+  /**
+   * Emits what a real engine streams during an operation: output lines and, per resource, a start and
+   * an end, so progress displays and the SSE stream have something true to show.
+   */
+  private async stream(call: EngineCall, sinks: { onOutput?: OutputSink; onProgress?: ProgressSink }): Promise<void> {
+    const op = call.op === "destroy" ? "delete" : "update";
+    sinks.onOutput?.(`${call.op === "destroy" ? "Destroying" : "Updating"} (${call.stack})`);
+    for (const r of TENANT_RESOURCES) {
+      sinks.onProgress?.({ name: r.name, type: r.type, op, state: "started" });
+      await new Promise((res) => setImmediate(res));
+      sinks.onProgress?.({ name: r.name, type: r.type, op, state: "done" });
+      sinks.onOutput?.(`  ${op === "delete" ? "-" : "~"} ${r.type} ${r.name}`);
+    }
+  }
+
+  private async run(call: EngineCall, sinks: { onOutput?: OutputSink; onProgress?: ProgressSink }, apply: (s: { spec: TenantSpec | null; password: string; history: HistoryEntry[]; deployed: boolean }) => Record<string, number>): Promise<OperationSummary> {
     this.calls.push(call);
     const n = (this.inFlight.get(call.stack) ?? 0) + 1;
     this.inFlight.set(call.stack, n);
@@ -112,6 +149,7 @@ export class RecordingEngine implements Engine {
         s.history.push({ version: s.history.length + 1, kind: call.op === "up" ? "update" : call.op, message: call.message ?? "", result: "failed", startTime, endTime: startTime, resourceChanges: {} });
         throw f?.error;
       }
+      await this.stream(call, sinks);
       const changes = apply(s);
       s.history.push({ version: s.history.length + 1, kind: call.op === "up" ? "update" : call.op, message: call.message ?? "", result: "succeeded", startTime, endTime: new Date().toISOString(), resourceChanges: changes });
       return { resourceChanges: changes };

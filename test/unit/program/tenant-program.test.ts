@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { foldEvent } from "../../../src/domain/subscription.js";
 import { tenantSpecOf } from "../../../src/domain/tenant-spec.js";
+import { TENANT_RESOURCES } from "../../../src/domain/tenant-spec.js";
 import { renderTenant, type DeclaredResource } from "../../../src/program/render.js";
 import { event } from "../../support/events.js";
 import { SETTINGS } from "../../support/settings.js";
@@ -43,6 +44,12 @@ describe("the tenant program (under pulumi.runtime.setMocks)", () => {
       "openstack:identity/user:User",
       "openstack:networking/quotaV2:QuotaV2",
     ]);
+  });
+
+  it("declares exactly the resources progress displays count (TENANT_RESOURCES), by name and type", async () => {
+    const rs = await declared("created");
+    const key = (r: { name: string; type: string }) => `${r.name} ${r.type}`;
+    expect(rs.map(key).sort()).toEqual(TENANT_RESOURCES.map(key).sort());
   });
 
   it("the project and user are named after the stack, enabled, in the configured domain", async () => {

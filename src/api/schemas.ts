@@ -1,0 +1,177 @@
+/**
+ * The shapes the HTTP API speaks, built from the domain's and the store's own zod schemas: the same
+ * objects validate requests, type the handlers and generate /openapi.json, so the spec cannot drift
+ * from the code. Examples live next to them and a test validates every one.
+ */
+import { z } from "@hono/zod-openapi";
+import { MarketplaceEvent } from "../domain/event.js";
+import { SubscriptionId } from "../domain/subscription-id.js";
+import { SubscriptionStatus } from "../domain/subscription.js";
+import { Plan } from "../domain/plan.js";
+import { Customer, EventType } from "../domain/event.js";
+import { BillingInputs } from "../metering/billing-run.js";
+import { DeliveryStatus } from "../metering/billing-delivery.js";
+import { PeriodName } from "../metering/period.js";
+import { Invoice } from "../metering/rating.js";
+import { CredentialsDocument, CredentialsFormat } from "../provisioning/credentials.js";
+import { BillingRunRecord } from "../store/billing-store.js";
+import { DriftRecord, DriftState } from "../store/drift-store.js";
+import { OperationRecord, Phase, RecordedOutputs } from "../store/subscription-store.js";
+
+export const Problem = z
+  .object({ type: z.string(), title: z.string(), status: z.number().int(), detail: z.unknown().optional() })
+  .openapi("Problem", { description: "RFC 9457 problem details: every error of this API" });
+
+export const EXAMPLE_EVENT = {
+  id: "evt-0001",
+  type: "subscription.created",
+  occurredAt: "2026-11-24T10:00:00Z",
+  subscription: {
+    id: "42",
+    customer: { id: "c-7", name: "Example Ltd", email: "ops@example.com" },
+    plan: { model: "prepaid", cores: 8, ramGb: 16, diskGb: 200, floatingIps: 2 },
+  },
+} as const;
+
+/*
+ * Schemas made in other modules may be created before @hono/zod-openapi extends zod (zod 4 puts methods
+ * on instances): they are wrapped here in fresh schemas with the same shape before `.openapi` is called.
+ */
+const documented = <T extends z.ZodRawShape>(schema: { shape: T }) => z.object(schema.shape);
+
+export const Event = documented(MarketplaceEvent).openapi("MarketplaceEvent");
+
+export const SubscriptionView = z
+  .object({
+    id: z.string(),
+    stack: z.string(),
+    status: SubscriptionStatus,
+    phase: Phase,
+    plan: Plan,
+    customer: Customer,
+    lastEvent: z.object({ id: z.string(), type: EventType, occurredAt: z.string() }),
+    generation: z.number().int(),
+    appliedGeneration: z.number().int(),
+    lastError: z.string().nullable(),
+    outputs: RecordedOutputs.nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Subscription");
+
+const EXAMPLE_SUBSCRIPTION = {
+  id: "42",
+  stack: "sub-42",
+  status: "active",
+  phase: "ready",
+  plan: EXAMPLE_EVENT.subscription.plan,
+  customer: EXAMPLE_EVENT.subscription.customer,
+  lastEvent: { id: "evt-0001", type: "subscription.created", occurredAt: "2026-11-24T10:00:00Z" },
+  generation: 1,
+  appliedGeneration: 1,
+  lastError: null,
+  outputs: {
+    projectId: "0c2b6e1f5d8a4b3c9e7f6a5b4c3d2e1f", userId: "9f8e7d6c5b4a39281706f5e4d3c2b1a0", userName: "sub-42",
+    authUrl: "https://keystone.example.com/v3", region: "RegionOne", domainId: "default",
+  },
+  createdAt: "2026-11-24T10:00:01.120Z",
+  updatedAt: "2026-11-24T10:00:31.450Z",
+} as const;
+
+export const EventAccepted = z
+  .object({
+    status: z.literal("accepted"),
+    event: z.string(),
+    subscription: SubscriptionView,
+    credentialsToken: z.string().optional().openapi({ description: "Only on the event that created the subscription: the customer's key to its credentials" }),
+  })
+  .openapi("EventAccepted");
+export const EventAcknowledged = z
+  .object({
+    status: z.enum(["duplicate", "stale"]),
+    event: z.string(),
+    original: z.enum(["applied", "stale", "rejected"]).optional(),
+    reason: z.string().nullable(),
+  })
+  .openapi("EventAcknowledged");
+
+export const SubscriptionList = z.object({ subscriptions: z.array(SubscriptionView) });
+export const SubscriptionDetail = SubscriptionView.extend({
+  operations: z.array(OperationRecord),
+  drift: DriftRecord.nullable(),
+}).openapi("SubscriptionDetail");
+
+export const SubscriptionParams = z.object({
+  id: z.string().pipe(SubscriptionId).openapi({ param: { name: "id", in: "path" }, example: "42" }),
+});
+export const OperationParams = SubscriptionParams.extend({
+  op: z.coerce.number().int().positive().openapi({ param: { name: "op", in: "path" }, example: 7 }),
+});
+export const ListQuery = z.object({ phase: Phase.optional().openapi({ param: { name: "phase", in: "query" } }) });
+export const DriftQuery = z.object({ state: DriftState.optional().openapi({ param: { name: "state", in: "query" } }) });
+export const CredentialsQuery = z.object({
+  format: CredentialsFormat.default("json").openapi({ param: { name: "format", in: "query" } }),
+});
+
+export const PreviewResponse = z
+  .object({ stack: z.string(), changeSummary: z.record(z.string(), z.number()), text: z.string() })
+  .openapi("Preview");
+
+export const HistoryEntry = z.object({
+  version: z.number().int(),
+  kind: z.string(),
+  message: z.string(),
+  result: z.string(),
+  startTime: z.string(),
+  endTime: z.string().nullable(),
+  resourceChanges: z.record(z.string(), z.number()),
+});
+export const HistoryResponse = z.object({ stack: z.string(), history: z.array(HistoryEntry) }).openapi("History");
+
+export const RetryAccepted = z.object({ status: z.literal("accepted"), subscription: SubscriptionView });
+export const TokenIssued = z.object({ subscription: z.string(), credentialsToken: z.string() });
+
+export const CredentialsJson = documented(CredentialsDocument).openapi("Credentials");
+
+export const Health = z
+  .object({ status: z.enum(["ok", "degraded"]) })
+  .catchall(z.unknown())
+  .openapi("Health", { description: "`status` and `missing` say whether the service can provision; liveness is the 200 itself" });
+
+export const DriftList = z.object({ drift: z.array(DriftRecord) });
+export const DriftSweep = z.object({
+  results: z.array(
+    z.object({
+      subscription: z.string(),
+      outcome: z.enum(["checked", "skipped", "failed"]),
+      state: DriftState.optional(),
+      reason: z.string().optional(),
+    }),
+  ),
+});
+export const DriftRepairAccepted = z.object({ status: z.literal("accepted"), subscription: SubscriptionView, drift: DriftRecord });
+
+export const RunRequest = z.object({ period: PeriodName }).strict().openapi("BillingRunRequest");
+export const BillingRun = documented(BillingRunRecord).openapi("BillingRun");
+export const BillingRunCreated = z.object({ created: z.boolean(), run: BillingRun });
+export const BillingRunList = z.object({ runs: z.array(BillingRun) });
+export const BillingRunDetail = z.object({ run: BillingRun, invoices: z.array(Invoice), inputs: BillingInputs });
+export const BillingRunParams = z.object({ id: z.coerce.number().int().positive().openapi({ param: { name: "id", in: "path" }, example: 1 }) });
+export const DeliveryResponse = z.object({ run: z.number(), delivery: DeliveryStatus });
+
+export const EXAMPLES = {
+  event: EXAMPLE_EVENT,
+  subscription: EXAMPLE_SUBSCRIPTION,
+  accepted: { status: "accepted", event: "evt-0001", subscription: { ...EXAMPLE_SUBSCRIPTION, phase: "pending", appliedGeneration: 0, outputs: null }, credentialsToken: "ct_3q2Xb1...elided" },
+  duplicate: { status: "duplicate", event: "evt-0001", original: "applied", reason: null },
+  drift: {
+    subscriptionId: "42", checkedAt: "2026-11-25T03:00:00.000Z", state: "drifted",
+    differences: [{ resource: "compute-quota", type: "openstack:compute/quotaSetV2:QuotaSetV2", change: "update", properties: ["cores"] }],
+    acceptedAt: null, error: null,
+  },
+  billingRun: {
+    id: 1, period: "2026-10", createdAt: "2026-11-01T00:05:00.000Z", pricesVersion: "2026-10", currency: "EUR",
+    invoiceCount: 2, total: "70.49", delivery: { status: "delivered", attempts: 1, at: "2026-11-01T00:05:01.000Z", error: null },
+  },
+  problem: { type: "about:blank", title: "subscription 43 not found", status: 404 },
+} as const;

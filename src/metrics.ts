@@ -1,0 +1,94 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** Counts read from the store at scrape time (not kept in memory, so every replica reports the truth). */
+export interface MetricsSource {
+  subscriptionsByStatus(): Promise<Array<{ status: string; phase: string; count: number }>>;
+  /** Subscriptions whose desired state is ahead of what was applied: the reconcile queue. */
+  queueDepth(): Promise<number>;
+  driftedSubscriptions(): Promise<number>;
+}
+
+/**
+ * The service's Prometheus metrics, on a registry of its own (several services in one test process
+ * never share counters). Names follow Prometheus conventions: `_total` counters, `_seconds` histograms.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly eventsReceived: Counter<"type" | "outcome">;
+  readonly eventsRejected: Counter<"reason">;
+  readonly operations: Counter<"kind" | "result">;
+  readonly operationDuration: Histogram<"kind" | "result">;
+  readonly billingRuns: Counter<"result">;
+  readonly driftChecks: Counter<"result">;
+
+  constructor(source: MetricsSource | null, opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "tenants_" });
+    this.eventsReceived = new Counter({
+      name: "tenants_events_received_total",
+      help: "Marketplace events that passed authentication and validation, by type and outcome (applied, duplicate, stale, rejected)",
+      labelNames: ["type", "outcome"], registers,
+    });
+    this.eventsRejected = new Counter({
+      name: "tenants_events_refused_total",
+      help: "Webhook requests refused before an event was stored, by reason",
+      labelNames: ["reason"], registers,
+    });
+    this.operations = new Counter({
+      name: "tenants_operations_total",
+      help: "Engine operations on stacks, by kind (up, destroy) and result (succeeded, failed, retried)",
+      labelNames: ["kind", "result"], registers,
+    });
+    this.operationDuration = new Histogram({
+      name: "tenants_operation_duration_seconds",
+      help: "Wall time of engine operations, retries included",
+      labelNames: ["kind", "result"],
+      buckets: [0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640],
+      registers,
+    });
+    this.billingRuns = new Counter({
+      name: "tenants_billing_runs_total",
+      help: "Billing run requests, by result (created, existing, failed)",
+      labelNames: ["result"], registers,
+    });
+    this.driftChecks = new Counter({
+      name: "tenants_drift_checks_total",
+      help: "Drift checks of stacks, by result (in_sync, drifted, failed)",
+      labelNames: ["result"], registers,
+    });
+    if (!source) return;
+    new Gauge({
+      name: "tenants_subscriptions",
+      help: "Subscriptions by desired status and reconcile phase",
+      labelNames: ["status", "phase"], registers,
+      async collect() {
+        this.reset();
+        for (const r of await source.subscriptionsByStatus()) this.set({ status: r.status, phase: r.phase }, r.count);
+      },
+    });
+    new Gauge({
+      name: "tenants_reconcile_queue_depth",
+      help: "Subscriptions waiting for a stack operation (desired state ahead of applied, not failed)",
+      registers,
+      async collect() {
+        this.set(await source.queueDepth());
+      },
+    });
+    new Gauge({
+      name: "tenants_drifted_subscriptions",
+      help: "Subscriptions whose last drift check found differences not accepted by an operator",
+      registers,
+      async collect() {
+        this.set(await source.driftedSubscriptions());
+      },
+    });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
