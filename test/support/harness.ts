@@ -29,6 +29,8 @@ export function harness(opts: HarnessOptions = {}) {
 }
 
 interface HarnessOptions {
+  /** Finished progress streams kept in memory (0: as after a restart, only the store remains). */
+  progressKept?: number;
   concurrency?: number;
   maxAttempts?: number;
   now?: () => number;
@@ -46,7 +48,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   const log = createLogger({ redact: makeRedactor([WEBHOOK_SECRET, OPERATOR_TOKEN]), write: (l) => logs.push(l), level: "debug" });
   const driftStore = new DriftStore(db);
   const metrics = new Metrics({ subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount() });
-  const progress = new ProgressHub();
+  const progress = new ProgressHub({ itemsPerOperation: 5000, finishedKept: opts.progressKept ?? 200 });
   const reconciler = new Reconciler({
     store, engine, settings, log, metrics, progress,
     concurrency: opts.concurrency ?? 4, maxAttempts: opts.maxAttempts ?? 3, backoffMs: 1, pollMs: 60_000,

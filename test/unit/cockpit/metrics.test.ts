@@ -1,0 +1,68 @@
+import parsePrometheus from "parse-prometheus-text-format";
+import { describe, expect, it } from "vitest";
+import { EngineFailure } from "../../../src/provisioning/engine.js";
+import { event } from "../../support/events.js";
+import { harness } from "../../support/harness.js";
+
+type Families = ReturnType<typeof parsePrometheus>;
+const sample = (fams: Families, name: string, labels: Record<string, string> = {}) => {
+  const fam = fams.find((f) => f.name === name);
+  if (!fam) throw new Error(`${name} not exposed`);
+  const m = fam.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v));
+  return m;
+};
+const value = (fams: Families, name: string, labels: Record<string, string> = {}) => Number(sample(fams, name, labels)?.value ?? 0);
+
+describe("/metrics, parsed as Prometheus text", () => {
+  it("counts events by type and outcome, refusals by reason, operations by kind and result, with durations", async () => {
+    const h = await harness({ maxAttempts: 1 });
+    await h.send(event("1", "subscription.created", { id: "e-1" }));
+    await h.send(event("1", "subscription.created", { id: "e-1" })); // duplicate
+    await h.send(event("2", "subscription.created"));
+    await h.reconciler.idle();
+    h.engine.failNext(new EngineFailure("Keystone said no", false), "sub-2");
+    await h.send(event("2", "subscription.suspended"));
+    await h.reconciler.idle();
+    await h.send(event("3", "subscription.created"), { signature: "sha256=00" });
+    await h.send(undefined, { raw: "{not json" });
+    await h.send({ id: "x" });
+
+    const res = await h.app.request("/metrics");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    const body = await res.text();
+    const fams = parsePrometheus(body);
+    expect(value(fams, "tenants_events_received_total", { type: "subscription.created", outcome: "applied" })).toBe(2);
+    expect(value(fams, "tenants_events_received_total", { type: "subscription.created", outcome: "duplicate" })).toBe(1);
+    expect(value(fams, "tenants_events_refused_total", { reason: "signature" })).toBe(1);
+    expect(value(fams, "tenants_events_refused_total", { reason: "malformed" })).toBe(1);
+    expect(value(fams, "tenants_events_refused_total", { reason: "invalid" })).toBe(1);
+    expect(value(fams, "tenants_operations_total", { kind: "up", result: "succeeded" })).toBe(2);
+    expect(value(fams, "tenants_operations_total", { kind: "up", result: "failed" })).toBe(1);
+    const hist = fams.find((f) => f.name === "tenants_operation_duration_seconds");
+    expect(hist?.type).toBe("HISTOGRAM");
+    expect(Object.keys(hist?.metrics[0]?.buckets ?? {})).toContain("+Inf");
+    // The parser folds labelled histograms into one bucket map; the per-label count is read from its line.
+    expect(body).toMatch(/^tenants_operation_duration_seconds_count\{kind="up",result="succeeded"\} 2$/m);
+    expect(body).toMatch(/^tenants_operation_duration_seconds_count\{kind="up",result="failed"\} 1$/m);
+  });
+
+  it("reports subscriptions by status and phase, and the reconcile queue depth, from the store", async () => {
+    const h = await harness();
+    const release = h.engine.block("sub-5");
+    await h.send(event("5", "subscription.created"));
+    await h.send(event("6", "subscription.created"));
+    await h.send(event("7", "subscription.created"));
+    let fams = parsePrometheus(await (await h.app.request("/metrics")).text());
+    expect(value(fams, "tenants_reconcile_queue_depth")).toBeGreaterThanOrEqual(1);
+    release();
+    await h.reconciler.idle();
+    await h.send(event("7", "subscription.suspended"));
+    await h.reconciler.idle();
+    fams = parsePrometheus(await (await h.app.request("/metrics")).text());
+    expect(value(fams, "tenants_reconcile_queue_depth")).toBe(0);
+    expect(value(fams, "tenants_subscriptions", { status: "active", phase: "ready" })).toBe(2);
+    expect(value(fams, "tenants_subscriptions", { status: "suspended", phase: "ready" })).toBe(1);
+    expect(value(fams, "tenants_drifted_subscriptions")).toBe(0);
+  });
+});
