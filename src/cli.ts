@@ -4,7 +4,8 @@
  * to a running service over its HTTP API (TENANTCTL_URL, operator token from OPERATOR_TOKEN or the
  * data directory).
  *
- * Exit codes: 0 done; 1 the service or the cloud failed; 2 bad usage or bad input; 3 service unreachable.
+ * Exit codes (also in USAGE and the README): 0 done; 1 the service, the cloud or a watched operation
+ * failed; 2 bad usage or bad input, or a 4xx from the service; 3 the service cannot be reached.
  */
 import { readFileSync } from "node:fs";
 import { ConfigError, loadCliConfig, loadConfig, loadDoctorConfig, loadTenantSettings } from "./config.js";
@@ -14,65 +15,133 @@ import { stackNameOf } from "./domain/subscription-id.js";
 import { tenantSpecOf } from "./domain/tenant-spec.js";
 import { renderTenant } from "./program/render.js";
 import { startService } from "./server.js";
-
-class UsageError extends Error {}
-class ServiceError extends Error {
-  constructor(message: string, readonly exitCode: number) {
-    super(message);
-  }
-}
+import { ServiceClient, ServiceError, UsageError } from "./cli/client.js";
+import { fields, print, table } from "./cli/format.js";
+import { watchOperation } from "./cli/watch.js";
 
 const USAGE = `usage: tenantctl <command> [args] [--json]
-  serve                         run the service (HTTP API + reconcile workers)
-  list [--phase P]              subscriptions and their state
-  show <id>                     one subscription: desired state, phase, outputs, last operations
-  preview <id>                  what an update of the subscription's stack would change
-  history <id>                  the stack's update history (the audit log)
-  retry <id>                    apply a subscription's desired state again (after a failure)
-  render <subscription.json|->  what the program declares for a subscription (offline, no credentials)
+  serve                          run the service (HTTP API + reconcile workers)
+  list [--phase P] [--status S] [--plan payg|prepaid]
+                                 subscriptions and their state, as a table
+  show <id>                      one subscription: status, phase, plan, outputs, last operations, drift
+  preview <id>                   what an update of the subscription's stack would change (Pulumi's diff)
+  history <id>                   the stack's update history (the audit log), with the event of each update
+  retry <id> [--watch]           apply a subscription's desired state again (after a failure)
+  watch <id> [--op N]            follow an operation live (default: the latest): progress on a terminal
+  drift [--state S]              the last drift check of every stack
+  drift check [<id>]             check every ready stack (or one) for drift now
+  drift repair <id> [--watch]    put the declared state back (a stack update named as a drift repair)
+  drift accept <id>              accept exactly the differences found (not reported again unless they change)
+  render <subscription.json|->   what the program declares for a subscription (offline, no credentials)
   bill --period YYYY-MM          run the billing of a closed month (once; again returns the same run)
-  invoices <run-id> [--csv]     the invoices of a billing run
-  doctor                        check the OpenStack admin credentials, member role and catalog
-  pulumi-env                    shell exports to run 'pulumi preview --stack sub-<id>' by hand`;
+  invoices <run-id> [--csv]      the invoices of a billing run
+  doctor                         check the OpenStack admin credentials, member role and catalog
+  pulumi-env                     shell exports to run 'pulumi preview --stack sub-<id>' by hand
+
+  --json   machine-readable output on stdout, for every command (render always prints JSON)
+exit codes: 0 done; 1 the service, the cloud or the watched operation failed; 2 bad usage or input
+            (or the service refused it with a 4xx); 3 the service cannot be reached`;
+
+type Args = { positional: string[]; flags: Map<string, string | true>; json: boolean };
+
+/** `--name value` and bare `--flag`; the first word is the command. */
+function parseArgs(argv: string[]): Args {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  const valued = new Set(["--phase", "--status", "--plan", "--op", "--state", "--period"]);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (valued.has(a)) {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith("--")) throw new UsageError(`${a} needs a value`);
+      flags.set(a, v);
+    } else if (a.startsWith("--")) flags.set(a, true);
+    else positional.push(a);
+  }
+  return { positional, flags, json: flags.has("--json") };
+}
+
+const flag = (a: Args, name: string): string | undefined => {
+  const v = a.flags.get(name);
+  return typeof v === "string" ? v : undefined;
+};
+
+function idArg(id: string | undefined): string {
+  if (!id) throw new UsageError("a subscription id is required");
+  return encodeURIComponent(id);
+}
+
+type Sub = Record<string, unknown> & { id: string; stack: string; status: string; phase: string; plan: { model: string }; lastError: string | null };
 
 async function main(argv: string[]): Promise<void> {
-  const json = argv.includes("--json");
-  const args = argv.filter((a) => a !== "--json");
-  const [command, ...rest] = args;
+  const a = parseArgs(argv);
+  const [command, ...rest] = a.positional;
+  const api = () => new ServiceClient();
   switch (command) {
     case "serve":
       return serveCommand();
     case "render":
       return renderCommand(rest[0]);
     case "list": {
-      const phaseAt = rest.indexOf("--phase");
-      const phase = phaseAt >= 0 ? rest[phaseAt + 1] : undefined;
-      const body = await api("GET", `/v1/subscriptions${phase ? `?phase=${encodeURIComponent(phase)}` : ""}`);
-      const subs = (body as { subscriptions: Array<Record<string, unknown>> }).subscriptions;
-      if (json) return print(body);
-      return table(subs.map((s) => ({ id: s.id, stack: s.stack, status: s.status, phase: s.phase, plan: (s.plan as { model: string }).model, error: s.lastError ?? "" })));
+      const q = new URLSearchParams();
+      const phase = flag(a, "--phase");
+      if (phase) q.set("phase", phase);
+      const body = await api().json<{ subscriptions: Sub[] }>("GET", `/v1/subscriptions${q.size ? `?${q}` : ""}`);
+      const status = flag(a, "--status");
+      const plan = flag(a, "--plan");
+      const subs = body.subscriptions.filter((s) => (!status || s.status === status) && (!plan || s.plan.model === plan));
+      if (a.json) return print({ subscriptions: subs });
+      return table(subs.map((s) => ({ id: s.id, stack: s.stack, status: s.status, phase: s.phase, plan: s.plan.model, error: s.lastError ?? "" })));
     }
-    case "show":
-      return print(await api("GET", `/v1/subscriptions/${idArg(rest[0])}`));
+    case "show": {
+      const s = await api().json<Sub & { operations: Array<Record<string, unknown>>; drift: Record<string, unknown> | null; customer: Record<string, unknown>; outputs: Record<string, unknown> | null; lastEvent: Record<string, unknown> }>(
+        "GET", `/v1/subscriptions/${idArg(rest[0])}`,
+      );
+      if (a.json) return print(s);
+      fields([
+        ["subscription", s.id], ["stack", s.stack], ["status", s.status], ["phase", s.phase],
+        ["plan", s.plan], ["customer", `${String(s.customer.name)} <${String(s.customer.email)}>`],
+        ["last event", `${String(s.lastEvent.id)} ${String(s.lastEvent.type)} at ${String(s.lastEvent.occurredAt)}`],
+        ["generation", `${String(s.appliedGeneration)} applied of ${String(s.generation)}`], ["error", s.lastError],
+        ["project id", s.outputs?.projectId], ["user", s.outputs?.userName], ["auth url", s.outputs?.authUrl],
+        ["drift", s.drift ? `${String(s.drift.state)} (checked ${String(s.drift.checkedAt)})` : "never checked"],
+      ]);
+      console.log("");
+      return table(s.operations.map((o) => ({ op: o.id, kind: o.kind, event: o.eventId, result: o.result, started: o.startedAt, error: o.error ?? "" })));
+    }
     case "preview": {
-      const body = (await api("POST", `/v1/subscriptions/${idArg(rest[0])}/preview`)) as { text: string };
-      return json ? print(body) : void process.stdout.write(body.text);
+      const body = await api().json<{ text: string; changeSummary: Record<string, number> }>("POST", `/v1/subscriptions/${idArg(rest[0])}/preview`);
+      if (a.json) return print(body);
+      process.stdout.write(body.text.endsWith("\n") ? body.text : `${body.text}\n`);
+      return console.log(`summary: ${Object.entries(body.changeSummary).map(([k, n]) => `${n} ${k}`).join(", ") || "no changes"}`);
     }
     case "history": {
-      const body = (await api("GET", `/v1/subscriptions/${idArg(rest[0])}/history`)) as { history: Array<Record<string, unknown>> };
-      if (json) return print(body);
-      return table(body.history.map((h) => ({ version: h.version, kind: h.kind, result: h.result, started: h.startTime, message: h.message })));
+      const body = await api().json<{ history: Array<Record<string, unknown>> }>("GET", `/v1/subscriptions/${idArg(rest[0])}/history`);
+      if (a.json) return print(body);
+      return table(body.history.map((h) => ({
+        version: h.version, kind: h.kind, result: h.result, started: h.startTime,
+        // Every update message starts with what caused it: an event id, "operator retry" or "drift repair".
+        event: String(h.message).match(/^(evt[^\s]*|[^\s(]+)/)?.[0] ?? "", changes: h.resourceChanges, message: h.message,
+      })));
     }
     case "retry": {
-      const body = await api("POST", `/v1/subscriptions/${idArg(rest[0])}/retry`);
-      return json ? print(body) : console.log(`retry of ${rest[0]} accepted`);
+      const before = a.flags.has("--watch") ? (await latestOperation(api(), idArg(rest[0]))).op ?? 0 : 0;
+      const body = await api().json<{ subscription: Sub }>("POST", `/v1/subscriptions/${idArg(rest[0])}/retry`);
+      if (a.flags.has("--watch")) return watchLatest(api(), body.subscription.id, undefined, a, before);
+      return a.json ? print(body) : console.log(`retry of ${body.subscription.id} accepted (tenantctl watch ${body.subscription.id})`);
     }
+    case "watch": {
+      const op = flag(a, "--op");
+      if (op !== undefined && !/^[1-9][0-9]*$/.test(op)) throw new UsageError("--op needs an operation number");
+      return watchLatest(api(), idArg(rest[0]), op === undefined ? undefined : Number(op), a);
+    }
+    case "drift":
+      return driftCommand(api(), rest, a);
     case "bill": {
-      const at = rest.indexOf("--period");
-      const period = at >= 0 ? rest[at + 1] : undefined;
+      const period = flag(a, "--period");
       if (!period) throw new UsageError("bill needs --period YYYY-MM");
-      const body = (await api("POST", "/v1/billing-runs", { period })) as { created: boolean; run: Record<string, unknown> };
-      if (json) return print(body);
+      const body = await api().json<{ created: boolean; run: Record<string, unknown> }>("POST", "/v1/billing-runs", { period });
+      if (a.json) return print(body);
       const r = body.run;
       console.log(`${body.created ? "billed" : "already billed"} ${String(r.period)}: run ${String(r.id)}, ${String(r.invoiceCount)} invoices, total ${String(r.total)} ${String(r.currency)}`);
       console.log(`  invoices: tenantctl invoices ${String(r.id)} [--csv]`);
@@ -80,33 +149,91 @@ async function main(argv: string[]): Promise<void> {
     }
     case "invoices": {
       const id = idArg(rest[0]);
-      if (rest.includes("--csv")) return void process.stdout.write(await apiText(`/v1/billing-runs/${id}/invoices.csv`));
-      const body = (await api("GET", `/v1/billing-runs/${id}`)) as { invoices: Array<{ subscriptionId: string; total: string; currency: string }> };
-      if (json) return print(body);
+      if (a.flags.has("--csv")) return void process.stdout.write(await api().text(`/v1/billing-runs/${id}/invoices.csv`));
+      const body = await api().json<{ invoices: Array<{ subscriptionId: string; total: string; currency: string }> }>("GET", `/v1/billing-runs/${id}`);
+      if (a.json) return print(body);
       return table(body.invoices.map((i) => ({ subscription: i.subscriptionId, total: i.total, currency: i.currency })));
     }
     case "doctor": {
       const c = loadDoctorConfig();
       const findings = await doctor(c.credentials, c.memberRole);
-      if (json) print(findings);
+      if (a.json) print(findings);
       else for (const f of findings) console.log(`${f.status.toUpperCase().padEnd(4)}  ${f.check}: ${f.message}`);
       if (findings.some((f) => f.status === "fail")) process.exitCode = 1;
       return;
     }
     case "pulumi-env": {
       const c = loadCliConfig();
-      console.log(`export PULUMI_BACKEND_URL='${c.backendUrl}'`);
-      console.log(`export PULUMI_CONFIG_PASSPHRASE_FILE='${c.passphraseFile}'`);
+      const env = { PULUMI_BACKEND_URL: c.backendUrl, PULUMI_CONFIG_PASSPHRASE_FILE: c.passphraseFile };
+      if (a.json) return print(env);
+      for (const [k, v] of Object.entries(env)) console.log(`export ${k}='${v}'`);
       console.log("# then, from the repository root: pulumi preview --stack sub-<id>; pulumi stack history --stack sub-<id>");
       return;
     }
     case undefined:
     case "help":
-    case "--help":
       console.log(USAGE);
       return;
     default:
       throw new UsageError(`unknown command '${command}'\n${USAGE}`);
+  }
+}
+
+/** The newest operation id of a subscription (undefined if none yet). */
+async function latestOperation(client: ServiceClient, id: string): Promise<{ op: number | undefined; phase: string }> {
+  const s = await client.json<{ operations: Array<{ id: number }>; phase: string }>("GET", `/v1/subscriptions/${id}`);
+  return { op: s.operations[0]?.id, phase: s.phase };
+}
+
+/**
+ * Follows an operation: the one named, or the newest one after `newerThan` (a retry just queued waits
+ * for its operation to begin), or the newest one. A failed operation exits 1.
+ */
+async function watchLatest(client: ServiceClient, id: string, op: number | undefined, a: Args, newerThan?: number): Promise<void> {
+  let operation = op;
+  for (let i = 0; operation === undefined; i++) {
+    const latest = await latestOperation(client, id);
+    const isNew = latest.op !== undefined && (newerThan === undefined || latest.op > newerThan);
+    if (isNew && (latest.phase !== "pending" || newerThan !== undefined)) operation = latest.op;
+    else if (i >= 50) {
+      if (latest.op === undefined || newerThan !== undefined) throw new ServiceError(`no operation of subscription ${id} began within 10 s`, 1);
+      operation = latest.op; // queued behind others: show the last one that ran
+    } else await new Promise((r) => setTimeout(r, 200));
+  }
+  const result = await watchOperation(client, id, operation, { json: a.json, tty: Boolean(process.stdout.isTTY) });
+  if (result !== "succeeded") process.exitCode = 1;
+}
+
+async function driftCommand(client: ServiceClient, rest: string[], a: Args): Promise<void> {
+  const [sub, id] = rest;
+  type Drift = { subscriptionId: string; state: string; checkedAt: string; differences: Array<{ resource: string; change: string; properties: string[] }>; error: string | null };
+  const rows = (ds: Drift[]) =>
+    table(ds.map((d) => ({
+      subscription: d.subscriptionId, state: d.state, checked: d.checkedAt,
+      differences: d.error ?? (d.differences.map((x) => `${x.resource} ${x.change}${x.properties.length ? ` (${x.properties.join(", ")})` : ""}`).join("; ") || "-"),
+    })));
+  switch (sub) {
+    case undefined: {
+      const state = flag(a, "--state");
+      const body = await client.json<{ drift: Drift[] }>("GET", `/v1/drift${state ? `?state=${encodeURIComponent(state)}` : ""}`);
+      return a.json ? print(body) : rows(body.drift);
+    }
+    case "check": {
+      const body = await client.json<{ results: Array<Record<string, unknown>> }>("POST", id ? `/v1/subscriptions/${idArg(id)}/drift/check` : "/v1/drift/checks");
+      return a.json ? print(body) : table(body.results.map((r) => ({ subscription: r.subscription, outcome: r.outcome, state: r.state ?? "", reason: r.reason ?? "" })));
+    }
+    case "repair": {
+      const before = a.flags.has("--watch") ? (await latestOperation(client, idArg(id))).op ?? 0 : 0;
+      const body = await client.json<{ subscription: Sub }>("POST", `/v1/subscriptions/${idArg(id)}/drift/repair`);
+      if (a.flags.has("--watch")) return watchLatest(client, body.subscription.id, undefined, a, before);
+      return a.json ? print(body) : console.log(`repair of ${body.subscription.id} accepted (tenantctl watch ${body.subscription.id})`);
+    }
+    case "accept": {
+      const body = await client.json<{ drift: Drift[] }>("POST", `/v1/subscriptions/${idArg(id)}/drift/accept`);
+      return a.json ? print(body) : rows(body.drift);
+    }
+    default:
+      throw new UsageError(`unknown drift command '${sub}': drift [--state S] | drift check [<id>] | drift repair <id> | drift accept <id>`);
   }
 }
 
@@ -151,54 +278,6 @@ async function renderCommand(file: string | undefined): Promise<void> {
   );
   const resources = await renderTenant(spec);
   print({ stack: stackNameOf(sub.id), resources });
-}
-
-function idArg(id: string | undefined): string {
-  if (!id) throw new UsageError("a subscription id is required");
-  return encodeURIComponent(id);
-}
-
-async function request(method: string, path: string, body?: unknown): Promise<Response> {
-  const c = loadCliConfig();
-  if (!c.token) throw new UsageError(`no operator token: set OPERATOR_TOKEN or run the service once with DATA_DIR=${c.dataDir}`);
-  let res: Response;
-  try {
-    res = await fetch(`${c.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${c.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ServiceError(`cannot reach the service at ${c.url} (is 'tenantctl serve' running? set TENANTCTL_URL)`, 3);
-  }
-  if (!res.ok) {
-    const p = (await res.json().catch(() => ({}))) as { title?: string; detail?: unknown };
-    const detail = p.detail === undefined ? "" : `: ${typeof p.detail === "string" ? p.detail : JSON.stringify(p.detail)}`;
-    throw new ServiceError(`${res.status} ${p.title ?? res.statusText}${detail}`, res.status < 500 ? 2 : 1);
-  }
-  return res;
-}
-
-async function api(method: string, path: string, body?: unknown): Promise<unknown> {
-  return (await request(method, path, body)).json();
-}
-
-async function apiText(path: string): Promise<string> {
-  return (await request("GET", path)).text();
-}
-
-function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-function table(rows: Array<Record<string, unknown>>): void {
-  if (rows.length === 0) return console.log("(none)");
-  const cols = Object.keys(rows[0] ?? {});
-  const cell = (v: unknown) => (v === null || v === undefined ? "" : String(v));
-  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
-  console.log(line(cols.map((c) => c.toUpperCase())));
-  for (const r of rows) console.log(line(cols.map((c) => cell(r[c]))));
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
