@@ -8,7 +8,7 @@
  * failed; 2 bad usage or bad input, or a 4xx from the service; 3 the service cannot be reached.
  */
 import { readFileSync } from "node:fs";
-import { ConfigError, loadCliConfig, loadConfig, loadDoctorConfig, loadTenantSettings } from "./config.js";
+import { ConfigError, configReference, configReferenceMarkdown, loadCliConfig, loadConfig, loadDoctorConfig, loadTenantSettings } from "./config.js";
 import { doctor } from "./openstack/doctor.js";
 import { SubscriptionSnapshot } from "./domain/event.js";
 import { stackNameOf } from "./domain/subscription-id.js";
@@ -37,6 +37,7 @@ const USAGE = `usage: tenantctl <command> [args] [--json]
   invoices <run-id> [--csv]      the invoices of a billing run
   doctor                         check the OpenStack admin credentials, member role and catalog
   pulumi-env                     shell exports to run 'pulumi preview --stack sub-<id>' by hand
+  config-reference               every environment variable, its default and meaning (Markdown table)
 
   --json   machine-readable output on stdout, for every command (render always prints JSON)
 exit codes: 0 done; 1 the service, the cloud or the watched operation failed; 2 bad usage or input
@@ -162,6 +163,10 @@ async function main(argv: string[]): Promise<void> {
       if (findings.some((f) => f.status === "fail")) process.exitCode = 1;
       return;
     }
+    case "config-reference":
+      // The README's configuration table is this output (a test keeps them equal).
+      if (a.json) return print(configReference());
+      return console.log(configReferenceMarkdown());
     case "pulumi-env": {
       const c = loadCliConfig();
       const env = { PULUMI_BACKEND_URL: c.backendUrl, PULUMI_CONFIG_PASSPHRASE_FILE: c.passphraseFile };

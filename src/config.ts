@@ -11,43 +11,70 @@ import type { DeliveryTarget } from "./metering/billing-delivery.js";
 import { openstackEnvOf, readAdminCredentials, type AdminCredentials, type CredentialResult } from "./openstack/credentials.js";
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+/** What a variable means (and, where the default is computed, what it is): the README's reference is generated from these. */
+const doc = <T extends z.ZodType>(schema: T, description: string, defaultText?: string): T => schema.meta({ description, ...(defaultText ? { defaultText } : {}) });
 
-/** Every environment variable the service reads, with its default: the README's reference table. */
+/** Every environment variable the service reads, with its default and meaning: the README's reference table. */
 export const EnvSchema = z.object({
-  PORT: int(8080, 0).pipe(z.number().max(65535)),
-  HOST: z.string().default("0.0.0.0"),
-  DATA_DIR: z.string().default("./data"),
-  WEBHOOK_SECRET: z.string().min(16, "WEBHOOK_SECRET must be at least 16 characters").optional(),
-  WEBHOOK_REPLAY_WINDOW_SECONDS: int(300, 1),
-  OPERATOR_TOKEN: z.string().min(16, "OPERATOR_TOKEN must be at least 16 characters").optional(),
-  DATABASE_URL: z.string().url().optional(),
-  PULUMI_BACKEND_URL: z.string().min(1).optional(),
-  PULUMI_CONFIG_PASSPHRASE: z.string().min(1).optional(),
-  TENANT_DOMAIN_ID: z.string().min(1).default("default"),
-  TENANT_MEMBER_ROLE: z.string().min(1).default("member"),
-  TENANT_REGION: z.string().min(1).optional(),
-  TENANT_AUTH_URL: z.string().url().optional(),
-  PLAN_MAX_CORES: int(64, 1),
-  PLAN_MAX_RAM_GB: int(256, 1),
-  PLAN_MAX_DISK_GB: int(2000, 1),
-  PLAN_MAX_FLOATING_IPS: int(16, 0),
-  QUOTA_DEFAULTS_FILE: z.string().optional(),
-  RECONCILE_CONCURRENCY: int(4, 1),
-  RECONCILE_MAX_ATTEMPTS: int(5, 1),
-  RECONCILE_BACKOFF_MS: int(2000, 0),
-  RECONCILE_POLL_MS: int(10000, 50),
-  DRIFT_INTERVAL_SECONDS: int(3600, 0),
-  PRICES_FILE: z.string().optional(),
-  METERS_FILE: z.string().optional(),
-  GNOCCHI_URL: z.string().url().optional(),
-  GNOCCHI_AUTH_MODE: z.enum(["keystone", "basic"]).default("keystone"),
-  GNOCCHI_BASIC_USER: z.string().min(1).default("admin"),
-  BILLING_GRANULARITY_SECONDS: int(3600, 1),
-  BILLING_WEBHOOK_URL: z.string().url().optional(),
-  /** tenantctl only: the service to talk to (default http://127.0.0.1:$PORT). */
-  TENANTCTL_URL: z.string().url().optional(),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  PORT: doc(int(8080, 0).pipe(z.number().max(65535)), "where the HTTP API listens", "`8080`"),
+  HOST: doc(z.string().default("0.0.0.0"), "the address the HTTP API binds"),
+  DATA_DIR: doc(z.string().default("./data"), "embedded database, file Pulumi backend, generated secrets"),
+  WEBHOOK_SECRET: doc(z.string().min(16, "WEBHOOK_SECRET must be at least 16 characters").optional(), "HMAC key shared with the marketplace, at least 16 characters", "none: webhooks refused with 503"),
+  WEBHOOK_REPLAY_WINDOW_SECONDS: doc(int(300, 1), "accepted clock skew of `X-Timestamp`"),
+  OPERATOR_TOKEN: doc(z.string().min(16, "OPERATOR_TOKEN must be at least 16 characters").optional(), "bearer token of the operator endpoints and the CLI", "generated into `DATA_DIR/operator-token`"),
+  DATABASE_URL: doc(z.string().url().optional(), "a real PostgreSQL, e.g. `postgres://u:p@db:5432/tenants`", "none: embedded PGlite in `DATA_DIR/pglite`"),
+  PULUMI_BACKEND_URL: doc(z.string().min(1).optional(), "any Pulumi backend (S3, PostgreSQL, Pulumi Cloud)", "`file://$DATA_DIR/pulumi`"),
+  PULUMI_CONFIG_PASSPHRASE: doc(z.string().min(1).optional(), "passphrase secrets provider of the stacks", "generated into `DATA_DIR/pulumi-passphrase`"),
+  TENANT_DOMAIN_ID: doc(z.string().min(1).default("default"), "Keystone domain of the projects and users"),
+  TENANT_MEMBER_ROLE: doc(z.string().min(1).default("member"), "role granted to the customer's user on its project"),
+  TENANT_REGION: doc(z.string().min(1).optional(), "region of the quota sets and of the customer's credentials", "`OS_REGION_NAME`, else `RegionOne`"),
+  TENANT_AUTH_URL: doc(z.string().url().optional(), "the Keystone URL customers are told to use", "the admin auth URL"),
+  PLAN_MAX_CORES: doc(int(64, 1), "most cores a prepaid plan may buy (more is a 422); the PAYG ceiling"),
+  PLAN_MAX_RAM_GB: doc(int(256, 1), "most GB of RAM a prepaid plan may buy; the PAYG ceiling"),
+  PLAN_MAX_DISK_GB: doc(int(2000, 1), "most GB of disk a prepaid plan may buy; the PAYG ceiling"),
+  PLAN_MAX_FLOATING_IPS: doc(int(16, 0), "most IP addresses a prepaid plan may buy; the PAYG ceiling"),
+  QUOTA_DEFAULTS_FILE: doc(z.string().optional(), "JSON with the quota fields that plans do not decide (see Quotas)", "built in"),
+  RECONCILE_CONCURRENCY: doc(int(4, 1), "stack operations on different subscriptions at once"),
+  RECONCILE_MAX_ATTEMPTS: doc(int(5, 1), "attempts of an operation whose failures are transient"),
+  RECONCILE_BACKOFF_MS: doc(int(2000, 0), "first retry delay, doubled each attempt"),
+  RECONCILE_POLL_MS: doc(int(10000, 50), "how often the store is scanned for work (after a restart)"),
+  DRIFT_INTERVAL_SECONDS: doc(int(3600, 0), "seconds between drift sweeps over every ready stack; 0: on demand only"),
+  PRICES_FILE: doc(z.string().optional(), "the price list of pay-as-you-go billing (JSON, see Metering)", "none: billing runs refused with 503"),
+  METERS_FILE: doc(z.string().optional(), "which Gnocchi metrics and resource types are billed (JSON)", "Ceilometer defaults"),
+  GNOCCHI_URL: doc(z.string().url().optional(), "Gnocchi's URL, if it is not to be found through Keystone", "the catalog's `metric` endpoint (keystone auth)"),
+  GNOCCHI_AUTH_MODE: doc(z.enum(["keystone", "basic"]).default("keystone"), "`keystone` (tokens from the admin credentials, as real clouds) or `basic`"),
+  GNOCCHI_BASIC_USER: doc(z.string().min(1).default("admin"), "the user of `basic` auth"),
+  BILLING_GRANULARITY_SECONDS: doc(int(3600, 1), "the archive granularity read from Gnocchi"),
+  BILLING_WEBHOOK_URL: doc(z.string().url().optional(), "where finished billing runs are POSTed, signed with `WEBHOOK_SECRET`, 5 attempts with backoff", "none"),
+  TENANTCTL_URL: doc(z.string().url().optional(), "(CLI only) the service the CLI talks to", "`http://127.0.0.1:$PORT`"),
+  LOG_LEVEL: doc(z.enum(["debug", "info", "warn", "error"]).default("info"), "JSON logs (pino) on stderr; secrets redacted"),
 });
+
+/** Read by the OpenStack credentials module, as the `openstack` CLI reads them (not in EnvSchema). */
+const OPENSTACK_VARIABLES: Array<{ variable: string; default: string; meaning: string }> = [
+  { variable: "OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, OS_USER_DOMAIN_NAME, OS_PROJECT_DOMAIN_NAME, OS_REGION_NAME, …", default: "none", meaning: "the cloud's admin credentials, as for the `openstack` CLI" },
+  { variable: "OS_CLOUD (+ OS_CLIENT_CONFIG_FILE)", default: "none", meaning: "or: a cloud of a `clouds.yaml` (searched as the CLI does)" },
+];
+
+/** The configuration reference, one row per variable, from the schema itself. */
+export function configReference(): Array<{ variable: string; default: string; meaning: string }> {
+  const rows = Object.entries(EnvSchema.shape).map(([variable, schema]) => {
+    const meta = (schema.meta() ?? {}) as { description?: string; defaultText?: string };
+    const parsed = EnvSchema.shape[variable as keyof Env].safeParse(undefined);
+    const computed = parsed.success && parsed.data !== undefined ? `\`${String(parsed.data)}\`` : "none";
+    return { variable, default: meta.defaultText ?? computed, meaning: meta.description ?? "" };
+  });
+  return [...rows, ...OPENSTACK_VARIABLES];
+}
+
+export function configReferenceMarkdown(): string {
+  const esc = (s: string) => s.replaceAll("|", "\\|");
+  return [
+    "| variable | default | meaning |",
+    "| --- | --- | --- |",
+    ...configReference().map((r) => `| ${r.variable.includes("`") ? r.variable : `\`${r.variable}\``} | ${esc(r.default)} | ${esc(r.meaning)} |`),
+  ].join("\n");
+}
 export type Env = z.infer<typeof EnvSchema>;
 
 export interface Config {

@@ -36,7 +36,7 @@ describe.skipIf(skipReason !== null)("end to end with the real Automation API an
   const send = async (body: unknown) => {
     const raw = JSON.stringify(body);
     const ts = String(Math.floor(Date.now() / 1000));
-    return fetch(`${svc.url}/v1/events`, { method: "POST", body: raw, headers: { "x-timestamp": ts, "x-signature": signWebhook(secret, ts, raw) } });
+    return fetch(`${svc.url}/v1/events`, { method: "POST", body: raw, headers: { "content-type": "application/json", "x-timestamp": ts, "x-signature": signWebhook(secret, ts, raw) } });
   };
   const settle = async (id: string) => {
     const deadline = Date.now() + 600_000;
@@ -62,6 +62,14 @@ describe.skipIf(skipReason !== null)("end to end with the real Automation API an
       body: JSON.stringify({ auth: { identity: { methods: ["password"], password: { user: { name: creds.username, domain: { id: creds.userDomainId }, password: creds.password } } }, scope: { project: { id: creds.projectId } } } }),
     });
     expect(token.status).toBe(201);
+    // A refresh preview of a stack just applied finds the cloud as declared.
+    const op = { authorization: `Bearer ${operatorToken}` };
+    const drift = (await (await fetch(`${svc.url}/v1/subscriptions/${id}/drift/check`, { method: "POST", headers: op })).json()) as { results: Array<{ state?: string }> };
+    expect(drift.results[0]?.state).toBe("in_sync");
+    // The finished operation's progress reached every tenant resource.
+    const detail = (await (await fetch(`${svc.url}/v1/subscriptions/${id}`, { headers: op })).json()) as { operations: Array<{ id: number }> };
+    const sse = await (await fetch(`${svc.url}/v1/subscriptions/${id}/operations/${detail.operations[0]?.id}/events`, { headers: op })).text();
+    expect(sse).toMatch(/"done":6,"total":6/);
     await send(event(id, "subscription.cancelled"));
     expect((await settle(id)).phase).toBe("cancelled");
     const history = (await (await fetch(`${svc.url}/v1/subscriptions/${id}/history`, { headers: { authorization: `Bearer ${operatorToken}` } })).json()) as { history: Array<{ message: string }> };
