@@ -58,7 +58,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
 
   const missing = missingForProvisioning(config);
   // The cloud is checked at start, in the background: a slow Keystone must not delay webhooks' 202s.
-  let cloudFindings: Finding[] | "checking" = "checking";
+  let cloudFindings: Finding[] | "checking" | "not configured" = config.openstack.admin ? "checking" : "not configured";
   const cloudCheck = config.openstack.admin
     ? doctor(config.openstack.credentials, config.tenant.memberRole).then((f) => {
         cloudFindings = f;

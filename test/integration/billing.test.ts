@@ -134,6 +134,9 @@ describe("billing runs against the real Gnocchi", () => {
     const count = await h.db.query<{ n: number }>("SELECT count(*)::int AS n FROM invoices");
     expect(count[0]?.n).toBe(2);
     expect(gnocchiRequests).toBe(4);
+    const metrics = await (await h.app.request("/metrics")).text();
+    expect(metrics).toMatch(/^tenants_billing_runs_total\{result="created"\} 1$/m);
+    expect(metrics).toMatch(/^tenants_billing_runs_total\{result="existing"\} 1$/m);
   });
 
   it("the stored inputs reproduce the same invoices, and a fresh computation from Gnocchi agrees", async () => {

@@ -90,3 +90,22 @@ describe("drift detection (with the engine double)", () => {
     expect(await drifted(h)).toBe(0);
   });
 });
+
+describe("the drift schedule", () => {
+  it("sweeps every DRIFT_INTERVAL_SECONDS on its own, and not at all when it is 0", async () => {
+    const h = await ready(["7"]);
+    h.engine.driftOutside("sub-7", QUOTA_RAISED);
+    const { DriftDetector } = await import("../../../src/provisioning/drift.js");
+    const off = new DriftDetector({ store: h.store, drift: h.driftStore, engine: h.engine, log: { debug() {}, info() {}, warn() {}, error() {} }, intervalSeconds: 0, busy: () => false });
+    off.start();
+    const scheduled = new DriftDetector({ store: h.store, drift: h.driftStore, engine: h.engine, log: { debug() {}, info() {}, warn() {}, error() {} }, intervalSeconds: 1, busy: () => false });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await h.driftStore.get("7")).toBeNull();
+    scheduled.start();
+    for (let i = 0; i < 40 && !(await h.driftStore.get("7")); i++) await new Promise((r) => setTimeout(r, 100));
+    await scheduled.stop();
+    await off.stop();
+    expect((await h.driftStore.get("7"))?.state).toBe("drifted");
+    expect(h.engine.calls.filter((c) => c.op === "drift")).toHaveLength(1);
+  });
+});
