@@ -34,6 +34,7 @@ class InstantEngine implements Engine {
   async preview() { return { changeSummary: {}, text: "" }; }
   async history() { return []; }
   async drift() { return { differences: [] }; }
+  async cancel() {}
   async outputs(stack: string) { return this.outs.get(stack) ?? null; }
 }
 

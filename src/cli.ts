@@ -32,6 +32,7 @@ const USAGE = `usage: tenantctl <command> [args] [--json]
   drift check [<id>]             check every ready stack (or one) for drift now
   drift repair <id> [--watch]    put the declared state back (a stack update named as a drift repair)
   drift accept <id>              accept exactly the differences found (not reported again unless they change)
+  dead-letters                   reconcile jobs that failed for good (retries exhausted or permanent)
   render <subscription.json|->   what the program declares for a subscription (offline, no credentials)
   bill --period YYYY-MM          run the billing of a closed month (once; again returns the same run)
   invoices <run-id> [--csv]      the invoices of a billing run
@@ -138,6 +139,11 @@ async function main(argv: string[]): Promise<void> {
     }
     case "drift":
       return driftCommand(api(), rest, a);
+    case "dead-letters": {
+      const body = await api().json<{ deadLetters: Array<Record<string, unknown>> }>("GET", "/v1/dead-letters");
+      if (a.json) return print(body);
+      return table(body.deadLetters.map((d) => ({ subscription: d.subscription, attempts: d.attempts, failed: d.failedAt, error: d.error })));
+    }
     case "bill": {
       const period = flag(a, "--period");
       if (!period) throw new UsageError("bill needs --period YYYY-MM");

@@ -35,9 +35,10 @@ export const EnvSchema = z.object({
   PLAN_MAX_FLOATING_IPS: doc(int(16, 0), "most IP addresses a prepaid plan may buy; the PAYG ceiling"),
   QUOTA_DEFAULTS_FILE: doc(z.string().optional(), "JSON with the quota fields that plans do not decide (see Quotas)", "built in"),
   RECONCILE_CONCURRENCY: doc(int(4, 1), "stack operations on different subscriptions at once"),
-  RECONCILE_MAX_ATTEMPTS: doc(int(5, 1), "attempts of an operation whose failures are transient"),
-  RECONCILE_BACKOFF_MS: doc(int(2000, 0), "first retry delay, doubled each attempt"),
-  RECONCILE_POLL_MS: doc(int(10000, 50), "how often the store is scanned for work (after a restart)"),
+  RECONCILE_MAX_ATTEMPTS: doc(int(5, 1), "attempts of a job whose failures are transient (then: failed, dead letter)"),
+  RECONCILE_BACKOFF_MS: doc(int(2000, 0), "first retry delay, doubled (with jitter) each attempt; whole seconds, below 1 s: at once"),
+  RECONCILE_POLL_MS: doc(int(2000, 50), "how often the job queue is polled for work not signalled here (retries due, after a restart)"),
+  RECONCILE_JOB_TIMEOUT_SECONDS: doc(int(3600, 60), "a job active this long belongs to a dead worker: the queue fails and retries it"),
   DRIFT_INTERVAL_SECONDS: doc(int(3600, 0), "seconds between drift sweeps over every ready stack; 0: on demand only"),
   PRICES_FILE: doc(z.string().optional(), "the price list of pay-as-you-go billing (JSON, see Metering)", "none: billing runs refused with 503"),
   METERS_FILE: doc(z.string().optional(), "which Gnocchi metrics and resource types are billed (JSON)", "Ceilometer defaults"),
@@ -101,7 +102,7 @@ export interface Config {
     gnocchiAuth: { kind: "keystone" } | { kind: "basic"; user: string };
     delivery: DeliveryTarget | null;
   };
-  reconcile: { concurrency: number; maxAttempts: number; backoffMs: number; pollMs: number };
+  reconcile: { concurrency: number; maxAttempts: number; backoffMs: number; pollMs: number; jobTimeoutSeconds: number };
   /** Seconds between drift sweeps over every ready stack; 0: on demand only. */
   driftIntervalSeconds: number;
   logLevel: Env["LOG_LEVEL"];
@@ -156,7 +157,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     },
     reconcile: {
       concurrency: env.RECONCILE_CONCURRENCY, maxAttempts: env.RECONCILE_MAX_ATTEMPTS,
-      backoffMs: env.RECONCILE_BACKOFF_MS, pollMs: env.RECONCILE_POLL_MS,
+      backoffMs: env.RECONCILE_BACKOFF_MS, pollMs: env.RECONCILE_POLL_MS, jobTimeoutSeconds: env.RECONCILE_JOB_TIMEOUT_SECONDS,
     },
     driftIntervalSeconds: env.DRIFT_INTERVAL_SECONDS,
     logLevel: env.LOG_LEVEL,

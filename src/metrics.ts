@@ -6,6 +6,8 @@ export interface MetricsSource {
   /** Subscriptions whose desired state is ahead of what was applied: the reconcile queue. */
   queueDepth(): Promise<number>;
   driftedSubscriptions(): Promise<number>;
+  /** Reconcile jobs that will not be retried. */
+  deadLetters(): Promise<number>;
 }
 
 /**
@@ -72,6 +74,14 @@ export class Metrics {
       registers,
       async collect() {
         this.set(await source.queueDepth());
+      },
+    });
+    new Gauge({
+      name: "tenants_dead_letter_jobs",
+      help: "Reconcile jobs that failed for good (retries exhausted or a permanent failure), kept for operators",
+      registers,
+      async collect() {
+        this.set(await source.deadLetters());
       },
     });
     new Gauge({

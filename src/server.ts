@@ -18,6 +18,7 @@ import { Metrics } from "./metrics.js";
 import { ProgressHub } from "./provisioning/progress.js";
 import { DriftDetector } from "./provisioning/drift.js";
 import { DriftStore } from "./store/drift-store.js";
+import { JobQueue } from "./store/job-queue.js";
 
 export interface RunningService {
   url: string;
@@ -47,11 +48,17 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const settings = { ...config.tenant };
   const driftStore = new DriftStore(db);
   const metrics = new Metrics(
-    { subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount() },
+    { subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount(), deadLetters: () => queue.deadLetterCount() },
     { defaultMetrics: true },
   );
   const progress = new ProgressHub();
-  const reconciler = new Reconciler({ store, engine, settings, log, progress, metrics, ...config.reconcile });
+  const queue = await JobQueue.open(db, { maxAttempts: config.reconcile.maxAttempts, backoffMs: config.reconcile.backoffMs, expireInSeconds: config.reconcile.jobTimeoutSeconds }, (e) =>
+    log.error("job queue error", { error: e.message }),
+  );
+  const reconciler = new Reconciler({
+    store, engine, settings, log, progress, metrics, db, queue,
+    concurrency: config.reconcile.concurrency, pollMs: config.reconcile.pollMs,
+  });
   const drift = new DriftDetector({
     store, drift: driftStore, engine, log, metrics, intervalSeconds: config.driftIntervalSeconds, busy: (id) => reconciler.busy(id),
   });
@@ -70,7 +77,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering);
   const app = createApp({
     billing: { service: billing, store: billingStore },
-    store, engine, reconciler, settings, log, metrics, progress,
+    store, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
     webhookSecret: config.webhookSecret,
     replayWindowSeconds: config.replayWindowSeconds,
@@ -112,6 +119,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       await new Promise<void>((r) => server.close(() => r()));
       await drift.stop();
       await reconciler.stop();
+      await queue.stop();
       await cloudCheck;
       await db.close();
     },

@@ -15,6 +15,7 @@ import type { Engine } from "../provisioning/engine.js";
 import type { ProgressHub } from "../provisioning/progress.js";
 import type { BillingRunRecord, BillingStore } from "../store/billing-store.js";
 import type { DriftStore } from "../store/drift-store.js";
+import type { JobQueue } from "../store/job-queue.js";
 import type { SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
 import { billingRoutes } from "./billing-routes.js";
 import { docsRoutes } from "./docs.js";
@@ -27,6 +28,8 @@ export interface AppDeps {
   store: SubscriptionStore;
   engine: Engine;
   reconciler: { kick(id: string): void };
+  /** Reconcile jobs: queued with the event's transaction, and after operator retries. */
+  queue: Pick<JobQueue, "enqueue" | "deadLetters">;
   settings: TenantSettings;
   webhookSecret: string | undefined;
   replayWindowSeconds: number;
@@ -162,7 +165,7 @@ export function createApp(deps: AppDeps) {
       if (violations.length > 0) throw invalid("plan exceeds the operator's limits", violations);
 
       const token = newCustomerToken();
-      const result = await deps.store.intake(event, hashToken(token));
+      const result = await deps.store.intake(event, hashToken(token), (tx, id) => deps.queue.enqueue(id, { tx }));
       deps.metrics?.eventsReceived.inc({ type: event.type, outcome: result.outcome });
       c.set("logFields", { event: event.id, type: event.type, subscription: event.subscription.id, outcome: result.outcome });
       switch (result.outcome) {
@@ -255,9 +258,19 @@ export function createApp(deps: AppDeps) {
       const sub = await load(c.req.valid("param").id, c);
       const updated = await deps.store.retry(sub.id, "operator retry");
       if (!updated) throw notFound(`subscription ${sub.id} not found`);
+      await deps.queue.enqueue(sub.id);
       deps.reconciler.kick(sub.id);
       return c.json({ status: "accepted" as const, subscription: view(updated) }, 202);
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/v1/dead-letters", tags: ["operators"], security: OPERATOR, middleware: [operator],
+      summary: "Reconcile jobs that failed for good: retries exhausted, or a failure no retry can fix",
+      responses: { 200: json(S.DeadLetterList, "newest first; the subscription's own state says `failed` with the same cause"), 401: UNAUTHORIZED },
+    }),
+    async (c) => c.json({ deadLetters: await deps.queue.deadLetters() }, 200),
   );
 
   if (deps.progress) {
@@ -335,6 +348,7 @@ export function createApp(deps: AppDeps) {
         const changed = found.differences.map((d) => `${d.resource}${d.properties.length ? ` (${d.properties.join(", ")})` : ""}`).join("; ");
         const updated = await deps.store.retry(sub.id, `drift repair of ${changed}`);
         if (!updated) throw notFound(`subscription ${sub.id} not found`);
+        await deps.queue.enqueue(sub.id);
         deps.reconciler.kick(sub.id);
         return c.json({ status: "accepted" as const, subscription: view(updated), drift: found }, 202);
       },

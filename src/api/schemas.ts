@@ -16,6 +16,7 @@ import { Invoice } from "../metering/rating.js";
 import { CredentialsDocument, CredentialsFormat } from "../provisioning/credentials.js";
 import { BillingRunRecord } from "../store/billing-store.js";
 import { DriftRecord, DriftState } from "../store/drift-store.js";
+import { DeadLetter } from "../store/job-queue.js";
 import { OperationRecord, Phase, RecordedOutputs } from "../store/subscription-store.js";
 
 export const Problem = z
@@ -150,6 +151,8 @@ export const DriftSweep = z.object({
   ),
 });
 export const DriftRepairAccepted = z.object({ status: z.literal("accepted"), subscription: SubscriptionView, drift: DriftRecord });
+
+export const DeadLetterList = z.object({ deadLetters: z.array(DeadLetter) });
 
 export const RunRequest = z.object({ period: PeriodName }).strict().openapi("BillingRunRequest");
 export const BillingRun = documented(BillingRunRecord).openapi("BillingRun");

@@ -19,6 +19,8 @@ export interface Engine {
    * nothing, in the cloud or in the state. Null when the stack does not exist.
    */
   drift(stack: string): Promise<DriftReport | null>;
+  /** Removes the lock an interrupted update left on the stack (`pulumi cancel`). Only for provably dead owners. */
+  cancel(stack: string): Promise<void>;
 }
 
 export type OutputSink = (line: string) => void;
@@ -91,8 +93,19 @@ export interface StackOutputs {
  * network error) are retried with backoff; others leave the subscription failed with this message.
  */
 export class EngineFailure extends Error {
-  constructor(message: string, readonly transient: boolean) {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+    /** When the stack is locked: who holds the lock, as Pulumi's lock file says (host and pid). */
+    readonly lockedBy?: { host: string; pid: number },
+  ) {
     super(message);
     this.name = "EngineFailure";
   }
+}
+
+/** Pulumi's "the stack is currently locked … created by user@host (pid 42)": the lock's owner. */
+export function lockOwnerOf(message: string): { host: string; pid: number } | undefined {
+  const m = /created by [^@\s]+@([^\s]+) \(pid (\d+)\)/.exec(message);
+  return m ? { host: m[1] as string, pid: Number(m[2]) } : undefined;
 }

@@ -11,6 +11,7 @@ import { z } from "zod";
 import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
 import {
   EngineFailure,
+  lockOwnerOf,
   type DriftDifference,
   type DriftReport,
   type Engine,
@@ -148,6 +149,13 @@ export class PulumiEngine implements Engine {
     });
   }
 
+  async cancel(name: string): Promise<void> {
+    return this.guard(async () => {
+      const stack = await this.selectOrNull(name);
+      await stack?.cancel();
+    });
+  }
+
   private async selectOrNull(name: string): Promise<Stack | null> {
     try {
       return await this.stack(name, false);
@@ -178,7 +186,9 @@ export class PulumiEngine implements Engine {
     } catch (e) {
       if (e instanceof EngineFailure) throw e;
       const message = this.opts.redact(conciseError(e instanceof Error ? e.message : String(e)));
-      if (e instanceof ConcurrentUpdateError) throw new EngineFailure(`the stack is locked by another update: ${message}`, true);
+      if (e instanceof ConcurrentUpdateError || /currently locked/.test(message)) {
+        throw new EngineFailure(`the stack is locked by another update: ${message}`, true, lockOwnerOf(e instanceof Error ? e.message : String(e)));
+      }
       if (e instanceof CommandError) throw new EngineFailure(message, isTransientEngineError(message));
       throw new EngineFailure(message, isTransientEngineError(message));
     }

@@ -1,7 +1,11 @@
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
 import { stackNameOf } from "../domain/subscription-id.js";
 import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
+import type { Db } from "../store/db.js";
+import type { JobQueue, ReconcileJob } from "../store/job-queue.js";
 import type { SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
 import { EngineFailure, type Engine } from "./engine.js";
 import type { ProgressHub } from "./progress.js";
@@ -11,123 +15,183 @@ export interface ReconcilerOptions {
   engine: Engine;
   settings: TenantSettings;
   log: Logger;
-  /** Operations on different subscriptions at once. */
+  db: Db;
+  queue: JobQueue;
+  /** Jobs (on different subscriptions) run at once by this process. */
   concurrency: number;
-  /** Attempts of one operation when failures are transient, and the first backoff delay. */
-  maxAttempts: number;
-  backoffMs: number;
-  /** How often the store is scanned for work not signalled by kick() (after a restart, another replica). */
+  /** How often this process looks for jobs it was not told about (other replicas' events, retries due). */
   pollMs: number;
   /** Live progress of running operations (SSE); optional. */
   progress?: ProgressHub;
   metrics?: Pick<Metrics, "operations" | "operationDuration">;
 }
 
+type Outcome = { kind: "done" } | { kind: "retry"; error: string } | { kind: "failed"; error: string; exhausted: boolean };
+
+/** This process, as recorded on its operations: host and pid say whether it is still alive. */
+const OWNER = `${hostname()}:${process.pid}`;
+
 /**
- * Drives every subscription's stack towards its desired state. At most one operation per subscription
- * at a time (a later event waits, then the newest desired state is applied once); different
- * subscriptions run in parallel up to `concurrency`. Work is found in the store, not in memory, so a
- * restart resumes whatever was accepted but not yet applied.
+ * Drives every subscription's stack towards its desired state, from jobs on the queue. A job names a
+ * subscription; working it applies the newest desired state (not one update per event). At most one
+ * operation per subscription runs at once across every replica (the subscription's database lock);
+ * different subscriptions run in parallel up to `concurrency` per replica. Transient failures go back
+ * to the queue, which retries them with exponential backoff; the last failure, or a permanent one,
+ * leaves the subscription failed with its cause and the job in the dead letters.
  */
 export class Reconciler {
-  private readonly running = new Map<string, Promise<void>>();
-  private readonly queued = new Set<string>();
+  private readonly owner = `${OWNER}:${randomBytes(3).toString("hex")}`;
+  private readonly local = new Set<string>();
   private readonly again = new Set<string>();
+  private readonly inflight = new Set<Promise<void>>();
   private active = 0;
+  private pumping: Promise<void> | undefined;
+  private pumpAgain = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private scanning: Promise<void> | undefined;
 
   constructor(private readonly o: ReconcilerOptions) {}
 
   start(): void {
     this.stopped = false;
-    void this.scan();
-    this.timer = setInterval(() => void this.scan(), this.o.pollMs);
+    void this.scan().then(() => this.pump());
+    this.timer = setInterval(() => {
+      void this.scan().then(() => this.pump());
+    }, this.o.pollMs);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await Promise.allSettled([...this.running.values()]);
+    await this.pumping;
+    await Promise.allSettled([...this.inflight]);
   }
 
   /** True while an operation on this subscription runs here (drift checks wait their turn). */
   busy(id: string): boolean {
-    return this.running.has(id);
+    return this.local.has(id);
   }
 
-  /** Signals that a subscription's desired state may have changed. */
-  kick(id: string): void {
+  /** A job was just queued (by this process): look for work now rather than at the next poll. */
+  kick(_id?: string): void {
+    void this.pump();
+  }
+
+  /**
+   * Safety net: queues a job for every subscription whose desired state is ahead of what was applied
+   * (a job that expired with a dead worker, a database restored from backup). Queueing is idempotent.
+   */
+  async scan(): Promise<void> {
     if (this.stopped) return;
-    if (this.running.has(id)) {
-      this.again.add(id);
-      return;
+    try {
+      for (const id of await this.o.store.pendingIds()) await this.o.queue.enqueue(id);
+    } catch (e) {
+      this.o.log.error("reconcile scan failed", { error: e instanceof Error ? e.message : String(e) });
     }
-    this.queued.add(id);
-    this.pump();
   }
 
-  /** Looks for pending work in the store (start-up, periodic). */
-  scan(): Promise<void> {
-    this.scanning ??= (async () => {
-      try {
-        for (const id of await this.o.store.pendingIds()) this.kick(id);
-      } catch (e) {
-        this.o.log.error("reconcile scan failed", { error: e instanceof Error ? e.message : String(e) });
-      } finally {
-        this.scanning = undefined;
-      }
-    })();
-    return this.scanning;
-  }
-
-  /** Resolves when no operation is running or queued (tests, graceful shutdown). */
+  /** Resolves when nothing runs here and no job is ready (tests, graceful shutdown). */
   async idle(): Promise<void> {
-    while (this.running.size > 0 || this.queued.size > 0 || this.scanning) {
-      await Promise.allSettled([...this.running.values(), this.scanning]);
-      await new Promise((r) => setImmediate(r));
+    for (;;) {
+      await this.pump();
+      await Promise.allSettled([...this.inflight]);
+      const ready = await this.o.queue.ready();
+      // A pump may have fetched a job (no longer "ready") that is not yet in flight: wait for it too.
+      if (this.active === 0 && this.inflight.size === 0 && !this.pumping && ready === 0) return;
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 
-  private pump(): void {
-    for (const id of this.queued) {
-      if (this.active >= this.o.concurrency) return;
-      if (this.running.has(id)) continue;
-      this.queued.delete(id);
-      this.active++;
-      const run = this.reconcile(id)
-        .catch((e: unknown) => this.o.log.error("reconcile crashed", { subscription: id, error: String(e) }))
-        .finally(() => {
-          this.active--;
-          this.running.delete(id);
-          if (this.again.delete(id)) this.queued.add(id);
-          this.pump();
-        });
-      this.running.set(id, run);
+  private pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return this.pumping;
+    }
+    const loop = async () => {
+      try {
+        do {
+          this.pumpAgain = false;
+          while (!this.stopped && this.active < this.o.concurrency) {
+            const job = await this.o.queue.fetch();
+            if (!job) break;
+            this.active++;
+            const run = this.work(job).finally(() => {
+              this.active--;
+              this.inflight.delete(run);
+              void this.pump();
+            });
+            this.inflight.add(run);
+          }
+        } while (this.pumpAgain && !this.stopped);
+      } catch (e) {
+        this.o.log.error("job fetch failed", { error: e instanceof Error ? e.message : String(e) });
+      }
+    };
+    // Cleared in a later microtask, so never before it is set (the loop may finish without awaiting).
+    const pumping: Promise<void> = loop().finally(() => {
+      if (this.pumping === pumping) this.pumping = undefined;
+    });
+    this.pumping = pumping;
+    return this.pumping;
+  }
+
+  private async work(job: ReconcileJob): Promise<void> {
+    const id = job.subscription;
+    try {
+      if (this.local.has(id)) {
+        // Already being worked on here: that pass re-reads the desired state before it ends.
+        this.again.add(id);
+        await this.o.queue.complete(job);
+        return;
+      }
+      this.local.add(id);
+      try {
+        const held = await this.o.db.tryWithLock(`reconcile:${id}`, () => this.reconcile(id, job));
+        if (!held.acquired) {
+          // Another replica works on it: look again shortly (its pass also applies the newest state).
+          await this.o.queue.enqueue(id, { delaySeconds: 2 });
+          await this.o.queue.complete(job);
+          return;
+        }
+        const outcome = held.value;
+        if (outcome.kind === "done") await this.o.queue.complete(job);
+        else if (outcome.kind === "retry") await this.o.queue.fail(job, outcome.error);
+        else if (outcome.exhausted) await this.o.queue.fail(job, outcome.error);
+        else await this.o.queue.deadLetter(job, outcome.error);
+      } finally {
+        this.local.delete(id);
+        if (this.again.delete(id) && !this.stopped) await this.o.queue.enqueue(id);
+      }
+    } catch (e) {
+      // The store or the queue failed (database down): the job is retried by the queue or re-queued by a scan.
+      const error = e instanceof Error ? e.message : String(e);
+      this.o.log.error("reconcile job failed", { subscription: id, job: job.id, error });
+      await this.o.queue.fail(job, error).catch(() => {});
     }
   }
 
-  private async reconcile(id: string): Promise<void> {
+  private async reconcile(id: string, job: ReconcileJob): Promise<Outcome> {
     // Loop until the applied generation catches up: events that arrived during an operation are
     // applied by one more operation with the newest desired state, not one per event.
     for (;;) {
-      if (this.stopped) return;
+      if (this.stopped) return { kind: "done" };
       const sub = await this.o.store.get(id);
-      if (!sub || sub.generation <= sub.appliedGeneration || sub.phase === "failed") return;
-      await this.applyOnce(sub);
+      if (!sub || sub.generation <= sub.appliedGeneration || sub.phase === "failed") return { kind: "done" };
+      const outcome = await this.applyOnce(sub, job);
+      if (outcome.kind !== "done") return outcome;
     }
   }
 
-  private async applyOnce(sub: SubscriptionRecord): Promise<void> {
+  private async applyOnce(sub: SubscriptionRecord, job: ReconcileJob): Promise<Outcome> {
     const { desired, generation } = sub;
     const stack = stackNameOf(sub.id);
     const kind = desired.status === "cancelled" ? "destroy" : "up";
-    // The stack history is the audit log: every update names what asked for it.
+    const begun = await this.o.store.beginOperation(sub.id, generation, kind, desired.lastEvent.id, this.owner);
+    const opId = begun.id;
+    // The stack history is the audit log: every update names what asked for it, and any recovery.
     const cause = sub.pendingNote ?? `${desired.lastEvent.id} ${desired.lastEvent.type}`;
-    const message = `${cause} (subscription ${sub.id}, generation ${generation})`;
-    const opId = await this.o.store.beginOperation(sub.id, generation, kind, desired.lastEvent.id);
+    let message = `${cause} (subscription ${sub.id}, generation ${generation}${begun.interrupted ? `; after interrupted operation ${begun.interrupted.id}` : ""})`;
     const progress = this.o.progress;
     progress?.open(opId, { subscription: sub.id, stack, kind });
     const sinks = progress
@@ -136,9 +200,10 @@ export class Reconciler {
     const started = Date.now();
     const observe = (result: "succeeded" | "failed" | "retried") => {
       this.o.metrics?.operations.inc({ kind, result });
-      if (result !== "retried") this.o.metrics?.operationDuration.observe({ kind, result }, (Date.now() - started) / 1000);
+      this.o.metrics?.operationDuration.observe({ kind, result }, (Date.now() - started) / 1000);
     };
-    for (let attempt = 1; ; attempt++) {
+    const fields = { subscription: sub.id, stack, event: desired.lastEvent.id, operation: opId, kind, attempt: job.retryCount + 1 };
+    for (let lockRecovered = false; ; ) {
       try {
         const summary =
           kind === "destroy"
@@ -151,30 +216,53 @@ export class Reconciler {
         await this.o.store.succeedOperation(opId, sub.id, generation, recorded, summary);
         observe("succeeded");
         progress?.finish(opId, "succeeded", null);
-        this.o.log.info("operation", {
-          subscription: sub.id, stack, event: desired.lastEvent.id, operation: opId, kind, result: "succeeded", attempt,
-          durationMs: Date.now() - started, changes: summary.resourceChanges,
-        });
-        return;
+        this.o.log.info("operation", { ...fields, result: "succeeded", durationMs: Date.now() - started, changes: summary.resourceChanges });
+        return { kind: "done" };
       } catch (e) {
         const failure = e instanceof EngineFailure ? e : new EngineFailure(e instanceof Error ? e.message : String(e), false);
-        if (failure.transient && attempt < this.o.maxAttempts && !this.stopped) {
-          const delay = this.o.backoffMs * 2 ** (attempt - 1);
-          observe("retried");
-          progress?.retry(opId, { attempt, delayMs: delay, error: failure.message });
-          this.o.log.warn("operation failed, will retry", { subscription: sub.id, stack, operation: opId, kind, attempt, delayMs: delay, error: failure.message });
-          await new Promise((r) => setTimeout(r, delay));
+        if (!lockRecovered && failure.lockedBy && this.lockIsOrphaned(failure.lockedBy, begun.interrupted)) {
+          // The lock was left by our own operation whose process is gone: safe to remove, and said so.
+          lockRecovered = true;
+          await this.o.engine.cancel(stack);
+          message = `${message.slice(0, -1)}; cancelled the stack lock it left)`;
+          this.o.log.warn("stack lock recovered", { ...fields, interrupted: begun.interrupted?.id, lockedBy: failure.lockedBy });
+          progress?.output(opId, `recovered the stack lock left by interrupted operation ${begun.interrupted?.id}`);
           continue;
+        }
+        if (failure.transient && job.retryCount < job.retryLimit && !this.stopped) {
+          await this.o.store.retryLater(opId, sub.id, failure.message);
+          observe("retried");
+          progress?.finish(opId, "failed", `${failure.message} (will retry)`);
+          this.o.log.warn("operation", { ...fields, result: "retrying", durationMs: Date.now() - started, error: failure.message });
+          return { kind: "retry", error: failure.message };
         }
         await this.o.store.failOperation(opId, sub.id, generation, failure.message);
         observe("failed");
         progress?.finish(opId, "failed", failure.message);
-        this.o.log.error("operation", {
-          subscription: sub.id, stack, event: desired.lastEvent.id, operation: opId, kind, result: "failed", attempt,
-          durationMs: Date.now() - started, error: failure.message,
-        });
-        return;
+        this.o.log.error("operation", { ...fields, result: "failed", durationMs: Date.now() - started, error: failure.message });
+        return { kind: "failed", error: failure.message, exhausted: failure.transient };
       }
     }
+  }
+
+  /**
+   * A stack lock may be broken only when its owner is provably dead: it must be the owner of this
+   * subscription's interrupted operation (we hold the subscription's database lock, which that owner
+   * lost with its session), and when that owner ran on this host, its pid must be gone too.
+   */
+  private lockIsOrphaned(lock: { host: string; pid: number }, interrupted: { owner: string | null } | null): boolean {
+    const [host, pid] = (interrupted?.owner ?? "").split(":");
+    if (!interrupted || host !== lock.host || Number(pid) !== lock.pid) return false;
+    if (host === hostname()) return !processAlive(lock.pid);
+    return true;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -8,8 +8,21 @@ export interface Db {
   /** Parameterless, possibly multi-statement SQL (migrations). */
   exec(sql: string): Promise<void>;
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` holding an exclusive lock named `key` across every process on this database, or returns
+   * `acquired: false` at once if another holds it. On PostgreSQL it is a session advisory lock: when its
+   * holder dies, its connection closes and the lock is freed, so a held lock always has a live owner.
+   * PGlite is one process: the lock is a set in memory.
+   */
+  tryWithLock<T>(key: string, fn: () => Promise<T>): Promise<{ acquired: true; value: T } | { acquired: false }>;
+  /** The same database as pg-boss wants it: `executeSql(text, values)` returning `{ rows }`. */
+  executor(): { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
   close(): Promise<void>;
 }
+
+/** Advisory locks take a bigint: the key's 64-bit hash, computed by PostgreSQL itself. */
+const LOCK_SQL = "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok";
+const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtextextended($1, 0))";
 
 export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string }): Promise<Db> {
   if (opts.databaseUrl) return openPostgres(opts.databaseUrl);
@@ -21,7 +34,7 @@ export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: 
 export async function openPglite(dir?: string): Promise<Db> {
   const pglite = dir ? new PGlite(dir) : new PGlite();
   await pglite.waitReady;
-  const wrap = (q: Pick<PGlite, "query" | "exec">): Omit<Db, "transaction" | "close"> => ({
+  const wrap = (q: Pick<PGlite, "query" | "exec">): Pick<Db, "query" | "exec"> => ({
     async query<T>(sql: string, params?: unknown[]) {
       return (await q.query<T>(sql, params)).rows;
     },
@@ -29,23 +42,44 @@ export async function openPglite(dir?: string): Promise<Db> {
       await q.exec(sql);
     },
   });
+  const held = new Set<string>();
+  const tryWithLock: Db["tryWithLock"] = async (key, fn) => {
+    if (held.has(key)) return { acquired: false };
+    held.add(key);
+    try {
+      return { acquired: true, value: await fn() };
+    } finally {
+      held.delete(key);
+    }
+  };
+  const executorOf = (q: Pick<PGlite, "query" | "exec">) => ({
+    // pg-boss sends multi-statement DDL without parameters: that goes through exec (simple protocol).
+    async executeSql(text: string, values?: unknown[]) {
+      if (!values || values.length === 0) return { rows: (await q.exec(text)).at(-1)?.rows ?? [] };
+      return { rows: (await q.query(text, values)).rows };
+    },
+  });
   const db: Db = {
     ...wrap(pglite),
     transaction: (fn) =>
       pglite.transaction(async (tx) => {
-        const inner: Db = { ...wrap(tx), transaction: (f) => f(inner), close: async () => {} };
+        const inner: Db = {
+          ...wrap(tx), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(tx), close: async () => {},
+        };
         return fn(inner);
       }),
+    tryWithLock,
+    executor: () => executorOf(pglite),
     close: () => pglite.close(),
   };
   return db;
 }
 
 export async function openPostgres(url: string): Promise<Db> {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const pool = new pg.Pool({ connectionString: url, max: 20 });
   // Fail fast with a clear message rather than at the first webhook.
   await pool.query("SELECT 1");
-  const wrap = (c: pg.Pool | pg.PoolClient): Omit<Db, "transaction" | "close"> => ({
+  const wrap = (c: pg.Pool | pg.PoolClient): Pick<Db, "query" | "exec"> => ({
     async query<T>(sql: string, params?: unknown[]) {
       return (await c.query(sql, params)).rows as T[];
     },
@@ -53,13 +87,35 @@ export async function openPostgres(url: string): Promise<Db> {
       await c.query(sql);
     },
   });
+  const executorOf = (c: pg.Pool | pg.PoolClient) => ({
+    async executeSql(text: string, values?: unknown[]) {
+      return { rows: (await c.query(text, values)).rows as unknown[] };
+    },
+  });
+  const tryWithLock: Db["tryWithLock"] = async (key, fn) => {
+    // A dedicated connection: the lock lives exactly as long as this session (and its process).
+    const client = await pool.connect();
+    try {
+      const [row] = (await client.query<{ ok: boolean }>(LOCK_SQL, [key])).rows;
+      if (!row?.ok) return { acquired: false };
+      try {
+        return { acquired: true, value: await fn() };
+      } finally {
+        await client.query(UNLOCK_SQL, [key]);
+      }
+    } finally {
+      client.release();
+    }
+  };
   return {
     ...wrap(pool),
+    tryWithLock,
+    executor: () => executorOf(pool),
     async transaction(fn) {
       const client = await pool.connect();
       try {
         await client.query("BEGIN");
-        const inner: Db = { ...wrap(client), transaction: (f) => f(inner), close: async () => {} };
+        const inner: Db = { ...wrap(client), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(client), close: async () => {} };
         const result = await fn(inner);
         await client.query("COMMIT");
         return result;

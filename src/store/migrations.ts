@@ -68,6 +68,8 @@ const MIGRATIONS: string[] = [
      error text
    );
    ALTER TABLE subscriptions ADD COLUMN pending_note text;`,
+  `ALTER TABLE operations ADD COLUMN owner text;
+   CREATE INDEX subscriptions_pending ON subscriptions (updated_at) WHERE generation > applied_generation;`,
 ];
 
 export async function migrate(db: Db): Promise<void> {

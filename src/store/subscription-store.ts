@@ -68,7 +68,7 @@ export class SubscriptionStore {
    * Stores the event and folds it into the subscription's desired state, in one transaction: once this
    * returns, the event survives a crash, and a duplicate id never applies twice.
    */
-  async intake(event: MarketplaceEvent, tokenHashIfNew: string): Promise<EventIntake> {
+  async intake(event: MarketplaceEvent, tokenHashIfNew: string, onPending?: (tx: Db, id: string) => Promise<void>): Promise<EventIntake> {
     return this.db.transaction(async (tx) => {
       const inserted = await tx.query(
         `INSERT INTO events (id, subscription_id, type, occurred_at, body, outcome)
@@ -108,7 +108,10 @@ export class SubscriptionStore {
           [event.subscription.id, JSON.stringify(folded.state), folded.changed ? 1 : 0],
         );
       }
-      return { outcome: "applied", changed: folded.changed, created: !current, subscription: parseSub(rows[0]) };
+      const subscription = parseSub(rows[0]);
+      // The job that applies it is stored in the same transaction: an accepted event always has one.
+      if (subscription.phase === "pending" && onPending) await onPending(tx, subscription.id);
+      return { outcome: "applied", changed: folded.changed, created: !current, subscription };
     });
   }
 
@@ -132,20 +135,34 @@ export class SubscriptionStore {
     return rows.map((r) => r.id);
   }
 
-  async beginOperation(id: string, generation: number, kind: string, eventId: string): Promise<number> {
+  /**
+   * Records the start of an operation by `owner` (host:pid:instance). Returns its id and, if the
+   * previous operation of this subscription never finished (its process died), that one: its stack
+   * may still carry the dead process's lock.
+   */
+  async beginOperation(id: string, generation: number, kind: string, eventId: string, owner: string): Promise<{ id: number; interrupted: { id: number; owner: string | null } | null }> {
     return this.db.transaction(async (tx) => {
       // An operation left 'running' by a crash is closed as interrupted: the new one supersedes it.
-      await tx.query(
+      const closed = await tx.query<{ id: string | number; owner: string | null }>(
         `UPDATE operations SET result = 'failed', error = 'interrupted (service stopped during the operation)', finished_at = now()
-         WHERE subscription_id = $1 AND result = 'running'`,
+         WHERE subscription_id = $1 AND result = 'running' RETURNING id, owner`,
         [id],
       );
       await tx.query(`UPDATE subscriptions SET phase = 'applying', pending_note = NULL, updated_at = now() WHERE id = $1`, [id]);
       const [op] = await tx.query<{ id: string | number }>(
-        `INSERT INTO operations (subscription_id, generation, kind, event_id) VALUES ($1, $2, $3, $4) RETURNING id`,
-        [id, generation, kind, eventId],
+        `INSERT INTO operations (subscription_id, generation, kind, event_id, owner) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+        [id, generation, kind, eventId, owner],
       );
-      return Number(op?.id);
+      const last = closed.sort((a, b) => Number(b.id) - Number(a.id))[0];
+      return { id: Number(op?.id), interrupted: last ? { id: Number(last.id), owner: last.owner } : null };
+    });
+  }
+
+  /** A transient failure that the queue will retry: the subscription waits as pending, with the reason. */
+  async retryLater(opId: number, id: string, reason: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query(`UPDATE operations SET result = 'failed', finished_at = now(), error = $2 WHERE id = $1`, [opId, `${reason} (will retry)`]);
+      await tx.query(`UPDATE subscriptions SET last_error = $2, phase = 'pending', updated_at = now() WHERE id = $1`, [id, reason]);
     });
   }
 

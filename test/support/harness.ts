@@ -19,6 +19,7 @@ import { Metrics } from "../../src/metrics.js";
 import { ProgressHub } from "../../src/provisioning/progress.js";
 import { DriftDetector } from "../../src/provisioning/drift.js";
 import { DriftStore } from "../../src/store/drift-store.js";
+import { JobQueue } from "../../src/store/job-queue.js";
 
 export const WEBHOOK_SECRET = "whsec-test-0123456789abcdef";
 export const OPERATOR_TOKEN = "op-token-0123456789abcdef";
@@ -47,11 +48,12 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   const logs: string[] = [];
   const log = createLogger({ redact: makeRedactor([WEBHOOK_SECRET, OPERATOR_TOKEN]), write: (l) => logs.push(l), level: "debug" });
   const driftStore = new DriftStore(db);
-  const metrics = new Metrics({ subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount() });
+  const queue = await sharedQueue(db, opts.maxAttempts ?? 3);
+  const metrics = new Metrics({ subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount(), deadLetters: () => queue.deadLetterCount() });
   const progress = new ProgressHub({ itemsPerOperation: 5000, finishedKept: opts.progressKept ?? 200 });
   const reconciler = new Reconciler({
-    store, engine, settings, log, metrics, progress,
-    concurrency: opts.concurrency ?? 4, maxAttempts: opts.maxAttempts ?? 3, backoffMs: 1, pollMs: 60_000,
+    store, engine, settings, log, metrics, progress, db, queue,
+    concurrency: opts.concurrency ?? 4, pollMs: 60_000,
   });
   const drift = new DriftDetector({ store, drift: driftStore, engine, log, metrics, intervalSeconds: 0, busy: (id) => reconciler.busy(id) });
   const billingStore = new BillingStore(db);
@@ -63,7 +65,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     : undefined;
   const app = createApp({
     ...(billing ? { billing } : {}),
-    store, engine, reconciler, settings, log, metrics, progress,
+    store, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
     webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN,
     health: async () => ({ status: "ok" }),
@@ -82,7 +84,24 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     app.request(path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${OPERATOR_TOKEN}` } });
 
   // The database outlives the harness (starting PGlite costs ~2 s): only its rows are dropped.
-  return { db, store, billingStore, driftStore, drift, metrics, progress, engine, reconciler, app, logs, send, asOperator, close: async () => {} };
+  return { db, queue, store, billingStore, driftStore, drift, metrics, progress, engine, reconciler, app, logs, send, asOperator, close: async () => {} };
+}
+
+let queues: Promise<JobQueue> | undefined;
+let queueAttempts = 0;
+/** One pg-boss per test file (its start costs time), its jobs dropped with the rows; re-opened if the attempts differ. */
+async function sharedQueue(db: Db, maxAttempts: number): Promise<JobQueue> {
+  if (queues && queueAttempts !== maxAttempts) {
+    await (await queues).stop();
+    queues = undefined;
+  }
+  queueAttempts = maxAttempts;
+  queues ??= JobQueue.open(db, { maxAttempts, backoffMs: 0, expireInSeconds: 3600 }, (e) => {
+    throw e;
+  });
+  const q = await queues;
+  await db.exec("DELETE FROM jobs.job");
+  return q;
 }
 
 let shared: Promise<Db> | undefined;

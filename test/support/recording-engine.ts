@@ -15,7 +15,7 @@ import {
 } from "../../src/provisioning/engine.js";
 
 export interface EngineCall {
-  op: "up" | "preview" | "destroy" | "refresh" | "drift";
+  op: "up" | "preview" | "destroy" | "refresh" | "drift" | "cancel";
   stack: string;
   message?: string;
   spec?: TenantSpec;
@@ -36,6 +36,17 @@ export class RecordingEngine implements Engine {
   maxConcurrentOverall = 0;
 
   private drifts = new Map<string, DriftDifference[]>();
+  private locks = new Map<string, { host: string; pid: number }>();
+
+  /** Leaves a Pulumi lock on `stack`, as an update killed mid-way does: updates fail until cancel(). */
+  leaveLock(stack: string, owner: { host: string; pid: number }): void {
+    this.locks.set(stack, owner);
+  }
+
+  async cancel(stack: string): Promise<void> {
+    this.calls.push({ op: "cancel", stack });
+    this.locks.delete(stack);
+  }
 
   /** Makes the cloud differ from `stack`'s state (as if someone changed it by hand) until the next up. */
   driftOutside(stack: string, differences: DriftDifference[]): void {
@@ -142,6 +153,13 @@ export class RecordingEngine implements Engine {
       await new Promise((r) => setImmediate(r));
       const s = this.stacks.get(call.stack) ?? { spec: null, password: randomBytes(12).toString("base64url"), history: [], deployed: false };
       this.stacks.set(call.stack, s);
+      const lock = this.locks.get(call.stack);
+      if (lock) {
+        throw new EngineFailure(
+          `the stack is currently locked by 1 lock(s): created by tenants@${lock.host} (pid ${lock.pid}) at 2026-11-25T10:00:00Z`,
+          true, lock,
+        );
+      }
       const failAt = this.failures.findIndex((f) => !f.stack || f.stack === call.stack);
       const startTime = new Date().toISOString();
       if (failAt >= 0) {

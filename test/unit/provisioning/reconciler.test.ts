@@ -92,6 +92,50 @@ describe("reconciling subscriptions with their stacks", () => {
     await h.reconciler.idle();
     expect(h.engine.calls).toHaveLength(3);
     expect(await h.store.get("42")).toMatchObject({ phase: "failed", lastError: "503 Service Unavailable" });
+    // The queue did the retrying: three attempts of one job, then the dead letters.
+    const dead = (await (await h.asOperator("/v1/dead-letters")).json()) as { deadLetters: Array<Record<string, unknown>> };
+    expect(dead.deadLetters).toMatchObject([{ subscription: "42", error: "503 Service Unavailable", attempts: 3 }]);
+    const ops = await h.store.operations("42");
+    expect(ops.map((o) => o.error)).toEqual(["503 Service Unavailable", "503 Service Unavailable (will retry)", "503 Service Unavailable (will retry)"]);
+  });
+
+  it("a permanent failure is dead-lettered at once, without retries", async () => {
+    h.engine.failNext(new EngineFailure("400 Bad Request: invalid quota field", false));
+    await h.send(event("43", "subscription.created"));
+    await h.reconciler.idle();
+    expect(h.engine.calls).toHaveLength(1);
+    const dead = (await (await h.asOperator("/v1/dead-letters")).json()) as { deadLetters: Array<Record<string, unknown>> };
+    expect(dead.deadLetters).toMatchObject([{ subscription: "43", error: "400 Bad Request: invalid quota field", attempts: 1 }]);
+    expect((await (await h.app.request("/metrics")).text())).toMatch(/^tenants_dead_letter_jobs 1$/m);
+  });
+
+  it("a stack lock left by an interrupted operation of a dead process is cancelled, and the history says so", async () => {
+    // A previous process (pid 999999, not alive) was killed during an update of sub-44.
+    await h.reconciler.stop();
+    await h.send(event("44", "subscription.created"));
+    const sub = await h.store.get("44");
+    const { hostname } = await import("node:os");
+    await h.store.beginOperation("44", sub?.generation ?? 1, "up", "evt-x", `${hostname()}:999999:dead01`);
+    h.engine.leaveLock("sub-44", { host: hostname(), pid: 999999 });
+    h.reconciler.start();
+    await h.reconciler.idle();
+    expect(h.engine.callsFor("sub-44").map((c) => c.op)).toEqual(["up", "cancel", "up"]);
+    expect((await h.store.get("44"))?.phase).toBe("ready");
+    const [last] = await h.engine.history("sub-44");
+    expect(last?.message).toMatch(/after interrupted operation \d+; cancelled the stack lock it left\)$/);
+  });
+
+  it("a stack lock whose owner may be alive is never broken: it is waited for and retried", async () => {
+    await h.reconciler.stop();
+    await h.send(event("45", "subscription.created"));
+    const sub = await h.store.get("45");
+    // The lock's owner is this very process (alive), e.g. an operator's `pulumi up` from this host.
+    await h.store.beginOperation("45", sub?.generation ?? 1, "up", "evt-y", `other-host:${process.pid}:x`);
+    h.engine.leaveLock("sub-45", { host: "operator-laptop", pid: process.pid });
+    h.reconciler.start();
+    await h.reconciler.idle();
+    expect(h.engine.callsFor("sub-45").map((c) => c.op)).not.toContain("cancel");
+    expect(await h.store.get("45")).toMatchObject({ phase: "failed", lastError: expect.stringContaining("currently locked") });
   });
 
   it("work accepted before a restart is picked up by a fresh reconciler's scan", async () => {
@@ -100,7 +144,7 @@ describe("reconciling subscriptions with their stacks", () => {
     expect(h.engine.calls).toHaveLength(0);
     const { Reconciler } = await import("../../../src/provisioning/reconciler.js");
     const { SETTINGS } = await import("../../support/settings.js");
-    const fresh = new Reconciler({ store: h.store, engine: h.engine, settings: SETTINGS, log: { debug() {}, info() {}, warn() {}, error() {} }, concurrency: 2, maxAttempts: 1, backoffMs: 1, pollMs: 60_000 });
+    const fresh = new Reconciler({ store: h.store, engine: h.engine, settings: SETTINGS, log: { debug() {}, info() {}, warn() {}, error() {} }, db: h.db, queue: h.queue, concurrency: 2, pollMs: 60_000 });
     fresh.start();
     await fresh.scan();
     await fresh.idle();

@@ -1,0 +1,159 @@
+import PgBoss from "pg-boss";
+import { z } from "zod";
+import type { Db } from "./db.js";
+
+/** The queue of reconcile jobs and where jobs go when they will not be retried. */
+export const RECONCILE_QUEUE = "reconcile";
+export const DEAD_LETTER_QUEUE = "reconcile-dead";
+const SCHEMA = "jobs";
+
+export interface QueueOptions {
+  /** Attempts of a job whose failures are transient (the first included). */
+  maxAttempts: number;
+  /** First retry delay; doubled each retry (pg-boss counts whole seconds; below 1 s retries at once). */
+  backoffMs: number;
+  /** A job still active after this long belongs to a dead worker: pg-boss fails it, and it is retried. */
+  expireInSeconds: number;
+}
+
+export interface ReconcileJob {
+  id: string;
+  subscription: string;
+  /** Retries already made (0 on the first attempt) and allowed. */
+  retryCount: number;
+  retryLimit: number;
+}
+
+const JobData = z.object({ subscription: z.string() });
+
+export const DeadLetter = z.object({
+  job: z.string(),
+  subscription: z.string(),
+  error: z.string(),
+  attempts: z.number(),
+  failedAt: z.string(),
+});
+export type DeadLetter = z.infer<typeof DeadLetter>;
+
+/**
+ * Reconcile jobs on pg-boss, in the service's own database (PGlite or PostgreSQL). One job names one
+ * subscription; the `short` policy keeps at most one job waiting per subscription (a burst of events
+ * is one job), pg-boss keeps them across crashes and retries them with exponential backoff. At most
+ * one job per subscription *runs* at once: the reconciler holds the subscription's database lock while
+ * it works (pg-boss itself would let a retried and a new job run together).
+ */
+export class JobQueue {
+  private constructor(
+    private readonly boss: PgBoss,
+    private readonly db: Db,
+  ) {}
+
+  static async open(db: Db, o: QueueOptions, onError: (e: Error) => void): Promise<JobQueue> {
+    const boss = new PgBoss({
+      db: db.executor() as PgBoss.Db,
+      schema: SCHEMA,
+      // Archive and purge on a slow schedule; the cron clock is not used.
+      schedule: false,
+      supervise: true,
+      maintenanceIntervalSeconds: 120,
+    });
+    boss.on("error", onError);
+    await boss.start();
+    const retryDelay = Math.round(o.backoffMs / 1000);
+    const common = { retryLimit: Math.max(0, o.maxAttempts - 1), retryDelay, retryBackoff: retryDelay >= 1, expireInSeconds: o.expireInSeconds };
+    await ensureQueue(boss, DEAD_LETTER_QUEUE, { policy: "standard", retentionDays: 30 });
+    await ensureQueue(boss, RECONCILE_QUEUE, { ...common, policy: "short", deadLetter: DEAD_LETTER_QUEUE });
+    return new JobQueue(boss, db);
+  }
+
+  /**
+   * Asks for a reconcile of `subscription`. Inside `tx`, the job is stored with the transaction (an
+   * event accepted is never without its job); a job already waiting for it makes this a no-op.
+   */
+  async enqueue(subscription: string, o: { tx?: Db; delaySeconds?: number } = {}): Promise<void> {
+    await this.boss.send(RECONCILE_QUEUE, { subscription }, {
+      singletonKey: subscription,
+      ...(o.delaySeconds ? { startAfter: o.delaySeconds } : {}),
+      ...(o.tx ? { db: o.tx.executor() as PgBoss.Db } : {}),
+    });
+  }
+
+  /** The next job ready to run, or null. */
+  async fetch(): Promise<ReconcileJob | null> {
+    const jobs = await this.boss.fetch<{ subscription: string }>(RECONCILE_QUEUE, { batchSize: 1, includeMetadata: true });
+    const job = jobs?.[0];
+    if (!job) return null;
+    return { id: job.id, subscription: JobData.parse(job.data).subscription, retryCount: job.retryCount, retryLimit: job.retryLimit };
+  }
+
+  async complete(job: ReconcileJob): Promise<void> {
+    await this.boss.complete(RECONCILE_QUEUE, job.id);
+  }
+
+  /** Fails the attempt: pg-boss retries it after the backoff, or, after the last one, dead-letters it. */
+  async fail(job: ReconcileJob, error: string): Promise<void> {
+    await this.boss.fail(RECONCILE_QUEUE, job.id, { message: error });
+  }
+
+  /** A failure no retry can fix: straight to the dead letters. */
+  async deadLetter(job: ReconcileJob, error: string): Promise<void> {
+    await this.boss.send(DEAD_LETTER_QUEUE, { subscription: job.subscription, job: job.id, error, attempts: job.retryCount + 1 });
+    await this.boss.complete(RECONCILE_QUEUE, job.id, { deadLettered: error });
+  }
+
+  /** Jobs that will not be retried, newest first: what an operator has to look at. */
+  async deadLetters(limit = 100): Promise<DeadLetter[]> {
+    const rows = await this.db.query<{ id: string; data: unknown; output: unknown; created: string; retry_limit: number }>(
+      `SELECT id, data, output, retry_limit,
+         to_char(created_on AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created
+       FROM ${SCHEMA}.job WHERE name = $1 ORDER BY created_on DESC LIMIT $2`,
+      [DEAD_LETTER_QUEUE, limit],
+    );
+    return rows.map((r) => {
+      const json = (v: unknown) => ((typeof v === "string" ? JSON.parse(v) : v) ?? {}) as Record<string, unknown>;
+      const data = json(r.data);
+      // pg-boss's own dead-lettering copies the failed job's data and its output (our error message).
+      const output = json(r.output);
+      return DeadLetter.parse({
+        job: String(data.job ?? r.id),
+        subscription: String(data.subscription ?? ""),
+        error: String(data.error ?? output.message ?? "retries exhausted"),
+        attempts: Number(data.attempts ?? r.retry_limit + 1),
+        failedAt: r.created,
+      });
+    });
+  }
+
+  async deadLetterCount(): Promise<number> {
+    const [row] = await this.db.query<{ n: number | string }>(`SELECT count(*) AS n FROM ${SCHEMA}.job WHERE name = $1`, [DEAD_LETTER_QUEUE]);
+    return Number(row?.n ?? 0);
+  }
+
+  /** Jobs per state (created, retry, active...): the queue's depth as pg-boss sees it. */
+  async depth(): Promise<Record<string, number>> {
+    const rows = await this.db.query<{ state: string; n: number | string }>(
+      `SELECT state, count(*) AS n FROM ${SCHEMA}.job WHERE name = $1 AND state IN ('created', 'retry', 'active') GROUP BY state`,
+      [RECONCILE_QUEUE],
+    );
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+  }
+
+  /** Jobs that could run now (not waiting for a backoff): tests and graceful shutdown wait for none. */
+  async ready(): Promise<number> {
+    const [row] = await this.db.query<{ n: number | string }>(
+      `SELECT count(*) AS n FROM ${SCHEMA}.job WHERE name = $1 AND state < 'active' AND start_after <= now()`,
+      [RECONCILE_QUEUE],
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  async stop(): Promise<void> {
+    await this.boss.stop({ graceful: false, wait: true, close: false });
+  }
+}
+
+async function ensureQueue(boss: PgBoss, name: string, options: Omit<PgBoss.Queue, "name">): Promise<void> {
+  const existing = await boss.getQueue(name);
+  if (existing) await boss.updateQueue(name, { name, ...options });
+  else await boss.createQueue(name, { name, ...options });
+}
