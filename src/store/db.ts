@@ -77,6 +77,9 @@ export async function openPglite(dir?: string): Promise<Db> {
 
 export async function openPostgres(url: string): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: 20 });
+  // An idle connection dropped by the server (restart, failover) must not crash the process: the pool
+  // replaces it, and queries in flight fail with their own error.
+  pool.on("error", () => {});
   // Fail fast with a clear message rather than at the first webhook.
   await pool.query("SELECT 1");
   const wrap = (c: pg.Pool | pg.PoolClient): Pick<Db, "query" | "exec"> => ({

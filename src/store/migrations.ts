@@ -72,15 +72,20 @@ const MIGRATIONS: string[] = [
    CREATE INDEX subscriptions_pending ON subscriptions (updated_at) WHERE generation > applied_generation;`,
 ];
 
+/**
+ * Applies the migrations not applied yet. Replicas starting together on one PostgreSQL take turns:
+ * everything runs in one transaction behind a transaction-scoped advisory lock.
+ */
 export async function migrate(db: Db): Promise<void> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-  const done = new Set((await db.query<{ version: number }>("SELECT version FROM schema_migrations")).map((r) => r.version));
-  for (const [i, sql] of MIGRATIONS.entries()) {
-    const version = i + 1;
-    if (done.has(version)) continue;
-    await db.transaction(async (tx) => {
+  await db.transaction(async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('openstack-tenants:migrations', 0))");
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const done = new Set((await tx.query<{ version: number }>("SELECT version FROM schema_migrations")).map((r) => r.version));
+    for (const [i, sql] of MIGRATIONS.entries()) {
+      const version = i + 1;
+      if (done.has(version)) continue;
       await tx.exec(sql);
       await tx.query("INSERT INTO schema_migrations (version) VALUES ($1)", [version]);
-    });
-  }
+    }
+  });
 }

@@ -70,6 +70,9 @@ export class SubscriptionStore {
    */
   async intake(event: MarketplaceEvent, tokenHashIfNew: string, onPending?: (tx: Db, id: string) => Promise<void>): Promise<EventIntake> {
     return this.db.transaction(async (tx) => {
+      // Events of one subscription are folded one at a time, across replicas (two first events racing
+      // would otherwise both try to create it): a transaction-scoped lock on the subscription id.
+      await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 1))", [`subscription:${event.subscription.id}`]);
       const inserted = await tx.query(
         `INSERT INTO events (id, subscription_id, type, occurred_at, body, outcome)
          VALUES ($1, $2, $3, $4, $5, 'pending') ON CONFLICT (id) DO NOTHING RETURNING id`,

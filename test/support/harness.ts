@@ -38,22 +38,26 @@ interface HarnessOptions {
   settings?: TenantSettings;
   /** Wires billing runs to this Gnocchi client and price list. */
   billing?: { gnocchi: () => GnocchiClient; prices: PriceList; meters?: Meters; delivery?: DeliveryTarget };
+  /** A replica on this database (migrated, not emptied), with its own job queue client and poll interval. */
+  replicaOf?: { db: Db; pollMs: number };
 }
 
 /** The same, around any engine. */
 export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOptions = {}) {
-  const db = await sharedDb();
+  const db = opts.replicaOf?.db ?? (await sharedDb());
   const store = new SubscriptionStore(db);
   const settings = opts.settings ?? SETTINGS;
   const logs: string[] = [];
   const log = createLogger({ redact: makeRedactor([WEBHOOK_SECRET, OPERATOR_TOKEN]), write: (l) => logs.push(l), level: "debug" });
   const driftStore = new DriftStore(db);
-  const queue = await sharedQueue(db, opts.maxAttempts ?? 3);
+  const queue = opts.replicaOf
+    ? await JobQueue.open(db, { maxAttempts: opts.maxAttempts ?? 3, backoffMs: 0, expireInSeconds: 3600 }, (e) => logs.push(`queue error: ${e.message}`))
+    : await sharedQueue(db, opts.maxAttempts ?? 3);
   const metrics = new Metrics({ subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount(), deadLetters: () => queue.deadLetterCount() });
   const progress = new ProgressHub({ itemsPerOperation: 5000, finishedKept: opts.progressKept ?? 200 });
   const reconciler = new Reconciler({
     store, engine, settings, log, metrics, progress, db, queue,
-    concurrency: opts.concurrency ?? 4, pollMs: 60_000,
+    concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? 60_000,
   });
   const drift = new DriftDetector({ store, drift: driftStore, engine, log, metrics, intervalSeconds: 0, busy: (id) => reconciler.busy(id) });
   const billingStore = new BillingStore(db);
@@ -84,7 +88,12 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     app.request(path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${OPERATOR_TOKEN}` } });
 
   // The database outlives the harness (starting PGlite costs ~2 s): only its rows are dropped.
-  return { db, queue, store, billingStore, driftStore, drift, metrics, progress, engine, reconciler, app, logs, send, asOperator, close: async () => {} };
+  const close = async () => {
+    await reconciler.stop();
+    // A replica owns its queue client; the shared one lives as long as the test file.
+    if (opts.replicaOf) await queue.stop();
+  };
+  return { db, queue, store, billingStore, driftStore, drift, metrics, progress, engine, reconciler, app, logs, send, asOperator, close };
 }
 
 let queues: Promise<JobQueue> | undefined;
