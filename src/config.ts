@@ -21,6 +21,8 @@ export const EnvSchema = z.object({
   DATA_DIR: doc(z.string().default("./data"), "embedded database, file Pulumi backend, generated secrets"),
   WEBHOOK_SECRET: doc(z.string().min(16, "WEBHOOK_SECRET must be at least 16 characters").optional(), "HMAC key shared with the marketplace, at least 16 characters", "none: webhooks refused with 503"),
   WEBHOOK_REPLAY_WINDOW_SECONDS: doc(int(300, 1), "accepted clock skew of `X-Timestamp`"),
+  WEBHOOK_RATE_PER_SECOND: doc(int(50, 0), "webhook requests per second per source address, sustained (0: no limit); beyond it, 429"),
+  WEBHOOK_RATE_BURST: doc(int(200, 1), "webhook requests a source may send at once before the rate applies"),
   OPERATOR_TOKEN: doc(z.string().min(16, "OPERATOR_TOKEN must be at least 16 characters").optional(), "bearer token of the operator endpoints and the CLI", "generated into `DATA_DIR/operator-token`"),
   DATABASE_URL: doc(z.string().url().optional(), "a real PostgreSQL, e.g. `postgres://u:p@db:5432/tenants`", "none: embedded PGlite in `DATA_DIR/pglite`"),
   PULUMI_BACKEND_URL: doc(z.string().min(1).optional(), "any Pulumi backend (S3, PostgreSQL, Pulumi Cloud)", "`file://$DATA_DIR/pulumi`"),
@@ -85,6 +87,7 @@ export interface Config {
   databaseUrl: string | undefined;
   webhookSecret: string | undefined;
   replayWindowSeconds: number;
+  webhookRateLimit: { perSecond: number; burst: number } | undefined;
   operatorToken: string;
   /** Where the generated operator token is kept when OPERATOR_TOKEN is not set. */
   operatorTokenFile: string | undefined;
@@ -140,6 +143,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     databaseUrl: env.DATABASE_URL,
     webhookSecret: env.WEBHOOK_SECRET,
     replayWindowSeconds: env.WEBHOOK_REPLAY_WINDOW_SECONDS,
+    webhookRateLimit: env.WEBHOOK_RATE_PER_SECOND > 0 ? { perSecond: env.WEBHOOK_RATE_PER_SECOND, burst: env.WEBHOOK_RATE_BURST } : undefined,
     operatorToken,
     operatorTokenFile,
     pulumi: { backendUrl, passphrase, workDir: REPO_ROOT },

@@ -81,6 +81,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     drift: { store: driftStore, detector: drift },
     webhookSecret: config.webhookSecret,
     replayWindowSeconds: config.replayWindowSeconds,
+    ...(config.webhookRateLimit ? { webhookRateLimit: config.webhookRateLimit } : {}),
     operatorToken: config.operatorToken,
     health: async () => {
       await db.query("SELECT 1");

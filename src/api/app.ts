@@ -1,5 +1,6 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { bodyLimit } from "hono/body-limit";
 import { conflict, invalid, notFound, unauthorized, unavailable } from "../domain/errors.js";
 import { planViolations } from "../domain/plan.js";
@@ -20,6 +21,7 @@ import type { SubscriptionRecord, SubscriptionStore } from "../store/subscriptio
 import { billingRoutes } from "./billing-routes.js";
 import { docsRoutes } from "./docs.js";
 import { onError, problemResponse, validationHook } from "./problem.js";
+import { rateLimit, type RateLimit } from "./rate-limit.js";
 import * as S from "./schemas.js";
 import { operationEvents } from "./sse.js";
 import { bearerOf, hashToken, newCustomerToken, sameSecret } from "./tokens.js";
@@ -41,7 +43,14 @@ export interface AppDeps {
   progress?: ProgressHub;
   drift?: { store: DriftStore; detector: DriftDetector };
   now?: () => number;
+  /** Per-source limit of webhook requests (429 beyond it); none if absent. */
+  webhookRateLimit?: RateLimit;
+  /** Where a request comes from, for rate limits (the socket's address by default). */
+  sourceOf?: (c: Context) => string;
 }
+
+/** Every request body is bounded; webhooks more tightly (MAX_EVENT_BYTES). */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Webhook bodies are small JSON documents; anything larger is refused before it is read whole. */
 export const MAX_EVENT_BYTES = 64 * 1024;
@@ -81,6 +90,8 @@ export function createApp(deps: AppDeps) {
       durationMs: Math.round((performance.now() - started) * 100) / 100, ...c.get("logFields"),
     });
   });
+
+  app.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problemResponse(c, 413, `body larger than ${MAX_BODY_BYTES} bytes`) }));
 
   const operator: MiddlewareHandler = async (c, next) => {
     const token = bearerOf(c.req.header("authorization"));
@@ -136,6 +147,7 @@ export function createApp(deps: AppDeps) {
         "timestamp within the replay window. A duplicate event id is acknowledged with 200 and applied once.",
       middleware: [
         eventReceived,
+        ...(deps.webhookRateLimit ? [rateLimit(deps.webhookRateLimit, deps.sourceOf ?? socketAddress, now)] : []),
         bodyLimit({ maxSize: MAX_EVENT_BYTES, onError: (c) => problemResponse(c, 413, `event body larger than ${MAX_EVENT_BYTES} bytes`) }),
         verified,
       ],
@@ -153,6 +165,7 @@ export function createApp(deps: AppDeps) {
         401: problem("missing or bad signature, or timestamp outside the replay window"),
         409: problem("a transition that makes no sense (resume of a cancelled subscription)"),
         413: problem("body too large"),
+        429: problem("too many requests from this source (Retry-After says when to retry)"),
         415: problem("not application/json"),
         422: problem("body does not match the schema, or the plan exceeds the operator's limits"),
         503: problem("WEBHOOK_SECRET is not configured"),
@@ -439,8 +452,18 @@ export function createApp(deps: AppDeps) {
   return app;
 }
 
+/** The peer's address as the socket says (no proxy header is trusted by default). */
+function socketAddress(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    return "unknown"; // not served by @hono/node-server (tests calling app.request)
+  }
+}
+
 function refusalReason(status: number): string {
   switch (status) {
+    case 429: return "rate_limited";
     case 400: return "malformed";
     case 401: return "signature";
     case 413: return "too_large";

@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 import { AppError, invalid, notFound, type ErrorKind } from "../domain/errors.js";
 import type { Logger } from "../log.js";
+import { RateLimited } from "./rate-limit.js";
 import { EngineFailure } from "../provisioning/engine.js";
 
 /** The one place where failures become HTTP statuses (RFC 9457 problem bodies). */
@@ -14,6 +15,8 @@ const STATUS: Record<ErrorKind, ContentfulStatusCode> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  too_large: 413,
+  too_many_requests: 429,
   upstream: 502,
   unavailable: 503,
 };
@@ -26,6 +29,7 @@ export function problemResponse(c: Context, status: ContentfulStatusCode, title:
 
 export function onError(log: Logger) {
   return (err: Error, c: Context) => {
+    if (err instanceof RateLimited) c.header("retry-after", String(err.retryAfterSeconds));
     if (err instanceof AppError) return problemResponse(c, STATUS[err.kind], err.message, err.detail);
     if (err instanceof EngineFailure) {
       // The engine's message is already redacted; it is what an operator needs to act.

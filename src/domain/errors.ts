@@ -9,6 +9,8 @@ export type ErrorKind =
   | "forbidden"
   | "not_found"
   | "conflict"
+  | "too_large"
+  | "too_many_requests"
   | "upstream"
   | "unavailable";
 

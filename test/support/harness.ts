@@ -38,6 +38,8 @@ interface HarnessOptions {
   settings?: TenantSettings;
   /** Wires billing runs to this Gnocchi client and price list. */
   billing?: { gnocchi: () => GnocchiClient; prices: PriceList; meters?: Meters; delivery?: DeliveryTarget };
+  /** Webhook rate limit, per source given in the test header `x-test-source`. */
+  webhookRateLimit?: { perSecond: number; burst: number };
   /** A replica on this database (migrated, not emptied), with its own job queue client and poll interval. */
   replicaOf?: { db: Db; pollMs: number };
 }
@@ -74,14 +76,16 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN,
     health: async () => ({ status: "ok" }),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.webhookRateLimit ? { webhookRateLimit: opts.webhookRateLimit, sourceOf: (c: { req: { header(n: string): string | undefined } }) => c.req.header("x-test-source") ?? "test" } : {}),
   });
 
-  const send = (body: unknown, o: { secret?: string; timestamp?: number; signature?: string | null; raw?: string } = {}) => {
+  const send = (body: unknown, o: { secret?: string; timestamp?: number; signature?: string | null; raw?: string; source?: string } = {}) => {
     const raw = o.raw ?? JSON.stringify(body);
     const ts = String(o.timestamp ?? Math.floor(Date.now() / 1000));
     const headers: Record<string, string> = { "content-type": "application/json", "x-timestamp": ts };
     const sig = o.signature === undefined ? signWebhook(o.secret ?? WEBHOOK_SECRET, ts, raw) : o.signature;
     if (sig !== null) headers["x-signature"] = sig;
+    if (o.source) headers["x-test-source"] = o.source;
     return app.request("/v1/events", { method: "POST", headers, body: raw });
   };
   const asOperator = (path: string, init: RequestInit = {}) =>
