@@ -41,6 +41,8 @@ export const EnvSchema = z.object({
   RECONCILE_BACKOFF_MS: doc(int(2000, 0), "first retry delay, doubled (with jitter) each attempt; whole seconds, below 1 s: at once"),
   RECONCILE_POLL_MS: doc(int(2000, 50), "how often the job queue is polled for work not signalled here (retries due, after a restart)"),
   RECONCILE_JOB_TIMEOUT_SECONDS: doc(int(3600, 60), "a job active this long belongs to a dead worker: the queue fails and retries it"),
+  ORPHAN_POLICY: doc(z.enum(["purge", "hold"]).default("purge"), "on cancellation, what the project still has (servers, volumes, networks…): `purge` it in dependency order, or `hold` the cancellation (phase `held`) listing it"),
+  PURGE_TIMEOUT_SECONDS: doc(int(600, 10), "how long a purge waits for servers, snapshots and volumes to be gone"),
   DRIFT_INTERVAL_SECONDS: doc(int(3600, 0), "seconds between drift sweeps over every ready stack; 0: on demand only"),
   PRICES_FILE: doc(z.string().optional(), "the price list of pay-as-you-go billing (JSON, see Metering)", "none: billing runs refused with 503"),
   METERS_FILE: doc(z.string().optional(), "which Gnocchi metrics and resource types are billed (JSON)", "Ceilometer defaults"),
@@ -106,6 +108,7 @@ export interface Config {
     delivery: DeliveryTarget | null;
   };
   reconcile: { concurrency: number; maxAttempts: number; backoffMs: number; pollMs: number; jobTimeoutSeconds: number };
+  guard: { orphanPolicy: "purge" | "hold"; purgeTimeoutSeconds: number };
   /** Seconds between drift sweeps over every ready stack; 0: on demand only. */
   driftIntervalSeconds: number;
   logLevel: Env["LOG_LEVEL"];
@@ -164,6 +167,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       backoffMs: env.RECONCILE_BACKOFF_MS, pollMs: env.RECONCILE_POLL_MS, jobTimeoutSeconds: env.RECONCILE_JOB_TIMEOUT_SECONDS,
     },
     driftIntervalSeconds: env.DRIFT_INTERVAL_SECONDS,
+    guard: { orphanPolicy: env.ORPHAN_POLICY, purgeTimeoutSeconds: env.PURGE_TIMEOUT_SECONDS },
     logLevel: env.LOG_LEVEL,
     secrets: [env.WEBHOOK_SECRET, operatorToken, passphrase, creds?.password, rawEnv.OS_PASSWORD, env.DATABASE_URL ? passwordOfUrl(env.DATABASE_URL) : undefined]
       .filter((s): s is string => typeof s === "string" && s.length > 0),

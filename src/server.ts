@@ -19,6 +19,8 @@ import { ProgressHub } from "./provisioning/progress.js";
 import { DriftDetector } from "./provisioning/drift.js";
 import { DriftStore } from "./store/drift-store.js";
 import { JobQueue } from "./store/job-queue.js";
+import { CloudClient } from "./openstack/cloud-client.js";
+import { CloudGuard } from "./provisioning/tenant-guard.js";
 
 export interface RunningService {
   url: string;
@@ -55,8 +57,14 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const queue = await JobQueue.open(db, { maxAttempts: config.reconcile.maxAttempts, backoffMs: config.reconcile.backoffMs, expireInSeconds: config.reconcile.jobTimeoutSeconds }, (e) =>
     log.error("job queue error", { error: e.message }),
   );
+  // The cloud is checked before updates (downsizes) and destroys (leftovers) when we can reach it.
+  const admin = config.openstack.admin;
+  const cloud = admin ? new CloudClient(admin) : null;
+  const guard = cloud
+    ? new CloudGuard(() => cloud, { policy: config.guard.orphanPolicy, pollMs: 2000, timeoutMs: config.guard.purgeTimeoutSeconds * 1000 })
+    : undefined;
   const reconciler = new Reconciler({
-    store, engine, settings, log, progress, metrics, db, queue,
+    store, engine, settings, log, progress, metrics, db, queue, ...(guard ? { guard } : {}),
     concurrency: config.reconcile.concurrency, pollMs: config.reconcile.pollMs,
   });
   const drift = new DriftDetector({

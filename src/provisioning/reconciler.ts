@@ -7,8 +7,10 @@ import type { Metrics } from "../metrics.js";
 import type { Db } from "../store/db.js";
 import type { JobQueue, ReconcileJob } from "../store/job-queue.js";
 import type { SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
+import { AppError } from "../domain/errors.js";
 import { EngineFailure, type Engine } from "./engine.js";
 import type { ProgressHub } from "./progress.js";
+import type { TenantGuard } from "./tenant-guard.js";
 
 export interface ReconcilerOptions {
   store: SubscriptionStore;
@@ -24,6 +26,8 @@ export interface ReconcilerOptions {
   /** Live progress of running operations (SSE); optional. */
   progress?: ProgressHub;
   metrics?: Pick<Metrics, "operations" | "operationDuration">;
+  /** Checks against the cloud before the engine runs (downsizes, leftovers of cancelled projects). */
+  guard?: TenantGuard;
 }
 
 type Outcome = { kind: "done" } | { kind: "retry"; error: string } | { kind: "failed"; error: string; exhausted: boolean };
@@ -177,7 +181,7 @@ export class Reconciler {
     for (;;) {
       if (this.stopped) return { kind: "done" };
       const sub = await this.o.store.get(id);
-      if (!sub || sub.generation <= sub.appliedGeneration || sub.phase === "failed") return { kind: "done" };
+      if (!sub || sub.generation <= sub.appliedGeneration || sub.phase === "failed" || sub.phase === "held") return { kind: "done" };
       const outcome = await this.applyOnce(sub, job);
       if (outcome.kind !== "done") return outcome;
     }
@@ -205,6 +209,25 @@ export class Reconciler {
     const fields = { subscription: sub.id, stack, event: desired.lastEvent.id, operation: opId, kind, attempt: job.retryCount + 1 };
     for (let lockRecovered = false; ; ) {
       try {
+        const projectId = sub.outputs?.projectId;
+        if (this.o.guard && projectId) {
+          if (kind === "up") {
+            const refused = await this.o.guard.beforeUp(projectId, tenantSpecOf(desired, this.o.settings));
+            // Not transient: the same plan will not fit until the customer frees resources or buys more.
+            if (refused) throw new EngineFailure(refused, false);
+          } else {
+            const held = await this.o.guard.beforeDestroy(projectId, (step) => {
+              progress?.output(opId, step);
+              this.o.log.info("purge", { ...fields, step });
+            });
+            if (held) {
+              await this.o.store.holdOperation(opId, sub.id, held.held);
+              progress?.finish(opId, "failed", held.held);
+              this.o.log.warn("operation", { ...fields, result: "held", error: held.held });
+              return { kind: "done" };
+            }
+          }
+        }
         const summary =
           kind === "destroy"
             ? await this.o.engine.destroy({ stack, message, ...sinks })
@@ -219,7 +242,7 @@ export class Reconciler {
         this.o.log.info("operation", { ...fields, result: "succeeded", durationMs: Date.now() - started, changes: summary.resourceChanges });
         return { kind: "done" };
       } catch (e) {
-        const failure = e instanceof EngineFailure ? e : new EngineFailure(e instanceof Error ? e.message : String(e), false);
+        const failure = e instanceof EngineFailure ? e : asFailure(e);
         if (!lockRecovered && failure.lockedBy && this.lockIsOrphaned(failure.lockedBy, begun.interrupted)) {
           // The lock was left by our own operation whose process is gone: safe to remove, and said so.
           lockRecovered = true;
@@ -256,6 +279,12 @@ export class Reconciler {
     if (host === hostname()) return !processAlive(lock.pid);
     return true;
   }
+}
+
+/** A cloud that cannot be reached or answers 5xx is worth a retry; anything else is not. */
+function asFailure(e: unknown): EngineFailure {
+  const message = e instanceof Error ? e.message : String(e);
+  return new EngineFailure(message, e instanceof AppError && e.kind === "unavailable");
 }
 
 function processAlive(pid: number): boolean {

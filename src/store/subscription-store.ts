@@ -3,7 +3,8 @@ import type { MarketplaceEvent } from "../domain/event.js";
 import { DesiredState, foldEvent } from "../domain/subscription.js";
 import type { Db } from "./db.js";
 
-export const Phase = z.enum(["pending", "applying", "ready", "failed", "cancelled"]);
+/** held: a cancellation waits for an operator because the project still has resources (ORPHAN_POLICY=hold). */
+export const Phase = z.enum(["pending", "applying", "ready", "failed", "held", "cancelled"]);
 export type Phase = z.infer<typeof Phase>;
 
 /** Non-secret stack outputs, as recorded after a successful update. The password is never stored here. */
@@ -133,7 +134,7 @@ export class SubscriptionStore {
   /** Subscriptions whose desired state is ahead of what was applied, and not parked as failed. */
   async pendingIds(): Promise<string[]> {
     const rows = await this.db.query<{ id: string }>(
-      `SELECT id FROM subscriptions WHERE generation > applied_generation AND phase <> 'failed' ORDER BY updated_at, id`,
+      `SELECT id FROM subscriptions WHERE generation > applied_generation AND phase NOT IN ('failed', 'held') ORDER BY updated_at, id`,
     );
     return rows.map((r) => r.id);
   }
@@ -190,6 +191,14 @@ export class SubscriptionStore {
     });
   }
 
+  /** The operation stops and waits for an operator (phase `held`), with what it waits for. */
+  async holdOperation(opId: number, id: string, reason: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query(`UPDATE operations SET result = 'failed', finished_at = now(), error = $2 WHERE id = $1`, [opId, reason]);
+      await tx.query(`UPDATE subscriptions SET last_error = $2, phase = 'held', updated_at = now() WHERE id = $1`, [id, reason]);
+    });
+  }
+
   async failOperation(opId: number, id: string, generation: number, reason: string): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.query(`UPDATE operations SET result = 'failed', finished_at = now(), error = $2 WHERE id = $1`, [opId, reason]);
@@ -234,7 +243,7 @@ export class SubscriptionStore {
 
   async queueDepth(): Promise<number> {
     const [row] = await this.db.query<{ n: number | string }>(
-      `SELECT count(*) AS n FROM subscriptions WHERE generation > applied_generation AND phase <> 'failed'`,
+      `SELECT count(*) AS n FROM subscriptions WHERE generation > applied_generation AND phase NOT IN ('failed', 'held')`,
     );
     return Number(row?.n ?? 0);
   }

@@ -20,6 +20,7 @@ import { ProgressHub } from "../../src/provisioning/progress.js";
 import { DriftDetector } from "../../src/provisioning/drift.js";
 import { DriftStore } from "../../src/store/drift-store.js";
 import { JobQueue } from "../../src/store/job-queue.js";
+import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
 
 export const WEBHOOK_SECRET = "whsec-test-0123456789abcdef";
 export const OPERATOR_TOKEN = "op-token-0123456789abcdef";
@@ -38,6 +39,8 @@ interface HarnessOptions {
   settings?: TenantSettings;
   /** Wires billing runs to this Gnocchi client and price list. */
   billing?: { gnocchi: () => GnocchiClient; prices: PriceList; meters?: Meters; delivery?: DeliveryTarget };
+  /** Checks against a (fake) cloud before the engine runs. */
+  guard?: TenantGuard;
   /** Webhook rate limit, per source given in the test header `x-test-source`. */
   webhookRateLimit?: { perSecond: number; burst: number };
   /** A replica on this database (migrated, not emptied), with its own job queue client and poll interval. */
@@ -58,7 +61,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   const metrics = new Metrics({ subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount(), deadLetters: () => queue.deadLetterCount() });
   const progress = new ProgressHub({ itemsPerOperation: 5000, finishedKept: opts.progressKept ?? 200 });
   const reconciler = new Reconciler({
-    store, engine, settings, log, metrics, progress, db, queue,
+    store, engine, settings, log, metrics, progress, db, queue, ...(opts.guard ? { guard: opts.guard } : {}),
     concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? 60_000,
   });
   const drift = new DriftDetector({ store, drift: driftStore, engine, log, metrics, intervalSeconds: 0, busy: (id) => reconciler.busy(id) });

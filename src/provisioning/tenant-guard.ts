@@ -1,0 +1,48 @@
+import { conflict, type AppError } from "../domain/errors.js";
+import type { TenantSpec } from "../domain/tenant-spec.js";
+import type { CloudClient } from "../openstack/cloud-client.js";
+import { downsizeViolations, projectUsage } from "../openstack/project-usage.js";
+import { describeRemaining, purgeProject, remainingResources } from "../openstack/project-resources.js";
+
+/** What to do with a cancelled project's servers, volumes, networks...: delete them, or stop and show them. */
+export type OrphanPolicy = "purge" | "hold";
+
+/** Checks the cloud before the engine runs: a refusal is a reason an operator can read. */
+export interface TenantGuard {
+  /** Null if the new spec fits what the project uses; otherwise why not (the update is refused). */
+  beforeUp(projectId: string, spec: TenantSpec): Promise<string | null>;
+  /**
+   * Before the stack is destroyed: purges what Keystone would leave behind, or returns why the
+   * cancellation is held (what remains). `onStep` hears each purge step (progress, logs).
+   */
+  beforeDestroy(projectId: string, onStep: (step: string) => void): Promise<{ held: string } | null>;
+}
+
+/** The guard of a real cloud: quota detail views for downsizes, resource listings for cancellations. */
+export class CloudGuard implements TenantGuard {
+  constructor(
+    private readonly client: () => CloudClient,
+    private readonly o: { policy: OrphanPolicy; pollMs: number; timeoutMs: number },
+  ) {}
+
+  async beforeUp(projectId: string, spec: TenantSpec): Promise<string | null> {
+    const violations = downsizeViolations(spec.quotas, await projectUsage(this.client(), projectId));
+    return violations.length === 0 ? null : `downsize refused, the project uses more than the new plan allows: ${violations.join("; ")}`;
+  }
+
+  async beforeDestroy(projectId: string, onStep: (step: string) => void): Promise<{ held: string } | null> {
+    const client = this.client();
+    const remaining = await remainingResources(client, projectId);
+    if (remaining.length === 0) return null;
+    if (this.o.policy === "hold") return { held: `cancellation held (ORPHAN_POLICY=hold), the project still has: ${describeRemaining(remaining)}` };
+    onStep(`purging what the project still has: ${describeRemaining(remaining)}`);
+    await purgeProject(client, projectId, { pollMs: this.o.pollMs, timeoutMs: this.o.timeoutMs, onStep });
+    const left = await remainingResources(client, projectId);
+    if (left.length > 0) throw refusedToGo(describeRemaining(left));
+    return null;
+  }
+}
+
+function refusedToGo(what: string): AppError {
+  return conflict(`purge incomplete, still present: ${what}`);
+}
