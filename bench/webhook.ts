@@ -13,30 +13,11 @@ import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { loadConfig } from "../src/config.js";
 import { signWebhook } from "../src/domain/webhook-signature.js";
-import type { Engine, StackOutputs } from "../src/provisioning/engine.js";
+import { InstantEngine } from "./support/instant-engine.js";
 import { startService } from "../src/server.js";
 
 const N = Number(process.argv[2] ?? 1000);
 const SECRET = "bench-webhook-secret-0123456789";
-
-/** Returns at once: the time a reconcile takes around it is the service's own overhead. */
-class InstantEngine implements Engine {
-  engineMs = 0;
-  private readonly outs = new Map<string, StackOutputs>();
-  async up(req: Parameters<Engine["up"]>[0]) {
-    const t0 = performance.now();
-    this.outs.set(req.stack, { projectId: "p", userId: "u", userName: req.spec.userName, authUrl: req.spec.authUrl, region: req.spec.region, domainId: req.spec.domainId, password: "x" });
-    this.engineMs += performance.now() - t0;
-    return { resourceChanges: { create: 6 } };
-  }
-  async destroy() { return { resourceChanges: {} }; }
-  async refresh() { return { resourceChanges: {} }; }
-  async preview() { return { changeSummary: {}, text: "" }; }
-  async history() { return []; }
-  async drift() { return { differences: [] }; }
-  async cancel() {}
-  async outputs(stack: string) { return this.outs.get(stack) ?? null; }
-}
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 const body = (i: number, sub: string) =>

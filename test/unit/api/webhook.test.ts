@@ -38,6 +38,14 @@ describe("POST /v1/events", () => {
     expect(await countEvents()).toBe(1);
   });
 
+  it("the same event delivered ×10 at once: one 202, nine 200s, exactly one engine operation", async () => {
+    const e = event("43", "subscription.created");
+    const statuses = (await Promise.all(Array.from({ length: 10 }, () => h.send(e)))).map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 202]);
+    await h.reconciler.idle();
+    expect(h.engine.callsFor("sub-43")).toHaveLength(1);
+  });
+
   it.each([
     ["no signature", { signature: null }],
     ["a signature made with another secret", { secret: "another-secret-0123456789" }],
