@@ -55,7 +55,7 @@ const bareServer = await new Promise<{ url: string; close: () => void }>((resolv
 const dataDir = mkdtempSync(join(tmpdir(), "bench-webhook-"));
 const engine = new InstantEngine();
 const svc = await startService(
-  loadConfig({ DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", WEBHOOK_SECRET: SECRET, LOG_LEVEL: "error", RECONCILE_CONCURRENCY: "4" }),
+  loadConfig({ DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", WEBHOOK_SECRET: SECRET, LOG_LEVEL: "error", RECONCILE_CONCURRENCY: "4", WEBHOOK_RATE_PER_SECOND: "0" }),
   { engine },
 );
 const rssBefore = process.memoryUsage().rss;
