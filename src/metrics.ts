@@ -59,6 +59,9 @@ export class Metrics {
       labelNames: ["result"], registers,
     });
     if (!source) return;
+    // Gauges read the database at scrape time, so every replica reports the same truth.
+    const gauge = (name: string, help: string, read: () => Promise<number>) =>
+      new Gauge({ name, help, registers, async collect() { this.set(await read()); } });
     new Gauge({
       name: "tenants_subscriptions",
       help: "Subscriptions by desired status and reconcile phase",
@@ -68,30 +71,9 @@ export class Metrics {
         for (const r of await source.subscriptionsByStatus()) this.set({ status: r.status, phase: r.phase }, r.count);
       },
     });
-    new Gauge({
-      name: "tenants_reconcile_queue_depth",
-      help: "Subscriptions waiting for a stack operation (desired state ahead of applied, not failed)",
-      registers,
-      async collect() {
-        this.set(await source.queueDepth());
-      },
-    });
-    new Gauge({
-      name: "tenants_dead_letter_jobs",
-      help: "Reconcile jobs that failed for good (retries exhausted or a permanent failure), kept for operators",
-      registers,
-      async collect() {
-        this.set(await source.deadLetters());
-      },
-    });
-    new Gauge({
-      name: "tenants_drifted_subscriptions",
-      help: "Subscriptions whose last drift check found differences not accepted by an operator",
-      registers,
-      async collect() {
-        this.set(await source.driftedSubscriptions());
-      },
-    });
+    gauge("tenants_reconcile_queue_depth", "Subscriptions waiting for a stack operation (desired state ahead of applied, not failed)", () => source.queueDepth());
+    gauge("tenants_dead_letter_jobs", "Reconcile jobs that failed for good (retries exhausted or a permanent failure), kept for operators", () => source.deadLetters());
+    gauge("tenants_drifted_subscriptions", "Subscriptions whose last drift check found differences not accepted by an operator", () => source.driftedSubscriptions());
   }
 
   text(): Promise<string> {

@@ -23,6 +23,9 @@ import { docsRoutes } from "./docs.js";
 import { onError, problemResponse, validationHook } from "./problem.js";
 import { rateLimit, type RateLimit } from "./rate-limit.js";
 import * as S from "./schemas.js";
+import { json, NOT_FOUND, OPERATOR, problem, text, UNAUTHORIZED } from "./route-docs.js";
+import { driftRoutes } from "./drift-routes.js";
+import { view } from "./subscription-view.js";
 import { operationEvents } from "./sse.js";
 import { bearerOf, hashToken, newCustomerToken, sameSecret } from "./tokens.js";
 
@@ -58,15 +61,6 @@ export const MAX_EVENT_BYTES = 64 * 1024;
 /** Fields a handler adds to its request's log line (subscription id, event id...). */
 export type AppEnv = { Variables: { logFields: Record<string, unknown> } };
 
-const json = <T extends z.ZodType>(schema: T, description: string, example?: unknown) => ({
-  description,
-  content: { "application/json": { schema, ...(example === undefined ? {} : { example }) } },
-});
-const problem = (description: string) => ({ description, content: { "application/problem+json": { schema: S.Problem } } });
-const text = (description: string, mediaType = "text/plain") => ({ description, content: { [mediaType]: { schema: z.string() } } });
-const OPERATOR = [{ operatorToken: [] }];
-const NOT_FOUND = problem("no such subscription");
-const UNAUTHORIZED = problem("operator bearer token missing or wrong");
 
 export function createApp(deps: AppDeps) {
   const now = deps.now ?? Date.now;
@@ -213,6 +207,15 @@ export function createApp(deps: AppDeps) {
     return sub;
   };
 
+  /** Applies the desired state again (operator retry, drift repair); `note` is the stack history's message. */
+  const requeue = async (id: string, note: string): Promise<SubscriptionRecord> => {
+    const updated = await deps.store.retry(id, note);
+    if (!updated) throw notFound(`subscription ${id} not found`);
+    await deps.queue.enqueue(id);
+    deps.reconciler.kick(id);
+    return updated;
+  };
+
   app.openapi(
     createRoute({
       method: "get", path: "/v1/subscriptions", tags: ["operators"], summary: "Subscriptions and their state", security: OPERATOR,
@@ -269,11 +272,7 @@ export function createApp(deps: AppDeps) {
     }),
     async (c) => {
       const sub = await load(c.req.valid("param").id, c);
-      const updated = await deps.store.retry(sub.id, "operator retry");
-      if (!updated) throw notFound(`subscription ${sub.id} not found`);
-      await deps.queue.enqueue(sub.id);
-      deps.reconciler.kick(sub.id);
-      return c.json({ status: "accepted" as const, subscription: view(updated) }, 202);
+      return c.json({ status: "accepted" as const, subscription: view(await requeue(sub.id, "operator retry")) }, 202);
     },
   );
 
@@ -308,79 +307,7 @@ export function createApp(deps: AppDeps) {
     );
   }
 
-  if (deps.drift) {
-    const drift = deps.drift;
-    app.openapi(
-      createRoute({
-        method: "get", path: "/v1/drift", tags: ["drift"], summary: "The last drift check of every stack", security: OPERATOR,
-        middleware: [operator], request: { query: S.DriftQuery },
-        responses: { 200: json(S.DriftList, "by subscription", { drift: [S.EXAMPLES.drift] }), 401: UNAUTHORIZED, 422: problem("unknown state") },
-      }),
-      async (c) => c.json({ drift: await drift.store.list({ state: c.req.valid("query").state }) }, 200),
-    );
-    app.openapi(
-      createRoute({
-        method: "post", path: "/v1/drift/checks", tags: ["drift"], summary: "Check every ready stack for drift now (refresh --preview-only)", security: OPERATOR,
-        middleware: [operator],
-        responses: { 200: json(S.DriftSweep, "one result per ready subscription"), 401: UNAUTHORIZED },
-      }),
-      async (c) => {
-        const results = await drift.detector.sweep();
-        return c.json({
-          results: results.map((r) => (r.outcome === "checked" ? { subscription: r.subscription, outcome: r.outcome, state: r.record.state } : r)),
-        }, 200);
-      },
-    );
-    app.openapi(
-      createRoute({
-        method: "post", path: "/v1/subscriptions/{id}/drift/check", tags: ["drift"], summary: "Check one stack for drift now", security: OPERATOR,
-        middleware: [operator], request: { params: S.SubscriptionParams },
-        responses: { 200: json(S.DriftSweep, "the result"), 401: UNAUTHORIZED, 404: NOT_FOUND },
-      }),
-      async (c) => {
-        const sub = await load(c.req.valid("param").id, c);
-        const r = await drift.detector.check(sub.id);
-        return c.json({ results: [r.outcome === "checked" ? { subscription: r.subscription, outcome: r.outcome, state: r.record.state } : r] }, 200);
-      },
-    );
-    const driftOf = async (id: string) => {
-      const found = await drift.store.get(id);
-      if (!found || (found.state !== "drifted" && found.state !== "accepted")) throw conflict(`subscription ${id} has no drift to act on (last check: ${found?.state ?? "never"})`);
-      return found;
-    };
-    app.openapi(
-      createRoute({
-        method: "post", path: "/v1/subscriptions/{id}/drift/repair", tags: ["drift"],
-        summary: "Put the declared state back: a normal stack update, recorded in the history as a drift repair", security: OPERATOR,
-        middleware: [operator], request: { params: S.SubscriptionParams },
-        responses: { 202: json(S.DriftRepairAccepted, "the update is queued"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("nothing drifted") },
-      }),
-      async (c) => {
-        const sub = await load(c.req.valid("param").id, c);
-        const found = await driftOf(sub.id);
-        const changed = found.differences.map((d) => `${d.resource}${d.properties.length ? ` (${d.properties.join(", ")})` : ""}`).join("; ");
-        const updated = await deps.store.retry(sub.id, `drift repair of ${changed}`);
-        if (!updated) throw notFound(`subscription ${sub.id} not found`);
-        await deps.queue.enqueue(sub.id);
-        deps.reconciler.kick(sub.id);
-        return c.json({ status: "accepted" as const, subscription: view(updated), drift: found }, 202);
-      },
-    );
-    app.openapi(
-      createRoute({
-        method: "post", path: "/v1/subscriptions/{id}/drift/accept", tags: ["drift"],
-        summary: "Accept exactly these differences: not reported as drifted again unless they change", security: OPERATOR,
-        middleware: [operator], request: { params: S.SubscriptionParams },
-        responses: { 200: json(S.DriftList, "the accepted record"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("nothing drifted") },
-      }),
-      async (c) => {
-        const sub = await load(c.req.valid("param").id, c);
-        await driftOf(sub.id);
-        const accepted = await drift.store.accept(sub.id);
-        return c.json({ drift: accepted ? [accepted] : [] }, 200);
-      },
-    );
-  }
+  if (deps.drift) app.route("/v1", driftRoutes({ ...deps.drift, operator, load, requeue }));
 
   app.openapi(
     createRoute({
@@ -472,23 +399,4 @@ function refusalReason(status: number): string {
     case 503: return "not_configured";
     default: return String(status);
   }
-}
-
-/** The operator's view of a subscription: no secrets, no token hash. */
-export function view(sub: SubscriptionRecord): z.infer<typeof S.SubscriptionView> {
-  return {
-    id: sub.id,
-    stack: stackNameOf(sub.id),
-    status: sub.desired.status,
-    phase: sub.phase,
-    plan: sub.desired.plan,
-    customer: sub.desired.customer,
-    lastEvent: sub.desired.lastEvent,
-    generation: sub.generation,
-    appliedGeneration: sub.appliedGeneration,
-    lastError: sub.lastError,
-    outputs: sub.outputs,
-    createdAt: sub.createdAt,
-    updatedAt: sub.updatedAt,
-  };
 }

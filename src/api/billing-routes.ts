@@ -7,13 +7,8 @@ import type { Metrics } from "../metrics.js";
 import type { BillingRunRecord, BillingStore } from "../store/billing-store.js";
 import { validationHook } from "./problem.js";
 import * as S from "./schemas.js";
+import { json, OPERATOR, problem } from "./route-docs.js";
 
-const json = <T extends z.ZodType>(schema: T, description: string, example?: unknown) => ({
-  description,
-  content: { "application/json": { schema, ...(example === undefined ? {} : { example }) } },
-});
-const problem = (description: string) => ({ description, content: { "application/problem+json": { schema: S.Problem } } });
-const OPERATOR = [{ operatorToken: [] }];
 const TAGS = ["billing"];
 
 /** Operator routes of billing runs (mounted at /v1/billing-runs). */

@@ -1,0 +1,85 @@
+import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { conflict } from "../domain/errors.js";
+import type { DriftCheckResult, DriftDetector } from "../provisioning/drift.js";
+import type { DriftStore } from "../store/drift-store.js";
+import type { SubscriptionRecord } from "../store/subscription-store.js";
+import { validationHook } from "./problem.js";
+import { json, NOT_FOUND, OPERATOR, problem, UNAUTHORIZED } from "./route-docs.js";
+import * as S from "./schemas.js";
+import { view } from "./subscription-view.js";
+
+const resultView = (r: DriftCheckResult) => (r.outcome === "checked" ? { subscription: r.subscription, outcome: r.outcome, state: r.record.state } : r);
+
+/** Operator routes of drift detection (mounted at /v1): findings, checks now, repair, accept. */
+export function driftRoutes(deps: {
+  store: DriftStore;
+  detector: DriftDetector;
+  operator: MiddlewareHandler;
+  load: (id: string, c: Context) => Promise<SubscriptionRecord>;
+  requeue: (id: string, note: string) => Promise<SubscriptionRecord>;
+}) {
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  app.openapi(
+    createRoute({
+      method: "get", path: "/drift", tags: ["drift"], summary: "The last drift check of every stack", security: OPERATOR,
+      middleware: [deps.operator], request: { query: S.DriftQuery },
+      responses: { 200: json(S.DriftList, "by subscription", { drift: [S.EXAMPLES.drift] }), 401: UNAUTHORIZED, 422: problem("unknown state") },
+    }),
+    async (c) => c.json({ drift: await deps.store.list({ state: c.req.valid("query").state }) }, 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "post", path: "/drift/checks", tags: ["drift"], summary: "Check every ready stack for drift now (refresh --preview-only)", security: OPERATOR,
+      middleware: [deps.operator],
+      responses: { 200: json(S.DriftSweep, "one result per ready subscription"), 401: UNAUTHORIZED },
+    }),
+    async (c) => c.json({ results: (await deps.detector.sweep()).map(resultView) }, 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "post", path: "/subscriptions/{id}/drift/check", tags: ["drift"], summary: "Check one stack for drift now", security: OPERATOR,
+      middleware: [deps.operator], request: { params: S.SubscriptionParams },
+      responses: { 200: json(S.DriftSweep, "the result"), 401: UNAUTHORIZED, 404: NOT_FOUND },
+    }),
+    async (c) => {
+      const sub = await deps.load(c.req.valid("param").id, c);
+      return c.json({ results: [resultView(await deps.detector.check(sub.id))] }, 200);
+    },
+  );
+  const driftOf = async (id: string) => {
+    const found = await deps.store.get(id);
+    if (!found || (found.state !== "drifted" && found.state !== "accepted")) throw conflict(`subscription ${id} has no drift to act on (last check: ${found?.state ?? "never"})`);
+    return found;
+  };
+  app.openapi(
+    createRoute({
+      method: "post", path: "/subscriptions/{id}/drift/repair", tags: ["drift"],
+      summary: "Put the declared state back: a normal stack update, recorded in the history as a drift repair", security: OPERATOR,
+      middleware: [deps.operator], request: { params: S.SubscriptionParams },
+      responses: { 202: json(S.DriftRepairAccepted, "the update is queued"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("nothing drifted") },
+    }),
+    async (c) => {
+      const sub = await deps.load(c.req.valid("param").id, c);
+      const found = await driftOf(sub.id);
+      const changed = found.differences.map((d) => `${d.resource}${d.properties.length ? ` (${d.properties.join(", ")})` : ""}`).join("; ");
+      const updated = await deps.requeue(sub.id, `drift repair of ${changed}`);
+      return c.json({ status: "accepted" as const, subscription: view(updated), drift: found }, 202);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "post", path: "/subscriptions/{id}/drift/accept", tags: ["drift"],
+      summary: "Accept exactly these differences: not reported as drifted again unless they change", security: OPERATOR,
+      middleware: [deps.operator], request: { params: S.SubscriptionParams },
+      responses: { 200: json(S.DriftList, "the accepted record"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("nothing drifted") },
+    }),
+    async (c) => {
+      const sub = await deps.load(c.req.valid("param").id, c);
+      await driftOf(sub.id);
+      const accepted = await deps.store.accept(sub.id);
+      return c.json({ drift: accepted ? [accepted] : [] }, 200);
+    },
+  );
+  return app;
+}
