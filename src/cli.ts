@@ -291,6 +291,12 @@ async function renderCommand(file: string | undefined): Promise<void> {
   print({ stack: stackNameOf(sub.id), resources });
 }
 
+// `tenantctl show 42 | head`: a reader that goes away early is not an error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 main(process.argv.slice(2)).catch((e: unknown) => {
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`tenantctl: ${message.split("\n")[0]}\n`);

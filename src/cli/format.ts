@@ -3,7 +3,8 @@
 export function table(rows: Array<Record<string, unknown>>, out: (line: string) => void = console.log): void {
   if (rows.length === 0) return out("(none)");
   const cols = Object.keys(rows[0] ?? {});
-  const cell = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
+  // One line per row: a multi-line value (an error with its output) is folded onto one line.
+  const cell = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v)).replace(/\s*\n\s*/g, " ");
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
   out(line(cols.map((c) => c.toUpperCase())));
@@ -13,7 +14,7 @@ export function table(rows: Array<Record<string, unknown>>, out: (line: string) 
 /** Key/value lines, keys aligned: one subscription, one run. */
 export function fields(pairs: Array<[string, unknown]>, out: (line: string) => void = console.log): void {
   const width = Math.max(...pairs.map(([k]) => k.length));
-  for (const [k, v] of pairs) out(`${`${k}:`.padEnd(width + 1)} ${v === null || v === undefined ? "-" : typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+  for (const [k, v] of pairs) out(`${`${k}:`.padEnd(width + 1)} ${(v === null || v === undefined ? "-" : typeof v === "object" ? JSON.stringify(v) : String(v)).replace(/\s*\n\s*/g, " ")}`);
 }
 
 export function progressBar(done: number, total: number, width = 24): string {

@@ -50,9 +50,10 @@ export class PulumiEngine implements Engine {
 
   /** The Pulumi CLI on PATH; installing it is the operator's job (it cannot be fetched here). */
   private cli(): Promise<PulumiCommand> {
-    this.command ??= PulumiCommand.get().catch((e: unknown) => {
+    this.command ??= PulumiCommand.get().catch(() => {
       this.command = undefined;
-      throw new EngineFailure(`the pulumi CLI was not found on PATH (${e instanceof Error ? e.message : String(e)})`, false);
+      // The command error repeats "spawn pulumi ENOENT" with empty stdout/stderr: say what to do instead.
+      throw new EngineFailure("the pulumi CLI was not found on PATH: install it for the service's user and retry", false);
     });
     return this.command;
   }

@@ -87,13 +87,21 @@ describe("tenantctl against a running service", () => {
   });
 
   it("watch --json prints every progress event; a failed operation exits 1", async () => {
-    h.engine.failNext(new EngineFailure("Keystone: 400 bad request", false), "sub-2");
+    h.engine.failNext(new EngineFailure("Keystone: 400 bad request\n stderr: details\n", false), "sub-2");
     await h.send(event("2", "subscription.suspended"));
     await h.reconciler.idle();
     const w = await tenantctl(["watch", "2", "--json"]);
     expect(w.status).toBe(1);
     const events = w.stdout.trim().split("\n").map((l) => JSON.parse(l) as { event: string; data: { result?: string } });
     expect(events.at(-1)).toMatchObject({ event: "finished", data: { result: "failed" } });
+    // A multi-line error stays on its row of the table.
+    const list = await tenantctl(["list"]);
+    expect(list.stdout).toMatch(/^2\s+sub-2\s+suspended\s+failed\s+prepaid\s+Keystone: 400 bad request stderr: details$/m);
+    const piped = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      // A reader that stops early (| head -1) is not an error.
+      const p = execFile("bash", ["-c", `node --import tsx src/cli.ts show 2 | head -1`], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DATA_DIR: dataDir, TENANTCTL_URL: server.url, OPERATOR_TOKEN } }, (_e, _o, stderr) => resolve({ code: p.exitCode, stderr }));
+    });
+    expect(piped.stderr).toBe("");
   });
 
   it("exit codes: 2 for bad usage and 4xx, 3 when the service cannot be reached", async () => {
