@@ -78,7 +78,9 @@ describe("drift detection (with the engine double)", () => {
     const h = await ready(["5", "6"]);
     const release = h.engine.block("sub-5");
     await h.send(event("5", "subscription.suspended"));
-    await new Promise((r) => setTimeout(r, 20));
+    // Wait (with a deadline) until its update is running.
+    for (let i = 0; i < 200 && !h.reconciler.busy("5"); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(h.reconciler.busy("5")).toBe(true);
     h.engine.failNext(new EngineFailure("keystone: 503", true), "sub-6");
     const results = ((await (await post(h, "/v1/drift/checks")).json()) as { results: Array<{ subscription: string; outcome: string }> }).results;
     expect(results).toEqual([{ subscription: "6", outcome: "failed", reason: "keystone: 503" }]);
