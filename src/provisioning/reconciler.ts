@@ -100,6 +100,7 @@ export class Reconciler {
     for (;;) {
       await this.pump();
       await Promise.allSettled([...this.inflight]);
+      if (this.stopped) return; // a stopped reconciler takes no more jobs: nothing to wait for
       const ready = await this.o.queue.ready();
       // A pump may have fetched a job (no longer "ready") that is not yet in flight: wait for it too.
       if (this.active === 0 && this.inflight.size === 0 && !this.pumping && ready === 0) return;
