@@ -26,21 +26,10 @@ export class Metrics {
   constructor(source: MetricsSource | null, opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "tenants_" });
-    this.eventsReceived = new Counter({
-      name: "tenants_events_received_total",
-      help: "Marketplace events that passed authentication and validation, by type and outcome (applied, duplicate, stale, rejected)",
-      labelNames: ["type", "outcome"], registers,
-    });
-    this.eventsRejected = new Counter({
-      name: "tenants_events_refused_total",
-      help: "Webhook requests refused before an event was stored, by reason",
-      labelNames: ["reason"], registers,
-    });
-    this.operations = new Counter({
-      name: "tenants_operations_total",
-      help: "Engine operations on stacks, by kind (up, destroy) and result (succeeded, failed, retried)",
-      labelNames: ["kind", "result"], registers,
-    });
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) => new Counter<L>({ name, help, labelNames, registers });
+    this.eventsReceived = counter("tenants_events_received_total", "Marketplace events that passed authentication and validation, by type and outcome (applied, duplicate, stale, rejected)", ["type", "outcome"]);
+    this.eventsRejected = counter("tenants_events_refused_total", "Webhook requests refused before an event was stored, by reason", ["reason"]);
+    this.operations = counter("tenants_operations_total", "Engine operations on stacks, by kind (up, destroy) and result (succeeded, failed, retried)", ["kind", "result"]);
     this.operationDuration = new Histogram({
       name: "tenants_operation_duration_seconds",
       help: "Wall time of engine operations, retries included",
@@ -48,16 +37,8 @@ export class Metrics {
       buckets: [0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640],
       registers,
     });
-    this.billingRuns = new Counter({
-      name: "tenants_billing_runs_total",
-      help: "Billing run requests, by result (created, existing, failed)",
-      labelNames: ["result"], registers,
-    });
-    this.driftChecks = new Counter({
-      name: "tenants_drift_checks_total",
-      help: "Drift checks of stacks, by result (in_sync, drifted, failed)",
-      labelNames: ["result"], registers,
-    });
+    this.billingRuns = counter("tenants_billing_runs_total", "Billing run requests, by result (created, existing, failed)", ["result"]);
+    this.driftChecks = counter("tenants_drift_checks_total", "Drift checks of stacks, by result (in_sync, drifted, failed)", ["result"]);
     if (!source) return;
     // Gauges read the database at scrape time, so every replica reports the same truth.
     const gauge = (name: string, help: string, read: () => Promise<number>) =>

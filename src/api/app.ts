@@ -23,7 +23,7 @@ import { docsRoutes } from "./docs.js";
 import { onError, problemResponse, validationHook } from "./problem.js";
 import { rateLimit, type RateLimit } from "./rate-limit.js";
 import * as S from "./schemas.js";
-import { json, NOT_FOUND, OPERATOR, problem, text, UNAUTHORIZED } from "./route-docs.js";
+import { json, OPERATOR, onSubscription, problem, text, UNAUTHORIZED } from "./route-docs.js";
 import { driftRoutes } from "./drift-routes.js";
 import { view } from "./subscription-view.js";
 import { operationEvents } from "./sse.js";
@@ -226,11 +226,10 @@ export function createApp(deps: AppDeps) {
   );
 
   app.openapi(
-    createRoute({
+    createRoute(onSubscription(operator, {
       method: "get", path: "/v1/subscriptions/{id}", tags: ["operators"], summary: "One subscription: desired state, phase, outputs (no secrets), last operations, drift",
-      security: OPERATOR, middleware: [operator], request: { params: S.SubscriptionParams },
-      responses: { 200: json(S.SubscriptionDetail, "the subscription"), 401: UNAUTHORIZED, 404: NOT_FOUND },
-    }),
+      responses: { 200: json(S.SubscriptionDetail, "the subscription") },
+    } as const)),
     async (c) => {
       const sub = await load(c.req.valid("param").id, c);
       const drift = deps.drift ? await deps.drift.store.get(sub.id) : null;
@@ -239,11 +238,10 @@ export function createApp(deps: AppDeps) {
   );
 
   app.openapi(
-    createRoute({
+    createRoute(onSubscription(operator, {
       method: "post", path: "/v1/subscriptions/{id}/preview", tags: ["operators"], summary: "What an update of the stack would change (pulumi preview)",
-      security: OPERATOR, middleware: [operator], request: { params: S.SubscriptionParams },
-      responses: { 200: json(S.PreviewResponse, "the engine's preview: counts and Pulumi's diff text"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("cancelled"), 502: problem("the engine failed") },
-    }),
+      responses: { 200: json(S.PreviewResponse, "the engine's preview: counts and Pulumi's diff text"), 409: problem("cancelled"), 502: problem("the engine failed") },
+    } as const)),
     async (c) => {
       const sub = await load(c.req.valid("param").id, c);
       if (sub.desired.status === "cancelled") throw conflict("subscription is cancelled: there is nothing to preview");
@@ -253,11 +251,10 @@ export function createApp(deps: AppDeps) {
   );
 
   app.openapi(
-    createRoute({
+    createRoute(onSubscription(operator, {
       method: "get", path: "/v1/subscriptions/{id}/history", tags: ["operators"], summary: "The stack's update history: the audit log",
-      security: OPERATOR, middleware: [operator], request: { params: S.SubscriptionParams },
-      responses: { 200: json(S.HistoryResponse, "newest first; each message names the event that caused it"), 401: UNAUTHORIZED, 404: NOT_FOUND },
-    }),
+      responses: { 200: json(S.HistoryResponse, "newest first; each message names the event that caused it") },
+    } as const)),
     async (c) => {
       const sub = await load(c.req.valid("param").id, c);
       return c.json({ stack: stackNameOf(sub.id), history: await deps.engine.history(stackNameOf(sub.id)) }, 200);
@@ -265,11 +262,10 @@ export function createApp(deps: AppDeps) {
   );
 
   app.openapi(
-    createRoute({
+    createRoute(onSubscription(operator, {
       method: "post", path: "/v1/subscriptions/{id}/retry", tags: ["operators"], summary: "Apply the desired state again (after a failure)",
-      security: OPERATOR, middleware: [operator], request: { params: S.SubscriptionParams },
-      responses: { 202: json(S.RetryAccepted, "queued"), 401: UNAUTHORIZED, 404: NOT_FOUND },
-    }),
+      responses: { 202: json(S.RetryAccepted, "queued") },
+    } as const)),
     async (c) => {
       const sub = await load(c.req.valid("param").id, c);
       return c.json({ status: "accepted" as const, subscription: view(await requeue(sub.id, "operator retry")) }, 202);
@@ -310,12 +306,11 @@ export function createApp(deps: AppDeps) {
   if (deps.drift) app.route("/v1", driftRoutes({ ...deps.drift, operator, load, requeue }));
 
   app.openapi(
-    createRoute({
+    createRoute(onSubscription(operator, {
       method: "post", path: "/v1/subscriptions/{id}/credentials-token", tags: ["operators"],
-      summary: "Issue a new customer credentials token (the old one stops working)", security: OPERATOR,
-      middleware: [operator], request: { params: S.SubscriptionParams },
-      responses: { 201: json(S.TokenIssued, "the new token, shown once"), 401: UNAUTHORIZED, 404: NOT_FOUND },
-    }),
+      summary: "Issue a new customer credentials token (the old one stops working)",
+      responses: { 201: json(S.TokenIssued, "the new token, shown once") },
+    } as const)),
     async (c) => {
       const sub = await load(c.req.valid("param").id, c);
       const token = newCustomerToken();

@@ -5,7 +5,7 @@ import type { DriftCheckResult, DriftDetector } from "../provisioning/drift.js";
 import type { DriftStore } from "../store/drift-store.js";
 import type { SubscriptionRecord } from "../store/subscription-store.js";
 import { validationHook } from "./problem.js";
-import { json, NOT_FOUND, OPERATOR, problem, UNAUTHORIZED } from "./route-docs.js";
+import { json, OPERATOR, onSubscription, problem, UNAUTHORIZED } from "./route-docs.js";
 import * as S from "./schemas.js";
 import { view } from "./subscription-view.js";
 
@@ -37,11 +37,10 @@ export function driftRoutes(deps: {
     async (c) => c.json({ results: (await deps.detector.sweep()).map(resultView) }, 200),
   );
   app.openapi(
-    createRoute({
-      method: "post", path: "/subscriptions/{id}/drift/check", tags: ["drift"], summary: "Check one stack for drift now", security: OPERATOR,
-      middleware: [deps.operator], request: { params: S.SubscriptionParams },
-      responses: { 200: json(S.DriftSweep, "the result"), 401: UNAUTHORIZED, 404: NOT_FOUND },
-    }),
+    createRoute(onSubscription(deps.operator, {
+      method: "post", path: "/subscriptions/{id}/drift/check", tags: ["drift"], summary: "Check one stack for drift now",
+      responses: { 200: json(S.DriftSweep, "the result") },
+    } as const)),
     async (c) => {
       const sub = await deps.load(c.req.valid("param").id, c);
       return c.json({ results: [resultView(await deps.detector.check(sub.id))] }, 200);
@@ -53,12 +52,11 @@ export function driftRoutes(deps: {
     return found;
   };
   app.openapi(
-    createRoute({
+    createRoute(onSubscription(deps.operator, {
       method: "post", path: "/subscriptions/{id}/drift/repair", tags: ["drift"],
-      summary: "Put the declared state back: a normal stack update, recorded in the history as a drift repair", security: OPERATOR,
-      middleware: [deps.operator], request: { params: S.SubscriptionParams },
-      responses: { 202: json(S.DriftRepairAccepted, "the update is queued"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("nothing drifted") },
-    }),
+      summary: "Put the declared state back: a normal stack update, recorded in the history as a drift repair",
+      responses: { 202: json(S.DriftRepairAccepted, "the update is queued"), 409: problem("nothing drifted") },
+    } as const)),
     async (c) => {
       const sub = await deps.load(c.req.valid("param").id, c);
       const found = await driftOf(sub.id);
@@ -68,12 +66,11 @@ export function driftRoutes(deps: {
     },
   );
   app.openapi(
-    createRoute({
+    createRoute(onSubscription(deps.operator, {
       method: "post", path: "/subscriptions/{id}/drift/accept", tags: ["drift"],
-      summary: "Accept exactly these differences: not reported as drifted again unless they change", security: OPERATOR,
-      middleware: [deps.operator], request: { params: S.SubscriptionParams },
-      responses: { 200: json(S.DriftList, "the accepted record"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("nothing drifted") },
-    }),
+      summary: "Accept exactly these differences: not reported as drifted again unless they change",
+      responses: { 200: json(S.DriftList, "the accepted record"), 409: problem("nothing drifted") },
+    } as const)),
     async (c) => {
       const sub = await deps.load(c.req.valid("param").id, c);
       await driftOf(sub.id);

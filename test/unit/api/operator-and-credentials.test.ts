@@ -24,6 +24,12 @@ describe("operator endpoints", () => {
     expect((await h.app.request("/v1/subscriptions")).status).toBe(401);
     expect((await h.app.request("/v1/subscriptions", { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
     expect((await h.app.request("/v1/subscriptions", { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    // Every operator route on one subscription, with the customer's own token: 401, before the path is looked at.
+    for (const [method, path] of [["GET", "/v1/subscriptions/42"], ["POST", "/v1/subscriptions/42/preview"], ["GET", "/v1/subscriptions/42/history"],
+      ["POST", "/v1/subscriptions/42/retry"], ["POST", "/v1/subscriptions/42/credentials-token"], ["POST", "/v1/subscriptions/42/drift/check"],
+      ["POST", "/v1/subscriptions/42/drift/repair"], ["POST", "/v1/subscriptions/42/drift/accept"], ["GET", "/v1/subscriptions/..%2F/history"]] as const) {
+      expect((await h.app.request(path, { method, headers: { authorization: `Bearer ${token}` } })).status, `${method} ${path}`).toBe(401);
+    }
   });
 
   it("list and show a subscription with its phase, outputs and operations, without secrets", async () => {

@@ -50,6 +50,11 @@ describe("OpenAPI 3.1 from the zod schemas", () => {
     expect(doc.components.securitySchemes.operatorToken).toMatchObject({ type: "http", scheme: "bearer" });
     expect(doc.paths["/v1/subscriptions"]?.get?.security).toEqual([{ operatorToken: [] }]);
     expect(doc.paths["/v1/billing-runs"]?.post?.security).toEqual([{ operatorToken: [] }]);
+    for (const path of ["/v1/subscriptions/{id}/history", "/v1/subscriptions/{id}/drift/repair"]) {
+      const op = Object.values(doc.paths[path] ?? {})[0];
+      expect(op?.security, path).toEqual([{ operatorToken: [] }]);
+      expect(Object.keys(op?.responses ?? {}), path).toEqual(expect.arrayContaining(["401", "404"]));
+    }
     const names = (doc.paths["/v1/events"]?.post?.parameters ?? []).map((p) => `${p.in}:${p.name}`);
     expect(names).toEqual(expect.arrayContaining(["header:x-timestamp", "header:x-signature"]));
   });
