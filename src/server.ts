@@ -4,23 +4,21 @@ import { missingForProvisioning, type Config } from "./config.js";
 import { createLogger, makeRedactor, type Logger } from "./log.js";
 import type { Engine } from "./provisioning/engine.js";
 import { PulumiEngine } from "./provisioning/pulumi-engine.js";
-import { Reconciler } from "./provisioning/reconciler.js";
 import { openDb } from "./store/db.js";
 import { migrate } from "./store/migrations.js";
-import { SubscriptionStore } from "./store/subscription-store.js";
+import type { SubscriptionStore } from "./store/subscription-store.js";
+import type { Reconciler } from "./provisioning/reconciler.js";
+import type { DriftDetector } from "./provisioning/drift.js";
 import { BillingStore } from "./store/billing-store.js";
 import { BillingService } from "./metering/billing-service.js";
 import { GnocchiClient } from "./metering/gnocchi-client.js";
 import { unavailable } from "./domain/errors.js";
 import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
 import { doctor, type Finding } from "./openstack/doctor.js";
-import { Metrics } from "./metrics.js";
-import { ProgressHub } from "./provisioning/progress.js";
-import { DriftDetector } from "./provisioning/drift.js";
-import { DriftStore } from "./store/drift-store.js";
 import { JobQueue } from "./store/job-queue.js";
 import { CloudClient } from "./openstack/cloud-client.js";
 import { CloudGuard } from "./provisioning/tenant-guard.js";
+import { assembleWorkers } from "./workers.js";
 
 export interface RunningService {
   url: string;
@@ -37,7 +35,6 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const log = overrides.log ?? createLogger({ redact, level: config.logLevel });
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrate(db);
-  const store = new SubscriptionStore(db);
   const engine =
     overrides.engine ??
     new PulumiEngine({
@@ -48,27 +45,16 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       redact,
     });
   const settings = { ...config.tenant };
-  const driftStore = new DriftStore(db);
-  const metrics = new Metrics(
-    { subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount(), deadLetters: () => queue.deadLetterCount() },
-    { defaultMetrics: true },
-  );
-  const progress = new ProgressHub();
   const queue = await JobQueue.open(db, { maxAttempts: config.reconcile.maxAttempts, backoffMs: config.reconcile.backoffMs, expireInSeconds: config.reconcile.jobTimeoutSeconds }, (e) =>
     log.error("job queue error", { error: e.message }),
   );
   // The cloud is checked before updates (downsizes) and destroys (leftovers) when we can reach it.
-  const admin = config.openstack.admin;
-  const cloud = admin ? new CloudClient(admin) : null;
-  const guard = cloud
-    ? new CloudGuard(() => cloud, { policy: config.guard.orphanPolicy, pollMs: 2000, timeoutMs: config.guard.purgeTimeoutSeconds * 1000 })
+  const guard = config.openstack.admin
+    ? new CloudGuard(new CloudClient(config.openstack.admin), { policy: config.guard.orphanPolicy, pollMs: 2000, timeoutMs: config.guard.purgeTimeoutSeconds * 1000 })
     : undefined;
-  const reconciler = new Reconciler({
-    store, engine, settings, log, progress, metrics, db, queue, ...(guard ? { guard } : {}),
-    concurrency: config.reconcile.concurrency, pollMs: config.reconcile.pollMs,
-  });
-  const drift = new DriftDetector({
-    store, drift: driftStore, engine, log, metrics, intervalSeconds: config.driftIntervalSeconds, busy: (id) => reconciler.busy(id),
+  const { store, driftStore, metrics, progress, reconciler, drift } = assembleWorkers({
+    db, queue, engine, log, settings, guard, defaultMetrics: true,
+    concurrency: config.reconcile.concurrency, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
   });
 
   const missing = missingForProvisioning(config);

@@ -21,17 +21,17 @@ export interface TenantGuard {
 /** The guard of a real cloud: quota detail views for downsizes, resource listings for cancellations. */
 export class CloudGuard implements TenantGuard {
   constructor(
-    private readonly client: () => CloudClient,
+    private readonly client: CloudClient,
     private readonly o: { policy: OrphanPolicy; pollMs: number; timeoutMs: number },
   ) {}
 
   async beforeUp(projectId: string, spec: TenantSpec): Promise<string | null> {
-    const violations = downsizeViolations(spec.quotas, await projectUsage(this.client(), projectId));
+    const violations = downsizeViolations(spec.quotas, await projectUsage(this.client, projectId));
     return violations.length === 0 ? null : `downsize refused, the project uses more than the new plan allows: ${violations.join("; ")}`;
   }
 
   async beforeDestroy(projectId: string, onStep: (step: string) => void): Promise<{ held: string } | null> {
-    const client = this.client();
+    const client = this.client;
     const remaining = await remainingResources(client, projectId);
     if (remaining.length === 0) return null;
     if (this.o.policy === "hold") return { held: `cancellation held (ORPHAN_POLICY=hold), the project still has: ${describeRemaining(remaining)}` };

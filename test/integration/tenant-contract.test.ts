@@ -25,7 +25,7 @@ beforeAll(async () => {
   const client = new CloudClient(adminCredentials());
   h = await harnessWith(new KeystoneContractEngine(adminCredentials()), {
     settings: { ...SETTINGS, authUrl: testcloud().OS_AUTH_URL as string },
-    guard: new CloudGuard(() => client, { policy: "purge", pollMs: 100, timeoutMs: 10_000 }),
+    guard: new CloudGuard(client, { policy: "purge", pollMs: 100, timeoutMs: 10_000 }),
   });
   for (const id of [A, B]) {
     const res = await h.send(event(id, "subscription.created"));

@@ -1,10 +1,8 @@
 import { createApp } from "../../src/api/app.js";
 import { signWebhook } from "../../src/domain/webhook-signature.js";
 import { createLogger, makeRedactor } from "../../src/log.js";
-import { Reconciler } from "../../src/provisioning/reconciler.js";
 import { openPglite, type Db } from "../../src/store/db.js";
 import { migrate } from "../../src/store/migrations.js";
-import { SubscriptionStore } from "../../src/store/subscription-store.js";
 import type { TenantSettings } from "../../src/domain/tenant-spec.js";
 import type { Engine } from "../../src/provisioning/engine.js";
 import { RecordingEngine } from "./recording-engine.js";
@@ -15,11 +13,8 @@ import type { PriceList } from "../../src/metering/prices.js";
 import type { DeliveryTarget } from "../../src/metering/billing-delivery.js";
 import { BillingStore } from "../../src/store/billing-store.js";
 import { SETTINGS } from "./settings.js";
-import { Metrics } from "../../src/metrics.js";
-import { ProgressHub } from "../../src/provisioning/progress.js";
-import { DriftDetector } from "../../src/provisioning/drift.js";
-import { DriftStore } from "../../src/store/drift-store.js";
 import { JobQueue } from "../../src/store/job-queue.js";
+import { assembleWorkers } from "../../src/workers.js";
 import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
 
 export const WEBHOOK_SECRET = "whsec-test-0123456789abcdef";
@@ -50,21 +45,17 @@ interface HarnessOptions {
 /** The same, around any engine. */
 export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOptions = {}) {
   const db = opts.replicaOf?.db ?? (await sharedDb());
-  const store = new SubscriptionStore(db);
   const settings = opts.settings ?? SETTINGS;
   const logs: string[] = [];
   const log = createLogger({ redact: makeRedactor([WEBHOOK_SECRET, OPERATOR_TOKEN]), write: (l) => logs.push(l), level: "debug" });
-  const driftStore = new DriftStore(db);
   const queue = opts.replicaOf
     ? await JobQueue.open(db, { maxAttempts: opts.maxAttempts ?? 3, backoffMs: 0, expireInSeconds: 3600 }, (e) => logs.push(`queue error: ${e.message}`))
     : await sharedQueue(db, opts.maxAttempts ?? 3);
-  const metrics = new Metrics({ subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount(), deadLetters: () => queue.deadLetterCount() });
-  const progress = new ProgressHub({ itemsPerOperation: 5000, finishedKept: opts.progressKept ?? 200 });
-  const reconciler = new Reconciler({
-    store, engine, settings, log, metrics, progress, db, queue, ...(opts.guard ? { guard: opts.guard } : {}),
-    concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? 60_000,
+  // The same wiring as the server (src/workers.ts); the drift schedule is off (tests sweep on demand).
+  const { store, driftStore, metrics, progress, reconciler, drift } = assembleWorkers({
+    db, queue, engine, log, settings, guard: opts.guard, progressKept: opts.progressKept,
+    concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? 60_000, driftIntervalSeconds: 0,
   });
-  const drift = new DriftDetector({ store, drift: driftStore, engine, log, metrics, intervalSeconds: 0, busy: (id) => reconciler.busy(id) });
   const billingStore = new BillingStore(db);
   const billing = opts.billing
     ? {

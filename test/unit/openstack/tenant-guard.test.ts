@@ -15,7 +15,7 @@ afterEach(async () => {
 async function withCloud(policy: OrphanPolicy, opts: { empty?: boolean } = {}) {
   cloud = await new FakeOpenStack("project-of-sub-42", opts).start();
   const client = new CloudClient(cloud.credentials());
-  const h = await harness({ maxAttempts: 2, guard: new CloudGuard(() => client, { policy, pollMs: 5, timeoutMs: 5000 }) });
+  const h = await harness({ maxAttempts: 2, guard: new CloudGuard(client, { policy, pollMs: 5, timeoutMs: 5000 }) });
   await h.send(event("42", "subscription.created", { plan: { ...PREPAID, cores: 16, ramGb: 32, diskGb: 200 } }));
   await h.reconciler.idle();
   expect((await h.store.get("42"))?.phase).toBe("ready");
