@@ -52,7 +52,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const guard = config.openstack.admin
     ? new CloudGuard(new CloudClient(config.openstack.admin), { policy: config.guard.orphanPolicy, pollMs: 2000, timeoutMs: config.guard.purgeTimeoutSeconds * 1000 })
     : undefined;
-  const { store, driftStore, metrics, progress, reconciler, drift } = assembleWorkers({
+  const { store, intake, driftStore, metrics, progress, reconciler, drift } = assembleWorkers({
     db, queue, engine, log, settings, guard, defaultMetrics: true,
     concurrency: config.reconcile.concurrency, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
   });
@@ -71,7 +71,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering);
   const app = createApp({
     billing: { service: billing, store: billingStore },
-    store, engine, reconciler, settings, log, metrics, progress, queue,
+    store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
     webhookSecret: config.webhookSecret,
     replayWindowSeconds: config.replayWindowSeconds,

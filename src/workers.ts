@@ -9,6 +9,7 @@ import type { TenantGuard } from "./provisioning/tenant-guard.js";
 import type { Db } from "./store/db.js";
 import { DriftStore } from "./store/drift-store.js";
 import type { JobQueue } from "./store/job-queue.js";
+import { IntakeBatcher } from "./store/intake-batcher.js";
 import { SubscriptionStore } from "./store/subscription-store.js";
 
 export interface WorkerOptions {
@@ -33,6 +34,8 @@ export interface WorkerOptions {
 export function assembleWorkers(o: WorkerOptions) {
   const store = new SubscriptionStore(o.db);
   const driftStore = new DriftStore(o.db);
+  // Webhooks are taken in by group commit; their jobs are queued in the same transaction.
+  const intake = new IntakeBatcher((items) => store.intakeBatch(items, (tx, ids) => o.queue.enqueueMany(ids, { tx })));
   const metrics = new Metrics(
     { subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount(), deadLetters: () => o.queue.deadLetterCount() },
     { defaultMetrics: o.defaultMetrics ?? false },
@@ -45,5 +48,5 @@ export function assembleWorkers(o: WorkerOptions) {
   const drift = new DriftDetector({
     store, drift: driftStore, engine: o.engine, log: o.log, metrics, intervalSeconds: o.driftIntervalSeconds, busy: (id) => reconciler.busy(id),
   });
-  return { store, driftStore, metrics, progress, reconciler, drift };
+  return { store, intake, driftStore, metrics, progress, reconciler, drift };
 }

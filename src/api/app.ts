@@ -16,6 +16,7 @@ import type { Engine } from "../provisioning/engine.js";
 import type { ProgressHub } from "../provisioning/progress.js";
 import type { BillingRunRecord, BillingStore } from "../store/billing-store.js";
 import type { DriftStore } from "../store/drift-store.js";
+import type { IntakeBatcher } from "../store/intake-batcher.js";
 import type { JobQueue } from "../store/job-queue.js";
 import type { SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
 import { billingRoutes } from "./billing-routes.js";
@@ -31,6 +32,8 @@ import { bearerOf, hashToken, newCustomerToken, sameSecret } from "./tokens.js";
 
 export interface AppDeps {
   store: SubscriptionStore;
+  /** Where webhooks' events go: stored and folded (by group commit), their jobs queued with them. */
+  intake: Pick<IntakeBatcher, "submit">;
   engine: Engine;
   reconciler: { kick(id: string): void };
   /** Reconcile jobs: queued with the event's transaction, and after operator retries. */
@@ -171,8 +174,9 @@ export function createApp(deps: AppDeps) {
       const violations = planViolations(event.subscription.plan, deps.settings.limits);
       if (violations.length > 0) throw invalid("plan exceeds the operator's limits", violations);
 
-      const token = newCustomerToken();
-      const result = await deps.store.intake(event, hashToken(token), (tx, id) => deps.queue.enqueue(id, { tx }));
+      // A customer token is made only for the event that creates its subscription.
+      let token: string | undefined;
+      const result = await deps.intake.submit({ event, tokenHashIfNew: () => hashToken((token = newCustomerToken())) });
       deps.metrics?.eventsReceived.inc({ type: event.type, outcome: result.outcome });
       c.set("logFields", { event: event.id, type: event.type, subscription: event.subscription.id, outcome: result.outcome });
       switch (result.outcome) {
@@ -190,7 +194,7 @@ export function createApp(deps: AppDeps) {
               event: event.id,
               subscription: view(result.subscription),
               // Handed back once, on the event that created the subscription: the customer's key to its credentials.
-              ...(result.created ? { credentialsToken: token } : {}),
+              ...(result.created && token ? { credentialsToken: token } : {}),
             },
             202,
           );

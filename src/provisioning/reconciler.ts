@@ -89,7 +89,7 @@ export class Reconciler {
   async scan(): Promise<void> {
     if (this.stopped) return;
     try {
-      for (const id of await this.o.store.pendingIds()) await this.o.queue.enqueue(id);
+      await this.o.queue.enqueueMany(await this.o.store.pendingIds());
     } catch (e) {
       this.o.log.error("reconcile scan failed", { error: e instanceof Error ? e.message : String(e) });
     }

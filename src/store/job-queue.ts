@@ -78,6 +78,18 @@ export class JobQueue {
     });
   }
 
+  /**
+   * `enqueue` for several subscriptions in one statement (an intake batch's jobs, inside its `tx`; a
+   * scan's); a job already waiting for one of them makes that one a no-op (the `short` policy's unique key).
+   */
+  async enqueueMany(subscriptions: readonly string[], o: { tx?: Db } = {}): Promise<void> {
+    if (subscriptions.length === 0) return;
+    await this.boss.insert(
+      subscriptions.map((subscription) => ({ name: RECONCILE_QUEUE, data: { subscription }, singletonKey: subscription })),
+      o.tx ? { db: o.tx.executor() as PgBoss.Db } : {},
+    );
+  }
+
   /** The next job ready to run, or null. */
   async fetch(): Promise<ReconcileJob | null> {
     const jobs = await this.boss.fetch<{ subscription: string }>(RECONCILE_QUEUE, { batchSize: 1, includeMetadata: true });

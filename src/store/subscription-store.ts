@@ -61,6 +61,15 @@ const OP_COLUMNS = `id, kind, event_id AS "eventId", generation,
 
 const parseSub = (row: unknown) => SubscriptionRecord.parse(row);
 
+/** One event to take in; the token hash is asked for only if the event creates its subscription. */
+export interface IntakeItem {
+  event: MarketplaceEvent;
+  tokenHashIfNew: string | (() => string);
+}
+
+/** Queues the jobs of subscriptions left pending, inside the intake's transaction. */
+export type OnPending = (tx: Db, subscriptionIds: string[]) => Promise<void>;
+
 /** Durable state of subscriptions: the event inbox, the desired state, and operations on stacks. */
 export class SubscriptionStore {
   constructor(private readonly db: Db) {}
@@ -69,53 +78,135 @@ export class SubscriptionStore {
    * Stores the event and folds it into the subscription's desired state, in one transaction: once this
    * returns, the event survives a crash, and a duplicate id never applies twice.
    */
-  async intake(event: MarketplaceEvent, tokenHashIfNew: string, onPending?: (tx: Db, id: string) => Promise<void>): Promise<EventIntake> {
+  async intake(event: MarketplaceEvent, tokenHashIfNew: string | (() => string), onPending?: OnPending): Promise<EventIntake> {
+    const [result] = await this.intakeBatch([{ event, tokenHashIfNew }], onPending);
+    if (!result) throw new Error("intakeBatch returned no result");
+    return result;
+  }
+
+  /**
+   * Group commit: stores and folds several events in one transaction, in the order given, with the same
+   * results as `intake` called for each in turn. A fixed handful of statements whatever the batch size
+   * (one row set per statement), which is what makes a burst of webhooks cheap on the embedded store.
+   * `onPending` gets every subscription left pending, to queue its job in the same transaction.
+   */
+  async intakeBatch(items: readonly IntakeItem[], onPending?: OnPending): Promise<EventIntake[]> {
+    if (items.length === 0) return [];
     return this.db.transaction(async (tx) => {
       // Events of one subscription are folded one at a time, across replicas (two first events racing
-      // would otherwise both try to create it): a transaction-scoped lock on the subscription id.
-      await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 1))", [`subscription:${event.subscription.id}`]);
-      const inserted = await tx.query(
-        `INSERT INTO events (id, subscription_id, type, occurred_at, body, outcome)
-         VALUES ($1, $2, $3, $4, $5, 'pending') ON CONFLICT (id) DO NOTHING RETURNING id`,
-        [event.id, event.subscription.id, event.type, event.occurredAt, JSON.stringify(event)],
+      // would otherwise both try to create it): transaction-scoped locks, taken in one order (no deadlock).
+      const subIds = [...new Set(items.map((i) => i.event.subscription.id))];
+      await tx.query(
+        `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS o`,
+        [subIds.map((id) => `subscription:${id}`)],
       );
-      if (inserted.length === 0) {
-        const [prev] = await tx.query<{ outcome: "applied" | "stale" | "rejected"; reason: string | null; subscription_id: string }>(
-          "SELECT outcome, reason, subscription_id FROM events WHERE id = $1",
-          [event.id],
+      const firstOf = new Map<string, number>();
+      items.forEach((it, i) => firstOf.has(it.event.id) || firstOf.set(it.event.id, i));
+      const fresh = [...firstOf.values()].map((i) => items[i]!.event);
+      const inserted = new Set(
+        (await tx.query<{ id: string }>(
+          `INSERT INTO events (id, subscription_id, type, occurred_at, body, outcome)
+           SELECT id, sub, type, at, body, 'pending' FROM jsonb_to_recordset($1::jsonb) AS x(id text, sub text, type text, at timestamptz, body jsonb)
+           ON CONFLICT (id) DO NOTHING RETURNING id`,
+          [JSON.stringify(fresh.map((e) => ({ id: e.id, sub: e.subscription.id, type: e.type, at: e.occurredAt, body: e })))],
+        )).map((r) => r.id),
+      );
+      // Events stored before this batch: answered as duplicates with what they became then.
+      const earlier = new Map<string, { outcome: "applied" | "stale" | "rejected"; reason: string | null; subscription_id: string }>();
+      const known = fresh.filter((e) => !inserted.has(e.id)).map((e) => e.id);
+      if (known.length > 0) {
+        const rows = await tx.query<{ id: string; outcome: "applied" | "stale" | "rejected"; reason: string | null; subscription_id: string }>(
+          "SELECT id, outcome, reason, subscription_id FROM events WHERE id = ANY($1::text[])",
+          [known],
         );
-        const rows = await tx.query(`SELECT ${SUB_COLUMNS} FROM subscriptions WHERE id = $1`, [prev?.subscription_id]);
-        return { outcome: "duplicate", original: prev?.outcome ?? "applied", reason: prev?.reason ?? null, subscription: rows[0] ? parseSub(rows[0]) : null };
+        for (const r of rows) earlier.set(r.id, r);
       }
-      const [row] = await tx.query(`SELECT ${SUB_COLUMNS} FROM subscriptions WHERE id = $1 FOR UPDATE`, [event.subscription.id]);
-      const current = row ? parseSub(row) : null;
-      const folded = foldEvent(current?.desired ?? null, event);
-      await tx.query("UPDATE events SET outcome = $2, reason = $3 WHERE id = $1", [
-        event.id, folded.outcome, folded.outcome === "applied" ? null : folded.reason,
-      ]);
-      if (folded.outcome !== "applied") return { outcome: folded.outcome, reason: folded.reason, subscription: current };
+      const wanted = new Set([...subIds, ...[...earlier.values()].map((r) => r.subscription_id)]);
+      const current = new Map<string, SubscriptionRecord>();
+      for (const row of await tx.query(`SELECT ${SUB_COLUMNS} FROM subscriptions WHERE id = ANY($1::text[]) FOR UPDATE`, [[...wanted]])) {
+        const sub = parseSub(row);
+        current.set(sub.id, sub);
+      }
+      const existed = new Set(current.keys());
 
-      let rows: unknown[];
-      if (!current) {
-        rows = await tx.query(
-          `INSERT INTO subscriptions (id, desired, token_hash) VALUES ($1, $2, $3) RETURNING ${SUB_COLUMNS}`,
-          [event.subscription.id, JSON.stringify(folded.state), tokenHashIfNew],
-        );
-      } else {
-        // A change needs a new stack update; any applied event also lifts a failure (the next event resumes).
-        rows = await tx.query(
-          `UPDATE subscriptions SET desired = $2,
-             generation = generation + $3,
-             phase = CASE WHEN $3 = 1 OR phase = 'failed' THEN 'pending' ELSE phase END,
-             updated_at = now()
-           WHERE id = $1 RETURNING ${SUB_COLUMNS}`,
-          [event.subscription.id, JSON.stringify(folded.state), folded.changed ? 1 : 0],
-        );
+      // The fold, in order, in memory; each result carries the subscription as it was after its event.
+      const outcomes = new Map<string, { outcome: "applied" | "stale" | "rejected"; reason: string | null }>();
+      const created = new Map<string, string>();
+      const touched = new Set<string>();
+      const made: SubscriptionRecord[] = [];
+      const results = items.map((it, i): EventIntake => {
+        const { event } = it;
+        if (firstOf.get(event.id) !== i || !inserted.has(event.id)) {
+          const prev = outcomes.get(event.id) ?? earlier.get(event.id);
+          const subId = earlier.get(event.id)?.subscription_id ?? event.subscription.id;
+          return { outcome: "duplicate", original: prev?.outcome ?? "applied", reason: prev?.reason ?? null, subscription: current.get(subId) ?? null };
+        }
+        const before = current.get(event.subscription.id) ?? null;
+        const folded = foldEvent(before?.desired ?? null, event);
+        if (folded.outcome !== "applied") {
+          outcomes.set(event.id, { outcome: folded.outcome, reason: folded.reason });
+          return { outcome: folded.outcome, reason: folded.reason, subscription: before };
+        }
+        outcomes.set(event.id, { outcome: "applied", reason: null });
+        touched.add(event.subscription.id);
+        let after: SubscriptionRecord;
+        if (!before) {
+          const tokenHash = typeof it.tokenHashIfNew === "function" ? it.tokenHashIfNew() : it.tokenHashIfNew;
+          created.set(event.subscription.id, tokenHash);
+          after = {
+            id: event.subscription.id, desired: folded.state, generation: 1, appliedGeneration: 0, phase: "pending", lastError: null,
+            outputs: null, tokenHash, pendingNote: null, createdAt: "", updatedAt: "",
+          };
+        } else {
+          // A change needs a new stack update; any applied event also lifts a failure (the next event resumes).
+          after = {
+            ...before, desired: folded.state, generation: before.generation + (folded.changed ? 1 : 0),
+            phase: folded.changed || before.phase === "failed" ? "pending" : before.phase,
+          };
+        }
+        current.set(after.id, after);
+        made.push(after);
+        return { outcome: "applied", changed: folded.changed, created: !before, subscription: after };
+      });
+
+      await tx.query(
+        `UPDATE events SET outcome = x.outcome, reason = x.reason FROM jsonb_to_recordset($1::jsonb) AS x(eid text, outcome text, reason text) WHERE events.id = x.eid`,
+        [JSON.stringify([...outcomes].map(([eid, o]) => ({ eid, ...o })))],
+      );
+      const rowsOf = (ids: string[]) => JSON.stringify(ids.map((id) => {
+        const s = current.get(id)!;
+        return { sid: id, state: s.desired, gen: s.generation, ph: s.phase, th: created.get(id) ?? null };
+      }));
+      const newIds = [...touched].filter((id) => !existed.has(id));
+      const oldIds = [...touched].filter((id) => existed.has(id));
+      const written: unknown[] = [];
+      // (Written rows are only read for their timestamps: the fold above is the state.)
+      if (newIds.length > 0) {
+        written.push(...await tx.query(
+          `INSERT INTO subscriptions (id, desired, generation, phase, token_hash)
+           SELECT sid, state, gen, ph, th FROM jsonb_to_recordset($1::jsonb) AS x(sid text, state jsonb, gen integer, ph text, th text)
+           RETURNING ${SUB_COLUMNS}`,
+          [rowsOf(newIds)],
+        ));
       }
-      const subscription = parseSub(rows[0]);
-      // The job that applies it is stored in the same transaction: an accepted event always has one.
-      if (subscription.phase === "pending" && onPending) await onPending(tx, subscription.id);
-      return { outcome: "applied", changed: folded.changed, created: !current, subscription };
+      if (oldIds.length > 0) {
+        written.push(...await tx.query(
+          `UPDATE subscriptions SET desired = x.state, generation = x.gen, phase = x.ph, updated_at = now()
+           FROM jsonb_to_recordset($1::jsonb) AS x(sid text, state jsonb, gen integer, ph text, th text)
+           WHERE subscriptions.id = x.sid RETURNING ${SUB_COLUMNS}`,
+          [rowsOf(oldIds)],
+        ));
+      }
+      // States made in this batch carry the transaction's time, as the rows written now say.
+      const txNow = written.length > 0 ? parseSub(written[0]).updatedAt : "";
+      for (const sub of made) {
+        sub.updatedAt = txNow;
+        if (sub.createdAt === "") sub.createdAt = txNow;
+      }
+      // The jobs that apply them are stored in the same transaction: an accepted event always has one.
+      const pending = [...touched].filter((id) => current.get(id)?.phase === "pending");
+      if (pending.length > 0 && onPending) await onPending(tx, pending);
+      return results;
     });
   }
 

@@ -52,7 +52,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     ? await JobQueue.open(db, { maxAttempts: opts.maxAttempts ?? 3, backoffMs: 0, expireInSeconds: 3600 }, (e) => logs.push(`queue error: ${e.message}`))
     : await sharedQueue(db, opts.maxAttempts ?? 3);
   // The same wiring as the server (src/workers.ts); the drift schedule is off (tests sweep on demand).
-  const { store, driftStore, metrics, progress, reconciler, drift } = assembleWorkers({
+  const { store, intake, driftStore, metrics, progress, reconciler, drift } = assembleWorkers({
     db, queue, engine, log, settings, guard: opts.guard, progressKept: opts.progressKept,
     concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? 60_000, driftIntervalSeconds: 0,
   });
@@ -65,7 +65,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     : undefined;
   const app = createApp({
     ...(billing ? { billing } : {}),
-    store, engine, reconciler, settings, log, metrics, progress, queue,
+    store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
     webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN,
     health: async () => ({ status: "ok" }),
@@ -91,7 +91,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     // A replica owns its queue client; the shared one lives as long as the test file.
     if (opts.replicaOf) await queue.stop();
   };
-  return { db, queue, store, billingStore, driftStore, drift, metrics, progress, engine, reconciler, app, logs, send, asOperator, close };
+  return { db, queue, store, intake, billingStore, driftStore, drift, metrics, progress, engine, reconciler, app, logs, send, asOperator, close };
 }
 
 let queues: Promise<JobQueue> | undefined;

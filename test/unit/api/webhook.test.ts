@@ -110,7 +110,7 @@ describe("POST /v1/events", () => {
   it("without a configured webhook secret, webhooks are refused with 503 and a reason", async () => {
     const { createApp } = await import("../../../src/api/app.js");
     const app = createApp({
-      store: h.store, engine: h.engine, reconciler: h.reconciler, queue: h.queue, settings: (await import("../../support/settings.js")).SETTINGS,
+      store: h.store, intake: h.intake, engine: h.engine, reconciler: h.reconciler, queue: h.queue, settings: (await import("../../support/settings.js")).SETTINGS,
       log: { debug() {}, info() {}, warn() {}, error() {} }, webhookSecret: undefined, replayWindowSeconds: 300,
       operatorToken: "x".repeat(20), health: async () => ({ status: "degraded" }),
     });
