@@ -1,7 +1,7 @@
 /**
  * Webhook load on loopback with autocannon, bounded, the service and a bare Hono handler each in a
  * process of its own, measured in the same run. Prints: throughput and p99 of durable 202s next to the
- * bare handler (as fast as they go, 10 connections), p99 at a fixed 1,000 req/s, and the service's
+ * bare handler and to the service's HTTP path with nothing stored (as fast as they go, 10 connections), p99 at a fixed 1,000 req/s, and the service's
  * memory (from its own /metrics) before and after 1,000 stack operations. Prints figures; asserts nothing.
  *   Usage: npx tsx bench/load.ts [seconds=10]
  */
@@ -102,15 +102,24 @@ async function measureService(engineDelayMs: number, withMemory: boolean) {
   }
 }
 
-const bare = await child("bench/support/bare-child.ts", {});
-await run(bare.url, { connections: 4, seconds: 2, subscriptions: 50 });
-const b = await run(bare.url, { connections: 10, seconds: SECONDS, subscriptions: 500 });
-bare.proc.kill("SIGTERM");
+/** As fast as it goes, after a warm-up: a handler that stores nothing. */
+async function measureStateless(script: string, env: Record<string, string>) {
+  const c = await child(script, env);
+  try {
+    await run(c.url, { connections: 4, seconds: 2, subscriptions: 50 });
+    return await run(c.url, { connections: 10, seconds: SECONDS, subscriptions: 500 });
+  } finally {
+    c.proc.kill("SIGINT");
+  }
+}
+const b = await measureStateless("bench/support/bare-child.ts", {});
+const noStore = await measureStateless("bench/support/no-store-child.ts", { DATA_DIR: tmpdir(), WEBHOOK_SECRET: SECRET, OPERATOR_TOKEN: TOKEN, LOG_LEVEL: "error" });
 const instant = await measureService(0, true);
 const realistic = await measureService(2000, false);
 
 console.log(`webhook load, loopback, ${SECONDS} s per phase, 10 connections, embedded PGlite, one new signed event per request`);
 console.log(`bare Hono handler:                      ${rps(b)} req/s, p50 ${b.latency.p50} ms, p99 ${b.latency.p99} ms (${codes(b)})`);
+console.log(`service's HTTP path, nothing stored:    ${rps(noStore)} req/s, p50 ${noStore.latency.p50} ms, p99 ${noStore.latency.p99} ms (${codes(noStore)}); ratio to bare ${(noStore.requests.average / b.requests.average).toFixed(3)}x (signature, schema, limits, logging, response: the ceiling of any store)`);
 for (const [name, r] of [["engine 0 ms (every event an operation)", instant], ["engine 2 s (a real pulumi up)", realistic]] as const) {
   console.log(`service, ${name}: ${rps(r.fast)} req/s durable 202s, p50 ${r.fast.latency.p50} ms, p99 ${r.fast.latency.p99} ms (${codes(r.fast)}); ratio to bare ${(r.fast.requests.average / b.requests.average).toFixed(3)}x (target >= 0.5x)`);
   console.log(`  paced at 1,000 req/s: ${rps(r.paced)} req/s achieved, p50 ${r.paced.latency.p50} ms, p99 ${r.paced.latency.p99} ms (target <= 10 ms) (${codes(r.paced)})`);

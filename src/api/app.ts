@@ -1,7 +1,6 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { getConnInfo } from "@hono/node-server/conninfo";
-import { bodyLimit } from "hono/body-limit";
 import { conflict, invalid, notFound, unauthorized, unavailable } from "../domain/errors.js";
 import { planViolations } from "../domain/plan.js";
 import { SubscriptionId, stackNameOf } from "../domain/subscription-id.js";
@@ -20,6 +19,7 @@ import type { IntakeBatcher } from "../store/intake-batcher.js";
 import type { JobQueue } from "../store/job-queue.js";
 import type { SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
 import { billingRoutes } from "./billing-routes.js";
+import { boundedBody } from "./body-limit.js";
 import { docsRoutes } from "./docs.js";
 import { onError, problemResponse, validationHook } from "./problem.js";
 import { rateLimit, type RateLimit } from "./rate-limit.js";
@@ -88,7 +88,7 @@ export function createApp(deps: AppDeps) {
     });
   });
 
-  app.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problemResponse(c, 413, `body larger than ${MAX_BODY_BYTES} bytes`) }));
+  app.use("*", boundedBody(MAX_BODY_BYTES, (c) => problemResponse(c, 413, `body larger than ${MAX_BODY_BYTES} bytes`)));
 
   const operator: MiddlewareHandler = async (c, next) => {
     const token = bearerOf(c.req.header("authorization"));
@@ -145,7 +145,7 @@ export function createApp(deps: AppDeps) {
       middleware: [
         eventReceived,
         ...(deps.webhookRateLimit ? [rateLimit(deps.webhookRateLimit, deps.sourceOf ?? socketAddress, now)] : []),
-        bodyLimit({ maxSize: MAX_EVENT_BYTES, onError: (c) => problemResponse(c, 413, `event body larger than ${MAX_EVENT_BYTES} bytes`) }),
+        boundedBody(MAX_EVENT_BYTES, (c) => problemResponse(c, 413, `event body larger than ${MAX_EVENT_BYTES} bytes`)),
         verified,
       ],
       request: {

@@ -32,6 +32,9 @@ export interface ReconcilerOptions {
 
 type Outcome = { kind: "done" } | { kind: "retry"; error: string } | { kind: "failed"; error: string; exhausted: boolean };
 
+/** How often the safety-net scan runs (at least; never more often than the poll). */
+const SCAN_EVERY_MS = 60_000;
+
 /** This process, as recorded on its operations: host and pid say whether it is still alive. */
 const OWNER = `${hostname()}:${process.pid}`;
 
@@ -52,6 +55,7 @@ export class Reconciler {
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
   private timer: NodeJS.Timeout | undefined;
+  private scanTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(private readonly o: ReconcilerOptions) {}
@@ -59,15 +63,18 @@ export class Reconciler {
   start(): void {
     this.stopped = false;
     void this.scan().then(() => this.pump());
-    this.timer = setInterval(() => {
-      void this.scan().then(() => this.pump());
-    }, this.o.pollMs);
+    this.timer = setInterval(() => void this.pump(), this.o.pollMs);
     this.timer.unref();
+    // The scan queues a job for every subscription behind its desired state: a safety net, not the
+    // way work arrives, so it runs seldom (on a big backlog it rewrites every waiting job's key).
+    this.scanTimer = setInterval(() => void this.scan().then(() => this.pump()), Math.max(this.o.pollMs, SCAN_EVERY_MS));
+    this.scanTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.scanTimer) clearInterval(this.scanTimer);
     await this.pumping;
     await Promise.allSettled([...this.inflight]);
   }

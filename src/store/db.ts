@@ -4,6 +4,11 @@ import pg from "pg";
 
 /** The one database seam: embedded PGlite by default, a real PostgreSQL when DATABASE_URL is set. */
 export interface Db {
+  /**
+   * True when transactions never run concurrently (PGlite: one connection in one process), so row and
+   * advisory locks taken to serialise writers are not needed.
+   */
+  readonly serialized: boolean;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Parameterless, possibly multi-statement SQL (migrations). */
   exec(sql: string): Promise<void>;
@@ -30,15 +35,23 @@ export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: 
   return openPglite(`${opts.dataDir}/pglite`);
 }
 
+const letLoopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** `dir` undefined: in memory (tests). */
 export async function openPglite(dir?: string): Promise<Db> {
   const pglite = dir ? new PGlite(dir) : new PGlite();
   await pglite.waitReady;
-  const wrap = (q: Pick<PGlite, "query" | "exec">): Pick<Db, "query" | "exec"> => ({
+  // PGlite runs each statement on this thread and resolves it without ever letting the event loop turn:
+  // a stream of statements (stack operations, job polling) would leave sockets unread and webhooks
+  // waiting. So every statement or transaction begun from outside a transaction first lets the loop
+  // turn once (requests are read, and join the next intake batch); inside one it runs straight on.
+  const wrap = (q: Pick<PGlite, "query" | "exec">, turn: boolean): Pick<Db, "query" | "exec"> => ({
     async query<T>(sql: string, params?: unknown[]) {
+      if (turn) await letLoopTurn();
       return (await q.query<T>(sql, params)).rows;
     },
     async exec(sql: string) {
+      if (turn) await letLoopTurn();
       await q.exec(sql);
     },
   });
@@ -52,24 +65,28 @@ export async function openPglite(dir?: string): Promise<Db> {
       held.delete(key);
     }
   };
-  const executorOf = (q: Pick<PGlite, "query" | "exec">) => ({
+  const executorOf = (q: Pick<PGlite, "query" | "exec">, turn: boolean) => ({
     // pg-boss sends multi-statement DDL without parameters: that goes through exec (simple protocol).
     async executeSql(text: string, values?: unknown[]) {
+      if (turn) await letLoopTurn();
       if (!values || values.length === 0) return { rows: (await q.exec(text)).at(-1)?.rows ?? [] };
       return { rows: (await q.query(text, values)).rows };
     },
   });
   const db: Db = {
-    ...wrap(pglite),
-    transaction: (fn) =>
-      pglite.transaction(async (tx) => {
+    serialized: true,
+    ...wrap(pglite, true),
+    async transaction(fn) {
+      await letLoopTurn();
+      return pglite.transaction(async (tx) => {
         const inner: Db = {
-          ...wrap(tx), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(tx), close: async () => {},
+          serialized: true, ...wrap(tx, false), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(tx, false), close: async () => {},
         };
         return fn(inner);
-      }),
+      });
+    },
     tryWithLock,
-    executor: () => executorOf(pglite),
+    executor: () => executorOf(pglite, true),
     close: () => pglite.close(),
   };
   return db;
@@ -111,6 +128,7 @@ export async function openPostgres(url: string): Promise<Db> {
     }
   };
   return {
+    serialized: false,
     ...wrap(pool),
     tryWithLock,
     executor: () => executorOf(pool),
@@ -118,7 +136,7 @@ export async function openPostgres(url: string): Promise<Db> {
       const client = await pool.connect();
       try {
         await client.query("BEGIN");
-        const inner: Db = { ...wrap(client), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(client), close: async () => {} };
+        const inner: Db = { serialized: false, ...wrap(client), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(client), close: async () => {} };
         const result = await fn(inner);
         await client.query("COMMIT");
         return result;

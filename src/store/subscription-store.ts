@@ -61,6 +61,13 @@ const OP_COLUMNS = `id, kind, event_id AS "eventId", generation,
 
 const parseSub = (row: unknown) => SubscriptionRecord.parse(row);
 
+const jsonColumn = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((v) => (typeof v === "string" ? JSON.parse(v) : v), schema);
+const IntakeRead = z.object({
+  now: z.string(),
+  known: jsonColumn(z.array(z.object({ id: z.string(), outcome: z.enum(["applied", "stale", "rejected"]), reason: z.string().nullable(), subscription_id: z.string() }))),
+  subs: jsonColumn(z.array(SubscriptionRecord)),
+});
+
 /** One event to take in; the token hash is asked for only if the event creates its subscription. */
 export interface IntakeItem {
   event: MarketplaceEvent;
@@ -86,47 +93,27 @@ export class SubscriptionStore {
 
   /**
    * Group commit: stores and folds several events in one transaction, in the order given, with the same
-   * results as `intake` called for each in turn. A fixed handful of statements whatever the batch size
-   * (one row set per statement), which is what makes a burst of webhooks cheap on the embedded store.
+   * results as `intake` called for each in turn. Four statements whatever the batch size (one read, one
+   * row set per table written), which is what makes a burst of webhooks cheap on the embedded store.
    * `onPending` gets every subscription left pending, to queue its job in the same transaction.
    */
   async intakeBatch(items: readonly IntakeItem[], onPending?: OnPending): Promise<EventIntake[]> {
     if (items.length === 0) return [];
     return this.db.transaction(async (tx) => {
-      // Events of one subscription are folded one at a time, across replicas (two first events racing
-      // would otherwise both try to create it): transaction-scoped locks, taken in one order (no deadlock).
       const subIds = [...new Set(items.map((i) => i.event.subscription.id))];
-      await tx.query(
-        `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS o`,
-        [subIds.map((id) => `subscription:${id}`)],
-      );
+      if (!tx.serialized) {
+        // Events of one subscription are folded one at a time across replicas (two first events racing
+        // would otherwise both create it): transaction-scoped locks, taken in one order (no deadlock).
+        await tx.query(
+          `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS o`,
+          [subIds.map((id) => `subscription:${id}`)],
+        );
+      }
       const firstOf = new Map<string, number>();
       items.forEach((it, i) => firstOf.has(it.event.id) || firstOf.set(it.event.id, i));
-      const fresh = [...firstOf.values()].map((i) => items[i]!.event);
-      const inserted = new Set(
-        (await tx.query<{ id: string }>(
-          `INSERT INTO events (id, subscription_id, type, occurred_at, body, outcome)
-           SELECT id, sub, type, at, body, 'pending' FROM jsonb_to_recordset($1::jsonb) AS x(id text, sub text, type text, at timestamptz, body jsonb)
-           ON CONFLICT (id) DO NOTHING RETURNING id`,
-          [JSON.stringify(fresh.map((e) => ({ id: e.id, sub: e.subscription.id, type: e.type, at: e.occurredAt, body: e })))],
-        )).map((r) => r.id),
-      );
-      // Events stored before this batch: answered as duplicates with what they became then.
-      const earlier = new Map<string, { outcome: "applied" | "stale" | "rejected"; reason: string | null; subscription_id: string }>();
-      const known = fresh.filter((e) => !inserted.has(e.id)).map((e) => e.id);
-      if (known.length > 0) {
-        const rows = await tx.query<{ id: string; outcome: "applied" | "stale" | "rejected"; reason: string | null; subscription_id: string }>(
-          "SELECT id, outcome, reason, subscription_id FROM events WHERE id = ANY($1::text[])",
-          [known],
-        );
-        for (const r of rows) earlier.set(r.id, r);
-      }
-      const wanted = new Set([...subIds, ...[...earlier.values()].map((r) => r.subscription_id)]);
-      const current = new Map<string, SubscriptionRecord>();
-      for (const row of await tx.query(`SELECT ${SUB_COLUMNS} FROM subscriptions WHERE id = ANY($1::text[]) FOR UPDATE`, [[...wanted]])) {
-        const sub = parseSub(row);
-        current.set(sub.id, sub);
-      }
+      const read = await this.readForIntake(tx, [...firstOf.keys()], subIds);
+      const current = read.subscriptions;
+      const earlier = read.known;
       const existed = new Set(current.keys());
 
       // The fold, in order, in memory; each result carries the subscription as it was after its event.
@@ -136,7 +123,8 @@ export class SubscriptionStore {
       const made: SubscriptionRecord[] = [];
       const results = items.map((it, i): EventIntake => {
         const { event } = it;
-        if (firstOf.get(event.id) !== i || !inserted.has(event.id)) {
+        if (firstOf.get(event.id) !== i || earlier.has(event.id)) {
+          // A re-delivery: answered with what the event became the first time.
           const prev = outcomes.get(event.id) ?? earlier.get(event.id);
           const subId = earlier.get(event.id)?.subscription_id ?? event.subscription.id;
           return { outcome: "duplicate", original: prev?.outcome ?? "applied", reason: prev?.reason ?? null, subscription: current.get(subId) ?? null };
@@ -155,13 +143,13 @@ export class SubscriptionStore {
           created.set(event.subscription.id, tokenHash);
           after = {
             id: event.subscription.id, desired: folded.state, generation: 1, appliedGeneration: 0, phase: "pending", lastError: null,
-            outputs: null, tokenHash, pendingNote: null, createdAt: "", updatedAt: "",
+            outputs: null, tokenHash, pendingNote: null, createdAt: read.now, updatedAt: read.now,
           };
         } else {
           // A change needs a new stack update; any applied event also lifts a failure (the next event resumes).
           after = {
             ...before, desired: folded.state, generation: before.generation + (folded.changed ? 1 : 0),
-            phase: folded.changed || before.phase === "failed" ? "pending" : before.phase,
+            phase: folded.changed || before.phase === "failed" ? "pending" : before.phase, updatedAt: read.now,
           };
         }
         current.set(after.id, after);
@@ -169,45 +157,59 @@ export class SubscriptionStore {
         return { outcome: "applied", changed: folded.changed, created: !before, subscription: after };
       });
 
-      await tx.query(
-        `UPDATE events SET outcome = x.outcome, reason = x.reason FROM jsonb_to_recordset($1::jsonb) AS x(eid text, outcome text, reason text) WHERE events.id = x.eid`,
-        [JSON.stringify([...outcomes].map(([eid, o]) => ({ eid, ...o })))],
+      const fresh = [...outcomes].map(([id, o]) => ({ id, o, e: items[firstOf.get(id)!]!.event }));
+      const stored = await tx.query<{ id: string }>(
+        `INSERT INTO events (id, subscription_id, type, occurred_at, body, outcome, reason)
+         SELECT id, sub, type, at, body, outcome, reason
+         FROM jsonb_to_recordset($1::jsonb) AS x(id text, sub text, type text, at timestamptz, body jsonb, outcome text, reason text)
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [JSON.stringify(fresh.map(({ id, o, e }) => ({ id, sub: e.subscription.id, type: e.type, at: e.occurredAt, body: e, ...o })))],
       );
-      const rowsOf = (ids: string[]) => JSON.stringify(ids.map((id) => {
-        const s = current.get(id)!;
-        return { sid: id, state: s.desired, gen: s.generation, ph: s.phase, th: created.get(id) ?? null };
-      }));
-      const newIds = [...touched].filter((id) => !existed.has(id));
-      const oldIds = [...touched].filter((id) => existed.has(id));
-      const written: unknown[] = [];
-      // (Written rows are only read for their timestamps: the fold above is the state.)
-      if (newIds.length > 0) {
-        written.push(...await tx.query(
-          `INSERT INTO subscriptions (id, desired, generation, phase, token_hash)
+      // Only an id reused for another subscription, stored by another replica since our read, gets here:
+      // nothing of this batch is kept, and the webhook's sender retries.
+      if (stored.length !== fresh.length) throw new Error("an event of this batch was stored concurrently by another replica; nothing was taken, retry");
+      if (touched.size > 0) {
+        await tx.query(
+          `INSERT INTO subscriptions AS s (id, desired, generation, phase, token_hash)
            SELECT sid, state, gen, ph, th FROM jsonb_to_recordset($1::jsonb) AS x(sid text, state jsonb, gen integer, ph text, th text)
-           RETURNING ${SUB_COLUMNS}`,
-          [rowsOf(newIds)],
-        ));
-      }
-      if (oldIds.length > 0) {
-        written.push(...await tx.query(
-          `UPDATE subscriptions SET desired = x.state, generation = x.gen, phase = x.ph, updated_at = now()
-           FROM jsonb_to_recordset($1::jsonb) AS x(sid text, state jsonb, gen integer, ph text, th text)
-           WHERE subscriptions.id = x.sid RETURNING ${SUB_COLUMNS}`,
-          [rowsOf(oldIds)],
-        ));
-      }
-      // States made in this batch carry the transaction's time, as the rows written now say.
-      const txNow = written.length > 0 ? parseSub(written[0]).updatedAt : "";
-      for (const sub of made) {
-        sub.updatedAt = txNow;
-        if (sub.createdAt === "") sub.createdAt = txNow;
+           ON CONFLICT (id) DO UPDATE SET desired = EXCLUDED.desired, generation = EXCLUDED.generation, phase = EXCLUDED.phase, updated_at = now()`,
+          [JSON.stringify([...touched].map((id) => {
+            const sub = current.get(id)!;
+            return { sid: id, state: sub.desired, gen: sub.generation, ph: sub.phase, th: existed.has(id) ? null : created.get(id) };
+          }))],
+        );
       }
       // The jobs that apply them are stored in the same transaction: an accepted event always has one.
       const pending = [...touched].filter((id) => current.get(id)?.phase === "pending");
       if (pending.length > 0 && onPending) await onPending(tx, pending);
       return results;
     });
+  }
+
+  /**
+   * What a batch needs before it folds, in one statement: which of its events are already stored (and
+   * what they became), its subscriptions (locked for the transaction), and the transaction's clock.
+   */
+  private async readForIntake(tx: Db, eventIds: string[], subIds: string[]) {
+    const [row] = await tx.query<{ now: string; known: unknown; subs: unknown }>(
+      `SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now,
+         (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'outcome', outcome, 'reason', reason, 'subscription_id', subscription_id)), '[]')
+            FROM events WHERE id = ANY($1::text[])) AS known,
+         (SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]')
+            FROM (SELECT ${SUB_COLUMNS} FROM subscriptions WHERE id = ANY($2::text[]) FOR UPDATE) AS s) AS subs`,
+      [eventIds, subIds],
+    );
+    const parsed = IntakeRead.parse(row);
+    const subscriptions = new Map(parsed.subs.map((sub) => [sub.id, sub]));
+    // A duplicate names the subscription its event was first stored for: the same one, unless the id was reused.
+    const elsewhere = parsed.known.map((k) => k.subscription_id).filter((id) => !subscriptions.has(id));
+    if (elsewhere.length > 0) {
+      for (const r of await tx.query(`SELECT ${SUB_COLUMNS} FROM subscriptions WHERE id = ANY($1::text[])`, [elsewhere])) {
+        const sub = parseSub(r);
+        subscriptions.set(sub.id, sub);
+      }
+    }
+    return { now: parsed.now, known: new Map(parsed.known.map((k) => [k.id, k])), subscriptions };
   }
 
   async get(id: string): Promise<SubscriptionRecord | null> {

@@ -1,0 +1,36 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openPglite, type Db } from "../../../src/store/db.js";
+
+describe("the embedded database and the event loop", () => {
+  let db: Db;
+  beforeAll(async () => {
+    db = await openPglite();
+  }, 30_000);
+  afterAll(() => db.close());
+
+  it("lets the event loop turn between statements: a stream of them does not hold webhooks unread", async () => {
+    // A timer stands for a request waiting on its socket: it must run while the statements go on.
+    let fired = false;
+    setTimeout(() => (fired = true), 0);
+    let before = 0;
+    for (let i = 0; i < 50; i++) {
+      await db.query("SELECT 1");
+      if (!fired) before++;
+    }
+    expect(fired).toBe(true);
+    expect(before).toBeLessThan(5);
+  });
+
+  it("runs a transaction's statements straight on (they hold the connection)", async () => {
+    const order: string[] = [];
+    const tx = db.transaction(async (t) => {
+      for (let i = 0; i < 3; i++) {
+        await t.query("SELECT 1");
+        order.push(`tx ${i}`);
+      }
+    });
+    const outside = db.query("SELECT 1").then(() => order.push("outside"));
+    await Promise.all([tx, outside]);
+    expect(order).toEqual(["tx 0", "tx 1", "tx 2", "outside"]);
+  });
+});
