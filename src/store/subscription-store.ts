@@ -93,8 +93,8 @@ export class SubscriptionStore {
 
   /**
    * Group commit: stores and folds several events in one transaction, in the order given, with the same
-   * results as `intake` called for each in turn. Four statements whatever the batch size (one read, one
-   * row set per table written), which is what makes a burst of webhooks cheap on the embedded store.
+   * results as `intake` called for each in turn. Three statements whatever the batch size (one read,
+   * one write of events and subscriptions, one of jobs), which is what makes a burst of webhooks cheap on the embedded store.
    * `onPending` gets every subscription left pending, to queue its job in the same transaction.
    */
   async intakeBatch(items: readonly IntakeItem[], onPending?: OnPending): Promise<EventIntake[]> {
@@ -158,27 +158,30 @@ export class SubscriptionStore {
       });
 
       const fresh = [...outcomes].map(([id, o]) => ({ id, o, e: items[firstOf.get(id)!]!.event }));
-      const stored = await tx.query<{ id: string }>(
-        `INSERT INTO events (id, subscription_id, type, occurred_at, body, outcome, reason)
-         SELECT id, sub, type, at, body, outcome, reason
-         FROM jsonb_to_recordset($1::jsonb) AS x(id text, sub text, type text, at timestamptz, body jsonb, outcome text, reason text)
-         ON CONFLICT (id) DO NOTHING RETURNING id`,
-        [JSON.stringify(fresh.map(({ id, o, e }) => ({ id, sub: e.subscription.id, type: e.type, at: e.occurredAt, body: e, ...o })))],
-      );
-      // Only an id reused for another subscription, stored by another replica since our read, gets here:
-      // nothing of this batch is kept, and the webhook's sender retries.
-      if (stored.length !== fresh.length) throw new Error("an event of this batch was stored concurrently by another replica; nothing was taken, retry");
-      if (touched.size > 0) {
-        await tx.query(
-          `INSERT INTO subscriptions AS s (id, desired, generation, phase, token_hash)
-           SELECT sid, state, gen, ph, th FROM jsonb_to_recordset($1::jsonb) AS x(sid text, state jsonb, gen integer, ph text, th text)
-           ON CONFLICT (id) DO UPDATE SET desired = EXCLUDED.desired, generation = EXCLUDED.generation, phase = EXCLUDED.phase, updated_at = now()`,
-          [JSON.stringify([...touched].map((id) => {
+      // Events (with what they became) and subscriptions (as folded) in one statement.
+      const [written] = await tx.query<{ stored: number | string }>(
+        `WITH e AS (
+           INSERT INTO events (id, subscription_id, type, occurred_at, body, outcome, reason)
+           SELECT id, sub, type, at, body, outcome, reason
+           FROM jsonb_to_recordset($1::jsonb) AS x(id text, sub text, type text, at timestamptz, body jsonb, outcome text, reason text)
+           ON CONFLICT (id) DO NOTHING RETURNING 1
+         ), s AS (
+           INSERT INTO subscriptions (id, desired, generation, phase, token_hash)
+           SELECT sid, state, gen, ph, th FROM jsonb_to_recordset($2::jsonb) AS x(sid text, state jsonb, gen integer, ph text, th text)
+           ON CONFLICT (id) DO UPDATE SET desired = EXCLUDED.desired, generation = EXCLUDED.generation, phase = EXCLUDED.phase, updated_at = now()
+         )
+         SELECT count(*) AS stored FROM e`,
+        [
+          JSON.stringify(fresh.map(({ id, o, e }) => ({ id, sub: e.subscription.id, type: e.type, at: e.occurredAt, body: e, ...o }))),
+          JSON.stringify([...touched].map((id) => {
             const sub = current.get(id)!;
             return { sid: id, state: sub.desired, gen: sub.generation, ph: sub.phase, th: existed.has(id) ? null : created.get(id) };
-          }))],
-        );
-      }
+          })),
+        ],
+      );
+      // Only an id reused for another subscription, stored by another replica since our read, gets here:
+      // the transaction is undone (nothing of this batch is kept), and the webhook's sender retries.
+      if (Number(written?.stored) !== fresh.length) throw new Error("an event of this batch was stored concurrently by another replica; nothing was taken, retry");
       // The jobs that apply them are stored in the same transaction: an accepted event always has one.
       const pending = [...touched].filter((id) => current.get(id)?.phase === "pending");
       if (pending.length > 0 && onPending) await onPending(tx, pending);
