@@ -83,9 +83,23 @@ export class JobQueue {
    * scan's); a job already waiting for one of them makes that one a no-op (the `short` policy's unique key).
    */
   async enqueueMany(subscriptions: readonly string[], o: { tx?: Db } = {}): Promise<void> {
-    if (subscriptions.length === 0) return;
+    let missing = subscriptions;
+    if (o.tx?.serialized && missing.length > 0) {
+      // Inside a transaction nothing else can run on the embedded database, so a job seen waiting stays
+      // waiting until we commit: its insert would be a no-op (the `short` policy's unique key is exactly
+      // "name, key, state created"). Looking is a simple index read; pg-boss's insert is the dearest
+      // statement of an intake batch, and under load nearly every subscription already has its job.
+      const waiting = new Set(
+        (await o.tx.query<{ key: string }>(
+          `SELECT singleton_key AS key FROM ${SCHEMA}.job WHERE name = $1 AND state = 'created' AND singleton_key = ANY($2::text[])`,
+          [RECONCILE_QUEUE, missing],
+        )).map((r) => r.key),
+      );
+      missing = missing.filter((s) => !waiting.has(s));
+    }
+    if (missing.length === 0) return;
     await this.boss.insert(
-      subscriptions.map((subscription) => ({ name: RECONCILE_QUEUE, data: { subscription }, singletonKey: subscription })),
+      missing.map((subscription) => ({ name: RECONCILE_QUEUE, data: { subscription }, singletonKey: subscription })),
       o.tx ? { db: o.tx.executor() as PgBoss.Db } : {},
     );
   }
