@@ -30,7 +30,8 @@ export interface ReconcilerOptions {
   guard?: TenantGuard;
 }
 
-type Outcome = { kind: "done" } | { kind: "retry"; error: string } | { kind: "failed"; error: string; exhausted: boolean };
+/** `next`: the subscription as the successful operation left it (spares reading it again). */
+type Outcome = { kind: "done"; next?: SubscriptionRecord | null } | { kind: "retry"; error: string } | { kind: "failed"; error: string; exhausted: boolean };
 
 /** How often the safety-net scan runs (at least; never more often than the poll). */
 const SCAN_EVERY_MS = 60_000;
@@ -186,12 +187,13 @@ export class Reconciler {
   private async reconcile(id: string, job: ReconcileJob): Promise<Outcome> {
     // Loop until the applied generation catches up: events that arrived during an operation are
     // applied by one more operation with the newest desired state, not one per event.
+    let sub = await this.o.store.get(id);
     for (;;) {
       if (this.stopped) return { kind: "done" };
-      const sub = await this.o.store.get(id);
       if (!sub || sub.generation <= sub.appliedGeneration || sub.phase === "failed" || sub.phase === "held") return { kind: "done" };
       const outcome = await this.applyOnce(sub, job);
       if (outcome.kind !== "done") return outcome;
+      sub = outcome.next !== undefined ? outcome.next : await this.o.store.get(id);
     }
   }
 
@@ -244,11 +246,11 @@ export class Reconciler {
         const recorded = outputs
           ? { projectId: outputs.projectId, userId: outputs.userId, userName: outputs.userName, authUrl: outputs.authUrl, region: outputs.region, domainId: outputs.domainId }
           : null;
-        await this.o.store.succeedOperation(opId, sub.id, generation, recorded, summary);
+        const next = await this.o.store.succeedOperation(opId, sub.id, generation, recorded, summary);
         observe("succeeded");
         progress?.finish(opId, "succeeded", null);
         this.o.log.info("operation", { ...fields, result: "succeeded", durationMs: Date.now() - started, changes: summary.resourceChanges });
-        return { kind: "done" };
+        return { kind: "done", next };
       } catch (e) {
         const failure = e instanceof EngineFailure ? e : asFailure(e);
         if (!lockRecovered && failure.lockedBy && this.lockIsOrphaned(failure.lockedBy, begun.interrupted)) {

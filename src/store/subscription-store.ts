@@ -68,6 +68,8 @@ const IntakeRead = z.object({
   subs: jsonColumn(z.array(SubscriptionRecord)),
 });
 
+const ClosedOperations = z.array(z.object({ id: z.coerce.number(), owner: z.string().nullable() }));
+
 /** One event to take in; the token hash is asked for only if the event creates its subscription. */
 export interface IntakeItem {
   event: MarketplaceEvent;
@@ -241,21 +243,24 @@ export class SubscriptionStore {
    * may still carry the dead process's lock.
    */
   async beginOperation(id: string, generation: number, kind: string, eventId: string, owner: string): Promise<{ id: number; interrupted: { id: number; owner: string | null } | null }> {
-    return this.db.transaction(async (tx) => {
-      // An operation left 'running' by a crash is closed as interrupted: the new one supersedes it.
-      const closed = await tx.query<{ id: string | number; owner: string | null }>(
-        `UPDATE operations SET result = 'failed', error = 'interrupted (service stopped during the operation)', finished_at = now()
-         WHERE subscription_id = $1 AND result = 'running' RETURNING id, owner`,
-        [id],
-      );
-      await tx.query(`UPDATE subscriptions SET phase = 'applying', pending_note = NULL, updated_at = now() WHERE id = $1`, [id]);
-      const [op] = await tx.query<{ id: string | number }>(
-        `INSERT INTO operations (subscription_id, generation, kind, event_id, owner) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-        [id, generation, kind, eventId, owner],
-      );
-      const last = closed.sort((a, b) => Number(b.id) - Number(a.id))[0];
-      return { id: Number(op?.id), interrupted: last ? { id: Number(last.id), owner: last.owner } : null };
-    });
+    // One statement (its parts see one snapshot, so the new operation is not among those closed).
+    const [row] = await this.db.query<{ id: string | number; closed: unknown }>(
+      `WITH closed AS (
+         -- An operation left 'running' by a crash is closed as interrupted: the new one supersedes it.
+         UPDATE operations SET result = 'failed', error = 'interrupted (service stopped during the operation)', finished_at = now()
+         WHERE subscription_id = $1 AND result = 'running' RETURNING id, owner
+       ), sub AS (
+         UPDATE subscriptions SET phase = 'applying', pending_note = NULL, updated_at = now() WHERE id = $1
+       ), op AS (
+         INSERT INTO operations (subscription_id, generation, kind, event_id, owner) VALUES ($1, $2, $3, $4, $5) RETURNING id
+       )
+       SELECT (SELECT id FROM op) AS id,
+         (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'owner', owner) ORDER BY id DESC), '[]') FROM closed) AS closed`,
+      [id, generation, kind, eventId, owner],
+    );
+    const closed = ClosedOperations.parse(typeof row?.closed === "string" ? JSON.parse(row.closed) : row?.closed);
+    const last = closed[0];
+    return { id: Number(row?.id), interrupted: last ? { id: Number(last.id), owner: last.owner } : null };
   }
 
   /** A transient failure that the queue will retry: the subscription waits as pending, with the reason. */
@@ -266,25 +271,26 @@ export class SubscriptionStore {
     });
   }
 
-  async succeedOperation(opId: number, id: string, generation: number, outputs: RecordedOutputs | null, summary: unknown): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.query(`UPDATE operations SET result = 'succeeded', finished_at = now(), summary = $2 WHERE id = $1`, [
-        opId, JSON.stringify(summary ?? null),
-      ]);
-      await tx.query(
-        `UPDATE subscriptions SET
-           applied_generation = GREATEST(applied_generation, $2),
-           outputs = COALESCE($3, outputs),
-           last_error = NULL,
-           phase = CASE WHEN generation > $2 THEN 'pending'
-                        WHEN desired->>'status' = 'cancelled' THEN 'cancelled' ELSE 'ready' END,
-           updated_at = now()
-         WHERE id = $1`,
-        [id, generation, outputs ? JSON.stringify(outputs) : null],
-      );
-      // The stack was just applied: the cloud matches it now, and an earlier drift finding is void.
-      await tx.query(`DELETE FROM drift WHERE subscription_id = $1`, [id]);
-    });
+  /** Records success; returns the subscription as it now is (its desired state may have moved on meanwhile). */
+  async succeedOperation(opId: number, id: string, generation: number, outputs: RecordedOutputs | null, summary: unknown): Promise<SubscriptionRecord | null> {
+    const [row] = await this.db.query(
+      `WITH op AS (
+         UPDATE operations SET result = 'succeeded', finished_at = now(), summary = $4 WHERE id = $5
+       ), void_drift AS (
+         -- The stack was just applied: the cloud matches it now, and an earlier drift finding is void.
+         DELETE FROM drift WHERE subscription_id = $1
+       )
+       UPDATE subscriptions SET
+         applied_generation = GREATEST(applied_generation, $2),
+         outputs = COALESCE($3, outputs),
+         last_error = NULL,
+         phase = CASE WHEN generation > $2 THEN 'pending'
+                      WHEN desired->>'status' = 'cancelled' THEN 'cancelled' ELSE 'ready' END,
+         updated_at = now()
+       WHERE id = $1 RETURNING ${SUB_COLUMNS}`,
+      [id, generation, outputs ? JSON.stringify(outputs) : null, JSON.stringify(summary ?? null), opId],
+    );
+    return row ? parseSub(row) : null;
   }
 
   /** The operation stops and waits for an operator (phase `held`), with what it waits for. */
