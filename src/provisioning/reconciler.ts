@@ -67,7 +67,7 @@ export class Reconciler {
     this.timer = setInterval(() => void this.pump(), this.o.pollMs);
     this.timer.unref();
     // The scan queues a job for every subscription behind its desired state: a safety net, not the
-    // way work arrives, so it runs seldom (on a big backlog it rewrites every waiting job's key).
+    // way work arrives, so it runs seldom (on a big backlog it offers every pending subscription again).
     this.scanTimer = setInterval(() => void this.scan().then(() => this.pump()), Math.max(this.o.pollMs, SCAN_EVERY_MS));
     this.scanTimer.unref();
   }

@@ -61,6 +61,7 @@ const OP_COLUMNS = `id, kind, event_id AS "eventId", generation,
 
 const parseSub = (row: unknown) => SubscriptionRecord.parse(row);
 
+/** A json(b) value as a driver returns it (parsed, or as text). */
 const jsonColumn = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((v) => (typeof v === "string" ? JSON.parse(v) : v), schema);
 const IntakeRead = z.object({
   now: z.string(),
@@ -68,7 +69,7 @@ const IntakeRead = z.object({
   subs: jsonColumn(z.array(SubscriptionRecord)),
 });
 
-const ClosedOperations = z.array(z.object({ id: z.coerce.number(), owner: z.string().nullable() }));
+const ClosedOperations = jsonColumn(z.array(z.object({ id: z.coerce.number(), owner: z.string().nullable() })));
 
 /** One event to take in; the token hash is asked for only if the event creates its subscription. */
 export interface IntakeItem {
@@ -95,9 +96,10 @@ export class SubscriptionStore {
 
   /**
    * Group commit: stores and folds several events in one transaction, in the order given, with the same
-   * results as `intake` called for each in turn. Three statements whatever the batch size (one read,
-   * one write of events and subscriptions, one of jobs), which is what makes a burst of webhooks cheap on the embedded store.
-   * `onPending` gets every subscription left pending, to queue its job in the same transaction.
+   * results as `intake` called for each in turn. Three statements whatever the batch size (one read, one
+   * write of events and subscriptions, one of jobs), which is what makes a burst of webhooks cheap on the
+   * embedded store. `onPending` gets every subscription left pending, to queue its job in the same
+   * transaction.
    */
   async intakeBatch(items: readonly IntakeItem[], onPending?: OnPending): Promise<EventIntake[]> {
     if (items.length === 0) return [];
@@ -122,7 +124,6 @@ export class SubscriptionStore {
       const outcomes = new Map<string, { outcome: "applied" | "stale" | "rejected"; reason: string | null }>();
       const created = new Map<string, string>();
       const touched = new Set<string>();
-      const made: SubscriptionRecord[] = [];
       const results = items.map((it, i): EventIntake => {
         const { event } = it;
         if (firstOf.get(event.id) !== i || earlier.has(event.id)) {
@@ -155,7 +156,6 @@ export class SubscriptionStore {
           };
         }
         current.set(after.id, after);
-        made.push(after);
         return { outcome: "applied", changed: folded.changed, created: !before, subscription: after };
       });
 
@@ -258,7 +258,7 @@ export class SubscriptionStore {
          (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'owner', owner) ORDER BY id DESC), '[]') FROM closed) AS closed`,
       [id, generation, kind, eventId, owner],
     );
-    const closed = ClosedOperations.parse(typeof row?.closed === "string" ? JSON.parse(row.closed) : row?.closed);
+    const closed = ClosedOperations.parse(row?.closed);
     const last = closed[0];
     return { id: Number(row?.id), interrupted: last ? { id: Number(last.id), owner: last.owner } : null };
   }
