@@ -48,18 +48,26 @@ function run(url: string, o: { connections: number; seconds: number; rate?: numb
   });
 }
 
-async function memory(url: string): Promise<{ rss: number; heap: number }> {
+/** One metric's value from the service's /metrics (0 when absent). */
+async function metrics(url: string): Promise<(name: string) => number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const v = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0) / 2 ** 20;
-  return { rss: v("tenants_process_resident_memory_bytes"), heap: v("tenants_nodejs_heap_size_used_bytes") };
+  return (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
 }
 
+async function memory(url: string): Promise<{ rss: number; heap: number }> {
+  const m = await metrics(url);
+  return { rss: m("tenants_process_resident_memory_bytes") / 2 ** 20, heap: m("tenants_nodejs_heap_size_used_bytes") / 2 ** 20 };
+}
+
+/** Intake transactions and the events they took, so far (from /metrics). */
+async function batches(url: string): Promise<{ count: number; sum: number }> {
+  const m = await metrics(url);
+  return { count: m("tenants_intake_batch_events_count"), sum: m("tenants_intake_batch_events_sum") };
+}
+const meanBatch = (a: { count: number; sum: number }, b: { count: number; sum: number }) => ((b.sum - a.sum) / Math.max(1, b.count - a.count)).toFixed(1);
+
 async function drained(url: string): Promise<void> {
-  for (;;) {
-    const depth = Number(/^tenants_reconcile_queue_depth (\S+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
-    if (depth === 0) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  while ((await metrics(url))("tenants_reconcile_queue_depth") !== 0) await new Promise((r) => setTimeout(r, 200));
 }
 
 const rps = (r: autocannon.Result) => r.requests.average.toFixed(0);
@@ -77,11 +85,16 @@ async function measureService(engineDelayMs: number, withMemory: boolean) {
   try {
     await run(svc.url, { connections: 4, seconds: 2, subscriptions: 50 });
     await settle();
+    const b0 = await batches(svc.url);
     const fast = await run(svc.url, { connections: 10, seconds: SECONDS, subscriptions: 500 });
+    const b1 = await batches(svc.url);
     await settle();
+    const b2 = await batches(svc.url);
     const paced = await run(svc.url, { connections: 20, seconds: SECONDS, rate: 1000, subscriptions: 1000 });
+    const b3 = await batches(svc.url);
     await settle();
-    if (!withMemory) return { fast, paced, mem: null };
+    const perBatch = { fast: meanBatch(b0, b1), paced: meanBatch(b2, b3) };
+    if (!withMemory) return { fast, paced, perBatch, mem: null };
     // Memory around 1,000 stack operations: 1,000 new subscriptions, each one engine `up`.
     const before = await memory(svc.url);
     for (let i = 0; i < 1000; i += 20) {
@@ -94,7 +107,7 @@ async function measureService(engineDelayMs: number, withMemory: boolean) {
       }));
     }
     await drained(svc.url);
-    return { fast, paced, mem: { before, after: await memory(svc.url) } };
+    return { fast, paced, perBatch, mem: { before, after: await memory(svc.url) } };
   } finally {
     svc.proc.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));
@@ -121,7 +134,7 @@ console.log(`webhook load, loopback, ${SECONDS} s per phase, 10 connections, emb
 console.log(`bare Hono handler:                      ${rps(b)} req/s, p50 ${b.latency.p50} ms, p99 ${b.latency.p99} ms (${codes(b)})`);
 console.log(`service's HTTP path, nothing stored:    ${rps(noStore)} req/s, p50 ${noStore.latency.p50} ms, p99 ${noStore.latency.p99} ms (${codes(noStore)}); ratio to bare ${(noStore.requests.average / b.requests.average).toFixed(3)}x (signature, schema, limits, logging, response: the ceiling of any store)`);
 for (const [name, r] of [["engine 0 ms (every event an operation)", instant], ["engine 2 s (a real pulumi up)", realistic]] as const) {
-  console.log(`service, ${name}: ${rps(r.fast)} req/s durable 202s, p50 ${r.fast.latency.p50} ms, p99 ${r.fast.latency.p99} ms (${codes(r.fast)}); ratio to bare ${(r.fast.requests.average / b.requests.average).toFixed(3)}x (target >= 0.5x)`);
-  console.log(`  paced at 1,000 req/s: ${rps(r.paced)} req/s achieved, p50 ${r.paced.latency.p50} ms, p99 ${r.paced.latency.p99} ms (target <= 10 ms) (${codes(r.paced)})`);
+  console.log(`service, ${name}: ${rps(r.fast)} req/s durable 202s, p50 ${r.fast.latency.p50} ms, p99 ${r.fast.latency.p99} ms (${codes(r.fast)}); ratio to bare ${(r.fast.requests.average / b.requests.average).toFixed(3)}x (target >= 0.5x); ${r.perBatch.fast} events per transaction`);
+  console.log(`  paced at 1,000 req/s: ${rps(r.paced)} req/s achieved, p50 ${r.paced.latency.p50} ms, p99 ${r.paced.latency.p99} ms (target <= 10 ms) (${codes(r.paced)}); ${r.perBatch.paced} events per transaction`);
 }
 if (instant.mem) console.log(`service memory: rss ${instant.mem.before.rss.toFixed(0)} MiB / heap ${instant.mem.before.heap.toFixed(0)} MiB before 1,000 operations, rss ${instant.mem.after.rss.toFixed(0)} MiB / heap ${instant.mem.after.heap.toFixed(0)} MiB after`);

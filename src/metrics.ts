@@ -20,6 +20,7 @@ export class Metrics {
   readonly eventsRejected: Counter<"reason">;
   readonly operations: Counter<"kind" | "result">;
   readonly operationDuration: Histogram<"kind" | "result">;
+  readonly intakeBatchEvents: Histogram;
   readonly billingRuns: Counter<"result">;
   readonly driftChecks: Counter<"result">;
 
@@ -35,6 +36,12 @@ export class Metrics {
       help: "Wall time of engine operations, retries included",
       labelNames: ["kind", "result"],
       buckets: [0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640],
+      registers,
+    });
+    this.intakeBatchEvents = new Histogram({
+      name: "tenants_intake_batch_events",
+      help: "Events taken in by one database transaction (group commit of webhooks): its count is the transactions, its sum the events",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers,
     });
     this.billingRuns = counter("tenants_billing_runs_total", "Billing run requests, by result (created, existing, failed)", ["result"]);

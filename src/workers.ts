@@ -34,11 +34,15 @@ export interface WorkerOptions {
 export function assembleWorkers(o: WorkerOptions) {
   const store = new SubscriptionStore(o.db);
   const driftStore = new DriftStore(o.db);
-  // Webhooks are taken in by group commit; their jobs are queued in the same transaction.
-  const intake = new IntakeBatcher((items) => store.intakeBatch(items, (tx, ids) => o.queue.enqueueMany(ids, { tx })));
+
   const metrics = new Metrics(
     { subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount(), deadLetters: () => o.queue.deadLetterCount() },
     { defaultMetrics: o.defaultMetrics ?? false },
+  );
+  // Webhooks are taken in by group commit; their jobs are queued in the same transaction.
+  const intake = new IntakeBatcher(
+    (items) => store.intakeBatch(items, (tx, ids) => o.queue.enqueueMany(ids, { tx })),
+    (events) => metrics.intakeBatchEvents.observe(events),
   );
   const progress = new ProgressHub({ itemsPerOperation: 5000, finishedKept: o.progressKept ?? 200 });
   const reconciler = new Reconciler({

@@ -45,6 +45,21 @@ describe("/metrics, parsed as Prometheus text", () => {
     // The parser folds labelled histograms into one bucket map; the per-label count is read from its line.
     expect(body).toMatch(/^tenants_operation_duration_seconds_count\{kind="up",result="succeeded"\} 2$/m);
     expect(body).toMatch(/^tenants_operation_duration_seconds_count\{kind="up",result="failed"\} 1$/m);
+    // Four events reached the store, one at a time: four transactions of one event each.
+    expect(body).toMatch(/^tenants_intake_batch_events_count 4$/m);
+    expect(body).toMatch(/^tenants_intake_batch_events_sum 4$/m);
+  });
+
+  it("shows group commit: concurrent webhooks share transactions", async () => {
+    const h = await harness();
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => h.send(event(`g${i}`, "subscription.created"))));
+    expect(results.every((r) => r.status === 202)).toBe(true);
+    const body = await (await h.app.request("/metrics")).text();
+    const count = Number(/^tenants_intake_batch_events_count (\d+)$/m.exec(body)?.[1]);
+    expect(Number(/^tenants_intake_batch_events_sum (\d+)$/m.exec(body)?.[1])).toBe(20);
+    expect(count).toBeGreaterThanOrEqual(1);
+    expect(count).toBeLessThan(20);
+    await h.reconciler.idle();
   });
 
   it("reports subscriptions by status and phase, and the reconcile queue depth, from the store", async () => {
