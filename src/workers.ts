@@ -42,7 +42,7 @@ export function assembleWorkers(o: WorkerOptions) {
   // Webhooks are taken in by group commit; their jobs are queued in the same transaction.
   const intake = new IntakeBatcher(
     (items) => store.intakeBatch(items, (tx, ids) => o.queue.enqueueMany(ids, { tx })),
-    (events) => metrics.intakeBatchEvents.observe(events),
+    { onBatch: (events) => metrics.intakeBatchEvents.observe(events), holdBackground: () => o.db.holdBackground() },
   );
   const progress = new ProgressHub({ itemsPerOperation: 5000, finishedKept: o.progressKept ?? 200 });
   const reconciler = new Reconciler({

@@ -12,7 +12,14 @@ export interface Db {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Parameterless, possibly multi-statement SQL (migrations). */
   exec(sql: string): Promise<void>;
-  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /** `foreground`: someone waits for it (a webhook intake batch); it does not wait for the gate below. */
+  transaction<T>(fn: (tx: Db) => Promise<T>, o?: { foreground?: boolean }): Promise<T>;
+  /**
+   * Foreground work (webhooks waiting for their 202) is about to use the database: until the returned
+   * function is called, background statements (operations, job polling) wait before they start, at most
+   * a second each. On the embedded database only: PostgreSQL serves connections side by side.
+   */
+  holdBackground(): () => void;
   /**
    * Runs `fn` holding an exclusive lock named `key` across every process on this database, or returns
    * `acquired: false` at once if another holds it. On PostgreSQL it is a session advisory lock: when its
@@ -37,21 +44,56 @@ export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: 
 
 const letLoopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Background statements wait while foreground work holds the gate (each wait bounded: never starved). */
+class BackgroundGate {
+  private holders = 0;
+  private readonly waiting = new Set<() => void>();
+
+  hold(): () => void {
+    this.holders++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.holders === 0) for (const wake of [...this.waiting]) wake();
+    };
+  }
+
+  async passed(maxWaitMs = 1000): Promise<void> {
+    if (this.holders === 0) return;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiting.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, maxWaitMs);
+      this.waiting.add(wake);
+    });
+  }
+}
+
 /** `dir` undefined: in memory (tests). */
 export async function openPglite(dir?: string): Promise<Db> {
   const pglite = dir ? new PGlite(dir) : new PGlite();
   await pglite.waitReady;
-  // PGlite runs each statement on this thread and resolves it without ever letting the event loop turn:
-  // a stream of statements (stack operations, job polling) would leave sockets unread and webhooks
-  // waiting. So every statement or transaction begun from outside a transaction first lets the loop
-  // turn once (requests are read, and join the next intake batch); inside one it runs straight on.
+  // PGlite runs each statement on this thread, first come first served, and resolves it without ever
+  // letting the event loop turn: a stream of statements (stack operations, job polling) would leave
+  // sockets unread and webhooks queued behind it. So every statement or transaction begun from outside a
+  // transaction first lets the loop turn once (requests are read and join the next intake batch), then
+  // waits while webhooks hold the gate; inside a transaction statements run straight on.
+  const gate = new BackgroundGate();
+  const background = async () => {
+    await letLoopTurn();
+    await gate.passed();
+  };
   const wrap = (q: Pick<PGlite, "query" | "exec">, turn: boolean): Pick<Db, "query" | "exec"> => ({
     async query<T>(sql: string, params?: unknown[]) {
-      if (turn) await letLoopTurn();
+      if (turn) await background();
       return (await q.query<T>(sql, params)).rows;
     },
     async exec(sql: string) {
-      if (turn) await letLoopTurn();
+      if (turn) await background();
       await q.exec(sql);
     },
   });
@@ -68,7 +110,7 @@ export async function openPglite(dir?: string): Promise<Db> {
   const executorOf = (q: Pick<PGlite, "query" | "exec">, turn: boolean) => ({
     // pg-boss sends multi-statement DDL without parameters: that goes through exec (simple protocol).
     async executeSql(text: string, values?: unknown[]) {
-      if (turn) await letLoopTurn();
+      if (turn) await background();
       if (!values || values.length === 0) return { rows: (await q.exec(text)).at(-1)?.rows ?? [] };
       return { rows: (await q.query(text, values)).rows };
     },
@@ -76,16 +118,17 @@ export async function openPglite(dir?: string): Promise<Db> {
   const db: Db = {
     serialized: true,
     ...wrap(pglite, true),
-    async transaction(fn) {
-      await letLoopTurn();
+    async transaction(fn, o) {
+      if (!o?.foreground) await background();
       return pglite.transaction(async (tx) => {
         const inner: Db = {
-          serialized: true, ...wrap(tx, false), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(tx, false), close: async () => {},
+          serialized: true, ...wrap(tx, false), transaction: (f) => f(inner), tryWithLock, holdBackground: () => () => {}, executor: () => executorOf(tx, false), close: async () => {},
         };
         return fn(inner);
       });
     },
     tryWithLock,
+    holdBackground: () => gate.hold(),
     executor: () => executorOf(pglite, true),
     close: () => pglite.close(),
   };
@@ -129,6 +172,7 @@ export async function openPostgres(url: string): Promise<Db> {
   };
   return {
     serialized: false,
+    holdBackground: () => () => {},
     ...wrap(pool),
     tryWithLock,
     executor: () => executorOf(pool),
@@ -136,7 +180,7 @@ export async function openPostgres(url: string): Promise<Db> {
       const client = await pool.connect();
       try {
         await client.query("BEGIN");
-        const inner: Db = { serialized: false, ...wrap(client), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(client), close: async () => {} };
+        const inner: Db = { serialized: false, holdBackground: () => () => {}, ...wrap(client), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(client), close: async () => {} };
         const result = await fn(inner);
         await client.query("COMMIT");
         return result;

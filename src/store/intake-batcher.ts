@@ -7,16 +7,22 @@ export type TakeBatch = (items: readonly IntakeItem[]) => Promise<EventIntake[]>
  * Group commit for webhooks. While one batch's transaction runs, the events that arrive wait and go
  * together in the next: one transaction (and one commit) for many events, so a burst costs a few
  * statements per batch instead of per event. An idle service takes an event at once (no timer waits).
- * Each caller still gets its own result only after the transaction holding its event committed.
+ * Each caller still gets its own result only after the transaction holding its event committed. From
+ * the first waiting event to the last batch, background work on the database is held back (on the
+ * embedded store it shares one thread with the webhooks).
  */
 export class IntakeBatcher {
   private readonly waiting: Array<{ item: IntakeItem; resolve: (r: EventIntake) => void; reject: (e: unknown) => void }> = [];
   private draining = false;
   constructor(
     private readonly take: TakeBatch,
-    /** Told the size of every batch taken (a metric: how much group commit saves). */
-    private readonly onBatch: (events: number) => void = () => {},
-    private readonly maxBatch = 256,
+    private readonly o: {
+      /** Told the size of every batch taken (a metric: how much group commit saves). */
+      onBatch?: (events: number) => void;
+      /** Holds background database work back while webhooks wait; returns its release. */
+      holdBackground?: () => () => void;
+      maxBatch?: number;
+    } = {},
   ) {}
 
   submit(item: IntakeItem): Promise<EventIntake> {
@@ -24,7 +30,8 @@ export class IntakeBatcher {
       this.waiting.push({ item, resolve, reject });
       if (!this.draining) {
         this.draining = true;
-        setImmediate(() => void this.drain());
+        const release = this.o.holdBackground?.() ?? (() => {});
+        setImmediate(() => void this.drain().finally(release));
       }
     });
   }
@@ -37,8 +44,8 @@ export class IntakeBatcher {
   private async drain(): Promise<void> {
     try {
       for (; this.waiting.length > 0; await new Promise((r) => setImmediate(r))) {
-        const batch = this.waiting.splice(0, this.maxBatch);
-        this.onBatch(batch.length);
+        const batch = this.waiting.splice(0, this.o.maxBatch ?? 256);
+        this.o.onBatch?.(batch.length);
         try {
           const results = await this.take(batch.map((w) => w.item));
           batch.forEach((w, i) => w.resolve(results[i]!));

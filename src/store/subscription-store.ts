@@ -188,7 +188,7 @@ export class SubscriptionStore {
       const pending = [...touched].filter((id) => current.get(id)?.phase === "pending");
       if (pending.length > 0 && onPending) await onPending(tx, pending);
       return results;
-    });
+    }, { foreground: true });
   }
 
   /**

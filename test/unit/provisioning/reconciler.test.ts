@@ -46,6 +46,8 @@ describe("reconciling subscriptions with their stacks", () => {
   it("events arriving during an operation wait, then the newest desired state is applied once", async () => {
     const release = h.engine.block("sub-42");
     await h.send(event("42", "subscription.created"));
+    // The first operation is under way (held by the engine) before the next events arrive.
+    while (h.engine.callsFor("sub-42").length === 0) await new Promise((r) => setTimeout(r, 2));
     for (const cores of [10, 12, 14]) await h.send(event("42", "subscription.modified", { plan: { ...PREPAID, cores } }));
     release();
     await h.reconciler.idle();
@@ -59,6 +61,8 @@ describe("reconciling subscriptions with their stacks", () => {
   it("different subscriptions run in parallel, up to the configured limit", async () => {
     const releases = ["a", "b", "c", "d", "e"].map((id) => h.engine.block(`sub-${id}`));
     for (const id of ["a", "b", "c", "d", "e"]) await h.send(event(id, "subscription.created"));
+    // Three start (with a deadline), and no fourth while they are held.
+    for (let i = 0; i < 400 && h.engine.calls.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 50));
     expect(h.engine.calls).toHaveLength(3);
     for (const r of releases) r();

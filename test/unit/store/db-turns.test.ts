@@ -33,4 +33,27 @@ describe("the embedded database and the event loop", () => {
     await Promise.all([tx, outside]);
     expect(order).toEqual(["tx 0", "tx 1", "tx 2", "outside"]);
   });
+
+  it("holds background statements back while webhooks hold the gate; their own transaction goes through", async () => {
+    const release = db.holdBackground();
+    let background = false;
+    const waiting = db.query("SELECT 1").then(() => (background = true));
+    const intake = await db.transaction(async (tx) => (await tx.query<{ n: number }>("SELECT 2 AS n"))[0]?.n, { foreground: true });
+    expect(intake).toBe(2);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(background).toBe(false);
+    release();
+    await waiting;
+    expect(background).toBe(true);
+  });
+
+  it("never holds background work for more than a second at a time", async () => {
+    const release = db.holdBackground();
+    const started = performance.now();
+    await db.query("SELECT 1");
+    const waited = performance.now() - started;
+    release();
+    expect(waited).toBeGreaterThanOrEqual(950);
+    expect(waited).toBeLessThan(5000);
+  });
 });

@@ -170,7 +170,7 @@ describe("IntakeBatcher", () => {
       batches.push(items.map((i) => i.event.id));
       if (batches.length === 1) await new Promise<void>((r) => (release = r));
       return items.map((i) => ok(i.event.id));
-    }, (n) => sizes.push(n));
+    }, { onBatch: (n) => sizes.push(n) });
     const first = batcher.submit(item("1"));
     await new Promise((r) => setImmediate(r));
     const rest = ["2", "3", "4", "5"].map((id) => batcher.submit(item(id)));
@@ -188,5 +188,22 @@ describe("IntakeBatcher", () => {
     });
     const settled = await Promise.allSettled(["a", "bad", "c"].map((id) => batcher.submit(item(id))));
     expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+  });
+
+  it("holds background database work from the first waiting event until the last batch is taken", async () => {
+    const log: string[] = [];
+    let release: () => void = () => {};
+    const batcher = new IntakeBatcher(async (items) => {
+      log.push(`batch ${items.length}`);
+      if (log.length === 2) await new Promise<void>((r) => (release = r));
+      return items.map((i) => ok(i.event.id));
+    }, { holdBackground: () => (log.push("hold"), () => log.push("release")) });
+    const first = batcher.submit(item("1"));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(log).toEqual(["hold", "batch 1"]);
+    release();
+    await first;
+    await new Promise((r) => setImmediate(r));
+    expect(log).toEqual(["hold", "batch 1", "release"]);
   });
 });
