@@ -80,21 +80,33 @@ export async function openPglite(dir?: string): Promise<Db> {
   // PGlite runs each statement on this thread, first come first served, and resolves it without ever
   // letting the event loop turn: a stream of statements (stack operations, job polling) would leave
   // sockets unread and webhooks queued behind it. So every statement or transaction begun from outside a
-  // transaction first lets the loop turn once (requests are read and join the next intake batch), then
-  // waits while webhooks hold the gate; inside a transaction statements run straight on.
+  // transaction is background work: it first lets the loop turn once (requests are read and join the
+  // next intake batch), then takes its turn among background work, one at a time (so that a webhook batch
+  // finds at most one ahead of it in PGlite's queue), and waits while webhooks hold the gate. Inside a
+  // transaction statements run straight on; a foreground transaction (an intake batch) skips all this.
   const gate = new BackgroundGate();
-  const background = async () => {
+  let previousInLine: Promise<void> = Promise.resolve();
+  const background = async <T>(run: () => Promise<T>): Promise<T> => {
     await letLoopTurn();
-    await gate.passed();
+    const previous = previousInLine;
+    let done!: () => void;
+    previousInLine = new Promise<void>((r) => (done = r));
+    await previous;
+    try {
+      await gate.passed();
+      return await run();
+    } finally {
+      done();
+    }
   };
   const wrap = (q: Pick<PGlite, "query" | "exec">, turn: boolean): Pick<Db, "query" | "exec"> => ({
     async query<T>(sql: string, params?: unknown[]) {
-      if (turn) await background();
-      return (await q.query<T>(sql, params)).rows;
+      const run = async () => (await q.query<T>(sql, params)).rows;
+      return turn ? background(run) : run();
     },
     async exec(sql: string) {
-      if (turn) await background();
-      await q.exec(sql);
+      const run = async () => void (await q.exec(sql));
+      return turn ? background(run) : run();
     },
   });
   const held = new Set<string>();
@@ -110,22 +122,25 @@ export async function openPglite(dir?: string): Promise<Db> {
   const executorOf = (q: Pick<PGlite, "query" | "exec">, turn: boolean) => ({
     // pg-boss sends multi-statement DDL without parameters: that goes through exec (simple protocol).
     async executeSql(text: string, values?: unknown[]) {
-      if (turn) await background();
-      if (!values || values.length === 0) return { rows: (await q.exec(text)).at(-1)?.rows ?? [] };
-      return { rows: (await q.query(text, values)).rows };
+      const run = async () => {
+        if (!values || values.length === 0) return { rows: (await q.exec(text)).at(-1)?.rows ?? [] };
+        return { rows: (await q.query(text, values)).rows };
+      };
+      return turn ? background(run) : run();
     },
   });
   const db: Db = {
     serialized: true,
     ...wrap(pglite, true),
     async transaction(fn, o) {
-      if (!o?.foreground) await background();
-      return pglite.transaction(async (tx) => {
-        const inner: Db = {
-          serialized: true, ...wrap(tx, false), transaction: (f) => f(inner), tryWithLock, holdBackground: () => () => {}, executor: () => executorOf(tx, false), close: async () => {},
-        };
-        return fn(inner);
-      });
+      const run = () =>
+        pglite.transaction(async (tx) => {
+          const inner: Db = {
+            serialized: true, ...wrap(tx, false), transaction: (f) => f(inner), tryWithLock, holdBackground: () => () => {}, executor: () => executorOf(tx, false), close: async () => {},
+          };
+          return fn(inner);
+        });
+      return o?.foreground ? run() : background(run);
     },
     tryWithLock,
     holdBackground: () => gate.hold(),

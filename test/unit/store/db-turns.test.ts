@@ -56,4 +56,24 @@ describe("the embedded database and the event loop", () => {
     expect(waited).toBeGreaterThanOrEqual(950);
     expect(waited).toBeLessThan(5000);
   });
+
+  it("lets background statements into PGlite one at a time, so a webhook batch finds at most one ahead of it", async () => {
+    const order: string[] = [];
+    // A background transaction keeps PGlite busy while three more background statements come.
+    let release: () => void = () => {};
+    const busy = db.transaction(async (tx) => {
+      await tx.query("SELECT 1");
+      await new Promise<void>((r) => (release = r));
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    const background = [1, 2, 3].map((i) => db.query("SELECT 1").then(() => order.push(`background ${i}`)));
+    await new Promise((r) => setTimeout(r, 10));
+    const intake = db.transaction(async (tx) => {
+      await tx.query("SELECT 1");
+      order.push("intake");
+    }, { foreground: true });
+    release();
+    await Promise.all([busy, ...background, intake]);
+    expect(order).toEqual(["intake", "background 1", "background 2", "background 3"]);
+  });
 });
