@@ -99,14 +99,15 @@ export async function openPglite(dir?: string): Promise<Db> {
       done();
     }
   };
-  const wrap = (q: Pick<PGlite, "query" | "exec">, turn: boolean): Pick<Db, "query" | "exec"> => ({
+  // `outside`: not within a transaction, hence background work.
+  const wrap = (q: Pick<PGlite, "query" | "exec">, outside: boolean): Pick<Db, "query" | "exec"> => ({
     async query<T>(sql: string, params?: unknown[]) {
       const run = async () => (await q.query<T>(sql, params)).rows;
-      return turn ? background(run) : run();
+      return outside ? background(run) : run();
     },
     async exec(sql: string) {
       const run = async () => void (await q.exec(sql));
-      return turn ? background(run) : run();
+      return outside ? background(run) : run();
     },
   });
   const held = new Set<string>();
@@ -119,14 +120,14 @@ export async function openPglite(dir?: string): Promise<Db> {
       held.delete(key);
     }
   };
-  const executorOf = (q: Pick<PGlite, "query" | "exec">, turn: boolean) => ({
+  const executorOf = (q: Pick<PGlite, "query" | "exec">, outside: boolean) => ({
     // pg-boss sends multi-statement DDL without parameters: that goes through exec (simple protocol).
     async executeSql(text: string, values?: unknown[]) {
       const run = async () => {
         if (!values || values.length === 0) return { rows: (await q.exec(text)).at(-1)?.rows ?? [] };
         return { rows: (await q.query(text, values)).rows };
       };
-      return turn ? background(run) : run();
+      return outside ? background(run) : run();
     },
   });
   const db: Db = {
