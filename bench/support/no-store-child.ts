@@ -8,6 +8,7 @@ import { createApp } from "../../src/api/app.js";
 import { loadConfig } from "../../src/config.js";
 import { createLogger, makeRedactor } from "../../src/log.js";
 import type { EventIntake, IntakeItem } from "../../src/store/subscription-store.js";
+import { foldEvent } from "../../src/domain/subscription.js";
 import { assembleWorkers } from "../../src/workers.js";
 import { openPglite } from "../../src/store/db.js";
 import { migrate } from "../../src/store/migrations.js";
@@ -25,10 +26,10 @@ const w = assembleWorkers({ db, queue, engine, log, settings: config.tenant, con
 const noStore = {
   async submit({ event }: IntakeItem): Promise<EventIntake> {
     const now = new Date().toISOString();
-    const desired = {
-      id: event.subscription.id, customer: event.subscription.customer, plan: event.subscription.plan, status: "active" as const,
-      planClock: { at: event.occurredAt, id: event.id }, statusClock: null, lastEvent: { id: event.id, type: event.type, occurredAt: event.occurredAt },
-    };
+    // The desired state a first event gives, computed as the store would (nothing is stored).
+    const folded = foldEvent(null, event);
+    if (folded.outcome !== "applied") throw new Error("a first event always applies");
+    const desired = folded.state;
     return {
       outcome: "applied", changed: true, created: false,
       subscription: { id: event.subscription.id, desired, generation: 2, appliedGeneration: 1, phase: "pending", lastError: null, outputs: null, tokenHash: null, pendingNote: null, createdAt: now, updatedAt: now },

@@ -42,6 +42,9 @@ export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: 
   return openPglite(`${opts.dataDir}/pglite`);
 }
 
+/** Where background work never waits for webhooks (inside a transaction; on PostgreSQL). */
+const nothingToHold = () => () => {};
+
 const letLoopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Background statements wait while foreground work holds the gate (each wait bounded: never starved). */
@@ -137,7 +140,7 @@ export async function openPglite(dir?: string): Promise<Db> {
       const run = () =>
         pglite.transaction(async (tx) => {
           const inner: Db = {
-            serialized: true, ...wrap(tx, false), transaction: (f) => f(inner), tryWithLock, holdBackground: () => () => {}, executor: () => executorOf(tx, false), close: async () => {},
+            serialized: true, ...wrap(tx, false), transaction: (f) => f(inner), tryWithLock, holdBackground: nothingToHold, executor: () => executorOf(tx, false), close: async () => {},
           };
           return fn(inner);
         });
@@ -188,7 +191,7 @@ export async function openPostgres(url: string): Promise<Db> {
   };
   return {
     serialized: false,
-    holdBackground: () => () => {},
+    holdBackground: nothingToHold,
     ...wrap(pool),
     tryWithLock,
     executor: () => executorOf(pool),
@@ -196,7 +199,7 @@ export async function openPostgres(url: string): Promise<Db> {
       const client = await pool.connect();
       try {
         await client.query("BEGIN");
-        const inner: Db = { serialized: false, holdBackground: () => () => {}, ...wrap(client), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(client), close: async () => {} };
+        const inner: Db = { serialized: false, holdBackground: nothingToHold, ...wrap(client), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(client), close: async () => {} };
         const result = await fn(inner);
         await client.query("COMMIT");
         return result;
