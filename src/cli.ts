@@ -27,6 +27,7 @@ const USAGE = `usage: tenantctl <command> [args] [--json]
   preview <id>                   what an update of the subscription's stack would change (Pulumi's diff)
   history <id>                   the stack's update history (the audit log), with the event of each update
   retry <id> [--watch]           apply a subscription's desired state again (after a failure)
+  rotate-password <id> [--watch] a new Keystone password for the customer (a stack update; credentials follow)
   watch <id> [--op N]            follow an operation live (default: the latest): progress on a terminal
   drift [--state S]              the last drift check of every stack
   drift check [<id>]             check every ready stack (or one) for drift now
@@ -132,6 +133,12 @@ async function main(argv: string[]): Promise<void> {
       if (a.flags.has("--watch")) return watchLatest(api(), body.subscription.id, undefined, a, before);
       return a.json ? print(body) : console.log(`retry of ${body.subscription.id} accepted (tenantctl watch ${body.subscription.id})`);
     }
+    case "rotate-password": {
+      const before = a.flags.has("--watch") ? (await latestOperation(api(), idArg(rest[0]))).op ?? 0 : 0;
+      const body = await api().json<{ subscription: Sub }>("POST", `/v1/subscriptions/${idArg(rest[0])}/rotate-password`);
+      if (a.flags.has("--watch")) return watchLatest(api(), body.subscription.id, undefined, a, before);
+      return a.json ? print(body) : console.log(`password rotation of ${body.subscription.id} accepted (tenantctl watch ${body.subscription.id})`);
+    }
     case "watch": {
       const op = flag(a, "--op");
       if (op !== undefined && !/^[1-9][0-9]*$/.test(op)) throw new UsageError("--op needs an operation number");
@@ -175,9 +182,11 @@ async function main(argv: string[]): Promise<void> {
       return console.log(configReferenceMarkdown());
     case "pulumi-env": {
       const c = loadCliConfig();
-      const env = { PULUMI_BACKEND_URL: c.backendUrl, PULUMI_CONFIG_PASSPHRASE_FILE: c.passphraseFile };
+      // The passphrase itself is never printed: from the environment, the operator's shell already has it.
+      const env = { PULUMI_BACKEND_URL: c.backendUrl, ...(c.passphraseFile ? { PULUMI_CONFIG_PASSPHRASE_FILE: c.passphraseFile } : {}) };
       if (a.json) return print(env);
       for (const [k, v] of Object.entries(env)) console.log(`export ${k}='${v}'`);
+      if (!c.passphraseFile) console.log("# PULUMI_CONFIG_PASSPHRASE is set in this environment: pulumi reads it from there");
       console.log("# then, from the repository root: pulumi preview --stack sub-<id>; pulumi stack history --stack sub-<id>");
       return;
     }

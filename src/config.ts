@@ -210,7 +210,9 @@ export function loadDoctorConfig(rawEnv: Record<string, string | undefined> = pr
 
 /** What the operator CLI needs to reach a running service; reads, never creates, the token file. */
 export function loadCliConfig(rawEnv: Record<string, string | undefined> = process.env): {
-  url: string; token: string | undefined; dataDir: string; passphraseFile: string; backendUrl: string;
+  url: string; token: string | undefined; dataDir: string; backendUrl: string;
+  /** The generated passphrase's file; undefined when the passphrase comes from PULUMI_CONFIG_PASSPHRASE. */
+  passphraseFile: string | undefined;
 } {
   const env = parseEnv(rawEnv);
   const dataDir = resolve(env.DATA_DIR);
@@ -219,7 +221,7 @@ export function loadCliConfig(rawEnv: Record<string, string | undefined> = proce
     url: env.TENANTCTL_URL ?? `http://127.0.0.1:${env.PORT}`,
     token: env.OPERATOR_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : undefined),
     dataDir,
-    passphraseFile: resolve(dataDir, "pulumi-passphrase"),
+    passphraseFile: env.PULUMI_CONFIG_PASSPHRASE ? undefined : resolve(dataDir, "pulumi-passphrase"),
     backendUrl: env.PULUMI_BACKEND_URL ?? pathToFileURL(resolve(dataDir, "pulumi")).href,
   };
 }

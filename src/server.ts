@@ -17,7 +17,7 @@ import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
 import { doctor, type Finding } from "./openstack/doctor.js";
 import { JobQueue } from "./store/job-queue.js";
 import { CloudClient } from "./openstack/cloud-client.js";
-import { CloudGuard } from "./provisioning/tenant-guard.js";
+import { CloudGuard, type TenantGuard } from "./provisioning/tenant-guard.js";
 import { assembleWorkers } from "./workers.js";
 
 export interface RunningService {
@@ -30,7 +30,7 @@ export interface RunningService {
 }
 
 /** Starts the HTTP service and the reconcile workers. `engine`/`log` are replaceable for tests. */
-export async function startService(config: Config, overrides: { engine?: Engine; log?: Logger } = {}): Promise<RunningService> {
+export async function startService(config: Config, overrides: { engine?: Engine; log?: Logger; guard?: TenantGuard } = {}): Promise<RunningService> {
   const redact = makeRedactor(config.secrets);
   const log = overrides.log ?? createLogger({ redact, level: config.logLevel });
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
@@ -49,9 +49,9 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     log.error("job queue error", { error: e.message }),
   );
   // The cloud is checked before updates (downsizes) and destroys (leftovers) when we can reach it.
-  const guard = config.openstack.admin
+  const guard = overrides.guard ?? (config.openstack.admin
     ? new CloudGuard(new CloudClient(config.openstack.admin), { policy: config.guard.orphanPolicy, pollMs: 2000, timeoutMs: config.guard.purgeTimeoutSeconds * 1000 })
-    : undefined;
+    : undefined);
   const { store, intake, driftStore, metrics, progress, reconciler, drift } = assembleWorkers({
     db, queue, engine, log, settings, guard, defaultMetrics: true,
     concurrency: config.reconcile.concurrency, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,

@@ -45,11 +45,14 @@ export function assembleWorkers(o: WorkerOptions) {
     { onBatch: (events) => metrics.intakeBatchEvents.observe(events), holdBackground: () => o.db.holdBackground() },
   );
   const progress = new ProgressHub({ itemsPerOperation: 5000, finishedKept: o.progressKept ?? 200 });
+  // A drift repair is done when a check finds the stack in sync, not when its update succeeds.
+  let drift: DriftDetector | undefined;
   const reconciler = new Reconciler({
     store, engine: o.engine, settings: o.settings, log: o.log, metrics, progress, db: o.db, queue: o.queue,
     ...(o.guard ? { guard: o.guard } : {}), concurrency: o.concurrency, pollMs: o.pollMs,
+    onRepaired: (id) => void drift?.recheck(id),
   });
-  const drift = new DriftDetector({
+  drift = new DriftDetector({
     store, drift: driftStore, engine: o.engine, log: o.log, metrics, intervalSeconds: o.driftIntervalSeconds, busy: (id) => reconciler.busy(id),
   });
   return { store, intake, driftStore, metrics, progress, reconciler, drift };

@@ -9,7 +9,7 @@ export class InstantEngine implements Engine {
   async up(req: Parameters<Engine["up"]>[0]) {
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     const t0 = performance.now();
-    this.outs.set(req.stack, { projectId: "p", userId: "u", userName: req.spec.userName, authUrl: req.spec.authUrl, region: req.spec.region, domainId: req.spec.domainId, password: "x" });
+    this.outs.set(req.stack, { projectId: "p", userId: "u", userName: req.spec.userName, authUrl: req.spec.authUrl, region: req.spec.region, domainId: req.spec.domainId, password: req.password });
     this.engineMs += performance.now() - t0;
     return { resourceChanges: { create: 6 } };
   }
@@ -19,6 +19,7 @@ export class InstantEngine implements Engine {
   async history() { return []; }
   async drift() { return { differences: [] }; }
   async cancel() {}
+  async adopt() { return []; }
   async outputs(stack: string) { return this.outs.get(stack) ?? null; }
 }
 

@@ -32,7 +32,7 @@ const noStore = {
     const desired = folded.state;
     return {
       outcome: "applied", changed: true, created: false,
-      subscription: { id: event.subscription.id, desired, generation: 2, appliedGeneration: 1, phase: "pending", lastError: null, outputs: null, tokenHash: null, pendingNote: null, createdAt: now, updatedAt: now },
+      subscription: { id: event.subscription.id, desired, generation: 2, appliedGeneration: 1, phase: "pending", lastError: null, outputs: null, tokenHash: null, pendingNote: null, rotatePassword: false, refreshNext: false, createdAt: now, updatedAt: now },
     };
   },
 };

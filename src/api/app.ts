@@ -211,9 +211,12 @@ export function createApp(deps: AppDeps) {
     return sub;
   };
 
-  /** Applies the desired state again (operator retry, drift repair); `note` is the stack history's message. */
-  const requeue = async (id: string, note: string): Promise<SubscriptionRecord> => {
-    const updated = await deps.store.retry(id, note);
+  /**
+   * Applies the desired state again (operator retry, drift repair, password rotation); `note` is the stack
+   * history's message, `also` what the operation does besides.
+   */
+  const requeue = async (id: string, note: string, also: { refresh?: boolean; rotatePassword?: boolean } = {}): Promise<SubscriptionRecord> => {
+    const updated = await deps.store.retry(id, note, also);
     if (!updated) throw notFound(`subscription ${id} not found`);
     await deps.queue.enqueue(id);
     deps.reconciler.kick(id);
@@ -273,6 +276,19 @@ export function createApp(deps: AppDeps) {
     async (c) => {
       const sub = await load(c.req.valid("param").id, c);
       return c.json({ status: "accepted" as const, subscription: view(await requeue(sub.id, "operator retry")) }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute(onSubscription(operator, {
+      method: "post", path: "/v1/subscriptions/{id}/rotate-password", tags: ["operators"],
+      summary: "Give the customer's Keystone user a new password (a stack update named so in the history); the served credentials follow",
+      responses: { 202: json(S.RetryAccepted, "queued"), 409: problem("the subscription is cancelled") },
+    } as const)),
+    async (c) => {
+      const sub = await load(c.req.valid("param").id, c);
+      if (sub.desired.status === "cancelled") throw conflict(`subscription ${sub.id} is cancelled: it has no password to rotate`);
+      return c.json({ status: "accepted" as const, subscription: view(await requeue(sub.id, "password rotation by an operator", { rotatePassword: true })) }, 202);
     },
   );
 

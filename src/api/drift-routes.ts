@@ -17,7 +17,7 @@ export function driftRoutes(deps: {
   detector: DriftDetector;
   operator: MiddlewareHandler;
   load: (id: string, c: Context) => Promise<SubscriptionRecord>;
-  requeue: (id: string, note: string) => Promise<SubscriptionRecord>;
+  requeue: (id: string, note: string, also: { refresh: boolean }) => Promise<SubscriptionRecord>;
 }) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.openapi(
@@ -61,7 +61,8 @@ export function driftRoutes(deps: {
       const sub = await deps.load(c.req.valid("param").id, c);
       const found = await driftOf(sub.id);
       const changed = found.differences.map((d) => `${d.resource}${d.properties.length ? ` (${d.properties.join(", ")})` : ""}`).join("; ");
-      const updated = await deps.requeue(sub.id, `drift repair of ${changed}`);
+      // Refreshed first: without it the update diffs against the saved state and sees no difference.
+      const updated = await deps.requeue(sub.id, `drift repair of ${changed}`, { refresh: true });
       return c.json({ status: "accepted" as const, subscription: view(updated), drift: found }, 202);
     },
   );

@@ -4,8 +4,8 @@ import type { AdminCredentials } from "./credentials.js";
 import { authenticate, type KeystoneSession } from "./keystone.js";
 
 /** The OpenStack services the tenant guard talks to, by their catalog types (old and new names). */
-export type Service = "compute" | "block-storage" | "network";
-const CATALOG_TYPES: Record<Service, string[]> = {
+export type Service = "identity" | "compute" | "block-storage" | "network";
+const CATALOG_TYPES: Record<Exclude<Service, "identity">, string[]> = {
   compute: ["compute"],
   "block-storage": ["block-storage", "volumev3", "volume"],
   network: ["network"],
@@ -31,6 +31,8 @@ export class CloudClient {
 
   /** The service's endpoint, or null when this cloud does not run it (a Keystone-only test cloud). */
   async endpoint(service: Service): Promise<string | null> {
+    // Keystone is where the admin logs in: its URL is the credentials' own, whatever the catalog says.
+    if (service === "identity") return this.creds.authUrl.replace(/\/+$/, "");
     const { catalog } = await this.login();
     for (const type of CATALOG_TYPES[service]) {
       const entry = catalog.find((s) => s.type === type);

@@ -55,6 +55,20 @@ export class DriftDetector {
     return this.sweeping;
   }
 
+  /**
+   * Checks again once the subscription's running operation is over (after a drift repair): its finding
+   * stays until this check says the stack is in sync. Gives up after `waitMs`.
+   */
+  async recheck(subscriptionId: string, waitMs = 600_000): Promise<DriftCheckResult> {
+    const deadline = Date.now() + waitMs;
+    while (this.o.busy(subscriptionId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    this.rechecking = this.check(subscriptionId);
+    return this.rechecking;
+  }
+
+  /** The last recheck started (tests wait for it). */
+  rechecking: Promise<DriftCheckResult> | undefined;
+
   async check(subscriptionId: string): Promise<DriftCheckResult> {
     const sub = await this.o.store.get(subscriptionId);
     if (!sub || sub.phase !== "ready" || this.o.busy(subscriptionId)) {

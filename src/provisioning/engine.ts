@@ -1,16 +1,28 @@
 import type { TenantSpec } from "../domain/tenant-spec.js";
+import { locksOf, type StackLock } from "./stack-lock.js";
 
 /**
  * The one seam between orchestration and Pulumi: the Automation API in production
  * (pulumi-engine.ts), a recording double in tests. Stack names are `sub-<id>`.
  */
 export interface Engine {
-  /** Writes the spec into the stack's config (creating the stack and its password if new) and applies it. */
+  /** Writes the spec and the password into the stack's config (creating the stack if new) and applies it. */
   up(req: StackChange): Promise<OperationSummary>;
-  preview(req: Omit<StackChange, "message">): Promise<PreviewResult>;
+  /**
+   * What an update to `spec` would change. Never creates the stack and never changes its config (a preview
+   * racing a first update must not init the stack twice or write a second password).
+   */
+  preview(req: { stack: string; spec: TenantSpec }): Promise<PreviewResult>;
   /** Deletes the tenant's resources; the stack and its history stay as the audit log. */
   destroy(req: { stack: string; message: string; onOutput?: OutputSink; onProgress?: ProgressSink }): Promise<OperationSummary>;
+  /** Reads every resource back from the cloud into the state (after the service corrected the cloud itself). */
   refresh(req: { stack: string; message: string; onOutput?: OutputSink }): Promise<OperationSummary>;
+  /**
+   * After an interrupted create: drops the pending creates the dead run left in the state and imports the
+   * resources it did create (found in the cloud by the caller), so that the next `up` adopts them instead
+   * of creating `sub-<id>` a second time (Keystone names are unique per domain: that would be a 409).
+   */
+  adopt(req: { stack: string; message: string; found: Leftovers }): Promise<string[]>;
   history(stack: string): Promise<HistoryEntry[]>;
   /** Current outputs, the password included (only the credentials endpoint asks for it); null if no stack. */
   outputs(stack: string): Promise<StackOutputs | null>;
@@ -21,6 +33,12 @@ export interface Engine {
   drift(stack: string): Promise<DriftReport | null>;
   /** Removes the lock an interrupted update left on the stack (`pulumi cancel`). Only for provably dead owners. */
   cancel(stack: string): Promise<void>;
+}
+
+/** What an interrupted create may have left in Keystone: ids of the project and user named after the stack. */
+export interface Leftovers {
+  projectId?: string | undefined;
+  userId?: string | undefined;
 }
 
 export type OutputSink = (line: string) => void;
@@ -51,8 +69,18 @@ export interface DriftReport {
 export interface StackChange {
   stack: string;
   spec: TenantSpec;
+  /**
+   * The customer's Keystone password. Decided by the caller from the stack's own outputs (the shared
+   * backend), never from a local config file: any replica, with any work tree, keeps the same password.
+   */
+  password: string;
   /** Names the marketplace event: the stack history reads as an audit log. */
   message: string;
+  /**
+   * Read the cloud before diffing (`up --refresh`). Without it Pulumi diffs the program against the last
+   * saved state only, so a change made outside the stack (drift) is neither seen nor put back.
+   */
+  refresh?: boolean;
   onOutput?: OutputSink;
   onProgress?: ProgressSink;
 }
@@ -96,16 +124,15 @@ export class EngineFailure extends Error {
   constructor(
     message: string,
     readonly transient: boolean,
-    /** When the stack is locked: who holds the lock, as Pulumi's lock file says (host and pid). */
-    readonly lockedBy?: { host: string; pid: number },
+    /** When the stack is locked: who holds the lock, as Pulumi's lock files say (the CLI's host and pid). */
+    readonly locks: StackLock[] = [],
   ) {
     super(message);
     this.name = "EngineFailure";
   }
 }
 
-/** Pulumi's "the stack is currently locked … created by user@host (pid 42)": the lock's owner. */
-export function lockOwnerOf(message: string): { host: string; pid: number } | undefined {
-  const m = /created by [^@\s]+@([^\s]+) \(pid (\d+)\)/.exec(message);
-  return m ? { host: m[1] as string, pid: Number(m[2]) } : undefined;
+/** The failure of an update refused because the stack is locked, with the lock holders from the message. */
+export function lockedFailure(message: string): EngineFailure {
+  return new EngineFailure(`the stack is locked by another update: ${message}`, true, locksOf(message));
 }

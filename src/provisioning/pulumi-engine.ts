@@ -1,21 +1,26 @@
-import { randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
-  CommandError,
   ConcurrentUpdateError,
   LocalWorkspace,
   PulumiCommand,
   StackNotFoundError,
+  type EngineEvent,
   type Stack,
 } from "@pulumi/pulumi/automation/index.js";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
-import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
+import { TENANT_RESOURCES, type TenantSpec } from "../domain/tenant-spec.js";
 import {
   EngineFailure,
-  lockOwnerOf,
+  lockedFailure,
   type DriftDifference,
   type DriftReport,
   type Engine,
   type HistoryEntry,
+  type Leftovers,
   type OperationSummary,
   type OutputSink,
   type PreviewResult,
@@ -42,7 +47,20 @@ const StackOutputsSchema = z.object({
   region: z.string(), domainId: z.string(), password: z.string(),
 });
 
-/** The production engine: Pulumi's Automation API over the local program in the repository root. */
+/** Pulumi.yaml's `stackConfigDir`: where `pulumi preview --stack sub-42` at a shell finds the config. */
+const STACK_CONFIG_DIR = "stacks";
+const SPEC_KEY = "tenant:spec";
+const PASSWORD_KEY = "tenant:password";
+
+/**
+ * The production engine: Pulumi's Automation API over the local program in the repository root.
+ *
+ * Secrets never go on a command line (every local user can read `/proc/<pid>/cmdline`, and execa's error
+ * text repeats the whole command): the automation SDK's `setConfig`/`setAllConfig` pass values as
+ * arguments, so the password is written by `pulumi config set --secret <key>` with the value on standard
+ * input, which the CLI reads when stdin is not a terminal (`pkg/cmd/pulumi/config/config_set.go`). The
+ * passphrase and the admin credentials reach the CLI in its environment only.
+ */
 export class PulumiEngine implements Engine {
   private command: Promise<PulumiCommand> | undefined;
 
@@ -50,49 +68,72 @@ export class PulumiEngine implements Engine {
 
   /** The Pulumi CLI on PATH; installing it is the operator's job (it cannot be fetched here). */
   private cli(): Promise<PulumiCommand> {
-    this.command ??= PulumiCommand.get().catch(() => {
+    this.command ??= PulumiCommand.get().catch((e: unknown) => {
       this.command = undefined;
-      // The command error repeats "spawn pulumi ENOENT" with empty stdout/stderr: say what to do instead.
-      throw new EngineFailure("the pulumi CLI was not found on PATH: install it for the service's user and retry", false);
+      throw cliUnusable(e);
     });
     return this.command;
+  }
+
+  /** What every CLI run gets in its environment (never in its arguments). */
+  private env(): Record<string, string> {
+    return {
+      ...this.opts.openstackEnv,
+      PULUMI_BACKEND_URL: this.opts.backendUrl,
+      PULUMI_CONFIG_PASSPHRASE: this.opts.passphrase,
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+    };
   }
 
   private async stack(name: string, create: boolean): Promise<Stack> {
     const pulumiCommand = await this.cli();
     const args = { stackName: name, workDir: this.opts.workDir };
-    const wsOpts = {
-      pulumiCommand,
-      secretsProvider: "passphrase",
-      envVars: {
-        ...this.opts.openstackEnv,
-        PULUMI_BACKEND_URL: this.opts.backendUrl,
-        PULUMI_CONFIG_PASSPHRASE: this.opts.passphrase,
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-      },
-    };
+    const wsOpts = { pulumiCommand, secretsProvider: "passphrase", envVars: this.env() };
     return create ? LocalWorkspace.createOrSelectStack(args, wsOpts) : LocalWorkspace.selectStack(args, wsOpts);
   }
 
   async up(req: StackChange): Promise<OperationSummary> {
     return this.guard(async () => {
-      const stack = await this.writeConfig(req.stack, req.spec);
-      const result = await stack.up({ message: req.message, onOutput: req.onOutput, onEvent: progressOf(req.onProgress) });
+      const stack = await this.stack(req.stack, true);
+      await this.writeConfig(stack, req.spec, req.password);
+      const result = await stack.up({
+        message: req.message, refresh: req.refresh ?? false, onOutput: req.onOutput, onEvent: progressOf(req.onProgress),
+      });
       return { resourceChanges: counts(result.summary.resourceChanges) };
-    });
+    }, [req.password]);
   }
 
-  async preview(req: Omit<StackChange, "message">): Promise<PreviewResult> {
+  /**
+   * A preview reads the stack but never creates it or changes its config: the new spec (and the stack's
+   * current password, from its outputs) go into a throw-away copy of the config file (`--config-file`).
+   */
+  async preview(req: { stack: string; spec: TenantSpec }): Promise<PreviewResult> {
+    let password: string | undefined;
     return this.guard(async () => {
-      const stack = await this.writeConfig(req.stack, req.spec);
-      const result = await stack.preview({ diff: true, onOutput: req.onOutput });
-      return { changeSummary: counts(result.changeSummary), text: this.opts.redact(result.stdout) };
-    });
+      const stack = await this.selectOrNull(req.stack);
+      if (!stack) return previewOfNewStack(req.stack);
+      const outputs = await this.outputsOf(stack);
+      password = outputs?.password;
+      const dir = mkdtempSync(join(tmpdir(), "tenants-preview-"));
+      try {
+        const configFile = join(dir, `Pulumi.${req.stack}.yaml`);
+        const own = join(this.opts.workDir, STACK_CONFIG_DIR, `Pulumi.${req.stack}.yaml`);
+        if (existsSync(own)) copyFileSync(own, configFile);
+        writeSpecInto(configFile, req.spec);
+        if (password) await this.setSecret(req.stack, PASSWORD_KEY, password, configFile);
+        const result = await stack.preview({ diff: true, configFile });
+        return { changeSummary: counts(result.changeSummary), text: this.opts.redact(result.stdout) };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, () => (password ? [password] : []));
   }
 
   async destroy(req: { stack: string; message: string; onOutput?: OutputSink; onProgress?: ProgressSink }): Promise<OperationSummary> {
     return this.guard(async () => {
-      const stack = await this.stack(req.stack, true);
+      const stack = await this.selectOrNull(req.stack);
+      // A stack that never existed has nothing to destroy (a purchase cancelled before its first update).
+      if (!stack) return { resourceChanges: {} };
       const result = await stack.destroy({ message: req.message, onOutput: req.onOutput, onEvent: progressOf(req.onProgress) });
       return { resourceChanges: counts(result.summary.resourceChanges) };
     });
@@ -103,6 +144,29 @@ export class PulumiEngine implements Engine {
       const stack = await this.stack(req.stack, false);
       const result = await stack.refresh({ message: req.message, onOutput: req.onOutput });
       return { resourceChanges: counts(result.summary.resourceChanges) };
+    });
+  }
+
+  async adopt(req: { stack: string; message: string; found: Leftovers }): Promise<string[]> {
+    return this.guard(async () => {
+      const stack = await this.selectOrNull(req.stack);
+      if (!stack) return [];
+      // The dead run's pending CREATE operations would make the next `up` create the project again.
+      await stack.refresh({ clearPendingCreates: true, message: `${req.message}: clear pending creates` });
+      const state = await stack.exportStack();
+      const urns = new Set(DeploymentResources.parse(state.deployment).resources.map((r) => r.urn.slice(r.urn.lastIndexOf("::") + 2)));
+      const wanted = [
+        { name: "project", id: req.found.projectId },
+        { name: "user", id: req.found.userId },
+      ].filter((r): r is { name: "project" | "user"; id: string } => !!r.id && !urns.has(r.name));
+      if (wanted.length === 0) return [];
+      await stack.import({
+        resources: wanted.map((r) => ({ type: TENANT_RESOURCES.find((t) => t.name === r.name)!.type, name: r.name, id: r.id })),
+        protect: false,
+        generateCode: false,
+        message: `${req.message}: adopt ${wanted.map((r) => `${r.name} ${r.id}`).join(", ")}`,
+      });
+      return wanted.map((r) => `${r.name} ${r.id}`);
     });
   }
 
@@ -126,12 +190,15 @@ export class PulumiEngine implements Engine {
   async outputs(name: string): Promise<StackOutputs | null> {
     return this.guard(async () => {
       const stack = await this.selectOrNull(name);
-      if (!stack) return null;
-      const out = await stack.outputs();
-      const flat = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
-      const parsed = StackOutputsSchema.safeParse(flat);
-      return parsed.success ? parsed.data : null;
+      return stack ? this.outputsOf(stack) : null;
     });
+  }
+
+  private async outputsOf(stack: Stack): Promise<StackOutputs | null> {
+    const out = await stack.outputs();
+    const flat = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
+    const parsed = StackOutputsSchema.safeParse(flat);
+    return parsed.success ? parsed.data : null;
   }
 
   async drift(name: string): Promise<DriftReport | null> {
@@ -167,39 +234,92 @@ export class PulumiEngine implements Engine {
   }
 
   /**
-   * Writes the spec into stacks/Pulumi.<stack>.yaml. The user's password is generated once, on the
-   * stack's first update, and kept only as an encrypted secret in that same file.
+   * Writes the spec (plain: it holds no secret) and the password (encrypted by the passphrase provider)
+   * into this work tree's stacks/Pulumi.<stack>.yaml, each only when it differs from what is there. The
+   * file is a local copy for operators at a shell: the password it holds comes from the caller, who read
+   * it from the stack's outputs in the shared backend.
    */
-  private async writeConfig(name: string, spec: StackChange["spec"]): Promise<Stack> {
-    const stack = await this.stack(name, true);
+  private async writeConfig(stack: Stack, spec: TenantSpec, password: string): Promise<void> {
     const config = await stack.getAllConfig();
-    const values: Record<string, { value: string; secret?: boolean }> = {
-      "tenant:spec": { value: JSON.stringify(spec) },
-    };
-    if (!config["tenant:password"]) values["tenant:password"] = { value: generatePassword(), secret: true };
-    await stack.setAllConfig(values);
-    return stack;
+    const specJson = JSON.stringify(spec);
+    if (config[SPEC_KEY]?.value !== specJson) await stack.setConfig(SPEC_KEY, { value: specJson });
+    if (config[PASSWORD_KEY]?.value !== password) await this.setSecret(stack.name, PASSWORD_KEY, password);
   }
 
-  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+  /** `pulumi config set --secret <key>` with the value on standard input (see the class comment). */
+  private async setSecret(stack: string, key: string, value: string, configFile?: string): Promise<void> {
+    const cli = await this.cli();
+    const args = ["config", "set", "--secret", "--stack", stack, ...(configFile ? ["--config-file", configFile] : []), "--non-interactive", key];
+    await runWithStdin(cli.command, args, { cwd: this.opts.workDir, env: { ...process.env, ...this.env(), PULUMI_AUTOMATION_API: "true" } }, value);
+  }
+
+  /**
+   * Maps every failure to an EngineFailure whose message is concise and free of secrets: the known ones
+   * (redactor) and this operation's tenant password, which the redactor cannot know.
+   */
+  private async guard<T>(fn: () => Promise<T>, secrets: string[] | (() => string[]) = []): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      if (e instanceof EngineFailure) throw e;
-      const message = this.opts.redact(conciseError(e instanceof Error ? e.message : String(e)));
-      if (e instanceof ConcurrentUpdateError || /currently locked/.test(message)) {
-        throw new EngineFailure(`the stack is locked by another update: ${message}`, true, lockOwnerOf(e instanceof Error ? e.message : String(e)));
+      const hidden = typeof secrets === "function" ? secrets() : secrets;
+      const clean = (text: string) => this.opts.redact(hidden.reduce((t, s) => (s ? t.split(s).join("[redacted]") : t), text));
+      if (e instanceof EngineFailure) throw new EngineFailure(clean(e.message), e.transient, e.locks);
+      const raw = e instanceof Error ? e.message : String(e);
+      if (e instanceof ConcurrentUpdateError || /currently locked/.test(raw)) {
+        const failure = lockedFailure(clean(conciseLockMessage(raw)));
+        throw failure;
       }
-      if (e instanceof CommandError) throw new EngineFailure(message, isTransientEngineError(message));
+      const message = clean(conciseError(raw));
       throw new EngineFailure(message, isTransientEngineError(message));
     }
   }
 }
 
-/** 24 random bytes, URL-safe: ~190 bits, accepted by Keystone's default password rules. */
-export function generatePassword(): string {
-  return randomBytes(24).toString("base64url");
+/**
+ * Why the CLI cannot be used. `PulumiCommand.get` runs `pulumi version` and checks it against the SDK's
+ * minimum: a missing binary (ENOENT) is one cause among others (too old, not executable, crashing).
+ */
+export function cliUnusable(e: unknown): EngineFailure {
+  const text = e instanceof Error ? e.message : String(e);
+  if (/ENOENT/.test(text)) return new EngineFailure("the pulumi CLI was not found on PATH: install it for the service's user and retry", false);
+  return new EngineFailure(`the pulumi CLI on PATH cannot be used: ${conciseError(text, 500)}`, false);
 }
+
+/** Runs a CLI command with `input` on its standard input; rejects with its stderr if it fails. */
+function runWithStdin(command: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv }, input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`pulumi ${args.slice(0, 2).join(" ")} failed (exit ${code}): ${stderr.trim()}`))));
+    child.stdin.end(input);
+  });
+}
+
+/** Sets `tenant:spec` in a stack config file (YAML), keeping everything else (salt, encrypted password). */
+function writeSpecInto(file: string, spec: TenantSpec): void {
+  const doc = (existsSync(file) ? (parseYaml(readFileSync(file, "utf8")) as Record<string, unknown> | null) : null) ?? {};
+  const config = (doc.config as Record<string, unknown> | undefined) ?? {};
+  writeFileSync(file, stringifyYaml({ ...doc, config: { ...config, [SPEC_KEY]: JSON.stringify(spec) } }), { mode: 0o600 });
+}
+
+/** Without a stack there is nothing to diff against: an update would create every resource of the program. */
+function previewOfNewStack(stack: string): PreviewResult {
+  const lines = TENANT_RESOURCES.map((r) => `    + ${r.type} ${r.name} create`);
+  return {
+    changeSummary: { create: TENANT_RESOURCES.length },
+    text: `Stack ${stack} does not exist yet: its first update will create it and\n${lines.join("\n")}\nResources:\n    + ${TENANT_RESOURCES.length} to create\n`,
+  };
+}
+
+/** The lock lines of a "currently locked" error, whatever the CLI printed around them. */
+function conciseLockMessage(raw: string): string {
+  const lines = raw.split("\n").filter((l) => /currently locked|created by .*\(pid \d+\)/.test(l));
+  return lines.length > 0 ? lines.join("\n") : conciseError(raw);
+}
+
+const DeploymentResources = z.object({ resources: z.array(z.object({ urn: z.string() })).default([]) });
 
 /** Our own resources only: the stack and the provider are Pulumi's bookkeeping, not the tenant. */
 const isTenantResource = (type: string) => !type.startsWith("pulumi:");

@@ -1,15 +1,17 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
+import { generatePassword } from "../domain/password.js";
 import { stackNameOf } from "../domain/subscription-id.js";
 import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { Db } from "../store/db.js";
 import type { JobQueue, ReconcileJob } from "../store/job-queue.js";
-import type { SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
+import type { RecordedOutputs, SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
 import { AppError } from "../domain/errors.js";
 import { EngineFailure, type Engine } from "./engine.js";
 import type { ProgressHub } from "./progress.js";
+import { isOrphaned } from "./stack-lock.js";
 import type { TenantGuard } from "./tenant-guard.js";
 
 export interface ReconcilerOptions {
@@ -28,6 +30,8 @@ export interface ReconcilerOptions {
   metrics?: Pick<Metrics, "operations" | "operationDuration">;
   /** Checks against the cloud before the engine runs (downsizes, leftovers of cancelled projects). */
   guard?: TenantGuard;
+  /** A drift repair succeeded: the finding stays until a check says the stack is in sync (the caller checks). */
+  onRepaired?: (subscriptionId: string) => void;
 }
 
 /** `next`: the subscription as the successful operation left it (spares reading it again). */
@@ -238,28 +242,58 @@ export class Reconciler {
             }
           }
         }
-        const summary =
-          kind === "destroy"
-            ? await this.o.engine.destroy({ stack, message, ...sinks })
-            : await this.o.engine.up({ stack, message, spec: tenantSpecOf(desired, this.o.settings), ...sinks });
-        const outputs = kind === "up" ? await this.o.engine.outputs(stack) : null;
-        const recorded = outputs
-          ? { projectId: outputs.projectId, userId: outputs.userId, userName: outputs.userName, authUrl: outputs.authUrl, region: outputs.region, domainId: outputs.domainId }
-          : null;
+        let summary: Awaited<ReturnType<Engine["up"]>>;
+        let recorded: RecordedOutputs | null = null;
+        if (kind === "destroy") {
+          summary = await this.o.engine.destroy({ stack, message, ...sinks });
+        } else {
+          const spec = tenantSpecOf(desired, this.o.settings);
+          if (begun.interrupted && this.o.guard) {
+            // The interrupted run may have created the project and user without recording them (pending
+            // creates): adopt them, or the next create of `sub-<id>` is a Keystone 409 for good.
+            const adopted = await this.o.engine.adopt({ stack, message, found: await this.o.guard.leftoversOf(spec) });
+            if (adopted.length > 0) {
+              message = `${message.slice(0, -1)}; adopted ${adopted.join(", ")} left by it)`;
+              progress?.output(opId, `adopted what the interrupted operation created: ${adopted.join(", ")}`);
+              this.o.log.warn("adopted leftovers of an interrupted create", { ...fields, adopted });
+            }
+          }
+          // The password lives in the stack's outputs, in the shared backend: any replica, whatever its
+          // work tree, applies the same one. A new one only on the first create or an operator's rotation.
+          const current = await this.o.engine.outputs(stack);
+          const password = !current || sub.rotatePassword ? generatePassword() : current.password;
+          if (current && sub.rotatePassword) message = `${message.slice(0, -1)}; password rotated)`;
+          summary = await this.o.engine.up({ stack, message, spec, password, refresh: sub.refreshNext, ...sinks });
+          const outputs = await this.o.engine.outputs(stack);
+          recorded = outputs ? recordedOf(outputs) : null;
+          if (outputs && this.o.guard?.afterUp) {
+            // The provider may not set what it was told (Neutron's create drops zero values): the tenant must
+            // end with exactly what was bought, so the cloud is corrected, then the state reads it back.
+            const corrected = await this.o.guard.afterUp(outputs.projectId, spec);
+            if (corrected.length > 0) {
+              this.o.log.warn("quotas corrected after the update", { ...fields, corrected });
+              progress?.output(opId, `quotas corrected: ${corrected.join("; ")}`);
+              await this.o.engine.refresh({ stack, message: `${message.slice(0, -1)}; quotas corrected: ${corrected.join("; ")})` });
+            }
+          }
+        }
         const next = await this.o.store.succeedOperation(opId, sub.id, generation, recorded, summary);
         observe("succeeded");
         progress?.finish(opId, "succeeded", null);
         this.o.log.info("operation", { ...fields, result: "succeeded", durationMs: Date.now() - started, changes: summary.resourceChanges });
+        if (sub.refreshNext) this.o.onRepaired?.(sub.id);
         return { kind: "done", next };
       } catch (e) {
         const failure = e instanceof EngineFailure ? e : asFailure(e);
-        if (!lockRecovered && failure.lockedBy && this.lockIsOrphaned(failure.lockedBy, begun.interrupted)) {
-          // The lock was left by our own operation whose process is gone: safe to remove, and said so.
+        if (!lockRecovered && failure.locks.length > 0 && failure.locks.every((l) => isOrphaned(l))) {
+          // Every lock was written by a `pulumi` process of this host that is gone: provably dead, safe to
+          // remove, and said so in the history. A live one (ours, a replica's, an operator's) is waited for.
           lockRecovered = true;
           await this.o.engine.cancel(stack);
-          message = `${message.slice(0, -1)}; cancelled the stack lock it left)`;
-          this.o.log.warn("stack lock recovered", { ...fields, interrupted: begun.interrupted?.id, lockedBy: failure.lockedBy });
-          progress?.output(opId, `recovered the stack lock left by interrupted operation ${begun.interrupted?.id}`);
+          const owners = failure.locks.map((l) => `pid ${l.pid} on ${l.hostname}`).join(", ");
+          message = `${message.slice(0, -1)}; cancelled the stack lock left by ${owners}, no longer running)`;
+          this.o.log.warn("stack lock recovered", { ...fields, interrupted: begun.interrupted?.id, locks: failure.locks });
+          progress?.output(opId, `recovered the stack lock left by ${owners}`);
           continue;
         }
         if (failure.transient && job.retryCount < job.retryLimit && !this.stopped) {
@@ -277,18 +311,11 @@ export class Reconciler {
       }
     }
   }
+}
 
-  /**
-   * A stack lock may be broken only when its owner is provably dead: it must be the owner of this
-   * subscription's interrupted operation (we hold the subscription's database lock, which that owner
-   * lost with its session), and when that owner ran on this host, its pid must be gone too.
-   */
-  private lockIsOrphaned(lock: { host: string; pid: number }, interrupted: { owner: string | null } | null): boolean {
-    const [host, pid] = (interrupted?.owner ?? "").split(":");
-    if (!interrupted || host !== lock.host || Number(pid) !== lock.pid) return false;
-    if (host === hostname()) return !processAlive(lock.pid);
-    return true;
-  }
+/** What is kept of the outputs in the database: everything but the password. */
+function recordedOf(o: Awaited<ReturnType<Engine["outputs"]>> & object): RecordedOutputs {
+  return { projectId: o.projectId, userId: o.userId, userName: o.userName, authUrl: o.authUrl, region: o.region, domainId: o.domainId };
 }
 
 /** A cloud that cannot be reached or answers 5xx is worth a retry; anything else is not. */
@@ -297,11 +324,3 @@ function asFailure(e: unknown): EngineFailure {
   return new EngineFailure(message, e instanceof AppError && e.kind === "unavailable");
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}

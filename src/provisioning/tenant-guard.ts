@@ -1,6 +1,8 @@
 import { conflict, type AppError } from "../domain/errors.js";
 import type { TenantSpec } from "../domain/tenant-spec.js";
 import type { CloudClient } from "../openstack/cloud-client.js";
+import { leftoversOf } from "../openstack/leftovers.js";
+import type { Leftovers } from "./engine.js";
 import { downsizeViolations, projectUsage } from "../openstack/project-usage.js";
 import { describeRemaining, purgeProject, remainingResources } from "../openstack/project-resources.js";
 
@@ -16,6 +18,13 @@ export interface TenantGuard {
    * cancellation is held (what remains). `onStep` hears each purge step (progress, logs).
    */
   beforeDestroy(projectId: string, onStep: (step: string) => void): Promise<{ held: string } | null>;
+  /** After an interrupted create: the project and user it may have left, recognised as this tenant's. */
+  leftoversOf(spec: TenantSpec): Promise<Leftovers>;
+  /**
+   * After an update: sets every quota field the cloud does not hold as declared; returns what it corrected
+   * (empty when the tenant is exact).
+   */
+  afterUp?(projectId: string, spec: TenantSpec): Promise<string[]>;
 }
 
 /** The guard of a real cloud: quota detail views for downsizes, resource listings for cancellations. */
@@ -28,6 +37,10 @@ export class CloudGuard implements TenantGuard {
   async beforeUp(projectId: string, spec: TenantSpec): Promise<string | null> {
     const violations = downsizeViolations(spec.quotas, await projectUsage(this.client, projectId));
     return violations.length === 0 ? null : `downsize refused, the project uses more than the new plan allows: ${violations.join("; ")}`;
+  }
+
+  leftoversOf(spec: TenantSpec): Promise<Leftovers> {
+    return leftoversOf(this.client, spec);
   }
 
   async beforeDestroy(projectId: string, onStep: (step: string) => void): Promise<{ held: string } | null> {

@@ -70,6 +70,10 @@ const MIGRATIONS: string[] = [
    ALTER TABLE subscriptions ADD COLUMN pending_note text;`,
   `ALTER TABLE operations ADD COLUMN owner text;
    CREATE INDEX subscriptions_pending ON subscriptions (updated_at) WHERE generation > applied_generation;`,
+  // What the next operation must do besides applying the spec: a new password (operator rotation), and a
+  // refresh before the diff (drift repair: without it Pulumi does not see what changed outside the stack).
+  `ALTER TABLE subscriptions ADD COLUMN rotate_password boolean NOT NULL DEFAULT false,
+     ADD COLUMN refresh_next boolean NOT NULL DEFAULT false;`,
 ];
 
 /**

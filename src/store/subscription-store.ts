@@ -41,6 +41,10 @@ export const SubscriptionRecord = z.object({
   tokenHash: z.string().nullable(),
   /** Why the next operation runs when no event asked for it (operator retry, drift repair): its stack message. */
   pendingNote: z.string().nullable(),
+  /** The next operation generates a new password for the customer (an operator asked for it). */
+  rotatePassword: z.boolean(),
+  /** The next operation refreshes from the cloud before it diffs (a drift repair). */
+  refreshNext: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -53,6 +57,7 @@ export type EventIntake =
 
 const SUB_COLUMNS = `id, desired, generation, applied_generation AS "appliedGeneration", phase,
   last_error AS "lastError", outputs, token_hash AS "tokenHash", pending_note AS "pendingNote",
+  rotate_password AS "rotatePassword", refresh_next AS "refreshNext",
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"`;
 const OP_COLUMNS = `id, kind, event_id AS "eventId", generation,
@@ -146,7 +151,7 @@ export class SubscriptionStore {
           created.set(event.subscription.id, tokenHash);
           after = {
             id: event.subscription.id, desired: folded.state, generation: 1, appliedGeneration: 0, phase: "pending", lastError: null,
-            outputs: null, tokenHash, pendingNote: null, createdAt: read.now, updatedAt: read.now,
+            outputs: null, tokenHash, pendingNote: null, rotatePassword: false, refreshNext: false, createdAt: read.now, updatedAt: read.now,
           };
         } else {
           // A change needs a new stack update; any applied event also lifts a failure (the next event resumes).
@@ -284,6 +289,8 @@ export class SubscriptionStore {
          applied_generation = GREATEST(applied_generation, $2),
          outputs = COALESCE($3, outputs),
          last_error = NULL,
+         rotate_password = false,
+         refresh_next = false,
          phase = CASE WHEN generation > $2 THEN 'pending'
                       WHEN desired->>'status' = 'cancelled' THEN 'cancelled' ELSE 'ready' END,
          updated_at = now()
@@ -314,14 +321,18 @@ export class SubscriptionStore {
     });
   }
 
-  /** Operator retry (or drift repair): apply the desired state again; `note` names why in the stack history. */
-  async retry(id: string, note: string): Promise<SubscriptionRecord | null> {
+  /**
+   * Operator retry, drift repair or password rotation: apply the desired state again; `note` names why in
+   * the stack history; `refresh` and `rotatePassword` say what the next operation does besides.
+   */
+  async retry(id: string, note: string, also: { refresh?: boolean; rotatePassword?: boolean } = {}): Promise<SubscriptionRecord | null> {
     const [row] = await this.db.query(
       `UPDATE subscriptions SET phase = 'pending', pending_note = $2,
          generation = CASE WHEN generation > applied_generation THEN generation ELSE generation + 1 END,
+         refresh_next = refresh_next OR $3, rotate_password = rotate_password OR $4,
          updated_at = now()
        WHERE id = $1 RETURNING ${SUB_COLUMNS}`,
-      [id, note],
+      [id, note, also.refresh ?? false, also.rotatePassword ?? false],
     );
     return row ? parseSub(row) : null;
   }

@@ -8,7 +8,8 @@ import { signWebhook } from "../../src/domain/webhook-signature.js";
 import { tenantSpecOf } from "../../src/domain/tenant-spec.js";
 import { foldEvent } from "../../src/domain/subscription.js";
 import { event } from "../support/events.js";
-import { readCloud, type CrashPoint } from "../support/journal-engine.js";
+import { readCloud, readJournal, type CrashPoint } from "../support/journal-engine.js";
+import { readLocks } from "../support/pulumi-locks.js";
 import { SETTINGS } from "../support/settings.js";
 
 const SECRET = "crash-webhook-secret-0123456789";
@@ -21,7 +22,8 @@ async function start(dataDir: string, cloud: string, crashAt: CrashPoint): Promi
   const proc = spawn(process.execPath, ["--import", "tsx", "test/support/crash-child.ts"], {
     env: {
       PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DATA_DIR: dataDir, CLOUD_FILE: cloud, CRASH_AT: crashAt ?? "",
-      PORT: "0", HOST: "127.0.0.1", WEBHOOK_SECRET: SECRET, OPERATOR_TOKEN: TOKEN, RECONCILE_POLL_MS: "200", RECONCILE_BACKOFF_MS: "0",
+      // Retries 1 s apart (doubling): a surviving `pulumi` stand-in holds its lock for about 1.5 s more.
+      PORT: "0", HOST: "127.0.0.1", WEBHOOK_SECRET: SECRET, OPERATOR_TOKEN: TOKEN, RECONCILE_POLL_MS: "200", RECONCILE_BACKOFF_MS: "1000",
       TENANT_AUTH_URL: SETTINGS.authUrl, TENANT_REGION: SETTINGS.region,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -57,7 +59,8 @@ describe("kill -9 of the service process, then a restart: every accepted event a
   it.each<[CrashPoint, string]>([
     ["before-202", "event stored, 202 never sent"],
     ["after-202", "202 sent, job not started"],
-    ["during-engine", "during the stack update (the stack's lock is left behind)"],
+    ["during-engine", "during the stack update; its pulumi process survives, finishes and unlocks"],
+    ["during-engine-cli-dies", "during the stack update, with its pulumi process: lock and pending creates left behind"],
     ["after-engine", "stack updated, result not recorded"],
   ])("killed %s (%s)", async (crashAt) => {
     const dataDir = mkdtempSync(join(tmpdir(), "crash-"));
@@ -77,12 +80,22 @@ describe("kill -9 of the service process, then a restart: every accepted event a
       const sub = await settled(second.url, "77");
       const stack = readCloud(cloud)["sub-77"];
       expect(stack?.spec).toEqual(tenantSpecOf(foldEvent(null, created).state as never, SETTINGS));
-      expect(stack?.lock).toBeNull();
+      expect(readLocks(join(dataDir, "pulumi-backend"), "sub-77")).toEqual([]);
       expect(stack?.effectiveChanges).toBe(1); // applied once in effect (a re-run after the crash changes nothing)
       expect(sub.lastError).toBeNull();
+      // Exactly one project in Keystone, and it is the one the stack (and the recorded outputs) name.
+      const keystone = readJournal(cloud).keystone;
+      expect(Object.keys(keystone)).toEqual(["sub-77"]);
+      expect((sub.outputs as { projectId: string }).projectId).toBe(keystone["sub-77"]?.projectId);
+      if (crashAt === "during-engine-cli-dies") {
+        // The dead pulumi's lock was recognised as orphaned and cancelled, what its create left in Keystone
+        // was adopted, and both are in the history.
+        expect(stack?.history.at(-1)?.message).toMatch(/after interrupted operation \d+; cancelled the stack lock left by pid \d+ on .+, no longer running; adopted project \S+, user \S+ left by it\)$/);
+      }
       if (crashAt === "during-engine") {
-        // The dead process's lock was recognised as orphaned, cancelled, and the recovery is in the history.
-        expect(stack?.history.at(-1)?.message).toMatch(/after interrupted operation \d+; cancelled the stack lock it left\)$/);
+        // The surviving pulumi was never interrupted: its update is in the history, then ours, which changed nothing.
+        expect(stack?.history.map((h) => h.result)).toEqual(["succeeded", "succeeded"]);
+        expect(stack?.history.every((h) => !/cancelled the stack lock/.test(h.message))).toBe(true);
       }
       const ops = (sub.operations as Array<{ result: string; error: string | null }>).map((o) => o.result);
       expect(ops.filter((r) => r === "succeeded")).toHaveLength(1);

@@ -5,7 +5,7 @@
 import { loadConfig } from "../../src/config.js";
 import { createLogger, makeRedactor, type Logger } from "../../src/log.js";
 import { startService } from "../../src/server.js";
-import { JournalEngine, type CrashPoint } from "./journal-engine.js";
+import { JournalEngine, journalGuard, type CrashPoint } from "./journal-engine.js";
 
 const crashAt = (process.env.CRASH_AT || undefined) as CrashPoint;
 const config = loadConfig(process.env);
@@ -18,5 +18,5 @@ const log: Logger = {
     if (crashAt === "before-202" && msg === "request" && fields?.path === "/v1/events" && fields.status === 202) process.kill(process.pid, "SIGKILL");
   },
 };
-const svc = await startService(config, { engine: new JournalEngine(process.env.CLOUD_FILE as string, crashAt), log });
+const svc = await startService(config, { engine: new JournalEngine(process.env.CLOUD_FILE as string, crashAt), guard: journalGuard(process.env.CLOUD_FILE as string), log });
 process.stdout.write(`${JSON.stringify({ url: svc.url })}\n`);

@@ -1,93 +1,115 @@
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
-import { hostname } from "node:os";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
 import type { TenantSpec } from "../../src/domain/tenant-spec.js";
-import { EngineFailure, type Engine, type HistoryEntry, type OperationSummary, type StackChange, type StackOutputs } from "../../src/provisioning/engine.js";
-
-/** Where a crash test kills the service process (SIGKILL, no cleanup), if anywhere. */
-export type CrashPoint = "before-202" | "after-202" | "during-engine" | "after-engine" | undefined;
-
-interface CloudStack {
-  spec: TenantSpec | null;
-  deployed: boolean;
-  /** Like Pulumi's lock file: who is updating the stack right now. */
-  lock: { host: string; pid: number } | null;
-  history: HistoryEntry[];
-  /** Updates that changed the cloud (an update with an identical spec changes nothing). */
-  effectiveChanges: number;
-}
+import {
+  EngineFailure,
+  lockedFailure,
+  type Engine,
+  type HistoryEntry,
+  type Leftovers,
+  type OperationSummary,
+  type StackChange,
+  type StackOutputs,
+} from "../../src/provisioning/engine.js";
+import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
+import { readJournal, writeJournal, type Journal } from "./journal-cloud.js";
+import { lockedMessage, removeLocks } from "./pulumi-locks.js";
 
 /**
- * An engine double whose "cloud" is a JSON file written synchronously, so it outlives a process killed
- * with SIGKILL, and which locks stacks during updates as Pulumi does (a killed update leaves its lock).
- * It can kill its own process at a chosen point of an update. Only for crash tests; not the Pulumi CLI.
+ * Where a crash test kills the service process (SIGKILL, no cleanup), if anywhere. During the engine, the
+ * `pulumi` stand-in either survives the service (it finishes its update and unlocks, as the real CLI does
+ * when only its parent dies) or dies with it (its lock and pending creates are left behind).
+ */
+export type CrashPoint = "before-202" | "after-202" | "during-engine" | "during-engine-cli-dies" | "after-engine" | undefined;
+
+/**
+ * An engine double for crash tests whose world (stack states, Keystone names) is a JSON file outliving any
+ * killed process, and whose updates run in a child process (test/support/journal-pulumi.ts) that locks the
+ * stack as the Pulumi CLI does: lock files in a backend directory naming the child's pid and host. It is
+ * not the Pulumi CLI and applies nothing real.
  */
 export class JournalEngine implements Engine {
-  constructor(private readonly file: string, private readonly crashAt: CrashPoint) {}
+  private readonly backendDir: string;
 
-  private read(): Record<string, CloudStack> {
-    return existsSync(this.file) ? (JSON.parse(readFileSync(this.file, "utf8")) as Record<string, CloudStack>) : {};
+  constructor(private readonly file: string, private readonly crashAt: CrashPoint) {
+    this.backendDir = join(dirname(file), "pulumi-backend");
+    mkdirSync(this.backendDir, { recursive: true });
   }
 
-  private write(cloud: Record<string, CloudStack>): void {
-    writeFileSync(this.file, JSON.stringify(cloud, null, 1));
+  private read(): Journal {
+    return readJournal(this.file);
   }
 
-  private async change(req: { stack: string; message: string }, apply: (s: CloudStack) => void, kind: string): Promise<OperationSummary> {
+  /** One `pulumi` run in its own process; this process dies where the crash test asked. */
+  private async change(op: "up" | "destroy", req: { stack: string; message: string; spec?: TenantSpec; password?: string }): Promise<OperationSummary> {
     if (this.crashAt === "after-202") {
       await new Promise((r) => setTimeout(r, 300)); // the 202 is on the wire: now die before doing anything
       process.kill(process.pid, "SIGKILL");
     }
-    const cloud = this.read();
-    const s = (cloud[req.stack] ??= { spec: null, deployed: false, lock: null, history: [], effectiveChanges: 0 });
-    if (s.lock) {
-      throw new EngineFailure(
-        `the stack is currently locked by 1 lock(s): created by tenants@${s.lock.host} (pid ${s.lock.pid}) at 2026-11-25T10:00:00Z`,
-        true, s.lock,
-      );
+    const mode = this.crashAt === "during-engine" ? "survive" : this.crashAt === "during-engine-cli-dies" ? "die" : "normal";
+    const child = spawn(process.execPath, ["--import", "tsx", "test/support/journal-pulumi.ts", this.file, this.backendDir, req.stack, op], {
+      stdio: ["pipe", "pipe", "pipe"],
+      // Its own process group: a kill of the service does not reach it (nor does the test runner's).
+      detached: true,
+    });
+    child.stdin.end(JSON.stringify({ spec: req.spec, password: req.password, message: req.message, mode }));
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const lines = createInterface({ input: child.stdout });
+    let summary: Record<string, number> = {};
+    lines.on("line", (line) => {
+      if (line === "locked") {
+        if (mode !== "normal") process.kill(process.pid, "SIGKILL");
+        return;
+      }
+      summary = JSON.parse(line) as Record<string, number>;
+    });
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    if (code === 0) {
+      if (this.crashAt === "after-engine") process.kill(process.pid, "SIGKILL");
+      return { resourceChanges: summary };
     }
-    s.lock = { host: hostname(), pid: process.pid };
-    this.write(cloud);
-    if (this.crashAt === "during-engine") process.kill(process.pid, "SIGKILL");
-    const before = JSON.stringify([s.spec, s.deployed]);
-    apply(s);
-    const changed = before !== JSON.stringify([s.spec, s.deployed]);
-    if (changed) s.effectiveChanges++;
-    const now = new Date().toISOString();
-    s.history.push({ version: s.history.length + 1, kind, message: req.message, result: "succeeded", startTime: now, endTime: now, resourceChanges: changed ? { update: 1 } : { same: 6 } });
-    s.lock = null;
-    this.write(cloud);
-    if (this.crashAt === "after-engine") process.kill(process.pid, "SIGKILL");
-    return { resourceChanges: changed ? { update: 1 } : { same: 6 } };
+    if (/currently locked/.test(stderr)) throw lockedFailure(stderr);
+    throw new EngineFailure(stderr.trim() || `pulumi ${op} exited with ${code}`, false);
   }
 
   up(req: StackChange): Promise<OperationSummary> {
-    return this.change(req, (s) => {
-      s.spec = req.spec;
-      s.deployed = true;
-    }, "update");
+    return this.change("up", req);
   }
 
   destroy(req: { stack: string; message: string }): Promise<OperationSummary> {
-    return this.change(req, (s) => {
-      s.deployed = false;
-    }, "destroy");
+    return this.change("destroy", req);
+  }
+
+  async adopt(req: { stack: string; found: Leftovers }): Promise<string[]> {
+    // `refresh --clear-pending-creates` and `import` lock the stack like any update.
+    const locked = lockedMessage(this.backendDir, req.stack);
+    if (locked) throw lockedFailure(locked);
+    const journal = this.read();
+    const s = journal.stacks[req.stack];
+    if (!s) return [];
+    s.pendingCreates = [];
+    const adopted: string[] = [];
+    if (req.found.projectId && !s.projectId) adopted.push(`project ${(s.projectId = req.found.projectId)}`);
+    if (req.found.userId && !s.userId) adopted.push(`user ${(s.userId = req.found.userId)}`);
+    writeJournal(this.file, journal);
+    return adopted;
   }
 
   async cancel(stack: string): Promise<void> {
-    const cloud = this.read();
-    const s = cloud[stack];
-    if (s) s.lock = null;
-    this.write(cloud);
+    removeLocks(this.backendDir, stack);
   }
 
   async outputs(stack: string): Promise<StackOutputs | null> {
-    const s = this.read()[stack];
-    if (!s?.deployed || !s.spec) return null;
-    return { projectId: `p-${stack}`, userId: `u-${stack}`, userName: s.spec.userName, authUrl: s.spec.authUrl, region: s.spec.region, domainId: s.spec.domainId, password: "journal-password" };
+    const s = this.read().stacks[stack];
+    if (!s?.deployed || !s.spec || !s.password || !s.projectId || !s.userId) return null;
+    return { projectId: s.projectId, userId: s.userId, userName: s.spec.userName, authUrl: s.spec.authUrl, region: s.spec.region, domainId: s.spec.domainId, password: s.password };
   }
 
   async history(stack: string): Promise<HistoryEntry[]> {
-    return [...(this.read()[stack]?.history ?? [])].reverse();
+    return [...(this.read().stacks[stack]?.history ?? [])].reverse();
   }
 
   async preview(): Promise<{ changeSummary: Record<string, number>; text: string }> {
@@ -103,7 +125,23 @@ export class JournalEngine implements Engine {
   }
 }
 
-/** The cloud as a crash test reads it after the fact. */
-export function readCloud(file: string): Record<string, CloudStack> {
-  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, CloudStack>) : {};
+/**
+ * The tenant guard of the crash tests' world: Keystone lookups answered from the journal (the real lookup is
+ * tested against the real Keystone); nothing to refuse or purge.
+ */
+export function journalGuard(file: string): TenantGuard {
+  return {
+    beforeUp: async () => null,
+    beforeDestroy: async () => null,
+    leftoversOf: async (spec) => {
+      const found = readJournal(file).keystone[spec.projectName];
+      return found ? { projectId: found.projectId, userId: found.userId } : {};
+    },
+  };
 }
+
+/** The world as a crash test reads it after the fact. */
+export function readCloud(file: string): Journal["stacks"] {
+  return readJournal(file).stacks;
+}
+export { readJournal };

@@ -1,8 +1,7 @@
-import { randomBytes } from "node:crypto";
 import type { TenantSpec } from "../../src/domain/tenant-spec.js";
 import { authenticate, type KeystoneSession } from "../../src/openstack/keystone.js";
 import type { AdminCredentials } from "../../src/openstack/credentials.js";
-import type { DriftReport, Engine, HistoryEntry, OperationSummary, PreviewResult, StackChange, StackOutputs } from "../../src/provisioning/engine.js";
+import type { DriftReport, Engine, HistoryEntry, Leftovers, OperationSummary, PreviewResult, StackChange, StackOutputs } from "../../src/provisioning/engine.js";
 import { renderTenant, type DeclaredResource } from "../../src/program/render.js";
 
 /**
@@ -19,17 +18,46 @@ export class KeystoneContractEngine implements Engine {
 
   constructor(private readonly admin: AdminCredentials) {}
 
+  /** Ids a create left in Keystone without recording them (a `pulumi up` killed midway: pending creates). */
+  private readonly adopted = new Map<string, { projectId: string; userId: string }>();
+
+  /**
+   * As if the `pulumi up` creating `req.stack` was killed after Keystone created the project and user:
+   * they exist in the real Keystone, the stack knows nothing of them.
+   */
+  async interruptCreate(req: Pick<StackChange, "stack" | "spec" | "password">): Promise<{ projectId: string; userId: string }> {
+    await this.up({ ...req, message: "interrupted create" });
+    const made = this.stacks.get(req.stack);
+    this.stacks.delete(req.stack);
+    if (!made) throw new Error("the interrupted create made nothing");
+    return { projectId: made.projectId, userId: made.userId };
+  }
+
+  async adopt(req: { stack: string; found: Leftovers }): Promise<string[]> {
+    if (!req.found.projectId || !req.found.userId || this.stacks.has(req.stack)) return [];
+    // `pulumi import` of both: the stack now knows them; the next up updates them in place.
+    this.adopted.set(req.stack, { projectId: req.found.projectId, userId: req.found.userId });
+    return [`project ${req.found.projectId}`, `user ${req.found.userId}`];
+  }
+
   async up(req: StackChange): Promise<OperationSummary> {
+    const imported = this.adopted.get(req.stack);
+    if (imported) {
+      this.adopted.delete(req.stack);
+      this.stacks.set(req.stack, { ...imported, password: "", spec: req.spec });
+    }
     const existing = this.stacks.get(req.stack);
-    const password = existing?.password ?? randomBytes(18).toString("base64url");
+    const password = req.password;
     const declared = await renderTenant(req.spec, password);
     const project = input(declared, "openstack:identity/project:Project");
     const user = input(declared, "openstack:identity/user:User");
     const member = input(declared, "openstack:identity/roleAssignment:RoleAssignment");
     if (existing) {
       await this.call("PATCH", `/projects/${existing.projectId}`, { project: { description: project.description, enabled: project.enabled, tags: project.tags } });
-      await this.call("PATCH", `/users/${existing.userId}`, { user: { description: user.description, enabled: user.enabled } });
-      this.stacks.set(req.stack, { ...existing, spec: req.spec });
+      await this.call("PATCH", `/users/${existing.userId}`, {
+        user: { description: user.description, enabled: user.enabled, ...(existing.password !== password ? { password } : {}) },
+      });
+      this.stacks.set(req.stack, { ...existing, password, spec: req.spec });
       return { resourceChanges: { same: 4, update: 2 } };
     }
     const created = (await this.call("POST", "/projects", {

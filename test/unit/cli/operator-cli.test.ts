@@ -113,4 +113,13 @@ describe("tenantctl against a running service", () => {
     expect((await tenantctl(["list"], { TENANTCTL_URL: "http://127.0.0.1:9" })).status).toBe(3);
     expect((await tenantctl(["pulumi-env", "--json"])).stdout).toContain("PULUMI_BACKEND_URL");
   });
+
+  it("pulumi-env points at the generated passphrase file, and at none when the passphrase comes from the environment (never printing it)", async () => {
+    const generated = JSON.parse((await tenantctl(["pulumi-env", "--json"])).stdout) as Record<string, string>;
+    expect(generated.PULUMI_CONFIG_PASSPHRASE_FILE).toBe(join(dataDir, "pulumi-passphrase"));
+    const fromEnv = await tenantctl(["pulumi-env"], { PULUMI_CONFIG_PASSPHRASE: "env-passphrase-0123456789" });
+    expect(fromEnv.stdout).not.toContain("PULUMI_CONFIG_PASSPHRASE_FILE");
+    expect(fromEnv.stdout).not.toContain("env-passphrase-0123456789");
+    expect(fromEnv.stdout).toMatch(/PULUMI_CONFIG_PASSPHRASE is set in this environment/);
+  });
 });

@@ -38,23 +38,35 @@ describe("drift detection (with the engine double)", () => {
     expect(h.logs.some((l) => l.includes('"msg":"drift check"') && l.includes('"result":"drifted"'))).toBe(true);
   });
 
-  it("repair is a normal stack update named as a drift repair in the history; afterwards the stack is in sync", async () => {
+  it("repair is a refreshing stack update named as a drift repair; the finding stays until a check finds the stack in sync", async () => {
     const h = await ready(["3"]);
     h.engine.driftOutside("sub-3", QUOTA_RAISED);
     await post(h, "/v1/subscriptions/3/drift/check");
+    // An ordinary update diffs the program against the saved state only: it neither sees nor repairs drift,
+    // and the finding stays.
+    await h.send(event("3", "subscription.modified", { plan: { model: "prepaid", cores: 6, ramGb: 8, diskGb: 50, floatingIps: 1 } }));
+    await h.reconciler.idle();
+    expect(h.engine.callsFor("sub-3").filter((c) => c.op === "up").at(-1)?.refresh).toBe(false);
+    expect((await h.driftStore.get("3"))?.state).toBe("drifted");
+    expect((await (await post(h, "/v1/subscriptions/3/drift/check")).json()) as unknown).toMatchObject({ results: [{ state: "drifted" }] });
+
     const upsBefore = h.engine.callsFor("sub-3").filter((c) => c.op === "up").length;
     const res = await post(h, "/v1/subscriptions/3/drift/repair");
     expect(res.status).toBe(202);
     await h.reconciler.idle();
     const ups = h.engine.callsFor("sub-3").filter((c) => c.op === "up");
     expect(ups).toHaveLength(upsBefore + 1);
-    expect(ups.at(-1)?.message).toMatch(/^drift repair of compute-quota \(cores\) \(subscription 3, generation 2\)$/);
+    expect(ups.at(-1)).toMatchObject({ refresh: true, message: expect.stringMatching(/^drift repair of compute-quota \(cores\) \(subscription 3, generation 3\)$/) });
     const history = (await (await h.asOperator("/v1/subscriptions/3/history")).json()) as { history: Array<{ message: string }> };
     expect(history.history[0]?.message).toContain("drift repair");
-    expect(await h.driftStore.get("3")).toBeNull(); // the update voided the finding
-    const again = (await (await post(h, "/v1/subscriptions/3/drift/check")).json()) as { results: Array<{ state: string }> };
-    expect(again.results[0]?.state).toBe("in_sync");
+    // The repair is followed by a check, which finds the stack in sync and clears the finding.
+    await h.drift.rechecking;
+    expect((await h.driftStore.get("3"))?.state).toBe("in_sync");
     expect(await drifted(h)).toBe(0);
+    // The next operation does not refresh again.
+    await h.send(event("3", "subscription.suspended"));
+    await h.reconciler.idle();
+    expect(h.engine.callsFor("sub-3").filter((c) => c.op === "up").at(-1)?.refresh).toBe(false);
   });
 
   it("accept silences exactly these differences; a new difference is drifted again; nothing to act on is 409", async () => {

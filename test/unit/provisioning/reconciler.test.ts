@@ -1,3 +1,5 @@
+import { spawn, spawnSync } from "node:child_process";
+import { hostname } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EngineFailure } from "../../../src/provisioning/engine.js";
 import { event, PREPAID } from "../../support/events.js";
@@ -113,33 +115,44 @@ describe("reconciling subscriptions with their stacks", () => {
     expect((await (await h.app.request("/metrics")).text())).toMatch(/^tenants_dead_letter_jobs 1$/m);
   });
 
-  it("a stack lock left by an interrupted operation of a dead process is cancelled, and the history says so", async () => {
-    // A previous process (pid 999999, not alive) was killed during an update of sub-44.
+  // Locks are lock files as Pulumi's DIY backend writes them (diy/lock.go): they name the `pulumi` process
+  // (its pid and host), not the service; a kill -9 of the service leaves that process running.
+  it("a stack lock whose pulumi process is gone (same host, dead pid) is cancelled, and the history says so", async () => {
     await h.reconciler.stop();
     await h.send(event("44", "subscription.created"));
-    const sub = await h.store.get("44");
-    const { hostname } = await import("node:os");
-    await h.store.beginOperation("44", sub?.generation ?? 1, "up", "evt-x", `${hostname()}:999999:dead01`);
-    h.engine.leaveLock("sub-44", { host: hostname(), pid: 999999 });
+    const dead = spawnSync("true").pid as number; // exited and reaped: its pid names no process now
+    h.engine.leaveLock("sub-44", { hostname: hostname(), pid: dead });
     h.reconciler.start();
     await h.reconciler.idle();
     expect(h.engine.callsFor("sub-44").map((c) => c.op)).toEqual(["up", "cancel", "up"]);
     expect((await h.store.get("44"))?.phase).toBe("ready");
     const [last] = await h.engine.history("sub-44");
-    expect(last?.message).toMatch(/after interrupted operation \d+; cancelled the stack lock it left\)$/);
+    expect(last?.message).toContain(`cancelled the stack lock left by pid ${dead} on ${hostname()}, no longer running)`);
   });
 
-  it("a stack lock whose owner may be alive is never broken: it is waited for and retried", async () => {
+  it("a stack lock held by a live pulumi process of this host (not the service's own pid) is never broken", async () => {
     await h.reconciler.stop();
     await h.send(event("45", "subscription.created"));
-    const sub = await h.store.get("45");
-    // The lock's owner is this very process (alive), e.g. an operator's `pulumi up` from this host.
-    await h.store.beginOperation("45", sub?.generation ?? 1, "up", "evt-y", `other-host:${process.pid}:x`);
-    h.engine.leaveLock("sub-45", { host: "operator-laptop", pid: process.pid });
+    const cli = spawn("sleep", ["30"]); // stands for a `pulumi up` still running after its service died
+    try {
+      h.engine.leaveLock("sub-45", { hostname: hostname(), pid: cli.pid as number });
+      h.reconciler.start();
+      await h.reconciler.idle();
+      expect(h.engine.callsFor("sub-45").map((c) => c.op)).not.toContain("cancel");
+      expect(await h.store.get("45")).toMatchObject({ phase: "failed", lastError: expect.stringContaining(`(pid ${cli.pid})`) });
+    } finally {
+      cli.kill();
+    }
+  });
+
+  it("a stack lock written on another host is never broken, whatever its pid", async () => {
+    await h.reconciler.stop();
+    await h.send(event("46", "subscription.created"));
+    h.engine.leaveLock("sub-46", { hostname: "operator-laptop", pid: spawnSync("true").pid as number });
     h.reconciler.start();
     await h.reconciler.idle();
-    expect(h.engine.callsFor("sub-45").map((c) => c.op)).not.toContain("cancel");
-    expect(await h.store.get("45")).toMatchObject({ phase: "failed", lastError: expect.stringContaining("currently locked") });
+    expect(h.engine.callsFor("sub-46").map((c) => c.op)).not.toContain("cancel");
+    expect(await h.store.get("46")).toMatchObject({ phase: "failed", lastError: expect.stringContaining("operator-laptop") });
   });
 
   it("work accepted before a restart is picked up by a fresh reconciler's scan", async () => {
