@@ -59,10 +59,12 @@ export class DriftDetector {
    * Checks again once the subscription's running operation is over (after a drift repair): its finding
    * stays until this check says the stack is in sync. Gives up after `waitMs`.
    */
-  async recheck(subscriptionId: string, waitMs = 600_000): Promise<DriftCheckResult> {
+  recheck(subscriptionId: string, waitMs = 600_000): Promise<DriftCheckResult> {
     const deadline = Date.now() + waitMs;
-    while (this.o.busy(subscriptionId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    this.rechecking = this.check(subscriptionId);
+    this.rechecking = (async () => {
+      while (this.o.busy(subscriptionId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      return this.check(subscriptionId);
+    })();
     return this.rechecking;
   }
 

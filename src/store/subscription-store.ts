@@ -282,8 +282,9 @@ export class SubscriptionStore {
       `WITH op AS (
          UPDATE operations SET result = 'succeeded', finished_at = now(), summary = $4 WHERE id = $5
        ), void_drift AS (
-         -- The stack was just applied: the cloud matches it now, and an earlier drift finding is void.
-         DELETE FROM drift WHERE subscription_id = $1
+         -- A finding stays after an update (an update without refresh neither sees nor repairs drift): only a
+         -- check finding the stack in sync clears it, or a destroy, after which there is nothing to drift.
+         DELETE FROM drift WHERE subscription_id = $1 AND (SELECT desired->>'status' FROM subscriptions WHERE id = $1) = 'cancelled'
        )
        UPDATE subscriptions SET
          applied_generation = GREATEST(applied_generation, $2),
