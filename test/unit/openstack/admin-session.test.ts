@@ -38,21 +38,23 @@ describe("the admin's Keystone token", () => {
     const t = clock();
     const c = await cloudWith({ now: t.now });
     const h = await harness({ maxAttempts: 2, guard: new CloudGuard(clientOf(c, t.now), { policy: "purge", pollMs: 5, timeoutMs: 5000 }) });
-    await h.send(event("42", "subscription.created", { plan: { ...PREPAID, cores: 16 } }));
+    // The recorded usage (test/fixtures/openstack): 12 cores, 24 GiB of RAM, 150 GB of volumes.
+    const plan = { ...PREPAID, ramGb: 32, diskGb: 200 };
+    await h.send(event("42", "subscription.created", { plan: { ...plan, cores: 16 } }));
     await h.reconciler.idle();
-    await h.send(event("42", "subscription.modified", { plan: { ...PREPAID, cores: 20 } }));
+    await h.send(event("42", "subscription.modified", { plan: { ...plan, cores: 20 } }));
     await h.reconciler.idle();
     expect(await h.store.get("42")).toMatchObject({ phase: "ready", lastError: null });
     expect(c.logins).toBe(1);
 
     t.advance(HOUR); // Keystone's default [token] expiration: the first token is dead now
-    await h.send(event("42", "subscription.modified", { plan: { ...PREPAID, cores: 24 } }));
+    await h.send(event("42", "subscription.modified", { plan: { ...plan, cores: 24 } }));
     await h.reconciler.idle();
     expect(await h.store.get("42")).toMatchObject({ phase: "ready", lastError: null });
     expect(h.engine.calls.at(-1)?.spec?.quotas.compute.cores).toBe(24);
     expect(c.logins).toBe(2);
     expect(c.refused).toBe(0); // renewed before the expiry, not after a refusal
-  });
+  }, 120_000); // the harness's in-memory PGlite takes tens of seconds to start on a loaded machine
 
   it("is renewed a margin before Keystone's expires_at, and not earlier", async () => {
     const t = clock();
