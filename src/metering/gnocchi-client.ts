@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { unavailable, upstream } from "../domain/errors.js";
+import { AppError, unavailable, upstream } from "../domain/errors.js";
 import type { AdminCredentials } from "../openstack/credentials.js";
-import { authenticate, type KeystoneSession } from "../openstack/keystone.js";
+import { AdminSession } from "../openstack/admin-session.js";
 import type { Meter } from "./meters.js";
 import type { Period } from "./period.js";
 import type { Point } from "./usage.js";
@@ -41,11 +41,13 @@ const GroupedAggregates = z.array(
  */
 export class GnocchiClient {
   requests = 0;
-  private session: KeystoneSession | undefined;
+  /** With keystone auth: the admin's token, renewed before it expires and after a 401. */
+  private readonly session: AdminSession | undefined;
   private baseUrl: string | undefined;
 
   constructor(private readonly o: GnocchiClientOptions) {
     this.baseUrl = o.url?.replace(/\/+$/, "");
+    if (o.auth.kind === "keystone") this.session = new AdminSession(o.auth.credentials, { fetchImpl: o.fetchImpl });
   }
 
   /**
@@ -77,30 +79,25 @@ export class GnocchiClient {
 
   async request(method: string, path: string, body?: unknown): Promise<unknown> {
     const attempts = this.o.maxAttempts ?? 4;
-    const fetchImpl = this.o.fetchImpl ?? fetch;
-    let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
       const base = await this.base();
       let res: Response;
       try {
         this.requests++;
-        res = await fetchImpl(`${base}${path}`, {
+        res = await this.send(`${base}${path}`, {
           method,
-          headers: { "content-type": "application/json", accept: "application/json", ...(await this.authHeaders()) },
+          headers: { "content-type": "application/json", accept: "application/json" },
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(this.o.timeoutMs ?? 300_000),
         });
       } catch (e) {
-        if (attempt < attempts) {
+        // A refused admin login will not pass on a retry; an unreachable Keystone or Gnocchi may.
+        const refused = e instanceof AppError && e.kind !== "unavailable";
+        if (!refused && attempt < attempts) {
           await this.backoff(attempt);
           continue;
         }
+        if (e instanceof AppError) throw e;
         throw unavailable(`Gnocchi at ${base} did not answer ${method} ${path.split("?")[0]} after ${attempts} attempts (${e instanceof Error ? e.message : String(e)})`);
-      }
-      if (res.status === 401 && this.o.auth.kind === "keystone" && !reauthenticated) {
-        this.session = undefined; // the token expired: log in again, once
-        reauthenticated = true;
-        continue;
       }
       if (res.status >= 500 && attempt < attempts) {
         await res.body?.cancel();
@@ -117,22 +114,26 @@ export class GnocchiClient {
     }
   }
 
-  private async backoff(attempt: number): Promise<void> {
-    await new Promise((r) => setTimeout(r, (this.o.backoffMs ?? 500) * 2 ** (attempt - 1)));
+  private send(url: string, init: RequestInit): Promise<Response> {
+    const timeoutMs = this.o.timeoutMs ?? 300_000;
+    if (this.session) return this.session.fetch(url, init, timeoutMs);
+    const user = this.o.auth.kind === "basic" ? this.o.auth.user : "";
+    return (this.o.fetchImpl ?? fetch)(url, {
+      ...init,
+      headers: { ...(init.headers as Record<string, string>), authorization: `Basic ${Buffer.from(`${user}:`).toString("base64")}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   }
 
-  private async authHeaders(): Promise<Record<string, string>> {
-    if (this.o.auth.kind === "basic") return { authorization: `Basic ${Buffer.from(`${this.o.auth.user}:`).toString("base64")}` };
-    this.session ??= await authenticate(this.o.auth.credentials, this.o.fetchImpl);
-    return { "x-auth-token": this.session.token };
+  private async backoff(attempt: number): Promise<void> {
+    await new Promise((r) => setTimeout(r, (this.o.backoffMs ?? 500) * 2 ** (attempt - 1)));
   }
 
   private async base(): Promise<string> {
     if (this.baseUrl) return this.baseUrl;
     if (this.o.auth.kind !== "keystone") throw unavailable("GNOCCHI_URL is required with basic auth");
     const creds = this.o.auth.credentials;
-    this.session ??= await authenticate(creds, this.o.fetchImpl);
-    const metric = this.session.catalog.find((s) => s.type === "metric");
+    const metric = (await this.session?.current())?.catalog.find((s) => s.type === "metric");
     const endpoint = metric?.endpoints.find((e) => e.interface === creds.interface && (!creds.regionName || !e.region_id || e.region_id === creds.regionName));
     if (!endpoint) throw unavailable("no metric (Gnocchi) endpoint in the Keystone catalog: set GNOCCHI_URL");
     this.baseUrl = endpoint.url.replace(/\/+$/, "");

@@ -1,7 +1,7 @@
 import type { z } from "zod";
-import { unavailable, upstream } from "../domain/errors.js";
+import { AppError, unavailable, upstream } from "../domain/errors.js";
 import type { AdminCredentials } from "./credentials.js";
-import { authenticate, type KeystoneSession } from "./keystone.js";
+import { AdminSession } from "./admin-session.js";
 
 /** The OpenStack services the tenant guard talks to, by their catalog types (old and new names). */
 export type Service = "identity" | "compute" | "block-storage" | "network";
@@ -17,23 +17,18 @@ const TIMEOUT_MS = 30_000;
  * interface and region). Every answer is validated with the caller's zod schema.
  */
 export class CloudClient {
-  private session: Promise<KeystoneSession> | undefined;
-
-  constructor(private readonly creds: AdminCredentials, private readonly fetchImpl: typeof fetch = fetch) {}
-
-  private login(): Promise<KeystoneSession> {
-    this.session ??= authenticate(this.creds, this.fetchImpl).catch((e: unknown) => {
-      this.session = undefined;
-      throw e;
-    });
-    return this.session;
-  }
+  constructor(
+    private readonly creds: AdminCredentials,
+    fetchImpl: typeof fetch = fetch,
+    /** The admin's token, renewed before it expires and after a 401 (an hour-old token is dead). */
+    private readonly session: AdminSession = new AdminSession(creds, { fetchImpl }),
+  ) {}
 
   /** The service's endpoint, or null when this cloud does not run it (a Keystone-only test cloud). */
   async endpoint(service: Service): Promise<string | null> {
     // Keystone is where the admin logs in: its URL is the credentials' own, whatever the catalog says.
     if (service === "identity") return this.creds.authUrl.replace(/\/+$/, "");
-    const { catalog } = await this.login();
+    const { catalog } = await this.session.current();
     for (const type of CATALOG_TYPES[service]) {
       const entry = catalog.find((s) => s.type === type);
       const ep = entry?.endpoints.find((e) => e.interface === this.creds.interface && (!this.creds.regionName || !e.region_id || e.region_id === this.creds.regionName));
@@ -45,16 +40,15 @@ export class CloudClient {
   async request<T>(service: Service, method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
     const base = await this.endpoint(service);
     if (!base) throw unavailable(`no ${service} endpoint in the Keystone catalog`);
-    const { token } = await this.login();
     let res: Response;
     try {
-      res = await this.fetchImpl(`${base}${path}`, {
+      res = await this.session.fetch(`${base}${path}`, {
         method,
-        headers: { "x-auth-token": token, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        headers: { accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      });
+      }, TIMEOUT_MS);
     } catch (e) {
+      if (e instanceof AppError) throw e; // a renewed login that failed says so itself
       throw unavailable(`cannot reach ${service} at ${base} (${e instanceof Error ? e.message : String(e)})`);
     }
     const text = await res.text();

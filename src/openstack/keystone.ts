@@ -9,7 +9,8 @@ const CatalogEntry = z.object({
 });
 const TokenBody = z.object({
   token: z.object({
-    expires_at: z.string(),
+    expires_at: z.string().datetime({ offset: true }),
+    issued_at: z.string().datetime({ offset: true }).optional(),
     roles: z.array(z.object({ id: z.string(), name: z.string() })).optional(),
     project: z.object({ id: z.string(), name: z.string() }).optional(),
     catalog: z.array(CatalogEntry).optional(),
@@ -22,6 +23,10 @@ export interface KeystoneSession {
   authUrl: string;
   roles: string[];
   catalog: Catalog;
+  /** How long Keystone said the token lives (`expires_at - issued_at`; `[token] expiration`, 1 h by default). */
+  lifetimeMs: number;
+  /** Keystone's `expires_at`, as Keystone's clock reads it. */
+  expiresAt: string;
 }
 
 const TIMEOUT_MS = 10_000;
@@ -56,11 +61,15 @@ export async function authenticate(creds: AdminCredentials, fetchImpl: typeof fe
   const token = res.headers.get("x-subject-token");
   const body = TokenBody.safeParse(await res.json().catch(() => null));
   if (!token || !body.success) throw upstream(`Keystone at ${creds.authUrl} answered the login with an unexpected body`);
+  const { expires_at, issued_at } = body.data.token;
   return {
     token,
     authUrl: creds.authUrl,
     roles: (body.data.token.roles ?? []).map((r) => r.name),
     catalog: body.data.token.catalog ?? [],
+    // Without issued_at (Keystone always sends it) the lifetime is read against our own clock.
+    lifetimeMs: Date.parse(expires_at) - (issued_at ? Date.parse(issued_at) : Date.now()),
+    expiresAt: expires_at,
   };
 }
 

@@ -10,15 +10,34 @@ type Item = { id: string; [k: string]: unknown };
  * openstack) for one project, on loopback, behind a Keystone token endpoint whose catalog points at it.
  * DELETEs remove items (servers and volumes after one more listing, as real deletions take a moment);
  * every mutating call is recorded in order.
+ *
+ * Tokens behave as Keystone's do: each login issues a new one with `issued_at` and `expires_at`
+ * (`[token] expiration`, 3600 s by default: keystone.conf), and a service answers 401 to a token past its
+ * `expires_at` or revoked (`DELETE /v3/auth/tokens`; keystonemiddleware's auth_token rejects both).
+ * The real Keystone of the test cloud proves the same in test/integration/admin-session.test.ts.
  */
 export class FakeOpenStack {
   readonly calls: string[] = [];
+  /** Logins (`POST /v3/auth/tokens`), and requests refused with 401. */
+  logins = 0;
+  refused = 0;
+  /** Tokens are refused from the moment they are issued (a Keystone that revokes each one at once). */
+  revokeOnIssue = false;
+  private tokens = new Map<string, { expiresAt: number; revoked: boolean }>();
   private server: Server | undefined;
   private state: Record<string, Item[]>;
   private deleting = new Set<string>();
   url = "";
 
-  constructor(readonly projectId: string, opts: { empty?: boolean } = {}) {
+  constructor(
+    readonly projectId: string,
+    private readonly opts: {
+      empty?: boolean;
+      /** Keystone's clock (Date.now by default); tests move it to reach a token's expiry. */
+      now?: () => number;
+      tokenLifetimeMs?: number;
+    } = {},
+  ) {
     const resources = fixture("project-resources.json") as Record<string, Item[]>;
     this.state = opts.empty ? Object.fromEntries(Object.keys(resources).map((k) => [k, []])) : structuredClone(resources);
   }
@@ -44,6 +63,11 @@ export class FakeOpenStack {
     await new Promise<void>((r) => this.server?.close(() => r()));
   }
 
+  /** Every token issued so far is revoked, as `DELETE /v3/auth/tokens` or a password change does. */
+  revokeTokens(): void {
+    for (const t of this.tokens.values()) t.revoked = true;
+  }
+
   remaining(): Record<string, number> {
     return Object.fromEntries(Object.entries(this.state).filter(([k]) => k !== "router_ports").map(([k, v]) => [k, v.length]));
   }
@@ -59,12 +83,20 @@ export class FakeOpenStack {
     });
     if (method === "POST" && path === "/identity/v3/auth/tokens") {
       const ep = (type: string, p: string) => ({ type, endpoints: [{ interface: "public", region_id: "RegionOne", url: `${this.url}${p}` }] });
+      const issuedAt = (this.opts.now ?? Date.now)();
+      const expiresAt = issuedAt + (this.opts.tokenLifetimeMs ?? 3_600_000);
+      const token = `fake-token-${++this.logins}`;
+      this.tokens.set(token, { expiresAt, revoked: this.revokeOnIssue });
       return {
-        status: 201, headers: { "x-subject-token": "fake-token" },
-        body: { token: { expires_at: "2099-01-01T00:00:00Z", roles: [{ id: "r", name: "admin" }], catalog: [ep("identity", "/identity/v3"), ep("compute", "/compute/v2.1"), ep("block-storage", "/volume/v3/admin-project"), ep("network", "/network")] } },
+        status: 201, headers: { "x-subject-token": token },
+        body: { token: { issued_at: new Date(issuedAt).toISOString(), expires_at: new Date(expiresAt).toISOString(), roles: [{ id: "r", name: "admin" }], catalog: [ep("identity", "/identity/v3"), ep("compute", "/compute/v2.1"), ep("block-storage", "/volume/v3/admin-project"), ep("network", "/network")] } },
       };
     }
-    if (req.headers["x-auth-token"] !== "fake-token") return { status: 401 };
+    const held = this.tokens.get(String(req.headers["x-auth-token"]));
+    if (!held || held.revoked || (this.opts.now ?? Date.now)() >= held.expiresAt) {
+      this.refused++;
+      return { status: 401, body: { error: { code: 401, title: "Unauthorized", message: "The request you have made requires authentication." } } };
+    }
     if (method !== "GET") this.calls.push(`${method} ${path}${body ? ` ${body}` : ""}`);
     const p = this.projectId;
     const routes: Array<[string, RegExp, (m: RegExpMatchArray) => { status: number; body?: unknown }]> = [
