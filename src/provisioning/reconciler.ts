@@ -276,6 +276,14 @@ export class Reconciler {
               await this.o.engine.refresh({ stack, message: `${message.slice(0, -1)}; quotas corrected: ${corrected.join("; ")})` });
             }
           }
+          if (outputs && this.o.guard?.power) {
+            // Keystone's enabled flag stops logins, not running servers: a suspension stops them too, and
+            // the resumption starts exactly those it stopped.
+            for (const step of await this.o.guard.power(outputs.projectId, spec.enabled)) {
+              progress?.output(opId, step);
+              this.o.log.info("server power", { ...fields, step });
+            }
+          }
         }
         const next = await this.o.store.succeedOperation(opId, sub.id, generation, recorded, summary);
         observe("succeeded");

@@ -2,6 +2,7 @@ import { conflict, type AppError } from "../domain/errors.js";
 import type { TenantSpec } from "../domain/tenant-spec.js";
 import type { CloudClient } from "../openstack/cloud-client.js";
 import { leftoversOf } from "../openstack/leftovers.js";
+import { startAfterSuspension, stopForSuspension } from "../openstack/server-power.js";
 import type { Leftovers } from "./engine.js";
 import { downsizeViolations, projectUsage } from "../openstack/project-usage.js";
 import { describeRemaining, purgeProject, remainingResources } from "../openstack/project-resources.js";
@@ -25,6 +26,11 @@ export interface TenantGuard {
    * (empty when the tenant is exact).
    */
   afterUp?(projectId: string, spec: TenantSpec): Promise<string[]>;
+  /**
+   * After an update: a suspended tenant's running servers are stopped, a resumed one's servers that the
+   * suspension stopped are started again; returns what it did.
+   */
+  power?(projectId: string, enabled: boolean): Promise<string[]>;
 }
 
 /** The guard of a real cloud: quota detail views for downsizes, resource listings for cancellations. */
@@ -37,6 +43,10 @@ export class CloudGuard implements TenantGuard {
   async beforeUp(projectId: string, spec: TenantSpec): Promise<string | null> {
     const violations = downsizeViolations(spec.quotas, await projectUsage(this.client, projectId));
     return violations.length === 0 ? null : `downsize refused, the project uses more than the new plan allows: ${violations.join("; ")}`;
+  }
+
+  power(projectId: string, enabled: boolean): Promise<string[]> {
+    return enabled ? startAfterSuspension(this.client, projectId) : stopForSuspension(this.client, projectId);
   }
 
   leftoversOf(spec: TenantSpec): Promise<Leftovers> {

@@ -134,3 +134,24 @@ describe("quotas the provider did not set", () => {
     expect(engine.callsFor("sub-55")[1]?.message).toMatch(/; quotas corrected: network floatingip 50 -> 0\)$/);
   });
 });
+
+describe("suspension", () => {
+  it("after the update that disables the project and user, the tenant's servers are stopped; resumption starts them", async () => {
+    const engine = new RecordingEngine();
+    const power: Array<{ project: string; enabled: boolean }> = [];
+    const h = await track(harnessWith(engine, {
+      guard: guardOver(engine, { power: async (project, enabled) => (power.push({ project, enabled }), enabled ? ["server web-1 started"] : ["server web-1 stopped"]) }),
+    }));
+    await h.send(event("56", "subscription.created"));
+    await h.reconciler.idle();
+    await h.send(event("56", "subscription.suspended"));
+    await h.reconciler.idle();
+    expect(engine.calls.filter((c) => c.op === "up").at(-1)?.spec?.enabled).toBe(false);
+    expect(power.at(-1)).toEqual({ project: "project-of-sub-56", enabled: false });
+    expect(h.logs.some((l) => l.includes('"msg":"server power"') && l.includes("server web-1 stopped"))).toBe(true);
+    await h.send(event("56", "subscription.resumed"));
+    await h.reconciler.idle();
+    expect(power.at(-1)).toEqual({ project: "project-of-sub-56", enabled: true });
+    expect((await h.store.get("56"))?.phase).toBe("ready");
+  });
+});
