@@ -60,6 +60,9 @@ export function quotaSetsFor(q: Quantities, defaults: QuotaDefaults): QuotaSets 
     "compute.cores": q.cores,
     "compute.ram": q.ramGb * 1024,
     "compute.instances": q.cores,
+    // Nova's `floating_ips` is a nova-network proxy quota: with Neutron it bounds nothing (deprecated since
+    // microversion 2.36, python-novaclient Newton release notes); Neutron's `floatingip` is what enforces the
+    // IPs bought. Set equal anyway so that a tool showing the legacy value is not misleading.
     "compute.floatingIps": q.floatingIps,
     "blockStorage.gigabytes": q.diskGb,
     "blockStorage.backupGigabytes": q.diskGb,
