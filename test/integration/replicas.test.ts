@@ -7,7 +7,7 @@ import { tenantSpecOf } from "../../src/domain/tenant-spec.js";
 import { openPostgres, type Db } from "../../src/store/db.js";
 import { migrate } from "../../src/store/migrations.js";
 import { harnessWith } from "../support/harness.js";
-import { RecordingEngine } from "../support/recording-engine.js";
+import { RecordingEngine, SharedBackend } from "../support/recording-engine.js";
 import { SETTINGS } from "../support/settings.js";
 import { testcloud } from "../support/testcloud.js";
 
@@ -63,9 +63,11 @@ afterAll(async () => {
 
 describe("two replicas on one real PostgreSQL", () => {
   it("500 events over 100 subscriptions, shuffled, with duplicates and stale ones: each ends as the fold of its events, once", async () => {
-    const engine = new RecordingEngine(); // one cloud behind both replicas
-    const a = await harnessWith(engine, { replicaOf: { db: dbA, pollMs: 200 }, concurrency: 4 });
-    const b = await harnessWith(engine, { replicaOf: { db: dbB, pollMs: 200 }, concurrency: 4 });
+    // One Pulumi backend and one cloud behind both replicas; each has a work tree (stack config) of its own.
+    const backend = new SharedBackend();
+    const a = await harnessWith(new RecordingEngine(backend), { replicaOf: { db: dbA, pollMs: 200 }, concurrency: 4 });
+    const b = await harnessWith(new RecordingEngine(backend), { replicaOf: { db: dbB, pollMs: 200 }, concurrency: 4 });
+    const engine = backend;
     a.reconciler.start();
     b.reconciler.start();
     try {
@@ -120,6 +122,8 @@ describe("two replicas on one real PostgreSQL", () => {
       // Nothing doubled: never two operations on one stack at once, never one generation applied twice,
       // and generations applied in increasing order per subscription (order kept).
       expect(engine.maxConcurrentPerStack).toBe(1);
+      // A replica whose work tree never saw a stack applies the password the stack already has.
+      expect([...backend.passwordChanges]).toEqual([]);
       const ops = await dbA.query<{ subscription_id: string; generation: number }>(
         "SELECT subscription_id, generation FROM operations WHERE result = 'succeeded' ORDER BY id",
       );

@@ -50,6 +50,15 @@ export class SharedBackend {
   readonly stacks = new Map<string, StackState>();
   /** Keystone, as far as names go: `sub-<id>` → ids, created by an update (possibly an interrupted one). */
   readonly keystone = new Map<string, { projectId: string; userId: string }>();
+  /** Every call of every engine over this backend (replicas), and the most operations on one stack at once. */
+  readonly calls: EngineCall[] = [];
+  readonly inFlight = new Map<string, number>();
+  maxConcurrentPerStack = 0;
+  /** Updates that changed a stack's applied password (a rotation, or a replica that lost it). */
+  readonly passwordChanges = new Map<string, number>();
+  callsFor(stack: string): EngineCall[] {
+    return this.calls.filter((c) => c.stack === stack);
+  }
   /** Ids Keystone gives the project and user of `stack`; a second create of the same stack gets new ones. */
   idsFor(stack: string): { projectId: string; userId: string } {
     const n = (this.created.get(stack) ?? 0) + 1;
@@ -158,6 +167,7 @@ export class RecordingEngine implements Engine {
         s.userId = made.userId;
       }
       const passwordChanged = s.password !== null && s.password !== req.password;
+      if (passwordChanged) this.backend.passwordChanges.set(req.stack, (this.backend.passwordChanges.get(req.stack) ?? 0) + 1);
       s.spec = req.spec;
       s.password = req.password;
       s.deployed = true;
@@ -239,9 +249,13 @@ export class RecordingEngine implements Engine {
 
   private async run(call: EngineCall, sinks: { onOutput?: OutputSink; onProgress?: ProgressSink }, apply: (s: StackState) => Record<string, number>): Promise<OperationSummary> {
     this.calls.push(call);
+    this.backend.calls.push(call);
     const n = (this.inFlight.get(call.stack) ?? 0) + 1;
     this.inFlight.set(call.stack, n);
     this.maxConcurrentPerStack = Math.max(this.maxConcurrentPerStack, n);
+    const shared = (this.backend.inFlight.get(call.stack) ?? 0) + 1;
+    this.backend.inFlight.set(call.stack, shared);
+    this.backend.maxConcurrentPerStack = Math.max(this.backend.maxConcurrentPerStack, shared);
     const overall = [...this.inFlight.values()].reduce((a, b) => a + b, 0);
     this.maxConcurrentOverall = Math.max(this.maxConcurrentOverall, overall);
     try {
@@ -277,6 +291,7 @@ export class RecordingEngine implements Engine {
       return { resourceChanges: changes };
     } finally {
       this.inFlight.set(call.stack, (this.inFlight.get(call.stack) ?? 1) - 1);
+      this.backend.inFlight.set(call.stack, (this.backend.inFlight.get(call.stack) ?? 1) - 1);
     }
   }
 }
