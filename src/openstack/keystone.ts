@@ -22,6 +22,8 @@ export interface KeystoneSession {
   authUrl: string;
   roles: string[];
   catalog: Catalog;
+  /** The project the token is scoped to (the admin's own). */
+  projectId: string | null;
 }
 
 const TIMEOUT_MS = 10_000;
@@ -61,6 +63,7 @@ export async function authenticate(creds: AdminCredentials, fetchImpl: typeof fe
     authUrl: creds.authUrl,
     roles: (body.data.token.roles ?? []).map((r) => r.name),
     catalog: body.data.token.catalog ?? [],
+    projectId: body.data.token.project?.id ?? null,
   };
 }
 
