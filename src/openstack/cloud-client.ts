@@ -19,7 +19,11 @@ const TIMEOUT_MS = 30_000;
 export class CloudClient {
   private session: Promise<KeystoneSession> | undefined;
 
-  constructor(private readonly creds: AdminCredentials, private readonly fetchImpl: typeof fetch = fetch) {}
+  constructor(
+    private readonly creds: AdminCredentials,
+    private readonly fetchImpl: typeof fetch = fetch,
+    private readonly o: { timeoutMs: number } = { timeoutMs: TIMEOUT_MS },
+  ) {}
 
   private login(): Promise<KeystoneSession> {
     this.session ??= authenticate(this.creds, this.fetchImpl).catch((e: unknown) => {
@@ -55,7 +59,7 @@ export class CloudClient {
         method,
         headers: { "x-auth-token": token, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
+        signal: AbortSignal.timeout(this.o.timeoutMs),
       });
     } catch (e) {
       throw unavailable(`cannot reach ${service} at ${base} (${e instanceof Error ? e.message : String(e)})`);
