@@ -17,12 +17,23 @@ const TIMEOUT_MS = 30_000;
  * interface and region). Every answer is validated with the caller's zod schema.
  */
 export class CloudClient {
+  private readonly session: AdminSession;
+  private readonly timeoutMs: number;
+
   constructor(
     private readonly creds: AdminCredentials,
     fetchImpl: typeof fetch = fetch,
-    /** The admin's token, renewed before it expires and after a 401 (an hour-old token is dead). */
-    private readonly session: AdminSession = new AdminSession(creds, { fetchImpl }),
-  ) {}
+    /** `session`: the admin's token, renewed before it expires and after a 401 (an hour-old token is dead). */
+    o: { timeoutMs?: number; session?: AdminSession } = {},
+  ) {
+    this.session = o.session ?? new AdminSession(creds, { fetchImpl });
+    this.timeoutMs = o.timeoutMs ?? TIMEOUT_MS;
+  }
+
+  /** The project the admin's token is scoped to. */
+  async ownProjectId(): Promise<string | null> {
+    return (await this.session.current()).projectId;
+  }
 
   /** The service's endpoint, or null when this cloud does not run it (a Keystone-only test cloud). */
   async endpoint(service: Service): Promise<string | null> {
@@ -46,7 +57,7 @@ export class CloudClient {
         method,
         headers: { accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
         body: body === undefined ? undefined : JSON.stringify(body),
-      }, TIMEOUT_MS);
+      }, this.timeoutMs);
     } catch (e) {
       if (e instanceof AppError) throw e; // a renewed login that failed says so itself
       throw unavailable(`cannot reach ${service} at ${base} (${e instanceof Error ? e.message : String(e)})`);

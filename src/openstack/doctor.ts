@@ -1,6 +1,8 @@
 import { AppError } from "../domain/errors.js";
 import type { CredentialResult } from "./credentials.js";
+import { CloudClient } from "./cloud-client.js";
 import { authenticate, findRole } from "./keystone.js";
+import { hasQuotaService, readQuotaSet, type QuotaService } from "./quota-sets.js";
 
 export interface Finding {
   /** fail: provisioning cannot work; warn: some feature will not (a missing catalog service). */
@@ -43,8 +45,40 @@ export async function doctor(creds: CredentialResult, memberRole: string, fetchI
       const present = types.has(s.type) || (s.type === "volumev3" && types.has("block-storage"));
       findings.push({ status: present ? "ok" : s.type === "identity" ? "fail" : "warn", check: `catalog ${s.type}`, message: present ? `${s.type} service present (${s.why})` : `no ${s.type} service in the catalog: ${s.why} will fail` });
     }
+    findings.push(...(await quotaReads(new CloudClient(c, fetchImpl), session.projectId)));
   } catch (e) {
-    findings.push({ status: "fail", check: "keystone", message: e instanceof AppError ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}` });
+    findings.push({ status: "fail", check: "keystone", message: messageOf(e) });
   }
   return findings;
+}
+
+/** What the quota read shows of each quota set, in the units a customer buys. */
+const SHOWN: Record<QuotaService, (q: Record<string, number>) => string> = {
+  compute: (q) => `cores ${q.cores}, ram ${q.ram} MB, instances ${q.instances}`,
+  blockStorage: (q) => `gigabytes ${q.gigabytes}, volumes ${q.volumes}`,
+  network: (q) => `floatingip ${q.floatingip}, network ${q.network}, router ${q.router}`,
+};
+
+/**
+ * One quota read per service in the catalog, on the admin's own project: the same GET the engine's
+ * provider and the tenant guard make, so a policy or endpoint problem shows here and not at a customer.
+ */
+async function quotaReads(client: CloudClient, projectId: string | null): Promise<Finding[]> {
+  if (!projectId) return [{ status: "warn", check: "quota read", message: "the admin token is not scoped to a project: no quota read tried" }];
+  const out: Finding[] = [];
+  for (const service of Object.keys(SHOWN) as QuotaService[]) {
+    const check = `quota ${service}`;
+    try {
+      if (!(await hasQuotaService(client, service))) continue; // reported above as a missing catalog service
+      const q = (await readQuotaSet(client, projectId, service)) as Record<string, number>;
+      out.push({ status: "ok", check, message: `read the ${service} quota set of the admin's project (${SHOWN[service](q)})` });
+    } catch (e) {
+      out.push({ status: "fail", check, message: `cannot read the ${service} quota set: ${messageOf(e)}` });
+    }
+  }
+  return out;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof AppError ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
 }

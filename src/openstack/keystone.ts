@@ -27,6 +27,8 @@ export interface KeystoneSession {
   lifetimeMs: number;
   /** Keystone's `expires_at`, as Keystone's clock reads it. */
   expiresAt: string;
+  /** The project the token is scoped to (the admin's own). */
+  projectId: string | null;
 }
 
 const TIMEOUT_MS = 10_000;
@@ -70,6 +72,7 @@ export async function authenticate(creds: AdminCredentials, fetchImpl: typeof fe
     // Without issued_at (Keystone always sends it) the lifetime is read against our own clock.
     lifetimeMs: Date.parse(expires_at) - (issued_at ? Date.parse(issued_at) : Date.now()),
     expiresAt: expires_at,
+    projectId: body.data.token.project?.id ?? null,
   };
 }
 

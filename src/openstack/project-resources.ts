@@ -23,8 +23,13 @@ interface Kind {
 /**
  * What is purged, in this order (each step needs the previous one gone): servers (they hold volumes,
  * ports and floating IPs), floating IPs, volume snapshots (they pin volumes), volumes, routers (gateway
- * cleared and interfaces removed first), the remaining ports, networks (with their subnets), security
- * groups. Documented in the README.
+ * cleared and interfaces removed first), the remaining ports, subnets, networks, security groups.
+ * Documented in the README.
+ *
+ * The project's `default` security group is not listed: Neutron creates it again whenever the project's
+ * security groups are listed by an admin (neutron/db/securitygroups_db.py, get_security_groups calls
+ * _ensure_default_security_group for the project filtered on), so every project "has" one, and any check
+ * would find it again. It is dropped last, by `dropDefaultSecurityGroup`, once nothing else remains.
  */
 const KINDS: Kind[] = [
   { name: "servers", service: "compute", key: "servers", listPath: (p) => `/servers/detail?all_tenants=1&project_id=${p}`, deletePath: (id) => `/servers/${id}`, waits: true },
@@ -37,8 +42,12 @@ const KINDS: Kind[] = [
     // DHCP ports belong to their network and go with it.
     keep: (i) => String(i.device_owner ?? "").startsWith("network:dhcp"),
   },
+  { name: "subnets", service: "network", key: "subnets", listPath: (p) => `/v2.0/subnets?project_id=${p}`, deletePath: (id) => `/v2.0/subnets/${id}` },
   { name: "networks", service: "network", key: "networks", listPath: (p) => `/v2.0/networks?project_id=${p}`, deletePath: (id) => `/v2.0/networks/${id}` },
-  { name: "security groups", service: "network", key: "security_groups", listPath: (p) => `/v2.0/security-groups?project_id=${p}`, deletePath: (id) => `/v2.0/security-groups/${id}` },
+  {
+    name: "security groups", service: "network", key: "security_groups", listPath: (p) => `/v2.0/security-groups?project_id=${p}`, deletePath: (id) => `/v2.0/security-groups/${id}`,
+    keep: (i) => i.name === "default",
+  },
 ];
 
 export type Remaining = Array<{ kind: string; items: Array<{ id: string; name: string }> }>;
@@ -79,6 +88,19 @@ export async function purgeProject(
     if (kind.waits && items.length > 0) await untilGone(client, kind, p, o);
   }
   return deleted;
+}
+
+/**
+ * Deletes the project's `default` security group, the last thing Neutron holds for a project that is
+ * about to be deleted (listing it creates it if it was missing: see above; deleting it as admin is allowed).
+ */
+export async function dropDefaultSecurityGroup(client: CloudClient, projectId: string, onStep?: (step: string) => void): Promise<void> {
+  if (!(await client.endpoint("network"))) return;
+  const { security_groups } = await client.request("network", "GET", `/v2.0/security-groups?project_id=${encodeURIComponent(projectId)}&name=default`, list("security_groups"));
+  for (const sg of security_groups) {
+    await client.request("network", "DELETE", `/v2.0/security-groups/${sg.id}`, Nothing);
+    onStep?.(`deleted the default security group ${sg.id}`);
+  }
 }
 
 async function listOf(client: CloudClient, kind: Kind, p: string) {

@@ -5,7 +5,8 @@ import { leftoversOf } from "../openstack/leftovers.js";
 import { startAfterSuspension, stopForSuspension } from "../openstack/server-power.js";
 import type { Leftovers } from "./engine.js";
 import { downsizeViolations, projectUsage } from "../openstack/project-usage.js";
-import { describeRemaining, purgeProject, remainingResources } from "../openstack/project-resources.js";
+import { describeRemaining, dropDefaultSecurityGroup, purgeProject, remainingResources } from "../openstack/project-resources.js";
+import { enforceQuotaSets } from "../openstack/quota-sets.js";
 
 /** What to do with a cancelled project's servers, volumes, networks...: delete them, or stop and show them. */
 export type OrphanPolicy = "purge" | "hold";
@@ -22,8 +23,9 @@ export interface TenantGuard {
   /** After an interrupted create: the project and user it may have left, recognised as this tenant's. */
   leftoversOf(spec: TenantSpec): Promise<Leftovers>;
   /**
-   * After an update: sets every quota field the cloud does not hold as declared; returns what it corrected
-   * (empty when the tenant is exact).
+   * After a successful `up`: the project's three quota sets end exactly as bought, whatever the provider
+   * version did (v1.54.1's Neutron create drops zero values, so "0 IP addresses" stays at Neutron's
+   * default of 50). Returns the corrections made ("network floatingip 50 -> 0"), empty when all were exact.
    */
   afterUp?(projectId: string, spec: TenantSpec): Promise<string[]>;
   /**
@@ -53,15 +55,22 @@ export class CloudGuard implements TenantGuard {
     return leftoversOf(this.client, spec);
   }
 
+  async afterUp(projectId: string, spec: TenantSpec): Promise<string[]> {
+    return enforceQuotaSets(this.client, projectId, spec.quotas);
+  }
+
   async beforeDestroy(projectId: string, onStep: (step: string) => void): Promise<{ held: string } | null> {
     const client = this.client;
     const remaining = await remainingResources(client, projectId);
-    if (remaining.length === 0) return null;
-    if (this.o.policy === "hold") return { held: `cancellation held (ORPHAN_POLICY=hold), the project still has: ${describeRemaining(remaining)}` };
-    onStep(`purging what the project still has: ${describeRemaining(remaining)}`);
-    await purgeProject(client, projectId, { pollMs: this.o.pollMs, timeoutMs: this.o.timeoutMs, onStep });
-    const left = await remainingResources(client, projectId);
-    if (left.length > 0) throw refusedToGo(describeRemaining(left));
+    if (remaining.length > 0) {
+      if (this.o.policy === "hold") return { held: `cancellation held (ORPHAN_POLICY=hold), the project still has: ${describeRemaining(remaining)}` };
+      onStep(`purging what the project still has: ${describeRemaining(remaining)}`);
+      await purgeProject(client, projectId, { pollMs: this.o.pollMs, timeoutMs: this.o.timeoutMs, onStep });
+      const left = await remainingResources(client, projectId);
+      if (left.length > 0) throw refusedToGo(describeRemaining(left));
+    }
+    // Nothing of the customer's is left: the default security group (which any listing recreates) goes last.
+    await dropDefaultSecurityGroup(client, projectId, onStep);
     return null;
   }
 }

@@ -9,8 +9,8 @@ declare module "vitest" {
 }
 
 /**
- * Starts the project's own test cloud (real Keystone, Gnocchi and PostgreSQL on loopback, installing the
- * Debian packages if missing) once per run, and stops it after. TESTCLOUD_KEEP=1 leaves it running for
+ * Starts the project's own test cloud (real Keystone, Nova, Cinder, Neutron, Placement, Gnocchi and
+ * PostgreSQL on loopback, installing the Debian packages if missing) once per run, and stops it after. TESTCLOUD_KEEP=1 leaves it running for
  * the next run (it is reused when alive).
  */
 export default function setup(project: TestProject) {
@@ -20,7 +20,7 @@ export default function setup(project: TestProject) {
   const env = Object.fromEntries(
     readFileSync(envFile, "utf8").split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
   );
-  console.log(`test cloud ready in ${((Date.now() - started) / 1000).toFixed(1)}s (keystone ${env.OS_AUTH_URL}, gnocchi ${env.GNOCCHI_URL})`);
+  console.log(`test cloud ready in ${((Date.now() - started) / 1000).toFixed(1)}s (keystone ${env.OS_AUTH_URL}, nova ${env.TESTCLOUD_NOVA_URL}, cinder ${env.TESTCLOUD_CINDER_URL}, neutron ${env.TESTCLOUD_NEUTRON_URL}, gnocchi ${env.GNOCCHI_URL})`);
   project.provide("testcloud", env);
   return () => {
     if (!process.env.TESTCLOUD_KEEP) execFileSync("bash", ["scripts/testcloud.sh", "down"], { stdio: "inherit" });

@@ -20,8 +20,8 @@ let h: Awaited<ReturnType<typeof harnessWith<KeystoneContractEngine>>>;
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
-  // The production guard, on a cloud that runs Keystone only: it finds no Nova, Cinder or Neutron in
-  // the catalog and lets updates and cancellations through.
+  // The production guard, on the test cloud's real Nova, Cinder and Neutron: these tenants use nothing,
+  // so it lets updates through and has nothing to purge on cancellation (but the default security group).
   const client = new CloudClient(adminCredentials());
   h = await harnessWith(new KeystoneContractEngine(adminCredentials()), {
     settings: { ...SETTINGS, authUrl: testcloud().OS_AUTH_URL as string },

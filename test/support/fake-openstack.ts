@@ -6,8 +6,10 @@ const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/o
 type Item = { id: string; [k: string]: unknown };
 
 /**
- * Nova, Cinder and Neutron cannot run here: this serves their recorded responses (test/fixtures/
- * openstack) for one project, on loopback, behind a Keystone token endpoint whose catalog points at it.
+ * Only for the admin token's renewal with a controllable clock (test/unit/openstack/admin-session.test.ts):
+ * no real Keystone can be made to jump an hour ahead. It serves recorded Nova, Cinder and Neutron responses
+ * (test/fixtures/openstack) for one project, on loopback, behind a Keystone token endpoint whose catalog
+ * points at it. Everything else about those services is tested against the real ones (test/integration).
  * DELETEs remove items (servers and volumes after one more listing, as real deletions take a moment);
  * every mutating call is recorded in order.
  *

@@ -1,22 +1,37 @@
+import { z } from "zod";
 import type { TenantSpec } from "../../src/domain/tenant-spec.js";
 import { authenticate, type KeystoneSession } from "../../src/openstack/keystone.js";
 import type { AdminCredentials } from "../../src/openstack/credentials.js";
 import type { DriftReport, Engine, HistoryEntry, Leftovers, OperationSummary, PreviewResult, StackChange, StackOutputs } from "../../src/provisioning/engine.js";
 import { renderTenant, type DeclaredResource } from "../../src/program/render.js";
+import { CloudClient } from "../../src/openstack/cloud-client.js";
+import { applyQuotaResource, PROVIDER_QUOTA_RESOURCES, type QuotaState } from "./provider-quota-calls.js";
 
 /**
- * Test-only: applies through Keystone's REST API exactly the identity inputs that the Pulumi program
- * declares (rendered under setMocks) — project, user, role assignment — so that a real Keystone judges
- * names, domains, roles, options and the enabled flag. Quota sets are not applied (no Nova, Cinder or
- * Neutron here). It stands in for the engine only where the Pulumi CLI cannot run.
+ * Test-only: applies through the real services' REST APIs exactly the inputs that the Pulumi program
+ * declares (rendered under setMocks): project, user and role assignment through Keystone, so that a real
+ * Keystone judges names, domains, roles, options and the enabled flag; and the three quota sets through
+ * Nova, Cinder and Neutron with the very calls the bundled provider makes, quirks included
+ * (./provider-quota-calls.ts: Neutron's create drops zero values). It stands in for the engine only where
+ * the Pulumi CLI cannot run.
  */
 export class KeystoneContractEngine implements Engine {
   private session: KeystoneSession | undefined;
-  private readonly stacks = new Map<string, { projectId: string; userId: string; password: string; spec: TenantSpec }>();
+  private readonly cloud: CloudClient;
+  private readonly stacks = new Map<string, { projectId: string; userId: string; password: string; spec: TenantSpec; quotas: Record<string, QuotaState> }>();
   /** Every Keystone request body sent, for assertions. */
   readonly applied: Array<{ method: string; path: string; body?: unknown }> = [];
+  /** Every quota write the provider would make, per stack: resource type and the attributes sent. */
+  readonly quotaWrites: Array<{ stack: string; type: string; sent: Record<string, number> }> = [];
 
-  constructor(private readonly admin: AdminCredentials) {}
+  constructor(private readonly admin: AdminCredentials) {
+    this.cloud = new CloudClient(admin);
+  }
+
+  /** The spec of the stack's last `up` (what the reconciler asked for). */
+  specOf(stack: string): TenantSpec | undefined {
+    return this.stacks.get(stack)?.spec;
+  }
 
   /** Ids a create left in Keystone without recording them (a `pulumi up` killed midway: pending creates). */
   private readonly adopted = new Map<string, { projectId: string; userId: string }>();
@@ -44,7 +59,8 @@ export class KeystoneContractEngine implements Engine {
     const imported = this.adopted.get(req.stack);
     if (imported) {
       this.adopted.delete(req.stack);
-      this.stacks.set(req.stack, { ...imported, password: "", spec: req.spec });
+      // Only the project and user were imported: the quota sets are created by this update.
+      this.stacks.set(req.stack, { ...imported, password: "", spec: req.spec, quotas: {} });
     }
     const existing = this.stacks.get(req.stack);
     const password = req.password;
@@ -57,8 +73,9 @@ export class KeystoneContractEngine implements Engine {
       await this.call("PATCH", `/users/${existing.userId}`, {
         user: { description: user.description, enabled: user.enabled, ...(existing.password !== password ? { password } : {}) },
       });
-      this.stacks.set(req.stack, { ...existing, password, spec: req.spec });
-      return { resourceChanges: { same: 4, update: 2 } };
+      const quotas = await this.applyQuotas(req.stack, existing.projectId, declared, existing.quotas);
+      this.stacks.set(req.stack, { ...existing, password, spec: req.spec, quotas: quotas.state });
+      return { resourceChanges: { same: 4 - quotas.updated, update: 2 + quotas.updated } };
     }
     const created = (await this.call("POST", "/projects", {
       project: { name: project.name, description: project.description, domain_id: project.domainId, enabled: project.enabled, tags: project.tags },
@@ -79,17 +96,34 @@ export class KeystoneContractEngine implements Engine {
     const roleId = roles.roles[0]?.id;
     if (!roleId) throw new Error(`role ${roleName} not found in Keystone`);
     await this.call("PUT", `/projects/${projectId}/users/${userId}/roles/${roleId}`);
-    this.stacks.set(req.stack, { projectId, userId, password, spec: req.spec });
-    return { resourceChanges: { create: 3 } };
+    const quotas = await this.applyQuotas(req.stack, projectId, declared, {});
+    this.stacks.set(req.stack, { projectId, userId, password, spec: req.spec, quotas: quotas.state });
+    return { resourceChanges: { create: 6 } };
+  }
+
+  /** The quota resources in declaration order, each created (no state yet) or updated against its state. */
+  private async applyQuotas(stack: string, projectId: string, declared: DeclaredResource[], previous: Record<string, QuotaState>) {
+    const state: Record<string, QuotaState> = {};
+    let updated = 0;
+    for (const r of declared.filter((d) => PROVIDER_QUOTA_RESOURCES[d.type])) {
+      const applied = await applyQuotaResource(this.cloud, projectId, r, previous[r.type]);
+      state[r.type] = applied.state;
+      if (applied.sent) {
+        this.quotaWrites.push({ stack, type: r.type, sent: applied.sent });
+        if (previous[r.type]) updated++;
+      }
+    }
+    return { state, updated };
   }
 
   async destroy(req: { stack: string }): Promise<OperationSummary> {
     const s = this.stacks.get(req.stack);
     if (!s) return { resourceChanges: {} };
+    // The quota resources' Delete is schema.RemoveFromState (provider v1.54.1): no call to Nova, Cinder or Neutron.
     await this.call("DELETE", `/users/${s.userId}`);
     await this.call("DELETE", `/projects/${s.projectId}`);
     this.stacks.delete(req.stack);
-    return { resourceChanges: { delete: 3 } };
+    return { resourceChanges: { delete: 6 } };
   }
 
   async outputs(stack: string): Promise<StackOutputs | null> {
@@ -107,8 +141,22 @@ export class KeystoneContractEngine implements Engine {
     throw new Error("the Keystone contract engine does not detect drift");
   }
 
-  async refresh(): Promise<OperationSummary> {
-    throw new Error("refresh is not part of the Keystone contract");
+  /** `pulumi refresh` of the quota resources: each one's Read (a GET) becomes its state. */
+  async refresh(req: { stack: string }): Promise<OperationSummary> {
+    const s = this.stacks.get(req.stack);
+    if (!s) return { resourceChanges: {} };
+    let changed = 0;
+    for (const [type, before] of Object.entries(s.quotas)) {
+      const spec = PROVIDER_QUOTA_RESOURCES[type];
+      if (!spec) continue;
+      const path = spec.path(encodeURIComponent(s.projectId));
+      const read = (await this.cloud.request(spec.service, "GET", path, z.object({ [spec.key]: z.record(z.string(), z.unknown()) }))) as Record<string, Record<string, unknown>>;
+      const got = read[spec.key] ?? {};
+      const after = Object.fromEntries(spec.attributes.map((a) => [a, Number(got[a])]));
+      if (JSON.stringify(after) !== JSON.stringify(before)) changed++;
+      s.quotas[type] = after;
+    }
+    return { resourceChanges: { same: 6 - changed, update: changed } };
   }
   async history(): Promise<HistoryEntry[]> {
     return [];

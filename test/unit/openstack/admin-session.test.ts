@@ -30,7 +30,7 @@ async function cloudWith(opts: ConstructorParameters<typeof FakeOpenStack>[1] = 
 
 function clientOf(c: FakeOpenStack, now: () => number, renewMarginMs?: number) {
   const creds = c.credentials();
-  return new CloudClient(creds, fetch, new AdminSession(creds, { now, ...(renewMarginMs === undefined ? {} : { renewMarginMs }) }));
+  return new CloudClient(creds, fetch, { session: new AdminSession(creds, { now, ...(renewMarginMs === undefined ? {} : { renewMarginMs }) }) });
 }
 
 describe("the admin's Keystone token", () => {

@@ -1,0 +1,43 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { testcloud } from "./testcloud.js";
+
+/**
+ * Servers without a compute host: the test cloud has no scheduler, conductor or compute service, so a
+ * server cannot be booted. Nova counts instances, cores and RAM from the rows of its cell database
+ * (nova/quota.py, counting from the cell DBs unless [quota] count_usage_from_placement), so inserting rows
+ * is what a booted server looks like to quotas (recipe: /work/shared/nova-cinder-neutron-on-loopback.md).
+ * instance_extra.flavor is what GET /servers/detail needs (else OrphanedObjectError); the instance
+ * mapping in nova_api is what DELETE /servers/{id} needs to find the server's cell.
+ */
+export async function insertServer(o: { projectId: string; userId: string; name: string; vcpus: number; memoryMb: number }): Promise<string> {
+  const env = testcloud();
+  const uuid = randomUUID();
+  const flavor = {
+    cur: {
+      "nova_object.name": "Flavor", "nova_object.namespace": "nova", "nova_object.version": "1.2",
+      "nova_object.data": { id: 1, name: `t.${o.vcpus}c`, memory_mb: o.memoryMb, vcpus: o.vcpus, root_gb: 0, ephemeral_gb: 0, flavorid: `t.${o.vcpus}c`, swap: 0, rxtx_factor: 1.0, vcpu_weight: 0, disabled: false, is_public: true, extra_specs: {}, description: null },
+    },
+    old: null, new: null,
+  };
+  const cell = new pg.Client({ connectionString: env.TESTCLOUD_NOVA_CELL_DATABASE_URL });
+  const api = new pg.Client({ connectionString: env.TESTCLOUD_NOVA_API_DATABASE_URL });
+  await cell.connect();
+  await api.connect();
+  try {
+    await cell.query(
+      `insert into instances (uuid, project_id, user_id, display_name, hostname, vcpus, memory_mb, deleted, vm_state, power_state, created_at)
+       values ($1, $2, $3, $4, $4, $5, $6, 0, 'active', 1, now())`,
+      [uuid, o.projectId, o.userId, o.name, o.vcpus, o.memoryMb],
+    );
+    await cell.query("insert into instance_extra (instance_uuid, flavor, created_at, deleted) values ($1, $2, now(), 0)", [uuid, JSON.stringify(flavor)]);
+    await api.query(
+      "insert into instance_mappings (instance_uuid, cell_id, project_id, user_id, queued_for_delete, created_at) values ($1, (select id from cell_mappings where name = 'cell1'), $2, $3, false, now())",
+      [uuid, o.projectId, o.userId],
+    );
+  } finally {
+    await cell.end();
+    await api.end();
+  }
+  return uuid;
+}
