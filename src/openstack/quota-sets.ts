@@ -121,3 +121,20 @@ export async function enforceQuotaSets(client: CloudClient, projectId: string, w
   }
   return corrected;
 }
+
+/**
+ * Deletes the project's quota rows in the three services (each answers by going back to its defaults). The
+ * provider's quota resources only forget themselves on destroy (`schema.RemoveFromState`, v1.54.1) and
+ * Keystone's project deletion tells no one, so without this a cancelled tenant's quotas stay in Nova,
+ * Cinder and Neutron for good. Services the cloud does not run are skipped.
+ */
+export async function resetQuotaSets(client: CloudClient, projectId: string): Promise<string[]> {
+  const done: string[] = [];
+  for (const service of Object.keys(ENDPOINTS) as QuotaService[]) {
+    if (!(await hasQuotaService(client, service))) continue;
+    const e = ENDPOINTS[service];
+    await client.request(e.service, "DELETE", e.path(encodeURIComponent(projectId)), z.unknown());
+    done.push(`${service} quota set reset to the defaults`);
+  }
+  return done;
+}

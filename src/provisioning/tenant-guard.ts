@@ -6,7 +6,7 @@ import { startAfterSuspension, stopForSuspension } from "../openstack/server-pow
 import type { Leftovers } from "./engine.js";
 import { downsizeViolations, projectUsage } from "../openstack/project-usage.js";
 import { describeRemaining, dropDefaultSecurityGroup, purgeProject, remainingResources } from "../openstack/project-resources.js";
-import { enforceQuotaSets } from "../openstack/quota-sets.js";
+import { enforceQuotaSets, resetQuotaSets } from "../openstack/quota-sets.js";
 
 /** What to do with a cancelled project's servers, volumes, networks...: delete them, or stop and show them. */
 export type OrphanPolicy = "purge" | "hold";
@@ -69,8 +69,10 @@ export class CloudGuard implements TenantGuard {
       const left = await remainingResources(client, projectId);
       if (left.length > 0) throw refusedToGo(describeRemaining(left));
     }
-    // Nothing of the customer's is left: the default security group (which any listing recreates) goes last.
+    // Nothing of the customer's is left: the default security group (which any listing recreates) goes last,
+    // then the quota rows, which neither the provider's destroy nor Keystone removes.
     await dropDefaultSecurityGroup(client, projectId, onStep);
+    for (const step of await resetQuotaSets(client, projectId)) onStep(step);
     return null;
   }
 }

@@ -10,7 +10,13 @@ import { testcloud } from "./testcloud.js";
  * instance_extra.flavor is what GET /servers/detail needs (else OrphanedObjectError); the instance
  * mapping in nova_api is what DELETE /servers/{id} needs to find the server's cell.
  */
-export async function insertServer(o: { projectId: string; userId: string; name: string; vcpus: number; memoryMb: number }): Promise<string> {
+export async function insertServer(o: {
+  projectId: string; userId: string; name: string; vcpus: number; memoryMb: number;
+  /** A compute host's name: Nova's stop/start actions refuse a server without one (@check_instance_host). */
+  host?: string;
+  /** `stopped`: shut down (power_state 4, SHUTOFF), as a compute leaves a server after `os-stop`. */
+  vmState?: "active" | "stopped";
+}): Promise<string> {
   const env = testcloud();
   const uuid = randomUUID();
   const flavor = {
@@ -26,9 +32,9 @@ export async function insertServer(o: { projectId: string; userId: string; name:
   await api.connect();
   try {
     await cell.query(
-      `insert into instances (uuid, project_id, user_id, display_name, hostname, vcpus, memory_mb, deleted, vm_state, power_state, created_at)
-       values ($1, $2, $3, $4, $4, $5, $6, 0, 'active', 1, now())`,
-      [uuid, o.projectId, o.userId, o.name, o.vcpus, o.memoryMb],
+      `insert into instances (uuid, project_id, user_id, display_name, hostname, vcpus, memory_mb, deleted, vm_state, power_state, host, node, created_at)
+       values ($1, $2, $3, $4, $4, $5, $6, 0, $7, $8, $9, $9, now())`,
+      [uuid, o.projectId, o.userId, o.name, o.vcpus, o.memoryMb, o.vmState ?? "active", o.vmState === "stopped" ? 4 : 1, o.host ?? null],
     );
     await cell.query("insert into instance_extra (instance_uuid, flavor, created_at, deleted) values ($1, $2, now(), 0)", [uuid, JSON.stringify(flavor)]);
     await api.query(
@@ -40,4 +46,18 @@ export async function insertServer(o: { projectId: string; userId: string; name:
     await api.end();
   }
   return uuid;
+}
+
+/**
+ * What the compute host would do with a stop or start that the API accepted (the test cloud has none): the
+ * server reaches the state asked for and its task is over.
+ */
+export async function finishPowerAction(uuid: string, to: "stopped" | "active"): Promise<void> {
+  const cell = new pg.Client({ connectionString: testcloud().TESTCLOUD_NOVA_CELL_DATABASE_URL });
+  await cell.connect();
+  try {
+    await cell.query("update instances set vm_state = $2, power_state = $3, task_state = null where uuid = $1", [uuid, to, to === "stopped" ? 4 : 1]);
+  } finally {
+    await cell.end();
+  }
 }
