@@ -70,6 +70,10 @@ const MIGRATIONS: string[] = [
    ALTER TABLE subscriptions ADD COLUMN pending_note text;`,
   `ALTER TABLE operations ADD COLUMN owner text;
    CREATE INDEX subscriptions_pending ON subscriptions (updated_at) WHERE generation > applied_generation;`,
+  // Customers' tokens are derived from a key and this generation (nothing of them is stored); rows made
+  // before keep generation 0 and the hash of their random token until an operator re-issues it.
+  `ALTER TABLE subscriptions ADD COLUMN token_generation integer NOT NULL DEFAULT 0;
+   ALTER TABLE subscriptions ALTER COLUMN token_generation SET DEFAULT 1;`,
 ];
 
 /**
