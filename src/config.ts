@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
@@ -9,6 +10,7 @@ import { DEFAULT_METERS, Meters } from "./metering/meters.js";
 import { PriceList } from "./metering/prices.js";
 import type { DeliveryTarget } from "./metering/billing-delivery.js";
 import { openstackEnvOf, readAdminCredentials, type AdminCredentials, type CredentialResult } from "./openstack/credentials.js";
+import { ensurePrivateDir, restrictNewFilesToOwner, restrictToOwner } from "./data-dir.js";
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 /** What a variable means (and, where the default is computed, what it is): the README's reference is generated from these. */
@@ -20,10 +22,16 @@ export const EnvSchema = z.object({
   HOST: doc(z.string().default("0.0.0.0"), "the address the HTTP API binds"),
   DATA_DIR: doc(z.string().default("./data"), "embedded database, file Pulumi backend, generated secrets"),
   WEBHOOK_SECRET: doc(z.string().min(16, "WEBHOOK_SECRET must be at least 16 characters").optional(), "HMAC key shared with the marketplace, at least 16 characters", "none: webhooks refused with 503"),
-  WEBHOOK_REPLAY_WINDOW_SECONDS: doc(int(300, 1), "accepted clock skew of `X-Timestamp`"),
+  WEBHOOK_SECRET_PREVIOUS: doc(z.string().min(16, "WEBHOOK_SECRET_PREVIOUS must be at least 16 characters").optional(), "the secret being replaced while the marketplace switches to a new `WEBHOOK_SECRET`: also accepted until it is removed (rotation without downtime)", "none"),
+  WEBHOOK_REPLAY_WINDOW_SECONDS: doc(int(300, 1), "accepted clock skew of `X-Timestamp`, and how far in the future an event's `occurredAt` may be"),
   WEBHOOK_RATE_PER_SECOND: doc(int(50, 0), "webhook requests per second per source address, sustained (0: no limit); beyond it, 429"),
   WEBHOOK_RATE_BURST: doc(int(200, 1), "webhook requests a source may send at once before the rate applies"),
+  TRUST_PROXY: doc(z.string().optional(), "whose `X-Forwarded-For` names the client (rate limits, auth throttling): the number of proxies in front of the service, or a comma list of the proxies' addresses and CIDRs", "off: the socket's peer"),
+  AUTH_FAILURES_PER_MINUTE: doc(int(10, 1), "failed authentications (operator, customer or metrics token, webhook signature) a source may make per minute, sustained; beyond, 429 with `Retry-After` even for a right token"),
+  AUTH_FAILURE_BURST: doc(int(20, 1), "failed authentications a source may make at once before that rate applies"),
   OPERATOR_TOKEN: doc(z.string().min(16, "OPERATOR_TOKEN must be at least 16 characters").optional(), "bearer token of the operator endpoints and the CLI", "generated into `DATA_DIR/operator-token`"),
+  CUSTOMER_TOKEN_KEY: doc(z.string().min(32, "CUSTOMER_TOKEN_KEY must be at least 32 characters").optional(), "key the customers' credentials tokens are derived from (HMAC of subscription and token generation); replicas share it", "generated into `DATA_DIR/customer-token-key`"),
+  METRICS_TOKEN: doc(z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(), "bearer token `/metrics` requires (the operator token also works)", "none: `/metrics` is open"),
   DATABASE_URL: doc(z.string().url().optional(), "a real PostgreSQL, e.g. `postgres://u:p@db:5432/tenants`", "none: embedded PGlite in `DATA_DIR/pglite`"),
   PULUMI_BACKEND_URL: doc(z.string().min(1).optional(), "any Pulumi backend (S3, PostgreSQL, Pulumi Cloud)", "`file://$DATA_DIR/pulumi`"),
   PULUMI_CONFIG_PASSPHRASE: doc(z.string().min(1).optional(), "passphrase secrets provider of the stacks", "generated into `DATA_DIR/pulumi-passphrase`"),
@@ -50,7 +58,8 @@ export const EnvSchema = z.object({
   GNOCCHI_AUTH_MODE: doc(z.enum(["keystone", "basic"]).default("keystone"), "`keystone` (tokens from the admin credentials, as real clouds) or `basic`"),
   GNOCCHI_BASIC_USER: doc(z.string().min(1).default("admin"), "the user of `basic` auth"),
   BILLING_GRANULARITY_SECONDS: doc(int(3600, 1), "the archive granularity read from Gnocchi"),
-  BILLING_WEBHOOK_URL: doc(z.string().url().optional(), "where finished billing runs are POSTed, signed with `WEBHOOK_SECRET`, 5 attempts with backoff", "none"),
+  BILLING_WEBHOOK_URL: doc(z.string().url().optional(), "where finished billing runs are POSTed, signed with `BILLING_WEBHOOK_SECRET`, 5 attempts with backoff", "none"),
+  BILLING_WEBHOOK_SECRET: doc(z.string().min(16, "BILLING_WEBHOOK_SECRET must be at least 16 characters").optional(), "HMAC key of billing deliveries (`X-Signature`, as our webhooks); required with `BILLING_WEBHOOK_URL`, never the marketplace's `WEBHOOK_SECRET`", "none"),
   TENANTCTL_URL: doc(z.string().url().optional(), "(CLI only) the service the CLI talks to", "`http://127.0.0.1:$PORT`"),
   LOG_LEVEL: doc(z.enum(["debug", "info", "warn", "error"]).default("info"), "JSON logs (pino) on stderr; secrets redacted"),
 });
@@ -88,9 +97,18 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | undefined;
   webhookSecret: string | undefined;
+  /** Also accepted while the marketplace switches to a new WEBHOOK_SECRET. */
+  webhookSecretPrevious: string | undefined;
   replayWindowSeconds: number;
   webhookRateLimit: { perSecond: number; burst: number } | undefined;
+  /** Failed authentications per source before 429 (operator, customer, metrics tokens, webhook signatures). */
+  authFailureLimit: { perSecond: number; burst: number };
+  /** Whose X-Forwarded-For names the client. */
+  trustProxy: TrustProxy;
   operatorToken: string;
+  /** The key customers' credentials tokens are derived from. */
+  customerTokenKey: string;
+  metricsToken: string | undefined;
   /** Where the generated operator token is kept when OPERATOR_TOKEN is not set. */
   operatorTokenFile: string | undefined;
   pulumi: { backendUrl: string; passphrase: string; workDir: string };
@@ -128,13 +146,17 @@ export const REPO_ROOT = resolve(new URL("..", import.meta.url).pathname);
  */
 export function loadConfig(rawEnv: Record<string, string | undefined> = process.env): Readonly<Config> {
   const env = parseEnv(rawEnv);
-  const dataDir = resolve(env.DATA_DIR);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // Before anything is written: what this process (and the pulumi CLI it runs) creates is the owner's alone.
+  restrictNewFilesToOwner();
+  const dataDir = ensurePrivateDir(resolve(env.DATA_DIR));
 
-  const passphrase = env.PULUMI_CONFIG_PASSPHRASE ?? generatedSecret(resolve(dataDir, "pulumi-passphrase"));
+  // The secret files are checked as found (a loose mode is reported, not quietly fixed), then the rest is closed.
+  const passphrase = env.PULUMI_CONFIG_PASSPHRASE ?? generatedSecret(resolve(dataDir, "pulumi-passphrase"), 1);
   const operatorTokenFile = env.OPERATOR_TOKEN ? undefined : resolve(dataDir, "operator-token");
-  const operatorToken = env.OPERATOR_TOKEN ?? generatedSecret(operatorTokenFile as string);
-  const backendUrl = env.PULUMI_BACKEND_URL ?? pathToFileURL(ensureDir(resolve(dataDir, "pulumi"))).href;
+  const operatorToken = env.OPERATOR_TOKEN ?? generatedSecret(operatorTokenFile as string, 16);
+  const customerTokenKey = env.CUSTOMER_TOKEN_KEY ?? generatedSecret(resolve(dataDir, "customer-token-key"), 32);
+  restrictToOwner(dataDir);
+  const backendUrl = env.PULUMI_BACKEND_URL ?? pathToFileURL(ensurePrivateDir(resolve(dataDir, "pulumi"))).href;
 
   const admin = readAdminCredentials(rawEnv);
   const creds = admin.ok ? admin.credentials : null;
@@ -145,10 +167,15 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     dataDir,
     databaseUrl: env.DATABASE_URL,
     webhookSecret: env.WEBHOOK_SECRET,
+    webhookSecretPrevious: env.WEBHOOK_SECRET_PREVIOUS,
     replayWindowSeconds: env.WEBHOOK_REPLAY_WINDOW_SECONDS,
     webhookRateLimit: env.WEBHOOK_RATE_PER_SECOND > 0 ? { perSecond: env.WEBHOOK_RATE_PER_SECOND, burst: env.WEBHOOK_RATE_BURST } : undefined,
+    authFailureLimit: { perSecond: env.AUTH_FAILURES_PER_MINUTE / 60, burst: env.AUTH_FAILURE_BURST },
+    trustProxy: trustProxyOf(env.TRUST_PROXY),
     operatorToken,
     operatorTokenFile,
+    customerTokenKey,
+    metricsToken: env.METRICS_TOKEN,
     pulumi: { backendUrl, passphrase, workDir: REPO_ROOT },
     openstack: { admin: creds, credentials: admin, problem: admin.ok ? null : admin.problem, env: openstackEnvOf(rawEnv) },
     tenant: tenantSettingsOf(env, creds),
@@ -158,7 +185,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       granularitySeconds: env.BILLING_GRANULARITY_SECONDS,
       gnocchiUrl: env.GNOCCHI_URL,
       delivery: env.BILLING_WEBHOOK_URL
-        ? { url: env.BILLING_WEBHOOK_URL, secret: requireSecretFor(env.WEBHOOK_SECRET, "BILLING_WEBHOOK_URL"), attempts: 5, backoffMs: 1000 }
+        ? { url: env.BILLING_WEBHOOK_URL, secret: billingSecretOf(env), attempts: 5, backoffMs: 1000 }
         : null,
       gnocchiAuth: env.GNOCCHI_AUTH_MODE === "basic" ? { kind: "basic" as const, user: env.GNOCCHI_BASIC_USER } : { kind: "keystone" as const },
     },
@@ -169,7 +196,10 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     driftIntervalSeconds: env.DRIFT_INTERVAL_SECONDS,
     guard: { orphanPolicy: env.ORPHAN_POLICY, purgeTimeoutSeconds: env.PURGE_TIMEOUT_SECONDS },
     logLevel: env.LOG_LEVEL,
-    secrets: [env.WEBHOOK_SECRET, operatorToken, passphrase, creds?.password, rawEnv.OS_PASSWORD, env.DATABASE_URL ? passwordOfUrl(env.DATABASE_URL) : undefined]
+    secrets: [
+      env.WEBHOOK_SECRET, env.WEBHOOK_SECRET_PREVIOUS, env.BILLING_WEBHOOK_SECRET, operatorToken, customerTokenKey, env.METRICS_TOKEN, passphrase,
+      creds?.password, rawEnv.OS_PASSWORD, env.DATABASE_URL ? passwordOfUrl(env.DATABASE_URL) : undefined,
+    ]
       .filter((s): s is string => typeof s === "string" && s.length > 0),
   });
 }
@@ -179,7 +209,29 @@ function parseEnv(rawEnv: Record<string, string | undefined>): Env {
   if (!parsed.success) {
     throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   }
-  return parsed.data;
+  const env = parsed.data;
+  if (env.WEBHOOK_SECRET_PREVIOUS && !env.WEBHOOK_SECRET) throw new ConfigError("WEBHOOK_SECRET_PREVIOUS needs WEBHOOK_SECRET: it is the secret being replaced by it");
+  if (env.WEBHOOK_SECRET_PREVIOUS && env.WEBHOOK_SECRET_PREVIOUS === env.WEBHOOK_SECRET) throw new ConfigError("WEBHOOK_SECRET_PREVIOUS must differ from WEBHOOK_SECRET");
+  return env;
+}
+
+/** Whose X-Forwarded-For is believed: nobody's, the nearest N proxies', or those at these addresses. */
+export type TrustProxy = { kind: "off" } | { kind: "hops"; hops: number } | { kind: "addresses"; addresses: string[] };
+
+function trustProxyOf(value: string | undefined): TrustProxy {
+  const v = value?.trim() ?? "";
+  if (v === "" || v === "0" || v === "off" || v === "false") return { kind: "off" };
+  if (/^\d+$/.test(v)) return { kind: "hops", hops: Number(v) };
+  const addresses = v.split(",").map((a) => a.trim()).filter((a) => a !== "");
+  for (const a of addresses) {
+    const [ip, bits, extra] = a.split("/");
+    const family = isIP(ip ?? "");
+    const prefix = bits === undefined ? 0 : Number(bits);
+    if (family === 0 || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || prefix > (family === 4 ? 32 : 128)))) {
+      throw new ConfigError(`TRUST_PROXY: '${a}' is neither a number of proxies nor an IP address or CIDR`);
+    }
+  }
+  return { kind: "addresses", addresses };
 }
 
 function tenantSettingsOf(env: Env, creds: AdminCredentials | null): Config["tenant"] {
@@ -249,22 +301,38 @@ function readJsonFile<T>(path: string, variable: string, schema: z.ZodType<T>): 
   return parsed.data;
 }
 
-function requireSecretFor(secret: string | undefined, variable: string): string {
-  if (!secret) throw new ConfigError(`${variable} needs WEBHOOK_SECRET: deliveries are signed with it`);
+/**
+ * The billing receiver gets a key of its own: one that also authorised marketplace events would let it
+ * forge them (a forged cancellation purges a tenant's servers).
+ */
+function billingSecretOf(env: Env): string {
+  const secret = env.BILLING_WEBHOOK_SECRET;
+  if (!secret) throw new ConfigError("BILLING_WEBHOOK_URL needs BILLING_WEBHOOK_SECRET: deliveries are signed with it");
+  if (secret === env.WEBHOOK_SECRET || secret === env.WEBHOOK_SECRET_PREVIOUS) {
+    throw new ConfigError("BILLING_WEBHOOK_SECRET must differ from WEBHOOK_SECRET: the billing receiver must not hold the key of marketplace events");
+  }
   return secret;
 }
 
-/** A random secret created once and kept (mode 600) in the data directory, so restarts reuse it. */
-function generatedSecret(path: string): string {
-  if (existsSync(path)) return readFileSync(path, "utf8").trim();
-  const value = randomBytes(32).toString("base64url");
-  writeFileSync(path, `${value}\n`, { mode: 0o600, flag: "wx" });
+/**
+ * A random secret created once and kept (mode 600) in the data directory, so restarts reuse it. One
+ * found there must be the service user's alone and long enough: anything else stops the start (a token
+ * others could read may have been read; an empty one would lock operators out).
+ */
+function generatedSecret(path: string, minLength: number): string {
+  if (!existsSync(path)) {
+    const value = randomBytes(32).toString("base64url");
+    writeFileSync(path, `${value}\n`, { mode: 0o600, flag: "wx" });
+    return value;
+  }
+  const st = statSync(path);
+  if (!st.isFile()) throw new ConfigError(`${path} is not a regular file`);
+  if (typeof process.getuid === "function" && st.uid !== process.getuid()) throw new ConfigError(`${path} belongs to uid ${st.uid}, not to the service's user (${process.getuid()})`);
+  if ((st.mode & 0o077) !== 0) throw new ConfigError(`${path} is readable or writable by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it, and replace it if others may have read it`);
+  const value = readFileSync(path, "utf8").trim();
+  if (value === "") throw new ConfigError(`${path} is empty`);
+  if (value.length < minLength) throw new ConfigError(`${path} holds ${value.length} characters: it needs at least ${minLength}`);
   return value;
-}
-
-function ensureDir(path: string): string {
-  mkdirSync(path, { recursive: true, mode: 0o700 });
-  return path;
 }
 
 function passwordOfUrl(url: string): string | undefined {

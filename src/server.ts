@@ -1,5 +1,6 @@
 import { serve, type ServerType } from "@hono/node-server";
 import { createApp } from "./api/app.js";
+import { clientAddressOf } from "./api/client-address.js";
 import { missingForProvisioning, type Config } from "./config.js";
 import { createLogger, makeRedactor, type Logger } from "./log.js";
 import type { Engine } from "./provisioning/engine.js";
@@ -74,9 +75,15 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
     webhookSecret: config.webhookSecret,
+    previousWebhookSecret: config.webhookSecretPrevious,
     replayWindowSeconds: config.replayWindowSeconds,
     ...(config.webhookRateLimit ? { webhookRateLimit: config.webhookRateLimit } : {}),
+    authFailureLimit: config.authFailureLimit,
+    sourceOf: clientAddressOf(config.trustProxy),
     operatorToken: config.operatorToken,
+    customerTokenKey: config.customerTokenKey,
+    metricsToken: config.metricsToken,
+    // Strangers see `status` only; every other field (add more here) is shown with the operator token.
     health: async () => {
       await db.query("SELECT 1");
       const cli = await pulumiCli;
@@ -102,6 +109,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     operatorAuth: config.operatorTokenFile ? `generated, in ${config.operatorTokenFile}` : "from OPERATOR_TOKEN",
   });
   for (const m of missing) log.warn(`not ready to provision: ${m}`);
+  if (config.webhookSecretPrevious) log.warn("WEBHOOK_SECRET_PREVIOUS is accepted too: remove it once the marketplace signs with the new WEBHOOK_SECRET (requests signed with it are logged with signedWith=previous)");
   void pulumiCli.then((cli) => cli ?? log.warn("not ready to provision: the pulumi CLI is not on PATH"));
 
   return {

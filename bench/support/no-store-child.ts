@@ -32,13 +32,13 @@ const noStore = {
     const desired = folded.state;
     return {
       outcome: "applied", changed: true, created: false,
-      subscription: { id: event.subscription.id, desired, generation: 2, appliedGeneration: 1, phase: "pending", lastError: null, outputs: null, tokenHash: null, pendingNote: null, rotatePassword: false, refreshNext: false, createdAt: now, updatedAt: now },
+      subscription: { id: event.subscription.id, desired, generation: 2, appliedGeneration: 1, phase: "pending", lastError: null, outputs: null, tokenHash: null, tokenGeneration: 1, pendingNote: null, rotatePassword: false, refreshNext: false, createdAt: now, updatedAt: now },
     };
   },
 };
 const app = createApp({
   store: w.store, intake: noStore, engine, reconciler: { kick() {} }, queue, settings: config.tenant, log, metrics: w.metrics,
-  webhookSecret: config.webhookSecret, replayWindowSeconds: config.replayWindowSeconds, operatorToken: config.operatorToken,
+  webhookSecret: config.webhookSecret, replayWindowSeconds: config.replayWindowSeconds, operatorToken: config.operatorToken, customerTokenKey: config.customerTokenKey,
   health: async () => ({ status: "ok" }),
 });
 serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${info.port}` })}\n`));

@@ -1,7 +1,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import { getConnInfo } from "@hono/node-server/conninfo";
-import { conflict, invalid, notFound, unauthorized, unavailable } from "../domain/errors.js";
+import { badRequest, conflict, invalid, notFound, unauthorized, unavailable } from "../domain/errors.js";
+import { futureViolation, type MarketplaceEvent } from "../domain/event.js";
 import { planViolations } from "../domain/plan.js";
 import { SubscriptionId, stackNameOf } from "../domain/subscription-id.js";
 import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
@@ -17,18 +17,19 @@ import type { BillingRunRecord, BillingStore } from "../store/billing-store.js";
 import type { DriftStore } from "../store/drift-store.js";
 import type { IntakeBatcher } from "../store/intake-batcher.js";
 import type { JobQueue } from "../store/job-queue.js";
-import type { SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
+import type { EventIntake, SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
 import { billingRoutes } from "./billing-routes.js";
 import { boundedBody } from "./body-limit.js";
 import { docsRoutes } from "./docs.js";
 import { onError, problemResponse, validationHook } from "./problem.js";
-import { rateLimit, type RateLimit } from "./rate-limit.js";
+import { rateLimit, SourceBuckets, type RateLimit } from "./rate-limit.js";
+import { clientAddressOf } from "./client-address.js";
 import * as S from "./schemas.js";
 import { json, OPERATOR, onSubscription, problem, text, UNAUTHORIZED } from "./route-docs.js";
 import { driftRoutes } from "./drift-routes.js";
 import { view } from "./subscription-view.js";
 import { operationEvents } from "./sse.js";
-import { bearerOf, hashToken, newCustomerToken, sameSecret } from "./tokens.js";
+import { bearerOf, currentCustomerToken, customerToken, customerTokenOpens, sameSecret } from "./tokens.js";
 
 export interface AppDeps {
   store: SubscriptionStore;
@@ -40,18 +41,27 @@ export interface AppDeps {
   queue: Pick<JobQueue, "enqueue" | "deadLetters">;
   settings: TenantSettings;
   webhookSecret: string | undefined;
+  /** Accepted too while the marketplace switches to a new webhook secret. */
+  previousWebhookSecret?: string | undefined;
   replayWindowSeconds: number;
   operatorToken: string;
+  /** The key customers' credentials tokens are derived from. */
+  customerTokenKey: string;
+  /** Required by /metrics when set (the operator token works too). */
+  metricsToken?: string | undefined;
   log: Logger;
+  /** The service's health: `status` is public, the rest is shown to operators only. */
   health: () => Promise<{ status: "ok" | "degraded"; [k: string]: unknown }>;
   billing?: { service: BillingService<BillingRunRecord>; store: BillingStore };
   metrics?: Metrics;
   progress?: ProgressHub;
   drift?: { store: DriftStore; detector: DriftDetector };
   now?: () => number;
-  /** Per-source limit of webhook requests (429 beyond it); none if absent. */
+  /** Per-source limit of authenticated webhook requests (429 beyond it); none if absent. */
   webhookRateLimit?: RateLimit;
-  /** Where a request comes from, for rate limits (the socket's address by default). */
+  /** Per-source limit of failed authentications (429 beyond it, even for a right token); none if absent. */
+  authFailureLimit?: RateLimit;
+  /** Where a request comes from, for rate limits (the socket's address by default; see TRUST_PROXY). */
   sourceOf?: (c: Context) => string;
 }
 
@@ -90,28 +100,62 @@ export function createApp(deps: AppDeps) {
 
   app.use("*", boundedBody(MAX_BODY_BYTES, (c) => problemResponse(c, 413, `body larger than ${MAX_BODY_BYTES} bytes`)));
 
-  const operator: MiddlewareHandler = async (c, next) => {
+  const sourceOf = deps.sourceOf ?? clientAddressOf({ kind: "off" });
+  // Failed authentications per source: once a source has spent its budget, it waits (429), right token
+  // or not, so guessing is slow; successes cost nothing, and other sources are not affected.
+  const failures = deps.authFailureLimit ? new SourceBuckets(deps.authFailureLimit, now) : undefined;
+  const authenticated = async (c: Context, check: () => boolean | Promise<boolean>, refusal: string): Promise<void> => {
+    const source = sourceOf(c);
+    failures?.check(source);
+    if (await check()) return;
+    failures?.spend(source);
+    throw unauthorized(refusal);
+  };
+  const isOperator = (c: Context) => {
     const token = bearerOf(c.req.header("authorization"));
-    if (!token || !sameSecret(token, deps.operatorToken)) throw unauthorized("operator bearer token required");
+    return token !== undefined && sameSecret(token, deps.operatorToken);
+  };
+  const operator: MiddlewareHandler = async (c, next) => {
+    await authenticated(c, () => isOperator(c), "operator bearer token required");
     await next();
   };
 
   app.openapi(
     createRoute({
-      method: "get", path: "/healthz", tags: ["service"], summary: "Liveness, and what is missing before the service can provision",
-      responses: { 200: json(S.Health, "always 200 while the service runs", { status: "degraded", ready: false, missing: ["WEBHOOK_SECRET is not set: webhooks are refused until it is"] }) },
+      method: "get", path: "/healthz", tags: ["service"], summary: "Liveness; with the operator token, what is missing before the service can provision",
+      description: "Without a token: `status` only. With the operator token: the details (what is missing, the cloud's checks, the database, the engine).",
+      security: [{}, ...OPERATOR],
+      responses: {
+        200: json(S.Health, "always 200 while the service runs", { status: "degraded", ready: false, missing: ["WEBHOOK_SECRET is not set: webhooks are refused until it is"] }),
+        401: problem("a token that is not the operator token"),
+        429: problem("too many failed authentications from this source"),
+      },
     }),
-    async (c) => c.json(await deps.health(), 200),
+    async (c) => {
+      const report = await deps.health();
+      if (c.req.header("authorization") === undefined) return c.json({ status: report.status }, 200);
+      await authenticated(c, () => isOperator(c), "the operator token is required for the details (or send no token for the status)");
+      return c.json(report, 200);
+    },
   );
 
   if (deps.metrics) {
     const metrics = deps.metrics;
+    const metricsToken = deps.metricsToken;
     app.openapi(
       createRoute({
         method: "get", path: "/metrics", tags: ["service"], summary: "Prometheus metrics (text exposition format)",
-        responses: { 200: text("metrics", "text/plain; version=0.0.4") },
+        description: "Open unless METRICS_TOKEN is set; then it (or the operator token) is required as a bearer token.",
+        security: metricsToken ? OPERATOR : [],
+        responses: { 200: text("metrics", "text/plain; version=0.0.4"), 401: problem("METRICS_TOKEN is set and was not sent"), 429: problem("too many failed authentications from this source") },
       }),
-      async (c) => c.body(await metrics.text(), 200, { "content-type": metrics.contentType }),
+      async (c) => {
+        if (metricsToken) {
+          const token = bearerOf(c.req.header("authorization"));
+          await authenticated(c, () => token !== undefined && (sameSecret(token, metricsToken) || sameSecret(token, deps.operatorToken)), "bearer token required (METRICS_TOKEN)");
+        }
+        return c.body(await metrics.text(), 200, { "content-type": metrics.contentType });
+      },
     );
   }
 
@@ -122,17 +166,36 @@ export function createApp(deps: AppDeps) {
       if (c.res.status >= 400 && c.res.status !== 409) deps.metrics?.eventsRejected.inc({ reason: refusalReason(c.res.status) });
     }
   };
-  const verified: MiddlewareHandler = async (c, next) => {
-    if (!deps.webhookSecret) throw unavailable("WEBHOOK_SECRET is not configured: webhooks are refused until it is");
-    // The signature covers the raw bytes: it is checked before the body is parsed or validated.
-    verifyWebhook({
-      secret: deps.webhookSecret,
-      timestamp: c.req.header("x-timestamp"),
-      signature: c.req.header("x-signature"),
-      rawBody: await c.req.text(),
-      nowSeconds: Math.floor(now() / 1000),
-      windowSeconds: deps.replayWindowSeconds,
-    });
+  const verified: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const secret = deps.webhookSecret;
+    if (!secret) throw unavailable("WEBHOOK_SECRET is not configured: webhooks are refused until it is");
+    // The signature covers the exact bytes received (not text decoded from them, which drops a BOM and
+    // turns bad bytes into U+FFFD): it is checked before the body is decoded, parsed or validated.
+    const raw = new Uint8Array(await c.req.arrayBuffer());
+    let signedWith: "current" | "previous";
+    try {
+      signedWith = verifyWebhook({
+        secret, previousSecret: deps.previousWebhookSecret,
+        timestamp: c.req.header("x-timestamp"), signature: c.req.header("x-signature"), rawBody: raw,
+        nowSeconds: Math.floor(now() / 1000), windowSeconds: deps.replayWindowSeconds,
+      });
+    } catch (e) {
+      // A failed authentication of its source (429 once over the limit). A signed request never waits
+      // for failures: an HMAC key cannot be guessed, and junk must not stop the marketplace.
+      const source = sourceOf(c);
+      failures?.check(source);
+      failures?.spend(source);
+      throw e;
+    }
+    if (signedWith === "previous") c.set("logFields", { ...c.get("logFields"), signedWith });
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(raw);
+    } catch {
+      throw badRequest("body is not valid UTF-8");
+    }
+    // RFC 8259 §8.1: JSON sent over a network carries no byte order mark; what is parsed is what was signed.
+    if (text.startsWith("\uFEFF")) throw badRequest("body starts with a byte order mark (U+FEFF): JSON texts must not");
     await next();
   };
   app.openapi(
@@ -144,9 +207,10 @@ export function createApp(deps: AppDeps) {
         "timestamp within the replay window. A duplicate event id is acknowledged with 200 and applied once.",
       middleware: [
         eventReceived,
-        ...(deps.webhookRateLimit ? [rateLimit(deps.webhookRateLimit, deps.sourceOf ?? socketAddress, now)] : []),
         boundedBody(MAX_EVENT_BYTES, (c) => problemResponse(c, 413, `event body larger than ${MAX_EVENT_BYTES} bytes`)),
         verified,
+        // Counted after the signature: unsigned requests never spend the budget of the marketplace's.
+        ...(deps.webhookRateLimit ? [rateLimit(deps.webhookRateLimit, sourceOf, now)] : []),
       ],
       request: {
         headers: z.object({
@@ -158,49 +222,55 @@ export function createApp(deps: AppDeps) {
       responses: {
         202: json(S.EventAccepted, "stored; the subscription's stack will be updated", S.EXAMPLES.accepted),
         200: json(S.EventAcknowledged, "a duplicate or a stale event: acknowledged, nothing new applied", S.EXAMPLES.duplicate),
-        400: problem("body is not JSON"),
+        400: problem("body is not valid UTF-8, or not JSON"),
         401: problem("missing or bad signature, or timestamp outside the replay window"),
         409: problem("a transition that makes no sense (resume of a cancelled subscription)"),
         413: problem("body too large"),
-        429: problem("too many requests from this source (Retry-After says when to retry)"),
+        429: problem("too many requests, or too many failed signatures, from this source (Retry-After says when to retry)"),
         415: problem("not application/json"),
-        422: problem("body does not match the schema, or the plan exceeds the operator's limits"),
+        422: problem("body does not match the schema, the plan exceeds the operator's limits, or occurredAt is further ahead than the replay window"),
         503: problem("WEBHOOK_SECRET is not configured"),
       },
     }),
     async (c) => {
       const event = c.req.valid("json");
-      c.set("logFields", { event: event.id, subscription: event.subscription.id });
+      c.set("logFields", { ...c.get("logFields"), event: event.id, subscription: event.subscription.id });
       const violations = planViolations(event.subscription.plan, deps.settings.limits);
       if (violations.length > 0) throw invalid("plan exceeds the operator's limits", violations);
+      const ahead = futureViolation(event, now(), deps.replayWindowSeconds);
+      if (ahead) throw invalid(ahead);
 
-      // A customer token is made only for the event that creates its subscription.
-      let token: string | undefined;
-      const result = await deps.intake.submit({ event, tokenHashIfNew: () => hashToken((token = newCustomerToken())) });
+      const result = await deps.intake.submit({ event });
       deps.metrics?.eventsReceived.inc({ type: event.type, outcome: result.outcome });
-      c.set("logFields", { event: event.id, type: event.type, subscription: event.subscription.id, outcome: result.outcome });
+      c.set("logFields", { ...c.get("logFields"), type: event.type, outcome: result.outcome });
+      const token = tokenInAnswer(event, result);
+      // A token in the answer: no cache keeps it.
+      const headers = token ? { "cache-control": "no-store" } : undefined;
       switch (result.outcome) {
         case "duplicate":
-          return c.json({ status: "duplicate" as const, event: event.id, original: result.original, reason: result.reason }, 200);
+          return c.json({ status: "duplicate" as const, event: event.id, original: result.original, reason: result.reason, ...(token ? { credentialsToken: token } : {}) }, 200, headers);
         case "stale":
-          return c.json({ status: "stale" as const, event: event.id, reason: result.reason }, 200);
+          return c.json({ status: "stale" as const, event: event.id, reason: result.reason, ...(token ? { credentialsToken: token } : {}) }, 200, headers);
         case "rejected":
           throw conflict(result.reason, { event: event.id });
         case "applied":
           if (result.subscription.phase === "pending") deps.reconciler.kick(event.subscription.id);
-          return c.json(
-            {
-              status: "accepted" as const,
-              event: event.id,
-              subscription: view(result.subscription),
-              // Handed back once, on the event that created the subscription: the customer's key to its credentials.
-              ...(result.created && token ? { credentialsToken: token } : {}),
-            },
-            202,
-          );
+          return c.json({ status: "accepted" as const, event: event.id, subscription: view(result.subscription), ...(token ? { credentialsToken: token } : {}) }, 202, headers);
       }
     },
   );
+
+  /**
+   * The customer's key to its credentials, in the answer to the event that created the subscription and
+   * to every `subscription.created` event of it (a re-delivery after a lost answer, or one that arrived
+   * after another event had created it): the marketplace, which passes it on, always gets one that works.
+   */
+  const tokenInAnswer = (event: MarketplaceEvent, result: EventIntake): string | undefined => {
+    const sub = result.subscription;
+    if (!sub || sub.id !== event.subscription.id || sub.desired.status === "cancelled") return undefined;
+    const creating = (result.outcome === "applied" && result.created) || event.type === "subscription.created";
+    return creating ? currentCustomerToken(deps.customerTokenKey, sub) : undefined;
+  };
 
   if (deps.billing) app.route("/v1/billing-runs", billingRoutes({ ...deps.billing, billing: deps.billing.service, operator, metrics: deps.metrics }));
 
@@ -333,22 +403,22 @@ export function createApp(deps: AppDeps) {
     } as const)),
     async (c) => {
       const sub = await load(c.req.valid("param").id, c);
-      const token = newCustomerToken();
-      await deps.store.setTokenHash(sub.id, hashToken(token));
-      return c.json({ subscription: sub.id, credentialsToken: token }, 201, { "cache-control": "no-store" });
+      const generation = await deps.store.reissueToken(sub.id);
+      if (generation === null) throw notFound(`subscription ${sub.id} not found`);
+      return c.json({ subscription: sub.id, credentialsToken: customerToken(deps.customerTokenKey, sub.id, generation) }, 201, { "cache-control": "no-store" });
     },
   );
 
   // Authorised before anything is validated: an unknown id and a wrong token look the same to a customer.
   const customer: MiddlewareHandler<AppEnv> = async (c, next) => {
     const token = bearerOf(c.req.header("authorization"));
-    if (!token) throw unauthorized("bearer token required (the subscription's credentials token or the operator token)");
-    const isOperator = sameSecret(token, deps.operatorToken);
-    const id = SubscriptionId.safeParse(c.req.param("id"));
-    const sub = id.success ? await deps.store.get(id.data) : null;
-    if (!isOperator && (!sub || !sub.tokenHash || !sameSecret(hashToken(token), sub.tokenHash))) {
-      throw unauthorized("token not valid for this subscription");
-    }
+    let sub = null as SubscriptionRecord | null; // found by the check below
+    await authenticated(c, async () => {
+      if (!token) return false;
+      const id = SubscriptionId.safeParse(c.req.param("id"));
+      sub = id.success ? await deps.store.get(id.data) : null;
+      return isOperator(c) || (sub !== null && customerTokenOpens(deps.customerTokenKey, sub, token));
+    }, token ? "token not valid for this subscription" : "bearer token required (the subscription's credentials token or the operator token)");
     if (!sub) throw notFound("no such subscription");
     c.set("logFields", { subscription: sub.id });
     await next();
@@ -392,15 +462,6 @@ export function createApp(deps: AppDeps) {
   });
   app.route("/docs", docsRoutes("/openapi.json"));
   return app;
-}
-
-/** The peer's address as the socket says (no proxy header is trusted by default). */
-function socketAddress(c: Context): string {
-  try {
-    return getConnInfo(c).remote.address ?? "unknown";
-  } catch {
-    return "unknown"; // not served by @hono/node-server (tests calling app.request)
-  }
 }
 
 function refusalReason(status: number): string {

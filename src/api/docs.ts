@@ -26,7 +26,8 @@ export function docsRoutes(specUrl: string) {
   app.get("/", (c) => c.html(page));
   app.get("/:asset", (c) => {
     const name = c.req.param("asset");
-    const asset = assets[name];
+    // Own names only: `assets[name]` would find "constructor", "toString"… on Object.prototype.
+    const asset = Object.hasOwn(assets, name) ? assets[name] : undefined;
     if (!asset) return c.notFound();
     if (name === "init.js") return c.body(init, 200, { "content-type": asset.type });
     let body = cache.get(name);

@@ -79,12 +79,17 @@ const EXAMPLE_SUBSCRIPTION = {
   updatedAt: "2026-11-24T10:00:31.450Z",
 } as const;
 
+const CredentialsToken = z.string().openapi({
+  description:
+    "On the answer to the event that created the subscription and to every `subscription.created` event of it (a re-delivery gets it again): " +
+    "the customer's key to its credentials, the same until an operator re-issues it",
+});
 export const EventAccepted = z
   .object({
     status: z.literal("accepted"),
     event: z.string(),
     subscription: SubscriptionView,
-    credentialsToken: z.string().optional().openapi({ description: "Only on the event that created the subscription: the customer's key to its credentials" }),
+    credentialsToken: CredentialsToken.optional(),
   })
   .openapi("EventAccepted");
 export const EventAcknowledged = z
@@ -93,6 +98,7 @@ export const EventAcknowledged = z
     event: z.string(),
     original: z.enum(["applied", "stale", "rejected"]).optional(),
     reason: z.string().nullable(),
+    credentialsToken: CredentialsToken.optional(),
   })
   .openapi("EventAcknowledged");
 
@@ -137,7 +143,7 @@ export const CredentialsJson = documented(CredentialsDocument).openapi("Credenti
 export const Health = z
   .object({ status: z.enum(["ok", "degraded"]) })
   .catchall(z.unknown())
-  .openapi("Health", { description: "`status` and `missing` say whether the service can provision; liveness is the 200 itself" });
+  .openapi("Health", { description: "`status` for anyone; with the operator token also `missing` (what keeps it from provisioning) and the checks behind it. Liveness is the 200 itself" });
 
 export const DriftList = z.object({ drift: z.array(DriftRecord) });
 export const DriftSweep = z.object({

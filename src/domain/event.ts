@@ -34,3 +34,14 @@ export const MarketplaceEvent = z.object({
   subscription: SubscriptionSnapshot,
 });
 export type MarketplaceEvent = z.infer<typeof MarketplaceEvent>;
+
+/**
+ * Why an event dated too far ahead is refused, or null. Events are ordered by `occurredAt`: one dated
+ * years ahead would make every later event stale, so the future is allowed only as far as the replay
+ * window allows clocks to differ.
+ */
+export function futureViolation(event: Pick<MarketplaceEvent, "occurredAt">, nowMs: number, windowSeconds: number): string | null {
+  return Date.parse(event.occurredAt) > nowMs + windowSeconds * 1000
+    ? `occurredAt ${event.occurredAt} is in the future by more than the ${windowSeconds} s replay window`
+    : null;
+}

@@ -102,6 +102,16 @@ export function invoicesCsv(period: string, invoices: Invoice[]): string {
     for (const l of inv.lines) rows.push([period, inv.subscriptionId, l.resource, l.unit, l.quantity, l.freeUnitHours, l.unitPrice, l.amount, inv.currency]);
     rows.push([period, inv.subscriptionId, "total", "", "", "", "", inv.total, inv.currency]);
   }
-  const cell = (v: string) => (/[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
-  return `${rows.map((r) => r.map(cell).join(",")).join("\n")}\n`;
+  return `${rows.map((r) => r.map(csvCell).join(",")).join("\n")}\n`;
+}
+
+/**
+ * One CSV cell. A cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is a formula to
+ * Excel, LibreOffice Calc and Google Sheets, so it gets a leading `'` (shown as text, never evaluated) and
+ * is quoted, as OWASP's "CSV Injection" page recommends (CWE-1236); units and currencies come from files,
+ * subscription ids from marketplaces. A cell holding a quote, comma or line break is quoted (RFC 4180).
+ */
+export function csvCell(value: string): string {
+  const neutral = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return neutral !== value || /[",\r\n]/.test(value) ? `"${neutral.replaceAll('"', '""')}"` : value;
 }

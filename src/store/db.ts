@@ -1,6 +1,6 @@
-import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
+import { ensurePrivateDir, restrictToOwner } from "../data-dir.js";
 
 /** The one database seam: embedded PGlite by default, a real PostgreSQL when DATABASE_URL is set. */
 export interface Db {
@@ -38,8 +38,11 @@ const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtextextended($1, 0))";
 
 export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string }): Promise<Db> {
   if (opts.databaseUrl) return openPostgres(opts.databaseUrl);
-  mkdirSync(opts.dataDir, { recursive: true });
-  return openPglite(`${opts.dataDir}/pglite`);
+  const dir = `${ensurePrivateDir(opts.dataDir)}/pglite`;
+  const db = await openPglite(dir);
+  // Its WAL and tables hold customers' details: the files a new database starts with are made 0600 too.
+  restrictToOwner(dir);
+  return db;
 }
 
 /** Where background work never waits for webhooks (inside a transaction; on PostgreSQL). */

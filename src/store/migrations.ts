@@ -74,6 +74,10 @@ const MIGRATIONS: string[] = [
   // refresh before the diff (drift repair: without it Pulumi does not see what changed outside the stack).
   `ALTER TABLE subscriptions ADD COLUMN rotate_password boolean NOT NULL DEFAULT false,
      ADD COLUMN refresh_next boolean NOT NULL DEFAULT false;`,
+  // Customers' tokens are derived from a key and this generation (nothing of them is stored); rows made
+  // before keep generation 0 and the hash of their random token until an operator re-issues it.
+  `ALTER TABLE subscriptions ADD COLUMN token_generation integer NOT NULL DEFAULT 0;
+   ALTER TABLE subscriptions ALTER COLUMN token_generation SET DEFAULT 1;`,
 ];
 
 /**

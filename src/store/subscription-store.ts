@@ -38,7 +38,10 @@ export const SubscriptionRecord = z.object({
   phase: Phase,
   lastError: z.string().nullable(),
   outputs: RecordedOutputs.nullable(),
+  /** Only for a subscription made before tokens were derived (generation 0): the hash of its random token. */
   tokenHash: z.string().nullable(),
+  /** Which customer token opens it: only the newest generation's works (see api/tokens.ts). */
+  tokenGeneration: z.number(),
   /** Why the next operation runs when no event asked for it (operator retry, drift repair): its stack message. */
   pendingNote: z.string().nullable(),
   /** The next operation generates a new password for the customer (an operator asked for it). */
@@ -56,7 +59,7 @@ export type EventIntake =
   | { outcome: "stale" | "rejected"; reason: string; subscription: SubscriptionRecord | null };
 
 const SUB_COLUMNS = `id, desired, generation, applied_generation AS "appliedGeneration", phase,
-  last_error AS "lastError", outputs, token_hash AS "tokenHash", pending_note AS "pendingNote",
+  last_error AS "lastError", outputs, token_hash AS "tokenHash", token_generation AS "tokenGeneration", pending_note AS "pendingNote",
   rotate_password AS "rotatePassword", refresh_next AS "refreshNext",
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"`;
@@ -76,10 +79,9 @@ const IntakeRead = z.object({
 
 const ClosedOperations = jsonColumn(z.array(z.object({ id: z.coerce.number(), owner: z.string().nullable() })));
 
-/** One event to take in; the token hash is asked for only if the event creates its subscription. */
+/** One event to take in. */
 export interface IntakeItem {
   event: MarketplaceEvent;
-  tokenHashIfNew: string | (() => string);
 }
 
 /** Queues the jobs of subscriptions left pending, inside the intake's transaction. */
@@ -93,8 +95,8 @@ export class SubscriptionStore {
    * Stores the event and folds it into the subscription's desired state, in one transaction: once this
    * returns, the event survives a crash, and a duplicate id never applies twice.
    */
-  async intake(event: MarketplaceEvent, tokenHashIfNew: string | (() => string), onPending?: OnPending): Promise<EventIntake> {
-    const [result] = await this.intakeBatch([{ event, tokenHashIfNew }], onPending);
+  async intake(event: MarketplaceEvent, onPending?: OnPending): Promise<EventIntake> {
+    const [result] = await this.intakeBatch([{ event }], onPending);
     if (!result) throw new Error("intakeBatch returned no result");
     return result;
   }
@@ -123,11 +125,9 @@ export class SubscriptionStore {
       const read = await this.readForIntake(tx, [...firstOf.keys()], subIds);
       const current = read.subscriptions;
       const earlier = read.known;
-      const existed = new Set(current.keys());
 
       // The fold, in order, in memory; each result carries the subscription as it was after its event.
       const outcomes = new Map<string, { outcome: "applied" | "stale" | "rejected"; reason: string | null }>();
-      const created = new Map<string, string>();
       const touched = new Set<string>();
       const results = items.map((it, i): EventIntake => {
         const { event } = it;
@@ -147,11 +147,9 @@ export class SubscriptionStore {
         touched.add(event.subscription.id);
         let after: SubscriptionRecord;
         if (!before) {
-          const tokenHash = typeof it.tokenHashIfNew === "function" ? it.tokenHashIfNew() : it.tokenHashIfNew;
-          created.set(event.subscription.id, tokenHash);
           after = {
             id: event.subscription.id, desired: folded.state, generation: 1, appliedGeneration: 0, phase: "pending", lastError: null,
-            outputs: null, tokenHash, pendingNote: null, rotatePassword: false, refreshNext: false, createdAt: read.now, updatedAt: read.now,
+            outputs: null, tokenHash: null, tokenGeneration: 1, pendingNote: null, rotatePassword: false, refreshNext: false, createdAt: read.now, updatedAt: read.now,
           };
         } else {
           // A change needs a new stack update; any applied event also lifts a failure (the next event resumes).
@@ -173,8 +171,8 @@ export class SubscriptionStore {
            FROM jsonb_to_recordset($1::jsonb) AS x(id text, sub text, type text, at timestamptz, body jsonb, outcome text, reason text)
            ON CONFLICT (id) DO NOTHING RETURNING 1
          ), s AS (
-           INSERT INTO subscriptions (id, desired, generation, phase, token_hash)
-           SELECT sid, state, gen, ph, th FROM jsonb_to_recordset($2::jsonb) AS x(sid text, state jsonb, gen integer, ph text, th text)
+           INSERT INTO subscriptions (id, desired, generation, phase)
+           SELECT sid, state, gen, ph FROM jsonb_to_recordset($2::jsonb) AS x(sid text, state jsonb, gen integer, ph text)
            ON CONFLICT (id) DO UPDATE SET desired = EXCLUDED.desired, generation = EXCLUDED.generation, phase = EXCLUDED.phase, updated_at = now()
          )
          SELECT count(*) AS stored FROM e`,
@@ -182,7 +180,7 @@ export class SubscriptionStore {
           JSON.stringify(fresh.map(({ id, o, e }) => ({ id, sub: e.subscription.id, type: e.type, at: e.occurredAt, body: e, ...o }))),
           JSON.stringify([...touched].map((id) => {
             const sub = current.get(id)!;
-            return { sid: id, state: sub.desired, gen: sub.generation, ph: sub.phase, th: existed.has(id) ? null : created.get(id) };
+            return { sid: id, state: sub.desired, gen: sub.generation, ph: sub.phase };
           })),
         ],
       );
@@ -338,9 +336,13 @@ export class SubscriptionStore {
     return row ? parseSub(row) : null;
   }
 
-  async setTokenHash(id: string, tokenHash: string): Promise<boolean> {
-    const rows = await this.db.query("UPDATE subscriptions SET token_hash = $2 WHERE id = $1 RETURNING id", [id, tokenHash]);
-    return rows.length > 0;
+  /** A new customer token generation (the earlier tokens stop working); null if there is no such subscription. */
+  async reissueToken(id: string): Promise<number | null> {
+    const [row] = await this.db.query<{ generation: number }>(
+      "UPDATE subscriptions SET token_generation = token_generation + 1, token_hash = NULL WHERE id = $1 RETURNING token_generation AS generation",
+      [id],
+    );
+    return row ? row.generation : null;
   }
 
   async operation(id: string, opId: number): Promise<OperationRecord | null> {

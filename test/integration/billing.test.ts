@@ -5,10 +5,12 @@ import { DEFAULT_METERS } from "../../src/metering/meters.js";
 import { listen } from "../support/local-server.js";
 import { event, PREPAID } from "../support/events.js";
 import { adminGnocchi, GnocchiSeeder, hours } from "../support/gnocchi-seed.js";
-import { harnessWith, WEBHOOK_SECRET } from "../support/harness.js";
+import { harnessWith } from "../support/harness.js";
 import { RecordingEngine } from "../support/recording-engine.js";
 import { PRICES } from "../support/prices.js";
 
+/** BILLING_WEBHOOK_SECRET: the billing receiver never holds the marketplace's WEBHOOK_SECRET. */
+const BILLING_SECRET = "billing-secret-0123456789abcdef";
 const run = Date.now().toString(36);
 const P1 = `pay${run}`; // PAYG all month
 const P2 = `sw${run}`; // prepaid, switched to PAYG on Oct 11, cancelled Oct 21 12:30
@@ -27,7 +29,7 @@ beforeAll(async () => {
       const raw = await c.req.text();
       let valid = true;
       try {
-        verifyWebhook({ secret: WEBHOOK_SECRET, timestamp: c.req.header("x-timestamp"), signature: c.req.header("x-signature"), rawBody: raw, nowSeconds: Math.floor(Date.now() / 1000), windowSeconds: 300 });
+        verifyWebhook({ secret: BILLING_SECRET, timestamp: c.req.header("x-timestamp"), signature: c.req.header("x-signature"), rawBody: raw, nowSeconds: Math.floor(Date.now() / 1000), windowSeconds: 300 });
       } catch {
         valid = false;
       }
@@ -39,7 +41,7 @@ beforeAll(async () => {
   h = await harnessWith(new RecordingEngine(), {
     billing: {
       prices: PRICES,
-      delivery: { url: `${receiver.url}/runs`, secret: WEBHOOK_SECRET, attempts: 3, backoffMs: 10 },
+      delivery: { url: `${receiver.url}/runs`, secret: BILLING_SECRET, attempts: 3, backoffMs: 10 },
       gnocchi: () => {
         const g = adminGnocchi();
         const original = g.usageByProject.bind(g);

@@ -75,9 +75,17 @@ describe("kill -9 of the service process, then a restart: every accepted event a
 
     const second = await start(dataDir, cloud, undefined);
     try {
-      // The marketplace retries what it did not see acknowledged; a retry of a stored event is a duplicate.
-      if (answer !== 202) expect((await deliver(second.url, created)).status).toBe(200);
+      // The marketplace retries what it did not see acknowledged; a retry of a stored event is a duplicate,
+      // and still carries the customer's token (derived from the key in DATA_DIR, not kept from the lost answer).
+      let token: string | undefined;
+      if (answer !== 202) {
+        const again = await deliver(second.url, created);
+        expect(again.status).toBe(200);
+        token = ((await again.json()) as { credentialsToken?: string }).credentialsToken;
+        expect(token).toMatch(/^ct_/);
+      }
       const sub = await settled(second.url, "77");
+      if (token) expect((await fetch(`${second.url}/v1/subscriptions/77/credentials`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
       const stack = readCloud(cloud)["sub-77"];
       expect(stack?.spec).toEqual(tenantSpecOf(foldEvent(null, created).state as never, SETTINGS));
       expect(readLocks(join(dataDir, "pulumi-backend"), "sub-77")).toEqual([]);

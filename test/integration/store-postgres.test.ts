@@ -22,7 +22,7 @@ afterAll(async () => {
 describe("the store on a real PostgreSQL (DATABASE_URL)", () => {
   it("the same event delivered to two replicas at once is applied exactly once", async () => {
     const e = event("pg1", "subscription.created");
-    const results = await Promise.all([new SubscriptionStore(a).intake(e, "h1"), new SubscriptionStore(b).intake(e, "h2")]);
+    const results = await Promise.all([new SubscriptionStore(a).intake(e), new SubscriptionStore(b).intake(e)]);
     expect(results.map((r) => r.outcome).sort()).toEqual(["applied", "duplicate"]);
     const rows = await a.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE id = $1", [e.id]);
     expect(rows[0]?.n).toBe(1);
@@ -31,11 +31,11 @@ describe("the store on a real PostgreSQL (DATABASE_URL)", () => {
   it("concurrent events for one subscription on two replicas serialise: the newest wins, generations count each change", async () => {
     const store1 = new SubscriptionStore(a);
     const store2 = new SubscriptionStore(b);
-    await store1.intake(event("pg2", "subscription.created", { at: "2026-11-01T00:00:00Z" }), "h");
+    await store1.intake(event("pg2", "subscription.created", { at: "2026-11-01T00:00:00Z" }));
     const events = Array.from({ length: 20 }, (_, i) =>
       event("pg2", "subscription.modified", { at: new Date(Date.UTC(2026, 10, 2, 0, 0, i)).toISOString(), plan: { model: "prepaid", cores: i + 1, ramGb: 1, diskGb: 1, floatingIps: 0 } }),
     );
-    await Promise.all(events.map((e, i) => (i % 2 ? store1 : store2).intake(e, "h")));
+    await Promise.all(events.map((e, i) => (i % 2 ? store1 : store2).intake(e)));
     const sub = await store1.get("pg2");
     expect(sub?.desired.plan).toMatchObject({ cores: 20 });
     expect(await store2.pendingIds()).toContain("pg2");

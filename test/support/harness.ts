@@ -1,4 +1,6 @@
 import { createApp } from "../../src/api/app.js";
+import { clientAddressOf } from "../../src/api/client-address.js";
+import type { TrustProxy } from "../../src/config.js";
 import { signWebhook } from "../../src/domain/webhook-signature.js";
 import { createLogger, makeRedactor } from "../../src/log.js";
 import { openPglite, type Db } from "../../src/store/db.js";
@@ -19,6 +21,7 @@ import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
 
 export const WEBHOOK_SECRET = "whsec-test-0123456789abcdef";
 export const OPERATOR_TOKEN = "op-token-0123456789abcdef";
+export const CUSTOMER_TOKEN_KEY = "customer-token-key-0123456789abcdef-0123";
 
 /** The whole service in one process (in-memory PGlite, the engine double), with its logs captured. */
 export function harness(opts: HarnessOptions = {}) {
@@ -36,8 +39,15 @@ interface HarnessOptions {
   billing?: { gnocchi: () => GnocchiClient; prices: PriceList; meters?: Meters; delivery?: DeliveryTarget };
   /** Checks against a (fake) cloud before the engine runs. */
   guard?: TenantGuard;
-  /** Webhook rate limit, per source given in the test header `x-test-source`. */
+  /** Webhook rate limit, per source given in the test header `x-test-source` (or the client address, with `trustProxy`). */
   webhookRateLimit?: { perSecond: number; burst: number };
+  /** Failed authentications per source before 429 (none by default). */
+  authFailureLimit?: { perSecond: number; burst: number };
+  /** Sources are client addresses as the server finds them (over real HTTP) instead of the test header. */
+  trustProxy?: TrustProxy;
+  /** WEBHOOK_SECRET_PREVIOUS, accepted during a rotation. */
+  previousWebhookSecret?: string;
+  metricsToken?: string;
   /** A replica on this database (migrated, not emptied), with its own job queue client and poll interval. */
   replicaOf?: { db: Db; pollMs: number };
 }
@@ -67,10 +77,14 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     ...(billing ? { billing } : {}),
     store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
-    webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN,
-    health: async () => ({ status: "ok" }),
+    webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN, customerTokenKey: CUSTOMER_TOKEN_KEY,
+    previousWebhookSecret: opts.previousWebhookSecret, metricsToken: opts.metricsToken,
+    // What the server's health says when it cannot provision (details are for operators only).
+    health: async () => ({ status: "degraded", ready: false, missing: ["the pulumi CLI is not on PATH"], openstack: { authUrl: "http://admin.example:5000/v3" } }),
     ...(opts.now ? { now: opts.now } : {}),
-    ...(opts.webhookRateLimit ? { webhookRateLimit: opts.webhookRateLimit, sourceOf: (c: { req: { header(n: string): string | undefined } }) => c.req.header("x-test-source") ?? "test" } : {}),
+    ...(opts.webhookRateLimit ? { webhookRateLimit: opts.webhookRateLimit } : {}),
+    ...(opts.authFailureLimit ? { authFailureLimit: opts.authFailureLimit } : {}),
+    sourceOf: opts.trustProxy ? clientAddressOf(opts.trustProxy) : (c: { req: { header(n: string): string | undefined } }) => c.req.header("x-test-source") ?? "test",
   });
 
   const send = (body: unknown, o: { secret?: string; timestamp?: number; signature?: string | null; raw?: string; source?: string } = {}) => {

@@ -1,7 +1,7 @@
 import { parse as parseYaml } from "yaml";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { event } from "../../support/events.js";
-import { harness, OPERATOR_TOKEN, WEBHOOK_SECRET } from "../../support/harness.js";
+import { CUSTOMER_TOKEN_KEY, harness, OPERATOR_TOKEN, WEBHOOK_SECRET } from "../../support/harness.js";
 
 let h: Awaited<ReturnType<typeof harness>>;
 beforeEach(async () => {
@@ -108,6 +108,61 @@ describe("customer credentials", () => {
     const rotated = (await (await h.asOperator("/v1/subscriptions/42/credentials-token", { method: "POST" })).json()) as { credentialsToken: string };
     expect((await h.app.request("/v1/subscriptions/42/credentials", { headers: { authorization: `Bearer ${old}` } })).status).toBe(401);
     expect((await h.app.request("/v1/subscriptions/42/credentials", { headers: { authorization: `Bearer ${rotated.credentialsToken}` } })).status).toBe(200);
+  });
+
+  const credentialsWith = (token: string | undefined, id = "42") =>
+    h.app.request(`/v1/subscriptions/${id}/credentials`, { headers: { authorization: `Bearer ${token ?? "none"}` } });
+
+  it("a redelivered creating event (its 202 lost) gets the same token, and it works", async () => {
+    const created = event("42", "subscription.created");
+    const first = (await (await h.send(created)).json()) as { credentialsToken: string };
+    await h.reconciler.idle();
+    // The marketplace never saw that answer (timeout, or a crash between commit and answer) and sends the event again.
+    const again = await h.send(created);
+    expect(again.status).toBe(200);
+    const body = (await again.json()) as { status: string; credentialsToken?: string };
+    expect(body.status).toBe("duplicate");
+    expect(body.credentialsToken).toBe(first.credentialsToken);
+    expect((await credentialsWith(body.credentialsToken)).status).toBe(200);
+    // Other events of the subscription never carry it.
+    const modified = (await (await h.send(event("42", "subscription.modified"))).json()) as Record<string, unknown>;
+    expect(modified).not.toHaveProperty("credentialsToken");
+  });
+
+  it("a created event that arrives after another event created the subscription still hands back the working token", async () => {
+    // Delivered out of order: the modification created the subscription (its answer carried the token).
+    expect((await h.send(event("42", "subscription.modified", { at: "2026-11-02T00:00:00Z" }))).status).toBe(202);
+    const late = await h.send(event("42", "subscription.created", { at: "2026-11-01T00:00:00Z" }));
+    expect(late.status).toBe(202);
+    const body = (await late.json()) as { credentialsToken?: string };
+    await h.reconciler.idle();
+    expect((await credentialsWith(body.credentialsToken)).status).toBe(200);
+    // The same when it comes after a newer status (then it changes nothing: stale).
+    expect((await h.send(event("43", "subscription.suspended", { at: "2026-11-02T00:00:00Z" }))).status).toBe(202);
+    const stale = await h.send(event("43", "subscription.created", { at: "2026-11-01T00:00:00Z" }));
+    expect(await stale.json()).toMatchObject({ status: "stale", credentialsToken: expect.stringMatching(/^ct_/) });
+    await h.reconciler.idle();
+  });
+
+  it("after an operator re-issues the token only the newest works, and a redelivery hands back the newest", async () => {
+    const created = event("42", "subscription.created");
+    const first = ((await (await h.send(created)).json()) as { credentialsToken: string }).credentialsToken;
+    await h.reconciler.idle();
+    const second = ((await (await h.asOperator("/v1/subscriptions/42/credentials-token", { method: "POST" })).json()) as { credentialsToken: string }).credentialsToken;
+    const third = ((await (await h.asOperator("/v1/subscriptions/42/credentials-token", { method: "POST" })).json()) as { credentialsToken: string }).credentialsToken;
+    expect(new Set([first, second, third]).size).toBe(3);
+    expect((await credentialsWith(first)).status).toBe(401);
+    expect((await credentialsWith(second)).status).toBe(401);
+    expect((await credentialsWith(third)).status).toBe(200);
+    expect(((await (await h.send(created)).json()) as { credentialsToken?: string }).credentialsToken).toBe(third);
+  });
+
+  it("the database holds no token and nothing a token could be recomputed from", async () => {
+    const token = await provisioned();
+    const dump = JSON.stringify(await h.db.query("SELECT * FROM subscriptions")) + JSON.stringify(await h.db.query("SELECT * FROM events"));
+    expect(dump).not.toContain(token);
+    expect(dump).not.toContain(token.slice(3));
+    expect(dump).not.toContain(CUSTOMER_TOKEN_KEY);
   });
 
   it("before the tenant exists the answer is 409 with what to do, never a 5xx", async () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { event } from "../../support/events.js";
+import { signWebhook } from "../../../src/domain/webhook-signature.js";
 import { harness, WEBHOOK_SECRET } from "../../support/harness.js";
 
 let h: Awaited<ReturnType<typeof harness>>;
@@ -107,12 +108,69 @@ describe("POST /v1/events", () => {
     expect((await h.store.get("42"))?.desired.status).toBe("cancelled");
   });
 
+  /** POSTs these exact bytes as a webhook, signed over `signedOver` (the bytes themselves by default). */
+  const sendBytes = (bytes: Buffer, signedOver: string | Buffer = bytes) => {
+    const ts = String(Math.floor(Date.now() / 1000));
+    return h.app.request("/v1/events", {
+      method: "POST", body: new Uint8Array(bytes),
+      headers: { "content-type": "application/json", "x-timestamp": ts, "x-signature": signWebhook(WEBHOOK_SECRET, ts, signedOver) },
+    });
+  };
+
+  it("the signature covers the bytes received: a byte order mark in front of the signed text is refused (401)", async () => {
+    const text = JSON.stringify(event("42", "subscription.created"));
+    // Decoding as text drops a leading BOM (WHATWG "UTF-8 decode"), so these bytes and the text signed differ but decode the same.
+    const res = await sendBytes(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]), text);
+    expect(res.status).toBe(401);
+    expect(await countEvents()).toBe(0);
+  });
+
+  it("invalid UTF-8 signed as the text it decodes to (U+FFFD) is refused (401): nothing but the exact bytes verifies", async () => {
+    const raw = Buffer.from(JSON.stringify(event("42", "subscription.created")).replace("Example Ltd", "Example @Ltd"));
+    raw[raw.indexOf("@")] = 0xff; // a byte that is never valid UTF-8
+    const res = await sendBytes(raw, raw.toString("utf8"));
+    expect(res.status).toBe(401);
+    expect(await countEvents()).toBe(0);
+  });
+
+  it("a body that is not valid UTF-8 is a 400, even signed over its exact bytes", async () => {
+    const raw = Buffer.from(JSON.stringify(event("42", "subscription.created")).replace("Example Ltd", "Example @Ltd"));
+    raw[raw.indexOf("@")] = 0xc3; // a lead byte with no continuation
+    const res = await sendBytes(raw);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { title: string }).title).toMatch(/UTF-8/);
+    expect(await countEvents()).toBe(0);
+  });
+
+  it("an event dated beyond the replay window into the future is refused (422), so it cannot make every later event stale", async () => {
+    const future = await h.send(event("42", "subscription.created", { at: "9999-12-31T00:00:00Z" }));
+    expect(future.status).toBe(422);
+    expect(((await future.json()) as { title: string }).title).toMatch(/future/);
+    expect(await countEvents()).toBe(0);
+    // Within the window (clocks a little ahead) is accepted.
+    const soon = new Date(Date.now() + 60_000).toISOString();
+    expect((await h.send(event("43", "subscription.created", { at: soon }))).status).toBe(202);
+  });
+
+  it("during a secret rotation a webhook signed with WEBHOOK_SECRET_PREVIOUS is accepted, and refused once it is removed", async () => {
+    const previous = "whsec-previous-0123456789abcdef";
+    const rotating = await harness({ previousWebhookSecret: previous });
+    expect((await rotating.send(event("42", "subscription.created"), { secret: previous })).status).toBe(202);
+    expect((await rotating.send(event("43", "subscription.created"))).status).toBe(202);
+    expect(rotating.logs.some((l) => /"signedWith":"previous"/.test(l))).toBe(true);
+    await rotating.reconciler.idle();
+    await rotating.close();
+    const rotated = await harness();
+    expect((await rotated.send(event("44", "subscription.created"), { secret: previous })).status).toBe(401);
+    await rotated.close();
+  });
+
   it("without a configured webhook secret, webhooks are refused with 503 and a reason", async () => {
     const { createApp } = await import("../../../src/api/app.js");
     const app = createApp({
       store: h.store, intake: h.intake, engine: h.engine, reconciler: h.reconciler, queue: h.queue, settings: (await import("../../support/settings.js")).SETTINGS,
       log: { debug() {}, info() {}, warn() {}, error() {} }, webhookSecret: undefined, replayWindowSeconds: 300,
-      operatorToken: "x".repeat(20), health: async () => ({ status: "degraded" }),
+      operatorToken: "x".repeat(20), customerTokenKey: "k".repeat(32), health: async () => ({ status: "degraded" }),
     });
     const res = await app.request("/v1/events", { method: "POST", body: "{}" });
     expect(res.status).toBe(503);

@@ -41,4 +41,29 @@ describe("structured logs (pino)", () => {
     expect(r.password).toBe("[redacted]");
     expect(r.note).toBe("auth failed for [redacted]");
   });
+
+  it("secrets with quotes, backslashes or control characters are redacted too (before the line is serialised)", () => {
+    const secrets = ['pa"ss-word-1', "back\\slash-secret", "line\nbreak-secret", "tab\tand\u0001ctl-secret", "uni\u2028code-secret"];
+    const lines: string[] = [];
+    const log = createLogger({ redact: makeRedactor(secrets), write: (l) => lines.push(l) });
+    for (const secret of secrets) {
+      log.error(`auth failed for ${secret}`, { detail: `stderr: ${secret}`, nested: { list: [`x ${secret} y`] } });
+      log.error("as a key", { [secret]: 1 });
+    }
+    const all = lines.join("\n");
+    for (const secret of secrets) {
+      expect(all).not.toContain(secret);
+      expect(all).not.toContain(JSON.stringify(secret).slice(1, -1)); // nor its escaped form
+    }
+    expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({ msg: "auth failed for [redacted]", detail: "stderr: [redacted]", nested: { list: ["x [redacted] y"] } });
+  });
+
+  it("secret field names are censored at any depth, whatever their case", () => {
+    const lines: string[] = [];
+    const log = createLogger({ redact: makeRedactor([]), write: (l) => lines.push(l) });
+    log.info("deep", { a: { b: { c: { password: "deep-pass-1", d: [{ token: "deep-tok-2" }] } } }, e: { f: { g: { Authorization: "Bearer deep-3" } } } });
+    const all = lines.join("\n");
+    for (const s of ["deep-pass-1", "deep-tok-2", "Bearer deep-3"]) expect(all).not.toContain(s);
+    expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({ a: { b: { c: { password: "[redacted]", d: [{ token: "[redacted]" }] } } } });
+  });
 });

@@ -71,4 +71,13 @@ describe("OpenAPI 3.1 from the zod schemas", () => {
     expect((await js.text()).length).toBeGreaterThan(100_000);
     expect(await (await h.app.request("/docs/init.js")).text()).toContain('"/openapi.json"');
   });
+
+  it("asset names that are Object.prototype members (/docs/constructor…) are 404s, never a 500", async () => {
+    const h = await full();
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "__defineGetter__"]) {
+      const res = await h.app.request(`/docs/${name}`);
+      expect(res.status, name).toBe(404);
+    }
+    expect(h.logs.filter((l) => l.includes("unhandled error"))).toEqual([]);
+  });
 });

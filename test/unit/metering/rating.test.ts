@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_METERS } from "../../../src/metering/meters.js";
 import { Decimal, MS_PER_HOUR } from "../../../src/metering/money.js";
 import { PriceList } from "../../../src/metering/prices.js";
-import { rate, type Usage } from "../../../src/metering/rating.js";
+import { invoicesCsv } from "../../../src/metering/billing-run.js";
+import { rate, type Invoice, type Usage } from "../../../src/metering/rating.js";
 import { PRICES } from "../../support/prices.js";
 
 const usage = (hours: Partial<Record<keyof Usage, string>>): Usage => ({
@@ -50,5 +51,28 @@ describe("rating usage into an invoice", () => {
   it("the price file refuses floats: prices are decimal strings", () => {
     expect(PriceList.safeParse({ ...PRICES, resources: { ...PRICES.resources, cores: { unitPrice: 0.0125 } } }).success).toBe(false);
     expect(PriceList.safeParse({ ...PRICES, currency: "euro" }).success).toBe(false);
+  });
+});
+
+describe("invoices as CSV", () => {
+  const invoice = (subscriptionId: string, currency: string, unit: string): Invoice => ({
+    subscriptionId, currency, total: "1.00",
+    lines: [{ resource: "cores", unit, quantity: "1.000000", freeUnitHours: "0", unitPrice: "1", amount: "1.00" }],
+  });
+
+  it("a cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is neutralised with a leading ' and quoted (OWASP CSV injection)", () => {
+    // OWASP "CSV Injection" (owasp.org/www-community/attacks/CSV_Injection) and CWE-1236: cells starting with
+    // = + - @ tab or carriage return are formulas to Excel, LibreOffice Calc and Google Sheets.
+    const csv = invoicesCsv("2026-10", [invoice("42", '=HYPERLINK("http://x","y")', "@SUM(A1)"), invoice("43", "+1", "-2"), invoice("44", "\tEUR", "\rcore")]);
+    const rows = csv.trimEnd().split("\n");
+    expect(rows[1]).toBe(`2026-10,42,cores,"'@SUM(A1)",1.000000,0,1,1.00,"'=HYPERLINK(""http://x"",""y"")"`);
+    expect(rows[3]).toBe(`2026-10,43,cores,"'-2",1.000000,0,1,1.00,"'+1"`);
+    expect(rows[5]).toBe(`2026-10,44,cores,"'\rcore",1.000000,0,1,1.00,"'\tEUR"`);
+    for (const row of rows) for (const cell of row.split(",")) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+  });
+
+  it("a carriage return inside a cell is quoted (it would end the row for some readers); plain cells stay bare", () => {
+    const csv = invoicesCsv("2026-10", [invoice("42", "EUR", "core\rhour")]);
+    expect(csv.split("\n")[1]).toBe(`2026-10,42,cores,"core\rhour",1.000000,0,1,1.00,EUR`);
   });
 });

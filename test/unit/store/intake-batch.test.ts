@@ -26,7 +26,7 @@ const comparable = (r: EventIntake) => JSON.parse(JSON.stringify(r, (k, v) => (k
 
 async function rows(db: Db) {
   return {
-    subscriptions: await db.query("SELECT id, desired, generation, phase, token_hash FROM subscriptions ORDER BY id"),
+    subscriptions: await db.query("SELECT id, desired, generation, phase, token_hash, token_generation FROM subscriptions ORDER BY id"),
     events: await db.query("SELECT id, subscription_id, type, outcome, reason FROM events ORDER BY id"),
   };
 }
@@ -38,7 +38,7 @@ async function rows(db: Db) {
  * applied event of a failed one); every subscription left pending has a job queued.
  */
 class IntakeModel {
-  private readonly subs = new Map<string, { id: string; desired: DesiredState; generation: number; phase: string; token_hash: string }>();
+  private readonly subs = new Map<string, { id: string; desired: DesiredState; generation: number; phase: string; token_hash: null; token_generation: number }>();
   private readonly events = new Map<string, { id: string; subscription_id: string; type: string; outcome: string; reason: string | null }>();
   private readonly jobs = new Set<string>();
 
@@ -52,7 +52,7 @@ class IntakeModel {
     if (folded.outcome !== "applied") return { outcome: folded.outcome, reason, subscription: this.view(e.subscription.id) };
     const after = before
       ? { ...before, desired: folded.state, generation: before.generation + (folded.changed ? 1 : 0), phase: folded.changed || before.phase === "failed" ? "pending" : before.phase }
-      : { id: e.subscription.id, desired: folded.state, generation: 1, phase: "pending", token_hash: `h-${e.id}` };
+      : { id: e.subscription.id, desired: folded.state, generation: 1, phase: "pending", token_hash: null, token_generation: 1 };
     this.subs.set(after.id, after);
     if (after.phase === "pending") this.jobs.add(after.id);
     return { outcome: "applied", changed: folded.changed, created: !before, subscription: this.view(after.id) };
@@ -66,7 +66,7 @@ class IntakeModel {
   private view(id: string): unknown {
     const s = this.subs.get(id);
     if (!s) return null;
-    return { id: s.id, desired: s.desired, generation: s.generation, appliedGeneration: 0, phase: s.phase, lastError: null, outputs: null, tokenHash: s.token_hash, pendingNote: null };
+    return { id: s.id, desired: s.desired, generation: s.generation, appliedGeneration: 0, phase: s.phase, lastError: null, outputs: null, tokenHash: s.token_hash, tokenGeneration: s.token_generation, pendingNote: null };
   }
 
   rows() {
@@ -107,9 +107,9 @@ describe("group commit of webhooks (intakeBatch)", () => {
         for (const step of plan) {
           for (const event of step.events) {
             results.model.push(model.take(event));
-            results.one.push(await stores.one.intake(event, `h-${event.id}`, async (_tx, ids) => void ids.forEach((id) => queued.one.add(id))));
+            results.one.push(await stores.one.intake(event, async (_tx, ids) => void ids.forEach((id) => queued.one.add(id))));
           }
-          const batch = step.events.map((event) => ({ event, tokenHashIfNew: `h-${event.id}` }));
+          const batch = step.events.map((event) => ({ event }));
           results.batched.push(...(await stores.batched.intakeBatch(batch, async (_tx, ids) => void ids.forEach((id) => queued.batched.add(id)))));
           if (step.after) {
             model.setPhase(step.after.sub, step.after.phase);
@@ -135,31 +135,31 @@ describe("group commit of webhooks (intakeBatch)", () => {
       id, type, occurredAt: new Date(Date.UTC(2026, 10, 1, hour)).toISOString(),
       subscription: { id: "t", customer: { id: "c-1", name: "C", email: "c@example.com" }, plan: { ...PREPAID, cores: hour + 1 } },
     });
-    const [created, modified] = await store.intakeBatch([{ event: e("x1", "subscription.created", 1), tokenHashIfNew: "h" }, { event: e("x2", "subscription.modified", 2), tokenHashIfNew: "h" }]);
+    const [created, modified] = await store.intakeBatch([{ event: e("x1", "subscription.created", 1) }, { event: e("x2", "subscription.modified", 2) }]);
     const stored = await store.get("t");
     expect(created).toMatchObject({ outcome: "applied", created: true });
     expect(modified).toMatchObject({ outcome: "applied", created: false, subscription: { generation: 2, createdAt: stored?.createdAt, updatedAt: stored?.updatedAt } });
     expect(stored?.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
-  it("asks for a token hash only for the event that creates a subscription", async () => {
+  it("a new subscription starts at token generation 1 with no token stored; re-issuing counts the generation up", async () => {
     await batched.exec("TRUNCATE events, subscriptions CASCADE");
     const store = new SubscriptionStore(batched);
-    let asked = 0;
-    const tokenHashIfNew = () => `h${++asked}`;
     const base = { customer: { id: "c-1", name: "C", email: "c@example.com" }, plan: PREPAID };
     await store.intakeBatch([
-      { event: { id: "y1", type: "subscription.created", occurredAt: "2026-11-01T01:00:00Z", subscription: { id: "u", ...base } }, tokenHashIfNew },
-      { event: { id: "y2", type: "subscription.suspended", occurredAt: "2026-11-01T02:00:00Z", subscription: { id: "u", ...base } }, tokenHashIfNew },
-      { event: { id: "y1", type: "subscription.created", occurredAt: "2026-11-01T01:00:00Z", subscription: { id: "u", ...base } }, tokenHashIfNew },
+      { event: { id: "y1", type: "subscription.created", occurredAt: "2026-11-01T01:00:00Z", subscription: { id: "u", ...base } } },
+      { event: { id: "y2", type: "subscription.suspended", occurredAt: "2026-11-01T02:00:00Z", subscription: { id: "u", ...base } } },
+      { event: { id: "y1", type: "subscription.created", occurredAt: "2026-11-01T01:00:00Z", subscription: { id: "u", ...base } } },
     ]);
-    expect(asked).toBe(1);
-    expect((await store.get("u"))?.tokenHash).toBe("h1");
+    expect(await store.get("u")).toMatchObject({ tokenGeneration: 1, tokenHash: null });
+    expect(await store.reissueToken("u")).toBe(2);
+    expect(await store.reissueToken("nope")).toBeNull();
+    expect((await store.get("u"))?.tokenGeneration).toBe(2);
   });
 });
 
 describe("IntakeBatcher", () => {
-  const item = (id: string) => ({ event: { id } as MarketplaceEvent, tokenHashIfNew: "h" });
+  const item = (id: string) => ({ event: { id } as MarketplaceEvent });
   const ok = (id: string): EventIntake => ({ outcome: "stale", reason: id, subscription: null });
 
   it("takes the events that arrive while a batch commits together, in order, each caller with its own result", async () => {
