@@ -218,9 +218,10 @@ export class CloudesireStore {
     await this.db.query(`UPDATE cloudesire_outbox SET state = 'sending', attempts = attempts + 1 WHERE id = $1`, [id]);
   }
 
+  /** A call's end; the last error of earlier attempts stays visible on a call that finally landed. */
   async finish(id: number, state: "sent" | "skipped" | "dead" | "held", error: string | null): Promise<void> {
     await this.db.query(
-      `UPDATE cloudesire_outbox SET state = $2, last_error = $3, sent_at = CASE WHEN $2 IN ('sent', 'skipped') THEN now() ELSE sent_at END WHERE id = $1`,
+      `UPDATE cloudesire_outbox SET state = $2, last_error = COALESCE($3, last_error), sent_at = CASE WHEN $2 IN ('sent', 'skipped') THEN now() ELSE sent_at END WHERE id = $1`,
       [id, state, error],
     );
   }

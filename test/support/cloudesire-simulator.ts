@@ -38,7 +38,7 @@ export interface RecordedCall {
   applied: boolean;
 }
 
-type Fault = { method: string; path: RegExp; kind: "5xx" | "429" | "timeout-before" | "timeout-after"; times: number };
+type Fault = { method: string; path: RegExp; kind: "5xx" | "429" | "400" | "timeout-before" | "timeout-after"; times: number };
 
 export class CloudesireSimulator {
   readonly calls: RecordedCall[] = [];
@@ -198,6 +198,7 @@ export class CloudesireSimulator {
     const fault = this.faults.find((f) => f.method === method && f.path.test(path) && f.times > 0);
     if (fault) fault.times--;
     if (fault?.kind === "5xx") return error(503, "service.unavailable", "temporarily unavailable");
+    if (fault?.kind === "400") return error(400, "credential.key.invalid", "credential key invalid");
     if (fault?.kind === "429") return reply(429, { errorHolders: [] }, { "retry-after": "0" });
     if (fault?.kind === "timeout-before") return this.hang(res, call);
 
