@@ -275,7 +275,7 @@ export function invoiceLinesOf(period: string, inv: Invoice): Array<{ descriptio
   return inv.lines
     .filter((l) => new Decimal(l.amount).gt(0))
     .map((l) => ({
-      description: `${l.resource} ${period}: ${l.quantity} ${l.unit}-hours (${l.freeUnitHours} free) at ${l.unitPrice} ${inv.currency}`,
+      description: `${l.resource} ${period}: ${l.quantity} ${l.unit}s (${l.freeUnitHours} free) at ${l.unitPrice} ${inv.currency} each`,
       identifier: `${l.resource}-${period}`,
       price: { price: l.amount, currency: inv.currency },
       quantity: "1",
