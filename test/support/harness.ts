@@ -19,6 +19,7 @@ import type { CloudesireConfig } from "../../src/config.js";
 
 export const WEBHOOK_SECRET = "whsec-test-0123456789abcdef";
 export const OPERATOR_TOKEN = "op-token-0123456789abcdef";
+export const CLOUDESIRE_EVENT_SECRET = "cd-harness-event-secret-0123";
 
 /** The whole service in one process (in-memory PGlite, the engine double), with its logs captured. */
 export function harness(opts: HarnessOptions = {}) {
@@ -57,7 +58,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   const db = opts.replicaOf?.db ?? (await sharedDb());
   const settings = opts.settings ?? SETTINGS;
   const logs: string[] = [];
-  const log = createLogger({ redact: makeRedactor([WEBHOOK_SECRET, OPERATOR_TOKEN]), write: (l) => logs.push(l), level: "debug" });
+  const log = createLogger({ redact: makeRedactor([WEBHOOK_SECRET, OPERATOR_TOKEN, CLOUDESIRE_EVENT_SECRET, opts.cloudesire?.token, opts.cloudesire?.eventSecret]), write: (l) => logs.push(l), level: "debug" });
   const queue = opts.replicaOf
     ? await JobQueue.open(db, { maxAttempts: opts.maxAttempts ?? 3, backoffMs: 0, expireInSeconds: 3600 }, (e) => logs.push(`queue error: ${e.message}`))
     : await sharedQueue(db, opts.maxAttempts ?? 3);
@@ -78,7 +79,8 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
     webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN,
-    cloudesire: { store: cloudesire.store, eventSecret: cloudesireConfig?.eventSecret, product: cloudesire.product, kick: cloudesire.kick },
+    // Notifications are verified with a secret even when no Cloudesire API is configured (the routes are the service's).
+    cloudesire: { store: cloudesire.store, eventSecret: cloudesireConfig?.eventSecret ?? CLOUDESIRE_EVENT_SECRET, product: cloudesire.product, kick: cloudesire.kick },
     health: async () => ({ status: "ok" }),
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.webhookRateLimit ? { webhookRateLimit: opts.webhookRateLimit, sourceOf: (c: { req: { header(n: string): string | undefined } }) => c.req.header("x-test-source") ?? "test" } : {}),
