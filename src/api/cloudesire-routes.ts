@@ -72,7 +72,8 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
       },
     }),
     async (c) => {
-      const n = c.req.valid("json");
+      const body = c.req.valid("json");
+      const n = { ...body, id: String(body.id) };
       const isSubscription = n.entity === "Subscription";
       const id = isSubscription ? SubscriptionId.safeParse(n.id) : null;
       const ignored = !isSubscription ? `entity ${n.entity} is not handled` : !id?.success || !/^\d+$/.test(n.id) ? `subscription id ${n.id} is not a decimal id` : null;

@@ -30,8 +30,9 @@ export type ReportedStatus = z.infer<typeof ReportedStatus>;
  */
 export const Notification = z.object({
   entity: z.string().min(1).max(64),
-  id: z.union([z.number().int().nonnegative(), z.string().min(1).max(32)]).transform(String),
-  type: z.enum(["CREATED", "MODIFIED", "DELETED"]).catch("MODIFIED"),
+  id: z.union([z.number().int().nonnegative(), z.string().min(1).max(32)]),
+  /** `CREATED | MODIFIED | DELETED`; kept as sent (only DELETED changes what a read concludes). */
+  type: z.string().min(1).max(32),
   entityUrl: z.string().max(256).optional(),
   date: z.string().max(64).optional(),
   eventId: z.union([z.number(), z.string().max(128)]).optional(),
@@ -130,7 +131,7 @@ export const OrderValidationRequest = z.object({
   productIdentifier: z.string().nullish(),
   productVersionId: z.number().int().nullish(),
   productVersionIdentifier: z.string().nullish(),
-  billingItems: z.record(z.string(), z.number()).nullish().transform((v) => v ?? {}),
+  billingItems: z.record(z.string(), z.number()).nullish(),
   configurationParameters: z.record(z.string(), z.unknown()).nullish(),
   subscriptionId: z.number().int().nullish(),
   buyerId: z.number().int().nullish(),

@@ -92,7 +92,7 @@ export function quantitiesOf(chosen: Record<string, number | undefined>, product
 export function validateOrder(order: OrderValidationRequest, product: CloudesireProduct): string[] {
   if (order.orderType === "TERMINATION" || order.orderType === "UNSUBSCRIBE") return [];
   if (order.productVersionId != null && product.paygPlans.includes(String(order.productVersionId))) return [];
-  const result = quantitiesOf(order.billingItems, product);
+  const result = quantitiesOf(order.billingItems ?? {}, product);
   return "errors" in result ? result.errors : [];
 }
 

@@ -24,7 +24,7 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(async () => scene.close());
 
-describe("tenantctl for Cloudesire", { timeout: 120_000 }, () => {
+describe("tenantctl for Cloudesire", { timeout: 400_000 }, () => {
   it("cloudesire doctor: secret set, API reachable, token accepted; a refused token or a missing secret fails with exit 1", async () => {
     const env = { CLOUDESIRE_API_URL: scene.sim.url, CLOUDESIRE_TOKEN: CD_TOKEN, CLOUDESIRE_EVENT_SECRET: CD_SECRET, CLOUDESIRE_DASHBOARD_URL: "https://dashboard.cloud.example" };
     const ok = await tenantctl(["cloudesire", "doctor"], env);
