@@ -8,7 +8,8 @@
  * failed; 2 bad usage or bad input, or a 4xx from the service; 3 the service cannot be reached.
  */
 import { readFileSync } from "node:fs";
-import { ConfigError, configReference, configReferenceMarkdown, loadCliConfig, loadConfig, loadDoctorConfig, loadTenantSettings } from "./config.js";
+import { ConfigError, configReference, configReferenceMarkdown, loadCliConfig, loadCloudesireConfig, loadConfig, loadDoctorConfig, loadTenantSettings } from "./config.js";
+import { cloudesireDoctor } from "./marketplaces/cloudesire/doctor.js";
 import { doctor } from "./openstack/doctor.js";
 import { SubscriptionSnapshot } from "./domain/event.js";
 import { stackNameOf } from "./domain/subscription-id.js";
@@ -38,6 +39,10 @@ const USAGE = `usage: tenantctl <command> [args] [--json]
   bill --period YYYY-MM          run the billing of a closed month (once; again returns the same run)
   invoices <run-id> [--csv]      the invoices of a billing run
   doctor                         check the OpenStack admin credentials, member role and catalog
+  cloudesire doctor              check Cloudesire selling: notification secret, API reachable, token accepted
+  cloudesire sync <id>           read a Cloudesire subscription again now, and converge on it
+  cloudesire resolve <call> sent|resend
+                                 decide a dead or held call back to Cloudesire (see 'show', 'dead-letters')
   pulumi-env                     shell exports to run 'pulumi preview --stack sub-<id>' by hand
   config-reference               every environment variable, its default and meaning (Markdown table)
 
@@ -110,7 +115,8 @@ async function main(argv: string[]): Promise<void> {
         ["drift", s.drift ? `${String(s.drift.state)} (checked ${String(s.drift.checkedAt)})` : "never checked"],
       ]);
       console.log("");
-      return table(s.operations.map((o) => ({ op: o.id, kind: o.kind, event: o.eventId, result: o.result, started: o.startedAt, error: o.error ?? "" })));
+      table(s.operations.map((o) => ({ op: o.id, kind: o.kind, event: o.eventId, result: o.result, started: o.startedAt, error: o.error ?? "" })));
+      return showCloudesire(api(), s.id);
     }
     case "preview": {
       const body = await api().json<{ text: string; changeSummary: Record<string, number> }>("POST", `/v1/subscriptions/${idArg(rest[0])}/preview`);
@@ -148,9 +154,15 @@ async function main(argv: string[]): Promise<void> {
       return driftCommand(api(), rest, a);
     case "dead-letters": {
       const body = await api().json<{ deadLetters: Array<Record<string, unknown>> }>("GET", "/v1/dead-letters");
-      if (a.json) return print(body);
-      return table(body.deadLetters.map((d) => ({ subscription: d.subscription, attempts: d.attempts, failed: d.failedAt, error: d.error })));
+      const cd = await api().json<{ deadLetters: Array<Record<string, unknown>> }>("GET", "/v1/cloudesire/dead-letters");
+      if (a.json) return print({ ...body, cloudesire: cd.deadLetters });
+      table(body.deadLetters.map((d) => ({ subscription: d.subscription, attempts: d.attempts, failed: d.failedAt, error: d.error })));
+      if (cd.deadLetters.length === 0) return;
+      console.log("\ncalls back to Cloudesire waiting for an operator (tenantctl cloudesire resolve <call> sent|resend):");
+      return table(cd.deadLetters.map((d) => ({ call: d.id, subscription: d.subscriptionId, kind: d.kind, state: d.state, attempts: d.attempts, error: d.lastError ?? "" })));
     }
+    case "cloudesire":
+      return cloudesireCommand(api, rest, a);
     case "bill": {
       const period = flag(a, "--period");
       if (!period) throw new UsageError("bill needs --period YYYY-MM");
@@ -254,6 +266,47 @@ async function driftCommand(client: ServiceClient, rest: string[], a: Args): Pro
     }
     default:
       throw new UsageError(`unknown drift command '${sub}': drift [--state S] | drift check [<id>] | drift repair <id> | drift accept <id>`);
+  }
+}
+
+/** The Cloudesire side of `show`: reads and the outbox, when the subscription was sold there. */
+async function showCloudesire(client: ServiceClient, id: string): Promise<void> {
+  const res = await client.request("GET", `/v1/cloudesire/subscriptions/${encodeURIComponent(id)}`).catch((e: unknown) => {
+    if (e instanceof ServiceError && e.message.startsWith("404")) return null;
+    throw e;
+  });
+  if (!res) return;
+  const cd = (await res.json()) as { lastRead: Record<string, unknown> | null; lastError: string | null; outbox: Array<Record<string, unknown>> };
+  console.log("");
+  fields([
+    ["cloudesire", cd.lastRead ? `${String(cd.lastRead.deploymentStatus)} (paid: ${String(cd.lastRead.paid)}), read ${String(cd.lastRead.at)}: ${String(cd.lastRead.verdict)}` : "not read yet"],
+    ["read error", cd.lastError],
+  ]);
+  console.log("");
+  table(cd.outbox.map((r) => ({ call: r.id, kind: r.kind, state: r.state, attempts: r.attempts, sent: r.sentAt ?? "", error: r.lastError ?? "" })));
+}
+
+async function cloudesireCommand(api: () => ServiceClient, rest: string[], a: Args): Promise<void> {
+  const [sub, arg, action] = rest;
+  switch (sub) {
+    case "doctor": {
+      const findings = await cloudesireDoctor(loadCloudesireConfig());
+      if (a.json) print(findings);
+      else for (const f of findings) console.log(`${f.status.toUpperCase().padEnd(4)}  ${f.check}: ${f.message}`);
+      if (findings.some((f) => f.status === "fail")) process.exitCode = 1;
+      return;
+    }
+    case "sync": {
+      const body = await api().json<{ subscription: string }>("POST", `/v1/cloudesire/subscriptions/${idArg(arg)}/sync`);
+      return a.json ? print(body) : console.log(`read of Cloudesire subscription ${body.subscription} queued (tenantctl show ${body.subscription})`);
+    }
+    case "resolve": {
+      if (!arg || !/^[1-9][0-9]*$/.test(arg) || (action !== "sent" && action !== "resend")) throw new UsageError("cloudesire resolve <call> sent|resend");
+      const body = await api().json<Record<string, unknown>>("POST", `/v1/cloudesire/outbox/${arg}/resolve`, { action });
+      return a.json ? print(body) : console.log(`call ${arg} (${String(body.kind)}) is now ${String(body.state)}`);
+    }
+    default:
+      throw new UsageError(`unknown cloudesire command '${sub}': cloudesire doctor | cloudesire sync <id> | cloudesire resolve <call> sent|resend`);
   }
 }
 

@@ -62,6 +62,20 @@ export const EnvSchema = z.object({
   BILLING_WEBHOOK_SECRET: doc(z.string().min(16, "BILLING_WEBHOOK_SECRET must be at least 16 characters").optional(), "HMAC key of billing deliveries (`X-Signature`, as our webhooks); required with `BILLING_WEBHOOK_URL`, never the marketplace's `WEBHOOK_SECRET`", "none"),
   TENANTCTL_URL: doc(z.string().url().optional(), "(CLI only) the service the CLI talks to", "`http://127.0.0.1:$PORT`"),
   LOG_LEVEL: doc(z.enum(["debug", "info", "warn", "error"]).default("info"), "JSON logs (pino) on stderr; secrets redacted"),
+  // --- Selling on Cloudesire (its syndication protocol; README "Selling on Cloudesire") ---
+  CLOUDESIRE_API_URL: doc(z.string().url().optional(), "Cloudesire's marketplace API, ending in `/api` (e.g. `https://backend.example-marketplace.com/api`)", "none: notifications are stored, not read"),
+  CLOUDESIRE_TOKEN: doc(z.string().min(1).optional(), "the vendor's permanent API token, sent as `CMW-Auth-Token`", "none"),
+  CLOUDESIRE_EVENT_SECRET: doc(z.string().min(16, "CLOUDESIRE_EVENT_SECRET must be at least 16 characters").optional(), "the product's secret token: notifications must carry `CMW-Event-Signature: sha1=<HMAC>` of it", "none: notifications refused with 503"),
+  CLOUDESIRE_DASHBOARD_URL: doc(z.string().url().refine((u) => u.startsWith("https://"), "CLOUDESIRE_DASHBOARD_URL must be an https:// URL (Cloudesire requires HTTPS endpoints)").optional(), "the cloud's dashboard (HTTPS), posted as the customer's `APP` endpoint", "none: no endpoint posted (healthz says so)"),
+  CLOUDESIRE_ITEM_CORES: doc(z.string().min(1).default("CPU_CORES"), "billing-item identifier of the CPU cores bought"),
+  CLOUDESIRE_ITEM_RAM_GB: doc(z.string().min(1).default("RAM_GB"), "billing-item identifier of the GB of RAM bought"),
+  CLOUDESIRE_ITEM_DISK_GB: doc(z.string().min(1).default("DISK_GB"), "billing-item identifier of the GB of disk bought"),
+  CLOUDESIRE_ITEM_IP_ADDRESSES: doc(z.string().min(1).default("IP_ADDRESSES"), "billing-item identifier of the IP addresses bought"),
+  CLOUDESIRE_PAYG_PLANS: doc(z.string().regex(/^[0-9]*(,[0-9]+)*$/, "CLOUDESIRE_PAYG_PLANS: comma-separated productVersion ids").default(""), "comma-separated ids of the plans (productVersion) sold pay-as-you-go: they get the PAYG ceilings", "none"),
+  CLOUDESIRE_TIMEOUT_MS: doc(int(10_000, 100), "timeout of one call to Cloudesire's API"),
+  CLOUDESIRE_BACKOFF_MS: doc(int(1000, 1), "first retry delay of a failed read or call back to Cloudesire, doubled each attempt"),
+  CLOUDESIRE_MAX_BACKOFF_MS: doc(int(300_000, 1), "longest retry delay (retries never stop: an outage delays, never loses)"),
+  CLOUDESIRE_POLL_MS: doc(int(1000, 10), "how often due reads and outbox calls are looked for (a notification starts them at once)"),
 });
 
 /** Read by the OpenStack credentials module, as the `openstack` CLI reads them (not in EnvSchema). */
@@ -130,8 +144,54 @@ export interface Config {
   /** Seconds between drift sweeps over every ready stack; 0: on demand only. */
   driftIntervalSeconds: number;
   logLevel: Env["LOG_LEVEL"];
+  cloudesire: CloudesireConfig;
   /** Every secret value known to the service: the logger's redactor refuses to write them. */
   secrets: string[];
+}
+
+/** Selling on Cloudesire: its API, the notifications' secret, and how the syndicated product is configured. */
+export interface CloudesireConfig {
+  apiUrl: string | undefined;
+  token: string | undefined;
+  eventSecret: string | undefined;
+  dashboardUrl: string | undefined;
+  items: { cores: string; ramGb: string; diskGb: string; floatingIps: string };
+  paygPlans: string[];
+  timeoutMs: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+  pollMs: number;
+}
+
+function cloudesireConfigOf(env: Env): CloudesireConfig {
+  return {
+    apiUrl: env.CLOUDESIRE_API_URL,
+    token: env.CLOUDESIRE_TOKEN,
+    eventSecret: env.CLOUDESIRE_EVENT_SECRET,
+    dashboardUrl: env.CLOUDESIRE_DASHBOARD_URL,
+    items: { cores: env.CLOUDESIRE_ITEM_CORES, ramGb: env.CLOUDESIRE_ITEM_RAM_GB, diskGb: env.CLOUDESIRE_ITEM_DISK_GB, floatingIps: env.CLOUDESIRE_ITEM_IP_ADDRESSES },
+    paygPlans: env.CLOUDESIRE_PAYG_PLANS.split(",").filter(Boolean),
+    timeoutMs: env.CLOUDESIRE_TIMEOUT_MS,
+    backoffMs: env.CLOUDESIRE_BACKOFF_MS,
+    maxBackoffMs: env.CLOUDESIRE_MAX_BACKOFF_MS,
+    pollMs: env.CLOUDESIRE_POLL_MS,
+  };
+}
+
+/** What `tenantctl cloudesire doctor` checks, with no side effects. */
+export function loadCloudesireConfig(rawEnv: Record<string, string | undefined> = process.env): CloudesireConfig {
+  return cloudesireConfigOf(parseEnv(rawEnv));
+}
+
+/** What keeps Cloudesire selling from working, one line each (healthz, start, doctor). */
+export function missingForCloudesire(c: CloudesireConfig): string[] {
+  if (!c.apiUrl && !c.token && !c.eventSecret) return []; // not selling on Cloudesire
+  const missing: string[] = [];
+  if (!c.eventSecret) missing.push("CLOUDESIRE_EVENT_SECRET is not set: Cloudesire notifications are refused until it is");
+  if (!c.apiUrl) missing.push("CLOUDESIRE_API_URL is not set: Cloudesire subscriptions cannot be read");
+  if (!c.token) missing.push("CLOUDESIRE_TOKEN is not set: Cloudesire's API cannot be called");
+  if (!c.dashboardUrl) missing.push("CLOUDESIRE_DASHBOARD_URL is not set: customers get no dashboard link (APP endpoint)");
+  return missing;
 }
 
 export class ConfigError extends Error {}
@@ -196,7 +256,9 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     driftIntervalSeconds: env.DRIFT_INTERVAL_SECONDS,
     guard: { orphanPolicy: env.ORPHAN_POLICY, purgeTimeoutSeconds: env.PURGE_TIMEOUT_SECONDS },
     logLevel: env.LOG_LEVEL,
+    cloudesire: cloudesireConfigOf(env),
     secrets: [
+      env.CLOUDESIRE_TOKEN, env.CLOUDESIRE_EVENT_SECRET,
       env.WEBHOOK_SECRET, env.WEBHOOK_SECRET_PREVIOUS, env.BILLING_WEBHOOK_SECRET, operatorToken, customerTokenKey, env.METRICS_TOKEN, passphrase,
       creds?.password, rawEnv.OS_PASSWORD, env.DATABASE_URL ? passwordOfUrl(env.DATABASE_URL) : undefined,
     ]

@@ -1,7 +1,7 @@
 import { serve, type ServerType } from "@hono/node-server";
 import { createApp } from "./api/app.js";
 import { clientAddressOf } from "./api/client-address.js";
-import { missingForProvisioning, type Config } from "./config.js";
+import { missingForCloudesire, missingForProvisioning, type Config } from "./config.js";
 import { createLogger, makeRedactor, type Logger } from "./log.js";
 import type { Engine } from "./provisioning/engine.js";
 import { PulumiEngine } from "./provisioning/pulumi-engine.js";
@@ -27,6 +27,8 @@ export interface RunningService {
   reconciler: Reconciler;
   store: SubscriptionStore;
   drift: DriftDetector;
+  billingStore: BillingStore;
+  cloudesire: ReturnType<typeof assembleWorkers>["cloudesire"];
   close(): Promise<void>;
 }
 
@@ -53,12 +55,12 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const guard = overrides.guard ?? (config.openstack.admin
     ? new CloudGuard(new CloudClient(config.openstack.admin), { policy: config.guard.orphanPolicy, pollMs: 2000, timeoutMs: config.guard.purgeTimeoutSeconds * 1000 })
     : undefined);
-  const { store, intake, driftStore, metrics, progress, reconciler, drift } = assembleWorkers({
-    db, queue, engine, log, settings, guard, defaultMetrics: true,
+  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire } = assembleWorkers({
+    db, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire,
     concurrency: config.reconcile.concurrency, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
   });
 
-  const missing = missingForProvisioning(config);
+  const missing = [...missingForProvisioning(config), ...missingForCloudesire(config.cloudesire)];
   // The cloud is checked at start, in the background: a slow Keystone must not delay webhooks' 202s.
   let cloudFindings: Finding[] | "checking" | "not configured" = config.openstack.admin ? "checking" : "not configured";
   const cloudCheck = config.openstack.admin
@@ -68,7 +70,6 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       })
     : Promise.resolve();
   const pulumiCli = overrides.engine ? Promise.resolve("test engine") : PulumiCommand.get().then((c) => `pulumi ${c.version?.toString() ?? "?"}`, () => null);
-  const billingStore = new BillingStore(db);
   const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering);
   const app = createApp({
     billing: { service: billing, store: billingStore },
@@ -83,6 +84,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     operatorToken: config.operatorToken,
     customerTokenKey: config.customerTokenKey,
     metricsToken: config.metricsToken,
+    cloudesire: { store: cloudesire.store, eventSecret: config.cloudesire.eventSecret, product: cloudesire.product, kick: cloudesire.kick },
     // Strangers see `status` only; every other field (add more here) is shown with the operator token.
     health: async () => {
       await db.query("SELECT 1");
@@ -101,6 +103,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const port = typeof address === "object" && address ? address.port : config.port;
   reconciler.start();
   drift.start();
+  cloudesire.worker?.start();
 
   log.info("service started", {
     url: `http://${config.host}:${port}`,
@@ -118,8 +121,11 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     reconciler,
     store,
     drift,
+    billingStore,
+    cloudesire,
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
+      await cloudesire.worker?.stop();
       await drift.stop();
       await reconciler.stop();
       await queue.stop();

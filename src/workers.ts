@@ -1,4 +1,9 @@
+import type { CloudesireConfig } from "./config.js";
 import type { TenantSettings } from "./domain/tenant-spec.js";
+import { CloudesireClient } from "./marketplaces/cloudesire/client.js";
+import { CloudesireWorker } from "./marketplaces/cloudesire/worker.js";
+import { BillingStore } from "./store/billing-store.js";
+import { CloudesireStore } from "./store/cloudesire-store.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { DriftDetector } from "./provisioning/drift.js";
@@ -25,6 +30,10 @@ export interface WorkerOptions {
   /** Finished progress streams kept in memory for late SSE clients. */
   progressKept?: number;
   defaultMetrics?: boolean;
+  /** Selling on Cloudesire; its worker runs only with an API URL and a token. */
+  cloudesire?: CloudesireConfig | undefined;
+  /** Replaces fetch for Cloudesire's API (tests). */
+  cloudesireFetch?: typeof fetch;
 }
 
 /**
@@ -32,7 +41,10 @@ export interface WorkerOptions {
  * harness build exactly the same thing (only the engine, the queue's options and the guard differ).
  */
 export function assembleWorkers(o: WorkerOptions) {
-  const store = new SubscriptionStore(o.db);
+  // Cloudesire's report-back is queued in the transaction that records an operation's outcome.
+  const cloudesireStore = new CloudesireStore(o.db, { dashboardUrl: o.cloudesire?.dashboardUrl, limits: o.settings.limits });
+  const store = new SubscriptionStore(o.db, { onOutcome: cloudesireStore.onOperationOutcome });
+  const billingStore = new BillingStore(o.db, { onRunSaved: cloudesireStore.onBillingRunSaved });
   const driftStore = new DriftStore(o.db);
 
   const metrics = new Metrics(
@@ -55,5 +67,20 @@ export function assembleWorkers(o: WorkerOptions) {
   drift = new DriftDetector({
     store, drift: driftStore, engine: o.engine, log: o.log, metrics, intervalSeconds: o.driftIntervalSeconds, busy: (id) => reconciler.busy(id),
   });
-  return { store, intake, driftStore, metrics, progress, reconciler, drift };
+  const cd = o.cloudesire;
+  const product = { items: cd?.items ?? { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" }, paygPlans: cd?.paygPlans ?? [], limits: o.settings.limits };
+  const cloudesireWorker = cd?.apiUrl && cd.token
+    ? new CloudesireWorker({
+        store: cloudesireStore,
+        subscriptions: {
+          get: (id) => store.get(id),
+          take: async (event) => void (await store.intake(event, (tx, ids) => o.queue.enqueueMany(ids, { tx }))),
+        },
+        client: new CloudesireClient({ apiUrl: cd.apiUrl, token: cd.token, timeoutMs: cd.timeoutMs, readAttempts: 3, backoffMs: cd.backoffMs, ...(o.cloudesireFetch ? { fetchImpl: o.cloudesireFetch } : {}) }),
+        engine: o.engine, product, withLock: (key, fn) => o.db.tryWithLock(key, fn), kick: (id) => reconciler.kick(id), log: o.log,
+        pollMs: cd.pollMs, backoffMs: cd.backoffMs, maxBackoffMs: cd.maxBackoffMs,
+      })
+    : undefined;
+  const cloudesire = { store: cloudesireStore, worker: cloudesireWorker, product, kick: () => cloudesireWorker?.kick() };
+  return { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire };
 }

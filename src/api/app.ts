@@ -19,6 +19,7 @@ import type { IntakeBatcher } from "../store/intake-batcher.js";
 import type { JobQueue } from "../store/job-queue.js";
 import type { EventIntake, SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
 import { billingRoutes } from "./billing-routes.js";
+import { cloudesireRoutes, type CloudesireRouteDeps } from "./cloudesire-routes.js";
 import { boundedBody } from "./body-limit.js";
 import { docsRoutes } from "./docs.js";
 import { onError, problemResponse, validationHook } from "./problem.js";
@@ -63,6 +64,8 @@ export interface AppDeps {
   authFailureLimit?: RateLimit;
   /** Where a request comes from, for rate limits (the socket's address by default; see TRUST_PROXY). */
   sourceOf?: (c: Context) => string;
+  /** Selling on Cloudesire: its notifications, order validation, operators' view (api/cloudesire-routes.ts). */
+  cloudesire?: Omit<CloudesireRouteDeps, "operator" | "log">;
 }
 
 /** Every request body is bounded; webhooks more tightly (MAX_EVENT_BYTES). */
@@ -272,6 +275,7 @@ export function createApp(deps: AppDeps) {
     return creating ? currentCustomerToken(deps.customerTokenKey, sub) : undefined;
   };
 
+  if (deps.cloudesire) app.route("/v1/cloudesire", cloudesireRoutes({ ...deps.cloudesire, operator, log: deps.log }));
   if (deps.billing) app.route("/v1/billing-runs", billingRoutes({ ...deps.billing, billing: deps.billing.service, operator, metrics: deps.metrics }));
 
   const load = async (id: string, c: { set: (k: "logFields", v: Record<string, unknown>) => void }): Promise<SubscriptionRecord> => {

@@ -22,7 +22,11 @@ const RUN_COLUMNS = `id, period, prices_version AS "pricesVersion", currency, in
 
 /** Billing runs, one per period: a second run of the same period returns the first. */
 export class BillingStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** Told of a run when it is first saved, inside its transaction (Cloudesire's invoice push is queued there). */
+    private readonly hooks: { onRunSaved?: (tx: Db, period: string, invoices: readonly Invoice[]) => Promise<void> } = {},
+  ) {}
 
   /** Every subscription with its Keystone project and its whole event history (for PAYG intervals). */
   async billableSubscriptions(): Promise<BillableSubscription[]> {
@@ -57,6 +61,7 @@ export class BillingStore {
             id, inv.subscriptionId, inv.total, inv.currency, JSON.stringify(inv.lines),
           ]);
         }
+        await this.hooks.onRunSaved?.(tx, c.inputs.period, c.invoices);
       }
       const [row] = await tx.query(`SELECT ${RUN_COLUMNS} FROM billing_runs WHERE period = $1`, [c.inputs.period]);
       return { run: BillingRunRecord.parse(row), created: id !== undefined };

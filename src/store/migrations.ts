@@ -78,6 +78,47 @@ const MIGRATIONS: string[] = [
   // before keep generation 0 and the hash of their random token until an operator re-issues it.
   `ALTER TABLE subscriptions ADD COLUMN token_generation integer NOT NULL DEFAULT 0;
    ALTER TABLE subscriptions ALTER COLUMN token_generation SET DEFAULT 1;`,
+  // Cloudesire: notifications as received, a read wanted per subscription, and the outbox of calls back.
+  `CREATE TABLE cloudesire_notifications (
+     id bigserial PRIMARY KEY,
+     entity text NOT NULL,
+     entity_id text NOT NULL,
+     type text NOT NULL,
+     body jsonb NOT NULL,
+     ignored text,
+     received_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE TABLE cloudesire_subscriptions (
+     id text PRIMARY KEY,
+     wanted integer NOT NULL DEFAULT 1,
+     synced integer NOT NULL DEFAULT 0,
+     due_at timestamptz NOT NULL DEFAULT now(),
+     attempts integer NOT NULL DEFAULT 0,
+     deleted boolean NOT NULL DEFAULT false,
+     reads integer NOT NULL DEFAULT 0,
+     last_read jsonb,
+     last_error text,
+     reported jsonb NOT NULL DEFAULT '{}',
+     created_at timestamptz NOT NULL DEFAULT now(),
+     updated_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE INDEX cloudesire_subscriptions_due ON cloudesire_subscriptions (due_at) WHERE wanted > synced;
+   CREATE TABLE cloudesire_outbox (
+     id bigserial PRIMARY KEY,
+     subscription_id text NOT NULL,
+     lane text NOT NULL,
+     kind text NOT NULL,
+     body jsonb NOT NULL,
+     dedupe_key text,
+     state text NOT NULL DEFAULT 'pending',
+     attempts integer NOT NULL DEFAULT 0,
+     next_at timestamptz NOT NULL DEFAULT now(),
+     last_error text,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     sent_at timestamptz
+   );
+   CREATE UNIQUE INDEX cloudesire_outbox_once ON cloudesire_outbox (subscription_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
+   CREATE INDEX cloudesire_outbox_open ON cloudesire_outbox (subscription_id, lane, id) WHERE state NOT IN ('sent', 'skipped');`,
 ];
 
 /**

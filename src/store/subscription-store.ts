@@ -87,9 +87,18 @@ export interface IntakeItem {
 /** Queues the jobs of subscriptions left pending, inside the intake's transaction. */
 export type OnPending = (tx: Db, subscriptionIds: string[]) => Promise<void>;
 
+/**
+ * Told of every recorded outcome of a stack operation, inside the transaction that records it: what a
+ * marketplace must hear about it (Cloudesire's report-back) goes to an outbox with it, or not at all.
+ */
+export type OutcomeHook = (tx: Db, outcome: { result: "succeeded" | "failed"; subscription: SubscriptionRecord; reason?: string }) => Promise<void>;
+
 /** Durable state of subscriptions: the event inbox, the desired state, and operations on stacks. */
 export class SubscriptionStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly hooks: { onOutcome?: OutcomeHook } = {},
+  ) {}
 
   /**
    * Stores the event and folds it into the subscription's desired state, in one transaction: once this
@@ -276,7 +285,17 @@ export class SubscriptionStore {
 
   /** Records success; returns the subscription as it now is (its desired state may have moved on meanwhile). */
   async succeedOperation(opId: number, id: string, generation: number, outputs: RecordedOutputs | null, summary: unknown): Promise<SubscriptionRecord | null> {
-    const [row] = await this.db.query(
+    const onOutcome = this.hooks.onOutcome;
+    if (!onOutcome) return this.recordSuccess(this.db, opId, id, generation, outputs, summary);
+    return this.db.transaction(async (tx) => {
+      const sub = await this.recordSuccess(tx, opId, id, generation, outputs, summary);
+      if (sub) await onOutcome(tx, { result: "succeeded", subscription: sub });
+      return sub;
+    });
+  }
+
+  private async recordSuccess(q: Pick<Db, "query">, opId: number, id: string, generation: number, outputs: RecordedOutputs | null, summary: unknown): Promise<SubscriptionRecord | null> {
+    const [row] = await q.query(
       `WITH op AS (
          UPDATE operations SET result = 'succeeded', finished_at = now(), summary = $4 WHERE id = $5
        ), void_drift AS (
@@ -311,12 +330,13 @@ export class SubscriptionStore {
     await this.db.transaction(async (tx) => {
       await tx.query(`UPDATE operations SET result = 'failed', finished_at = now(), error = $2 WHERE id = $1`, [opId, reason]);
       // If a newer event arrived meanwhile, stay pending: the newer desired state gets its own attempt.
-      await tx.query(
+      const [row] = await tx.query(
         `UPDATE subscriptions SET last_error = $3,
            phase = CASE WHEN generation > $2 THEN 'pending' ELSE 'failed' END, updated_at = now()
-         WHERE id = $1`,
+         WHERE id = $1 RETURNING ${SUB_COLUMNS}`,
         [id, generation, reason],
       );
+      if (row && this.hooks.onOutcome) await this.hooks.onOutcome(tx, { result: "failed", subscription: parseSub(row), reason });
     });
   }
 

@@ -13,15 +13,16 @@ import type { GnocchiClient } from "../../src/metering/gnocchi-client.js";
 import { DEFAULT_METERS, type Meters } from "../../src/metering/meters.js";
 import type { PriceList } from "../../src/metering/prices.js";
 import type { DeliveryTarget } from "../../src/metering/billing-delivery.js";
-import { BillingStore } from "../../src/store/billing-store.js";
 import { SETTINGS } from "./settings.js";
 import { JobQueue } from "../../src/store/job-queue.js";
 import { assembleWorkers } from "../../src/workers.js";
 import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
+import type { CloudesireConfig } from "../../src/config.js";
 
 export const WEBHOOK_SECRET = "whsec-test-0123456789abcdef";
 export const OPERATOR_TOKEN = "op-token-0123456789abcdef";
 export const CUSTOMER_TOKEN_KEY = "customer-token-key-0123456789abcdef-0123";
+export const CLOUDESIRE_EVENT_SECRET = "cd-harness-event-secret-0123";
 
 /** The whole service in one process (in-memory PGlite, the engine double), with its logs captured. */
 export function harness(opts: HarnessOptions = {}) {
@@ -50,23 +51,33 @@ interface HarnessOptions {
   metricsToken?: string;
   /** A replica on this database (migrated, not emptied), with its own job queue client and poll interval. */
   replicaOf?: { db: Db; pollMs: number };
+  /** Sells on Cloudesire: its API (a simulator), the notifications' secret; short back-offs. */
+  cloudesire?: Partial<CloudesireConfig> & { apiUrl: string; token: string; eventSecret: string };
+  /** How often the reconciler polls its queue once started. */
+  pollMs?: number;
 }
+
+export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
+  dashboardUrl: "https://dashboard.cloud.example",
+  items: { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" },
+  paygPlans: [], timeoutMs: 1000, backoffMs: 20, maxBackoffMs: 200, pollMs: 25,
+};
 
 /** The same, around any engine. */
 export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOptions = {}) {
   const db = opts.replicaOf?.db ?? (await sharedDb());
   const settings = opts.settings ?? SETTINGS;
   const logs: string[] = [];
-  const log = createLogger({ redact: makeRedactor([WEBHOOK_SECRET, OPERATOR_TOKEN]), write: (l) => logs.push(l), level: "debug" });
+  const log = createLogger({ redact: makeRedactor([WEBHOOK_SECRET, OPERATOR_TOKEN, CLOUDESIRE_EVENT_SECRET, opts.cloudesire?.token, opts.cloudesire?.eventSecret]), write: (l) => logs.push(l), level: "debug" });
   const queue = opts.replicaOf
     ? await JobQueue.open(db, { maxAttempts: opts.maxAttempts ?? 3, backoffMs: 0, expireInSeconds: 3600 }, (e) => logs.push(`queue error: ${e.message}`))
     : await sharedQueue(db, opts.maxAttempts ?? 3);
   // The same wiring as the server (src/workers.ts); the drift schedule is off (tests sweep on demand).
-  const { store, intake, driftStore, metrics, progress, reconciler, drift } = assembleWorkers({
-    db, queue, engine, log, settings, guard: opts.guard, progressKept: opts.progressKept,
-    concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? 60_000, driftIntervalSeconds: 0,
+  const cloudesireConfig = opts.cloudesire ? { ...CLOUDESIRE_DEFAULTS, ...opts.cloudesire } : undefined;
+  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire } = assembleWorkers({
+    db, queue, engine, log, settings, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
+    concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0,
   });
-  const billingStore = new BillingStore(db);
   const billing = opts.billing
     ? {
         store: billingStore,
@@ -79,6 +90,8 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     drift: { store: driftStore, detector: drift },
     webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN, customerTokenKey: CUSTOMER_TOKEN_KEY,
     previousWebhookSecret: opts.previousWebhookSecret, metricsToken: opts.metricsToken,
+    // Notifications are verified with a secret even when no Cloudesire API is configured (the routes are the service's).
+    cloudesire: { store: cloudesire.store, eventSecret: cloudesireConfig?.eventSecret ?? CLOUDESIRE_EVENT_SECRET, product: cloudesire.product, kick: cloudesire.kick },
     // What the server's health says when it cannot provision (details are for operators only).
     health: async () => ({ status: "degraded", ready: false, missing: ["the pulumi CLI is not on PATH"], openstack: { authUrl: "http://admin.example:5000/v3" } }),
     ...(opts.now ? { now: opts.now } : {}),
@@ -101,11 +114,12 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
 
   // The database outlives the harness (starting PGlite costs ~2 s): only its rows are dropped.
   const close = async () => {
+    await cloudesire.worker?.stop();
     await reconciler.stop();
     // A replica owns its queue client; the shared one lives as long as the test file.
     if (opts.replicaOf) await queue.stop();
   };
-  return { db, queue, store, intake, billingStore, driftStore, drift, metrics, progress, engine, reconciler, app, logs, send, asOperator, close };
+  return { db, queue, store, intake, billingStore, cloudesire, driftStore, drift, metrics, progress, engine, reconciler, app, logs, send, asOperator, close };
 }
 
 let queues: Promise<JobQueue> | undefined;
@@ -133,6 +147,6 @@ async function sharedDb(): Promise<Db> {
     return db;
   });
   const db = await shared;
-  await db.exec("TRUNCATE subscriptions, events, operations, billing_runs, invoices, drift RESTART IDENTITY");
+  await db.exec("TRUNCATE subscriptions, events, operations, billing_runs, invoices, drift, cloudesire_notifications, cloudesire_subscriptions, cloudesire_outbox RESTART IDENTITY");
   return db;
 }

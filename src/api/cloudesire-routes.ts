@@ -1,0 +1,167 @@
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { badRequest, notFound, unavailable } from "../domain/errors.js";
+import { SubscriptionId } from "../domain/subscription-id.js";
+import type { Logger } from "../log.js";
+import { Notification, OrderValidationRequest } from "../marketplaces/cloudesire/contract.js";
+import { validateOrder, type CloudesireProduct } from "../marketplaces/cloudesire/mapping.js";
+import { verifyNotification } from "../marketplaces/cloudesire/signature.js";
+import { LastRead, OutboxRow, type CloudesireStore } from "../store/cloudesire-store.js";
+import { Reported } from "../marketplaces/cloudesire/report-back.js";
+import { boundedBody } from "./body-limit.js";
+import { problemResponse, validationHook } from "./problem.js";
+import { json, OPERATOR, onSubscription, problem, UNAUTHORIZED } from "./route-docs.js";
+
+export interface CloudesireRouteDeps {
+  store: CloudesireStore;
+  /** CLOUDESIRE_EVENT_SECRET; none: notifications are refused (503). */
+  eventSecret: string | undefined;
+  product: CloudesireProduct;
+  operator: MiddlewareHandler;
+  /** A read was asked for: start it now. */
+  kick: () => void;
+  log: Logger;
+}
+
+const NOTIFICATION_EXAMPLE = { entity: "Subscription", id: "2388", entityUrl: "subscription/2388", type: "CREATED", date: "2015-01-12T11:19:30Z" };
+const OutboxView = OutboxRow.omit({ call: true }).extend({ kind: z.string(), call: z.record(z.string(), z.unknown()) });
+const CloudesireView = z.object({
+  subscription: z.string(),
+  wanted: z.number(), synced: z.number(), attempts: z.number(), deleted: z.boolean(), reads: z.number(),
+  lastRead: LastRead.nullable(), lastError: z.string().nullable(), reported: Reported,
+  outbox: z.array(OutboxView),
+});
+const DeadCalls = z.object({ deadLetters: z.array(OutboxView) });
+const OutboxParams = z.object({ call: z.coerce.number().int().positive().openapi({ param: { name: "call", in: "path" }, example: 7 }) });
+const viewOf = (r: OutboxRow) => ({ ...r, kind: r.call.kind, call: r.call as Record<string, unknown> });
+
+/**
+ * Cloudesire's routes (mounted at /v1/cloudesire): its notifications, its order validation, and the
+ * operators' view of each subscription's reads and outbox.
+ */
+export function cloudesireRoutes(deps: CloudesireRouteDeps) {
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+
+  const signed: MiddlewareHandler = async (c, next) => {
+    if (!deps.eventSecret) throw unavailable("CLOUDESIRE_EVENT_SECRET is not configured: Cloudesire notifications are refused until it is");
+    // The signature covers the raw bytes: checked before anything is parsed.
+    verifyNotification(deps.eventSecret, c.req.header("cmw-event-signature"), new Uint8Array(await c.req.arrayBuffer()));
+    await next();
+  };
+
+  app.openapi(
+    createRoute({
+      method: "post", path: "/events", tags: ["marketplace"],
+      summary: "Cloudesire notification (syndication): stored durably before the 204, then the subscription is read again",
+      description:
+        "Signed by Cloudesire: `CMW-Event-Signature: sha1=<hex HMAC-SHA1(CLOUDESIRE_EVENT_SECRET, raw body)>`. The notification carries no state: " +
+        "the subscription (and its buyer) is read from Cloudesire's API and converged on, whatever order or how often notifications arrive. " +
+        "Entities other than `Subscription` are acknowledged and ignored.",
+      middleware: [boundedBody(64 * 1024, (c) => problemResponse(c, 413, "notification body larger than 64 KiB")), signed],
+      request: {
+        headers: z.object({ "cmw-event-signature": z.string().openapi({ example: "sha1=bd637c3b084f7c5039aaf2808c3bc6bd7b6c283d" }) }),
+        body: { required: true, content: { "application/json": { schema: Notification, example: NOTIFICATION_EXAMPLE } } },
+      },
+      responses: {
+        204: { description: "stored (or ignored: not a subscription); the subscription will be read" },
+        400: problem("body is not JSON"),
+        401: problem("missing or bad CMW-Event-Signature"),
+        413: problem("body too large"),
+        422: problem("body is not a notification"),
+        503: problem("CLOUDESIRE_EVENT_SECRET is not configured"),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const n = { ...body, id: String(body.id) };
+      const isSubscription = n.entity === "Subscription";
+      const id = isSubscription ? SubscriptionId.safeParse(n.id) : null;
+      const ignored = !isSubscription ? `entity ${n.entity} is not handled` : !id?.success || !/^\d+$/.test(n.id) ? `subscription id ${n.id} is not a decimal id` : null;
+      await deps.store.recordNotification({
+        entity: n.entity, entityId: n.id, type: n.type, body: n, subscription: ignored ? null : n.id, ignored,
+      });
+      deps.log.info("cloudesire notification", { entity: n.entity, id: n.id, type: n.type, ...(ignored ? { ignored } : {}) });
+      if (!ignored) deps.kick();
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post", path: "/order-validation", tags: ["marketplace"],
+      summary: "Cloudesire order validation: refuses quantities this cloud would refuse, before the order is placed",
+      description: "docs/order-validation.md: `204` accepts; `200 {\"errors\":[{\"message\"}]}` refuses. Terminations and unsubscriptions are always accepted.",
+      request: { body: { required: true, content: { "application/json": { schema: OrderValidationRequest, example: { productVersionId: 456, billingItems: { CPU_CORES: 8, RAM_GB: 16, DISK_GB: 200, IP_ADDRESSES: 2 }, orderType: "NORMAL" } } } } },
+      responses: {
+        204: { description: "the order is acceptable" },
+        200: json(z.object({ errors: z.array(z.object({ message: z.string() })) }), "the order is refused, with reasons the customer reads", { errors: [{ message: "CPU cores: 80 is more than the 64 this cloud sells per subscription" }] }),
+        422: problem("body is not an order"),
+      },
+    }),
+    async (c) => {
+      const errors = validateOrder(c.req.valid("json"), deps.product);
+      if (errors.length === 0) return c.body(null, 204);
+      return c.json({ errors: errors.map((message) => ({ message })) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute(onSubscription(deps.operator, {
+      method: "get", path: "/subscriptions/{id}", tags: ["operators"],
+      summary: "A Cloudesire subscription: its reads, what was reported, and its outbox of calls back",
+      responses: { 200: json(CloudesireView, "reads and outbox, oldest call first") },
+    } as const)),
+    async (c) => {
+      const id = c.req.valid("param").id;
+      const rec = await deps.store.get(id);
+      if (!rec) throw notFound(`subscription ${id} was never notified by Cloudesire`);
+      const outbox = (await deps.store.outboxOf(id)).map(viewOf);
+      const { id: subscription, dueAt: _due, ...rest } = rec;
+      return c.json({ subscription, ...rest, outbox }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute(onSubscription(deps.operator, {
+      method: "post", path: "/subscriptions/{id}/sync", tags: ["operators"],
+      summary: "Read the subscription from Cloudesire again now, and converge on it",
+      responses: { 202: json(z.object({ status: z.literal("accepted"), subscription: z.string() }), "the read is queued") },
+    } as const)),
+    async (c) => {
+      const id = c.req.valid("param").id;
+      if (!/^\d+$/.test(id)) throw badRequest("a Cloudesire subscription id is a decimal number");
+      await deps.store.requestSync(id);
+      deps.kick();
+      return c.json({ status: "accepted" as const, subscription: id }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/dead-letters", tags: ["operators"], security: OPERATOR, middleware: [deps.operator],
+      summary: "Calls back to Cloudesire that need an operator: refused (dead), or of unknown outcome (held)",
+      responses: { 200: json(DeadCalls, "newest first"), 401: UNAUTHORIZED },
+    }),
+    async (c) => c.json({ deadLetters: (await deps.store.deadLetters()).map(viewOf) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post", path: "/outbox/{call}/resolve", tags: ["operators"], security: OPERATOR, middleware: [deps.operator],
+      summary: "Decide a dead or held call: send it again, or record that it landed",
+      request: {
+        params: OutboxParams,
+        body: { required: true, content: { "application/json": { schema: z.object({ action: z.enum(["resend", "sent"]) }), example: { action: "sent" } } } },
+      },
+      responses: { 200: json(OutboxView, "the call as it now is"), 401: UNAUTHORIZED, 404: problem("no dead or held call with this id"), 422: problem("action must be resend or sent") },
+    }),
+    async (c) => {
+      const row = await deps.store.resolve(c.req.valid("param").call, c.req.valid("json").action);
+      if (!row) throw notFound(`no dead or held call ${c.req.valid("param").call}`);
+      deps.kick();
+      return c.json(viewOf(row), 200);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,141 @@
+import { z } from "zod";
+
+/**
+ * Cloudesire's syndication contract: the shapes we receive and send, as zod schemas (the single source
+ * of each shape). Sources, read in ClouDesire/docusaurus (docs/syndication.md, docs/event-notification.md,
+ * docs/order-validation.md, docs/billing.md) and ClouDesire/java-api-client (api/SubscriptionApi.java,
+ * dto/EventNotificationDTO, dto/BaseSubscription*DTO, dto/enums/DeploymentStatus, dto/ApiVersion);
+ * summarised with marks (doc / code / inferred) in the team's shared facts file (cloudesire-syndication.md).
+ */
+
+/** The newest `apiVersion` of the Java client (dto/ApiVersion): pins list-shaped responses on every call. */
+export const CLOUDESIRE_API_VERSION = "20250109";
+
+/** dto/enums/DeploymentStatus (code). A value added later reads as UNKNOWN rather than failing the read. */
+export const DeploymentStatus = z
+  .enum([
+    "PENDING", "DEPLOYED", "UNDEPLOYED", "STOPPED", "FAILED", "POSTPONED", "REJECTED", "REQUIRES_APPROVAL",
+    "UNDEPLOY_SENT", "POST_CONFIGURATION", "WAITING_PAYMENT", "PAYMENT_EXPIRED", "UNKNOWN",
+  ])
+  .catch("UNKNOWN");
+export type DeploymentStatus = z.infer<typeof DeploymentStatus>;
+
+/** The statuses we report back with `PATCH subscription/{id}` (docs/syndication.md). */
+export const ReportedStatus = z.enum(["DEPLOYED", "FAILED", "UNDEPLOYED"]);
+export type ReportedStatus = z.infer<typeof ReportedStatus>;
+
+/**
+ * A notification (docs/event-notification.md): `id` is a string in the docs and an integer in the client
+ * and templates, so both are accepted; `entity` other than Subscription is acknowledged and ignored.
+ */
+export const Notification = z.object({
+  entity: z.string().min(1).max(64),
+  id: z.union([z.number().int().nonnegative(), z.string().min(1).max(32)]),
+  /** `CREATED | MODIFIED | DELETED`; kept as sent (only DELETED changes what a read concludes). */
+  type: z.string().min(1).max(32),
+  entityUrl: z.string().max(256).optional(),
+  date: z.string().max(64).optional(),
+  eventId: z.union([z.number(), z.string().max(128)]).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export type Notification = z.infer<typeof Notification>;
+
+/** `{"url": "user/2240"}`: how one resource links another. */
+export const Link = z.object({ url: z.string().min(1) });
+
+/** The id at the end of a link (`productVersion/77` → `77`). */
+export function idOfLink(link: { url: string } | null | undefined): string | null {
+  const m = link ? /(\d+)\/?$/.exec(link.url) : null;
+  return m ? (m[1] as string) : null;
+}
+
+/** One extra resource the customer chose (code: subscription's billingItems[]). */
+export const SubscriptionBillingItem = z.object({
+  billingItem: Link.nullish(),
+  identifier: z.string().min(1),
+  unit: z.string().nullish(),
+  /** The quantity chosen (inferred from the templates: `value`; `bought` is the prepaid part). */
+  value: z.number().nullish(),
+  bought: z.number().nullish(),
+  tag: z.string().nullish(),
+  unlimited: z.boolean().nullish(),
+});
+export type SubscriptionBillingItem = z.infer<typeof SubscriptionBillingItem>;
+
+/** `GET subscription/{id}` (code: BaseSubscriptionDTO and its detail; doc: docs/syndication.md). */
+export const CloudesireSubscription = z.object({
+  id: z.number().int().nonnegative(),
+  name: z.string().nullish(),
+  paid: z.boolean(),
+  deploymentStatus: DeploymentStatus,
+  type: z.enum(["NORMAL", "TRIAL", "SANDBOX"]).catch("NORMAL").default("NORMAL"),
+  startDate: z.string().nullish(),
+  endDate: z.string().nullish(),
+  buyer: Link,
+  productVersion: Link.nullish(),
+  billingItems: z.array(SubscriptionBillingItem).nullish().transform((v) => v ?? []),
+});
+export type CloudesireSubscription = z.infer<typeof CloudesireSubscription>;
+
+/** `GET user/{id}` (doc+code). */
+export const CloudesireUser = z.object({
+  id: z.number().int().nonnegative(),
+  name: z.string().nullish(),
+  surname: z.string().nullish(),
+  fullName: z.string().nullish(),
+  email: z.string().nullish(),
+  userName: z.string().nullish(),
+  language: z.string().nullish(),
+});
+export type CloudesireUser = z.infer<typeof CloudesireUser>;
+
+/** Error bodies (docs/api.md): `{"errorHolders":[{"key","error","extraFields"}]}`. */
+export const ErrorBody = z.object({
+  errorHolders: z.array(z.object({ key: z.string().nullish(), error: z.string().nullish(), extraFields: z.unknown().optional() })),
+});
+
+/** `POST subscription/{id}/endpoints` (docs/syndication.md): an `APP` endpoint is required and must be HTTPS. */
+export const Endpoint = z.object({
+  endpoint: z.string().url(),
+  description: z.string(),
+  category: z.enum(["APP", "PASSWORD_RESET", "DOCUMENTATION", "VIDEO"]),
+});
+export type Endpoint = z.infer<typeof Endpoint>;
+
+/** `POST subscription/{id}/credentials` (docs/syndication.md): `CredentialsFile` is shown preformatted. */
+export const Credential = z.object({
+  key: z.string(),
+  value: z.string(),
+  description: z.record(z.string(), z.string()),
+  weight: z.number().int(),
+});
+export type Credential = z.infer<typeof Credential>;
+
+/** `POST subscription/{id}/instructions`: plain text per language. */
+export const Instructions = z.record(z.string(), z.string());
+export type Instructions = z.infer<typeof Instructions>;
+
+/** `POST subscription/{id}/invoice` lines (docs/billing.md; code: VendorOrderLineDTO): prices are decimal strings. */
+export const InvoiceLine = z.object({
+  description: z.string(),
+  identifier: z.string(),
+  price: z.object({ price: z.string().regex(/^\d+(\.\d+)?$/), currency: z.string() }),
+  quantity: z.string().regex(/^\d+(\.\d+)?$/),
+  unit: z.string(),
+});
+export type InvoiceLine = z.infer<typeof InvoiceLine>;
+
+/** `POST <our order-validation URL>` (docs/order-validation.md). */
+export const OrderValidationRequest = z.object({
+  productId: z.number().int().nullish(),
+  productIdentifier: z.string().nullish(),
+  productVersionId: z.number().int().nullish(),
+  productVersionIdentifier: z.string().nullish(),
+  billingItems: z.record(z.string(), z.number()).nullish(),
+  configurationParameters: z.record(z.string(), z.unknown()).nullish(),
+  subscriptionId: z.number().int().nullish(),
+  buyerId: z.number().int().nullish(),
+  orderType: z.string().nullish(),
+  language: z.string().nullish(),
+});
+export type OrderValidationRequest = z.infer<typeof OrderValidationRequest>;

@@ -1,0 +1,139 @@
+import { z } from "zod";
+import { entitlement, type PlanLimits } from "../../domain/plan.js";
+import { stackNameOf } from "../../domain/subscription-id.js";
+import type { DesiredState } from "../../domain/subscription.js";
+import { renderCredentials } from "../../provisioning/credentials.js";
+import type { StackOutputs } from "../../provisioning/engine.js";
+import { ReportedStatus, type Credential, type Endpoint, type Instructions } from "./contract.js";
+
+/** What we already asked the outbox to tell Cloudesire about a subscription: nothing is said twice. */
+export const Reported = z.object({
+  /** Endpoints, instructions, credentials and metadata were queued (once in the subscription's life). */
+  access: z.boolean().default(false),
+  status: ReportedStatus.nullable().default(null),
+  /** The last failure shown to the customer (a refused change), if it still stands. */
+  failure: z.string().nullable().default(null),
+});
+export type Reported = z.infer<typeof Reported>;
+
+/** One call back to Cloudesire, queued in the outbox. Calls of one lane of a subscription go in order. */
+export const OutboxCall = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("endpoints"), endpoints: z.array(z.object({ endpoint: z.string(), description: z.string(), category: z.enum(["APP", "PASSWORD_RESET", "DOCUMENTATION", "VIDEO"]) })) }),
+  z.object({ kind: z.literal("instructions"), instructions: z.record(z.string(), z.string()) }),
+  /** Built when sent, from the engine's outputs: the password is never stored in the outbox. */
+  z.object({ kind: z.literal("credentials") }),
+  z.object({ kind: z.literal("metadata"), values: z.record(z.string(), z.string()) }),
+  z.object({ kind: z.literal("status"), deploymentStatus: ReportedStatus }),
+  z.object({ kind: z.literal("invoice"), period: z.string(), lines: z.array(z.unknown()) }),
+]);
+export type OutboxCall = z.infer<typeof OutboxCall>;
+
+export interface ReportSettings {
+  /** The cloud's dashboard (HTTPS), the customer's `APP` endpoint; none: no endpoint is posted. */
+  dashboardUrl: string | undefined;
+  limits: PlanLimits;
+}
+
+/** A stack operation's outcome, as the store records it. */
+export interface OperationOutcome {
+  result: "succeeded" | "failed";
+  subscription: { id: string; phase: string; desired: DesiredState; outputs: { projectId: string; domainId: string; authUrl: string; userName: string } | null };
+  reason?: string;
+}
+
+/**
+ * What to tell Cloudesire after an operation (docs/syndication.md): after the first provisioning, the
+ * access (endpoints, instructions, credentials, our project id in the metadata) and only then DEPLOYED;
+ * after a teardown, UNDEPLOYED; a failure before anything was deployed is FAILED with instructions saying
+ * what happens next; a refused change to a running tenant only changes the instructions (the tenant keeps
+ * running as it was). Pure: returns the calls to queue and what will then have been reported.
+ */
+export function reportFor(outcome: OperationOutcome, reported: Reported, settings: ReportSettings): { calls: OutboxCall[]; reported: Reported } {
+  const { subscription: sub } = outcome;
+  const calls: OutboxCall[] = [];
+  const next: Reported = { ...reported };
+  if (sub.phase === "pending" || sub.phase === "applying") return { calls, reported }; // a newer state is on its way
+  if (outcome.result === "succeeded") {
+    if (sub.phase === "cancelled") {
+      if (reported.status !== "UNDEPLOYED") {
+        calls.push({ kind: "status", deploymentStatus: "UNDEPLOYED" });
+        next.status = "UNDEPLOYED";
+      }
+      return { calls, reported: next };
+    }
+    if (sub.phase !== "ready" || sub.desired.status !== "active" || !sub.outputs) return { calls, reported };
+    if (!reported.access) {
+      if (settings.dashboardUrl) calls.push({ kind: "endpoints", endpoints: [{ endpoint: settings.dashboardUrl, description: "OpenStack dashboard", category: "APP" }] });
+      calls.push({ kind: "instructions", instructions: accessInstructions(sub.desired, sub.outputs, settings) });
+      calls.push({ kind: "credentials" });
+      calls.push({ kind: "metadata", values: { openstackProjectId: sub.outputs.projectId, openstackStack: stackNameOf(sub.id) } });
+      next.access = true;
+      next.failure = null;
+    } else if (reported.failure) {
+      calls.push({ kind: "instructions", instructions: accessInstructions(sub.desired, sub.outputs, settings) });
+      next.failure = null;
+    }
+    if (reported.status !== "DEPLOYED") {
+      calls.push({ kind: "status", deploymentStatus: "DEPLOYED" });
+      next.status = "DEPLOYED";
+    }
+    return { calls, reported: next };
+  }
+  // A permanent failure (the subscription is now `failed`).
+  const reason = outcome.reason ?? "unknown error";
+  if (sub.desired.status === "cancelled" || reported.failure === reason) return { calls, reported };
+  return failureReport(reason, reported, sub.desired, sub.outputs, settings);
+}
+
+/** A subscription we refuse (its quantities, or a failed provisioning): what the customer is told. */
+export function failureReport(reason: string, reported: Reported, desired: DesiredState | null, outputs: OperationOutcome["subscription"]["outputs"], settings: ReportSettings): { calls: OutboxCall[]; reported: Reported } {
+  const next: Reported = { ...reported, failure: reason };
+  if (reported.access && desired && outputs) {
+    const access = accessInstructions(desired, outputs, settings).en;
+    return {
+      calls: [{ kind: "instructions", instructions: { en: `Your last change could not be applied: ${reason}. Your project keeps working with its previous quotas; change your order, or free resources, and it will be applied.\n\n${access}` } }],
+      reported: next,
+    };
+  }
+  const calls: OutboxCall[] = [
+    { kind: "instructions", instructions: { en: `Your OpenStack project could not be created: ${reason}. Nothing is running and nothing will be charged for it; our operators have been told. Change your order (or contact support) and it will be created.` } },
+  ];
+  if (reported.status !== "FAILED") {
+    calls.push({ kind: "status", deploymentStatus: "FAILED" });
+    next.status = "FAILED";
+  }
+  return { calls, reported: next };
+}
+
+/** How to log in, in plain text, without a secret (the password is in the credentials). */
+export function accessInstructions(desired: DesiredState, outputs: NonNullable<OperationOutcome["subscription"]["outputs"]>, settings: ReportSettings): Instructions {
+  const q = entitlement(desired.plan, settings.limits);
+  const stack = stackNameOf(desired.id);
+  const where = settings.dashboardUrl ? `the OpenStack dashboard (${settings.dashboardUrl})` : "the OpenStack API";
+  const plan = desired.plan.model === "payg"
+    ? `Pay-as-you-go: up to ${q.cores} CPU cores, ${q.ramGb} GB of RAM, ${q.diskGb} GB of disk and ${q.floatingIps} IP addresses; what you use is billed at the end of each month.`
+    : `Your quotas: ${q.cores} CPU cores, ${q.ramGb} GB of RAM, ${q.diskGb} GB of disk, ${q.floatingIps} IP addresses.`;
+  return {
+    en: [
+      `Your OpenStack project ${stack} is ready.`,
+      `Log in to ${where} with the user name and password shown in your credentials (domain ${outputs.domainId}); the identity service is ${outputs.authUrl}.`,
+      `For the openstack CLI, save the "CredentialsFile" credential as ~/.config/openstack/clouds.yaml and run: openstack --os-cloud ${stack} server list`,
+      plan,
+    ].join("\n"),
+  };
+}
+
+/** The credentials posted to Cloudesire, from the engine's outputs (the password included). */
+export function credentialsOf(stack: string, outputs: StackOutputs): Credential[] {
+  const d = (en: string) => ({ en });
+  return [
+    { key: "username", value: outputs.userName, description: d("User name"), weight: 1 },
+    { key: "password", value: outputs.password, description: d("Password"), weight: 2 },
+    { key: "project", value: `${stack} (${outputs.projectId})`, description: d("Project"), weight: 3 },
+    { key: "authUrl", value: outputs.authUrl, description: d("Identity (Keystone) URL"), weight: 4 },
+    { key: "region", value: outputs.region, description: d("Region"), weight: 5 },
+    { key: "CredentialsFile", value: renderCredentials(stack, outputs, "clouds.yaml").body, description: d("clouds.yaml for the openstack CLI"), weight: 6 },
+  ];
+}
+
+export type { Endpoint };

@@ -1,0 +1,19 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { unauthorized } from "../../domain/errors.js";
+
+/**
+ * `CMW-Event-Signature: sha1=<lowercase hex HMAC-SHA1(secret, raw body bytes)>` (docs/event-notification.md,
+ * "Securing your endpoint via HMAC signature validation"). There is no timestamp, hence no replay window:
+ * a replayed notification only makes us read the subscription again, which is harmless by design.
+ */
+export function signNotification(secret: string, rawBody: Uint8Array | string): string {
+  return `sha1=${createHmac("sha1", secret).update(rawBody).digest("hex")}`;
+}
+
+/** Throws `unauthorized` unless the signature matches; compared in constant time. */
+export function verifyNotification(secret: string, signature: string | undefined, rawBody: Uint8Array): void {
+  if (!signature) throw unauthorized("missing CMW-Event-Signature");
+  const expected = Buffer.from(signNotification(secret, rawBody));
+  const given = Buffer.from(signature.trim().toLowerCase());
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw unauthorized("bad CMW-Event-Signature");
+}

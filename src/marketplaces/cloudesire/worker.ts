@@ -1,0 +1,231 @@
+import type { MarketplaceEvent } from "../../domain/event.js";
+import { stackNameOf } from "../../domain/subscription-id.js";
+import type { DesiredState } from "../../domain/subscription.js";
+import type { Logger } from "../../log.js";
+import type { Engine } from "../../provisioning/engine.js";
+import type { CloudesireClient } from "./client.js";
+import { CloudesireError } from "./client.js";
+import { idOfLink, InvoiceLine } from "./contract.js";
+import { changes, eventOfReading, readingOf, type CloudesireProduct } from "./mapping.js";
+import { credentialsOf, type OutboxCall } from "./report-back.js";
+
+/** What the worker needs of the store (store/cloudesire-store.ts implements it). */
+export interface CloudesirePorts {
+  get(id: string): Promise<{ wanted: number; synced: number; deleted: boolean } | null>;
+  due(limit?: number): Promise<string[]>;
+  nextRead(id: string): Promise<number>;
+  finishRead(id: string, wanted: number, lastRead: { at: string; deploymentStatus: string; paid: boolean | null; type: string | null; verdict: string }): Promise<void>;
+  failRead(id: string, error: string, backoffMs: number, maxBackoffMs: number): Promise<void>;
+  reportRefusal(id: string, reason: string, current: { desired: DesiredState | null; outputs: { projectId: string; domainId: string; authUrl: string; userName: string } | null }): Promise<void>;
+  reportUndeployed(id: string): Promise<void>;
+  dueCalls(limit?: number): Promise<Array<{ id: number; subscriptionId: string; lane: string }>>;
+  call(id: number): Promise<{ id: number; subscriptionId: string; lane: string; call: OutboxCall; state: string } | null>;
+  markSending(id: number): Promise<void>;
+  finish(id: number, state: "sent" | "skipped" | "dead" | "held", error: string | null): Promise<void>;
+  retryLater(id: number, error: string, backoffMs: number, maxBackoffMs: number): Promise<void>;
+}
+
+/** Our subscriptions, as the worker folds readings into them (SubscriptionStore). */
+export interface SubscriptionPorts {
+  get(id: string): Promise<{ desired: DesiredState; outputs: { projectId: string; domainId: string; authUrl: string; userName: string } | null } | null>;
+  /** Stores the event, folds it and queues the reconcile job, in one transaction. */
+  take(event: MarketplaceEvent): Promise<void>;
+}
+
+export interface CloudesireWorkerOptions {
+  store: CloudesirePorts;
+  subscriptions: SubscriptionPorts;
+  client: CloudesireClient;
+  engine: Pick<Engine, "outputs">;
+  product: CloudesireProduct;
+  /** Runs `fn` holding a lock shared by every replica (Db.tryWithLock). */
+  withLock: <T>(key: string, fn: () => Promise<T>) => Promise<{ acquired: true; value: T } | { acquired: false }>;
+  /** A reconcile job was queued: look for work now. */
+  kick: (id: string) => void;
+  log: Logger;
+  pollMs: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+  now?: () => number;
+}
+
+/**
+ * Converges on Cloudesire. Two loops in one: (1) every subscription whose read is wanted is read from
+ * Cloudesire (with its buyer) and folded into our desired state, so the reconciler provisions it; the
+ * notification was only a trigger. (2) The outbox's calls back to Cloudesire go out in order per
+ * subscription, each retried with back-off until it lands; a call Cloudesire refuses is dead, an invoice
+ * whose fate is unknown is held for an operator rather than risk billing twice.
+ */
+export class CloudesireWorker {
+  private timer: NodeJS.Timeout | undefined;
+  private pumping: Promise<void> | undefined;
+  private again = false;
+  private stopped = true;
+
+  constructor(private readonly o: CloudesireWorkerOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => void this.pump(), this.o.pollMs);
+    this.timer.unref();
+    void this.pump();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.pumping;
+  }
+
+  /** A notification was stored, or a call queued: work now rather than at the next poll. */
+  kick(): void {
+    if (!this.stopped) void this.pump();
+  }
+
+  pump(): Promise<void> {
+    if (this.pumping) {
+      this.again = true;
+      return this.pumping;
+    }
+    const run = async () => {
+      do {
+        this.again = false;
+        try {
+          const ids = await this.o.store.due();
+          await Promise.all(ids.map((id) => this.sync(id)));
+          // Calls a read or an operation just queued go in the same pass.
+          for (let round = 0; round < 10 && !this.stopped; round++) {
+            const calls = await this.o.store.dueCalls();
+            if (calls.length === 0) break;
+            await Promise.all(calls.map((c) => this.send(c.id, c.subscriptionId, c.lane)));
+          }
+        } catch (e) {
+          this.o.log.error("cloudesire worker pass failed", { error: message(e) });
+        }
+      } while (this.again && !this.stopped);
+    };
+    const p: Promise<void> = run().finally(() => {
+      if (this.pumping === p) this.pumping = undefined;
+    });
+    this.pumping = p;
+    return p;
+  }
+
+  /** Reads subscription `id` now and converges on it (one read at a time per subscription, across replicas). */
+  async sync(id: string): Promise<void> {
+    await this.o.withLock(`cloudesire-sync:${id}`, async () => {
+      const rec = await this.o.store.get(id);
+      if (!rec || rec.wanted <= rec.synced) return;
+      const readAtMs = (this.o.now ?? Date.now)();
+      try {
+        const sub = await this.o.client.subscription(id);
+        const buyerId = sub ? idOfLink(sub.buyer) : null;
+        const buyer = buyerId ? await this.o.client.user(buyerId) : null;
+        const reading = readingOf(sub, buyer, rec.deleted, this.o.product);
+        const current = await this.o.subscriptions.get(id);
+        let verdict: string;
+        if (reading.kind === "wait") verdict = `waiting: ${reading.reason}`;
+        else if (reading.kind === "invalid") {
+          if (current?.desired.status === "cancelled") verdict = "cancelled";
+          else {
+            await this.o.store.reportRefusal(id, reading.reason, { desired: current?.desired ?? null, outputs: current?.outputs ?? null });
+            verdict = `refused: ${reading.reason}`;
+          }
+        } else {
+          const event = eventOfReading({ id, read: await this.o.store.nextRead(id), readAtMs, reading, current: current?.desired ?? null });
+          if (!event) {
+            // Terminated before anything was provisioned: confirm it (a 404 after DELETED needs nothing).
+            if (reading.deploymentStatus === "UNDEPLOY_SENT") await this.o.store.reportUndeployed(id);
+            verdict = "nothing provisioned";
+          } else if (changes(current?.desired ?? null, event)) {
+            // Customer tokens are derived, never stored; Cloudesire's customers get their credentials from Cloudesire.
+            await this.o.subscriptions.take(event);
+            this.o.kick(id);
+            verdict = `${event.type} (${event.id})`;
+          } else verdict = "unchanged";
+        }
+        await this.o.store.finishRead(id, rec.wanted, {
+          at: new Date(readAtMs).toISOString(), deploymentStatus: reading.deploymentStatus, paid: sub?.paid ?? null, type: sub?.type ?? null, verdict,
+        });
+        this.o.log.info("cloudesire read", { subscription: id, deploymentStatus: reading.deploymentStatus, verdict });
+      } catch (e) {
+        // Cloudesire down or slow: the read is tried again later; the request to read is never dropped.
+        await this.o.store.failRead(id, message(e), this.o.backoffMs, this.o.maxBackoffMs);
+        this.o.log.warn("cloudesire read failed, will retry", { subscription: id, error: message(e) });
+      }
+    });
+  }
+
+  /** Sends one outbox call, holding its lane's lock (so a row found `sending` was left by a dead process). */
+  private async send(rowId: number, subscriptionId: string, lane: string): Promise<void> {
+    await this.o.withLock(`cloudesire-outbox:${subscriptionId}:${lane}`, async () => {
+      const row = await this.o.store.call(rowId);
+      if (!row || (row.state !== "pending" && row.state !== "sending")) return;
+      const fields = { subscription: subscriptionId, call: row.id, kind: row.call.kind };
+      if (row.state === "sending" && row.call.kind === "invoice") {
+        // We died between the push and its record: Cloudesire may hold the invoice. No key exists to ask it,
+        // so an operator checks the subscription's invoices and says whether it landed.
+        await this.o.store.finish(row.id, "held", `interrupted during the push: Cloudesire may already have this invoice; check subscription ${subscriptionId}'s invoices, then 'tenantctl cloudesire resolve ${row.id} sent|resend'`);
+        this.o.log.warn("cloudesire call held", fields);
+        return;
+      }
+      await this.o.store.markSending(row.id);
+      try {
+        const outcome = await this.perform(subscriptionId, row.call);
+        await this.o.store.finish(row.id, outcome, outcome === "skipped" ? "the tenant no longer exists: nothing to send" : null);
+        this.o.log.info("cloudesire call", { ...fields, result: outcome });
+      } catch (e) {
+        const error = message(e);
+        if (e instanceof CloudesireError && !e.transient) {
+          // A PATCH UNDEPLOYED on a subscription Cloudesire already deleted has nothing left to say.
+          if (e.status === 404 && row.call.kind === "status" && row.call.deploymentStatus === "UNDEPLOYED") {
+            await this.o.store.finish(row.id, "skipped", error);
+            return;
+          }
+          await this.o.store.finish(row.id, "dead", error);
+          this.o.log.error("cloudesire call refused", { ...fields, error });
+        } else if (e instanceof CloudesireError && e.applied === "unknown" && row.call.kind === "invoice") {
+          await this.o.store.finish(row.id, "held", `${error}: Cloudesire may have created the invoice; check, then 'tenantctl cloudesire resolve ${row.id} sent|resend'`);
+          this.o.log.warn("cloudesire call held", { ...fields, error });
+        } else {
+          // Endpoints, instructions, credentials, metadata and status set a value: sending again is harmless.
+          await this.o.store.retryLater(row.id, error, this.o.backoffMs, this.o.maxBackoffMs);
+          this.o.log.warn("cloudesire call failed, will retry", { ...fields, error });
+        }
+      }
+    });
+  }
+
+  private async perform(id: string, call: OutboxCall): Promise<"sent" | "skipped"> {
+    const c = this.o.client;
+    switch (call.kind) {
+      case "endpoints":
+        await c.setEndpoints(id, call.endpoints);
+        return "sent";
+      case "instructions":
+        await c.setInstructions(id, call.instructions);
+        return "sent";
+      case "credentials": {
+        // From the engine, when sent: the password never rests in the outbox (nor in a log line).
+        const stack = stackNameOf(id);
+        const outputs = await this.o.engine.outputs(stack);
+        if (!outputs) return "skipped";
+        await c.setCredentials(id, credentialsOf(stack, outputs));
+        return "sent";
+      }
+      case "metadata":
+        await c.mergeMetadata(id, call.values);
+        return "sent";
+      case "status":
+        await c.setStatus(id, call.deploymentStatus);
+        return "sent";
+      case "invoice":
+        await c.pushInvoice(id, call.lines.map((l) => InvoiceLine.parse(l)));
+        return "sent";
+    }
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

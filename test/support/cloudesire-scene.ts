@@ -1,0 +1,50 @@
+import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
+import { CloudesireSimulator } from "./cloudesire-simulator.js";
+import { harness } from "./harness.js";
+import { listen } from "./local-server.js";
+
+export const CD_TOKEN = "cd-vendor-token-0123456789";
+export const CD_SECRET = "cd-event-secret-0123456789";
+
+/**
+ * The service (in-process, engine double, in-memory store) served over real HTTP on loopback, selling
+ * through a Cloudesire simulator that notifies it over real HTTP too.
+ */
+export async function cloudesireScene(o: { guard?: TenantGuard; paygPlans?: string[]; timeoutMs?: number } = {}) {
+  const sim = await new CloudesireSimulator({ token: CD_TOKEN, secret: CD_SECRET }).start();
+  const h = await harness({
+    cloudesire: { apiUrl: sim.url, token: CD_TOKEN, eventSecret: CD_SECRET, timeoutMs: o.timeoutMs ?? 2000, ...(o.paygPlans ? { paygPlans: o.paygPlans } : {}) },
+    pollMs: 50,
+    ...(o.guard ? { guard: o.guard } : {}),
+  });
+  const served = await listen(h.app);
+  sim.target(served.url);
+  h.reconciler.start();
+  h.cloudesire.worker?.start();
+  const close = async () => {
+    await h.close();
+    await served.close();
+    await sim.stop();
+  };
+  return { sim, h, url: served.url, close };
+}
+
+/** Waits for `condition` (polled), failing with `what` after the deadline: no fixed sleeps. */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Nothing left to do: no read wanted, no call pending, no reconcile job ready. */
+export async function settled(scene: Awaited<ReturnType<typeof cloudesireScene>>, id: string): Promise<void> {
+  await until(async () => {
+    const rec = await scene.h.cloudesire.store.get(id);
+    const open = (await scene.h.cloudesire.store.outboxOf(id)).filter((r) => r.state === "pending" || r.state === "sending");
+    const sub = await scene.h.store.get(id);
+    const busy = sub !== null && sub.generation > sub.appliedGeneration && sub.phase !== "failed" && sub.phase !== "held";
+    return rec !== null && rec.wanted <= rec.synced && open.length === 0 && !busy && (await scene.h.queue.ready()) === 0;
+  }, `subscription ${id} settled`);
+}

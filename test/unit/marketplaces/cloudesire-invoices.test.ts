@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { cloudesireScene, settled, until } from "../../support/cloudesire-scene.js";
+import { paygRun } from "../../support/payg-run.js";
+
+// docs/billing.md: a vendor pushes pay-as-you-go lines with `POST subscription/{id}/invoice`; nothing on
+// Cloudesire's side deduplicates them, so our own record decides, and an unknown outcome is held.
+let scene: Awaited<ReturnType<typeof cloudesireScene>> | undefined;
+afterEach(async () => {
+  await scene?.close();
+  scene = undefined;
+});
+
+async function paygSubscription(id: number) {
+  const s = scene!;
+  s.sim.order(id, { type: "TRIAL", productVersion: 88, quantities: {} });
+  await s.sim.notify(id, "CREATED");
+  await until(() => s.sim.patches.some((p) => p.subscription === id), `DEPLOYED of ${id}`);
+  await settled(s, String(id));
+}
+
+const USAGE = { cores: 720, ramGb: 1440, diskGb: 72000, floatingIps: 0 };
+
+describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, () => {
+  it("a finished billing run pushes each Cloudesire PAYG subscription's lines once, in decimal strings, totalling our invoice", async () => {
+    scene = await cloudesireScene({ paygPlans: ["88"] });
+    const { sim, h } = scene;
+    await paygSubscription(81);
+    const { computation, total } = paygRun("2026-10", { 81: USAGE, "not-cloudesire": USAGE });
+    await h.billingStore.save(computation, total);
+    await until(() => sim.invoices.length === 1, "the invoice push");
+    await settled(scene, "81");
+    const [pushed] = sim.invoices;
+    expect(pushed?.subscription).toBe(81);
+    expect(pushed?.lines).toEqual([
+      { description: "cores 2026-10: 720.000000 core-hours (0 free) at 0.0125 EUR each", identifier: "cores-2026-10", price: { price: "9.00", currency: "EUR" }, quantity: "1", unit: "period" },
+      { description: "ramGb 2026-10: 1440.000000 GB-hours (0 free) at 0.004 EUR each", identifier: "ramGb-2026-10", price: { price: "5.76", currency: "EUR" }, quantity: "1", unit: "period" },
+      { description: "diskGb 2026-10: 72000.000000 GB-hours (0 free) at 0.00015 EUR each", identifier: "diskGb-2026-10", price: { price: "10.80", currency: "EUR" }, quantity: "1", unit: "period" },
+    ]);
+    expect(computation.invoices.find((i) => i.subscriptionId === "81")?.total).toBe("25.56");
+    // The same run saved again, or its hook run again (a retry), queues nothing more.
+    await h.billingStore.save(computation, total);
+    await h.db.transaction((tx) => h.cloudesire.store.onBillingRunSaved(tx, "2026-10", computation.invoices));
+    h.cloudesire.kick();
+    await settled(scene, "81");
+    expect(sim.invoices).toHaveLength(1);
+    expect((await h.cloudesire.store.outboxOf("81")).filter((r) => r.call.kind === "invoice").map((r) => r.state)).toEqual(["sent"]);
+  });
+
+  it("a push that timed out after Cloudesire took it is held for an operator, never pushed again", async () => {
+    scene = await cloudesireScene({ paygPlans: ["88"], timeoutMs: 700 });
+    const { sim, h } = scene;
+    await paygSubscription(82);
+    sim.inject("POST", /invoice$/, "timeout-after", 1);
+    const { computation, total } = paygRun("2026-10", { 82: USAGE });
+    await h.billingStore.save(computation, total);
+    await until(async () => (await h.cloudesire.store.deadLetters()).length === 1, "the held push");
+    const [held] = await h.cloudesire.store.deadLetters();
+    expect(held).toMatchObject({ state: "held", call: { kind: "invoice", period: "2026-10" }, lastError: expect.stringContaining("may have created the invoice") });
+    await settled(scene, "82");
+    expect(sim.invoices).toHaveLength(1);
+    expect(sim.callsTo("POST", /invoice$/)).toHaveLength(1);
+    // The operator checked Cloudesire: it is there. Recorded as sent; nothing is pushed.
+    const res = await h.asOperator(`/v1/cloudesire/outbox/${held?.id}/resolve`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ action: "sent" }) });
+    expect(await res.json()).toMatchObject({ state: "sent", lastError: expect.stringContaining("marked sent by an operator") });
+    await settled(scene, "82");
+    expect(sim.callsTo("POST", /invoice$/)).toHaveLength(1);
+  });
+
+  it("a push Cloudesire answered with a 5xx (not taken) is retried until it lands, once", async () => {
+    scene = await cloudesireScene({ paygPlans: ["88"] });
+    const { sim, h } = scene;
+    await paygSubscription(83);
+    sim.inject("POST", /invoice$/, "5xx", 2);
+    const { computation, total } = paygRun("2026-10", { 83: USAGE });
+    await h.billingStore.save(computation, total);
+    await until(() => sim.invoices.length === 1, "the invoice push");
+    await settled(scene, "83");
+    expect(sim.callsTo("POST", /invoice$/).map((c) => c.status)).toEqual([503, 503, 201]);
+    expect(sim.invoices).toHaveLength(1);
+  });
+});

@@ -1,0 +1,208 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { TenantGuard } from "../../../src/provisioning/tenant-guard.js";
+import { cloudesireScene, settled, until } from "../../support/cloudesire-scene.js";
+
+// Scenarios of docs/syndication.md ("Workflow of a Subscription") against the simulator, over real HTTP.
+let scene: Awaited<ReturnType<typeof cloudesireScene>> | undefined;
+afterEach(async () => {
+  await scene?.close();
+  scene = undefined;
+});
+
+const deployedPatches = (id: number) => scene!.sim.patches.filter((p) => p.subscription === id && p.deploymentStatus === "DEPLOYED");
+
+async function deployTrial(id: number, quantities?: Record<string, number>) {
+  const s = scene!;
+  s.sim.order(id, { type: "TRIAL", ...(quantities ? { quantities } : {}) });
+  await s.sim.notify(id, "CREATED");
+  await until(() => deployedPatches(id).length > 0, `DEPLOYED of ${id}`);
+  await settled(s, String(id));
+}
+
+describe("selling through Cloudesire: the lifecycle of a syndicated subscription", { timeout: 180_000 }, () => {
+  it("a trial order is provisioned at once; the customer gets the dashboard, instructions and credentials, then DEPLOYED", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    await deployTrial(4242, { CPU_CORES: 4, RAM_GB: 8, DISK_GB: 100, IP_ADDRESSES: 1 });
+
+    const ups = h.engine.callsFor("sub-4242");
+    expect(ups.map((c) => c.op)).toEqual(["up"]);
+    expect(ups[0]?.spec?.quotas.compute).toMatchObject({ cores: 4, ram: 8 * 1024 });
+    expect(ups[0]?.spec?.quotas.blockStorage.gigabytes).toBe(100);
+    expect(ups[0]?.spec?.quotas.network.floatingip).toBe(1);
+    expect(sim.endpoints.get(4242)).toEqual([{ endpoint: "https://dashboard.cloud.example", description: "OpenStack dashboard", category: "APP" }]);
+
+    const outputs = await h.engine.outputs("sub-4242");
+    const creds = Object.fromEntries((sim.credentials.get(4242) ?? []).map((c) => [c.key, c.value]));
+    expect(creds).toMatchObject({ username: "sub-4242", password: outputs?.password, region: "RegionOne", authUrl: "http://127.0.0.1:5000/v3" });
+    expect(creds.CredentialsFile).toContain("clouds:");
+    expect(creds.CredentialsFile).toContain(outputs?.password);
+    const instructions = sim.instructions.get(4242)?.en ?? "";
+    expect(instructions).toContain("sub-4242 is ready");
+    expect(instructions).not.toContain(outputs?.password);
+    expect(sim.metadata.get(4242)).toMatchObject({ openstackProjectId: "project-of-sub-4242", openstackStack: "sub-4242" });
+
+    // DEPLOYED is the last thing said, after the access; every call pinned the apiVersion and sent the token.
+    const applied = sim.calls.filter((c) => c.applied).map((c) => `${c.method} ${c.path}`);
+    expect(applied).toEqual([
+      "POST subscription/4242/endpoints", "POST subscription/4242/instructions", "POST subscription/4242/credentials",
+      "PUT subscription/4242/metadata", "PATCH subscription/4242",
+    ]);
+    expect(sim.calls.every((c) => c.apiVersion === "20250109" && c.status !== 401)).toBe(true);
+    // The password is in no log line and in no outbox row.
+    expect(h.logs.join("\n")).not.toContain(outputs?.password);
+    const outbox = await h.cloudesire.store.outboxOf("4242");
+    expect(JSON.stringify(outbox)).not.toContain(outputs?.password);
+    expect(outbox.map((r) => [r.call.kind, r.state])).toEqual([["endpoints", "sent"], ["instructions", "sent"], ["credentials", "sent"], ["metadata", "sent"], ["status", "sent"]]);
+  });
+
+  it("a normal order waits for payment, touching no stack, and is provisioned once paid", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    sim.order(7, { type: "NORMAL" });
+    await sim.notify(7, "CREATED");
+    await settled(scene, "7");
+    expect((await h.cloudesire.store.get("7"))?.lastRead).toMatchObject({ deploymentStatus: "WAITING_PAYMENT", paid: false, verdict: "waiting: waiting for the customer's payment" });
+    expect(h.engine.calls).toHaveLength(0);
+    expect(await h.store.get("7")).toBeNull();
+    expect(sim.patches).toHaveLength(0);
+
+    sim.set(7, { paid: true, deploymentStatus: "PENDING" });
+    await sim.notify(7, "MODIFIED");
+    await until(() => deployedPatches(7).length === 1, "DEPLOYED after payment");
+    await settled(scene, "7");
+    expect(h.engine.callsFor("sub-7").map((c) => c.op)).toEqual(["up"]);
+  });
+
+  it("more cores are applied at once; a downsize below usage is refused and the customer is told why", async () => {
+    let usedCores = 2;
+    // The tenant guard as unit tests use it: a cloud whose project uses `usedCores` cores.
+    const guard: TenantGuard = {
+      beforeUp: async (_p, spec) => (spec.quotas.compute.cores < usedCores ? `downsize refused, the project uses more than the new plan allows: cores ${usedCores} in use > ${spec.quotas.compute.cores}` : null),
+      beforeDestroy: async () => null,
+      leftoversOf: async () => ({}),
+    };
+    scene = await cloudesireScene({ guard });
+    const { sim, h } = scene;
+    await deployTrial(11);
+
+    sim.setQuantities(11, { CPU_CORES: 12, RAM_GB: 24, DISK_GB: 300, IP_ADDRESSES: 2 });
+    await sim.notify(11, "MODIFIED");
+    await until(() => h.engine.callsFor("sub-11").length === 2, "the upgrade's stack update");
+    await settled(scene, "11");
+    expect(h.engine.callsFor("sub-11")[1]?.spec?.quotas.compute.cores).toBe(12);
+    expect(await h.store.get("11")).toMatchObject({ phase: "ready" });
+    // Access is posted once in a subscription's life; DEPLOYED once.
+    expect(sim.callsTo("POST", /credentials$/)).toHaveLength(1);
+    expect(deployedPatches(11)).toHaveLength(1);
+
+    usedCores = 10;
+    sim.setQuantities(11, { CPU_CORES: 4, RAM_GB: 24, DISK_GB: 300, IP_ADDRESSES: 2 });
+    await sim.notify(11, "MODIFIED");
+    await until(() => (sim.instructions.get(11)?.en ?? "").includes("could not be applied"), "the refusal shown to the customer");
+    await settled(scene, "11");
+    expect(sim.instructions.get(11)?.en).toContain("cores 10 in use > 4");
+    expect(await h.store.get("11")).toMatchObject({ phase: "failed", lastError: expect.stringContaining("downsize refused") });
+    // The tenant keeps running as it was: no FAILED, no second stack change.
+    expect(sim.patches.filter((p) => p.subscription === 11).map((p) => p.deploymentStatus)).toEqual(["DEPLOYED"]);
+    expect(h.engine.callsFor("sub-11").filter((c) => c.op === "up")).toHaveLength(2);
+
+    // The customer frees cores and buys 12 again: applied, and the instructions say so.
+    usedCores = 2;
+    sim.setQuantities(11, { CPU_CORES: 6, RAM_GB: 24, DISK_GB: 300, IP_ADDRESSES: 2 });
+    await sim.notify(11, "MODIFIED");
+    await until(async () => (await h.store.get("11"))?.phase === "ready", "the next change applied");
+    await until(() => (sim.instructions.get(11)?.en ?? "").startsWith("Your OpenStack project sub-11 is ready"), "instructions restored");
+  });
+
+  it("quantities over the operator's limits fail the subscription with a reason the customer reads", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    sim.order(12, { type: "TRIAL", quantities: { CPU_CORES: 80, RAM_GB: 8, DISK_GB: 100, IP_ADDRESSES: 1 } });
+    await sim.notify(12, "CREATED");
+    await until(() => sim.patches.some((p) => p.subscription === 12 && p.deploymentStatus === "FAILED"), "FAILED");
+    expect(sim.instructions.get(12)?.en).toContain("CPU cores: 80 is more than the 64 this cloud sells per subscription");
+    expect(h.engine.calls).toHaveLength(0);
+    const applied = sim.calls.filter((c) => c.applied).map((c) => `${c.method} ${c.path}`);
+    expect(applied).toEqual(["POST subscription/12/instructions", "PATCH subscription/12"]);
+  });
+
+  it("a missing billing-item identifier fails the subscription, naming it", async () => {
+    scene = await cloudesireScene();
+    const { sim } = scene;
+    sim.order(13, { type: "TRIAL", quantities: { CPU_CORES: 2, RAM_GB: 4, DISK_GB: 50 } });
+    await sim.notify(13, "CREATED");
+    await until(() => sim.patches.some((p) => p.subscription === 13 && p.deploymentStatus === "FAILED"), "FAILED");
+    expect(sim.instructions.get(13)?.en).toContain('no "IP_ADDRESSES" extra resource');
+  });
+
+  it("a pay-as-you-go plan gets the PAYG ceilings", async () => {
+    scene = await cloudesireScene({ paygPlans: ["88"] });
+    const { sim, h } = scene;
+    sim.order(14, { type: "TRIAL", productVersion: 88, quantities: {} });
+    await sim.notify(14, "CREATED");
+    await until(() => deployedPatches(14).length === 1, "DEPLOYED");
+    expect(h.engine.callsFor("sub-14")[0]?.spec?.quotas.compute.cores).toBe(64);
+    expect(h.engine.callsFor("sub-14")[0]?.spec?.tags).toContain("plan:payg");
+  });
+
+  it("STOPPED suspends the tenant; back to DEPLOYED resumes it, without reporting anything again", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    await deployTrial(21);
+    sim.set(21, { deploymentStatus: "STOPPED" });
+    await sim.notify(21, "MODIFIED");
+    await until(() => h.engine.callsFor("sub-21").length === 2, "suspension");
+    expect(h.engine.callsFor("sub-21")[1]?.spec?.enabled).toBe(false);
+    await settled(scene, "21");
+    sim.set(21, { deploymentStatus: "DEPLOYED" });
+    await sim.notify(21, "MODIFIED");
+    await until(() => h.engine.callsFor("sub-21").length === 3, "resumption");
+    expect(h.engine.callsFor("sub-21")[2]?.spec?.enabled).toBe(true);
+    await settled(scene, "21");
+    expect(deployedPatches(21)).toHaveLength(1);
+    expect(sim.callsTo("POST", /credentials$/)).toHaveLength(1);
+    expect(await h.store.get("21")).toMatchObject({ phase: "ready" });
+  });
+
+  it("UNDEPLOY_SENT tears the tenant down, then UNDEPLOYED; the DELETED that follows changes nothing", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    await deployTrial(31);
+    sim.set(31, { deploymentStatus: "UNDEPLOY_SENT" });
+    await sim.notify(31, "MODIFIED");
+    await until(() => sim.patches.some((p) => p.subscription === 31 && p.deploymentStatus === "UNDEPLOYED"), "UNDEPLOYED");
+    expect(h.engine.callsFor("sub-31").map((c) => c.op)).toEqual(["up", "destroy"]);
+    expect(await h.store.get("31")).toMatchObject({ phase: "cancelled" });
+    // Cloudesire confirms with DELETED (and the subscription is gone): nothing more happens.
+    sim.remove(31);
+    await sim.notify(31, "DELETED");
+    await settled(scene, "31");
+    expect(h.engine.callsFor("sub-31").map((c) => c.op)).toEqual(["up", "destroy"]);
+    expect(sim.patches.filter((p) => p.subscription === 31).map((p) => p.deploymentStatus)).toEqual(["DEPLOYED", "UNDEPLOYED"]);
+  });
+
+  it("a DELETED notification alone tears the tenant down (the templates do), and UNDEPLOYED on a deleted subscription is not retried", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    await deployTrial(32);
+    sim.remove(32);
+    await sim.notify(32, "DELETED");
+    await until(() => h.engine.callsFor("sub-32").some((c) => c.op === "destroy"), "teardown");
+    await settled(scene, "32");
+    const last = (await h.cloudesire.store.outboxOf("32")).at(-1);
+    expect(last).toMatchObject({ state: "skipped", call: { kind: "status", deploymentStatus: "UNDEPLOYED" } });
+    expect(sim.callsTo("PATCH", /^subscription\/32$/).map((c) => c.status)).toEqual([200, 404]);
+  });
+
+  it("a termination of an order never paid is confirmed at once, with no stack touched", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    sim.order(33, { type: "NORMAL" });
+    await sim.notify(33, "CREATED");
+    sim.set(33, { deploymentStatus: "UNDEPLOY_SENT" });
+    await sim.notify(33, "MODIFIED");
+    await until(() => sim.patches.some((p) => p.subscription === 33 && p.deploymentStatus === "UNDEPLOYED"), "UNDEPLOYED");
+    expect(h.engine.calls).toHaveLength(0);
+  });
+});
