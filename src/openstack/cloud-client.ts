@@ -30,11 +30,6 @@ export class CloudClient {
     this.timeoutMs = o.timeoutMs ?? TIMEOUT_MS;
   }
 
-  /** The project the admin's token is scoped to. */
-  async ownProjectId(): Promise<string | null> {
-    return (await this.session.current()).projectId;
-  }
-
   /** The service's endpoint, or null when this cloud does not run it (a Keystone-only test cloud). */
   async endpoint(service: Service): Promise<string | null> {
     // Keystone is where the admin logs in: its URL is the credentials' own, whatever the catalog says.

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
 import { z } from "zod";
 import { CloudClient } from "../../src/openstack/cloud-client.js";
 import { SUSPENDED_MARK } from "../../src/openstack/server-power.js";
@@ -44,7 +45,8 @@ describe("suspension stops the tenant's servers, resumption starts exactly those
 
     await h.send(event(id, "subscription.suspended"));
     await h.reconciler.idle();
-    expect((await h.store.get(id))?.phase).toBe("ready");
+    const suspended = await h.store.get(id);
+    expect(suspended?.phase, suspended?.lastError ?? "").toBe("ready");
     const stopping = await server(running);
     expect(stopping.metadata[SUSPENDED_MARK]).toBe("true");
     expect(stopping["OS-EXT-STS:task_state"]).toBe("powering-off"); // Nova accepted os-stop
@@ -54,7 +56,8 @@ describe("suspension stops the tenant's servers, resumption starts exactly those
 
     await h.send(event(id, "subscription.resumed"));
     await h.reconciler.idle();
-    expect((await h.store.get(id))?.phase).toBe("ready");
+    const resumed = await h.store.get(id);
+    expect(resumed?.phase, resumed?.lastError ?? "").toBe("ready");
     const starting = await server(running);
     expect(starting["OS-EXT-STS:task_state"]).toBe("powering-on"); // Nova accepted os-start
     expect(starting.metadata[SUSPENDED_MARK]).toBeUndefined();
@@ -63,15 +66,34 @@ describe("suspension stops the tenant's servers, resumption starts exactly those
     expect(stillOff["OS-EXT-STS:task_state"]).toBeNull();
   });
 
-  it("a cancellation purges the servers and leaves no quota rows behind: the project's quota sets read as the services' defaults", async () => {
+  it("a cancellation purges the servers and leaves no quota rows behind in Nova, Cinder or Neutron", async () => {
     const projectId = (await h.store.get(id))?.outputs?.projectId as string;
     expect((await readQuotaSet(admin, projectId, "compute")).cores).toBe(PREPAID.cores);
+    expect(await quotaRows(projectId)).toMatchObject({ nova_api: expect.any(Number), cinder: expect.any(Number), neutron: expect.any(Number) });
+    expect(Object.values(await quotaRows(projectId)).every((n) => n > 0)).toBe(true);
     await h.send(event(id, "subscription.cancelled"));
     await h.reconciler.idle();
-    expect((await h.store.get(id))?.phase).toBe("cancelled");
-    // Upstream defaults (nova.conf [quota] cores, cinder.conf quota_gigabytes, neutron.conf quota_floatingip).
-    expect((await readQuotaSet(admin, projectId, "compute")).cores).toBe(20);
-    expect((await readQuotaSet(admin, projectId, "blockStorage")).gigabytes).toBe(1000);
-    expect((await readQuotaSet(admin, projectId, "network")).floatingip).toBe(50);
+    const cancelled = await h.store.get(id);
+    expect(cancelled?.phase, cancelled?.lastError ?? "").toBe("cancelled");
+    // Nova refuses to read the quotas of a project Keystone no longer has ("is not a valid project"): the
+    // services' own tables say what is left.
+    expect(await quotaRows(projectId)).toEqual({ nova_api: 0, cinder: 0, neutron: 0 });
   });
 });
+
+/** Rows of the project's quotas in each service's database (Nova keeps them in nova_api). */
+async function quotaRows(projectId: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const db of ["nova_api", "cinder", "neutron"]) {
+    const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${testcloud().TESTCLOUD_PG_PORT}/${db}` });
+    await c.connect();
+    try {
+      // Cinder deletes softly (deleted = true); Nova and Neutron remove the rows.
+      const where = db === "cinder" ? "project_id = $1 AND deleted = false" : "project_id = $1";
+      out[db] = Number((await c.query(`SELECT count(*) AS n FROM quotas WHERE ${where}`, [projectId])).rows[0]?.n ?? 0);
+    } finally {
+      await c.end();
+    }
+  }
+  return out;
+}
