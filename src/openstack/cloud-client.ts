@@ -33,11 +33,6 @@ export class CloudClient {
     return this.session;
   }
 
-  /** The project the admin's token is scoped to. */
-  async ownProjectId(): Promise<string | null> {
-    return (await this.login()).projectId;
-  }
-
   /** The service's endpoint, or null when this cloud does not run it (a Keystone-only test cloud). */
   async endpoint(service: Service): Promise<string | null> {
     const { catalog } = await this.login();
