@@ -162,6 +162,18 @@ export function createApp(deps: AppDeps) {
     );
   }
 
+  /**
+   * The customer's key to its credentials, in the answer to the event that created the subscription and
+   * to every `subscription.created` event of it (a re-delivery after a lost answer, or one that arrived
+   * after another event had created it): the marketplace, which passes it on, always gets one that works.
+   */
+  const tokenInAnswer = (event: MarketplaceEvent, result: EventIntake): string | undefined => {
+    const sub = result.subscription;
+    if (!sub || sub.id !== event.subscription.id || sub.desired.status === "cancelled") return undefined;
+    const creating = (result.outcome === "applied" && result.created) || event.type === "subscription.created";
+    return creating ? currentCustomerToken(deps.customerTokenKey, sub) : undefined;
+  };
+
   const eventReceived: MiddlewareHandler<AppEnv> = async (c, next) => {
     try {
       await next();
@@ -262,18 +274,6 @@ export function createApp(deps: AppDeps) {
       }
     },
   );
-
-  /**
-   * The customer's key to its credentials, in the answer to the event that created the subscription and
-   * to every `subscription.created` event of it (a re-delivery after a lost answer, or one that arrived
-   * after another event had created it): the marketplace, which passes it on, always gets one that works.
-   */
-  const tokenInAnswer = (event: MarketplaceEvent, result: EventIntake): string | undefined => {
-    const sub = result.subscription;
-    if (!sub || sub.id !== event.subscription.id || sub.desired.status === "cancelled") return undefined;
-    const creating = (result.outcome === "applied" && result.created) || event.type === "subscription.created";
-    return creating ? currentCustomerToken(deps.customerTokenKey, sub) : undefined;
-  };
 
   if (deps.cloudesire) app.route("/v1/cloudesire", cloudesireRoutes({ ...deps.cloudesire, operator, log: deps.log }));
   if (deps.billing) app.route("/v1/billing-runs", billingRoutes({ ...deps.billing, billing: deps.billing.service, operator, metrics: deps.metrics }));
