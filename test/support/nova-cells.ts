@@ -12,7 +12,10 @@ import { testcloud } from "./testcloud.js";
  */
 export async function insertServer(o: {
   projectId: string; userId: string; name: string; vcpus: number; memoryMb: number;
-  /** A compute host's name: Nova's stop/start actions refuse a server without one (@check_instance_host). */
+  /**
+   * A compute host's name: Nova's stop/start actions refuse a server without one (@check_instance_host),
+   * and every action a server never launched (`launched_at`, check_instance_state's must_have_launched).
+   */
   host?: string;
   /** `stopped`: shut down (power_state 4, SHUTOFF), as a compute leaves a server after `os-stop`. */
   vmState?: "active" | "stopped";
@@ -32,8 +35,8 @@ export async function insertServer(o: {
   await api.connect();
   try {
     await cell.query(
-      `insert into instances (uuid, project_id, user_id, display_name, hostname, vcpus, memory_mb, deleted, vm_state, power_state, host, node, created_at)
-       values ($1, $2, $3, $4, $4, $5, $6, 0, $7, $8, $9, $9, now())`,
+      `insert into instances (uuid, project_id, user_id, display_name, hostname, vcpus, memory_mb, deleted, vm_state, power_state, host, node, launched_at, created_at)
+       values ($1, $2, $3, $4, $4, $5, $6, 0, $7, $8, $9, $9, now(), now())`,
       [uuid, o.projectId, o.userId, o.name, o.vcpus, o.memoryMb, o.vmState ?? "active", o.vmState === "stopped" ? 4 : 1, o.host ?? null],
     );
     await cell.query("insert into instance_extra (instance_uuid, flavor, created_at, deleted) values ($1, $2, now(), 0)", [uuid, JSON.stringify(flavor)]);
