@@ -143,7 +143,7 @@ async function main(argv: string[]): Promise<void> {
       const before = a.flags.has("--watch") ? (await latestOperation(api(), idArg(rest[0]))).op ?? 0 : 0;
       const body = await api().json<{ subscription: Sub }>("POST", `/v1/subscriptions/${idArg(rest[0])}/rotate-password`);
       if (a.flags.has("--watch")) return watchLatest(api(), body.subscription.id, undefined, a, before);
-      return a.json ? print(body) : console.log(`password rotation of ${body.subscription.id} accepted (tenantctl watch ${body.subscription.id})`);
+      return a.json ? print(body) : console.log(`new Keystone credentials for ${body.subscription.id} requested (tenantctl watch ${body.subscription.id})`);
     }
     case "watch": {
       const op = flag(a, "--op");
