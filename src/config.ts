@@ -66,6 +66,7 @@ export const EnvSchema = z.object({
   CLOUDESIRE_API_URL: doc(z.string().url().optional(), "Cloudesire's marketplace API, ending in `/api` (e.g. `https://backend.example-marketplace.com/api`)", "none: notifications are stored, not read"),
   CLOUDESIRE_TOKEN: doc(z.string().min(1).optional(), "the vendor's permanent API token, sent as `CMW-Auth-Token`", "none"),
   CLOUDESIRE_EVENT_SECRET: doc(z.string().min(16, "CLOUDESIRE_EVENT_SECRET must be at least 16 characters").optional(), "the product's secret token: notifications must carry `CMW-Event-Signature: sha1=<HMAC>` of it", "none: notifications refused with 503"),
+  CLOUDESIRE_EVENT_SECRET_PREVIOUS: doc(z.string().min(16, "CLOUDESIRE_EVENT_SECRET_PREVIOUS must be at least 16 characters").optional(), "while the product's secret is rotated: the previous one, still accepted (remove it once Cloudesire signs with the new one)", "none"),
   CLOUDESIRE_DASHBOARD_URL: doc(z.string().url().refine((u) => u.startsWith("https://"), "CLOUDESIRE_DASHBOARD_URL must be an https:// URL (Cloudesire requires HTTPS endpoints)").optional(), "the cloud's dashboard (HTTPS), posted as the customer's `APP` endpoint", "none: no endpoint posted (healthz says so)"),
   CLOUDESIRE_ITEM_CORES: doc(z.string().min(1).default("CPU_CORES"), "billing-item identifier of the CPU cores bought"),
   CLOUDESIRE_ITEM_RAM_GB: doc(z.string().min(1).default("RAM_GB"), "billing-item identifier of the GB of RAM bought"),
@@ -154,6 +155,8 @@ export interface CloudesireConfig {
   apiUrl: string | undefined;
   token: string | undefined;
   eventSecret: string | undefined;
+  /** The previous secret, accepted too during a rotation. */
+  eventSecretPrevious: string | undefined;
   dashboardUrl: string | undefined;
   items: { cores: string; ramGb: string; diskGb: string; floatingIps: string };
   paygPlans: string[];
@@ -168,6 +171,7 @@ function cloudesireConfigOf(env: Env): CloudesireConfig {
     apiUrl: env.CLOUDESIRE_API_URL,
     token: env.CLOUDESIRE_TOKEN,
     eventSecret: env.CLOUDESIRE_EVENT_SECRET,
+    eventSecretPrevious: env.CLOUDESIRE_EVENT_SECRET_PREVIOUS,
     dashboardUrl: env.CLOUDESIRE_DASHBOARD_URL,
     items: { cores: env.CLOUDESIRE_ITEM_CORES, ramGb: env.CLOUDESIRE_ITEM_RAM_GB, diskGb: env.CLOUDESIRE_ITEM_DISK_GB, floatingIps: env.CLOUDESIRE_ITEM_IP_ADDRESSES },
     paygPlans: env.CLOUDESIRE_PAYG_PLANS.split(",").filter(Boolean),
@@ -258,7 +262,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     logLevel: env.LOG_LEVEL,
     cloudesire: cloudesireConfigOf(env),
     secrets: [
-      env.CLOUDESIRE_TOKEN, env.CLOUDESIRE_EVENT_SECRET,
+      env.CLOUDESIRE_TOKEN, env.CLOUDESIRE_EVENT_SECRET, env.CLOUDESIRE_EVENT_SECRET_PREVIOUS,
       env.WEBHOOK_SECRET, env.WEBHOOK_SECRET_PREVIOUS, env.BILLING_WEBHOOK_SECRET, operatorToken, customerTokenKey, env.METRICS_TOKEN, passphrase,
       creds?.password, rawEnv.OS_PASSWORD, env.DATABASE_URL ? passwordOfUrl(env.DATABASE_URL) : undefined,
     ]

@@ -5,7 +5,7 @@ import { SubscriptionId } from "../domain/subscription-id.js";
 import type { Logger } from "../log.js";
 import { Notification, OrderValidationRequest } from "../marketplaces/cloudesire/contract.js";
 import { validateOrder, type CloudesireProduct } from "../marketplaces/cloudesire/mapping.js";
-import { verifyNotification } from "../marketplaces/cloudesire/signature.js";
+import { verifyNotificationRotating } from "../marketplaces/cloudesire/signature.js";
 import { LastRead, OutboxRow, type CloudesireStore } from "../store/cloudesire-store.js";
 import { Reported } from "../marketplaces/cloudesire/report-back.js";
 import { boundedBody } from "./body-limit.js";
@@ -16,6 +16,8 @@ export interface CloudesireRouteDeps {
   store: CloudesireStore;
   /** CLOUDESIRE_EVENT_SECRET; none: notifications are refused (503). */
   eventSecret: string | undefined;
+  /** CLOUDESIRE_EVENT_SECRET_PREVIOUS: accepted too while the secret is rotated. */
+  previousEventSecret?: string | undefined;
   product: CloudesireProduct;
   operator: MiddlewareHandler;
   /** A read was asked for: start it now. */
@@ -45,7 +47,8 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
   const signed: MiddlewareHandler = async (c, next) => {
     if (!deps.eventSecret) throw unavailable("CLOUDESIRE_EVENT_SECRET is not configured: Cloudesire notifications are refused until it is");
     // The signature covers the raw bytes: checked before anything is parsed.
-    verifyNotification(deps.eventSecret, c.req.header("cmw-event-signature"), new Uint8Array(await c.req.arrayBuffer()));
+    const by = verifyNotificationRotating(deps.eventSecret, deps.previousEventSecret, c.req.header("cmw-event-signature"), new Uint8Array(await c.req.arrayBuffer()));
+    if (by === "previous") deps.log.info("cloudesire notification signed with the previous secret", { signedWith: by });
     await next();
   };
 

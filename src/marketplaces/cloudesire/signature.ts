@@ -17,3 +17,18 @@ export function verifyNotification(secret: string, signature: string | undefined
   const given = Buffer.from(signature.trim().toLowerCase());
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw unauthorized("bad CMW-Event-Signature");
 }
+
+/**
+ * During a rotation of the product's secret both the new and the previous one are accepted
+ * (CLOUDESIRE_EVENT_SECRET_PREVIOUS): returns which one signed, or throws `unauthorized`.
+ */
+export function verifyNotificationRotating(current: string, previous: string | undefined, signature: string | undefined, rawBody: Uint8Array): "current" | "previous" {
+  try {
+    verifyNotification(current, signature, rawBody);
+    return "current";
+  } catch (e) {
+    if (!previous) throw e;
+    verifyNotification(previous, signature, rawBody);
+    return "previous";
+  }
+}
