@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { CloudClient } from "../../../src/openstack/cloud-client.js";
-import { CloudGuard } from "../../../src/provisioning/tenant-guard.js";
+import { CloudGuard, type TenantGuard } from "../../../src/provisioning/tenant-guard.js";
 import { event, PREPAID } from "../../support/events.js";
 import { FailingOpenStack } from "../../support/failing-openstack.js";
 import { harness } from "../../support/harness.js";
@@ -20,10 +20,22 @@ afterEach(async () => {
 async function withFailingCloud(mode: "500" | "hang", timeoutMs = 30_000) {
   cloud = await new FailingOpenStack(mode).start();
   const client = new CloudClient(cloud.credentials(), fetch, { timeoutMs });
-  const h = await harness({ maxAttempts: 2, guard: new CloudGuard(client, { policy: "purge", pollMs: 5, timeoutMs: 5000 }) });
+  const real = new CloudGuard(client, { policy: "purge", pollMs: 5, timeoutMs: 5000 });
+  // The checks after an update (quota sets, servers' power) talk to the cloud too: they join in once the
+  // tenant exists, so that its creation is not what fails.
+  let armed = false;
+  const guard: TenantGuard = {
+    beforeUp: (p, spec) => real.beforeUp(p, spec),
+    beforeDestroy: (p, onStep) => real.beforeDestroy(p, onStep),
+    leftoversOf: (spec) => real.leftoversOf(spec),
+    afterUp: (p, spec) => (armed ? real.afterUp(p, spec) : Promise.resolve([])),
+    power: (p, enabled) => (armed ? real.power(p, enabled) : Promise.resolve([])),
+  };
+  const h = await harness({ maxAttempts: 2, guard });
   await h.send(event("42", "subscription.created", { plan: { ...PREPAID, cores: 16, ramGb: 32, diskGb: 200 } }));
   await h.reconciler.idle();
   expect((await h.store.get("42"))?.phase).toBe("ready");
+  armed = true;
   return { h, cloud };
 }
 
