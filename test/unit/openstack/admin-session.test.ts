@@ -3,7 +3,7 @@ import { z } from "zod";
 import { AdminSession } from "../../../src/openstack/admin-session.js";
 import { CloudClient } from "../../../src/openstack/cloud-client.js";
 import { projectUsage } from "../../../src/openstack/project-usage.js";
-import { CloudGuard } from "../../../src/provisioning/tenant-guard.js";
+import { CloudGuard, type TenantGuard } from "../../../src/provisioning/tenant-guard.js";
 import { event, PREPAID } from "../../support/events.js";
 import { FakeOpenStack } from "../../support/fake-openstack.js";
 import { harness } from "../../support/harness.js";
@@ -37,7 +37,10 @@ describe("the admin's Keystone token", () => {
   it("an hour after provisioning, a modify of the tenant still passes the guard: the token is replaced before it expires", async () => {
     const t = clock();
     const c = await cloudWith({ now: t.now });
-    const h = await harness({ maxAttempts: 2, guard: new CloudGuard(clientOf(c, t.now), { policy: "purge", pollMs: 5, timeoutMs: 5000 }) });
+    // The recorded cloud serves the usage reads of the guard's downsize check, which is what needs the token.
+    const real = new CloudGuard(clientOf(c, t.now), { policy: "purge", pollMs: 5, timeoutMs: 5000 });
+    const guard: TenantGuard = { beforeUp: (p, s) => real.beforeUp(p, s), beforeDestroy: (p, f) => real.beforeDestroy(p, f), leftoversOf: (s) => real.leftoversOf(s) };
+    const h = await harness({ maxAttempts: 2, guard });
     // The recorded usage (test/fixtures/openstack): 12 cores, 24 GiB of RAM, 150 GB of volumes.
     const plan = { ...PREPAID, ramGb: 32, diskGb: 200 };
     await h.send(event("42", "subscription.created", { plan: { ...plan, cores: 16 } }));

@@ -66,7 +66,7 @@ class IntakeModel {
   private view(id: string): unknown {
     const s = this.subs.get(id);
     if (!s) return null;
-    return { id: s.id, desired: s.desired, generation: s.generation, appliedGeneration: 0, phase: s.phase, lastError: null, outputs: null, tokenHash: s.token_hash, tokenGeneration: s.token_generation, pendingNote: null };
+    return { id: s.id, desired: s.desired, generation: s.generation, appliedGeneration: 0, phase: s.phase, lastError: null, outputs: null, tokenHash: s.token_hash, tokenGeneration: s.token_generation, pendingNote: null, rotatePassword: false, refreshNext: false };
   }
 
   rows() {
