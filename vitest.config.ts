@@ -3,8 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     projects: [
-      // hookTimeout: starting the in-memory PGlite takes ~2 s, far more on a loaded machine.
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 30_000, hookTimeout: 60_000 } },
+      // hookTimeout: starting the in-memory PGlite takes ~2 s, far more on a loaded machine; tests that start
+      // a harness or run `tenantctl` child processes took 10-25 s each at a load of 4 on 2 cores.
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 90_000 } },
       {
         test: {
           name: "integration",
