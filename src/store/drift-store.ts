@@ -1,31 +1,10 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { DriftDifference, DriftRecord, type DriftState } from "../domain/drift.js";
 import type { Db } from "./db.js";
 
-export const DriftDifference = z.object({
-  resource: z.string(),
-  type: z.string(),
-  change: z.string(),
-  properties: z.array(z.string()),
-});
-
-/**
- * in_sync: the cloud matches the stack; drifted: it does not, and no operator has decided;
- * accepted: an operator accepted exactly these differences (a new difference makes it drifted again);
- * failed: the check itself failed (the error says why).
- */
-export const DriftState = z.enum(["in_sync", "drifted", "accepted", "failed"]);
-export type DriftState = z.infer<typeof DriftState>;
-
-export const DriftRecord = z.object({
-  subscriptionId: z.string(),
-  checkedAt: z.string(),
-  state: DriftState,
-  differences: z.array(DriftDifference),
-  acceptedAt: z.string().nullable(),
-  error: z.string().nullable(),
-});
-export type DriftRecord = z.infer<typeof DriftRecord>;
+// Moved to the domain (issue 15); re-exported while callers move.
+export { DriftDifference, DriftRecord, DriftState } from "../domain/drift.js";
 
 const COLUMNS = `subscription_id AS "subscriptionId", state, differences, error,
   to_char(checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "checkedAt",
