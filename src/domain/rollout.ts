@@ -1,0 +1,158 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+
+/**
+ * Fleet rollouts: when what the service would declare for ready stacks changes (the quota defaults file,
+ * plan limits, the region, a new version of the Pulumi program), the change is applied deliberately, in
+ * waves, never silently by the next unrelated update. Pure: the plan, the waves and the failure budget.
+ */
+
+/** `"1%,10%,100%"`: cumulative shares of the stacks to change, strictly increasing, ending at 100%. */
+export const WaveList = z
+  .array(z.string().regex(/^\d{1,3}(\.\d+)?%$/, "a wave is a percentage such as 10%"))
+  .min(1)
+  .max(10)
+  .transform((ws) => ws.map((w) => Number(w.slice(0, -1))))
+  .refine((ps) => ps.every((p) => p > 0 && p <= 100), "each wave is more than 0% and at most 100%")
+  .refine((ps) => ps.every((p, i) => i === 0 || p > ps[i - 1]!), "waves grow: each one is a larger share than the one before")
+  .refine((ps) => ps.at(-1) === 100, "the last wave is 100%");
+export type WaveList = z.infer<typeof WaveList>;
+
+export const DEFAULT_WAVES = ["1%", "10%", "100%"];
+
+/**
+ * How many stacks each wave changes (not cumulative), for `total` stacks: wave k ends at
+ * ceil(total x share_k) stacks; a wave left empty by rounding is dropped, and the first one has at least
+ * one stack, so a canary always comes first.
+ */
+export function waveSizes(total: number, shares: readonly number[]): number[] {
+  const sizes: number[] = [];
+  let done = 0;
+  for (const share of shares) {
+    const upTo = Math.min(total, Math.max(done === 0 && total > 0 ? 1 : 0, Math.ceil((total * share) / 100)));
+    if (upTo > done) sizes.push(upTo - done);
+    done = Math.max(done, upTo);
+  }
+  return sizes;
+}
+
+/** The same JSON for the same value, whatever the order its keys were written in. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * What a stack declares, as one hash: the tenant spec and the version of the program that declares it.
+ * Stored with every successful update; a ready stack whose hash differs from the one the service would
+ * now compute is part of the next rollout.
+ */
+export function declarationHash(spec: unknown, programVersion: string): string {
+  return createHash("sha256").update(`${programVersion}\n${canonicalJson(spec)}`).digest("hex").slice(0, 32);
+}
+
+/** One changed leaf: `quotas.compute.keyPairs: 100 -> 20`. */
+export interface FieldChange {
+  path: string;
+  from: unknown;
+  to: unknown;
+}
+
+/** The leaves that differ between two declarations (objects compared key by key, arrays as values). */
+export function declarationDiff(from: unknown, to: unknown, path = ""): FieldChange[] {
+  const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
+  if (isObject(from) && isObject(to)) {
+    const keys = [...new Set([...Object.keys(from), ...Object.keys(to)])].sort();
+    return keys.flatMap((k) => declarationDiff(from[k], to[k], path ? `${path}.${k}` : k));
+  }
+  return canonicalJson(from) === canonicalJson(to) ? [] : [{ path, from, to }];
+}
+
+export const describeChange = (c: FieldChange): string => `${c.path}: ${canonicalJson(c.from) ?? "none"} -> ${canonicalJson(c.to) ?? "none"}`;
+
+/** What a rollout would do to one stack: its declaration now and as the service would write it. */
+export interface StackDeclaration {
+  subscriptionId: string;
+  applied: { hash: string; spec: unknown; programVersion: string } | null;
+  wanted: { hash: string; spec: unknown; programVersion: string };
+}
+
+export interface RolloutGroup {
+  /** The changes every stack of the group would get, one line each (the group's identity). */
+  changes: string[];
+  count: number;
+  /** A few of its subscriptions, for an operator to preview by hand. */
+  examples: string[];
+}
+
+/**
+ * The grouped diff a rollout plan shows: stacks whose declaration would change, grouped by exactly the
+ * same set of changes (10,000 tenants that all get `keyPairs: 100 -> 20` are one line), largest first.
+ * A stack updated before hashes were recorded counts as "declaration not recorded".
+ */
+export function planRollout(stacks: readonly StackDeclaration[], examplesPerGroup = 3): { total: number; changing: number; groups: RolloutGroup[] } {
+  const groups = new Map<string, RolloutGroup>();
+  let changing = 0;
+  for (const s of stacks) {
+    if (s.applied?.hash === s.wanted.hash) continue;
+    changing++;
+    const changes = s.applied
+      ? [
+          ...(s.applied.programVersion !== s.wanted.programVersion ? [`program: ${s.applied.programVersion} -> ${s.wanted.programVersion}`] : []),
+          ...declarationDiff(s.applied.spec, s.wanted.spec).map(describeChange),
+        ]
+      : ["declaration not recorded (applied before rollouts were tracked)"];
+    const key = changes.join("\n");
+    const group = groups.get(key) ?? { changes, count: 0, examples: [] };
+    group.count++;
+    if (group.examples.length < examplesPerGroup) group.examples.push(s.subscriptionId);
+    groups.set(key, group);
+  }
+  return { total: stacks.length, changing, groups: [...groups.values()].sort((a, b) => b.count - a.count || (a.changes[0]! < b.changes[0]! ? -1 : 1)) };
+}
+
+/**
+ * running: a wave is being applied; pausing: between two waves; halted: failures went past the budget
+ * (resume goes on, abort ends it); aborted: an operator stopped it; done: every wave applied.
+ */
+export const RolloutState = z.enum(["running", "pausing", "halted", "aborted", "done"]);
+export type RolloutState = z.infer<typeof RolloutState>;
+
+/** One rollout's progress, as the pure decision below reads it. */
+export interface RolloutProgress {
+  state: RolloutState;
+  /** Index of the wave being applied (or last applied). */
+  wave: number;
+  waveSizes: number[];
+  /** Stacks of the current wave still being applied. */
+  inFlight: number;
+  failed: number;
+  maxFailures: number;
+  /** When the pause after the last finished wave ends (ms since epoch), if pausing. */
+  pauseUntil: number | null;
+}
+
+export type RolloutStep =
+  | { do: "wait" }
+  | { do: "halt"; reason: string }
+  | { do: "pause"; until: number }
+  | { do: "start-wave"; wave: number }
+  | { do: "finish" };
+
+/**
+ * The next step of a rollout, from its progress and the clock. The budget counts failed stacks across
+ * every wave; going past it halts the rollout before another wave starts (the wave in flight finishes:
+ * its updates are already queued and each is safe on its own).
+ */
+export function nextRolloutStep(p: RolloutProgress, now: number, pauseMs: number): RolloutStep {
+  if (p.state === "halted" || p.state === "aborted" || p.state === "done") return { do: "wait" };
+  if (p.failed > p.maxFailures) return { do: "halt", reason: `${p.failed} stacks failed, more than the budget of ${p.maxFailures}` };
+  if (p.state === "pausing") return p.pauseUntil !== null && now < p.pauseUntil ? { do: "wait" } : { do: "start-wave", wave: p.wave + 1 };
+  if (p.inFlight > 0) return { do: "wait" };
+  if (p.wave + 1 >= p.waveSizes.length) return { do: "finish" };
+  return pauseMs > 0 ? { do: "pause", until: now + pauseMs } : { do: "start-wave", wave: p.wave + 1 };
+}
