@@ -307,8 +307,11 @@ start_services() {
   OS_KEYSTONE_CONFIG_FILES="$DIR/keystone.conf" uwsgi_daemon keystone "$KPORT" \
     --wsgi-file /usr/bin/keystone-wsgi-public --processes 2 --threads 2
   # "Connection: close": OSC reuses connections, and uwsgi's --http-socket resets them (recipe, error 3).
+  # Nova's WSGI app monkey-patches with eventlet: two uwsgi threads of one process serving their first
+  # requests at once die with "greenlet.error: cannot switch to a different thread" and leave nova-api
+  # hung for good (seen when 4 tenants were created in parallel). Processes, one thread each, instead.
   OS_NOVA_CONFIG_DIR="$DIR/nova" uwsgi_daemon nova-api "$NPORT" \
-    --wsgi-file "$DIR/x/usr/bin/nova-api-wsgi" --processes 1 --threads 2 --enable-threads --lazy-apps
+    --wsgi-file "$DIR/x/usr/bin/nova-api-wsgi" --processes 2 --threads 1 --lazy-apps
   uwsgi_daemon cinder-api "$CPORT" --wsgi-file "$DIR/x/usr/bin/cinder-wsgi" \
     --pyargv "--config-file $DIR/cinder/cinder.conf" --processes 1 --threads 2 --enable-threads --lazy-apps
   OS_PLACEMENT_CONFIG_DIR="$DIR/placement" uwsgi_daemon placement-api "$PPORT" \
