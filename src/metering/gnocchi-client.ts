@@ -2,7 +2,7 @@ import { z } from "zod";
 import { AppError, unavailable, upstream } from "../domain/errors.js";
 import type { AdminCredentials } from "../openstack/credentials.js";
 import { AdminSession } from "../openstack/admin-session.js";
-import type { Meter } from "./meters.js";
+import type { Meter } from "../domain/billing.js";
 import type { Period } from "./period.js";
 import type { Point } from "./usage.js";
 

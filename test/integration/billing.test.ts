@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Hono } from "hono";
 import { verifyWebhook } from "../../src/domain/webhook-signature.js";
-import { DEFAULT_METERS } from "../../src/metering/meters.js";
+import { DEFAULT_METERS } from "../../src/domain/billing.js";
 import { listen } from "../support/local-server.js";
 import { event, PREPAID } from "../support/events.js";
 import { adminGnocchi, GnocchiSeeder, hours } from "../support/gnocchi-seed.js";
