@@ -10,11 +10,10 @@ import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { AdminCredentials } from "../src/openstack/credentials.js";
-import { computeBilling, type BillableSubscription } from "../src/metering/billing-run.js";
+import { BilledResource, DEFAULT_METERS, type BillableSubscription, type PriceList } from "../src/domain/billing.js";
+import { computeBilling } from "../src/metering/billing-run.js";
 import { GnocchiClient } from "../src/metering/gnocchi-client.js";
-import { BilledResource, DEFAULT_METERS } from "../src/metering/meters.js";
 import { periodOf } from "../src/metering/period.js";
-import type { PriceList } from "../src/metering/prices.js";
 
 const PROJECTS = Number(process.argv[2] ?? 1000);
 const PERIOD = periodOf("2026-09"); // 30 days = 720 hourly points per metric

@@ -8,6 +8,8 @@
  * failed; 2 bad usage or bad input, or a 4xx from the service; 3 the service cannot be reached.
  */
 import { readFileSync } from "node:fs";
+import type { z } from "zod";
+import type * as S from "./api/schemas.js";
 import { ConfigError, configReference, configReferenceMarkdown, loadCliConfig, loadCloudesireConfig, loadConfig, loadDoctorConfig, loadTenantSettings } from "./config.js";
 import { cloudesireDoctor } from "./marketplaces/cloudesire/doctor.js";
 import { doctor } from "./openstack/doctor.js";
@@ -79,7 +81,8 @@ function idArg(id: string | undefined): string {
   return encodeURIComponent(id);
 }
 
-type Sub = Record<string, unknown> & { id: string; stack: string; status: string; phase: string; plan: { model: string }; lastError: string | null };
+/** A response body as the API's own schema declares it (api/schemas.ts): a change there is a type error here. */
+type Body<T extends z.ZodType> = z.output<T>;
 
 async function main(argv: string[]): Promise<void> {
   const a = parseArgs(argv);
@@ -94,7 +97,7 @@ async function main(argv: string[]): Promise<void> {
       const q = new URLSearchParams();
       const phase = flag(a, "--phase");
       if (phase) q.set("phase", phase);
-      const body = await api().json<{ subscriptions: Sub[] }>("GET", `/v1/subscriptions${q.size ? `?${q}` : ""}`);
+      const body = await api().json<Body<typeof S.SubscriptionList>>("GET", `/v1/subscriptions${q.size ? `?${q}` : ""}`);
       const status = flag(a, "--status");
       const plan = flag(a, "--plan");
       const subs = body.subscriptions.filter((s) => (!status || s.status === status) && (!plan || s.plan.model === plan));
@@ -102,46 +105,44 @@ async function main(argv: string[]): Promise<void> {
       return table(subs.map((s) => ({ id: s.id, stack: s.stack, status: s.status, phase: s.phase, plan: s.plan.model, error: s.lastError ?? "" })));
     }
     case "show": {
-      const s = await api().json<Sub & { operations: Array<Record<string, unknown>>; drift: Record<string, unknown> | null; customer: Record<string, unknown>; outputs: Record<string, unknown> | null; lastEvent: Record<string, unknown> }>(
-        "GET", `/v1/subscriptions/${idArg(rest[0])}`,
-      );
+      const s = await api().json<Body<typeof S.SubscriptionDetail>>("GET", `/v1/subscriptions/${idArg(rest[0])}`);
       if (a.json) return print(s);
       fields([
         ["subscription", s.id], ["stack", s.stack], ["status", s.status], ["phase", s.phase],
-        ["plan", s.plan], ["customer", `${String(s.customer.name)} <${String(s.customer.email)}>`],
-        ["last event", `${String(s.lastEvent.id)} ${String(s.lastEvent.type)} at ${String(s.lastEvent.occurredAt)}`],
-        ["generation", `${String(s.appliedGeneration)} applied of ${String(s.generation)}`], ["error", s.lastError],
+        ["plan", s.plan], ["customer", `${s.customer.name} <${s.customer.email}>`],
+        ["last event", `${s.lastEvent.id} ${s.lastEvent.type} at ${s.lastEvent.occurredAt}`],
+        ["generation", `${s.appliedGeneration} applied of ${s.generation}`], ["error", s.lastError],
         ["project id", s.outputs?.projectId], ["user", s.outputs?.userName], ["auth url", s.outputs?.authUrl],
-        ["drift", s.drift ? `${String(s.drift.state)} (checked ${String(s.drift.checkedAt)})` : "never checked"],
+        ["drift", s.drift ? `${s.drift.state} (checked ${s.drift.checkedAt})` : "never checked"],
       ]);
       console.log("");
       table(s.operations.map((o) => ({ op: o.id, kind: o.kind, event: o.eventId, result: o.result, started: o.startedAt, error: o.error ?? "" })));
       return showCloudesire(api(), s.id);
     }
     case "preview": {
-      const body = await api().json<{ text: string; changeSummary: Record<string, number> }>("POST", `/v1/subscriptions/${idArg(rest[0])}/preview`);
+      const body = await api().json<Body<typeof S.PreviewResponse>>("POST", `/v1/subscriptions/${idArg(rest[0])}/preview`);
       if (a.json) return print(body);
       process.stdout.write(body.text.endsWith("\n") ? body.text : `${body.text}\n`);
       return console.log(`summary: ${Object.entries(body.changeSummary).map(([k, n]) => `${n} ${k}`).join(", ") || "no changes"}`);
     }
     case "history": {
-      const body = await api().json<{ history: Array<Record<string, unknown>> }>("GET", `/v1/subscriptions/${idArg(rest[0])}/history`);
+      const body = await api().json<Body<typeof S.HistoryResponse>>("GET", `/v1/subscriptions/${idArg(rest[0])}/history`);
       if (a.json) return print(body);
       return table(body.history.map((h) => ({
         version: h.version, kind: h.kind, result: h.result, started: h.startTime,
         // Every update message starts with what caused it: an event id, "operator retry" or "drift repair".
-        event: String(h.message).match(/^(evt[^\s]*|[^\s(]+)/)?.[0] ?? "", changes: h.resourceChanges, message: h.message,
+        event: h.message.match(/^(evt[^\s]*|[^\s(]+)/)?.[0] ?? "", changes: h.resourceChanges, message: h.message,
       })));
     }
     case "retry": {
       const before = a.flags.has("--watch") ? (await latestOperation(api(), idArg(rest[0]))).op ?? 0 : 0;
-      const body = await api().json<{ subscription: Sub }>("POST", `/v1/subscriptions/${idArg(rest[0])}/retry`);
+      const body = await api().json<Body<typeof S.RetryAccepted>>("POST", `/v1/subscriptions/${idArg(rest[0])}/retry`);
       if (a.flags.has("--watch")) return watchLatest(api(), body.subscription.id, undefined, a, before);
       return a.json ? print(body) : console.log(`retry of ${body.subscription.id} accepted (tenantctl watch ${body.subscription.id})`);
     }
     case "rotate-password": {
       const before = a.flags.has("--watch") ? (await latestOperation(api(), idArg(rest[0]))).op ?? 0 : 0;
-      const body = await api().json<{ subscription: Sub }>("POST", `/v1/subscriptions/${idArg(rest[0])}/rotate-password`);
+      const body = await api().json<Body<typeof S.RetryAccepted>>("POST", `/v1/subscriptions/${idArg(rest[0])}/rotate-password`);
       if (a.flags.has("--watch")) return watchLatest(api(), body.subscription.id, undefined, a, before);
       return a.json ? print(body) : console.log(`new Keystone credentials for ${body.subscription.id} requested (tenantctl watch ${body.subscription.id})`);
     }
@@ -153,8 +154,8 @@ async function main(argv: string[]): Promise<void> {
     case "drift":
       return driftCommand(api(), rest, a);
     case "dead-letters": {
-      const body = await api().json<{ deadLetters: Array<Record<string, unknown>> }>("GET", "/v1/dead-letters");
-      const cd = await api().json<{ deadLetters: Array<Record<string, unknown>> }>("GET", "/v1/cloudesire/dead-letters");
+      const body = await api().json<Body<typeof S.DeadLetterList>>("GET", "/v1/dead-letters");
+      const cd = await api().json<Body<typeof S.CloudesireDeadCalls>>("GET", "/v1/cloudesire/dead-letters");
       if (a.json) return print({ ...body, cloudesire: cd.deadLetters });
       table(body.deadLetters.map((d) => ({ subscription: d.subscription, attempts: d.attempts, failed: d.failedAt, error: d.error })));
       if (cd.deadLetters.length === 0) return;
@@ -166,17 +167,17 @@ async function main(argv: string[]): Promise<void> {
     case "bill": {
       const period = flag(a, "--period");
       if (!period) throw new UsageError("bill needs --period YYYY-MM");
-      const body = await api().json<{ created: boolean; run: Record<string, unknown> }>("POST", "/v1/billing-runs", { period });
+      const body = await api().json<Body<typeof S.BillingRunCreated>>("POST", "/v1/billing-runs", { period });
       if (a.json) return print(body);
       const r = body.run;
-      console.log(`${body.created ? "billed" : "already billed"} ${String(r.period)}: run ${String(r.id)}, ${String(r.invoiceCount)} invoices, total ${String(r.total)} ${String(r.currency)}`);
-      console.log(`  invoices: tenantctl invoices ${String(r.id)} [--csv]`);
+      console.log(`${body.created ? "billed" : "already billed"} ${r.period}: run ${r.id}, ${r.invoiceCount} invoices, total ${r.total} ${r.currency}`);
+      console.log(`  invoices: tenantctl invoices ${r.id} [--csv]`);
       return;
     }
     case "invoices": {
       const id = idArg(rest[0]);
       if (a.flags.has("--csv")) return void process.stdout.write(await api().text(`/v1/billing-runs/${id}/invoices.csv`));
-      const body = await api().json<{ invoices: Array<{ subscriptionId: string; total: string; currency: string }> }>("GET", `/v1/billing-runs/${id}`);
+      const body = await api().json<Body<typeof S.BillingRunDetail>>("GET", `/v1/billing-runs/${id}`);
       if (a.json) return print(body);
       return table(body.invoices.map((i) => ({ subscription: i.subscriptionId, total: i.total, currency: i.currency })));
     }
@@ -213,7 +214,7 @@ async function main(argv: string[]): Promise<void> {
 
 /** The newest operation id of a subscription (undefined if none yet). */
 async function latestOperation(client: ServiceClient, id: string): Promise<{ op: number | undefined; phase: string }> {
-  const s = await client.json<{ operations: Array<{ id: number }>; phase: string }>("GET", `/v1/subscriptions/${id}`);
+  const s = await client.json<Body<typeof S.SubscriptionDetail>>("GET", `/v1/subscriptions/${id}`);
   return { op: s.operations[0]?.id, phase: s.phase };
 }
 
@@ -238,8 +239,7 @@ async function watchLatest(client: ServiceClient, id: string, op: number | undef
 
 async function driftCommand(client: ServiceClient, rest: string[], a: Args): Promise<void> {
   const [sub, id] = rest;
-  type Drift = { subscriptionId: string; state: string; checkedAt: string; differences: Array<{ resource: string; change: string; properties: string[] }>; error: string | null };
-  const rows = (ds: Drift[]) =>
+  const rows = (ds: Array<Body<typeof S.Drift>>) =>
     table(ds.map((d) => ({
       subscription: d.subscriptionId, state: d.state, checked: d.checkedAt,
       differences: d.error ?? (d.differences.map((x) => `${x.resource} ${x.change}${x.properties.length ? ` (${x.properties.join(", ")})` : ""}`).join("; ") || "-"),
@@ -247,21 +247,21 @@ async function driftCommand(client: ServiceClient, rest: string[], a: Args): Pro
   switch (sub) {
     case undefined: {
       const state = flag(a, "--state");
-      const body = await client.json<{ drift: Drift[] }>("GET", `/v1/drift${state ? `?state=${encodeURIComponent(state)}` : ""}`);
+      const body = await client.json<Body<typeof S.DriftList>>("GET", `/v1/drift${state ? `?state=${encodeURIComponent(state)}` : ""}`);
       return a.json ? print(body) : rows(body.drift);
     }
     case "check": {
-      const body = await client.json<{ results: Array<Record<string, unknown>> }>("POST", id ? `/v1/subscriptions/${idArg(id)}/drift/check` : "/v1/drift/checks");
+      const body = await client.json<Body<typeof S.DriftSweep>>("POST", id ? `/v1/subscriptions/${idArg(id)}/drift/check` : "/v1/drift/checks");
       return a.json ? print(body) : table(body.results.map((r) => ({ subscription: r.subscription, outcome: r.outcome, state: r.state ?? "", reason: r.reason ?? "" })));
     }
     case "repair": {
       const before = a.flags.has("--watch") ? (await latestOperation(client, idArg(id))).op ?? 0 : 0;
-      const body = await client.json<{ subscription: Sub }>("POST", `/v1/subscriptions/${idArg(id)}/drift/repair`);
+      const body = await client.json<Body<typeof S.DriftRepairAccepted>>("POST", `/v1/subscriptions/${idArg(id)}/drift/repair`);
       if (a.flags.has("--watch")) return watchLatest(client, body.subscription.id, undefined, a, before);
       return a.json ? print(body) : console.log(`repair of ${body.subscription.id} accepted (tenantctl watch ${body.subscription.id})`);
     }
     case "accept": {
-      const body = await client.json<{ drift: Drift[] }>("POST", `/v1/subscriptions/${idArg(id)}/drift/accept`);
+      const body = await client.json<Body<typeof S.DriftList>>("POST", `/v1/subscriptions/${idArg(id)}/drift/accept`);
       return a.json ? print(body) : rows(body.drift);
     }
     default:
@@ -276,10 +276,10 @@ async function showCloudesire(client: ServiceClient, id: string): Promise<void> 
     throw e;
   });
   if (!res) return;
-  const cd = (await res.json()) as { lastRead: Record<string, unknown> | null; lastError: string | null; outbox: Array<Record<string, unknown>> };
+  const cd = (await res.json()) as Body<typeof S.CloudesireSubscription>;
   console.log("");
   fields([
-    ["cloudesire", cd.lastRead ? `${String(cd.lastRead.deploymentStatus)} (paid: ${String(cd.lastRead.paid)}), read ${String(cd.lastRead.at)}: ${String(cd.lastRead.verdict)}` : "not read yet"],
+    ["cloudesire", cd.lastRead ? `${cd.lastRead.deploymentStatus} (paid: ${String(cd.lastRead.paid)}), read ${cd.lastRead.at}: ${cd.lastRead.verdict}` : "not read yet"],
     ["read error", cd.lastError],
   ]);
   console.log("");
@@ -297,13 +297,13 @@ async function cloudesireCommand(api: () => ServiceClient, rest: string[], a: Ar
       return;
     }
     case "sync": {
-      const body = await api().json<{ subscription: string }>("POST", `/v1/cloudesire/subscriptions/${idArg(arg)}/sync`);
+      const body = await api().json<Body<typeof S.CloudesireSyncAccepted>>("POST", `/v1/cloudesire/subscriptions/${idArg(arg)}/sync`);
       return a.json ? print(body) : console.log(`read of Cloudesire subscription ${body.subscription} queued (tenantctl show ${body.subscription})`);
     }
     case "resolve": {
       if (!arg || !/^[1-9][0-9]*$/.test(arg) || (action !== "sent" && action !== "resend")) throw new UsageError("cloudesire resolve <call> sent|resend");
-      const body = await api().json<Record<string, unknown>>("POST", `/v1/cloudesire/outbox/${arg}/resolve`, { action });
-      return a.json ? print(body) : console.log(`call ${arg} (${String(body.kind)}) is now ${String(body.state)}`);
+      const body = await api().json<Body<typeof S.OutboxCallView>>("POST", `/v1/cloudesire/outbox/${arg}/resolve`, { action });
+      return a.json ? print(body) : console.log(`call ${arg} (${body.kind}) is now ${body.state}`);
     }
     default:
       throw new UsageError(`unknown cloudesire command '${sub}': cloudesire doctor | cloudesire sync <id> | cloudesire resolve <call> sent|resend`);

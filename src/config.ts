@@ -4,11 +4,11 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
-import { PlanLimits } from "./domain/plan.js";
 import { DEFAULT_QUOTA_DEFAULTS, QuotaDefaults } from "./domain/quota.js";
-import { DEFAULT_METERS, Meters } from "./metering/meters.js";
-import { PriceList } from "./metering/prices.js";
+import type { TenantSettings } from "./domain/tenant-spec.js";
+import { DEFAULT_METERS, Meters, PriceList } from "./domain/billing.js";
 import type { DeliveryTarget } from "./metering/billing-delivery.js";
+import type { CloudesireSettings } from "./marketplaces/cloudesire/settings.js";
 import { openstackEnvOf, readAdminCredentials, type AdminCredentials, type CredentialResult } from "./openstack/credentials.js";
 import { ensurePrivateDir, restrictNewFilesToOwner, restrictToOwner } from "./data-dir.js";
 
@@ -128,10 +128,7 @@ export interface Config {
   operatorTokenFile: string | undefined;
   pulumi: { backendUrl: string; passphrase: string; workDir: string };
   openstack: { admin: AdminCredentials | null; credentials: CredentialResult; problem: string | null; env: Record<string, string> };
-  tenant: {
-    domainId: string; memberRole: string; region: string; authUrl: string;
-    limits: PlanLimits; quotaDefaults: QuotaDefaults;
-  };
+  tenant: TenantSettings;
   metering: {
     prices: PriceList | null;
     meters: Meters;
@@ -150,21 +147,8 @@ export interface Config {
   secrets: string[];
 }
 
-/** Selling on Cloudesire: its API, the notifications' secret, and how the syndicated product is configured. */
-export interface CloudesireConfig {
-  apiUrl: string | undefined;
-  token: string | undefined;
-  eventSecret: string | undefined;
-  /** The previous secret, accepted too during a rotation. */
-  eventSecretPrevious: string | undefined;
-  dashboardUrl: string | undefined;
-  items: { cores: string; ramGb: string; diskGb: string; floatingIps: string };
-  paygPlans: string[];
-  timeoutMs: number;
-  backoffMs: number;
-  maxBackoffMs: number;
-  pollMs: number;
-}
+/** Selling on Cloudesire (marketplaces/cloudesire/settings.ts says what each setting means). */
+export type CloudesireConfig = CloudesireSettings;
 
 function cloudesireConfigOf(env: Env): CloudesireConfig {
   return {
@@ -300,7 +284,7 @@ function trustProxyOf(value: string | undefined): TrustProxy {
   return { kind: "addresses", addresses };
 }
 
-function tenantSettingsOf(env: Env, creds: AdminCredentials | null): Config["tenant"] {
+function tenantSettingsOf(env: Env, creds: AdminCredentials | null): TenantSettings {
   return {
     domainId: env.TENANT_DOMAIN_ID,
     memberRole: env.TENANT_MEMBER_ROLE,
@@ -316,7 +300,7 @@ function tenantSettingsOf(env: Env, creds: AdminCredentials | null): Config["ten
 }
 
 /** Tenant settings only, with no side effects (no data directory, no generated secrets): `tenantctl render`. */
-export function loadTenantSettings(rawEnv: Record<string, string | undefined> = process.env): Config["tenant"] {
+export function loadTenantSettings(rawEnv: Record<string, string | undefined> = process.env): TenantSettings {
   const admin = readAdminCredentials(rawEnv);
   return tenantSettingsOf(parseEnv(rawEnv), admin.ok ? admin.credentials : null);
 }

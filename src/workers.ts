@@ -1,6 +1,7 @@
 import type { CloudesireConfig } from "./config.js";
 import type { TenantSettings } from "./domain/tenant-spec.js";
 import { CloudesireClient } from "./marketplaces/cloudesire/client.js";
+import { ReportBack } from "./marketplaces/cloudesire/report-back.js";
 import { CloudesireWorker } from "./marketplaces/cloudesire/worker.js";
 import { BillingStore } from "./store/billing-store.js";
 import { CloudesireStore } from "./store/cloudesire-store.js";
@@ -42,9 +43,10 @@ export interface WorkerOptions {
  */
 export function assembleWorkers(o: WorkerOptions) {
   // Cloudesire's report-back is queued in the transaction that records an operation's outcome.
-  const cloudesireStore = new CloudesireStore(o.db, { dashboardUrl: o.cloudesire?.dashboardUrl, limits: o.settings.limits });
-  const store = new SubscriptionStore(o.db, { onOutcome: cloudesireStore.onOperationOutcome });
-  const billingStore = new BillingStore(o.db, { onRunSaved: cloudesireStore.onBillingRunSaved });
+  const cloudesireStore = new CloudesireStore(o.db);
+  const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, limits: o.settings.limits });
+  const store = new SubscriptionStore(o.db, { onOutcome: reportBack.onOperationOutcome });
+  const billingStore = new BillingStore(o.db, { onRunSaved: reportBack.onBillingRunSaved });
   const driftStore = new DriftStore(o.db);
 
   const metrics = new Metrics(
@@ -72,6 +74,7 @@ export function assembleWorkers(o: WorkerOptions) {
   const cloudesireWorker = cd?.apiUrl && cd.token
     ? new CloudesireWorker({
         store: cloudesireStore,
+        reports: reportBack,
         subscriptions: {
           get: (id) => store.get(id),
           take: async (event) => void (await store.intake(event, (tx, ids) => o.queue.enqueueMany(ids, { tx }))),
@@ -81,6 +84,6 @@ export function assembleWorkers(o: WorkerOptions) {
         pollMs: cd.pollMs, backoffMs: cd.backoffMs, maxBackoffMs: cd.maxBackoffMs,
       })
     : undefined;
-  const cloudesire = { store: cloudesireStore, worker: cloudesireWorker, product, kick: () => cloudesireWorker?.kick() };
+  const cloudesire = { store: cloudesireStore, reportBack, worker: cloudesireWorker, product, kick: () => cloudesireWorker?.kick() };
   return { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire };
 }

@@ -13,11 +13,12 @@ import { renderCredentials } from "../provisioning/credentials.js";
 import type { DriftDetector } from "../provisioning/drift.js";
 import type { Engine } from "../provisioning/engine.js";
 import type { ProgressHub } from "../provisioning/progress.js";
-import type { BillingRunRecord, BillingStore } from "../store/billing-store.js";
+import type { BillingStore } from "../store/billing-store.js";
 import type { DriftStore } from "../store/drift-store.js";
 import type { IntakeBatcher } from "../store/intake-batcher.js";
 import type { JobQueue } from "../store/job-queue.js";
-import type { EventIntake, SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
+import type { SubscriptionRecord } from "../domain/lifecycle.js";
+import type { EventIntake, SubscriptionStore } from "../store/subscription-store.js";
 import { billingRoutes } from "./billing-routes.js";
 import { cloudesireRoutes, type CloudesireRouteDeps } from "./cloudesire-routes.js";
 import { boundedBody } from "./body-limit.js";
@@ -28,7 +29,7 @@ import { clientAddressOf } from "./client-address.js";
 import * as S from "./schemas.js";
 import { json, OPERATOR, onSubscription, problem, text, UNAUTHORIZED } from "./route-docs.js";
 import { driftRoutes } from "./drift-routes.js";
-import { view } from "./subscription-view.js";
+import { deadLetterView, driftView, operationView, view } from "./views.js";
 import { operationEvents } from "./sse.js";
 import { bearerOf, currentCustomerToken, customerToken, customerTokenOpens, sameSecret } from "./tokens.js";
 
@@ -53,7 +54,7 @@ export interface AppDeps {
   log: Logger;
   /** The service's health: `status` is public, the rest is shown to operators only. */
   health: () => Promise<{ status: "ok" | "degraded"; [k: string]: unknown }>;
-  billing?: { service: BillingService<BillingRunRecord>; store: BillingStore };
+  billing?: { service: BillingService; store: BillingStore };
   metrics?: Metrics;
   progress?: ProgressHub;
   drift?: { store: DriftStore; detector: DriftDetector };
@@ -314,7 +315,7 @@ export function createApp(deps: AppDeps) {
     async (c) => {
       const sub = await load(c.req.valid("param").id, c);
       const drift = deps.drift ? await deps.drift.store.get(sub.id) : null;
-      return c.json({ ...view(sub), operations: await deps.store.operations(sub.id, 10), drift }, 200);
+      return c.json({ ...view(sub), operations: (await deps.store.operations(sub.id, 10)).map(operationView), drift: drift && driftView(drift) }, 200);
     },
   );
 
@@ -372,7 +373,7 @@ export function createApp(deps: AppDeps) {
       summary: "Reconcile jobs that failed for good: retries exhausted, or a failure no retry can fix",
       responses: { 200: json(S.DeadLetterList, "newest first; the subscription's own state says `failed` with the same cause"), 401: UNAUTHORIZED },
     }),
-    async (c) => c.json({ deadLetters: await deps.queue.deadLetters() }, 200),
+    async (c) => c.json({ deadLetters: (await deps.queue.deadLetters()).map(deadLetterView) }, 200),
   );
 
   if (deps.progress) {

@@ -4,15 +4,16 @@ import { conflict, notFound } from "../domain/errors.js";
 import { invoicesCsv } from "../metering/billing-run.js";
 import type { BillingService } from "../metering/billing-service.js";
 import type { Metrics } from "../metrics.js";
-import type { BillingRunRecord, BillingStore } from "../store/billing-store.js";
+import type { BillingStore } from "../store/billing-store.js";
 import { validationHook } from "./problem.js";
 import * as S from "./schemas.js";
 import { json, OPERATOR, problem } from "./route-docs.js";
+import { billingRunView } from "./views.js";
 
 const TAGS = ["billing"];
 
 /** Operator routes of billing runs (mounted at /v1/billing-runs). */
-export function billingRoutes(deps: { billing: BillingService<BillingRunRecord>; store: BillingStore; operator: MiddlewareHandler; metrics?: Metrics | undefined }) {
+export function billingRoutes(deps: { billing: BillingService; store: BillingStore; operator: MiddlewareHandler; metrics?: Metrics | undefined }) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   const middleware = [deps.operator];
 
@@ -34,7 +35,7 @@ export function billingRoutes(deps: { billing: BillingService<BillingRunRecord>;
       try {
         const { run, created } = await deps.billing.run(c.req.valid("json").period);
         deps.metrics?.billingRuns.inc({ result: created ? "created" : "existing" });
-        return created ? c.json({ created, run }, 201) : c.json({ created, run }, 200);
+        return created ? c.json({ created, run: billingRunView(run) }, 201) : c.json({ created, run: billingRunView(run) }, 200);
       } catch (e) {
         deps.metrics?.billingRuns.inc({ result: "failed" });
         throw e;
@@ -47,7 +48,7 @@ export function billingRoutes(deps: { billing: BillingService<BillingRunRecord>;
       method: "get", path: "/", tags: TAGS, security: OPERATOR, middleware, summary: "Every billing run",
       responses: { 200: json(S.BillingRunList, "newest first"), 401: problem("operator token required") },
     }),
-    async (c) => c.json({ runs: await deps.store.list() }, 200),
+    async (c) => c.json({ runs: (await deps.store.list()).map(billingRunView) }, 200),
   );
 
   const load = async (id: number) => {
@@ -64,7 +65,7 @@ export function billingRoutes(deps: { billing: BillingService<BillingRunRecord>;
     }),
     async (c) => {
       const { run, inputs, invoices } = await load(c.req.valid("param").id);
-      return c.json({ run, invoices, inputs }, 200);
+      return c.json({ run: billingRunView(run), invoices, inputs }, 200);
     },
   );
 

@@ -6,11 +6,12 @@ import type { Logger } from "../log.js";
 import { Notification, OrderValidationRequest } from "../marketplaces/cloudesire/contract.js";
 import { validateOrder, type CloudesireProduct } from "../marketplaces/cloudesire/mapping.js";
 import { verifyNotificationRotating } from "../marketplaces/cloudesire/signature.js";
-import { LastRead, OutboxRow, type CloudesireStore } from "../store/cloudesire-store.js";
-import { Reported } from "../marketplaces/cloudesire/report-back.js";
+import type { CloudesireStore } from "../store/cloudesire-store.js";
 import { boundedBody } from "./body-limit.js";
 import { problemResponse, validationHook } from "./problem.js";
 import { json, OPERATOR, onSubscription, problem, UNAUTHORIZED } from "./route-docs.js";
+import { CloudesireDeadCalls, CloudesireSubscription, CloudesireSyncAccepted, OutboxCallView } from "./schemas.js";
+import { cloudesireView, outboxCallView } from "./views.js";
 
 export interface CloudesireRouteDeps {
   store: CloudesireStore;
@@ -26,16 +27,7 @@ export interface CloudesireRouteDeps {
 }
 
 const NOTIFICATION_EXAMPLE = { entity: "Subscription", id: "2388", entityUrl: "subscription/2388", type: "CREATED", date: "2015-01-12T11:19:30Z" };
-const OutboxView = OutboxRow.omit({ call: true }).extend({ kind: z.string(), call: z.record(z.string(), z.unknown()) });
-const CloudesireView = z.object({
-  subscription: z.string(),
-  wanted: z.number(), synced: z.number(), attempts: z.number(), deleted: z.boolean(), reads: z.number(),
-  lastRead: LastRead.nullable(), lastError: z.string().nullable(), reported: Reported,
-  outbox: z.array(OutboxView),
-});
-const DeadCalls = z.object({ deadLetters: z.array(OutboxView) });
 const OutboxParams = z.object({ call: z.coerce.number().int().positive().openapi({ param: { name: "call", in: "path" }, example: 7 }) });
-const viewOf = (r: OutboxRow) => ({ ...r, kind: r.call.kind, call: r.call as Record<string, unknown> });
 
 /**
  * Cloudesire's routes (mounted at /v1/cloudesire): its notifications, its order validation, and the
@@ -112,15 +104,13 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
     createRoute(onSubscription(deps.operator, {
       method: "get", path: "/subscriptions/{id}", tags: ["operators"],
       summary: "A Cloudesire subscription: its reads, what was reported, and its outbox of calls back",
-      responses: { 200: json(CloudesireView, "reads and outbox, oldest call first") },
+      responses: { 200: json(CloudesireSubscription, "reads and outbox, oldest call first") },
     } as const)),
     async (c) => {
       const id = c.req.valid("param").id;
       const rec = await deps.store.get(id);
       if (!rec) throw notFound(`subscription ${id} was never notified by Cloudesire`);
-      const outbox = (await deps.store.outboxOf(id)).map(viewOf);
-      const { id: subscription, dueAt: _due, ...rest } = rec;
-      return c.json({ subscription, ...rest, outbox }, 200);
+      return c.json(cloudesireView(rec, await deps.store.outboxOf(id)), 200);
     },
   );
 
@@ -128,7 +118,7 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
     createRoute(onSubscription(deps.operator, {
       method: "post", path: "/subscriptions/{id}/sync", tags: ["operators"],
       summary: "Read the subscription from Cloudesire again now, and converge on it",
-      responses: { 202: json(z.object({ status: z.literal("accepted"), subscription: z.string() }), "the read is queued") },
+      responses: { 202: json(CloudesireSyncAccepted, "the read is queued") },
     } as const)),
     async (c) => {
       const id = c.req.valid("param").id;
@@ -143,9 +133,9 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
     createRoute({
       method: "get", path: "/dead-letters", tags: ["operators"], security: OPERATOR, middleware: [deps.operator],
       summary: "Calls back to Cloudesire that need an operator: refused (dead), or of unknown outcome (held)",
-      responses: { 200: json(DeadCalls, "newest first"), 401: UNAUTHORIZED },
+      responses: { 200: json(CloudesireDeadCalls, "newest first"), 401: UNAUTHORIZED },
     }),
-    async (c) => c.json({ deadLetters: (await deps.store.deadLetters()).map(viewOf) }, 200),
+    async (c) => c.json({ deadLetters: (await deps.store.deadLetters()).map(outboxCallView) }, 200),
   );
 
   app.openapi(
@@ -156,13 +146,13 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
         params: OutboxParams,
         body: { required: true, content: { "application/json": { schema: z.object({ action: z.enum(["resend", "sent"]) }), example: { action: "sent" } } } },
       },
-      responses: { 200: json(OutboxView, "the call as it now is"), 401: UNAUTHORIZED, 404: problem("no dead or held call with this id"), 422: problem("action must be resend or sent") },
+      responses: { 200: json(OutboxCallView, "the call as it now is"), 401: UNAUTHORIZED, 404: problem("no dead or held call with this id"), 422: problem("action must be resend or sent") },
     }),
     async (c) => {
       const row = await deps.store.resolve(c.req.valid("param").call, c.req.valid("json").action);
       if (!row) throw notFound(`no dead or held call ${c.req.valid("param").call}`);
       deps.kick();
-      return c.json(viewOf(row), 200);
+      return c.json(outboxCallView(row), 200);
     },
   );
 

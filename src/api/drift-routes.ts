@@ -3,11 +3,11 @@ import type { Context, MiddlewareHandler } from "hono";
 import { conflict } from "../domain/errors.js";
 import type { DriftCheckResult, DriftDetector } from "../provisioning/drift.js";
 import type { DriftStore } from "../store/drift-store.js";
-import type { SubscriptionRecord } from "../store/subscription-store.js";
+import type { SubscriptionRecord } from "../domain/lifecycle.js";
 import { validationHook } from "./problem.js";
 import { json, OPERATOR, onSubscription, problem, UNAUTHORIZED } from "./route-docs.js";
 import * as S from "./schemas.js";
-import { view } from "./subscription-view.js";
+import { driftView, view } from "./views.js";
 
 const resultView = (r: DriftCheckResult) => (r.outcome === "checked" ? { subscription: r.subscription, outcome: r.outcome, state: r.record.state } : r);
 
@@ -26,7 +26,7 @@ export function driftRoutes(deps: {
       middleware: [deps.operator], request: { query: S.DriftQuery },
       responses: { 200: json(S.DriftList, "by subscription", { drift: [S.EXAMPLES.drift] }), 401: UNAUTHORIZED, 422: problem("unknown state") },
     }),
-    async (c) => c.json({ drift: await deps.store.list({ state: c.req.valid("query").state }) }, 200),
+    async (c) => c.json({ drift: (await deps.store.list({ state: c.req.valid("query").state })).map(driftView) }, 200),
   );
   app.openapi(
     createRoute({
@@ -63,7 +63,7 @@ export function driftRoutes(deps: {
       const changed = found.differences.map((d) => `${d.resource}${d.properties.length ? ` (${d.properties.join(", ")})` : ""}`).join("; ");
       // Refreshed first: without it the update diffs against the saved state and sees no difference.
       const updated = await deps.requeue(sub.id, `drift repair of ${changed}`, { refresh: true });
-      return c.json({ status: "accepted" as const, subscription: view(updated), drift: found }, 202);
+      return c.json({ status: "accepted" as const, subscription: view(updated), drift: driftView(found) }, 202);
     },
   );
   app.openapi(
@@ -76,7 +76,7 @@ export function driftRoutes(deps: {
       const sub = await deps.load(c.req.valid("param").id, c);
       await driftOf(sub.id);
       const accepted = await deps.store.accept(sub.id);
-      return c.json({ drift: accepted ? [accepted] : [] }, 200);
+      return c.json({ drift: accepted ? [driftView(accepted)] : [] }, 200);
     },
   );
   return app;

@@ -1,23 +1,21 @@
 /**
- * The shapes the HTTP API speaks, built from the domain's and the store's own zod schemas: the same
- * objects validate requests, type the handlers and generate /openapi.json, so the spec cannot drift
- * from the code. Examples live next to them and a test validates every one.
+ * The shapes the HTTP API speaks: its own schemas, not the store's rows (api/views.ts maps records to
+ * them, in one place), reusing the domain's where the meaning is the same (a phase, a plan, an invoice).
+ * The same objects validate requests, type the handlers, generate /openapi.json and type tenantctl
+ * (cli/), so neither the spec nor the CLI can drift from the code. Examples live next to them and a test
+ * validates every one.
  */
 import { z } from "@hono/zod-openapi";
-import { MarketplaceEvent } from "../domain/event.js";
+import { BillingInputs, Invoice } from "../domain/billing.js";
+import { OutboxLane, Reported } from "../domain/cloudesire-report.js";
+import { DriftState } from "../domain/drift.js";
+import { Customer, EventType, MarketplaceEvent } from "../domain/event.js";
+import { Phase } from "../domain/lifecycle.js";
+import { Plan } from "../domain/plan.js";
 import { SubscriptionId } from "../domain/subscription-id.js";
 import { SubscriptionStatus } from "../domain/subscription.js";
-import { Plan } from "../domain/plan.js";
-import { Customer, EventType } from "../domain/event.js";
-import { BillingInputs } from "../metering/billing-run.js";
-import { DeliveryStatus } from "../metering/billing-delivery.js";
 import { PeriodName } from "../metering/period.js";
-import { Invoice } from "../metering/rating.js";
 import { CredentialsDocument, CredentialsFormat } from "../provisioning/credentials.js";
-import { BillingRunRecord } from "../store/billing-store.js";
-import { DriftRecord, DriftState } from "../store/drift-store.js";
-import { DeadLetter } from "../store/job-queue.js";
-import { OperationRecord, Phase, RecordedOutputs } from "../store/subscription-store.js";
 
 export const Problem = z
   .object({ type: z.string(), title: z.string(), status: z.number().int(), detail: z.unknown().optional() })
@@ -42,6 +40,14 @@ const documented = <T extends z.ZodRawShape>(schema: { shape: T }) => z.object(s
 
 export const Event = documented(MarketplaceEvent).openapi("MarketplaceEvent");
 
+/** What the tenant is, once provisioned (no secret: the password is served by /credentials only). */
+export const TenantOutputs = z
+  .object({
+    projectId: z.string(), userId: z.string(), userName: z.string(),
+    authUrl: z.string(), region: z.string(), domainId: z.string(),
+  })
+  .openapi("TenantOutputs");
+
 export const SubscriptionView = z
   .object({
     id: z.string(),
@@ -54,7 +60,7 @@ export const SubscriptionView = z
     generation: z.number().int(),
     appliedGeneration: z.number().int(),
     lastError: z.string().nullable(),
-    outputs: RecordedOutputs.nullable(),
+    outputs: TenantOutputs.nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -102,10 +108,36 @@ export const EventAcknowledged = z
   })
   .openapi("EventAcknowledged");
 
+/** One stack operation (an update or a destroy) of a subscription. */
+export const Operation = z
+  .object({
+    id: z.number().int(),
+    kind: z.string(),
+    eventId: z.string(),
+    generation: z.number().int(),
+    startedAt: z.string(),
+    finishedAt: z.string().nullable(),
+    result: z.enum(["running", "succeeded", "failed"]),
+    error: z.string().nullable(),
+  })
+  .openapi("Operation");
+
+/** The last drift check of a stack. */
+export const Drift = z
+  .object({
+    subscriptionId: z.string(),
+    checkedAt: z.string(),
+    state: DriftState,
+    differences: z.array(z.object({ resource: z.string(), type: z.string(), change: z.string(), properties: z.array(z.string()) })),
+    acceptedAt: z.string().nullable(),
+    error: z.string().nullable(),
+  })
+  .openapi("Drift");
+
 export const SubscriptionList = z.object({ subscriptions: z.array(SubscriptionView) });
 export const SubscriptionDetail = SubscriptionView.extend({
-  operations: z.array(OperationRecord),
-  drift: DriftRecord.nullable(),
+  operations: z.array(Operation),
+  drift: Drift.nullable(),
 }).openapi("SubscriptionDetail");
 
 export const SubscriptionParams = z.object({
@@ -145,7 +177,7 @@ export const Health = z
   .catchall(z.unknown())
   .openapi("Health", { description: "`status` for anyone; with the operator token also `missing` (what keeps it from provisioning) and the checks behind it. Liveness is the 200 itself" });
 
-export const DriftList = z.object({ drift: z.array(DriftRecord) });
+export const DriftList = z.object({ drift: z.array(Drift) });
 export const DriftSweep = z.object({
   results: z.array(
     z.object({
@@ -156,17 +188,67 @@ export const DriftSweep = z.object({
     }),
   ),
 });
-export const DriftRepairAccepted = z.object({ status: z.literal("accepted"), subscription: SubscriptionView, drift: DriftRecord });
+export const DriftRepairAccepted = z.object({ status: z.literal("accepted"), subscription: SubscriptionView, drift: Drift });
 
+/** A reconcile job that failed for good. */
+export const DeadLetter = z
+  .object({ job: z.string(), subscription: z.string(), error: z.string(), attempts: z.number().int(), failedAt: z.string() })
+  .openapi("DeadLetter");
 export const DeadLetterList = z.object({ deadLetters: z.array(DeadLetter) });
 
 export const RunRequest = z.object({ period: PeriodName }).strict().openapi("BillingRunRequest");
-export const BillingRun = documented(BillingRunRecord).openapi("BillingRun");
+/** The last POST of a run to BILLING_WEBHOOK_URL. */
+export const Delivery = z
+  .object({ status: z.enum(["delivered", "failed"]), attempts: z.number().int(), at: z.string(), error: z.string().nullable() })
+  .openapi("Delivery");
+export const BillingRun = z
+  .object({
+    id: z.number().int(),
+    period: z.string(),
+    createdAt: z.string(),
+    pricesVersion: z.string(),
+    currency: z.string(),
+    invoiceCount: z.number().int(),
+    total: z.string(),
+    delivery: Delivery.nullable(),
+  })
+  .openapi("BillingRun");
 export const BillingRunCreated = z.object({ created: z.boolean(), run: BillingRun });
 export const BillingRunList = z.object({ runs: z.array(BillingRun) });
-export const BillingRunDetail = z.object({ run: BillingRun, invoices: z.array(Invoice), inputs: BillingInputs });
+/** The invoices and the inputs are billing's own documents (domain/billing.ts): the same as posted to the billing URL. */
+export const BillingRunDetail = z.object({ run: BillingRun, invoices: z.array(documented(Invoice).openapi("Invoice")), inputs: documented(BillingInputs).openapi("BillingInputs") });
 export const BillingRunParams = z.object({ id: z.coerce.number().int().positive().openapi({ param: { name: "id", in: "path" }, example: 1 }) });
-export const DeliveryResponse = z.object({ run: z.number(), delivery: DeliveryStatus });
+export const DeliveryResponse = z.object({ run: z.number(), delivery: Delivery });
+
+/** One call back to Cloudesire in the outbox (`call` is what is sent; the password never is stored). */
+export const OutboxCallView = z
+  .object({
+    id: z.number().int(),
+    subscriptionId: z.string(),
+    lane: OutboxLane,
+    call: z.record(z.string(), z.unknown()),
+    state: z.enum(["pending", "sending", "sent", "skipped", "dead", "held"]),
+    attempts: z.number().int(),
+    nextAt: z.string(),
+    lastError: z.string().nullable(),
+    createdAt: z.string(),
+    sentAt: z.string().nullable(),
+    kind: z.string(),
+  })
+  .openapi("CloudesireCall");
+/** A Cloudesire subscription: the reads asked for and done, what was reported, and its outbox. */
+export const CloudesireSubscription = z
+  .object({
+    subscription: z.string(),
+    wanted: z.number().int(), synced: z.number().int(), attempts: z.number().int(), deleted: z.boolean(), reads: z.number().int(),
+    lastRead: z.object({ at: z.string(), deploymentStatus: z.string(), paid: z.boolean().nullable(), type: z.string().nullable(), verdict: z.string() }).nullable(),
+    lastError: z.string().nullable(),
+    reported: documented(Reported),
+    outbox: z.array(OutboxCallView),
+  })
+  .openapi("CloudesireSubscription");
+export const CloudesireDeadCalls = z.object({ deadLetters: z.array(OutboxCallView) });
+export const CloudesireSyncAccepted = z.object({ status: z.literal("accepted"), subscription: z.string() });
 
 export const EXAMPLES = {
   event: EXAMPLE_EVENT,

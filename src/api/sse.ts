@@ -1,7 +1,16 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { ProgressHub, ProgressItem } from "../provisioning/progress.js";
-import type { OperationRecord } from "../store/subscription-store.js";
+import type { OperationRecord } from "../domain/lifecycle.js";
+
+/**
+ * What the stream carries, by event name (tenantctl watch reads it): the live progress items; for an
+ * operation not held here, its stored end (`done` and `total` unknown) or why it cannot be followed.
+ */
+export type OperationEvent =
+  | { [K in ProgressItem["type"]]: { event: K; data: Extract<ProgressItem, { type: K }>["data"] } }[ProgressItem["type"]]
+  | { event: "finished"; data: { result: OperationRecord["result"]; error: string | null; done: null; total: null } }
+  | { event: "unavailable"; data: { reason: string } };
 
 /** Keeps idle connections (and the proxies between) open while an engine step takes long. */
 const HEARTBEAT_MS = 15_000;
@@ -25,10 +34,10 @@ export function operationEvents(c: Context, o: { progress: ProgressHub; operatio
       if (o.operation.result !== "running") {
         await stream.writeSSE({
           id: "final", event: "finished",
-          data: JSON.stringify({ result: o.operation.result, error: o.operation.error, done: null, total: null }),
+          data: JSON.stringify({ result: o.operation.result, error: o.operation.error, done: null, total: null } satisfies OperationEvent["data"]),
         });
       } else {
-        await stream.writeSSE({ event: "unavailable", data: JSON.stringify({ reason: "the operation runs in another replica of the service, or was interrupted" }) });
+        await stream.writeSSE({ event: "unavailable", data: JSON.stringify({ reason: "the operation runs in another replica of the service, or was interrupted" } satisfies OperationEvent["data"]) });
       }
       return;
     }

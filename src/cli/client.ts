@@ -37,7 +37,8 @@ export class ServiceClient {
     return res;
   }
 
-  async json<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+  /** The answer's body, typed by the caller with the route's response schema (cli.ts `Body<typeof S.X>`). */
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     return (await this.request(method, path, body === undefined ? {} : { body })).json() as Promise<T>;
   }
 

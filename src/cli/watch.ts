@@ -1,11 +1,9 @@
+import type { OperationEvent } from "../api/sse.js";
 import type { ServiceClient } from "./client.js";
 import { progressBar } from "./format.js";
 
-export interface StreamedEvent {
-  id: string | undefined;
-  event: string;
-  data: Record<string, unknown>;
-}
+/** One event of an operation's stream, as api/sse.ts sends it. */
+export type StreamedEvent = OperationEvent & { id: string | undefined };
 
 /** Parses a text/event-stream body as it arrives, one event per callback. */
 export async function readEventStream(body: ReadableStream<Uint8Array>, onEvent: (e: StreamedEvent) => void): Promise<void> {
@@ -21,7 +19,8 @@ export async function readEventStream(body: ReadableStream<Uint8Array>, onEvent:
       const field = (name: string) => lines.filter((l) => l.startsWith(`${name}:`)).map((l) => l.slice(name.length + 1).replace(/^ /, ""));
       const data = field("data");
       if (data.length === 0) continue;
-      onEvent({ id: field("id")[0], event: field("event")[0] ?? "message", data: JSON.parse(data.join("\n")) as Record<string, unknown> });
+      // The service's own stream (api/sse.ts): its event names and data are OperationEvent's.
+      onEvent({ id: field("id")[0], event: field("event")[0] ?? "message", data: JSON.parse(data.join("\n")) } as StreamedEvent);
     }
   }
 }
@@ -38,18 +37,19 @@ export async function watchOperation(client: ServiceClient, subscription: string
   let label = `operation ${operation}`;
   await readEventStream(res.body as ReadableStream<Uint8Array>, (e) => {
     if (mode.json) process.stdout.write(`${JSON.stringify(e)}\n`);
-    if (e.event === "started") label = `${String(e.data.stack)} ${String(e.data.kind)}`;
+    if (e.event === "started") label = `${e.data.stack} ${e.data.kind}`;
     if (e.event === "finished") result = e.data.result === "succeeded" ? "succeeded" : "failed";
     if (mode.json) return;
+    const ended = (f: Extract<OperationEvent, { event: "finished" }>["data"]) => `${label}: ${f.result}${f.error ? ` (${f.error})` : ""}`;
     if (mode.tty) {
-      if (e.event === "resource") process.stdout.write(`\r${label} ${progressBar(Number(e.data.done), Number(e.data.total))} ${String(e.data.name)}`.padEnd(80));
-      if (e.event === "retry") process.stdout.write(`\n  retry ${String(e.data.attempt)} in ${String(e.data.delayMs)} ms: ${String(e.data.error)}\n`);
-      if (e.event === "finished") process.stdout.write(`\n${label}: ${String(e.data.result)}${e.data.error ? ` (${String(e.data.error)})` : ""}\n`);
+      if (e.event === "resource") process.stdout.write(`\r${label} ${progressBar(e.data.done, e.data.total)} ${e.data.name}`.padEnd(80));
+      if (e.event === "retry") process.stdout.write(`\n  retry ${e.data.attempt} in ${e.data.delayMs} ms: ${e.data.error}\n`);
+      if (e.event === "finished") process.stdout.write(`\n${ended(e.data)}\n`);
     } else {
-      if (e.event === "output") console.log(String(e.data.line));
-      if (e.event === "retry") console.log(`retry ${String(e.data.attempt)} in ${String(e.data.delayMs)} ms: ${String(e.data.error)}`);
-      if (e.event === "finished") console.log(`${label}: ${String(e.data.result)}${e.data.error ? ` (${String(e.data.error)})` : ""}`);
-      if (e.event === "unavailable") console.log(String(e.data.reason));
+      if (e.event === "output") console.log(e.data.line);
+      if (e.event === "retry") console.log(`retry ${e.data.attempt} in ${e.data.delayMs} ms: ${e.data.error}`);
+      if (e.event === "finished") console.log(ended(e.data));
+      if (e.event === "unavailable") console.log(e.data.reason);
     }
   });
   return result;

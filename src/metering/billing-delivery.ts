@@ -1,13 +1,5 @@
-import { z } from "zod";
+import type { DeliveryStatus } from "../domain/billing.js";
 import { signWebhook } from "../domain/webhook-signature.js";
-
-export const DeliveryStatus = z.object({
-  status: z.enum(["delivered", "failed"]),
-  attempts: z.number(),
-  at: z.string(),
-  error: z.string().nullable(),
-});
-export type DeliveryStatus = z.infer<typeof DeliveryStatus>;
 
 export interface DeliveryTarget {
   url: string;

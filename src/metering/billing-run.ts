@@ -1,45 +1,10 @@
-import { z } from "zod";
-import type { MarketplaceEvent } from "../domain/event.js";
+import { BilledResource, type BillableSubscription, type BillingComputation, type BillingInputs, type Invoice, type Meters, type PriceList } from "../domain/billing.js";
 import type { GnocchiClient } from "./gnocchi-client.js";
-import { BilledResource, Meters } from "./meters.js";
 import { Decimal } from "./money.js";
 import { paygIntervals } from "./payg-intervals.js";
 import type { Period } from "./period.js";
-import { PriceList } from "./prices.js";
-import { Invoice, rate, type Usage } from "./rating.js";
+import { rate, type Usage } from "./rating.js";
 import { integrate, type Point } from "./usage.js";
-
-/** What a billing run read and decided, stored with it so that it can be re-read and re-rated. */
-export const BillingInputs = z.object({
-  period: z.string(),
-  granularitySeconds: z.number(),
-  meters: Meters,
-  prices: PriceList,
-  gnocchiRequests: z.number(),
-  subscriptions: z.array(
-    z.object({
-      id: z.string(),
-      projectId: z.string().nullable(),
-      /** PAYG-and-active intervals within the period, ISO times. */
-      intervals: z.array(z.object({ start: z.string(), stop: z.string() })),
-      /** Exact usage per resource in unit-milliseconds (decimal strings). */
-      usageUnitMs: z.record(BilledResource, z.string()),
-    }),
-  ),
-});
-export type BillingInputs = z.infer<typeof BillingInputs>;
-
-export interface BillableSubscription {
-  id: string;
-  /** The Keystone project whose usage Gnocchi holds; null if the tenant was never provisioned. */
-  projectId: string | null;
-  events: MarketplaceEvent[];
-}
-
-export interface BillingComputation {
-  inputs: BillingInputs;
-  invoices: Invoice[];
-}
 
 /**
  * Computes the charges of a period: one Gnocchi request per meter (grouped by project), usage integrated

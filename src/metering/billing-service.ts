@@ -1,18 +1,17 @@
 import { conflict, unavailable } from "../domain/errors.js";
-import { computeBilling, type BillableSubscription, type BillingComputation } from "./billing-run.js";
-import { deliver, type DeliveryStatus, type DeliveryTarget } from "./billing-delivery.js";
+import type { BillableSubscription, BillingComputation, BillingRunRecord, DeliveryStatus, Invoice, Meters, PriceList } from "../domain/billing.js";
+import { computeBilling } from "./billing-run.js";
+import { deliver, type DeliveryTarget } from "./billing-delivery.js";
 import type { GnocchiClient } from "./gnocchi-client.js";
-import type { Meters } from "./meters.js";
 import { Decimal } from "./money.js";
 import { periodOf } from "./period.js";
-import type { PriceList } from "./prices.js";
 
 /** Where billing runs are kept (store/billing-store.ts); handed in, so metering imports no database. */
-export interface BillingRuns<Run extends { id: number }> {
+export interface BillingRuns {
   billableSubscriptions(): Promise<BillableSubscription[]>;
-  findByPeriod(period: string): Promise<Run | null>;
-  save(c: BillingComputation, total: string): Promise<{ run: Run; created: boolean }>;
-  payload(id: number): Promise<unknown>;
+  findByPeriod(period: string): Promise<BillingRunRecord | null>;
+  save(c: BillingComputation, total: string): Promise<{ run: BillingRunRecord; created: boolean }>;
+  get(id: number): Promise<{ run: BillingRunRecord; invoices: Invoice[] } | null>;
   recordDelivery(id: number, status: DeliveryStatus): Promise<void>;
 }
 
@@ -25,16 +24,16 @@ export interface BillingSettings {
 }
 
 /** Runs the billing of a closed period once; asking again returns the stored run, never a second bill. */
-export class BillingService<Run extends { id: number }> {
+export class BillingService {
   constructor(
-    private readonly runs: BillingRuns<Run>,
+    private readonly runs: BillingRuns,
     private readonly gnocchi: () => GnocchiClient,
     private readonly settings: BillingSettings,
     private readonly now: () => number = Date.now,
     private readonly fetchImpl: typeof fetch = fetch,
   ) {}
 
-  async run(periodName: string): Promise<{ run: Run; created: boolean }> {
+  async run(periodName: string): Promise<{ run: BillingRunRecord; created: boolean }> {
     const period = periodOf(periodName);
     if (period.stopMs > this.now()) throw conflict(`period ${periodName} is not over yet: it can be billed from ${new Date(period.stopMs).toISOString()}`);
     const existing = await this.runs.findByPeriod(periodName);
@@ -52,7 +51,10 @@ export class BillingService<Run extends { id: number }> {
   async deliver(id: number): Promise<DeliveryStatus | null> {
     const target = this.settings.delivery;
     if (!target) return null;
-    const status = await deliver(target, await this.runs.payload(id), this.fetchImpl);
+    const found = await this.runs.get(id);
+    // The run and its invoices; the inputs stay with us (GET /v1/billing-runs/{id} shows them).
+    const payload = found ? { run: { ...found.run, delivery: undefined }, invoices: found.invoices } : null;
+    const status = await deliver(target, payload, this.fetchImpl);
     await this.runs.recordDelivery(id, status);
     return status;
   }

@@ -2,7 +2,8 @@ import { z } from "zod";
 import { AppError, unavailable, upstream } from "../domain/errors.js";
 import type { AdminCredentials } from "../openstack/credentials.js";
 import { AdminSession } from "../openstack/admin-session.js";
-import type { Meter } from "./meters.js";
+import { endpointOf } from "../openstack/keystone.js";
+import type { Meter } from "../domain/billing.js";
 import type { Period } from "./period.js";
 import type { Point } from "./usage.js";
 
@@ -132,11 +133,9 @@ export class GnocchiClient {
   private async base(): Promise<string> {
     if (this.baseUrl) return this.baseUrl;
     if (this.o.auth.kind !== "keystone") throw unavailable("GNOCCHI_URL is required with basic auth");
-    const creds = this.o.auth.credentials;
-    const metric = (await this.session?.current())?.catalog.find((s) => s.type === "metric");
-    const endpoint = metric?.endpoints.find((e) => e.interface === creds.interface && (!creds.regionName || !e.region_id || e.region_id === creds.regionName));
+    const endpoint = endpointOf((await this.session?.current())?.catalog ?? [], ["metric"], this.o.auth.credentials);
     if (!endpoint) throw unavailable("no metric (Gnocchi) endpoint in the Keystone catalog: set GNOCCHI_URL");
-    this.baseUrl = endpoint.url.replace(/\/+$/, "");
+    this.baseUrl = endpoint;
     return this.baseUrl;
   }
 }

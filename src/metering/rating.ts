@@ -1,26 +1,6 @@
-import { z } from "zod";
-import { BilledResource, type Meters } from "./meters.js";
+import { BilledResource, type Invoice, type InvoiceLine, type Meters, type PriceList } from "../domain/billing.js";
 import { Decimal, MS_PER_HOUR } from "./money.js";
-import { ROUNDING, type PriceList } from "./prices.js";
-
-export const InvoiceLine = z.object({
-  resource: BilledResource,
-  unit: z.string(),
-  /** Unit-hours used, shown to 6 decimals; the amount is computed from the exact quantity. */
-  quantity: z.string(),
-  freeUnitHours: z.string(),
-  unitPrice: z.string(),
-  amount: z.string(),
-});
-export type InvoiceLine = z.infer<typeof InvoiceLine>;
-
-export const Invoice = z.object({
-  subscriptionId: z.string(),
-  currency: z.string(),
-  lines: z.array(InvoiceLine),
-  total: z.string(),
-});
-export type Invoice = z.infer<typeof Invoice>;
+import { ROUNDING } from "./prices.js";
 
 /** Exact usage of one subscription over a period, per resource, in unit-milliseconds. */
 export type Usage = Record<BilledResource, Decimal>;

@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { AppError, unavailable, upstream } from "../domain/errors.js";
 import type { AdminCredentials } from "./credentials.js";
 import { AdminSession } from "./admin-session.js";
+import { endpointOf } from "./keystone.js";
 
 /** The OpenStack services the tenant guard talks to, by their catalog types (old and new names). */
 export type Service = "identity" | "compute" | "block-storage" | "network";
@@ -34,13 +35,7 @@ export class CloudClient {
   async endpoint(service: Service): Promise<string | null> {
     // Keystone is where the admin logs in: its URL is the credentials' own, whatever the catalog says.
     if (service === "identity") return this.creds.authUrl.replace(/\/+$/, "");
-    const { catalog } = await this.session.current();
-    for (const type of CATALOG_TYPES[service]) {
-      const entry = catalog.find((s) => s.type === type);
-      const ep = entry?.endpoints.find((e) => e.interface === this.creds.interface && (!this.creds.regionName || !e.region_id || e.region_id === this.creds.regionName));
-      if (ep) return ep.url.replace(/\/+$/, "");
-    }
-    return null;
+    return endpointOf((await this.session.current()).catalog, CATALOG_TYPES[service], this.creds);
   }
 
   async request<T>(service: Service, method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {

@@ -18,6 +18,20 @@ const TokenBody = z.object({
 });
 export type Catalog = z.infer<typeof CatalogEntry>[];
 
+/**
+ * The URL of the first of `types` (a service's current and older catalog names) that the catalog lists
+ * at the admin's interface and region, as the `openstack` CLI picks it (an endpoint without a region
+ * serves every region); null when this cloud does not run it.
+ */
+export function endpointOf(catalog: Catalog, types: readonly string[], at: Pick<AdminCredentials, "interface" | "regionName">): string | null {
+  for (const type of types) {
+    const entry = catalog.find((s) => s.type === type);
+    const ep = entry?.endpoints.find((e) => e.interface === at.interface && (!at.regionName || !e.region_id || e.region_id === at.regionName));
+    if (ep) return ep.url.replace(/\/+$/, "");
+  }
+  return null;
+}
+
 export interface KeystoneSession {
   token: string;
   authUrl: string;

@@ -1,24 +1,14 @@
-import { z } from "zod";
+import {
+  BillingInputs, BillingRunRecord, Invoice, type BillableSubscription, type BillingComputation, type DeliveryStatus,
+} from "../domain/billing.js";
 import { MarketplaceEvent } from "../domain/event.js";
-import { DeliveryStatus } from "../metering/billing-delivery.js";
-import { BillingInputs, type BillableSubscription, type BillingComputation } from "../metering/billing-run.js";
-import { Invoice } from "../metering/rating.js";
 import type { Db } from "./db.js";
-
-export const BillingRunRecord = z.object({
-  id: z.coerce.number(),
-  period: z.string(),
-  createdAt: z.string(),
-  pricesVersion: z.string(),
-  currency: z.string(),
-  invoiceCount: z.number(),
-  total: z.string(),
-  delivery: DeliveryStatus.nullable(),
-});
-export type BillingRunRecord = z.infer<typeof BillingRunRecord>;
+import { isoUtc, jsonColumn } from "./sql.js";
 
 const RUN_COLUMNS = `id, period, prices_version AS "pricesVersion", currency, invoice_count AS "invoiceCount", total, delivery,
-  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt"`;
+  ${isoUtc("created_at", "createdAt")}`;
+const StoredEvent = jsonColumn(MarketplaceEvent);
+const StoredInputs = jsonColumn(BillingInputs);
 
 /** Billing runs, one per period: a second run of the same period returns the first. */
 export class BillingStore {
@@ -35,7 +25,7 @@ export class BillingStore {
     const bySub = new Map<string, MarketplaceEvent[]>();
     for (const e of events) {
       const list = bySub.get(e.subscription_id) ?? [];
-      list.push(MarketplaceEvent.parse(typeof e.body === "string" ? JSON.parse(e.body) : e.body));
+      list.push(StoredEvent.parse(e.body));
       bySub.set(e.subscription_id, list);
     }
     return subs.map((s) => ({ id: s.id, projectId: s.project_id, events: bySub.get(s.id) ?? [] }));
@@ -68,12 +58,6 @@ export class BillingStore {
     });
   }
 
-  /** What is POSTed to the billing URL: the run and its invoices (inputs stay here, on request). */
-  async payload(id: number): Promise<unknown> {
-    const found = await this.get(id);
-    return found ? { run: { ...found.run, delivery: undefined }, invoices: found.invoices } : null;
-  }
-
   async recordDelivery(id: number, status: DeliveryStatus): Promise<void> {
     await this.db.query("UPDATE billing_runs SET delivery = $2 WHERE id = $1", [id, JSON.stringify(status)]);
   }
@@ -92,7 +76,7 @@ export class BillingStore {
     const { inputs, ...run } = row;
     return {
       run: BillingRunRecord.parse(run),
-      inputs: BillingInputs.parse(typeof inputs === "string" ? JSON.parse(inputs) : inputs),
+      inputs: StoredInputs.parse(inputs),
       invoices: invoices.map((i) => Invoice.parse({ subscriptionId: i.subscription_id, total: i.total, currency: i.currency, lines: i.lines })),
     };
   }

@@ -1,11 +1,7 @@
 import { z } from "zod";
-import { OutboxCall, Reported, failureReport, reportFor, type OperationOutcome, type ReportSettings } from "../marketplaces/cloudesire/report-back.js";
-import { Decimal } from "../metering/money.js";
-import type { Invoice } from "../metering/rating.js";
+import { OutboxCall, OutboxLane, Reported } from "../domain/cloudesire-report.js";
 import type { Db } from "./db.js";
-
-const TS = (col: string, as: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "${as}"`;
-const json = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((v) => (typeof v === "string" ? JSON.parse(v) : v), schema);
+import { isoUtc, jsonColumn } from "./sql.js";
 
 /** done: sent, or skipped (nothing left to say); dead: refused by Cloudesire; held: outcome unknown, an operator decides. */
 export const OutboxState = z.enum(["pending", "sending", "sent", "skipped", "dead", "held"]);
@@ -14,8 +10,8 @@ export type OutboxState = z.infer<typeof OutboxState>;
 export const OutboxRow = z.object({
   id: z.coerce.number(),
   subscriptionId: z.string(),
-  lane: z.enum(["lifecycle", "invoice"]),
-  call: json(OutboxCall),
+  lane: OutboxLane,
+  call: jsonColumn(OutboxCall),
   state: OutboxState,
   attempts: z.number(),
   nextAt: z.string(),
@@ -25,7 +21,7 @@ export const OutboxRow = z.object({
 });
 export type OutboxRow = z.infer<typeof OutboxRow>;
 const OUTBOX_COLUMNS = `id, subscription_id AS "subscriptionId", lane, body AS call, state, attempts, last_error AS "lastError",
-  ${TS("next_at", "nextAt")}, ${TS("created_at", "createdAt")}, ${TS("sent_at", "sentAt")}`;
+  ${isoUtc("next_at", "nextAt")}, ${isoUtc("created_at", "createdAt")}, ${isoUtc("sent_at", "sentAt")}`;
 
 /** The last read of a subscription, as shown to operators. */
 export const LastRead = z.object({ at: z.string(), deploymentStatus: z.string(), paid: z.boolean().nullable(), type: z.string().nullable(), verdict: z.string() });
@@ -39,12 +35,12 @@ export const SyncRecord = z.object({
   deleted: z.boolean(),
   reads: z.number(),
   dueAt: z.string(),
-  lastRead: json(LastRead.nullable()),
+  lastRead: jsonColumn(LastRead.nullable()),
   lastError: z.string().nullable(),
-  reported: json(Reported),
+  reported: jsonColumn(Reported),
 });
 export type SyncRecord = z.infer<typeof SyncRecord>;
-const SYNC_COLUMNS = `id, wanted, synced, attempts, deleted, reads, last_read AS "lastRead", last_error AS "lastError", reported, ${TS("due_at", "dueAt")}`;
+const SYNC_COLUMNS = `id, wanted, synced, attempts, deleted, reads, last_read AS "lastRead", last_error AS "lastError", reported, ${isoUtc("due_at", "dueAt")}`;
 
 /**
  * Cloudesire's side of the store: notifications, the read each subscription waits for (a small durable
@@ -52,10 +48,7 @@ const SYNC_COLUMNS = `id, wanted, synced, attempts, deleted, reads, last_read AS
  * of calls back, written in the same transaction as the state they report.
  */
 export class CloudesireStore {
-  constructor(
-    private readonly db: Db,
-    private readonly settings: ReportSettings,
-  ) {}
+  constructor(private readonly db: Db) {}
 
   /**
    * Stores a notification and, for a subscription, asks for a read of it, in one transaction: once this
@@ -123,66 +116,37 @@ export class CloudesireStore {
   }
 
   /**
-   * A subscription we refuse (quantities over the limits, a missing billing item): the customer is told
-   * why, once per reason, in the same transaction as the record of having said it.
+   * What was reported of subscription `id`, locked, handed to `decide`; the calls it returns are queued and
+   * its `reported` kept, in `tx` or a transaction of its own (the ReportLedger of report-back.ts). Not a
+   * Cloudesire subscription: nothing.
    */
-  async reportRefusal(id: string, reason: string, current: { desired: Parameters<typeof failureReport>[2]; outputs: Parameters<typeof failureReport>[3] }): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      const reported = await this.reportedOf(tx, id);
-      if (!reported || reported.failure === reason) return;
-      const { calls, reported: next } = failureReport(reason, reported, current.desired, current.outputs, this.settings);
-      await this.enqueue(tx, id, "lifecycle", calls);
-      await tx.query(`UPDATE cloudesire_subscriptions SET reported = $2 WHERE id = $1`, [id, JSON.stringify(next)]);
-    });
+  async report(id: string, decide: (reported: Reported) => { calls: OutboxCall[]; reported: Reported } | null, tx?: Db): Promise<void> {
+    const within = async (q: Db) => {
+      const reported = await this.reportedOf(q, id);
+      const next = reported ? decide(reported) : null;
+      if (!next) return;
+      await this.enqueue(q, id, "lifecycle", next.calls);
+      await q.query(`UPDATE cloudesire_subscriptions SET reported = $2 WHERE id = $1`, [id, JSON.stringify(next.reported)]);
+    };
+    await (tx ? within(tx) : this.db.transaction(within));
   }
 
-  /** A termination of a subscription that never had a tenant: confirmed at once. */
-  async reportUndeployed(id: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      const reported = await this.reportedOf(tx, id);
-      if (!reported || reported.status === "UNDEPLOYED") return;
-      await this.enqueue(tx, id, "lifecycle", [{ kind: "status", deploymentStatus: "UNDEPLOYED" }]);
-      await tx.query(`UPDATE cloudesire_subscriptions SET reported = $2 WHERE id = $1`, [id, JSON.stringify({ ...reported, status: "UNDEPLOYED" })]);
-    });
+  /** Queues `call` once per (subscription, `dedupeKey`), if the subscription is Cloudesire's: the unique key keeps a retry from queueing it twice. */
+  async queueOnce(tx: Db, id: string, lane: OutboxLane, call: OutboxCall, dedupeKey: string): Promise<void> {
+    await tx.query(
+      `INSERT INTO cloudesire_outbox (subscription_id, lane, kind, body, dedupe_key)
+       SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM cloudesire_subscriptions WHERE id = $1)
+       ON CONFLICT (subscription_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`,
+      [id, lane, call.kind, JSON.stringify(call), dedupeKey],
+    );
   }
-
-  /**
-   * The outcome hook of stack operations (SubscriptionStore calls it inside the transaction that records
-   * the outcome): a Cloudesire subscription's report-back is queued with it, or not at all.
-   */
-  readonly onOperationOutcome = async (tx: Db, outcome: OperationOutcome): Promise<void> => {
-    const reported = await this.reportedOf(tx, outcome.subscription.id);
-    if (!reported) return; // not sold through Cloudesire
-    const { calls, reported: next } = reportFor(outcome, reported, this.settings);
-    if (calls.length === 0) return;
-    await this.enqueue(tx, outcome.subscription.id, "lifecycle", calls);
-    await tx.query(`UPDATE cloudesire_subscriptions SET reported = $2 WHERE id = $1`, [outcome.subscription.id, JSON.stringify(next)]);
-  };
-
-  /**
-   * The billing hook (BillingStore calls it inside the transaction that saves a run): each Cloudesire
-   * subscription's invoice of the period is queued once — the unique key (subscription, period) keeps a
-   * re-run or a retry from queueing it twice.
-   */
-  readonly onBillingRunSaved = async (tx: Db, period: string, invoices: readonly Invoice[]): Promise<void> => {
-    for (const inv of invoices) {
-      const lines = invoiceLinesOf(period, inv);
-      if (lines.length === 0) continue;
-      await tx.query(
-        `INSERT INTO cloudesire_outbox (subscription_id, lane, kind, body, dedupe_key)
-         SELECT $1, 'invoice', 'invoice', $2, $3 WHERE EXISTS (SELECT 1 FROM cloudesire_subscriptions WHERE id = $1)
-         ON CONFLICT (subscription_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`,
-        [inv.subscriptionId, JSON.stringify({ kind: "invoice", period, lines } satisfies OutboxCall), `invoice:${period}`],
-      );
-    }
-  };
 
   private async reportedOf(tx: Db, id: string): Promise<Reported | null> {
     const [row] = await tx.query<{ reported: unknown }>(`SELECT reported FROM cloudesire_subscriptions WHERE id = $1 FOR UPDATE`, [id]);
-    return row ? json(Reported).parse(row.reported) : null;
+    return row ? jsonColumn(Reported).parse(row.reported) : null;
   }
 
-  private async enqueue(tx: Db, id: string, lane: "lifecycle" | "invoice", calls: readonly OutboxCall[]): Promise<void> {
+  private async enqueue(tx: Db, id: string, lane: OutboxLane, calls: readonly OutboxCall[]): Promise<void> {
     if (calls.length === 0) return;
     await tx.query(
       `INSERT INTO cloudesire_outbox (subscription_id, lane, kind, body)
@@ -260,25 +224,8 @@ export class CloudesireStore {
 
   async notifications(limit = 50): Promise<Array<{ entity: string; entityId: string; type: string; ignored: string | null; receivedAt: string }>> {
     return this.db.query(
-      `SELECT entity, entity_id AS "entityId", type, ignored, ${TS("received_at", "receivedAt")} FROM cloudesire_notifications ORDER BY id DESC LIMIT $1`,
+      `SELECT entity, entity_id AS "entityId", type, ignored, ${isoUtc("received_at", "receivedAt")} FROM cloudesire_notifications ORDER BY id DESC LIMIT $1`,
       [limit],
     );
   }
-}
-
-/**
- * Our invoice as Cloudesire invoice lines (docs/billing.md): one line per resource with something to pay,
- * quantity 1 at the line's rounded amount, so that Cloudesire's total is exactly ours (its own
- * quantity × price would round differently); the usage is in the description. Decimal strings only.
- */
-export function invoiceLinesOf(period: string, inv: Invoice): Array<{ description: string; identifier: string; price: { price: string; currency: string }; quantity: string; unit: string }> {
-  return inv.lines
-    .filter((l) => new Decimal(l.amount).gt(0))
-    .map((l) => ({
-      description: `${l.resource} ${period}: ${l.quantity} ${l.unit}s (${l.freeUnitHours} free) at ${l.unitPrice} ${inv.currency} each`,
-      identifier: `${l.resource}-${period}`,
-      price: { price: l.amount, currency: inv.currency },
-      quantity: "1",
-      unit: "period",
-    }));
 }

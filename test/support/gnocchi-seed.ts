@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { GnocchiClient } from "../../src/metering/gnocchi-client.js";
-import type { Meters } from "../../src/metering/meters.js";
+import type { Meters } from "../../src/domain/billing.js";
 import { adminCredentials, testcloud } from "./testcloud.js";
 
 /** An hourly archive policy with the aggregations metering reads; resources of the meters' types. */

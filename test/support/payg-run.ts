@@ -1,5 +1,5 @@
-import { rateInputs, type BillingComputation, type BillingInputs } from "../../src/metering/billing-run.js";
-import { DEFAULT_METERS } from "../../src/metering/meters.js";
+import { DEFAULT_METERS, type BillingComputation, type BillingInputs } from "../../src/domain/billing.js";
+import { rateInputs } from "../../src/metering/billing-run.js";
 import { Decimal, MS_PER_HOUR } from "../../src/metering/money.js";
 import { PRICES } from "./prices.js";
 

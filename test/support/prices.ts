@@ -1,4 +1,4 @@
-import type { PriceList } from "../../src/metering/prices.js";
+import type { PriceList } from "../../src/domain/billing.js";
 
 export const PRICES: PriceList = {
   version: "test-2026-10",

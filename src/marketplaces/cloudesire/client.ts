@@ -1,7 +1,8 @@
 import type { z } from "zod";
+import type { ReportedStatus } from "../../domain/cloudesire-report.js";
 import {
   CLOUDESIRE_API_VERSION, CloudesireSubscription, CloudesireUser, ErrorBody,
-  type Credential, type Endpoint, type Instructions, type InvoiceLine, type ReportedStatus,
+  type Credential, type Endpoint, type Instructions, type InvoiceLine,
 } from "./contract.js";
 
 export interface CloudesireClientOptions {

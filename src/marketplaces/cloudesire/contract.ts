@@ -20,10 +20,6 @@ export const DeploymentStatus = z
   .catch("UNKNOWN");
 export type DeploymentStatus = z.infer<typeof DeploymentStatus>;
 
-/** The statuses we report back with `PATCH subscription/{id}` (docs/syndication.md). */
-export const ReportedStatus = z.enum(["DEPLOYED", "FAILED", "UNDEPLOYED"]);
-export type ReportedStatus = z.infer<typeof ReportedStatus>;
-
 /**
  * A notification (docs/event-notification.md): `id` is a string in the docs and an integer in the client
  * and templates, so both are accepted; `entity` other than Subscription is acknowledged and ignored.

@@ -1,4 +1,4 @@
-import type { CloudesireConfig } from "../../config.js";
+import type { CloudesireSettings } from "./settings.js";
 import type { Finding } from "../../openstack/doctor.js";
 import { CloudesireClient, CloudesireError } from "./client.js";
 
@@ -6,7 +6,7 @@ import { CloudesireClient, CloudesireError } from "./client.js";
  * `tenantctl cloudesire doctor`: can this service sell on Cloudesire? The notifications' secret is set,
  * the API answers, and it accepts our token (`HEAD subscription` needs a vendor's token).
  */
-export async function cloudesireDoctor(c: CloudesireConfig, fetchImpl?: typeof fetch): Promise<Finding[]> {
+export async function cloudesireDoctor(c: CloudesireSettings, fetchImpl?: typeof fetch): Promise<Finding[]> {
   const findings: Finding[] = [];
   findings.push(c.eventSecret
     ? { status: "ok", check: "notification secret", message: "CLOUDESIRE_EVENT_SECRET is set: notifications are verified (CMW-Event-Signature)" }

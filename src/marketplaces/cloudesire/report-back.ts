@@ -1,32 +1,12 @@
-import { z } from "zod";
+import { OutboxCall, Reported } from "../../domain/cloudesire-report.js";
+import type { Invoice } from "../../domain/billing.js";
 import { entitlement, type PlanLimits } from "../../domain/plan.js";
 import { stackNameOf } from "../../domain/subscription-id.js";
 import type { DesiredState } from "../../domain/subscription.js";
 import { renderCredentials } from "../../provisioning/credentials.js";
 import type { StackOutputs } from "../../provisioning/engine.js";
-import { ReportedStatus, type Credential, type Endpoint, type Instructions } from "./contract.js";
-
-/** What we already asked the outbox to tell Cloudesire about a subscription: nothing is said twice. */
-export const Reported = z.object({
-  /** Endpoints, instructions, credentials and metadata were queued (once in the subscription's life). */
-  access: z.boolean().default(false),
-  status: ReportedStatus.nullable().default(null),
-  /** The last failure shown to the customer (a refused change), if it still stands. */
-  failure: z.string().nullable().default(null),
-});
-export type Reported = z.infer<typeof Reported>;
-
-/** One call back to Cloudesire, queued in the outbox. Calls of one lane of a subscription go in order. */
-export const OutboxCall = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("endpoints"), endpoints: z.array(z.object({ endpoint: z.string(), description: z.string(), category: z.enum(["APP", "PASSWORD_RESET", "DOCUMENTATION", "VIDEO"]) })) }),
-  z.object({ kind: z.literal("instructions"), instructions: z.record(z.string(), z.string()) }),
-  /** Built when sent, from the engine's outputs: the password is never stored in the outbox. */
-  z.object({ kind: z.literal("credentials") }),
-  z.object({ kind: z.literal("metadata"), values: z.record(z.string(), z.string()) }),
-  z.object({ kind: z.literal("status"), deploymentStatus: ReportedStatus }),
-  z.object({ kind: z.literal("invoice"), period: z.string(), lines: z.array(z.unknown()) }),
-]);
-export type OutboxCall = z.infer<typeof OutboxCall>;
+import { Decimal } from "../../metering/money.js";
+import type { Credential, Instructions, InvoiceLine } from "./contract.js";
 
 export interface ReportSettings {
   /** The cloud's dashboard (HTTPS), the customer's `APP` endpoint; none: no endpoint is posted. */
@@ -136,4 +116,76 @@ export function credentialsOf(stack: string, outputs: StackOutputs): Credential[
   ];
 }
 
-export type { Endpoint };
+/**
+ * Our invoice as Cloudesire invoice lines (docs/billing.md): one line per resource with something to pay,
+ * quantity 1 at the line's rounded amount, so that Cloudesire's total is exactly ours (its own
+ * quantity × price would round differently); the usage is in the description. Decimal strings only.
+ */
+export function invoiceLinesOf(period: string, inv: Invoice): InvoiceLine[] {
+  return inv.lines
+    .filter((l) => new Decimal(l.amount).gt(0))
+    .map((l) => ({
+      description: `${l.resource} ${period}: ${l.quantity} ${l.unit}s (${l.freeUnitHours} free) at ${l.unitPrice} ${inv.currency} each`,
+      identifier: `${l.resource}-${period}`,
+      price: { price: l.amount, currency: inv.currency },
+      quantity: "1",
+      unit: "period",
+    }));
+}
+
+/** What the report-back keeps in the store (store/cloudesire-store.ts implements it); `Tx` is the store's transaction. */
+export interface ReportLedger<Tx> {
+  /**
+   * Locks what was reported of subscription `id` and hands it to `decide`: the calls it returns are queued
+   * and its `reported` kept, in `tx` (or a transaction of its own). A subscription not sold through
+   * Cloudesire has no record: `decide` is not called.
+   */
+  report(id: string, decide: (reported: Reported) => { calls: OutboxCall[]; reported: Reported } | null, tx?: Tx): Promise<void>;
+  /** Queues `call` in `lane` once per (subscription, `dedupeKey`), if the subscription is Cloudesire's. */
+  queueOnce(tx: Tx, id: string, lane: "invoice", call: OutboxCall, dedupeKey: string): Promise<void>;
+}
+
+/**
+ * The report-back to Cloudesire: what to say after an operation, a refusal, a termination or a billing
+ * run, queued in the outbox in the same transaction as the state it reports (the store hands its
+ * transaction to the hooks).
+ */
+export class ReportBack<Tx> {
+  constructor(
+    private readonly ledger: ReportLedger<Tx>,
+    private readonly settings: ReportSettings,
+  ) {}
+
+  /** The outcome hook of stack operations (SubscriptionStore calls it inside the transaction that records the outcome). */
+  readonly onOperationOutcome = (tx: Tx, outcome: OperationOutcome): Promise<void> =>
+    this.ledger.report(outcome.subscription.id, (reported) => {
+      const next = reportFor(outcome, reported, this.settings);
+      return next.calls.length === 0 ? null : next;
+    }, tx);
+
+  /**
+   * The billing hook (BillingStore calls it inside the transaction that saves a run): each Cloudesire
+   * subscription's invoice of the period is queued once — the key (subscription, period) keeps a re-run
+   * or a retry from queueing it twice.
+   */
+  readonly onBillingRunSaved = async (tx: Tx, period: string, invoices: readonly Invoice[]): Promise<void> => {
+    for (const inv of invoices) {
+      const lines = invoiceLinesOf(period, inv);
+      if (lines.length > 0) await this.ledger.queueOnce(tx, inv.subscriptionId, "invoice", { kind: "invoice", period, lines }, `invoice:${period}`);
+    }
+  };
+
+  /**
+   * A subscription we refuse (quantities over the limits, a missing billing item): the customer is told
+   * why, once per reason, in the same transaction as the record of having said it.
+   */
+  reportRefusal(id: string, reason: string, current: { desired: DesiredState | null; outputs: OperationOutcome["subscription"]["outputs"] }): Promise<void> {
+    return this.ledger.report(id, (reported) => (reported.failure === reason ? null : failureReport(reason, reported, current.desired, current.outputs, this.settings)));
+  }
+
+  /** A termination of a subscription that never had a tenant: confirmed at once. */
+  reportUndeployed(id: string): Promise<void> {
+    return this.ledger.report(id, (reported) =>
+      reported.status === "UNDEPLOYED" ? null : { calls: [{ kind: "status", deploymentStatus: "UNDEPLOYED" }], reported: { ...reported, status: "UNDEPLOYED" } });
+  }
+}

@@ -7,7 +7,8 @@ import type { CloudesireClient } from "./client.js";
 import { CloudesireError } from "./client.js";
 import { idOfLink, InvoiceLine } from "./contract.js";
 import { changes, eventOfReading, readingOf, type CloudesireProduct } from "./mapping.js";
-import { credentialsOf, type OutboxCall } from "./report-back.js";
+import type { OutboxCall } from "../../domain/cloudesire-report.js";
+import { credentialsOf, type ReportBack } from "./report-back.js";
 
 /** What the worker needs of the store (store/cloudesire-store.ts implements it). */
 export interface CloudesirePorts {
@@ -16,8 +17,6 @@ export interface CloudesirePorts {
   nextRead(id: string): Promise<number>;
   finishRead(id: string, wanted: number, lastRead: { at: string; deploymentStatus: string; paid: boolean | null; type: string | null; verdict: string }): Promise<void>;
   failRead(id: string, error: string, backoffMs: number, maxBackoffMs: number): Promise<void>;
-  reportRefusal(id: string, reason: string, current: { desired: DesiredState | null; outputs: { projectId: string; domainId: string; authUrl: string; userName: string } | null }): Promise<void>;
-  reportUndeployed(id: string): Promise<void>;
   dueCalls(limit?: number): Promise<Array<{ id: number; subscriptionId: string; lane: string }>>;
   call(id: number): Promise<{ id: number; subscriptionId: string; lane: string; call: OutboxCall; state: string } | null>;
   markSending(id: number): Promise<void>;
@@ -34,6 +33,8 @@ export interface SubscriptionPorts {
 
 export interface CloudesireWorkerOptions {
   store: CloudesirePorts;
+  /** What the customer is told of a refusal or a termination (report-back.ts). */
+  reports: Pick<ReportBack<unknown>, "reportRefusal" | "reportUndeployed">;
   subscriptions: SubscriptionPorts;
   client: CloudesireClient;
   engine: Pick<Engine, "outputs">;
@@ -128,14 +129,14 @@ export class CloudesireWorker {
         else if (reading.kind === "invalid") {
           if (current?.desired.status === "cancelled") verdict = "cancelled";
           else {
-            await this.o.store.reportRefusal(id, reading.reason, { desired: current?.desired ?? null, outputs: current?.outputs ?? null });
+            await this.o.reports.reportRefusal(id, reading.reason, { desired: current?.desired ?? null, outputs: current?.outputs ?? null });
             verdict = `refused: ${reading.reason}`;
           }
         } else {
           const event = eventOfReading({ id, read: await this.o.store.nextRead(id), readAtMs, reading, current: current?.desired ?? null });
           if (!event) {
             // Terminated before anything was provisioned: confirm it (a 404 after DELETED needs nothing).
-            if (reading.deploymentStatus === "UNDEPLOY_SENT") await this.o.store.reportUndeployed(id);
+            if (reading.deploymentStatus === "UNDEPLOY_SENT") await this.o.reports.reportUndeployed(id);
             verdict = "nothing provisioned";
           } else if (changes(current?.desired ?? null, event)) {
             // Customer tokens are derived, never stored; Cloudesire's customers get their credentials from Cloudesire.

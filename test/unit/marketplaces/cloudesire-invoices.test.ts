@@ -39,7 +39,7 @@ describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, ()
     expect(computation.invoices.find((i) => i.subscriptionId === "81")?.total).toBe("25.56");
     // The same run saved again, or its hook run again (a retry), queues nothing more.
     await h.billingStore.save(computation, total);
-    await h.db.transaction((tx) => h.cloudesire.store.onBillingRunSaved(tx, "2026-10", computation.invoices));
+    await h.db.transaction((tx) => h.cloudesire.reportBack.onBillingRunSaved(tx, "2026-10", computation.invoices));
     h.cloudesire.kick();
     await settled(scene, "81");
     expect(sim.invoices).toHaveLength(1);

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { verifyWebhook } from "../../../src/domain/webhook-signature.js";
 import { deliver } from "../../../src/metering/billing-delivery.js";
 import { GnocchiClient } from "../../../src/metering/gnocchi-client.js";
-import { DEFAULT_METERS } from "../../../src/metering/meters.js";
+import { DEFAULT_METERS } from "../../../src/domain/billing.js";
 import { periodOf } from "../../../src/metering/period.js";
 import { listen } from "../../support/local-server.js";
 

@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_METERS } from "../../../src/metering/meters.js";
 import { Decimal, MS_PER_HOUR } from "../../../src/metering/money.js";
-import { PriceList } from "../../../src/metering/prices.js";
+import { DEFAULT_METERS, PriceList, type Invoice } from "../../../src/domain/billing.js";
 import { invoicesCsv } from "../../../src/metering/billing-run.js";
-import { rate, type Invoice, type Usage } from "../../../src/metering/rating.js";
+import { rate, type Usage } from "../../../src/metering/rating.js";
 import { PRICES } from "../../support/prices.js";
 
 const usage = (hours: Partial<Record<keyof Usage, string>>): Usage => ({

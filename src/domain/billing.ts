@@ -1,0 +1,132 @@
+import { z } from "zod";
+import { MarketplaceEvent } from "./event.js";
+
+/**
+ * The shapes of billing that metering computes, the store keeps and the API and marketplaces show: plain
+ * data validated by zod. The arithmetic on them (decimal.js) lives in metering/; here a money amount or a
+ * quantity is a decimal written as a string, never a float.
+ */
+export const DecimalString = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, "a non-negative decimal written as a string, e.g. \"0.0125\" (never a float)");
+
+/**
+ * What is billed, and where Gnocchi keeps it. Defaults are those of a Ceilometer-fed Gnocchi:
+ * instances report `vcpus` and `memory` (MB), volumes `volume.size` (GB), floating IPs `ip.floating`
+ * (1 while the IP exists). `divisor` turns the metric's unit into the billed unit (MB → GB: 1024).
+ */
+export const Meter = z.object({
+  resourceType: z.string().min(1),
+  metric: z.string().min(1),
+  /** The archive policy's aggregation read per resource before summing over a project's resources. */
+  aggregation: z.enum(["mean", "max", "last"]).default("mean"),
+  divisor: z.number().positive().default(1),
+  unit: z.string().min(1),
+});
+export type Meter = z.infer<typeof Meter>;
+
+export const BilledResource = z.enum(["cores", "ramGb", "diskGb", "floatingIps"]);
+export type BilledResource = z.infer<typeof BilledResource>;
+
+export const Meters = z.object({ cores: Meter, ramGb: Meter, diskGb: Meter, floatingIps: Meter }).strict();
+export type Meters = z.infer<typeof Meters>;
+
+export const DEFAULT_METERS: Meters = {
+  cores: { resourceType: "instance", metric: "vcpus", aggregation: "mean", divisor: 1, unit: "core-hour" },
+  ramGb: { resourceType: "instance", metric: "memory", aggregation: "mean", divisor: 1024, unit: "GB-hour" },
+  diskGb: { resourceType: "volume", metric: "volume.size", aggregation: "mean", divisor: 1, unit: "GB-hour" },
+  floatingIps: { resourceType: "network", metric: "ip.floating", aggregation: "mean", divisor: 1, unit: "IP-hour" },
+};
+
+const ResourcePrice = z.object({
+  /** Price of one unit-hour (a core-hour, a GB-hour, an IP-hour). */
+  unitPrice: DecimalString,
+  /** Unit-hours per period not charged. */
+  freeUnitHours: DecimalString.default("0"),
+});
+
+/**
+ * The price file. `version` is recorded with every billing run so that a run can be reproduced with the
+ * prices it used. Rounding happens once per invoice line, to `decimals` places, with `rounding`.
+ */
+export const PriceList = z.object({
+  version: z.string().min(1),
+  currency: z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR"),
+  decimals: z.number().int().min(0).max(6).default(2),
+  rounding: z.enum(["half-even", "half-up", "half-down", "up", "down"]).default("half-even"),
+  resources: z.object({ cores: ResourcePrice, ramGb: ResourcePrice, diskGb: ResourcePrice, floatingIps: ResourcePrice }).strict(),
+});
+export type PriceList = z.infer<typeof PriceList>;
+
+export const InvoiceLine = z.object({
+  resource: BilledResource,
+  unit: z.string(),
+  /** Unit-hours used, shown to 6 decimals; the amount is computed from the exact quantity. */
+  quantity: z.string(),
+  freeUnitHours: z.string(),
+  unitPrice: z.string(),
+  amount: z.string(),
+});
+export type InvoiceLine = z.infer<typeof InvoiceLine>;
+
+export const Invoice = z.object({
+  subscriptionId: z.string(),
+  currency: z.string(),
+  lines: z.array(InvoiceLine),
+  total: z.string(),
+});
+export type Invoice = z.infer<typeof Invoice>;
+
+/** What a billing run read and decided, stored with it so that it can be re-read and re-rated. */
+export const BillingInputs = z.object({
+  period: z.string(),
+  granularitySeconds: z.number(),
+  meters: Meters,
+  prices: PriceList,
+  gnocchiRequests: z.number(),
+  subscriptions: z.array(
+    z.object({
+      id: z.string(),
+      projectId: z.string().nullable(),
+      /** PAYG-and-active intervals within the period, ISO times. */
+      intervals: z.array(z.object({ start: z.string(), stop: z.string() })),
+      /** Exact usage per resource in unit-milliseconds (decimal strings). */
+      usageUnitMs: z.record(BilledResource, z.string()),
+    }),
+  ),
+});
+export type BillingInputs = z.infer<typeof BillingInputs>;
+
+export interface BillableSubscription {
+  id: string;
+  /** The Keystone project whose usage Gnocchi holds; null if the tenant was never provisioned. */
+  projectId: string | null;
+  events: MarketplaceEvent[];
+}
+
+export interface BillingComputation {
+  inputs: BillingInputs;
+  invoices: Invoice[];
+}
+
+/** The outcome of POSTing a run to the billing URL, kept with the run. */
+export const DeliveryStatus = z.object({
+  status: z.enum(["delivered", "failed"]),
+  attempts: z.number(),
+  at: z.string(),
+  error: z.string().nullable(),
+});
+export type DeliveryStatus = z.infer<typeof DeliveryStatus>;
+
+/** A stored billing run: one per period. */
+export const BillingRunRecord = z.object({
+  id: z.coerce.number(),
+  period: z.string(),
+  createdAt: z.string(),
+  pricesVersion: z.string(),
+  currency: z.string(),
+  invoiceCount: z.number(),
+  total: z.string(),
+  delivery: DeliveryStatus.nullable(),
+});
+export type BillingRunRecord = z.infer<typeof BillingRunRecord>;

@@ -1,0 +1,38 @@
+import { z } from "zod";
+
+/**
+ * What is kept of the report-back to Cloudesire: what was already said about a subscription, and the calls
+ * queued to say more (its outbox). Plain shapes, here because two sides share them: the store keeps them
+ * (store/cloudesire-store.ts) and marketplaces/cloudesire decides them (report-back.ts) and sends them.
+ */
+
+/** The statuses we report back with `PATCH subscription/{id}` (Cloudesire's docs/syndication.md). */
+export const ReportedStatus = z.enum(["DEPLOYED", "FAILED", "UNDEPLOYED"]);
+export type ReportedStatus = z.infer<typeof ReportedStatus>;
+
+/** What we already asked the outbox to tell Cloudesire about a subscription: nothing is said twice. */
+export const Reported = z.object({
+  /** Endpoints, instructions, credentials and metadata were queued (once in the subscription's life). */
+  access: z.boolean().default(false),
+  status: ReportedStatus.nullable().default(null),
+  /** The last failure shown to the customer (a refused change), if it still stands. */
+  failure: z.string().nullable().default(null),
+});
+export type Reported = z.infer<typeof Reported>;
+
+/** One call back to Cloudesire, queued in the outbox. Calls of one lane of a subscription go in order. */
+export const OutboxCall = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("endpoints"), endpoints: z.array(z.object({ endpoint: z.string(), description: z.string(), category: z.enum(["APP", "PASSWORD_RESET", "DOCUMENTATION", "VIDEO"]) })) }),
+  z.object({ kind: z.literal("instructions"), instructions: z.record(z.string(), z.string()) }),
+  /** Built when sent, from the engine's outputs: the password is never stored in the outbox. */
+  z.object({ kind: z.literal("credentials") }),
+  z.object({ kind: z.literal("metadata"), values: z.record(z.string(), z.string()) }),
+  z.object({ kind: z.literal("status"), deploymentStatus: ReportedStatus }),
+  /** Cloudesire invoice lines (marketplaces/cloudesire/contract.ts InvoiceLine), validated when sent. */
+  z.object({ kind: z.literal("invoice"), period: z.string(), lines: z.array(z.unknown()) }),
+]);
+export type OutboxCall = z.infer<typeof OutboxCall>;
+
+/** The lanes of the outbox: a lane's calls go in order; the lifecycle never waits for an invoice. */
+export const OutboxLane = z.enum(["lifecycle", "invoice"]);
+export type OutboxLane = z.infer<typeof OutboxLane>;
