@@ -36,7 +36,7 @@ export interface RunningService {
 export async function startService(config: Config, overrides: { engine?: Engine; log?: Logger; guard?: TenantGuard } = {}): Promise<RunningService> {
   const redact = makeRedactor(config.secrets);
   const log = overrides.log ?? createLogger({ redact, level: config.logLevel });
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const { db, scheduler } = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrate(db);
   const engine =
     overrides.engine ??
@@ -56,7 +56,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     ? new CloudGuard(new CloudClient(config.openstack.admin), { policy: config.guard.orphanPolicy, pollMs: 2000, timeoutMs: config.guard.purgeTimeoutSeconds * 1000 })
     : undefined);
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire } = assembleWorkers({
-    db, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire,
+    db, scheduler, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire,
     concurrency: config.reconcile.concurrency, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
   });
 

@@ -13,6 +13,7 @@ import { ProgressHub } from "./provisioning/progress.js";
 import { Reconciler } from "./provisioning/reconciler.js";
 import type { TenantGuard } from "./provisioning/tenant-guard.js";
 import type { Db } from "./store/db.js";
+import type { Scheduler } from "./store/embedded-scheduler.js";
 import { DriftStore } from "./store/drift-store.js";
 import type { JobQueue } from "./store/job-queue.js";
 import { IntakeBatcher } from "./store/intake-batcher.js";
@@ -20,6 +21,8 @@ import { SubscriptionStore } from "./store/subscription-store.js";
 
 export interface WorkerOptions {
   db: Db;
+  /** Who goes first on the database (from `openDb`): webhook intake before background work. */
+  scheduler?: Scheduler | undefined;
   queue: JobQueue;
   engine: Engine;
   log: Logger;
@@ -56,7 +59,7 @@ export function assembleWorkers(o: WorkerOptions) {
   // Webhooks are taken in by group commit; their jobs are queued in the same transaction.
   const intake = new IntakeBatcher(
     (items) => store.intakeBatch(items, (tx, ids) => o.queue.enqueueMany(ids, { tx })),
-    { onBatch: (events) => metrics.intakeBatchEvents.observe(events), holdBackground: () => o.db.holdBackground() },
+    { onBatch: (events) => metrics.intakeBatchEvents.observe(events), scheduler: o.scheduler },
   );
   const progress = new ProgressHub({ itemsPerOperation: 5000, finishedKept: o.progressKept ?? 200 });
   // A drift repair is done when a check finds the stack in sync, not when its update succeeds.

@@ -60,7 +60,7 @@ export class CloudesireStore {
         n.entity, n.entityId, n.type, JSON.stringify(n.body), n.ignored,
       ]);
       if (n.subscription) await this.want(tx, n.subscription, n.type === "DELETED");
-    }, { foreground: true });
+    });
   }
 
   /** Asks for a read now (an operator's `cloudesire sync`). */

@@ -1,25 +1,15 @@
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { ensurePrivateDir, restrictToOwner } from "../data-dir.js";
+import { EmbeddedScheduler, unscheduled, type Scheduler } from "./embedded-scheduler.js";
+import { initialiseInChild, isInitialised } from "./pglite-init.js";
 
 /** The one database seam: embedded PGlite by default, a real PostgreSQL when DATABASE_URL is set. */
 export interface Db {
-  /**
-   * True when transactions never run concurrently (PGlite: one connection in one process), so row and
-   * advisory locks taken to serialise writers are not needed.
-   */
-  readonly serialized: boolean;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Parameterless, possibly multi-statement SQL (migrations). */
   exec(sql: string): Promise<void>;
-  /** `foreground`: someone waits for it (a webhook intake batch); it does not wait for the gate below. */
-  transaction<T>(fn: (tx: Db) => Promise<T>, o?: { foreground?: boolean }): Promise<T>;
-  /**
-   * Foreground work (webhooks waiting for their 202) is about to use the database: until the returned
-   * function is called, background statements (operations, job polling) wait before they start, at most
-   * a second each. On the embedded database only: PostgreSQL serves connections side by side.
-   */
-  holdBackground(): () => void;
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   /**
    * Runs `fn` holding an exclusive lock named `key` across every process on this database, or returns
    * `acquired: false` at once if another holds it. On PostgreSQL it is a session advisory lock: when its
@@ -36,84 +26,46 @@ export interface Db {
 const LOCK_SQL = "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok";
 const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtextextended($1, 0))";
 
-export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string }): Promise<Db> {
-  if (opts.databaseUrl) return openPostgres(opts.databaseUrl);
+/** The service's database and who goes first on it (the intake batcher's scheduler). */
+export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string }): Promise<{ db: Db; scheduler: Scheduler }> {
+  if (opts.databaseUrl) return { db: await openPostgres(opts.databaseUrl), scheduler: unscheduled };
   const dir = `${ensurePrivateDir(opts.dataDir)}/pglite`;
-  const db = await openPglite(dir);
-  // Its WAL and tables hold customers' details: the files a new database starts with are made 0600 too.
+  if (!isInitialised(dir)) await initialiseInChild(dir);
+  const scheduler = new EmbeddedScheduler();
+  const db = await openPglite({ dir, scheduler });
+  // Its WAL and tables hold customers' details: the files a new database starts with, and those PGlite
+  // writes as it opens one (pg_internal.init, 0644), are made 0600 too.
   restrictToOwner(dir);
-  return db;
+  return { db, scheduler };
 }
 
-/** Where background work never waits for webhooks (inside a transaction; on PostgreSQL). */
-const nothingToHold = () => () => {};
+/**
+ * PostgreSQL's default, 128 MB of shared buffers, is memory PGlite's WebAssembly instance touches and
+ * keeps: with 32 MB a bare node process holding an opened database went from 304 to 202 MiB resident
+ * (16 or 8 MB saved nothing more; @electric-sql/pglite 0.5.16). PGlite reads its files through node's fs,
+ * so pages evicted from the buffers are still served from the kernel's page cache.
+ */
+const START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=32MB"];
 
-const letLoopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Background statements wait while foreground work holds the gate (each wait bounded: never starved). */
-class BackgroundGate {
-  private holders = 0;
-  private readonly waiting = new Set<() => void>();
-
-  hold(): () => void {
-    this.holders++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      if (--this.holders === 0) for (const wake of [...this.waiting]) wake();
-    };
-  }
-
-  async passed(maxWaitMs = 1000): Promise<void> {
-    if (this.holders === 0) return;
-    await new Promise<void>((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.waiting.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, maxWaitMs);
-      this.waiting.add(wake);
-    });
-  }
-}
-
-/** `dir` undefined: in memory (tests). */
-export async function openPglite(dir?: string): Promise<Db> {
-  const pglite = dir ? new PGlite(dir) : new PGlite();
+/**
+ * `dir` undefined: in memory (tests). A directory must already hold a database (`initialiseInChild`):
+ * initdb here would leave this process at its peak memory. What is begun outside a transaction runs as
+ * `scheduler`'s background work (see EmbeddedScheduler); inside a transaction statements run straight on.
+ */
+export async function openPglite(o: { dir?: string; scheduler?: EmbeddedScheduler } = {}): Promise<Db> {
+  if (o.dir && !isInitialised(o.dir)) throw new Error(`no database in ${o.dir}: initialise it first (initialiseInChild)`);
+  const pglite = new PGlite(o.dir, { startParams: START_PARAMS });
   await pglite.waitReady;
-  // PGlite runs each statement on this thread, first come first served, and resolves it without ever
-  // letting the event loop turn: a stream of statements (stack operations, job polling) would leave
-  // sockets unread and webhooks queued behind it. So every statement or transaction begun from outside a
-  // transaction is background work: it first lets the loop turn once (requests are read and join the
-  // next intake batch), then takes its turn among background work, one at a time (so that a webhook batch
-  // finds at most one ahead of it in PGlite's queue), and waits while webhooks hold the gate. Inside a
-  // transaction statements run straight on; a foreground transaction (an intake batch) skips all this.
-  const gate = new BackgroundGate();
-  let previousInLine: Promise<void> = Promise.resolve();
-  const background = async <T>(run: () => Promise<T>): Promise<T> => {
-    await letLoopTurn();
-    const previous = previousInLine;
-    let done!: () => void;
-    previousInLine = new Promise<void>((r) => (done = r));
-    await previous;
-    try {
-      await gate.passed();
-      return await run();
-    } finally {
-      done();
-    }
-  };
-  // `outside`: not within a transaction, hence background work.
+  const scheduler = o.scheduler ?? new EmbeddedScheduler();
+  // `outside`: not within a transaction, hence scheduled.
   const wrap = (q: Pick<PGlite, "query" | "exec">, outside: boolean): Pick<Db, "query" | "exec"> => ({
     async query<T>(sql: string, params?: unknown[]) {
       const run = async () => (await q.query<T>(sql, params)).rows;
-      return outside ? background(run) : run();
+      return outside ? scheduler.background(run) : run();
     },
     async exec(sql: string) {
       const run = async () => void (await q.exec(sql));
-      return outside ? background(run) : run();
+      return outside ? scheduler.background(run) : run();
     },
   });
   const held = new Set<string>();
@@ -133,28 +85,22 @@ export async function openPglite(dir?: string): Promise<Db> {
         if (!values || values.length === 0) return { rows: (await q.exec(text)).at(-1)?.rows ?? [] };
         return { rows: (await q.query(text, values)).rows };
       };
-      return outside ? background(run) : run();
+      return outside ? scheduler.background(run) : run();
     },
   });
-  const db: Db = {
-    serialized: true,
+  return {
     ...wrap(pglite, true),
-    async transaction(fn, o) {
-      const run = () =>
+    transaction: (fn) =>
+      scheduler.background(() =>
         pglite.transaction(async (tx) => {
-          const inner: Db = {
-            serialized: true, ...wrap(tx, false), transaction: (f) => f(inner), tryWithLock, holdBackground: nothingToHold, executor: () => executorOf(tx, false), close: async () => {},
-          };
+          const inner: Db = { ...wrap(tx, false), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(tx, false), close: async () => {} };
           return fn(inner);
-        });
-      return o?.foreground ? run() : background(run);
-    },
+        }),
+      ),
     tryWithLock,
-    holdBackground: () => gate.hold(),
     executor: () => executorOf(pglite, true),
     close: () => pglite.close(),
   };
-  return db;
 }
 
 export async function openPostgres(url: string): Promise<Db> {
@@ -193,8 +139,6 @@ export async function openPostgres(url: string): Promise<Db> {
     }
   };
   return {
-    serialized: false,
-    holdBackground: nothingToHold,
     ...wrap(pool),
     tryWithLock,
     executor: () => executorOf(pool),
@@ -202,7 +146,7 @@ export async function openPostgres(url: string): Promise<Db> {
       const client = await pool.connect();
       try {
         await client.query("BEGIN");
-        const inner: Db = { serialized: false, holdBackground: nothingToHold, ...wrap(client), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(client), close: async () => {} };
+        const inner: Db = { ...wrap(client), transaction: (f) => f(inner), tryWithLock, executor: () => executorOf(client), close: async () => {} };
         const result = await fn(inner);
         await client.query("COMMIT");
         return result;

@@ -1,3 +1,4 @@
+import { unscheduled, type Scheduler } from "./embedded-scheduler.js";
 import type { EventIntake, IntakeItem } from "./subscription-store.js";
 
 /** Takes events in, one transaction per call, results in the order given. */
@@ -7,9 +8,10 @@ export type TakeBatch = (items: readonly IntakeItem[]) => Promise<EventIntake[]>
  * Group commit for webhooks. While one batch's transaction runs, the events that arrive wait and go
  * together in the next: one transaction (and one commit) for many events, so a burst costs a few
  * statements per batch instead of per event. An idle service takes an event at once (no timer waits).
- * Each caller still gets its own result only after the transaction holding its event committed. From
- * the first waiting event to the last batch, background work on the database is held back (on the
- * embedded store it shares one thread with the webhooks).
+ * Each caller still gets its own result only after the transaction holding its event committed. Webhooks
+ * come first on the database (`scheduler`; on the embedded store they share one thread with background
+ * work): from the first waiting event to the last batch, background work is held back, and each batch
+ * runs as foreground work.
  */
 export class IntakeBatcher {
   private readonly waiting: Array<{ item: IntakeItem; resolve: (r: EventIntake) => void; reject: (e: unknown) => void }> = [];
@@ -19,18 +21,22 @@ export class IntakeBatcher {
     private readonly o: {
       /** Told the size of every batch taken (a metric: how much group commit saves). */
       onBatch?: (events: number) => void;
-      /** Holds background database work back while webhooks wait; returns its release. */
-      holdBackground?: () => () => void;
+      /** Who goes first on the database (the one `openDb` returned beside it). */
+      scheduler?: Scheduler;
       maxBatch?: number;
     } = {},
   ) {}
+
+  private get scheduler(): Scheduler {
+    return this.o.scheduler ?? unscheduled;
+  }
 
   submit(item: IntakeItem): Promise<EventIntake> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
       if (!this.draining) {
         this.draining = true;
-        const release = this.o.holdBackground?.() ?? (() => {});
+        const release = this.scheduler.holdBackground();
         setImmediate(() => void this.drain().finally(release));
       }
     });
@@ -47,7 +53,7 @@ export class IntakeBatcher {
         const batch = this.waiting.splice(0, this.o.maxBatch ?? 256);
         this.o.onBatch?.(batch.length);
         try {
-          const results = await this.take(batch.map((w) => w.item));
+          const results = await this.takeFirst(batch.map((w) => w.item));
           batch.forEach((w, i) => w.resolve(results[i]!));
         } catch (error) {
           if (batch.length === 1) {
@@ -57,7 +63,7 @@ export class IntakeBatcher {
           // One event that the database refuses must not fail its neighbours: each again, alone.
           for (const w of batch) {
             try {
-              const [result] = await this.take([w.item]);
+              const [result] = await this.takeFirst([w.item]);
               w.resolve(result!);
             } catch (e) {
               w.reject(e);
@@ -68,5 +74,10 @@ export class IntakeBatcher {
     } finally {
       this.draining = false;
     }
+  }
+
+  /** A webhook waits for it: ahead of background work. */
+  private takeFirst(items: IntakeItem[]): Promise<EventIntake[]> {
+    return this.scheduler.foreground(() => this.take(items));
   }
 }

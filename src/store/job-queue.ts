@@ -1,11 +1,11 @@
 import PgBoss from "pg-boss";
 import { z } from "zod";
 import type { Db } from "./db.js";
+import { jobCount, jobsOf, lockWaiting, readyCount, SCHEMA } from "./pg-boss-jobs.js";
 
 /** The queue of reconcile jobs and where jobs go when they will not be retried. */
 export const RECONCILE_QUEUE = "reconcile";
 export const DEAD_LETTER_QUEUE = "reconcile-dead";
-const SCHEMA = "jobs";
 
 export interface QueueOptions {
   /** Attempts of a job whose failures are transient (the first included). */
@@ -83,20 +83,13 @@ export class JobQueue {
    * scan's); a job already waiting for one of them makes that one a no-op (the `short` policy's unique key).
    */
   async enqueueMany(subscriptions: readonly string[], o: { tx?: Db } = {}): Promise<void> {
-    let missing = subscriptions;
-    if (o.tx?.serialized && missing.length > 0) {
-      // Inside a transaction nothing else can run on the embedded database, so a job seen waiting stays
-      // waiting until we commit: its insert would be a no-op (the `short` policy's unique key is exactly
-      // "name, key, state created"). Looking is a simple index read; pg-boss's insert is the dearest
-      // statement of an intake batch, and under load nearly every subscription already has its job.
-      const waiting = new Set(
-        (await o.tx.query<{ key: string }>(
-          `SELECT singleton_key AS key FROM ${SCHEMA}.job WHERE name = $1 AND state = 'created' AND singleton_key = ANY($2::text[])`,
-          [RECONCILE_QUEUE, missing],
-        )).map((r) => r.key),
-      );
-      missing = missing.filter((s) => !waiting.has(s));
-    }
+    if (subscriptions.length === 0) return;
+    // Under load nearly every subscription already has its job waiting, and pg-boss's insert is the
+    // dearest statement of an intake batch: looking first (an index read) saves it. The waiting jobs are
+    // locked with the transaction, so none is started before the state it must apply is committed (on
+    // PostgreSQL a worker could otherwise take it in between and miss our change: a lost wake-up).
+    const waiting = await lockWaiting(o.tx ?? this.db, RECONCILE_QUEUE, subscriptions);
+    const missing = subscriptions.filter((s) => !waiting.has(s));
     if (missing.length === 0) return;
     await this.boss.insert(
       missing.map((subscription) => ({ name: RECONCILE_QUEUE, data: { subscription }, singletonKey: subscription })),
@@ -129,48 +122,28 @@ export class JobQueue {
 
   /** Jobs that will not be retried, newest first: what an operator has to look at. */
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
-    const rows = await this.db.query<{ id: string; data: unknown; output: unknown; created: string; retry_limit: number }>(
-      `SELECT id, data, output, retry_limit,
-         to_char(created_on AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created
-       FROM ${SCHEMA}.job WHERE name = $1 ORDER BY created_on DESC LIMIT $2`,
-      [DEAD_LETTER_QUEUE, limit],
-    );
-    return rows.map((r) => {
-      const json = (v: unknown) => ((typeof v === "string" ? JSON.parse(v) : v) ?? {}) as Record<string, unknown>;
-      const data = json(r.data);
-      // pg-boss's own dead-lettering copies the failed job's data and its output (our error message).
-      const output = json(r.output);
+    return (await jobsOf(this.db, DEAD_LETTER_QUEUE, limit)).map((r) => {
+      // Ours (`deadLetter`) carry the failure in their data; pg-boss's own dead-lettering copies the
+      // failed job's data and its output (our error message).
+      const data = r.data ?? {};
+      const output = r.output ?? {};
       return DeadLetter.parse({
         job: String(data.job ?? r.id),
         subscription: String(data.subscription ?? ""),
         error: String(data.error ?? output.message ?? "retries exhausted"),
-        attempts: Number(data.attempts ?? r.retry_limit + 1),
-        failedAt: r.created,
+        attempts: Number(data.attempts ?? r.retryLimit + 1),
+        failedAt: r.createdOn,
       });
     });
   }
 
-  async deadLetterCount(): Promise<number> {
-    const [row] = await this.db.query<{ n: number | string }>(`SELECT count(*) AS n FROM ${SCHEMA}.job WHERE name = $1`, [DEAD_LETTER_QUEUE]);
-    return Number(row?.n ?? 0);
-  }
-
-  /** Jobs per state (created, retry, active...): the queue's depth as pg-boss sees it. */
-  async depth(): Promise<Record<string, number>> {
-    const rows = await this.db.query<{ state: string; n: number | string }>(
-      `SELECT state, count(*) AS n FROM ${SCHEMA}.job WHERE name = $1 AND state IN ('created', 'retry', 'active') GROUP BY state`,
-      [RECONCILE_QUEUE],
-    );
-    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+  deadLetterCount(): Promise<number> {
+    return jobCount(this.db, DEAD_LETTER_QUEUE);
   }
 
   /** Jobs that could run now (not waiting for a backoff): tests and graceful shutdown wait for none. */
-  async ready(): Promise<number> {
-    const [row] = await this.db.query<{ n: number | string }>(
-      `SELECT count(*) AS n FROM ${SCHEMA}.job WHERE name = $1 AND state < 'active' AND start_after <= now()`,
-      [RECONCILE_QUEUE],
-    );
-    return Number(row?.n ?? 0);
+  ready(): Promise<number> {
+    return readyCount(this.db, RECONCILE_QUEUE);
   }
 
   async stop(): Promise<void> {

@@ -75,14 +75,12 @@ export class SubscriptionStore {
     if (items.length === 0) return [];
     return this.db.transaction(async (tx) => {
       const subIds = [...new Set(items.map((i) => i.event.subscription.id))];
-      if (!tx.serialized) {
-        // Events of one subscription are folded one at a time across replicas (two first events racing
-        // would otherwise both create it): transaction-scoped locks, taken in one order (no deadlock).
-        await tx.query(
-          `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS o`,
-          [subIds.map((id) => `subscription:${id}`)],
-        );
-      }
+      // Events of one subscription are folded one at a time across replicas (two first events racing
+      // would otherwise both create it): transaction-scoped locks, taken in one order (no deadlock).
+      await tx.query(
+        `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS o`,
+        [subIds.map((id) => `subscription:${id}`)],
+      );
       const firstOf = new Map<string, number>();
       items.forEach((it, i) => firstOf.has(it.event.id) || firstOf.set(it.event.id, i));
       const read = await this.readForIntake(tx, [...firstOf.keys()], subIds);
@@ -154,7 +152,7 @@ export class SubscriptionStore {
       const pending = [...touched].filter((id) => current.get(id)?.phase === "pending");
       if (pending.length > 0 && onPending) await onPending(tx, pending);
       return results;
-    }, { foreground: true });
+    });
   }
 
   /**

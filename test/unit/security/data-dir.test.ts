@@ -45,7 +45,7 @@ describe("the data directory is the service user's alone", () => {
   it("the embedded database's files (PGlite writes them 0666) are 0600, and stay so after writes", async () => {
     const dir = fresh();
     const config = loadConfig({ DATA_DIR: dir });
-    const db = await openDb({ databaseUrl: undefined, dataDir: config.dataDir });
+    const { db } = await openDb({ databaseUrl: undefined, dataDir: config.dataDir });
     try {
       await migrate(db);
       await db.exec("CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 20000) g; CHECKPOINT;");

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPglite, type Db } from "../../../src/store/db.js";
+import { EmbeddedScheduler } from "../../../src/store/embedded-scheduler.js";
 
 describe("the embedded database and the event loop", () => {
   let db: Db;
+  const scheduler = new EmbeddedScheduler();
   beforeAll(async () => {
-    db = await openPglite();
+    db = await openPglite({ scheduler });
   }, 30_000);
   afterAll(() => db.close());
 
@@ -35,10 +37,10 @@ describe("the embedded database and the event loop", () => {
   });
 
   it("holds background statements back while webhooks hold the gate; their own transaction goes through", async () => {
-    const release = db.holdBackground();
+    const release = scheduler.holdBackground();
     let background = false;
     const waiting = db.query("SELECT 1").then(() => (background = true));
-    const intake = await db.transaction(async (tx) => (await tx.query<{ n: number }>("SELECT 2 AS n"))[0]?.n, { foreground: true });
+    const intake = await scheduler.foreground(() => db.transaction(async (tx) => (await tx.query<{ n: number }>("SELECT 2 AS n"))[0]?.n));
     expect(intake).toBe(2);
     await new Promise((r) => setTimeout(r, 30));
     expect(background).toBe(false);
@@ -48,7 +50,7 @@ describe("the embedded database and the event loop", () => {
   });
 
   it("never holds background work for more than a second at a time", async () => {
-    const release = db.holdBackground();
+    const release = scheduler.holdBackground();
     const started = performance.now();
     await db.query("SELECT 1");
     const waited = performance.now() - started;
@@ -68,12 +70,28 @@ describe("the embedded database and the event loop", () => {
     await new Promise((r) => setTimeout(r, 10));
     const background = [1, 2, 3].map((i) => db.query("SELECT 1").then(() => order.push(`background ${i}`)));
     await new Promise((r) => setTimeout(r, 10));
-    const intake = db.transaction(async (tx) => {
-      await tx.query("SELECT 1");
-      order.push("intake");
-    }, { foreground: true });
+    const intake = scheduler.foreground(() =>
+      db.transaction(async (tx) => {
+        await tx.query("SELECT 1");
+        order.push("intake");
+      }),
+    );
     release();
     await Promise.all([busy, ...background, intake]);
     expect(order).toEqual(["intake", "background 1", "background 2", "background 3"]);
+  });
+
+  it("a statement run as foreground work goes ahead of background work held back by the gate", async () => {
+    const release = scheduler.holdBackground();
+    const order: string[] = [];
+    const background = db.query("SELECT 1").then(() => order.push("background"));
+    await scheduler.foreground(async () => {
+      await db.query("SELECT 1");
+      order.push("foreground");
+    });
+    expect(order).toEqual(["foreground"]);
+    release();
+    await background;
+    expect(order).toEqual(["foreground", "background"]);
   });
 });

@@ -190,20 +190,27 @@ describe("IntakeBatcher", () => {
     expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
   });
 
-  it("holds background database work from the first waiting event until the last batch is taken", async () => {
+  it("holds background database work from the first waiting event until the last batch is taken, each batch as foreground work", async () => {
     const log: string[] = [];
     let release: () => void = () => {};
+    const scheduler = {
+      holdBackground: () => (log.push("hold"), () => log.push("release")),
+      foreground: async <T,>(fn: () => Promise<T>) => {
+        log.push("foreground");
+        return fn();
+      },
+    };
     const batcher = new IntakeBatcher(async (items) => {
       log.push(`batch ${items.length}`);
-      if (log.length === 2) await new Promise<void>((r) => (release = r));
+      if (log.length === 3) await new Promise<void>((r) => (release = r));
       return items.map((i) => ok(i.event.id));
-    }, { holdBackground: () => (log.push("hold"), () => log.push("release")) });
+    }, { scheduler });
     const first = batcher.submit(item("1"));
     await new Promise((r) => setTimeout(r, 10));
-    expect(log).toEqual(["hold", "batch 1"]);
+    expect(log).toEqual(["hold", "foreground", "batch 1"]);
     release();
     await first;
     await new Promise((r) => setImmediate(r));
-    expect(log).toEqual(["hold", "batch 1", "release"]);
+    expect(log).toEqual(["hold", "foreground", "batch 1", "release"]);
   });
 });
