@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { conflict } from "../domain/errors.js";
 import type { DriftCheckResult, DriftDetector } from "../provisioning/drift.js";
 import type { DriftStore } from "../store/drift-store.js";
-import type { SubscriptionRecord } from "../store/subscription-store.js";
+import type { SubscriptionRecord } from "../domain/lifecycle.js";
 import { validationHook } from "./problem.js";
 import { json, OPERATOR, onSubscription, problem, UNAUTHORIZED } from "./route-docs.js";
 import * as S from "./schemas.js";

@@ -15,9 +15,9 @@ import { PeriodName } from "../metering/period.js";
 import { Invoice } from "../metering/rating.js";
 import { CredentialsDocument, CredentialsFormat } from "../provisioning/credentials.js";
 import { BillingRunRecord } from "../store/billing-store.js";
-import { DriftRecord, DriftState } from "../store/drift-store.js";
+import { DriftRecord, DriftState } from "../domain/drift.js";
 import { DeadLetter } from "../store/job-queue.js";
-import { OperationRecord, Phase, RecordedOutputs } from "../store/subscription-store.js";
+import { OperationRecord, Phase, RecordedOutputs } from "../domain/lifecycle.js";
 
 export const Problem = z
   .object({ type: z.string(), title: z.string(), status: z.number().int(), detail: z.unknown().optional() })

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { ProgressHub, ProgressItem } from "../provisioning/progress.js";
-import type { OperationRecord } from "../store/subscription-store.js";
+import type { OperationRecord } from "../domain/lifecycle.js";
 
 /** Keeps idle connections (and the proxies between) open while an engine step takes long. */
 const HEARTBEAT_MS = 15_000;

@@ -1,6 +1,6 @@
 import type { z } from "@hono/zod-openapi";
 import { stackNameOf } from "../domain/subscription-id.js";
-import type { SubscriptionRecord } from "../store/subscription-store.js";
+import type { SubscriptionRecord } from "../domain/lifecycle.js";
 import type { SubscriptionView } from "./schemas.js";
 
 /** The operator's view of a subscription: no secrets, no token hash. */

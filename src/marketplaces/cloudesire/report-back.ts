@@ -3,7 +3,7 @@ import { entitlement, type PlanLimits } from "../../domain/plan.js";
 import { stackNameOf } from "../../domain/subscription-id.js";
 import type { DesiredState } from "../../domain/subscription.js";
 import { renderCredentials } from "../../provisioning/credentials.js";
-import type { StackOutputs } from "../../provisioning/engine.js";
+import type { StackOutputs } from "../../domain/lifecycle.js";
 import { ReportedStatus, type Credential, type Endpoint, type Instructions } from "./contract.js";
 
 /** What we already asked the outbox to tell Cloudesire about a subscription: nothing is said twice. */
