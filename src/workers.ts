@@ -29,6 +29,8 @@ export interface WorkerOptions {
   settings: TenantSettings;
   concurrency: number;
   pollMs: number;
+  /** The queue's first retry delay (RECONCILE_BACKOFF_MS, as given to JobQueue.open): progress streams say when a retry comes. */
+  retryBackoffMs?: number | undefined;
   driftIntervalSeconds: number;
   guard?: TenantGuard | undefined;
   /** Finished progress streams kept in memory for late SSE clients. */
@@ -65,8 +67,9 @@ export function assembleWorkers(o: WorkerOptions) {
   // A drift repair is done when a check finds the stack in sync, not when its update succeeds.
   let drift: DriftDetector | undefined;
   const reconciler = new Reconciler({
-    store, engine: o.engine, settings: o.settings, log: o.log, metrics, progress, db: o.db, queue: o.queue,
+    store, engine: o.engine, settings: o.settings, log: o.log, metrics, progress, locks: o.db, queue: o.queue,
     ...(o.guard ? { guard: o.guard } : {}), concurrency: o.concurrency, pollMs: o.pollMs,
+    ...(o.retryBackoffMs !== undefined ? { retryDelayMs: earliestRetryMs(o.retryBackoffMs) } : {}),
     onRepaired: (id) => void drift?.recheck(id),
   });
   drift = new DriftDetector({
@@ -89,4 +92,14 @@ export function assembleWorkers(o: WorkerOptions) {
     : undefined;
   const cloudesire = { store: cloudesireStore, reportBack, worker: cloudesireWorker, product, kick: () => cloudesireWorker?.kick() };
   return { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire };
+}
+
+/**
+ * When pg-boss runs a failed job again, at the earliest. JobQueue.open gives it `retryDelay` =
+ * round(backoffMs / 1000) seconds, with back-off only from 1 s; pg-boss 10 (src/plans.js, failJobs) then
+ * waits `retry_delay * 2^min(16, retry_count + 1) / 2`, plus as much again times random() (jitter).
+ */
+function earliestRetryMs(backoffMs: number): (job: { retryCount: number }) => number {
+  const seconds = Math.round(backoffMs / 1000);
+  return (job) => (seconds >= 1 ? seconds * 1000 * 2 ** Math.min(16, job.retryCount + 1) / 2 : seconds * 1000);
 }

@@ -1,4 +1,5 @@
-import type { Engine, StackOutputs } from "../../src/provisioning/engine.js";
+import type { StackOutputs } from "../../src/domain/lifecycle.js";
+import type { Engine } from "../../src/provisioning/engine.js";
 
 /** Returns at once: the time a reconcile takes around it is the service's own overhead. */
 export class InstantEngine implements Engine {

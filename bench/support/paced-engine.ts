@@ -1,4 +1,5 @@
-import type { Engine, StackOutputs } from "../../src/provisioning/engine.js";
+import type { StackOutputs } from "../../src/domain/lifecycle.js";
+import type { Engine } from "../../src/provisioning/engine.js";
 
 /**
  * An engine double for the scale bench: every stack operation only *waits* as long as a real one would

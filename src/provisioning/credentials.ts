@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import { z } from "zod";
-import type { StackOutputs } from "./engine.js";
+import type { StackOutputs } from "../domain/lifecycle.js";
 
 export const CredentialsFormat = z.enum(["json", "clouds.yaml", "openrc"]);
 export type CredentialsFormat = z.infer<typeof CredentialsFormat>;

@@ -1,13 +1,13 @@
 import { stackNameOf } from "../domain/subscription-id.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
-import type { DriftRecord, DriftStore } from "../store/drift-store.js";
-import type { SubscriptionStore } from "../store/subscription-store.js";
-import { EngineFailure, type Engine } from "./engine.js";
+import type { DriftRecord } from "../domain/drift.js";
+import type { Engine } from "./engine.js";
+import type { DriftFindings, SubscriptionLedger } from "./ports.js";
 
 export interface DriftDetectorOptions {
-  store: SubscriptionStore;
-  drift: DriftStore;
+  store: Pick<SubscriptionLedger, "get" | "list">;
+  drift: DriftFindings;
   engine: Engine;
   log: Logger;
   /** Seconds between two sweeps over every ready stack; 0 turns the schedule off (on demand only). */
@@ -87,7 +87,7 @@ export class DriftDetector {
       level("drift check", { subscription: sub.id, stack, result: record.state, differences: record.differences.length });
       return { subscription: sub.id, outcome: "checked", record };
     } catch (e) {
-      const reason = e instanceof EngineFailure || e instanceof Error ? e.message : String(e);
+      const reason = e instanceof Error ? e.message : String(e);
       await this.o.drift.recordFailure(sub.id, reason);
       this.o.metrics?.driftChecks.inc({ result: "failed" });
       this.o.log.warn("drift check", { subscription: sub.id, stack, result: "failed", error: reason });

@@ -1,3 +1,6 @@
+import { z } from "zod";
+import type { DriftDifference } from "../domain/drift.js";
+import type { StackOutputs } from "../domain/lifecycle.js";
 import type { TenantSpec } from "../domain/tenant-spec.js";
 import { locksOf, type StackLock } from "./stack-lock.js";
 
@@ -15,7 +18,10 @@ export interface Engine {
   preview(req: { stack: string; spec: TenantSpec }): Promise<PreviewResult>;
   /** Deletes the tenant's resources; the stack and its history stay as the audit log. */
   destroy(req: { stack: string; message: string; onOutput?: OutputSink; onProgress?: ProgressSink }): Promise<OperationSummary>;
-  /** Reads every resource back from the cloud into the state (after the service corrected the cloud itself). */
+  /**
+   * Reads every resource back from the cloud into the state: after the tenant guard corrected the cloud
+   * itself (`TenantGuard.afterUp`, Neutron's dropped zero quotas), so the state holds what is there.
+   */
   refresh(req: { stack: string; message: string; onOutput?: OutputSink }): Promise<OperationSummary>;
   /**
    * After an interrupted create: drops the pending creates the dead run left in the state and imports the
@@ -54,14 +60,6 @@ export interface ResourceProgress {
 }
 export type ProgressSink = (p: ResourceProgress) => void;
 
-export interface DriftDifference {
-  resource: string;
-  type: string;
-  /** update: properties changed outside the stack; delete: the resource is gone from the cloud. */
-  change: string;
-  /** The property paths that differ, e.g. ["cores", "ram"]. */
-  properties: string[];
-}
 export interface DriftReport {
   differences: DriftDifference[];
 }
@@ -96,25 +94,17 @@ export interface PreviewResult {
   text: string;
 }
 
-export interface HistoryEntry {
-  version: number;
-  kind: string;
-  message: string;
-  result: string;
-  startTime: string;
-  endTime: string | null;
-  resourceChanges: Record<string, number>;
-}
-
-export interface StackOutputs {
-  projectId: string;
-  userId: string;
-  userName: string;
-  authUrl: string;
-  region: string;
-  domainId: string;
-  password: string;
-}
+/** One update of a stack as Pulumi's history keeps it: the audit log (its message names the cause). */
+export const HistoryEntry = z.object({
+  version: z.number().int(),
+  kind: z.string(),
+  message: z.string(),
+  result: z.string(),
+  startTime: z.string(),
+  endTime: z.string().nullable(),
+  resourceChanges: z.record(z.string(), z.number()),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
 /**
  * An engine failure. `transient` ones (the stack's lock held by another update, an OpenStack 5xx, a

@@ -12,11 +12,12 @@ import {
 } from "@pulumi/pulumi/automation/index.js";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
+import type { DriftDifference } from "../domain/drift.js";
+import { StackOutputs } from "../domain/lifecycle.js";
 import { TENANT_RESOURCES, type TenantSpec } from "../domain/tenant-spec.js";
 import {
   EngineFailure,
   lockedFailure,
-  type DriftDifference,
   type DriftReport,
   type Engine,
   type HistoryEntry,
@@ -26,7 +27,6 @@ import {
   type PreviewResult,
   type ProgressSink,
   type StackChange,
-  type StackOutputs,
 } from "./engine.js";
 import { conciseError, isTransientEngineError } from "./failure-classification.js";
 
@@ -41,11 +41,6 @@ export interface PulumiEngineOptions {
   /** Redacts known secrets from messages before they leave the engine. */
   redact: (text: string) => string;
 }
-
-const StackOutputsSchema = z.object({
-  projectId: z.string(), userId: z.string(), userName: z.string(), authUrl: z.string(),
-  region: z.string(), domainId: z.string(), password: z.string(),
-});
 
 /** Pulumi.yaml's `stackConfigDir`: where `pulumi preview --stack sub-42` at a shell finds the config. */
 const STACK_CONFIG_DIR = "stacks";
@@ -93,7 +88,7 @@ export class PulumiEngine implements Engine {
   }
 
   async up(req: StackChange): Promise<OperationSummary> {
-    return this.guard(async () => {
+    return this.withConciseFailures(async () => {
       const stack = await this.stack(req.stack, true);
       await this.writeConfig(stack, req.spec, req.password);
       const result = await stack.up({
@@ -109,7 +104,7 @@ export class PulumiEngine implements Engine {
    */
   async preview(req: { stack: string; spec: TenantSpec }): Promise<PreviewResult> {
     let password: string | undefined;
-    return this.guard(async () => {
+    return this.withConciseFailures(async () => {
       const stack = await this.selectOrNull(req.stack);
       if (!stack) return previewOfNewStack(req.stack);
       const outputs = await this.outputsOf(stack);
@@ -130,7 +125,7 @@ export class PulumiEngine implements Engine {
   }
 
   async destroy(req: { stack: string; message: string; onOutput?: OutputSink; onProgress?: ProgressSink }): Promise<OperationSummary> {
-    return this.guard(async () => {
+    return this.withConciseFailures(async () => {
       const stack = await this.selectOrNull(req.stack);
       // A stack that never existed has nothing to destroy (a purchase cancelled before its first update).
       if (!stack) return { resourceChanges: {} };
@@ -140,7 +135,7 @@ export class PulumiEngine implements Engine {
   }
 
   async refresh(req: { stack: string; message: string; onOutput?: OutputSink }): Promise<OperationSummary> {
-    return this.guard(async () => {
+    return this.withConciseFailures(async () => {
       const stack = await this.stack(req.stack, false);
       const result = await stack.refresh({ message: req.message, onOutput: req.onOutput });
       return { resourceChanges: counts(result.summary.resourceChanges) };
@@ -148,7 +143,7 @@ export class PulumiEngine implements Engine {
   }
 
   async adopt(req: { stack: string; message: string; found: Leftovers }): Promise<string[]> {
-    return this.guard(async () => {
+    return this.withConciseFailures(async () => {
       const stack = await this.selectOrNull(req.stack);
       if (!stack) return [];
       // The dead run's pending CREATE operations would make the next `up` create the project again.
@@ -171,7 +166,7 @@ export class PulumiEngine implements Engine {
   }
 
   async history(name: string): Promise<HistoryEntry[]> {
-    return this.guard(async () => {
+    return this.withConciseFailures(async () => {
       const stack = await this.selectOrNull(name);
       if (!stack) return [];
       const entries = await stack.history();
@@ -188,7 +183,7 @@ export class PulumiEngine implements Engine {
   }
 
   async outputs(name: string): Promise<StackOutputs | null> {
-    return this.guard(async () => {
+    return this.withConciseFailures(async () => {
       const stack = await this.selectOrNull(name);
       return stack ? this.outputsOf(stack) : null;
     });
@@ -197,12 +192,12 @@ export class PulumiEngine implements Engine {
   private async outputsOf(stack: Stack): Promise<StackOutputs | null> {
     const out = await stack.outputs();
     const flat = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
-    const parsed = StackOutputsSchema.safeParse(flat);
+    const parsed = StackOutputs.safeParse(flat);
     return parsed.success ? parsed.data : null;
   }
 
   async drift(name: string): Promise<DriftReport | null> {
-    return this.guard(async () => {
+    return this.withConciseFailures(async () => {
       const stack = await this.selectOrNull(name);
       if (!stack) return null;
       const differences: DriftDifference[] = [];
@@ -218,7 +213,7 @@ export class PulumiEngine implements Engine {
   }
 
   async cancel(name: string): Promise<void> {
-    return this.guard(async () => {
+    return this.withConciseFailures(async () => {
       const stack = await this.selectOrNull(name);
       await stack?.cancel();
     });
@@ -257,7 +252,7 @@ export class PulumiEngine implements Engine {
    * Maps every failure to an EngineFailure whose message is concise and free of secrets: the known ones
    * (redactor) and this operation's tenant password, which the redactor cannot know.
    */
-  private async guard<T>(fn: () => Promise<T>, secrets: string[] | (() => string[]) = []): Promise<T> {
+  private async withConciseFailures<T>(fn: () => Promise<T>, secrets: string[] | (() => string[]) = []): Promise<T> {
     try {
       return await fn();
     } catch (e) {
@@ -265,10 +260,7 @@ export class PulumiEngine implements Engine {
       const clean = (text: string) => this.opts.redact(hidden.reduce((t, s) => (s ? t.split(s).join("[redacted]") : t), text));
       if (e instanceof EngineFailure) throw new EngineFailure(clean(e.message), e.transient, e.locks);
       const raw = e instanceof Error ? e.message : String(e);
-      if (e instanceof ConcurrentUpdateError || /currently locked/.test(raw)) {
-        const failure = lockedFailure(clean(conciseLockMessage(raw)));
-        throw failure;
-      }
+      if (e instanceof ConcurrentUpdateError || /currently locked/.test(raw)) throw lockedFailure(clean(conciseLockMessage(raw)));
       const message = clean(conciseError(raw));
       throw new EngineFailure(message, isTransientEngineError(message));
     }

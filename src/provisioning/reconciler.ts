@@ -1,41 +1,17 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { generatePassword } from "../domain/password.js";
-import { stackNameOf } from "../domain/subscription-id.js";
-import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
-import type { Logger } from "../log.js";
-import type { Metrics } from "../metrics.js";
-import type { Db } from "../store/db.js";
-import type { JobQueue, ReconcileJob } from "../store/job-queue.js";
-import type { RecordedOutputs, SubscriptionRecord, SubscriptionStore } from "../store/subscription-store.js";
-import { AppError } from "../domain/errors.js";
-import { EngineFailure, type Engine } from "./engine.js";
-import type { ProgressHub } from "./progress.js";
-import { isOrphaned } from "./stack-lock.js";
-import type { TenantGuard } from "./tenant-guard.js";
+import { needsOperation } from "../domain/lifecycle.js";
+import { StackOperations, type JobResult, type OperationDeps } from "./operation.js";
+import type { ReconcileJob, ReconcileQueue, SubscriptionLocks } from "./ports.js";
 
-export interface ReconcilerOptions {
-  store: SubscriptionStore;
-  engine: Engine;
-  settings: TenantSettings;
-  log: Logger;
-  db: Db;
-  queue: JobQueue;
+export interface ReconcilerOptions extends OperationDeps {
+  locks: SubscriptionLocks;
+  queue: ReconcileQueue;
   /** Jobs (on different subscriptions) run at once by this process. */
   concurrency: number;
   /** How often this process looks for jobs it was not told about (other replicas' events, retries due). */
   pollMs: number;
-  /** Live progress of running operations (SSE); optional. */
-  progress?: ProgressHub;
-  metrics?: Pick<Metrics, "operations" | "operationDuration">;
-  /** Checks against the cloud before the engine runs (downsizes, leftovers of cancelled projects). */
-  guard?: TenantGuard;
-  /** A drift repair succeeded: the finding stays until a check says the stack is in sync (the caller checks). */
-  onRepaired?: (subscriptionId: string) => void;
 }
-
-/** `next`: the subscription as the successful operation left it (spares reading it again). */
-type Outcome = { kind: "done"; next?: SubscriptionRecord | null } | { kind: "retry"; error: string } | { kind: "failed"; error: string; exhausted: boolean };
 
 /** How often the safety-net scan runs (at least; never more often than the poll). */
 const SCAN_EVERY_MS = 60_000;
@@ -63,7 +39,11 @@ export class Reconciler {
   private scanTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(private readonly o: ReconcilerOptions) {}
+  private readonly operations: StackOperations;
+
+  constructor(private readonly o: ReconcilerOptions) {
+    this.operations = new StackOperations(o, this.owner, () => this.stopped);
+  }
 
   start(): void {
     this.stopped = false;
@@ -164,18 +144,17 @@ export class Reconciler {
       }
       this.local.add(id);
       try {
-        const held = await this.o.db.tryWithLock(`reconcile:${id}`, () => this.reconcile(id, job));
-        if (!held.acquired) {
+        const locked = await this.o.locks.tryWithLock(`reconcile:${id}`, () => this.reconcile(id, job));
+        if (!locked.acquired) {
           // Another replica works on it: look again shortly (its pass also applies the newest state).
           await this.o.queue.enqueue(id, { delaySeconds: 2 });
           await this.o.queue.complete(job);
           return;
         }
-        const outcome = held.value;
-        if (outcome.kind === "done") await this.o.queue.complete(job);
-        else if (outcome.kind === "retry") await this.o.queue.fail(job, outcome.error);
-        else if (outcome.exhausted) await this.o.queue.fail(job, outcome.error);
-        else await this.o.queue.deadLetter(job, outcome.error);
+        const result = locked.value;
+        if (result.kind === "done") await this.o.queue.complete(job);
+        else if (result.kind === "retry" || result.exhausted) await this.o.queue.fail(job, result.error);
+        else await this.o.queue.deadLetter(job, result.error);
       } finally {
         this.local.delete(id);
         if (this.again.delete(id) && !this.stopped) await this.o.queue.enqueue(id);
@@ -188,147 +167,16 @@ export class Reconciler {
     }
   }
 
-  private async reconcile(id: string, job: ReconcileJob): Promise<Outcome> {
+  private async reconcile(id: string, job: ReconcileJob): Promise<JobResult> {
     // Loop until the applied generation catches up: events that arrived during an operation are
     // applied by one more operation with the newest desired state, not one per event.
     let sub = await this.o.store.get(id);
     for (;;) {
       if (this.stopped) return { kind: "done" };
-      if (!sub || sub.generation <= sub.appliedGeneration || sub.phase === "failed" || sub.phase === "held") return { kind: "done" };
-      const outcome = await this.applyOnce(sub, job);
-      if (outcome.kind !== "done") return outcome;
-      sub = outcome.next !== undefined ? outcome.next : await this.o.store.get(id);
-    }
-  }
-
-  private async applyOnce(sub: SubscriptionRecord, job: ReconcileJob): Promise<Outcome> {
-    const { desired, generation } = sub;
-    const stack = stackNameOf(sub.id);
-    const kind = desired.status === "cancelled" ? "destroy" : "up";
-    const begun = await this.o.store.beginOperation(sub.id, generation, kind, desired.lastEvent.id, this.owner);
-    const opId = begun.id;
-    // The stack history is the audit log: every update names what asked for it, and any recovery.
-    const cause = sub.pendingNote ?? `${desired.lastEvent.id} ${desired.lastEvent.type}`;
-    let message = `${cause} (subscription ${sub.id}, generation ${generation}${begun.interrupted ? `; after interrupted operation ${begun.interrupted.id}` : ""})`;
-    const progress = this.o.progress;
-    progress?.open(opId, { subscription: sub.id, stack, kind });
-    const sinks = progress
-      ? { onOutput: (line: string) => progress.output(opId, line), onProgress: (p: Parameters<ProgressHub["resource"]>[1]) => progress.resource(opId, p) }
-      : {};
-    const started = Date.now();
-    const observe = (result: "succeeded" | "failed" | "retried") => {
-      this.o.metrics?.operations.inc({ kind, result });
-      this.o.metrics?.operationDuration.observe({ kind, result }, (Date.now() - started) / 1000);
-    };
-    const fields = { subscription: sub.id, stack, event: desired.lastEvent.id, operation: opId, kind, attempt: job.retryCount + 1 };
-    for (let lockRecovered = false; ; ) {
-      try {
-        const projectId = sub.outputs?.projectId;
-        if (this.o.guard && projectId) {
-          if (kind === "up") {
-            const refused = await this.o.guard.beforeUp(projectId, tenantSpecOf(desired, this.o.settings));
-            // Not transient: the same plan will not fit until the customer frees resources or buys more.
-            if (refused) throw new EngineFailure(refused, false);
-          } else {
-            const held = await this.o.guard.beforeDestroy(projectId, (step) => {
-              progress?.output(opId, step);
-              this.o.log.info("purge", { ...fields, step });
-            });
-            if (held) {
-              await this.o.store.holdOperation(opId, sub.id, held.held);
-              progress?.finish(opId, "failed", held.held);
-              this.o.log.warn("operation", { ...fields, result: "held", error: held.held });
-              return { kind: "done" };
-            }
-          }
-        }
-        let summary: Awaited<ReturnType<Engine["up"]>>;
-        let recorded: RecordedOutputs | null = null;
-        if (kind === "destroy") {
-          summary = await this.o.engine.destroy({ stack, message, ...sinks });
-        } else {
-          const spec = tenantSpecOf(desired, this.o.settings);
-          if (begun.interrupted && this.o.guard) {
-            // The interrupted run may have created the project and user without recording them (pending
-            // creates): adopt them, or the next create of `sub-<id>` is a Keystone 409 for good.
-            const adopted = await this.o.engine.adopt({ stack, message, found: await this.o.guard.leftoversOf(spec) });
-            if (adopted.length > 0) {
-              message = `${message.slice(0, -1)}; adopted ${adopted.join(", ")} left by it)`;
-              progress?.output(opId, `adopted what the interrupted operation created: ${adopted.join(", ")}`);
-              this.o.log.warn("adopted leftovers of an interrupted create", { ...fields, adopted });
-            }
-          }
-          // The password lives in the stack's outputs, in the shared backend: any replica, whatever its
-          // work tree, applies the same one. A new one only on the first create or an operator's rotation.
-          const current = await this.o.engine.outputs(stack);
-          const password = !current || sub.rotatePassword ? generatePassword() : current.password;
-          if (current && sub.rotatePassword) message = `${message.slice(0, -1)}; password rotated)`;
-          summary = await this.o.engine.up({ stack, message, spec, password, refresh: sub.refreshNext, ...sinks });
-          const outputs = await this.o.engine.outputs(stack);
-          recorded = outputs ? recordedOf(outputs) : null;
-          if (outputs && this.o.guard?.afterUp) {
-            // The provider may not set what it was told (Neutron's create drops zero values): the tenant must
-            // end with exactly what was bought, so the cloud is corrected, then the state reads it back.
-            const corrected = await this.o.guard.afterUp(outputs.projectId, spec);
-            if (corrected.length > 0) {
-              this.o.log.warn("quotas corrected after the update", { ...fields, corrected });
-              progress?.output(opId, `quotas corrected: ${corrected.join("; ")}`);
-              await this.o.engine.refresh({ stack, message: `${message.slice(0, -1)}; quotas corrected: ${corrected.join("; ")})` });
-            }
-          }
-          if (outputs && this.o.guard?.power) {
-            // Keystone's enabled flag stops logins, not running servers: a suspension stops them too, and
-            // the resumption starts exactly those it stopped.
-            for (const step of await this.o.guard.power(outputs.projectId, spec.enabled)) {
-              progress?.output(opId, step);
-              this.o.log.info("server power", { ...fields, step });
-            }
-          }
-        }
-        const next = await this.o.store.succeedOperation(opId, sub.id, generation, recorded, summary);
-        observe("succeeded");
-        progress?.finish(opId, "succeeded", null);
-        this.o.log.info("operation", { ...fields, result: "succeeded", durationMs: Date.now() - started, changes: summary.resourceChanges });
-        if (sub.refreshNext) this.o.onRepaired?.(sub.id);
-        return { kind: "done", next };
-      } catch (e) {
-        const failure = e instanceof EngineFailure ? e : asFailure(e);
-        if (!lockRecovered && failure.locks.length > 0 && failure.locks.every((l) => isOrphaned(l))) {
-          // Every lock was written by a `pulumi` process of this host that is gone: provably dead, safe to
-          // remove, and said so in the history. A live one (ours, a replica's, an operator's) is waited for.
-          lockRecovered = true;
-          await this.o.engine.cancel(stack);
-          const owners = failure.locks.map((l) => `pid ${l.pid} on ${l.hostname}`).join(", ");
-          message = `${message.slice(0, -1)}; cancelled the stack lock left by ${owners}, no longer running)`;
-          this.o.log.warn("stack lock recovered", { ...fields, interrupted: begun.interrupted?.id, locks: failure.locks });
-          progress?.output(opId, `recovered the stack lock left by ${owners}`);
-          continue;
-        }
-        if (failure.transient && job.retryCount < job.retryLimit && !this.stopped) {
-          await this.o.store.retryLater(opId, sub.id, failure.message);
-          observe("retried");
-          progress?.finish(opId, "failed", `${failure.message} (will retry)`);
-          this.o.log.warn("operation", { ...fields, result: "retrying", durationMs: Date.now() - started, error: failure.message });
-          return { kind: "retry", error: failure.message };
-        }
-        await this.o.store.failOperation(opId, sub.id, generation, failure.message);
-        observe("failed");
-        progress?.finish(opId, "failed", failure.message);
-        this.o.log.error("operation", { ...fields, result: "failed", durationMs: Date.now() - started, error: failure.message });
-        return { kind: "failed", error: failure.message, exhausted: failure.transient };
-      }
+      if (!sub || !needsOperation(sub)) return { kind: "done" };
+      const result = await this.operations.run(sub, job);
+      if (result.kind !== "done") return result;
+      sub = result.next !== undefined ? result.next : await this.o.store.get(id);
     }
   }
 }
-
-/** What is kept of the outputs in the database: everything but the password. */
-function recordedOf(o: Awaited<ReturnType<Engine["outputs"]>> & object): RecordedOutputs {
-  return { projectId: o.projectId, userId: o.userId, userName: o.userName, authUrl: o.authUrl, region: o.region, domainId: o.domainId };
-}
-
-/** A cloud that cannot be reached or answers 5xx is worth a retry; anything else is not. */
-function asFailure(e: unknown): EngineFailure {
-  const message = e instanceof Error ? e.message : String(e);
-  return new EngineFailure(message, e instanceof AppError && e.kind === "unavailable");
-}
-

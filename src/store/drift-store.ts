@@ -1,27 +1,20 @@
-import { createHash } from "node:crypto";
-import { z } from "zod";
-import { DriftDifference, DriftRecord, type DriftState } from "../domain/drift.js";
+import { DriftRecord, fingerprintOf, type DriftDifference, type DriftState } from "../domain/drift.js";
+import type { DriftFindings } from "../provisioning/ports.js";
 import type { Db } from "./db.js";
+import { isoUtc, jsonColumn } from "./sql.js";
 
-// Moved to the domain (issue 15); re-exported while callers move.
-export { DriftDifference, DriftRecord, DriftState } from "../domain/drift.js";
+const COLUMNS = `subscription_id AS "subscriptionId", state, differences, error, ${isoUtc("checked_at", "checkedAt")}, ${isoUtc("accepted_at", "acceptedAt")}`;
 
-const COLUMNS = `subscription_id AS "subscriptionId", state, differences, error,
-  to_char(checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "checkedAt",
-  to_char(accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "acceptedAt"`;
-
-/** Order-independent identity of a set of differences: accepting them accepts exactly these. */
-function fingerprintOf(differences: Array<z.infer<typeof DriftDifference>>): string {
-  const canonical = differences.map((d) => `${d.resource}|${d.type}|${d.change}|${[...d.properties].sort().join(",")}`).sort();
-  return createHash("sha256").update(canonical.join("\n")).digest("hex");
-}
+/** A row as a driver returns it (the differences may come as text). */
+const DriftRow = DriftRecord.extend({ differences: jsonColumn(DriftRecord.shape.differences) });
+const parseRow = (row: unknown): DriftRecord => DriftRow.parse(row);
 
 /** The last drift check of each stack, and what operators accepted. */
-export class DriftStore {
+export class DriftStore implements DriftFindings {
   constructor(private readonly db: Db) {}
 
-  async record(subscriptionId: string, differences: Array<z.infer<typeof DriftDifference>>): Promise<DriftRecord> {
-    const fingerprint = differences.length === 0 ? null : fingerprintOf(differences);
+  async record(subscriptionId: string, differences: DriftDifference[]): Promise<DriftRecord> {
+    const fingerprint = fingerprintOf(differences);
     const [row] = await this.db.query(
       `INSERT INTO drift (subscription_id, checked_at, state, differences, fingerprint, error)
        VALUES ($1, now(), CASE WHEN $3::text IS NULL THEN 'in_sync' ELSE 'drifted' END, $2, $3, NULL)
@@ -31,7 +24,7 @@ export class DriftStore {
        RETURNING ${COLUMNS}`,
       [subscriptionId, JSON.stringify(differences), fingerprint],
     );
-    return DriftRecord.parse(row);
+    return parseRow(row);
   }
 
   async recordFailure(subscriptionId: string, error: string): Promise<void> {
@@ -49,19 +42,19 @@ export class DriftStore {
        WHERE subscription_id = $1 AND state IN ('drifted', 'accepted') RETURNING ${COLUMNS}`,
       [subscriptionId],
     );
-    return row ? DriftRecord.parse(row) : null;
+    return row ? parseRow(row) : null;
   }
 
   async get(subscriptionId: string): Promise<DriftRecord | null> {
     const [row] = await this.db.query(`SELECT ${COLUMNS} FROM drift WHERE subscription_id = $1`, [subscriptionId]);
-    return row ? DriftRecord.parse(row) : null;
+    return row ? parseRow(row) : null;
   }
 
   async list(filter: { state?: DriftState | undefined } = {}): Promise<DriftRecord[]> {
     const rows = filter.state
       ? await this.db.query(`SELECT ${COLUMNS} FROM drift WHERE state = $1 ORDER BY subscription_id`, [filter.state])
       : await this.db.query(`SELECT ${COLUMNS} FROM drift ORDER BY subscription_id`);
-    return rows.map((r) => DriftRecord.parse(r));
+    return rows.map(parseRow);
   }
 
   async driftedCount(): Promise<number> {

@@ -1,11 +1,24 @@
 import { z } from "zod";
 import type { MarketplaceEvent } from "../domain/event.js";
 import { foldEvent } from "../domain/subscription.js";
-import { OperationRecord, SubscriptionRecord, type Phase, type RecordedOutputs } from "../domain/lifecycle.js";
+import {
+  BEGUN,
+  eventApplied,
+  OperationRecord,
+  operationEnded,
+  PARKED_PHASES,
+  reapplyRequested,
+  subscriptionCreated,
+  SubscriptionRecord,
+  type Lifecycle,
+  type OperationKind,
+  type OperationOutcome,
+  type Phase,
+  type ReapplyRequest,
+} from "../domain/lifecycle.js";
+import type { BegunOperation, SubscriptionLedger } from "../provisioning/ports.js";
 import type { Db } from "./db.js";
-
-// Moved to the domain (issue 15); re-exported while callers move.
-export { OperationRecord, Phase, RecordedOutputs, SubscriptionRecord } from "../domain/lifecycle.js";
+import { isoUtc, jsonColumn } from "./sql.js";
 
 export type EventIntake =
   | { outcome: "duplicate"; original: "applied" | "stale" | "rejected"; reason: string | null; subscription: SubscriptionRecord | null }
@@ -15,16 +28,29 @@ export type EventIntake =
 const SUB_COLUMNS = `id, desired, generation, applied_generation AS "appliedGeneration", phase,
   last_error AS "lastError", outputs, token_hash AS "tokenHash", token_generation AS "tokenGeneration", pending_note AS "pendingNote",
   rotate_password AS "rotatePassword", refresh_next AS "refreshNext",
-  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
-  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"`;
+  ${isoUtc("created_at", "createdAt")}, ${isoUtc("updated_at", "updatedAt")}`;
 const OP_COLUMNS = `id, kind, event_id AS "eventId", generation,
-  to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "startedAt",
-  to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "finishedAt", result, error`;
+  ${isoUtc("started_at", "startedAt")}, ${isoUtc("finished_at", "finishedAt")}, result, error`;
+
+/**
+ * domain/lifecycle.ts `needsOperation` as a filter (the scan and the queue depth count rows, they do not
+ * read them): behind its desired state and not parked.
+ */
+const NEEDS_OPERATION = `generation > applied_generation AND phase NOT IN (${PARKED_PHASES.map((p) => `'${p}'`).join(", ")})`;
 
 const parseSub = (row: unknown) => SubscriptionRecord.parse(row);
 
-/** A json(b) value as a driver returns it (parsed, or as text). */
-const jsonColumn = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((v) => (typeof v === "string" ? JSON.parse(v) : v), schema);
+/**
+ * Writes what the lifecycle decided (the columns of `Lifecycle` but the desired state, which only the
+ * intake writes) to subscription $1, returning the row; its values are parameters $n.. (`lifecycleParams`).
+ */
+const UPDATE_LIFECYCLE = (n: number) =>
+  `UPDATE subscriptions SET generation = $${n}, applied_generation = $${n + 1}, phase = $${n + 2}, last_error = $${n + 3},
+     outputs = $${n + 4}::jsonb, pending_note = $${n + 5}, rotate_password = $${n + 6}, refresh_next = $${n + 7}, updated_at = now()
+   WHERE id = $1 RETURNING ${SUB_COLUMNS}`;
+const lifecycleParams = (s: Lifecycle): unknown[] => [
+  s.generation, s.appliedGeneration, s.phase, s.lastError, s.outputs ? JSON.stringify(s.outputs) : null, s.pendingNote, s.rotatePassword, s.refreshNext,
+];
 const IntakeRead = z.object({
   now: z.string(),
   known: jsonColumn(z.array(z.object({ id: z.string(), outcome: z.enum(["applied", "stale", "rejected"]), reason: z.string().nullable(), subscription_id: z.string() }))),
@@ -48,7 +74,7 @@ export type OnPending = (tx: Db, subscriptionIds: string[]) => Promise<void>;
 export type OutcomeHook = (tx: Db, outcome: { result: "succeeded" | "failed"; subscription: SubscriptionRecord; reason?: string }) => Promise<void>;
 
 /** Durable state of subscriptions: the event inbox, the desired state, and operations on stacks. */
-export class SubscriptionStore {
+export class SubscriptionStore implements SubscriptionLedger {
   constructor(
     private readonly db: Db,
     private readonly hooks: { onOutcome?: OutcomeHook } = {},
@@ -106,19 +132,7 @@ export class SubscriptionStore {
         }
         outcomes.set(event.id, { outcome: "applied", reason: null });
         touched.add(event.subscription.id);
-        let after: SubscriptionRecord;
-        if (!before) {
-          after = {
-            id: event.subscription.id, desired: folded.state, generation: 1, appliedGeneration: 0, phase: "pending", lastError: null,
-            outputs: null, tokenHash: null, tokenGeneration: 1, pendingNote: null, rotatePassword: false, refreshNext: false, createdAt: read.now, updatedAt: read.now,
-          };
-        } else {
-          // A change needs a new stack update; any applied event also lifts a failure (the next event resumes).
-          after = {
-            ...before, desired: folded.state, generation: before.generation + (folded.changed ? 1 : 0),
-            phase: folded.changed || before.phase === "failed" ? "pending" : before.phase, updatedAt: read.now,
-          };
-        }
+        const after = before ? { ...eventApplied(before, folded), updatedAt: read.now } : subscriptionCreated(folded.state, read.now);
         current.set(after.id, after);
         return { outcome: "applied", changed: folded.changed, created: !before, subscription: after };
       });
@@ -161,7 +175,7 @@ export class SubscriptionStore {
    */
   private async readForIntake(tx: Db, eventIds: string[], subIds: string[]) {
     const [row] = await tx.query<{ now: string; known: unknown; subs: unknown }>(
-      `SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now,
+      `SELECT ${isoUtc("now()", "now")},
          (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'outcome', outcome, 'reason', reason, 'subscription_id', subscription_id)), '[]')
             FROM events WHERE id = ANY($1::text[])) AS known,
          (SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]')
@@ -193,11 +207,9 @@ export class SubscriptionStore {
     return rows.map(parseSub);
   }
 
-  /** Subscriptions whose desired state is ahead of what was applied, and not parked as failed. */
+  /** Subscriptions that need an operation (behind and not parked), oldest change first. */
   async pendingIds(): Promise<string[]> {
-    const rows = await this.db.query<{ id: string }>(
-      `SELECT id FROM subscriptions WHERE generation > applied_generation AND phase NOT IN ('failed', 'held') ORDER BY updated_at, id`,
-    );
+    const rows = await this.db.query<{ id: string }>(`SELECT id FROM subscriptions WHERE ${NEEDS_OPERATION} ORDER BY updated_at, id`);
     return rows.map((r) => r.id);
   }
 
@@ -206,89 +218,55 @@ export class SubscriptionStore {
    * previous operation of this subscription never finished (its process died), that one: its stack
    * may still carry the dead process's lock.
    */
-  async beginOperation(id: string, generation: number, kind: string, eventId: string, owner: string): Promise<{ id: number; interrupted: { id: number; owner: string | null } | null }> {
-    // One statement (its parts see one snapshot, so the new operation is not among those closed).
+  async beginOperation(id: string, generation: number, kind: OperationKind, eventId: string, owner: string): Promise<BegunOperation> {
+    // One statement (its parts see one snapshot, so the new operation is not among those closed). What
+    // a begin changes does not depend on the row (domain/lifecycle.ts BEGUN), so it is written unread.
     const [row] = await this.db.query<{ id: string | number; closed: unknown }>(
       `WITH closed AS (
          -- An operation left 'running' by a crash is closed as interrupted: the new one supersedes it.
          UPDATE operations SET result = 'failed', error = 'interrupted (service stopped during the operation)', finished_at = now()
          WHERE subscription_id = $1 AND result = 'running' RETURNING id, owner
        ), sub AS (
-         UPDATE subscriptions SET phase = 'applying', pending_note = NULL, updated_at = now() WHERE id = $1
+         UPDATE subscriptions SET phase = $6, pending_note = $7, updated_at = now() WHERE id = $1
        ), op AS (
          INSERT INTO operations (subscription_id, generation, kind, event_id, owner) VALUES ($1, $2, $3, $4, $5) RETURNING id
        )
        SELECT (SELECT id FROM op) AS id,
          (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'owner', owner) ORDER BY id DESC), '[]') FROM closed) AS closed`,
-      [id, generation, kind, eventId, owner],
+      [id, generation, kind, eventId, owner, BEGUN.phase, BEGUN.pendingNote],
     );
     const closed = ClosedOperations.parse(row?.closed);
     const last = closed[0];
     return { id: Number(row?.id), interrupted: last ? { id: Number(last.id), owner: last.owner } : null };
   }
 
-  /** A transient failure that the queue will retry: the subscription waits as pending, with the reason. */
-  async retryLater(opId: number, id: string, reason: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.query(`UPDATE operations SET result = 'failed', finished_at = now(), error = $2 WHERE id = $1`, [opId, `${reason} (will retry)`]);
-      await tx.query(`UPDATE subscriptions SET last_error = $2, phase = 'pending', updated_at = now() WHERE id = $1`, [id, reason]);
-    });
-  }
-
-  /** Records success; returns the subscription as it now is (its desired state may have moved on meanwhile). */
-  async succeedOperation(opId: number, id: string, generation: number, outputs: RecordedOutputs | null, summary: unknown): Promise<SubscriptionRecord | null> {
-    const onOutcome = this.hooks.onOutcome;
-    if (!onOutcome) return this.recordSuccess(this.db, opId, id, generation, outputs, summary);
+  /**
+   * Records how the operation `op` ended, in one transaction: the subscription is read under its row lock
+   * (an event or an operator may have changed it during the operation), the lifecycle decides, and the
+   * subscription, the operation row, the drift finding and the outcome hook's outbox are written together.
+   * Returns the subscription as it now is (its desired state may have moved on meanwhile).
+   */
+  async recordOutcome(op: { id: number; subscription: string; generation: number }, outcome: OperationOutcome): Promise<SubscriptionRecord | null> {
     return this.db.transaction(async (tx) => {
-      const sub = await this.recordSuccess(tx, opId, id, generation, outputs, summary);
-      if (sub) await onOutcome(tx, { result: "succeeded", subscription: sub });
-      return sub;
-    });
-  }
-
-  private async recordSuccess(q: Pick<Db, "query">, opId: number, id: string, generation: number, outputs: RecordedOutputs | null, summary: unknown): Promise<SubscriptionRecord | null> {
-    const [row] = await q.query(
-      `WITH op AS (
-         UPDATE operations SET result = 'succeeded', finished_at = now(), summary = $4 WHERE id = $5
-       ), void_drift AS (
-         -- A finding stays after an update (an update without refresh neither sees nor repairs drift): only a
-         -- check finding the stack in sync clears it, or a destroy, after which there is nothing to drift.
-         DELETE FROM drift WHERE subscription_id = $1 AND (SELECT desired->>'status' FROM subscriptions WHERE id = $1) = 'cancelled'
-       )
-       UPDATE subscriptions SET
-         applied_generation = GREATEST(applied_generation, $2),
-         outputs = COALESCE($3, outputs),
-         last_error = NULL,
-         rotate_password = false,
-         refresh_next = false,
-         phase = CASE WHEN generation > $2 THEN 'pending'
-                      WHEN desired->>'status' = 'cancelled' THEN 'cancelled' ELSE 'ready' END,
-         updated_at = now()
-       WHERE id = $1 RETURNING ${SUB_COLUMNS}`,
-      [id, generation, outputs ? JSON.stringify(outputs) : null, JSON.stringify(summary ?? null), opId],
-    );
-    return row ? parseSub(row) : null;
-  }
-
-  /** The operation stops and waits for an operator (phase `held`), with what it waits for. */
-  async holdOperation(opId: number, id: string, reason: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.query(`UPDATE operations SET result = 'failed', finished_at = now(), error = $2 WHERE id = $1`, [opId, reason]);
-      await tx.query(`UPDATE subscriptions SET last_error = $2, phase = 'held', updated_at = now() WHERE id = $1`, [id, reason]);
-    });
-  }
-
-  async failOperation(opId: number, id: string, generation: number, reason: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.query(`UPDATE operations SET result = 'failed', finished_at = now(), error = $2 WHERE id = $1`, [opId, reason]);
-      // If a newer event arrived meanwhile, stay pending: the newer desired state gets its own attempt.
+      const current = await this.lockedForUpdate(tx, op.subscription);
+      if (!current) return null;
+      const decided = operationEnded(current, op.generation, outcome);
+      const summary = outcome.result === "succeeded" ? JSON.stringify(outcome.summary) : null;
       const [row] = await tx.query(
-        `UPDATE subscriptions SET last_error = $3,
-           phase = CASE WHEN generation > $2 THEN 'pending' ELSE 'failed' END, updated_at = now()
-         WHERE id = $1 RETURNING ${SUB_COLUMNS}`,
-        [id, generation, reason],
+        `WITH op AS (
+           UPDATE operations SET result = $2, error = $3, finished_at = now(), summary = COALESCE($4::jsonb, summary) WHERE id = $5
+         ), drift AS (
+           DELETE FROM drift WHERE subscription_id = $1 AND $6::boolean
+         )
+         ${UPDATE_LIFECYCLE(7)}`,
+        [op.subscription, decided.operation.result, decided.operation.error, summary, op.id, decided.dropDrift, ...lifecycleParams(decided.next)],
       );
-      if (row && this.hooks.onOutcome) await this.hooks.onOutcome(tx, { result: "failed", subscription: parseSub(row), reason });
+      const sub = parseSub(row);
+      const onOutcome = this.hooks.onOutcome;
+      if (decided.report && onOutcome) {
+        await onOutcome(tx, decided.report === "failed" ? { result: "failed", subscription: sub, reason: decided.operation.error ?? "" } : { result: "succeeded", subscription: sub });
+      }
+      return sub;
     });
   }
 
@@ -296,15 +274,18 @@ export class SubscriptionStore {
    * Operator retry, drift repair or password rotation: apply the desired state again; `note` names why in
    * the stack history; `refresh` and `rotatePassword` say what the next operation does besides.
    */
-  async retry(id: string, note: string, also: { refresh?: boolean; rotatePassword?: boolean } = {}): Promise<SubscriptionRecord | null> {
-    const [row] = await this.db.query(
-      `UPDATE subscriptions SET phase = 'pending', pending_note = $2,
-         generation = CASE WHEN generation > applied_generation THEN generation ELSE generation + 1 END,
-         refresh_next = refresh_next OR $3, rotate_password = rotate_password OR $4,
-         updated_at = now()
-       WHERE id = $1 RETURNING ${SUB_COLUMNS}`,
-      [id, note, also.refresh ?? false, also.rotatePassword ?? false],
-    );
+  async retry(id: string, note: string, also: Omit<ReapplyRequest, "note"> = {}): Promise<SubscriptionRecord | null> {
+    return this.db.transaction(async (tx) => {
+      const current = await this.lockedForUpdate(tx, id);
+      if (!current) return null;
+      const [row] = await tx.query(UPDATE_LIFECYCLE(2), [id, ...lifecycleParams(reapplyRequested(current, { note, ...also }))]);
+      return parseSub(row);
+    });
+  }
+
+  /** The subscription, its row locked until the transaction ends (an intake batch locks it the same way). */
+  private async lockedForUpdate(tx: Db, id: string): Promise<SubscriptionRecord | null> {
+    const [row] = await tx.query(`SELECT ${SUB_COLUMNS} FROM subscriptions WHERE id = $1 FOR UPDATE`, [id]);
     return row ? parseSub(row) : null;
   }
 
@@ -329,10 +310,9 @@ export class SubscriptionStore {
     return rows.map((r) => ({ status: r.status, phase: r.phase, count: Number(r.n) }));
   }
 
+  /** Subscriptions that need an operation (as `pendingIds`). */
   async queueDepth(): Promise<number> {
-    const [row] = await this.db.query<{ n: number | string }>(
-      `SELECT count(*) AS n FROM subscriptions WHERE generation > applied_generation AND phase NOT IN ('failed', 'held')`,
-    );
+    const [row] = await this.db.query<{ n: number | string }>(`SELECT count(*) AS n FROM subscriptions WHERE ${NEEDS_OPERATION}`);
     return Number(row?.n ?? 0);
   }
 

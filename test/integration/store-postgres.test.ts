@@ -40,4 +40,35 @@ describe("the store on a real PostgreSQL (DATABASE_URL)", () => {
     expect(sub?.desired.plan).toMatchObject({ cores: 20 });
     expect(await store2.pendingIds()).toContain("pg2");
   });
+
+  it("a failure recorded while another replica's event holds the subscription sees that event: it stays pending for it", async () => {
+    const store = new SubscriptionStore(a);
+    await store.intake(event("pg3", "subscription.created"));
+    const op = await store.beginOperation("pg3", 1, "up", "evt-pg3", "host-a:1:x");
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let changed!: () => void;
+    const isChanged = new Promise<void>((r) => (changed = r));
+    // Replica b takes in a change as an intake batch does: the row locked, the generation moved on, not yet committed.
+    const intake = b.transaction(async (tx) => {
+      await tx.query("UPDATE subscriptions SET generation = generation + 1, phase = 'pending' WHERE id = $1", ["pg3"]);
+      changed();
+      await released;
+    });
+    await isChanged;
+    const recorded = store.recordOutcome({ id: op.id, subscription: "pg3", generation: 1 }, { result: "failed", error: "400 Bad Request" });
+    try {
+      // b commits only once the outcome's transaction waits for the row.
+      for (const deadline = Date.now() + 10_000; ; ) {
+        const [w] = await b.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()");
+        if ((w?.n ?? 0) > 0) break;
+        if (Date.now() > deadline) throw new Error("the outcome never waited for the subscription's row");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      release();
+      await intake;
+    }
+    expect(await recorded).toMatchObject({ phase: "pending", generation: 2, appliedGeneration: 0, lastError: "400 Bad Request" });
+  });
 });

@@ -76,6 +76,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire } = assembleWorkers({
     db, queue, engine, log, settings, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
     concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0,
+    retryBackoffMs: 0, // as both queues below are opened
   });
   const billing = opts.billing
     ? {

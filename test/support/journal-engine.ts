@@ -11,8 +11,8 @@ import {
   type Leftovers,
   type OperationSummary,
   type StackChange,
-  type StackOutputs,
 } from "../../src/provisioning/engine.js";
+import type { StackOutputs } from "../../src/domain/lifecycle.js";
 import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
 import { readJournal, writeJournal, type Journal } from "./journal-cloud.js";
 import { lockedMessage, removeLocks } from "./pulumi-locks.js";

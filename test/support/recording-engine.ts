@@ -6,7 +6,6 @@ import {
   EngineFailure,
   lockedFailure,
   type Engine,
-  type DriftDifference,
   type DriftReport,
   type HistoryEntry,
   type Leftovers,
@@ -15,8 +14,9 @@ import {
   type OperationSummary,
   type PreviewResult,
   type StackChange,
-  type StackOutputs,
 } from "../../src/provisioning/engine.js";
+import type { DriftDifference } from "../../src/domain/drift.js";
+import type { StackOutputs } from "../../src/domain/lifecycle.js";
 import { lockedMessage, removeLocks, writeLock } from "./pulumi-locks.js";
 
 export interface EngineCall {

@@ -4,7 +4,7 @@ import { entitlement, type PlanLimits } from "../../domain/plan.js";
 import { stackNameOf } from "../../domain/subscription-id.js";
 import type { DesiredState } from "../../domain/subscription.js";
 import { renderCredentials } from "../../provisioning/credentials.js";
-import type { StackOutputs } from "../../provisioning/engine.js";
+import type { StackOutputs } from "../../domain/lifecycle.js";
 import { Decimal } from "../../metering/money.js";
 import type { Credential, Instructions, InvoiceLine } from "./contract.js";
 

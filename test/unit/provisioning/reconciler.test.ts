@@ -105,6 +105,20 @@ describe("reconciling subscriptions with their stacks", () => {
     expect(ops.map((o) => o.error)).toEqual(["503 Service Unavailable", "503 Service Unavailable (will retry)", "503 Service Unavailable (will retry)"]);
   });
 
+  it("a client following an operation that fails transiently is told which attempt comes next, and when", async () => {
+    h.engine.failNext(new EngineFailure("503 Service Unavailable", true));
+    await h.send(event("42", "subscription.created"));
+    await h.reconciler.idle();
+    const [second, first] = await h.store.operations("42");
+    const stream = h.progress.follow(first!.id, 0, () => {});
+    // The harness's queue retries at once (back-off 0); the stream ends with the retry, then the result.
+    expect(stream?.backlog.slice(-2).map((i) => ({ type: i.type, data: i.data }))).toEqual([
+      { type: "retry", data: { attempt: 2, delayMs: 0, error: "503 Service Unavailable" } },
+      { type: "finished", data: expect.objectContaining({ result: "failed", error: "503 Service Unavailable (will retry)" }) },
+    ]);
+    expect(second).toMatchObject({ result: "succeeded" });
+  });
+
   it("a permanent failure is dead-lettered at once, without retries", async () => {
     h.engine.failNext(new EngineFailure("400 Bad Request: invalid quota field", false));
     await h.send(event("43", "subscription.created"));
@@ -161,7 +175,7 @@ describe("reconciling subscriptions with their stacks", () => {
     expect(h.engine.calls).toHaveLength(0);
     const { Reconciler } = await import("../../../src/provisioning/reconciler.js");
     const { SETTINGS } = await import("../../support/settings.js");
-    const fresh = new Reconciler({ store: h.store, engine: h.engine, settings: SETTINGS, log: { debug() {}, info() {}, warn() {}, error() {} }, db: h.db, queue: h.queue, concurrency: 2, pollMs: 60_000 });
+    const fresh = new Reconciler({ store: h.store, engine: h.engine, settings: SETTINGS, log: { debug() {}, info() {}, warn() {}, error() {} }, locks: h.db, queue: h.queue, concurrency: 2, pollMs: 60_000 });
     fresh.start();
     await fresh.scan();
     await fresh.idle();

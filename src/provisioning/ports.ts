@@ -1,0 +1,64 @@
+import type { DriftDifference, DriftRecord } from "../domain/drift.js";
+import type { OperationKind, OperationOutcome, Phase, SubscriptionRecord } from "../domain/lifecycle.js";
+
+/**
+ * What provisioning needs from the rest of the service, declared here and implemented by the store
+ * (src/store): the reconciler and the drift detector depend on these shapes, never on a store class.
+ */
+
+/** One reconcile job: it names a subscription; the queue counts its attempts. */
+export interface ReconcileJob {
+  id: string;
+  subscription: string;
+  /** Retries already made (0 on the first attempt) and allowed. */
+  retryCount: number;
+  retryLimit: number;
+}
+
+/** The reconcile queue (pg-boss in src/store/job-queue.ts): durable, one job waiting per subscription. */
+export interface ReconcileQueue {
+  enqueue(subscription: string, o?: { delaySeconds?: number }): Promise<void>;
+  enqueueMany(subscriptions: readonly string[]): Promise<void>;
+  /** The next job ready to run, or null. */
+  fetch(): Promise<ReconcileJob | null>;
+  complete(job: ReconcileJob): Promise<void>;
+  /** Fails the attempt: retried after the back-off, or dead-lettered after the last one. */
+  fail(job: ReconcileJob, error: string): Promise<void>;
+  /** A failure no retry can fix: straight to the dead letters. */
+  deadLetter(job: ReconcileJob, error: string): Promise<void>;
+  /** Jobs that could run now (not waiting for a back-off). */
+  ready(): Promise<number>;
+}
+
+/** Locks held across every replica (database advisory locks): one operation per subscription at a time. */
+export interface SubscriptionLocks {
+  tryWithLock<T>(key: string, fn: () => Promise<T>): Promise<{ acquired: true; value: T } | { acquired: false }>;
+}
+
+/** An operation that began; `interrupted`: the previous one never finished (its process died). */
+export interface BegunOperation {
+  id: number;
+  interrupted: { id: number; owner: string | null } | null;
+}
+
+/** The subscriptions' durable lifecycle, as provisioning reads and moves it. */
+export interface SubscriptionLedger {
+  get(id: string): Promise<SubscriptionRecord | null>;
+  list(filter?: { phase?: Phase | undefined }): Promise<SubscriptionRecord[]>;
+  /** Subscriptions that need an operation (domain/lifecycle.ts `needsOperation`). */
+  pendingIds(): Promise<string[]>;
+  /** Records the start of an operation by `owner` (host:pid:instance). */
+  beginOperation(id: string, generation: number, kind: OperationKind, eventId: string, owner: string): Promise<BegunOperation>;
+  /**
+   * Records how an operation ended, in one transaction (the subscription as domain/lifecycle.ts
+   * `operationEnded` decides at write time, the operation row, what a marketplace must hear); returns
+   * the subscription as it now is, or null if it is gone.
+   */
+  recordOutcome(operation: { id: number; subscription: string; generation: number }, outcome: OperationOutcome): Promise<SubscriptionRecord | null>;
+}
+
+/** Where drift checks are recorded. */
+export interface DriftFindings {
+  record(subscriptionId: string, differences: DriftDifference[]): Promise<DriftRecord>;
+  recordFailure(subscriptionId: string, error: string): Promise<void>;
+}
