@@ -15,7 +15,7 @@ import type { PriceList } from "../../src/metering/prices.js";
 import type { DeliveryTarget } from "../../src/metering/billing-delivery.js";
 import { SETTINGS } from "./settings.js";
 import { JobQueue } from "../../src/store/job-queue.js";
-import { assembleWorkers } from "../../src/workers.js";
+import { assembleWorkers, type WorkerOptions } from "../../src/workers.js";
 import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
 import type { CloudesireConfig } from "../../src/config.js";
 
@@ -55,6 +55,8 @@ interface HarnessOptions {
   cloudesire?: Partial<CloudesireConfig> & { apiUrl: string; token: string; eventSecret: string };
   /** How often the reconciler polls its queue once started. */
   pollMs?: number;
+  /** The drift detector's look at the cloud before the engine's refresh preview. */
+  driftObserve?: WorkerOptions["driftObserve"];
 }
 
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
@@ -76,7 +78,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   const cloudesireConfig = opts.cloudesire ? { ...CLOUDESIRE_DEFAULTS, ...opts.cloudesire } : undefined;
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire } = assembleWorkers({
     db, queue, engine, log, settings, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
-    concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0,
+    concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0, driftObserve: opts.driftObserve,
   });
   const billing = opts.billing
     ? {
