@@ -92,7 +92,10 @@ export class DriftDetector {
     const stack = stackNameOf(sub.id);
     try {
       // Refresh previews read the whole tenant through a Pulumi CLI and the provider: paid only where the cheap look is not sure.
-      const seen = await this.o.observe?.(sub).catch(() => "unknown" as const);
+      const seen = await this.o.observe?.(sub).catch((e: unknown) => {
+        this.o.log.warn("drift pre-check", { subscription: sub.id, result: "unknown", error: e instanceof Error ? e.message : String(e) });
+        return "unknown" as const;
+      });
       const report = seen === "in_sync" ? { differences: [] } : await this.engineTurn(() => this.o.engine.drift(stack));
       if (!report) return { subscription: sub.id, outcome: "skipped", reason: `stack ${stack} does not exist` };
       const record = await this.o.drift.record(sub.id, report.differences);
