@@ -18,6 +18,7 @@ import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
 import { doctor, type Finding } from "./openstack/doctor.js";
 import { JobQueue } from "./store/job-queue.js";
 import { CloudClient } from "./openstack/cloud-client.js";
+import { tenantPrecheck } from "./provisioning/drift-precheck.js";
 import { CloudGuard, type TenantGuard } from "./provisioning/tenant-guard.js";
 import { assembleWorkers } from "./workers.js";
 
@@ -52,11 +53,14 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     log.error("job queue error", { error: e.message }),
   );
   // The cloud is checked before updates (downsizes) and destroys (leftovers) when we can reach it.
-  const guard = overrides.guard ?? (config.openstack.admin
-    ? new CloudGuard(new CloudClient(config.openstack.admin), { policy: config.guard.orphanPolicy, pollMs: 2000, timeoutMs: config.guard.purgeTimeoutSeconds * 1000 })
+  const cloud = config.openstack.admin ? new CloudClient(config.openstack.admin) : undefined;
+  const guard = overrides.guard ?? (cloud
+    ? new CloudGuard(cloud, { policy: config.guard.orphanPolicy, pollMs: 2000, timeoutMs: config.guard.purgeTimeoutSeconds * 1000 })
     : undefined);
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire } = assembleWorkers({
     db, scheduler, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire,
+    // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
+    driftObserve: cloud && !overrides.engine ? tenantPrecheck({ client: cloud, settings, log }) : undefined,
     concurrency: config.reconcile.concurrency, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
     retryBackoffMs: config.reconcile.backoffMs,
   });

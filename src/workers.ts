@@ -7,7 +7,7 @@ import { BillingStore } from "./store/billing-store.js";
 import { CloudesireStore } from "./store/cloudesire-store.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
-import { DriftDetector } from "./provisioning/drift.js";
+import { DriftDetector, type DriftDetectorOptions } from "./provisioning/drift.js";
 import type { Engine } from "./provisioning/engine.js";
 import { ProgressHub } from "./provisioning/progress.js";
 import { Reconciler } from "./provisioning/reconciler.js";
@@ -33,6 +33,8 @@ export interface WorkerOptions {
   retryBackoffMs?: number | undefined;
   driftIntervalSeconds: number;
   guard?: TenantGuard | undefined;
+  /** The drift detector's cheap look at the cloud before a refresh preview (provisioning/drift-precheck.ts). */
+  driftObserve?: DriftDetectorOptions["observe"];
   /** Finished progress streams kept in memory for late SSE clients. */
   progressKept?: number;
   defaultMetrics?: boolean;
@@ -74,6 +76,7 @@ export function assembleWorkers(o: WorkerOptions) {
   });
   drift = new DriftDetector({
     store, drift: driftStore, engine: o.engine, log: o.log, metrics, intervalSeconds: o.driftIntervalSeconds, busy: (id) => reconciler.busy(id),
+    ...(o.driftObserve ? { observe: o.driftObserve, concurrency: 4 } : {}),
   });
   const cd = o.cloudesire;
   const product = { items: cd?.items ?? { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" }, paygPlans: cd?.paygPlans ?? [], limits: o.settings.limits };

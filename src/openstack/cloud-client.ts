@@ -38,7 +38,14 @@ export class CloudClient {
     return endpointOf((await this.session.current()).catalog, CATALOG_TYPES[service], this.creds);
   }
 
-  async request<T>(service: Service, method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+  /** A GET of one resource, or null when the service answers 404 (it does not exist, or no longer). */
+  find<T>(service: Service, path: string, schema: z.ZodType<T>): Promise<T | null> {
+    return this.request(service, "GET", path, schema, undefined, { absentAsNull: true });
+  }
+
+  request<T>(service: Service, method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T>;
+  request<T>(service: Service, method: string, path: string, schema: z.ZodType<T>, body: unknown, o: { absentAsNull: true }): Promise<T | null>;
+  async request<T>(service: Service, method: string, path: string, schema: z.ZodType<T>, body?: unknown, o: { absentAsNull?: boolean } = {}): Promise<T | null> {
     const base = await this.endpoint(service);
     if (!base) throw unavailable(`no ${service} endpoint in the Keystone catalog`);
     let res: Response;
@@ -53,6 +60,7 @@ export class CloudClient {
       throw unavailable(`cannot reach ${service} at ${base} (${e instanceof Error ? e.message : String(e)})`);
     }
     const text = await res.text();
+    if (res.status === 404 && o.absentAsNull) return null;
     if (res.status >= 500) throw unavailable(`${service} answered ${res.status} to ${method} ${path.split("?")[0]}`);
     if (!res.ok && !(method === "DELETE" && res.status === 404)) throw upstream(`${service} answered ${res.status} to ${method} ${path.split("?")[0]}: ${text.slice(0, 300)}`);
     const parsed = schema.safeParse(text === "" ? null : JSON.parse(text));

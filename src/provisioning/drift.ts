@@ -2,8 +2,10 @@ import { stackNameOf } from "../domain/subscription-id.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { DriftRecord } from "../domain/drift.js";
-import type { Engine } from "./engine.js";
+import type { SubscriptionRecord } from "../domain/lifecycle.js";
+import { EngineFailure, type Engine } from "./engine.js";
 import type { DriftFindings, SubscriptionLedger } from "./ports.js";
+import { limiter, paced, type SweepPace } from "./sweep-pace.js";
 
 export interface DriftDetectorOptions {
   store: Pick<SubscriptionLedger, "get" | "list">;
@@ -15,7 +17,14 @@ export interface DriftDetectorOptions {
   /** Whether a stack is being updated right now: its check is skipped, the update decides its state. */
   busy: (subscriptionId: string) => boolean;
   metrics?: Pick<Metrics, "driftChecks">;
+  /** A few OpenStack reads before the engine (drift-precheck.ts): "in_sync" records the stack in sync without a refresh preview. */
+  observe?: (sub: SubscriptionRecord) => Promise<"in_sync" | "differs" | "unknown">;
+  /** Checks at once in a sweep (refresh previews stay one at a time); a scheduled sweep spreads them over the interval. */
+  concurrency?: number;
 }
+
+/** A scheduled sweep's starts end this far into the interval, leaving the rest for the last checks. */
+const SPREAD_OF_INTERVAL = 0.9;
 
 export type DriftCheckResult = { subscription: string; outcome: "checked"; record: DriftRecord } | { subscription: string; outcome: "skipped" | "failed"; reason: string };
 
@@ -27,27 +36,30 @@ export type DriftCheckResult = { subscription: string; outcome: "checked"; recor
 export class DriftDetector {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<DriftCheckResult[]> | undefined;
+  private readonly stopping = new AbortController();
+  private readonly engineTurn = limiter(1);
 
   constructor(private readonly o: DriftDetectorOptions) {}
 
   start(): void {
     if (this.o.intervalSeconds <= 0) return;
-    this.timer = setInterval(() => void this.sweep(), this.o.intervalSeconds * 1000);
+    this.timer = setInterval(() => void this.sweep({ spreadMs: this.o.intervalSeconds * 1000 * SPREAD_OF_INTERVAL }), this.o.intervalSeconds * 1000);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.stopping.abort();
     await this.sweeping;
   }
 
-  /** Checks every ready subscription, one at a time (refreshes read the whole tenant from OpenStack). */
-  sweep(): Promise<DriftCheckResult[]> {
+  /** Checks every ready subscription, `concurrency` at a time, their starts spread over `spreadMs` (on demand: 0). */
+  sweep(o: { spreadMs?: number } = {}): Promise<DriftCheckResult[]> {
     this.sweeping ??= (async () => {
       try {
-        const results: DriftCheckResult[] = [];
-        for (const sub of await this.o.store.list({ phase: "ready" })) results.push(await this.check(sub.id));
-        return results;
+        const ready = await this.o.store.list({ phase: "ready" });
+        const pace: SweepPace = { concurrency: this.o.concurrency ?? 1, spreadMs: o.spreadMs ?? 0 };
+        return await paced(ready, (sub) => this.check(sub.id), pace, { signal: this.stopping.signal });
       } finally {
         this.sweeping = undefined;
       }
@@ -79,7 +91,12 @@ export class DriftDetector {
     }
     const stack = stackNameOf(sub.id);
     try {
-      const report = await this.o.engine.drift(stack);
+      // Refresh previews read the whole tenant through a Pulumi CLI and the provider: paid only where the cheap look is not sure.
+      const seen = await this.o.observe?.(sub).catch((e: unknown) => {
+        this.o.log.warn("drift pre-check", { subscription: sub.id, result: "unknown", error: e instanceof Error ? e.message : String(e) });
+        return "unknown" as const;
+      });
+      const report = seen === "in_sync" ? { differences: [] } : await this.engineTurn(() => this.o.engine.drift(stack));
       if (!report) return { subscription: sub.id, outcome: "skipped", reason: `stack ${stack} does not exist` };
       const record = await this.o.drift.record(sub.id, report.differences);
       this.o.metrics?.driftChecks.inc({ result: record.state === "in_sync" ? "in_sync" : "drifted" });

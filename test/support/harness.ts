@@ -14,7 +14,7 @@ import { DEFAULT_METERS, type Meters, type PriceList } from "../../src/domain/bi
 import type { DeliveryTarget } from "../../src/metering/billing-delivery.js";
 import { SETTINGS } from "./settings.js";
 import { JobQueue } from "../../src/store/job-queue.js";
-import { assembleWorkers } from "../../src/workers.js";
+import { assembleWorkers, type WorkerOptions } from "../../src/workers.js";
 import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
 import type { CloudesireConfig } from "../../src/config.js";
 
@@ -54,6 +54,8 @@ interface HarnessOptions {
   cloudesire?: Partial<CloudesireConfig> & { apiUrl: string; token: string; eventSecret: string };
   /** How often the reconciler polls its queue once started. */
   pollMs?: number;
+  /** The drift detector's look at the cloud before the engine's refresh preview. */
+  driftObserve?: WorkerOptions["driftObserve"];
 }
 
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
@@ -75,7 +77,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   const cloudesireConfig = opts.cloudesire ? { ...CLOUDESIRE_DEFAULTS, ...opts.cloudesire } : undefined;
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire } = assembleWorkers({
     db, queue, engine, log, settings, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
-    concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0,
+    concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0, driftObserve: opts.driftObserve,
     retryBackoffMs: 0, // as both queues below are opened
   });
   const billing = opts.billing

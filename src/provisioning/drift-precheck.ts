@@ -1,0 +1,36 @@
+import type { SubscriptionRecord } from "../domain/lifecycle.js";
+import type { TenantObservation } from "../domain/tenant-observation.js";
+import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
+import type { Logger } from "../log.js";
+import type { CloudClient } from "../openstack/cloud-client.js";
+import { observeTenant, type ObservationOptions } from "../openstack/tenant-observation.js";
+
+export interface PrecheckOptions extends ObservationOptions {
+  client: CloudClient;
+  settings: TenantSettings;
+  log: Logger;
+  /** Hears every observation (tests, counters). */
+  onObservation?: (subscriptionId: string, o: TenantObservation) => void;
+}
+
+/**
+ * The drift detector's cheap look (`DriftDetectorOptions.observe`): what OpenStack reports of the tenant
+ * against what its stack declares, six admin requests instead of a refresh preview. Only "in_sync" spares
+ * the engine; a difference, an unreadable cloud or a stack without recorded ids goes to the preview,
+ * which has the last word (and names the differences recorded).
+ *
+ * The declaration is rebuilt from the desired state and today's settings, as the next update would write
+ * it: a stack applied under other settings (a changed quota defaults file) differs, and pays for its
+ * preview, until it is updated.
+ */
+export function tenantPrecheck(o: PrecheckOptions): (sub: SubscriptionRecord) => Promise<"in_sync" | "differs" | "unknown"> {
+  return async (sub) => {
+    const observation: TenantObservation = sub.outputs
+      ? await observeTenant(o.client, { projectId: sub.outputs.projectId, userId: sub.outputs.userId }, tenantSpecOf(sub.desired, o.settings), o)
+      : { state: "unknown", reason: "the stack recorded no project and user ids" };
+    o.onObservation?.(sub.id, observation);
+    if (observation.state === "differs") o.log.info("drift pre-check", { subscription: sub.id, result: "differs", differences: observation.differences.map((d) => `${d.resource} ${d.change} ${d.properties.join(",")}`.trim()) });
+    if (observation.state === "unknown") o.log.warn("drift pre-check", { subscription: sub.id, result: "unknown", error: observation.reason });
+    return observation.state;
+  };
+}
