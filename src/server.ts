@@ -10,7 +10,7 @@ import { migrate } from "./store/migrations.js";
 import type { SubscriptionStore } from "./store/subscription-store.js";
 import type { Reconciler } from "./provisioning/reconciler.js";
 import type { DriftDetector } from "./provisioning/drift.js";
-import { BillingStore } from "./store/billing-store.js";
+import type { BillingStore } from "./store/billing-store.js";
 import { BillingService } from "./metering/billing-service.js";
 import { GnocchiClient } from "./metering/gnocchi-client.js";
 import { unavailable } from "./domain/errors.js";

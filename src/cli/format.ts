@@ -1,7 +1,10 @@
 /** Human output of tenantctl: aligned tables and a one-line progress bar. `--json` bypasses all of it. */
 
 export function table(rows: Array<Record<string, unknown>>, out: (line: string) => void = console.log): void {
-  if (rows.length === 0) return out("(none)");
+  if (rows.length === 0) {
+    out("(none)");
+    return;
+  }
   const cols = Object.keys(rows[0] ?? {});
   // One line per row: a multi-line value (an error with its output) is folded onto one line.
   const cell = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v)).replace(/\s*\n\s*/g, " ");

@@ -11,8 +11,7 @@ export async function readEventStream(body: ReadableStream<Uint8Array>, onEvent:
   let buffer = "";
   for await (const chunk of body) {
     buffer += decoder.decode(chunk, { stream: true });
-    let at: number;
-    while ((at = buffer.indexOf("\n\n")) >= 0) {
+    for (let at = buffer.indexOf("\n\n"); at >= 0; at = buffer.indexOf("\n\n")) {
       const block = buffer.slice(0, at);
       buffer = buffer.slice(at + 2);
       const lines = block.split("\n").filter((l) => !l.startsWith(":"));

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MarketplaceEvent } from "./event.js";
+import type { MarketplaceEvent } from "./event.js";
 
 /**
  * The shapes of billing that metering computes, the store keeps and the API and marketplaces show: plain

@@ -3,7 +3,7 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { DriftRecord } from "../domain/drift.js";
 import type { SubscriptionRecord } from "../domain/lifecycle.js";
-import { EngineFailure, type Engine } from "./engine.js";
+import type { Engine } from "./engine.js";
 import type { DriftFindings, SubscriptionLedger } from "./ports.js";
 import { limiter, paced, type SweepPace } from "./sweep-pace.js";
 

@@ -245,6 +245,9 @@ export class PulumiEngine implements Engine {
   private async setSecret(stack: string, key: string, value: string, configFile?: string): Promise<void> {
     const cli = await this.cli();
     const args = ["config", "set", "--secret", "--stack", stack, ...(configFile ? ["--config-file", configFile] : []), "--non-interactive", key];
+    // The CLI gets the service's own environment (PATH, HOME, proxies) plus ours, exactly as the Automation
+    // API's LocalWorkspace runs it (pulumi/sdk/nodejs/automation/cmd.ts spreads process.env the same way).
+    // biome-ignore lint/style/noProcessEnv: the environment handed on to a child process, not configuration
     await runWithStdin(cli.command, args, { cwd: this.opts.workDir, env: { ...process.env, ...this.env(), PULUMI_AUTOMATION_API: "true" } }, value);
   }
 

@@ -54,7 +54,7 @@ export class IntakeBatcher {
         this.o.onBatch?.(batch.length);
         try {
           const results = await this.takeFirst(batch.map((w) => w.item));
-          batch.forEach((w, i) => w.resolve(results[i]!));
+          for (const [i, w] of batch.entries()) w.resolve(results[i]!);
         } catch (error) {
           if (batch.length === 1) {
             batch[0]!.reject(error);

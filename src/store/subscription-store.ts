@@ -108,7 +108,7 @@ export class SubscriptionStore implements SubscriptionLedger {
         [subIds.map((id) => `subscription:${id}`)],
       );
       const firstOf = new Map<string, number>();
-      items.forEach((it, i) => firstOf.has(it.event.id) || firstOf.set(it.event.id, i));
+      for (const [i, it] of items.entries()) if (!firstOf.has(it.event.id)) firstOf.set(it.event.id, i);
       const read = await this.readForIntake(tx, [...firstOf.keys()], subIds);
       const current = read.subscriptions;
       const earlier = read.known;

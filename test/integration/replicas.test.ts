@@ -14,7 +14,10 @@ import { testcloud } from "../support/testcloud.js";
 /** A deterministic pseudo-random sequence (the same events on every run). */
 function rng(seed: number) {
   let x = seed;
-  return () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
 }
 
 /** Per subscription: created, then modifications, suspensions, resumptions, maybe a cancellation. */

@@ -175,7 +175,7 @@ export class CloudesireSimulator {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString("utf8");
-    let body: unknown = undefined;
+    let body: unknown ;
     try {
       body = raw ? JSON.parse(raw) : undefined;
     } catch {
@@ -217,13 +217,15 @@ export class CloudesireSimulator {
   }
 
   private apply(method: string, path: string, body: unknown): { status: number; applied: boolean; payload?: unknown; headers?: Record<string, string>; error?: string } {
-    let m: RegExpExecArray | null;
     if (method === "HEAD" && path === "subscription") return { status: 200, applied: false };
-    if (method === "GET" && (m = /^user\/(\d+)$/.exec(path))) {
+    const userPath = method === "GET" ? /^user\/(\d+)$/.exec(path) : null;
+    if (userPath) {
+      const m = userPath;
       const user = this.users.get(Number(m[1]));
       return user ? { status: 200, applied: false, payload: user } : { status: 404, applied: false, error: "user not found" };
     }
-    if ((m = /^subscription\/(\d+)(?:\/(endpoints|instructions|credentials|metadata|invoice))?$/.exec(path))) {
+    const m = /^subscription\/(\d+)(?:\/(endpoints|instructions|credentials|metadata|invoice))?$/.exec(path);
+    if (m) {
       const id = Number(m[1]);
       const sub = this.subscriptions.get(id);
       if (!sub) return { status: 404, applied: false, error: "subscription not found (or deleted recently)" };

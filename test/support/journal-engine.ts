@@ -92,8 +92,14 @@ export class JournalEngine implements Engine {
     if (!s) return [];
     s.pendingCreates = [];
     const adopted: string[] = [];
-    if (req.found.projectId && !s.projectId) adopted.push(`project ${(s.projectId = req.found.projectId)}`);
-    if (req.found.userId && !s.userId) adopted.push(`user ${(s.userId = req.found.userId)}`);
+    if (req.found.projectId && !s.projectId) {
+      s.projectId = req.found.projectId;
+      adopted.push(`project ${s.projectId}`);
+    }
+    if (req.found.userId && !s.userId) {
+      s.userId = req.found.userId;
+      adopted.push(`user ${s.userId}`);
+    }
     writeJournal(this.file, journal);
     return adopted;
   }

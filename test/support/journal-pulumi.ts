@@ -29,7 +29,8 @@ process.stdout.write("locked\n");
 if (input.mode === "survive") await new Promise((r) => setTimeout(r, 1500));
 
 const journal = readJournal(journalFile);
-const s = (journal.stacks[stack] ??= emptyStack());
+journal.stacks[stack] ??= emptyStack();
+const s = journal.stacks[stack];
 const now = new Date().toISOString();
 const fail = (text: string): never => {
   s.history.push({ version: s.history.length + 1, kind: op === "up" ? "update" : op, message: input.message, result: "failed", startTime: now, endTime: now, resourceChanges: {} });

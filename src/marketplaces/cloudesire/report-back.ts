@@ -1,4 +1,4 @@
-import { OutboxCall, Reported } from "../../domain/cloudesire-report.js";
+import type { OutboxCall, Reported } from "../../domain/cloudesire-report.js";
 import type { Invoice } from "../../domain/billing.js";
 import { entitlement, type PlanLimits } from "../../domain/plan.js";
 import { stackNameOf } from "../../domain/subscription-id.js";

@@ -140,7 +140,10 @@ describe("suspension", () => {
     const engine = new RecordingEngine();
     const power: Array<{ project: string; enabled: boolean }> = [];
     const h = await track(harnessWith(engine, {
-      guard: guardOver(engine, { power: async (project, enabled) => (power.push({ project, enabled }), enabled ? ["server web-1 started"] : ["server web-1 stopped"]) }),
+      guard: guardOver(engine, { power: async (project, enabled) => {
+        power.push({ project, enabled });
+        return enabled ? ["server web-1 started"] : ["server web-1 stopped"];
+      } }),
     }));
     await h.send(event("56", "subscription.created"));
     await h.reconciler.idle();

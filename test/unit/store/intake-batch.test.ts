@@ -107,10 +107,14 @@ describe("group commit of webhooks (intakeBatch)", () => {
         for (const step of plan) {
           for (const event of step.events) {
             results.model.push(model.take(event));
-            results.one.push(await stores.one.intake(event, async (_tx, ids) => void ids.forEach((id) => queued.one.add(id))));
+            results.one.push(await stores.one.intake(event, async (_tx, ids) => {
+              for (const id of ids) queued.one.add(id);
+            }));
           }
           const batch = step.events.map((event) => ({ event }));
-          results.batched.push(...(await stores.batched.intakeBatch(batch, async (_tx, ids) => void ids.forEach((id) => queued.batched.add(id)))));
+          results.batched.push(...(await stores.batched.intakeBatch(batch, async (_tx, ids) => {
+            for (const id of ids) queued.batched.add(id);
+          })));
           if (step.after) {
             model.setPhase(step.after.sub, step.after.phase);
             for (const db of [one, batched]) await db.query("UPDATE subscriptions SET phase = $2 WHERE id = $1", [step.after.sub, step.after.phase]);
@@ -194,7 +198,10 @@ describe("IntakeBatcher", () => {
     const log: string[] = [];
     let release: () => void = () => {};
     const scheduler = {
-      holdBackground: () => (log.push("hold"), () => log.push("release")),
+      holdBackground: () => {
+        log.push("hold");
+        return () => log.push("release");
+      },
       foreground: async <T,>(fn: () => Promise<T>) => {
         log.push("foreground");
         return fn();

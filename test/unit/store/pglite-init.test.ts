@@ -11,7 +11,9 @@ const fresh = () => {
   dirs.push(d);
   return d;
 };
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 describe("a new embedded database is created outside the service process (initdb's memory goes with the child)", () => {
   it("the service process refuses to run initdb itself: an empty directory is not opened", async () => {
