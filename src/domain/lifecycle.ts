@@ -134,7 +134,13 @@ export function operationBegun<S extends Lifecycle>(s: S): S {
 /** How an operation ended, as the reconciler saw it. */
 export type OperationOutcome =
   /** `summary`: Pulumi's resource change counts, e.g. { create: 6 }. */
-  | { result: "succeeded"; outputs: RecordedOutputs | null; summary: { resourceChanges: Record<string, number> } }
+  | {
+      result: "succeeded";
+      outputs: RecordedOutputs | null;
+      summary: { resourceChanges: Record<string, number> };
+      /** The operator requests it began with (and so carried out); absent: all of them. */
+      carried?: { rotatePassword: boolean; refresh: boolean };
+    }
   /** Transient: the queue retries it with back-off. */
   | { result: "retrying"; error: string }
   /** For good (or out of retries): left visible until an event or an operator. */
@@ -167,8 +173,10 @@ export function operationEnded<S extends Lifecycle>(current: S, generation: numb
           appliedGeneration: Math.max(current.appliedGeneration, generation),
           outputs: outcome.outputs ?? current.outputs,
           lastError: null,
-          rotatePassword: false,
-          refreshNext: false,
+          // The requests this operation carried are done; one made while it ran (it began without it) stays
+          // for the next operation. A request for what it already carries counts as done by it.
+          rotatePassword: current.rotatePassword && !(outcome.carried?.rotatePassword ?? true),
+          refreshNext: current.refreshNext && !(outcome.carried?.refresh ?? true),
           phase: newer ? "pending" : current.desired.status === "cancelled" ? "cancelled" : "ready",
         },
         operation: { result: "succeeded", error: null },
@@ -212,13 +220,17 @@ export interface ReapplyRequest {
  * Operator retry, drift repair or password rotation: apply the desired state again. A subscription not
  * behind gets a new generation (there is nothing pending to carry the request); one already behind keeps
  * its generation, and its next operation carries the note and the requests. Lifts failed and held.
+ * While an operation runs with nothing newer behind it (phase `applying`), the request gets a generation
+ * of its own: that operation began without it, so its success must neither clear the request nor count
+ * as it (pending, as after an event that arrives during an operation).
  */
 export function reapplyRequested<S extends Lifecycle>(s: S, r: ReapplyRequest): S {
+  const running = s.phase === "applying";
   return {
     ...s,
     phase: "pending",
     pendingNote: r.note,
-    generation: s.generation > s.appliedGeneration ? s.generation : s.generation + 1,
+    generation: s.generation > s.appliedGeneration && !running ? s.generation : s.generation + 1,
     refreshNext: s.refreshNext || (r.refresh ?? false),
     rotatePassword: s.rotatePassword || (r.rotatePassword ?? false),
   };

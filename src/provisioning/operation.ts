@@ -115,8 +115,10 @@ export class StackOperations {
             if (cancellation) return await report({ result: "held", reason: cancellation.held });
           }
         }
-        if (kind === "destroy") return await report({ result: "succeeded", outputs: null, summary: await this.o.engine.destroy({ stack, message, ...sinks }) });
-        return await report({ result: "succeeded", ...(await this.up(sub, { stack, message, opId, interrupted: begun.interrupted !== null, sinks, fields })) });
+        // The operator requests this operation carried (as the subscription was when it began): done once it succeeds.
+        const carried = { rotatePassword: sub.rotatePassword, refresh: sub.refreshNext };
+        if (kind === "destroy") return await report({ result: "succeeded", outputs: null, carried, summary: await this.o.engine.destroy({ stack, message, ...sinks }) });
+        return await report({ result: "succeeded", carried, ...(await this.up(sub, { stack, message, opId, interrupted: begun.interrupted !== null, sinks, fields })) });
       } catch (e) {
         const failure = e instanceof EngineFailure ? e : asFailure(e);
         if (!lockRecovered && failure.locks.length > 0 && failure.locks.every((l) => isOrphaned(l))) {

@@ -62,12 +62,15 @@ interface Model {
   cancelled: boolean;
   /** The generation the running operation applies (one at a time: the subscription's lock). */
   running: number | null;
+  /** Operator requests (rotation, refresh) not yet carried by an operation, and those the running one carries. */
+  requested: { rotate: boolean; refresh: boolean };
+  carried: { rotate: boolean; refresh: boolean };
 }
 
 /** Runs the steps through the domain's transitions and the model side by side, checking both after each. */
 function run(steps: Step[]) {
   let sub: SubscriptionRecord | null = null;
-  const m: Model = { desiredVersions: 0, applied: 0, parked: null, cancelled: false, running: null };
+  const m: Model = { desiredVersions: 0, applied: 0, parked: null, cancelled: false, running: null, requested: { rotate: false, refresh: false }, carried: { rotate: false, refresh: false } };
   for (const s of steps) {
     const before = sub;
     if (s.do === "event") {
@@ -88,14 +91,24 @@ function run(steps: Step[]) {
       expect(op.generation).toBe(m.desiredVersions);
       sub = operationBegun(sub);
       m.running = op.generation;
+      // The operation carries every request made before it began (and those a failed attempt carried).
+      m.carried = { rotate: m.carried.rotate || m.requested.rotate, refresh: m.carried.refresh || m.requested.refresh };
+      m.requested = { rotate: false, refresh: false };
       expect(sub.phase).toBe("applying");
       expect(sub.pendingNote).toBeNull();
     } else if (s.do === "end") {
       if (m.running === null) continue;
-      const decided: OutcomeDecision<SubscriptionRecord> = operationEnded(sub, m.running, s.outcome);
+      // The reconciler tells what the operation began with (the model's carried requests).
+      const outcome: OperationOutcome = s.outcome.result === "succeeded" ? { ...s.outcome, carried: { rotatePassword: m.carried.rotate, refresh: m.carried.refresh } } : s.outcome;
+      const decided: OutcomeDecision<SubscriptionRecord> = operationEnded(sub, m.running, outcome);
       sub = decided.next;
       const newer = m.desiredVersions > m.running;
-      if (s.outcome.result === "succeeded") m.applied = Math.max(m.applied, m.running);
+      if (s.outcome.result === "succeeded") {
+        m.applied = Math.max(m.applied, m.running);
+        // Done: what it carried; a request made during it for the same thing counts as done too.
+        m.requested = { rotate: m.requested.rotate && !m.carried.rotate, refresh: m.requested.refresh && !m.carried.refresh };
+        m.carried = { rotate: false, refresh: false };
+      }
       if (s.outcome.result === "failed" && !newer) m.parked = "failed";
       if (s.outcome.result === "held") m.parked = "held";
       // A marketplace hears a success or a failure for good; a destroy's success drops the drift finding.
@@ -107,8 +120,10 @@ function run(steps: Step[]) {
     } else {
       const wasBehind = sub.generation > sub.appliedGeneration;
       sub = reapplyRequested(sub, { note: "operator retry", refresh: s.refresh, rotatePassword: s.rotatePassword });
-      // Something not behind gets a new version to apply; something behind carries the request on its pending one.
-      if (!wasBehind) m.desiredVersions++;
+      // Something not behind gets a new version to apply; something behind carries the request on its
+      // pending one; while an operation runs (it began without the request) the request gets its own.
+      if (!wasBehind || (m.running !== null && m.desiredVersions === m.running)) m.desiredVersions++;
+      m.requested = { rotate: m.requested.rotate || s.rotatePassword, refresh: m.requested.refresh || s.refresh };
       m.parked = null;
       expect(sub.pendingNote).toBe("operator retry");
       if (s.refresh) expect(sub.refreshNext).toBe(true);
@@ -116,6 +131,9 @@ function run(steps: Step[]) {
     }
 
     if (!sub) continue;
+    // No operator request is lost: it stays until an operation that carried it succeeds.
+    expect(sub.rotatePassword).toBe(m.requested.rotate || m.carried.rotate);
+    expect(sub.refreshNext).toBe(m.requested.refresh || m.carried.refresh);
     // The domain agrees with the model on every count and on what waits for whom.
     expect(sub.generation).toBe(m.desiredVersions);
     expect(sub.appliedGeneration).toBe(m.applied);
@@ -172,5 +190,18 @@ describe("the subscription lifecycle", () => {
     const { next } = operationEnded(meanwhile, 1, { result: "succeeded", outputs: OUTPUTS, summary: { resourceChanges: { create: 6 } } });
     expect(next).toMatchObject({ phase: "pending", generation: 2, appliedGeneration: 1, outputs: OUTPUTS });
     expect(needsOperation(next)).toBe(true);
+  });
+
+  it("a password rotation asked while an update runs is not lost: the update's success leaves it for an operation of its own", () => {
+    const first = foldEvent(null, eventOf({ do: "event", type: "subscription.created", at: 1, cores: 1 }));
+    if (first.outcome !== "applied") throw new Error("expected the creation to apply");
+    const running = operationBegun(subscriptionCreated(first.state, NOW));
+    const asked = reapplyRequested(running, { note: "password rotation by an operator", rotatePassword: true });
+    expect(asked).toMatchObject({ generation: 2, phase: "pending", rotatePassword: true });
+    const { next } = operationEnded(asked, 1, { result: "succeeded", outputs: OUTPUTS, summary: { resourceChanges: { create: 6 } }, carried: { rotatePassword: false, refresh: false } });
+    expect(next).toMatchObject({ phase: "pending", appliedGeneration: 1, rotatePassword: true, pendingNote: "password rotation by an operator" });
+    expect(operationFor(next).cause).toBe("password rotation by an operator");
+    const rotated = operationEnded(operationBegun(next), 2, { result: "succeeded", outputs: OUTPUTS, summary: { resourceChanges: { update: 1 } }, carried: { rotatePassword: true, refresh: false } });
+    expect(rotated.next).toMatchObject({ phase: "ready", appliedGeneration: 2, rotatePassword: false });
   });
 });
