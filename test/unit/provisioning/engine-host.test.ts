@@ -44,12 +44,12 @@ async function until(ok: () => boolean, what: string, timeoutMs = 30_000): Promi
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
 
 describe("the engine host", () => {
-  it("the service process never loads @pulumi/pulumi: its engine host does, answers the health check, and ends with the service", async () => {
+  it("`tenantctl serve` never loads @pulumi/*: its engine host does, answers the health check, and ends with the service", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "host-service-"));
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "test/support/engine-host-service.ts"], {
       env: {
         PATH: `${PROBE}:${process.env.PATH}`, HOME: process.env.HOME, PROBE_LOG: join(dataDir, "probe.jsonl"),
-        DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", WEBHOOK_SECRET: "host-webhook-secret-0123456789", OPERATOR_TOKEN: "host-operator-token-0123456789", LOG_LEVEL: "error",
+        DATA_DIR: dataDir, HOST: "127.0.0.1", WEBHOOK_SECRET: "host-webhook-secret-0123456789", OPERATOR_TOKEN: "host-operator-token-0123456789", LOG_LEVEL: "error",
       },
       timeout: 120_000,
     });
