@@ -10,7 +10,11 @@
  *     resident when initdb ran in the service process (before issue 16's item 5).
  *   Usage: npx tsx bench/footprint.ts [--webhooks 200] [--settle-ms 2000]
  * Before issue 16's item 5 (commit 3fefb73) this printed: first start rss 926 MiB (peak 996), restart
- * 532 MiB: initdb ran in the service process and its peak stayed resident.
+ * 532 MiB: initdb ran in the service process and its peak stayed resident. With initdb in a child but
+ * before the engine host (commit 01c0849): first start 397-403 MiB, restart 408 MiB, all in the service
+ * (`tenantctl serve` loaded all of @pulumi/pulumi and @pulumi/openstack). With the engine host (2 cores at
+ * a load of 8-13): service 310-313 MiB at first start, 294-335 at a restart; engine host 174-189 MiB
+ * while it runs (it ends after a minute without engine calls).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
