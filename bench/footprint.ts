@@ -3,15 +3,21 @@
  * data directory and at a restart on the same directory. Prints figures; asserts nothing.
  *   - VmRSS: resident once the service answers /healthz and has settled; VmHWM: its peak so far
  *     (Linux `/proc/<pid>/status`, so the figures are the kernel's, not Node's estimate);
+ *   - the engine host (the child process that loads @pulumi/pulumi and runs the Automation API; started by
+ *     the health check at start, ended after a minute without engine calls) separately, and the sum;
  *   - with `--webhooks N`, N events are taken in after each start and the figures read again;
  *   - the peak of PGlite's initdb alone, in the child process that now runs it: what a first start kept
  *     resident when initdb ran in the service process (before issue 16's item 5).
  *   Usage: npx tsx bench/footprint.ts [--webhooks 200] [--settle-ms 2000]
  * Before issue 16's item 5 (commit 3fefb73) this printed: first start rss 926 MiB (peak 996), restart
- * 532 MiB: initdb ran in the service process and its peak stayed resident.
+ * 532 MiB: initdb ran in the service process and its peak stayed resident. With initdb in a child but
+ * before the engine host (commit 01c0849): first start 397-403 MiB, restart 408 MiB, all in the service
+ * (`tenantctl serve` loaded all of @pulumi/pulumi and @pulumi/openstack). With the engine host (2 cores at
+ * a load of 8-13): service 310-313 MiB at first start, 294-335 at a restart; engine host 174-189 MiB
+ * while it runs (it ends after a minute without engine calls).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -33,6 +39,29 @@ const freePort = () =>
       s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
     });
   });
+
+/** The service's engine host (src/provisioning/engine-host.ts): its child running engine-host-child. */
+function engineHostOf(pid: number): number | undefined {
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${d}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]);
+      if (ppid === pid && readFileSync(`/proc/${d}/cmdline`, "utf8").includes("engine-host-child")) return Number(d);
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return undefined;
+}
+
+/** The service's figures and, separately, its engine host's (the SDK lives there), and their sum. */
+function figuresOf(pid: number): string {
+  const m = memoryOf(pid);
+  const hostPid = engineHostOf(pid);
+  const h = hostPid === undefined ? undefined : memoryOf(hostPid);
+  const host = h ? `engine host rss ${f(h.rss)} MiB (peak ${f(h.peak)}), total ${f(m.rss + h.rss)} MiB` : "no engine host";
+  return `service rss ${f(m.rss)} MiB, peak ${f(m.peak)} MiB; ${host}`;
+}
 
 /** Kernel figures of a live process, in MiB. */
 function memoryOf(pid: number): { rss: number; peak: number } {
@@ -88,12 +117,10 @@ try {
   for (const [i, label] of ["first start (empty data dir)", "restart (same data dir)   "].entries()) {
     const svc = await start(dataDir);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
-    const m = memoryOf(svc.child.pid!);
-    let line = `${label}: rss ${f(m.rss)} MiB, peak ${f(m.peak)} MiB, ready in ${(svc.startMs / 1000).toFixed(1)} s`;
+    let line = `${label}: ${figuresOf(svc.child.pid!)}, ready in ${(svc.startMs / 1000).toFixed(1)} s`;
     if (WEBHOOKS > 0) {
       await takeWebhooks(svc.url, WEBHOOKS, i * WEBHOOKS);
-      const after = memoryOf(svc.child.pid!);
-      line += ` | after ${WEBHOOKS} webhooks: rss ${f(after.rss)} MiB, peak ${f(after.peak)} MiB`;
+      line += ` | after ${WEBHOOKS} webhooks: ${figuresOf(svc.child.pid!)}`;
     }
     console.log(line);
     await stop(svc.child);

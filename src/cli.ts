@@ -16,7 +16,6 @@ import { doctor } from "./openstack/doctor.js";
 import { SubscriptionSnapshot } from "./domain/event.js";
 import { stackNameOf } from "./domain/subscription-id.js";
 import { tenantSpecOf } from "./domain/tenant-spec.js";
-import { renderTenant } from "./program/render.js";
 import { startService } from "./server.js";
 import { ServiceClient, ServiceError, UsageError } from "./cli/client.js";
 import { fields, print, table } from "./cli/format.js";
@@ -349,6 +348,9 @@ async function renderCommand(file: string | undefined): Promise<void> {
     },
     loadTenantSettings(),
   );
+  // Loaded here only: the program pulls in all of @pulumi/pulumi and @pulumi/openstack (~80 MiB resident),
+  // which `tenantctl serve` must not carry (its engine host loads the SDK: provisioning/engine-host.ts).
+  const { renderTenant } = await import("./program/render.js");
   const resources = await renderTenant(spec);
   print({ stack: stackNameOf(sub.id), resources });
 }

@@ -4,7 +4,7 @@ import { clientAddressOf } from "./api/client-address.js";
 import { missingForCloudesire, missingForProvisioning, type Config } from "./config.js";
 import { createLogger, makeRedactor, type Logger } from "./log.js";
 import type { Engine } from "./provisioning/engine.js";
-import { PulumiEngine } from "./provisioning/pulumi-engine.js";
+import { EngineHostClient } from "./provisioning/engine-host.js";
 import { openDb } from "./store/db.js";
 import { migrate } from "./store/migrations.js";
 import type { SubscriptionStore } from "./store/subscription-store.js";
@@ -14,13 +14,15 @@ import type { BillingStore } from "./store/billing-store.js";
 import { BillingService } from "./metering/billing-service.js";
 import { GnocchiClient } from "./metering/gnocchi-client.js";
 import { unavailable } from "./domain/errors.js";
-import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
 import { doctor, type Finding } from "./openstack/doctor.js";
 import { JobQueue } from "./store/job-queue.js";
 import { CloudClient } from "./openstack/cloud-client.js";
 import { tenantPrecheck } from "./provisioning/drift-precheck.js";
 import { CloudGuard, type TenantGuard } from "./provisioning/tenant-guard.js";
 import { assembleWorkers } from "./workers.js";
+
+/** How long the engine host stays up without a call; it starts again in a second or two on the next one. */
+const ENGINE_HOST_IDLE_MS = 60_000;
 
 export interface RunningService {
   url: string;
@@ -39,15 +41,22 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const log = overrides.log ?? createLogger({ redact, level: config.logLevel });
   const { db, scheduler } = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrate(db);
-  const engine =
-    overrides.engine ??
-    new PulumiEngine({
-      workDir: config.pulumi.workDir,
-      backendUrl: config.pulumi.backendUrl,
-      passphrase: config.pulumi.passphrase,
-      openstackEnv: config.openstack.env,
-      redact,
-    });
+  // The real engine runs in a child process (engine-host.ts): the service itself never loads @pulumi/pulumi.
+  const host = overrides.engine
+    ? undefined
+    : new EngineHostClient({
+        engine: {
+          workDir: config.pulumi.workDir,
+          backendUrl: config.pulumi.backendUrl,
+          passphrase: config.pulumi.passphrase,
+          openstackEnv: config.openstack.env,
+          secrets: config.secrets,
+        },
+        onLine: (line) => log.warn("engine host output", { line }),
+        // A minute without engine calls (a quiet queue, sweeps that find no drift): the SDK leaves memory.
+        idleMs: ENGINE_HOST_IDLE_MS,
+      });
+  const engine = overrides.engine ?? host!;
   const settings = { ...config.tenant };
   const queue = await JobQueue.open(db, { maxAttempts: config.reconcile.maxAttempts, backoffMs: config.reconcile.backoffMs, expireInSeconds: config.reconcile.jobTimeoutSeconds }, (e) =>
     log.error("job queue error", { error: e.message }),
@@ -74,7 +83,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
         for (const x of f) (x.status === "ok" ? log.info : log.warn)(`openstack ${x.check}: ${x.message}`);
       })
     : Promise.resolve();
-  const pulumiCli = overrides.engine ? Promise.resolve("test engine") : PulumiCommand.get().then((c) => `pulumi ${c.version?.toString() ?? "?"}`, () => null);
+  const pulumiCli = host ? host.cliVersion().catch(() => null) : Promise.resolve("test engine");
   const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering);
   const app = createApp({
     billing: { service: billing, store: billingStore },
@@ -134,6 +143,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       await drift.stop();
       await reconciler.stop();
       await queue.stop();
+      await host?.close();
       await cloudCheck;
       await db.close();
     },

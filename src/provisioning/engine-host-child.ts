@@ -1,0 +1,77 @@
+/**
+ * The engine host: the one process that loads Pulumi's Automation API and runs PulumiEngine for the
+ * service (engine-host.ts starts it and talks to it over Node's IPC channel). `@pulumi/pulumi/automation`
+ * pulls in the SDK's runtime (closure serialisation → typescript, arborist, pacote, sigstore, grpc: ~80 MiB
+ * resident), which the service itself never needs: the Automation API only drives `pulumi` CLI processes.
+ *
+ * Its environment is the service's own (inherited, as the `pulumi` processes inherited it before); the
+ * engine's options (passphrase, OpenStack admin credentials, the secrets to redact) arrive in the `init`
+ * message. It writes nothing to stdout or stderr itself.
+ */
+import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
+import { makeRedactor } from "../log.js";
+import { EngineFailure, type Engine, type OutputSink, type ProgressSink } from "./engine.js";
+import { type Call, type FromHost, ToHost } from "./engine-host-protocol.js";
+import { cliUnusable, PulumiEngine } from "./pulumi-engine.js";
+
+let engine: PulumiEngine | undefined;
+
+function send(message: FromHost): void {
+  // The service is gone (its channel closed): the `disconnect` handler below ends this process.
+  if (process.connected) process.send?.(message, (e: Error | null) => void e);
+}
+
+function run(engine: Engine, call: Call, sinks: { onOutput?: OutputSink; onProgress?: ProgressSink }): Promise<unknown> {
+  switch (call.method) {
+    case "up": return engine.up({ ...call.req, ...sinks });
+    case "preview": return engine.preview(call.req);
+    case "destroy": return engine.destroy({ ...call.req, ...sinks });
+    case "refresh": return engine.refresh({ ...call.req, ...(sinks.onOutput ? { onOutput: sinks.onOutput } : {}) });
+    case "adopt": return engine.adopt(call.req);
+    case "history": return engine.history(call.stack);
+    case "outputs": return engine.outputs(call.stack);
+    case "drift": return engine.drift(call.stack);
+    case "cancel": return engine.cancel(call.stack).then(() => null);
+    case "cliVersion":
+      return PulumiCommand.get().then(
+        (c) => `pulumi ${c.version?.toString() ?? "?"}`,
+        (e: unknown) => Promise.reject(cliUnusable(e)),
+      );
+  }
+}
+
+async function answer(message: Extract<ToHost, { kind: "call" }>): Promise<void> {
+  const { id, call, stream } = message;
+  try {
+    if (!engine) throw new Error("the engine host got a call before its options (init)");
+    const sinks = {
+      ...(stream.output ? { onOutput: (line: string) => send({ kind: "output", id, line }) } : {}),
+      ...(stream.progress ? { onProgress: (progress: Parameters<ProgressSink>[0]) => send({ kind: "progress", id, progress }) } : {}),
+    };
+    send({ kind: "result", id, value: await run(engine, call, sinks) });
+  } catch (e) {
+    if (e instanceof EngineFailure) send({ kind: "failure", id, failure: { message: e.message, transient: e.transient, locks: e.locks } });
+    else send({ kind: "error", id, message: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+process.on("message", (raw: unknown) => {
+  const parsed = ToHost.safeParse(raw);
+  if (!parsed.success) {
+    // Not ours to answer by id: a service that sends what this host cannot read is a bug; end loudly.
+    process.exitCode = 2;
+    process.disconnect();
+    return;
+  }
+  const m = parsed.data;
+  if (m.kind === "init") {
+    const { secrets, ...options } = m.options;
+    engine = new PulumiEngine({ ...options, redact: makeRedactor(secrets) });
+  } else void answer(m);
+});
+// The service ended (even by kill -9): so does its host. Running `pulumi` processes finish on their own,
+// as they did when they were the service's children; the reconciler's lock recovery knows that case.
+process.on("disconnect", () => process.exit());
+// Ctrl-C reaches the whole process group: the service shuts down in order and then ends this host.
+process.on("SIGINT", () => {});
+send({ kind: "ready", pid: process.pid });
