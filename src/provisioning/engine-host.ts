@@ -14,8 +14,8 @@ import {
   type PreviewResult,
   type ProgressSink,
   type StackChange,
-  type StackOutputs,
 } from "./engine.js";
+import type { StackOutputs } from "../domain/lifecycle.js";
 import { type Call, FromHost, type HostOptions, type Method, RESULTS, type ResultOf, type ToHost } from "./engine-host-protocol.js";
 
 export interface EngineHostOptions {
