@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { DriftDifference, DriftRecord, type DriftState } from "../domain/drift.js";
 import type { Db } from "./db.js";
+import { pageOf, whereOf, type Page } from "./sql.js";
 
 // Moved to the domain (issue 15); re-exported while callers move.
 export { DriftDifference, DriftRecord, DriftState } from "../domain/drift.js";
@@ -62,6 +63,17 @@ export class DriftStore {
       ? await this.db.query(`SELECT ${COLUMNS} FROM drift WHERE state = $1 ORDER BY subscription_id`, [filter.state])
       : await this.db.query(`SELECT ${COLUMNS} FROM drift ORDER BY subscription_id`);
     return rows.map((r) => DriftRecord.parse(r));
+  }
+
+  /** A page by subscription id, after `after` (keyset; drift_by_state when filtered). */
+  async page(o: { after?: string | undefined; limit: number; state?: DriftState | undefined }): Promise<Page<DriftRecord, string>> {
+    const params: unknown[] = [];
+    const where = whereOf(params, [
+      o.after === undefined ? undefined : ["subscription_id > ?", o.after],
+      o.state ? ["state = ?", o.state] : undefined,
+    ]);
+    const rows = await this.db.query<{ subscriptionId: string }>(`SELECT ${COLUMNS} FROM drift ${where} ORDER BY subscription_id LIMIT $${params.push(o.limit + 1)}`, params);
+    return pageOf(rows, o.limit, (r) => DriftRecord.parse(r), (r) => r.subscriptionId);
   }
 
   async driftedCount(): Promise<number> {

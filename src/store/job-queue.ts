@@ -1,6 +1,7 @@
 import PgBoss from "pg-boss";
 import { z } from "zod";
 import type { Db } from "./db.js";
+import { pageOf, type Page } from "./sql.js";
 
 /** The queue of reconcile jobs and where jobs go when they will not be retried. */
 export const RECONCILE_QUEUE = "reconcile";
@@ -34,6 +35,27 @@ export const DeadLetter = z.object({
   failedAt: z.string(),
 });
 export type DeadLetter = z.infer<typeof DeadLetter>;
+
+/** Where a page of dead letters ends: pg-boss's created_on (full precision) and job id. */
+export const DeadLetterKey = z.object({ failedAt: z.string().datetime({ precision: 6 }), job: z.string().uuid() });
+export type DeadLetterKey = z.infer<typeof DeadLetterKey>;
+
+type DeadLetterRow = { id: string; data: unknown; output: unknown; created: string; retry_limit: number };
+const DEAD_LETTER_COLUMNS = `id, data, output, retry_limit, to_char(created_on AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created`;
+
+function deadLetterOf(r: DeadLetterRow): DeadLetter {
+  const json = (v: unknown) => ((typeof v === "string" ? JSON.parse(v) : v) ?? {}) as Record<string, unknown>;
+  const data = json(r.data);
+  // pg-boss's own dead-lettering copies the failed job's data and its output (our error message).
+  const output = json(r.output);
+  return DeadLetter.parse({
+    job: String(data.job ?? r.id),
+    subscription: String(data.subscription ?? ""),
+    error: String(data.error ?? output.message ?? "retries exhausted"),
+    attempts: Number(data.attempts ?? r.retry_limit + 1),
+    failedAt: r.created,
+  });
+}
 
 /**
  * Reconcile jobs on pg-boss, in the service's own database (PGlite or PostgreSQL). One job names one
@@ -129,25 +151,28 @@ export class JobQueue {
 
   /** Jobs that will not be retried, newest first: what an operator has to look at. */
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
-    const rows = await this.db.query<{ id: string; data: unknown; output: unknown; created: string; retry_limit: number }>(
-      `SELECT id, data, output, retry_limit,
-         to_char(created_on AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created
-       FROM ${SCHEMA}.job WHERE name = $1 ORDER BY created_on DESC LIMIT $2`,
+    const rows = await this.db.query<DeadLetterRow>(
+      `SELECT ${DEAD_LETTER_COLUMNS} FROM ${SCHEMA}.job WHERE name = $1 ORDER BY created_on DESC LIMIT $2`,
       [DEAD_LETTER_QUEUE, limit],
     );
-    return rows.map((r) => {
-      const json = (v: unknown) => ((typeof v === "string" ? JSON.parse(v) : v) ?? {}) as Record<string, unknown>;
-      const data = json(r.data);
-      // pg-boss's own dead-lettering copies the failed job's data and its output (our error message).
-      const output = json(r.output);
-      return DeadLetter.parse({
-        job: String(data.job ?? r.id),
-        subscription: String(data.subscription ?? ""),
-        error: String(data.error ?? output.message ?? "retries exhausted"),
-        attempts: Number(data.attempts ?? r.retry_limit + 1),
-        failedAt: r.created,
-      });
-    });
+    return rows.map(deadLetterOf);
+  }
+
+  /**
+   * A page of `deadLetters` by (failed at, job id), newest first, after `after`. The key keeps created_on
+   * to the microsecond, failedAt only to the millisecond: two dead letters of
+   * one millisecond stay in order. pg-boss 10 keeps each queue in its own partition of jobs.job
+   * (plans.js: `PARTITION BY LIST (name)`), so this sorts dead letters only.
+   */
+  async deadLetterPage(o: { after?: DeadLetterKey | undefined; limit: number }): Promise<Page<DeadLetter, DeadLetterKey>> {
+    const params: unknown[] = [DEAD_LETTER_QUEUE];
+    const after = o.after === undefined ? "" : `AND (created_on, id) < ($${params.push(o.after.failedAt)}::timestamptz, $${params.push(o.after.job)}::uuid)`;
+    const rows = await this.db.query<DeadLetterRow & { key_on: string }>(
+      `SELECT ${DEAD_LETTER_COLUMNS}, to_char(created_on AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS key_on FROM ${SCHEMA}.job WHERE name = $1 ${after}
+       ORDER BY created_on DESC, id DESC LIMIT $${params.push(o.limit + 1)}`,
+      params,
+    );
+    return pageOf(rows, o.limit, deadLetterOf, (r) => ({ failedAt: r.key_on, job: r.id }));
   }
 
   async deadLetterCount(): Promise<number> {

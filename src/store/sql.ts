@@ -9,3 +9,27 @@ export const isoUtc = (column: string, as?: string): string =>
 
 /** A json(b) value as a driver returns it: node-postgres parses it, PGlite may hand over its text. */
 export const jsonColumn = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((v) => (typeof v === "string" ? JSON.parse(v) : v), schema);
+
+/** One page of a list read by key (`WHERE key > $after ORDER BY key LIMIT $limit + 1`): the items and, when more follow, the last one's key. */
+export interface Page<T, K> {
+  items: T[];
+  next: K | null;
+}
+
+/** The extra row of a keyset read only tells that another page follows: it is not part of this one. */
+export function pageOf<R, T, K>(rows: readonly R[], limit: number, item: (row: R) => T, key: (row: R) => K): Page<T, K> {
+  const kept = rows.slice(0, limit);
+  const last = kept[kept.length - 1];
+  return { items: kept.map(item), next: rows.length > limit && last !== undefined ? key(last) : null };
+}
+
+/**
+ * The `WHERE` of a filtered read from the conditions that apply (`undefined` ones are left out): each `?`
+ * becomes the next parameter, appended to `params`. Only the conditions used are in the SQL, so the
+ * planner sees the statement the index was made for (not `$1 IS NULL OR ...`).
+ */
+export function whereOf(params: unknown[], conditions: ReadonlyArray<readonly [sql: string, ...values: unknown[]] | undefined>): string {
+  const used = conditions.filter((c) => c !== undefined);
+  if (used.length === 0) return "";
+  return `WHERE ${used.map(([sql, ...values]) => values.reduce<string>((s, v) => s.replace("?", `$${params.push(v)}`), sql)).join(" AND ")}`;
+}

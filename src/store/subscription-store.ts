@@ -1,8 +1,9 @@
 import { z } from "zod";
 import type { MarketplaceEvent } from "../domain/event.js";
-import { foldEvent } from "../domain/subscription.js";
+import { foldEvent, type SubscriptionStatus } from "../domain/subscription.js";
 import { OperationRecord, SubscriptionRecord, type Phase, type RecordedOutputs } from "../domain/lifecycle.js";
 import type { Db } from "./db.js";
+import { pageOf, whereOf, type Page } from "./sql.js";
 
 // Moved to the domain (issue 15); re-exported while callers move.
 export { OperationRecord, Phase, RecordedOutputs, SubscriptionRecord } from "../domain/lifecycle.js";
@@ -193,6 +194,21 @@ export class SubscriptionStore {
       ? await this.db.query(`SELECT ${SUB_COLUMNS} FROM subscriptions WHERE phase = $1 ORDER BY id`, [filter.phase])
       : await this.db.query(`SELECT ${SUB_COLUMNS} FROM subscriptions ORDER BY id`);
     return rows.map(parseSub);
+  }
+
+  /**
+   * A page of subscriptions by id, after `after` (keyset: `id > $after ORDER BY id LIMIT limit + 1`, read
+   * through subscriptions_by_phase / subscriptions_by_status when filtered).
+   */
+  async page(o: { after?: string | undefined; limit: number; phase?: Phase | undefined; status?: SubscriptionStatus | undefined }): Promise<Page<SubscriptionRecord, string>> {
+    const params: unknown[] = [];
+    const where = whereOf(params, [
+      o.after === undefined ? undefined : ["id > ?", o.after],
+      o.phase ? ["phase = ?", o.phase] : undefined,
+      o.status ? ["desired->>'status' = ?", o.status] : undefined,
+    ]);
+    const rows = await this.db.query<{ id: string }>(`SELECT ${SUB_COLUMNS} FROM subscriptions ${where} ORDER BY id LIMIT $${params.push(o.limit + 1)}`, params);
+    return pageOf(rows, o.limit, parseSub, (r) => r.id);
   }
 
   /** Subscriptions whose desired state is ahead of what was applied, and not parked as failed. */
