@@ -3,7 +3,7 @@ import {
 } from "../domain/billing.js";
 import { MarketplaceEvent } from "../domain/event.js";
 import type { Db } from "./db.js";
-import { isoUtc, jsonColumn, pageOf, whereOf, type Page } from "./sql.js";
+import { isoUtc, jsonColumn, pageOf, readPage, whereOf, type Page } from "./sql.js";
 
 const RUN_COLUMNS = `id, period, prices_version AS "pricesVersion", currency, invoice_count AS "invoiceCount", total, delivery,
   ${isoUtc("created_at", "createdAt")}`;
@@ -66,7 +66,7 @@ export class BillingStore {
   async page(o: { after?: number | undefined; limit: number }): Promise<Page<BillingRunRecord, number>> {
     const params: unknown[] = [];
     const where = whereOf(params, [o.after === undefined ? undefined : ["id < ?", o.after]]);
-    const rows = await this.db.query<{ id: string | number }>(`SELECT ${RUN_COLUMNS} FROM billing_runs ${where} ORDER BY id DESC LIMIT $${params.push(o.limit + 1)}`, params);
+    const rows = await readPage<{ id: string | number }>(this.db, `SELECT ${RUN_COLUMNS} FROM billing_runs ${where} ORDER BY id DESC LIMIT $${params.push(o.limit + 1)}`, params);
     return pageOf(rows, o.limit, (r) => BillingRunRecord.parse(r), (r) => Number(r.id));
   }
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { DriftDifference, DriftRecord, type DriftState } from "../domain/drift.js";
 import type { Db } from "./db.js";
-import { pageOf, whereOf, type Page } from "./sql.js";
+import { pageOf, readPage, whereOf, type Page } from "./sql.js";
 
 // Moved to the domain (issue 15); re-exported while callers move.
 export { DriftDifference, DriftRecord, DriftState } from "../domain/drift.js";
@@ -72,7 +72,7 @@ export class DriftStore {
       o.after === undefined ? undefined : ["subscription_id > ?", o.after],
       o.state ? ["state = ?", o.state] : undefined,
     ]);
-    const rows = await this.db.query<{ subscriptionId: string }>(`SELECT ${COLUMNS} FROM drift ${where} ORDER BY subscription_id LIMIT $${params.push(o.limit + 1)}`, params);
+    const rows = await readPage<{ subscriptionId: string }>(this.db, `SELECT ${COLUMNS} FROM drift ${where} ORDER BY subscription_id LIMIT $${params.push(o.limit + 1)}`, params);
     return pageOf(rows, o.limit, (r) => DriftRecord.parse(r), (r) => r.subscriptionId);
   }
 

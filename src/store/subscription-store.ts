@@ -3,7 +3,7 @@ import type { MarketplaceEvent } from "../domain/event.js";
 import { foldEvent, type SubscriptionStatus } from "../domain/subscription.js";
 import { OperationRecord, SubscriptionRecord, type Phase, type RecordedOutputs } from "../domain/lifecycle.js";
 import type { Db } from "./db.js";
-import { pageOf, whereOf, type Page } from "./sql.js";
+import { pageOf, readPage, whereOf, type Page } from "./sql.js";
 
 // Moved to the domain (issue 15); re-exported while callers move.
 export { OperationRecord, Phase, RecordedOutputs, SubscriptionRecord } from "../domain/lifecycle.js";
@@ -207,7 +207,7 @@ export class SubscriptionStore {
       o.phase ? ["phase = ?", o.phase] : undefined,
       o.status ? ["desired->>'status' = ?", o.status] : undefined,
     ]);
-    const rows = await this.db.query<{ id: string }>(`SELECT ${SUB_COLUMNS} FROM subscriptions ${where} ORDER BY id LIMIT $${params.push(o.limit + 1)}`, params);
+    const rows = await readPage<{ id: string }>(this.db, `SELECT ${SUB_COLUMNS} FROM subscriptions ${where} ORDER BY id LIMIT $${params.push(o.limit + 1)}`, params);
     return pageOf(rows, o.limit, parseSub, (r) => r.id);
   }
 
