@@ -79,27 +79,33 @@ describe("pages of /v1/subscriptions", () => {
 
   it("a subscription whose phase changes between two pages is neither repeated nor makes another one skipped", async () => {
     const ready = (await get<Listed>("/v1/subscriptions?phase=ready&limit=1000")).body.subscriptions.map((s) => s.id);
-    const first = (await get<Listed>("/v1/subscriptions?phase=ready&limit=20")).body;
-    const shown = first.subscriptions.map((s) => s.id);
-    // Between the pages: one already shown leaves the filter, one before the cursor enters it (with
-    // OFFSET 20 the next page would start one later and skip one), one after the cursor leaves it.
-    const before = ids.find((id) => id < (shown.at(-1) as string) && !ready.includes(id)) as string;
+    const page = async (cursor: string | null) =>
+      (await get<Listed>(`/v1/subscriptions?phase=ready&limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`)).body;
+    const setPhase = (phase: string, ...which: string[]) => h.db.query(`UPDATE subscriptions SET phase = $1 WHERE id = ANY($2::text[])`, [phase, which]);
+    const first = await page(null);
+    const p1 = first.subscriptions.map((s) => s.id);
+    expect(p1).toHaveLength(20);
+    // After page 1: one before the cursor enters the filter (by offset, page 2 would repeat page 1's
+    // last), one not shown yet leaves it.
+    const before = ids.find((id) => id < (p1.at(-1) as string) && !ready.includes(id)) as string;
     const leaving = ready[30] as string;
-    await h.db.query(`UPDATE subscriptions SET phase = 'failed' WHERE id = ANY($1::text[])`, [[shown[3], leaving]]);
-    await h.db.query(`UPDATE subscriptions SET phase = 'ready' WHERE id = $1`, [before]);
+    await setPhase("ready", before);
+    await setPhase("failed", leaving);
+    const second = await page(first.nextCursor);
+    const p2 = second.subscriptions.map((s) => s.id);
+    // After page 2: one shown on it leaves the filter (by offset, page 3 would skip one).
+    await setPhase("failed", p2[2] as string);
     try {
-      let cursor = first.nextCursor;
-      const rest: string[] = [];
-      while (cursor) {
-        const page: Listed = (await get<Listed>(`/v1/subscriptions?phase=ready&limit=20&cursor=${encodeURIComponent(cursor)}`)).body;
-        rest.push(...page.subscriptions.map((s) => s.id));
-        cursor = page.nextCursor;
+      const seen = [...p1, ...p2];
+      for (let cursor = second.nextCursor; cursor; ) {
+        const next: Listed = await page(cursor);
+        seen.push(...next.subscriptions.map((s) => s.id));
+        cursor = next.nextCursor;
       }
-      expect(rest.filter((id) => shown.includes(id))).toEqual([]);
-      expect(rest).toEqual(ready.filter((id) => id > (shown.at(-1) as string) && id !== leaving));
+      expect(seen).toEqual(ready.filter((id) => id !== leaving));
     } finally {
-      await h.db.query(`UPDATE subscriptions SET phase = 'ready' WHERE id = ANY($1::text[])`, [[shown[3], leaving]]);
-      await h.db.query(`UPDATE subscriptions SET phase = 'pending' WHERE id = $1`, [before]);
+      await setPhase("ready", leaving, p2[2] as string);
+      await setPhase("pending", before);
     }
   });
 });
