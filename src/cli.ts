@@ -85,7 +85,10 @@ const pageOf = (a: Args) => pageRequestOf(flag(a, "--limit"), flag(a, "--cursor"
  * table, the same command with the next page's cursor.
  */
 function showList<T>(a: Args, page: PageRequest, key: string, body: { items: T[]; nextCursor: string | null }, render: (items: T[]) => void): void {
-  if (a.json) return print({ [key]: body.items, ...(onePage(page) ? { nextCursor: body.nextCursor } : {}) });
+  if (a.json) {
+    print({ [key]: body.items, ...(onePage(page) ? { nextCursor: body.nextCursor } : {}) });
+    return;
+  }
   render(body.items);
   if (!onePage(page)) return;
   const again = a.argv.filter((w, i) => w !== "--cursor" && a.argv[i - 1] !== "--cursor");
