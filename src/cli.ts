@@ -19,23 +19,29 @@ import { tenantSpecOf } from "./domain/tenant-spec.js";
 import { startService } from "./server.js";
 import { ServiceClient, ServiceError, UsageError } from "./cli/client.js";
 import { fields, print, table } from "./cli/format.js";
+import { nextPageHint, onePage, pageRequestOf, readList, type PageRequest } from "./cli/pages.js";
 import { watchOperation } from "./cli/watch.js";
 
 const USAGE = `usage: tenantctl <command> [args] [--json]
   serve                          run the service (HTTP API + reconcile workers)
-  list [--phase P] [--status S] [--plan payg|prepaid]
-                                 subscriptions and their state, as a table
+  list [--phase P] [--status S] [--plan payg|prepaid] [--limit N] [--cursor C]
+                                 subscriptions and their state, as a table (every page; with --limit
+                                 one page, and the --cursor of the next one on stderr)
   show <id>                      one subscription: status, phase, plan, outputs, last operations, drift
   preview <id>                   what an update of the subscription's stack would change (Pulumi's diff)
   history <id>                   the stack's update history (the audit log), with the event of each update
   retry <id> [--watch]           apply a subscription's desired state again (after a failure)
   rotate-password <id> [--watch] a new Keystone password for the customer (a stack update; credentials follow)
   watch <id> [--op N]            follow an operation live (default: the latest): progress on a terminal
-  drift [--state S]              the last drift check of every stack
+  drift [--state S] [--limit N] [--cursor C]
+                                 the last drift check of every stack (pages as for list)
   drift check [<id>]             check every ready stack (or one) for drift now
   drift repair <id> [--watch]    put the declared state back (a stack update named as a drift repair)
   drift accept <id>              accept exactly the differences found (not reported again unless they change)
-  dead-letters                   reconcile jobs that failed for good (retries exhausted or permanent)
+  dead-letters [--cloudesire] [--limit N] [--cursor C]
+                                 reconcile jobs that failed for good (retries exhausted or permanent) and
+                                 Cloudesire's calls waiting for an operator; with --limit/--cursor one
+                                 page of the jobs (or, with --cloudesire, of the calls)
   render <subscription.json|->   what the program declares for a subscription (offline, no credentials)
   bill --period YYYY-MM          run the billing of a closed month (once; again returns the same run)
   invoices <run-id> [--csv]      the invoices of a billing run
@@ -51,13 +57,13 @@ const USAGE = `usage: tenantctl <command> [args] [--json]
 exit codes: 0 done; 1 the service, the cloud or the watched operation failed; 2 bad usage or input
             (or the service refused it with a 4xx); 3 the service cannot be reached`;
 
-type Args = { positional: string[]; flags: Map<string, string | true>; json: boolean };
+type Args = { positional: string[]; flags: Map<string, string | true>; json: boolean; argv: string[] };
 
 /** `--name value` and bare `--flag`; the first word is the command. */
 function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
-  const valued = new Set(["--phase", "--status", "--plan", "--op", "--state", "--period"]);
+  const valued = new Set(["--phase", "--status", "--plan", "--op", "--state", "--period", "--limit", "--cursor"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (valued.has(a)) {
@@ -67,7 +73,25 @@ function parseArgs(argv: string[]): Args {
     } else if (a.startsWith("--")) flags.set(a, true);
     else positional.push(a);
   }
-  return { positional, flags, json: flags.has("--json") };
+  return { positional, flags, json: flags.has("--json"), argv };
+}
+
+/** `--limit N` / `--cursor C`: one page of a list instead of all of it. */
+const pageOf = (a: Args) => pageRequestOf(flag(a, "--limit"), flag(a, "--cursor"));
+
+/**
+ * A list as asked: JSON (with `nextCursor` when one page was asked for) or a table; after one page in a
+ * table, the same command with the next page's cursor.
+ */
+function showList<T>(a: Args, page: PageRequest, key: string, body: { items: T[]; nextCursor: string | null }, render: (items: T[]) => void): void {
+  if (a.json) {
+    print({ [key]: body.items, ...(onePage(page) ? { nextCursor: body.nextCursor } : {}) });
+    return;
+  }
+  render(body.items);
+  if (!onePage(page)) return;
+  const again = a.argv.filter((w, i) => w !== "--cursor" && a.argv[i - 1] !== "--cursor");
+  nextPageHint(again.join(" "), body.nextCursor);
 }
 
 const flag = (a: Args, name: string): string | undefined => {
@@ -94,14 +118,17 @@ async function main(argv: string[]): Promise<void> {
       return renderCommand(rest[0]);
     case "list": {
       const q = new URLSearchParams();
-      const phase = flag(a, "--phase");
-      if (phase) q.set("phase", phase);
-      const body = await api().json<Body<typeof S.SubscriptionList>>("GET", `/v1/subscriptions${q.size ? `?${q}` : ""}`);
-      const status = flag(a, "--status");
+      for (const name of ["phase", "status"]) {
+        const v = flag(a, `--${name}`);
+        if (v) q.set(name, v);
+      }
+      const page = pageOf(a);
+      const body = await readList(api(), "/v1/subscriptions", q, (b: Body<typeof S.SubscriptionList>) => b.subscriptions, page);
+      // The plan is not a filter of the API: a page shown with --plan may hold fewer than --limit rows.
       const plan = flag(a, "--plan");
-      const subs = body.subscriptions.filter((s) => (!status || s.status === status) && (!plan || s.plan.model === plan));
-      if (a.json) return print({ subscriptions: subs });
-      return table(subs.map((s) => ({ id: s.id, stack: s.stack, status: s.status, phase: s.phase, plan: s.plan.model, error: s.lastError ?? "" })));
+      const subs = body.items.filter((s) => !plan || s.plan.model === plan);
+      return showList(a, page, "subscriptions", { ...body, items: subs }, (ss) =>
+        table(ss.map((s) => ({ id: s.id, stack: s.stack, status: s.status, phase: s.phase, plan: s.plan.model, error: s.lastError ?? "" }))));
     }
     case "show": {
       const s = await api().json<Body<typeof S.SubscriptionDetail>>("GET", `/v1/subscriptions/${idArg(rest[0])}`);
@@ -152,15 +179,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case "drift":
       return driftCommand(api(), rest, a);
-    case "dead-letters": {
-      const body = await api().json<Body<typeof S.DeadLetterList>>("GET", "/v1/dead-letters");
-      const cd = await api().json<Body<typeof S.CloudesireDeadCalls>>("GET", "/v1/cloudesire/dead-letters");
-      if (a.json) return print({ ...body, cloudesire: cd.deadLetters });
-      table(body.deadLetters.map((d) => ({ subscription: d.subscription, attempts: d.attempts, failed: d.failedAt, error: d.error })));
-      if (cd.deadLetters.length === 0) return;
-      console.log("\ncalls back to Cloudesire waiting for an operator (tenantctl cloudesire resolve <call> sent|resend):");
-      return table(cd.deadLetters.map((d) => ({ call: d.id, subscription: d.subscriptionId, kind: d.kind, state: d.state, attempts: d.attempts, error: d.lastError ?? "" })));
-    }
+    case "dead-letters":
+      return deadLettersCommand(api(), a);
     case "cloudesire":
       return cloudesireCommand(api, rest, a);
     case "bill": {
@@ -246,8 +266,9 @@ async function driftCommand(client: ServiceClient, rest: string[], a: Args): Pro
   switch (sub) {
     case undefined: {
       const state = flag(a, "--state");
-      const body = await client.json<Body<typeof S.DriftList>>("GET", `/v1/drift${state ? `?state=${encodeURIComponent(state)}` : ""}`);
-      return a.json ? print(body) : rows(body.drift);
+      const page = pageOf(a);
+      const body = await readList(client, "/v1/drift", new URLSearchParams(state ? { state } : {}), (b: Body<typeof S.DriftPage>) => b.drift, page);
+      return showList(a, page, "drift", body, rows);
     }
     case "check": {
       const body = await client.json<Body<typeof S.DriftSweep>>("POST", id ? `/v1/subscriptions/${idArg(id)}/drift/check` : "/v1/drift/checks");
@@ -266,6 +287,28 @@ async function driftCommand(client: ServiceClient, rest: string[], a: Args): Pro
     default:
       throw new UsageError(`unknown drift command '${sub}': drift [--state S] | drift check [<id>] | drift repair <id> | drift accept <id>`);
   }
+}
+
+/**
+ * Reconcile jobs that failed for good, then Cloudesire's calls waiting for an operator: all of both; or,
+ * with --limit/--cursor, one page of one list (a cursor belongs to its list).
+ */
+async function deadLettersCommand(client: ServiceClient, a: Args): Promise<void> {
+  const page = pageOf(a);
+  const jobsTable = (ds: Array<Body<typeof S.DeadLetter>>) => table(ds.map((d) => ({ subscription: d.subscription, attempts: d.attempts, failed: d.failedAt, error: d.error })));
+  const callsTable = (ds: Array<Body<typeof S.OutboxCallView>>) =>
+    table(ds.map((d) => ({ call: d.id, subscription: d.subscriptionId, kind: d.kind, state: d.state, attempts: d.attempts, error: d.lastError ?? "" })));
+  const jobs = () => readList(client, "/v1/dead-letters", new URLSearchParams(), (b: Body<typeof S.DeadLetterList>) => b.deadLetters, page);
+  const calls = () => readList(client, "/v1/cloudesire/dead-letters", new URLSearchParams(), (b: Body<typeof S.CloudesireDeadCalls>) => b.deadLetters, page);
+  if (onePage(page)) {
+    return a.flags.has("--cloudesire") ? showList(a, page, "deadLetters", await calls(), callsTable) : showList(a, page, "deadLetters", await jobs(), jobsTable);
+  }
+  const [j, cd] = [await jobs(), await calls()];
+  if (a.json) return print({ deadLetters: j.items, cloudesire: cd.items });
+  jobsTable(j.items);
+  if (cd.items.length === 0) return;
+  console.log("\ncalls back to Cloudesire waiting for an operator (tenantctl cloudesire resolve <call> sent|resend):");
+  return callsTable(cd.items);
 }
 
 /** The Cloudesire side of `show`: reads and the outbox, when the subscription was sold there. */

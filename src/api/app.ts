@@ -16,7 +16,7 @@ import type { ProgressHub } from "../provisioning/progress.js";
 import type { BillingStore } from "../store/billing-store.js";
 import type { DriftStore } from "../store/drift-store.js";
 import type { IntakeBatcher } from "../store/intake-batcher.js";
-import type { JobQueue } from "../store/job-queue.js";
+import { DeadLetterKey, type JobQueue } from "../store/job-queue.js";
 import type { SubscriptionRecord } from "../domain/lifecycle.js";
 import type { EventIntake, SubscriptionStore } from "../store/subscription-store.js";
 import { billingRoutes } from "./billing-routes.js";
@@ -30,6 +30,7 @@ import * as S from "./schemas.js";
 import { json, OPERATOR, onSubscription, problem, text, UNAUTHORIZED } from "./route-docs.js";
 import { driftRoutes } from "./drift-routes.js";
 import { deadLetterView, driftView, operationView, view } from "./views.js";
+import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { operationEvents } from "./sse.js";
 import { bearerOf, currentCustomerToken, customerToken, customerTokenOpens, sameSecret } from "./tokens.js";
 
@@ -40,7 +41,7 @@ export interface AppDeps {
   engine: Engine;
   reconciler: { kick(id: string): void };
   /** Reconcile jobs: queued with the event's transaction, and after operator retries. */
-  queue: Pick<JobQueue, "enqueue" | "deadLetters">;
+  queue: Pick<JobQueue, "enqueue" | "deadLetterPage">;
   settings: TenantSettings;
   webhookSecret: string | undefined;
   /** Accepted too while the marketplace switches to a new webhook secret. */
@@ -74,6 +75,9 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Webhook bodies are small JSON documents; anything larger is refused before it is read whole. */
 export const MAX_EVENT_BYTES = 64 * 1024;
+
+const SUBSCRIPTION_PAGES = cursorsOf("subscriptions", SubscriptionId);
+const DEAD_LETTER_PAGES = cursorsOf("dead letters", DeadLetterKey);
 
 /** Fields a handler adds to its request's log line (subscription id, event id...). */
 export type AppEnv = { Variables: { logFields: Record<string, unknown> } };
@@ -301,10 +305,15 @@ export function createApp(deps: AppDeps) {
   app.openapi(
     createRoute({
       method: "get", path: "/v1/subscriptions", tags: ["operators"], summary: "Subscriptions and their state", security: OPERATOR,
+      description: PAGED,
       middleware: [operator], request: { query: S.ListQuery },
-      responses: { 200: json(S.SubscriptionList, "subscriptions, by id", { subscriptions: [S.EXAMPLES.subscription] }), 401: UNAUTHORIZED, 422: problem("unknown phase") },
+      responses: { 200: json(S.SubscriptionList, "subscriptions, by id", { subscriptions: [S.EXAMPLES.subscription], nextCursor: null }), 401: UNAUTHORIZED, 422: problem(`unknown phase or status; ${PAGE_REFUSED}`) },
     }),
-    async (c) => c.json({ subscriptions: (await deps.store.list({ phase: c.req.valid("query").phase })).map(view) }, 200),
+    async (c) => {
+      const { limit, cursor, ...filter } = c.req.valid("query");
+      const page = await deps.store.page({ ...filter, limit, after: SUBSCRIPTION_PAGES.decode(cursor, filter) });
+      return c.json({ subscriptions: page.items.map(view), nextCursor: SUBSCRIPTION_PAGES.next(page, filter) }, 200);
+    },
   );
 
   app.openapi(
@@ -371,9 +380,14 @@ export function createApp(deps: AppDeps) {
     createRoute({
       method: "get", path: "/v1/dead-letters", tags: ["operators"], security: OPERATOR, middleware: [operator],
       summary: "Reconcile jobs that failed for good: retries exhausted, or a failure no retry can fix",
-      responses: { 200: json(S.DeadLetterList, "newest first; the subscription's own state says `failed` with the same cause"), 401: UNAUTHORIZED },
+      description: PAGED, request: { query: PageQuery },
+      responses: { 200: json(S.DeadLetterList, "newest first; the subscription's own state says `failed` with the same cause"), 401: UNAUTHORIZED, 422: problem(PAGE_REFUSED) },
     }),
-    async (c) => c.json({ deadLetters: (await deps.queue.deadLetters()).map(deadLetterView) }, 200),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      const page = await deps.queue.deadLetterPage({ limit, after: DEAD_LETTER_PAGES.decode(cursor, {}) });
+      return c.json({ deadLetters: page.items.map(deadLetterView), nextCursor: DEAD_LETTER_PAGES.next(page, {}) }, 200);
+    },
   );
 
   if (deps.progress) {

@@ -5,12 +5,14 @@ import { invoicesCsv } from "../metering/billing-run.js";
 import type { BillingService } from "../metering/billing-service.js";
 import type { Metrics } from "../metrics.js";
 import type { BillingStore } from "../store/billing-store.js";
+import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { validationHook } from "./problem.js";
 import * as S from "./schemas.js";
 import { json, OPERATOR, problem } from "./route-docs.js";
 import { billingRunView } from "./views.js";
 
 const TAGS = ["billing"];
+const RUN_PAGES = cursorsOf("billing runs", z.number().int().positive());
 
 /** Operator routes of billing runs (mounted at /v1/billing-runs). */
 export function billingRoutes(deps: { billing: BillingService; store: BillingStore; operator: MiddlewareHandler; metrics?: Metrics | undefined }) {
@@ -45,10 +47,15 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
 
   app.openapi(
     createRoute({
-      method: "get", path: "/", tags: TAGS, security: OPERATOR, middleware, summary: "Every billing run",
-      responses: { 200: json(S.BillingRunList, "newest first"), 401: problem("operator token required") },
+      method: "get", path: "/", tags: TAGS, security: OPERATOR, middleware, summary: "Every billing run", description: PAGED,
+      request: { query: PageQuery },
+      responses: { 200: json(S.BillingRunList, "newest first (by run id)", { runs: [S.EXAMPLES.billingRun], nextCursor: null }), 401: problem("operator token required"), 422: problem(PAGE_REFUSED) },
     }),
-    async (c) => c.json({ runs: (await deps.store.list()).map(billingRunView) }, 200),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      const page = await deps.store.page({ limit, after: RUN_PAGES.decode(cursor, {}) });
+      return c.json({ runs: page.items.map(billingRunView), nextCursor: RUN_PAGES.next(page, {}) }, 200);
+    },
   );
 
   const load = async (id: number) => {

@@ -8,6 +8,7 @@ import { validateOrder, type CloudesireProduct } from "../marketplaces/cloudesir
 import { verifyNotificationRotating } from "../marketplaces/cloudesire/signature.js";
 import type { CloudesireStore } from "../store/cloudesire-store.js";
 import { boundedBody } from "./body-limit.js";
+import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { problemResponse, validationHook } from "./problem.js";
 import { json, OPERATOR, onSubscription, problem, UNAUTHORIZED } from "./route-docs.js";
 import { CloudesireDeadCalls, CloudesireSubscription, CloudesireSyncAccepted, OutboxCallView } from "./schemas.js";
@@ -27,6 +28,7 @@ export interface CloudesireRouteDeps {
 }
 
 const NOTIFICATION_EXAMPLE = { entity: "Subscription", id: "2388", entityUrl: "subscription/2388", type: "CREATED", date: "2015-01-12T11:19:30Z" };
+const DEAD_CALL_PAGES = cursorsOf("cloudesire dead letters", z.number().int().positive());
 const OutboxParams = z.object({ call: z.coerce.number().int().positive().openapi({ param: { name: "call", in: "path" }, example: 7 }) });
 
 /**
@@ -133,9 +135,14 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
     createRoute({
       method: "get", path: "/dead-letters", tags: ["operators"], security: OPERATOR, middleware: [deps.operator],
       summary: "Calls back to Cloudesire that need an operator: refused (dead), or of unknown outcome (held)",
-      responses: { 200: json(CloudesireDeadCalls, "newest first"), 401: UNAUTHORIZED },
+      description: PAGED, request: { query: PageQuery },
+      responses: { 200: json(CloudesireDeadCalls, "newest first"), 401: UNAUTHORIZED, 422: problem(PAGE_REFUSED) },
     }),
-    async (c) => c.json({ deadLetters: (await deps.store.deadLetters()).map(outboxCallView) }, 200),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      const page = await deps.store.deadLetterPage({ limit, after: DEAD_CALL_PAGES.decode(cursor, {}) });
+      return c.json({ deadLetters: page.items.map(outboxCallView), nextCursor: DEAD_CALL_PAGES.next(page, {}) }, 200);
+    },
   );
 
   app.openapi(

@@ -4,10 +4,14 @@ import { conflict } from "../domain/errors.js";
 import type { DriftCheckResult, DriftDetector } from "../provisioning/drift.js";
 import type { DriftStore } from "../store/drift-store.js";
 import type { SubscriptionRecord } from "../domain/lifecycle.js";
+import { SubscriptionId } from "../domain/subscription-id.js";
+import { cursorsOf, PAGE_REFUSED, PAGED } from "./pages.js";
 import { validationHook } from "./problem.js";
 import { json, OPERATOR, onSubscription, problem, UNAUTHORIZED } from "./route-docs.js";
 import * as S from "./schemas.js";
 import { driftView, view } from "./views.js";
+
+const DRIFT_PAGES = cursorsOf("drift", SubscriptionId);
 
 const resultView = (r: DriftCheckResult) => (r.outcome === "checked" ? { subscription: r.subscription, outcome: r.outcome, state: r.record.state } : r);
 
@@ -22,11 +26,15 @@ export function driftRoutes(deps: {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.openapi(
     createRoute({
-      method: "get", path: "/drift", tags: ["drift"], summary: "The last drift check of every stack", security: OPERATOR,
+      method: "get", path: "/drift", tags: ["drift"], summary: "The last drift check of every stack", security: OPERATOR, description: PAGED,
       middleware: [deps.operator], request: { query: S.DriftQuery },
-      responses: { 200: json(S.DriftList, "by subscription", { drift: [S.EXAMPLES.drift] }), 401: UNAUTHORIZED, 422: problem("unknown state") },
+      responses: { 200: json(S.DriftPage, "by subscription", { drift: [S.EXAMPLES.drift], nextCursor: null }), 401: UNAUTHORIZED, 422: problem(`unknown state; ${PAGE_REFUSED}`) },
     }),
-    async (c) => c.json({ drift: (await deps.store.list({ state: c.req.valid("query").state })).map(driftView) }, 200),
+    async (c) => {
+      const { limit, cursor, ...filter } = c.req.valid("query");
+      const page = await deps.store.page({ ...filter, limit, after: DRIFT_PAGES.decode(cursor, filter) });
+      return c.json({ drift: page.items.map(driftView), nextCursor: DRIFT_PAGES.next(page, filter) }, 200);
+    },
   );
   app.openapi(
     createRoute({

@@ -16,6 +16,7 @@ import { SubscriptionId } from "../domain/subscription-id.js";
 import { SubscriptionStatus } from "../domain/subscription.js";
 import { PeriodName } from "../metering/period.js";
 import { CredentialsDocument, CredentialsFormat } from "../provisioning/credentials.js";
+import { NextCursor, PageQuery } from "./pages.js";
 
 export const Problem = z
   .object({ type: z.string(), title: z.string(), status: z.number().int(), detail: z.unknown().optional() })
@@ -134,7 +135,7 @@ export const Drift = z
   })
   .openapi("Drift");
 
-export const SubscriptionList = z.object({ subscriptions: z.array(SubscriptionView) });
+export const SubscriptionList = z.object({ subscriptions: z.array(SubscriptionView), nextCursor: NextCursor });
 export const SubscriptionDetail = SubscriptionView.extend({
   operations: z.array(Operation),
   drift: Drift.nullable(),
@@ -146,8 +147,11 @@ export const SubscriptionParams = z.object({
 export const OperationParams = SubscriptionParams.extend({
   op: z.coerce.number().int().positive().openapi({ param: { name: "op", in: "path" }, example: 7 }),
 });
-export const ListQuery = z.object({ phase: Phase.optional().openapi({ param: { name: "phase", in: "query" } }) });
-export const DriftQuery = z.object({ state: DriftState.optional().openapi({ param: { name: "state", in: "query" } }) });
+export const ListQuery = PageQuery.extend({
+  phase: Phase.optional().openapi({ param: { name: "phase", in: "query" } }),
+  status: SubscriptionStatus.optional().openapi({ param: { name: "status", in: "query" } }),
+});
+export const DriftQuery = PageQuery.extend({ state: DriftState.optional().openapi({ param: { name: "state", in: "query" } }) });
 export const CredentialsQuery = z.object({
   format: CredentialsFormat.default("json").openapi({ param: { name: "format", in: "query" } }),
 });
@@ -178,6 +182,7 @@ export const Health = z
   .openapi("Health", { description: "`status` for anyone; with the operator token also `missing` (what keeps it from provisioning) and the checks behind it. Liveness is the 200 itself" });
 
 export const DriftList = z.object({ drift: z.array(Drift) });
+export const DriftPage = DriftList.extend({ nextCursor: NextCursor });
 export const DriftSweep = z.object({
   results: z.array(
     z.object({
@@ -194,7 +199,7 @@ export const DriftRepairAccepted = z.object({ status: z.literal("accepted"), sub
 export const DeadLetter = z
   .object({ job: z.string(), subscription: z.string(), error: z.string(), attempts: z.number().int(), failedAt: z.string() })
   .openapi("DeadLetter");
-export const DeadLetterList = z.object({ deadLetters: z.array(DeadLetter) });
+export const DeadLetterList = z.object({ deadLetters: z.array(DeadLetter), nextCursor: NextCursor });
 
 export const RunRequest = z.object({ period: PeriodName }).strict().openapi("BillingRunRequest");
 /** The last POST of a run to BILLING_WEBHOOK_URL. */
@@ -214,7 +219,7 @@ export const BillingRun = z
   })
   .openapi("BillingRun");
 export const BillingRunCreated = z.object({ created: z.boolean(), run: BillingRun });
-export const BillingRunList = z.object({ runs: z.array(BillingRun) });
+export const BillingRunList = z.object({ runs: z.array(BillingRun), nextCursor: NextCursor });
 /** The invoices and the inputs are billing's own documents (domain/billing.ts): the same as posted to the billing URL. */
 export const BillingRunDetail = z.object({ run: BillingRun, invoices: z.array(documented(Invoice).openapi("Invoice")), inputs: documented(BillingInputs).openapi("BillingInputs") });
 export const BillingRunParams = z.object({ id: z.coerce.number().int().positive().openapi({ param: { name: "id", in: "path" }, example: 1 }) });
@@ -247,7 +252,7 @@ export const CloudesireSubscription = z
     outbox: z.array(OutboxCallView),
   })
   .openapi("CloudesireSubscription");
-export const CloudesireDeadCalls = z.object({ deadLetters: z.array(OutboxCallView) });
+export const CloudesireDeadCalls = z.object({ deadLetters: z.array(OutboxCallView), nextCursor: NextCursor });
 export const CloudesireSyncAccepted = z.object({ status: z.literal("accepted"), subscription: z.string() });
 
 export const EXAMPLES = {

@@ -3,7 +3,7 @@ import {
 } from "../domain/billing.js";
 import { MarketplaceEvent } from "../domain/event.js";
 import type { Db } from "./db.js";
-import { isoUtc, jsonColumn } from "./sql.js";
+import { isoUtc, jsonColumn, pageOf, readPage, whereOf, type Page } from "./sql.js";
 
 const RUN_COLUMNS = `id, period, prices_version AS "pricesVersion", currency, invoice_count AS "invoiceCount", total, delivery,
   ${isoUtc("created_at", "createdAt")}`;
@@ -62,8 +62,12 @@ export class BillingStore {
     await this.db.query("UPDATE billing_runs SET delivery = $2 WHERE id = $1", [id, JSON.stringify(status)]);
   }
 
-  async list(): Promise<BillingRunRecord[]> {
-    return (await this.db.query(`SELECT ${RUN_COLUMNS} FROM billing_runs ORDER BY period DESC`)).map((r) => BillingRunRecord.parse(r));
+  /** A page of runs, newest (highest id) first, after `after` (keyset on the primary key). */
+  async page(o: { after?: number | undefined; limit: number }): Promise<Page<BillingRunRecord, number>> {
+    const params: unknown[] = [];
+    const where = whereOf(params, [o.after === undefined ? undefined : ["id < ?", o.after]]);
+    const rows = await readPage<{ id: string | number }>(this.db, `SELECT ${RUN_COLUMNS} FROM billing_runs ${where} ORDER BY id DESC LIMIT $${params.push(o.limit + 1)}`, params);
+    return pageOf(rows, o.limit, (r) => BillingRunRecord.parse(r), (r) => Number(r.id));
   }
 
   async get(id: number): Promise<{ run: BillingRunRecord; inputs: BillingInputs; invoices: Invoice[] } | null> {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { OutboxCall, OutboxLane, Reported } from "../domain/cloudesire-report.js";
 import type { Db } from "./db.js";
-import { isoUtc, jsonColumn } from "./sql.js";
+import { isoUtc, jsonColumn, pageOf, readPage, whereOf, type Page } from "./sql.js";
 
 /** done: sent, or skipped (nothing left to say); dead: refused by Cloudesire; held: outcome unknown, an operator decides. */
 export const OutboxState = z.enum(["pending", "sending", "sent", "skipped", "dead", "held"]);
@@ -220,6 +220,14 @@ export class CloudesireStore {
   async deadLetters(): Promise<OutboxRow[]> {
     const rows = await this.db.query(`SELECT ${OUTBOX_COLUMNS} FROM cloudesire_outbox WHERE state IN ('dead', 'held') ORDER BY id DESC`);
     return rows.map((r) => OutboxRow.parse(r));
+  }
+
+  /** A page of `deadLetters`, newest first, after `after` (keyset through cloudesire_outbox_dead). */
+  async deadLetterPage(o: { after?: number | undefined; limit: number }): Promise<Page<OutboxRow, number>> {
+    const params: unknown[] = [];
+    const where = whereOf(params, [["state IN ('dead', 'held')"], o.after === undefined ? undefined : ["id < ?", o.after]]);
+    const rows = await readPage<{ id: string | number }>(this.db, `SELECT ${OUTBOX_COLUMNS} FROM cloudesire_outbox ${where} ORDER BY id DESC LIMIT $${params.push(o.limit + 1)}`, params);
+    return pageOf(rows, o.limit, (r) => OutboxRow.parse(r), (r) => Number(r.id));
   }
 
   async notifications(limit = 50): Promise<Array<{ entity: string; entityId: string; type: string; ignored: string | null; receivedAt: string }>> {

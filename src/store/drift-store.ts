@@ -1,7 +1,7 @@
 import { DriftRecord, fingerprintOf, type DriftDifference, type DriftState } from "../domain/drift.js";
 import type { DriftFindings } from "../provisioning/ports.js";
 import type { Db } from "./db.js";
-import { isoUtc, jsonColumn } from "./sql.js";
+import { isoUtc, jsonColumn, pageOf, readPage, whereOf, type Page } from "./sql.js";
 
 const COLUMNS = `subscription_id AS "subscriptionId", state, differences, error, ${isoUtc("checked_at", "checkedAt")}, ${isoUtc("accepted_at", "acceptedAt")}`;
 
@@ -55,6 +55,17 @@ export class DriftStore implements DriftFindings {
       ? await this.db.query(`SELECT ${COLUMNS} FROM drift WHERE state = $1 ORDER BY subscription_id`, [filter.state])
       : await this.db.query(`SELECT ${COLUMNS} FROM drift ORDER BY subscription_id`);
     return rows.map(parseRow);
+  }
+
+  /** A page by subscription id, after `after` (keyset; drift_by_state when filtered). */
+  async page(o: { after?: string | undefined; limit: number; state?: DriftState | undefined }): Promise<Page<DriftRecord, string>> {
+    const params: unknown[] = [];
+    const where = whereOf(params, [
+      o.after === undefined ? undefined : ["subscription_id > ?", o.after],
+      o.state ? ["state = ?", o.state] : undefined,
+    ]);
+    const rows = await readPage<{ subscriptionId: string }>(this.db, `SELECT ${COLUMNS} FROM drift ${where} ORDER BY subscription_id LIMIT $${params.push(o.limit + 1)}`, params);
+    return pageOf(rows, o.limit, (r) => DriftRecord.parse(r), (r) => r.subscriptionId);
   }
 
   async driftedCount(): Promise<number> {

@@ -1,7 +1,8 @@
 import PgBoss from "pg-boss";
 import { z } from "zod";
 import type { Db } from "./db.js";
-import { jobCount, jobsOf, lockWaiting, readyCount, SCHEMA } from "./pg-boss-jobs.js";
+import { jobCount, jobsOf, lockWaiting, readyCount, SCHEMA, type JobRow } from "./pg-boss-jobs.js";
+import { pageOf, type Page } from "./sql.js";
 
 /** The queue of reconcile jobs and where jobs go when they will not be retried. */
 export const RECONCILE_QUEUE = "reconcile";
@@ -34,6 +35,24 @@ export const DeadLetter = z.object({
   failedAt: z.string(),
 });
 export type DeadLetter = z.infer<typeof DeadLetter>;
+
+/** Where a page of dead letters ends: pg-boss's created_on (full precision) and job id. */
+export const DeadLetterKey = z.object({ failedAt: z.string().datetime({ precision: 6 }), job: z.string().uuid() });
+export type DeadLetterKey = z.infer<typeof DeadLetterKey>;
+
+function deadLetterOf(r: JobRow): DeadLetter {
+  // Ours (`deadLetter`) carry the failure in their data; pg-boss's own dead-lettering copies the failed
+  // job's data and its output (our error message).
+  const data = r.data ?? {};
+  const output = r.output ?? {};
+  return DeadLetter.parse({
+    job: String(data.job ?? r.id),
+    subscription: String(data.subscription ?? ""),
+    error: String(data.error ?? output.message ?? "retries exhausted"),
+    attempts: Number(data.attempts ?? r.retryLimit + 1),
+    failedAt: r.createdOn,
+  });
+}
 
 /**
  * Reconcile jobs on pg-boss, in the service's own database (PGlite or PostgreSQL). One job names one
@@ -120,21 +139,14 @@ export class JobQueue {
     await this.boss.complete(RECONCILE_QUEUE, job.id, { deadLettered: error });
   }
 
-  /** Jobs that will not be retried, newest first: what an operator has to look at. */
-  async deadLetters(limit = 100): Promise<DeadLetter[]> {
-    return (await jobsOf(this.db, DEAD_LETTER_QUEUE, limit)).map((r) => {
-      // Ours (`deadLetter`) carry the failure in their data; pg-boss's own dead-lettering copies the
-      // failed job's data and its output (our error message).
-      const data = r.data ?? {};
-      const output = r.output ?? {};
-      return DeadLetter.parse({
-        job: String(data.job ?? r.id),
-        subscription: String(data.subscription ?? ""),
-        error: String(data.error ?? output.message ?? "retries exhausted"),
-        attempts: Number(data.attempts ?? r.retryLimit + 1),
-        failedAt: r.createdOn,
-      });
-    });
+  /**
+   * Jobs that will not be retried (what an operator has to look at), a page newest first, after `after`:
+   * by (failed at, job id); the key keeps created_on to the microsecond, failedAt only to the millisecond,
+   * so two dead letters of one millisecond stay in order.
+   */
+  async deadLetterPage(o: { after?: DeadLetterKey | undefined; limit: number }): Promise<Page<DeadLetter, DeadLetterKey>> {
+    const rows = await jobsOf(this.db, DEAD_LETTER_QUEUE, { limit: o.limit + 1, before: o.after && { createdOn: o.after.failedAt, id: o.after.job } });
+    return pageOf(rows, o.limit, deadLetterOf, (r) => ({ failedAt: r.key, job: r.id }));
   }
 
   deadLetterCount(): Promise<number> {

@@ -119,6 +119,12 @@ const MIGRATIONS: string[] = [
    );
    CREATE UNIQUE INDEX cloudesire_outbox_once ON cloudesire_outbox (subscription_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
    CREATE INDEX cloudesire_outbox_open ON cloudesire_outbox (subscription_id, lane, id) WHERE state NOT IN ('sent', 'skipped');`,
+  // Pages of the list endpoints (issue 16): each filter's page is an index range read in key order
+  // (`WHERE filter = $1 AND key > $2 ORDER BY key LIMIT n`), never a sort of the whole fleet.
+  `CREATE INDEX subscriptions_by_phase ON subscriptions (phase, id);
+   CREATE INDEX subscriptions_by_status ON subscriptions ((desired->>'status'), id);
+   CREATE INDEX drift_by_state ON drift (state, subscription_id);
+   CREATE INDEX cloudesire_outbox_dead ON cloudesire_outbox (id) WHERE state IN ('dead', 'held');`,
 ];
 
 /**

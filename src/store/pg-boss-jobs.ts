@@ -42,15 +42,24 @@ const JobRow = z.object({
   output: jsonColumn(z.record(z.string(), z.unknown()).nullable()),
   retryLimit: z.number(),
   createdOn: z.string(),
+  /** created_on to the microsecond (createdOn stops at the millisecond): where a page of jobs ends. */
+  key: z.string(),
 });
 export type JobRow = z.infer<typeof JobRow>;
 
-/** Every job of `queue`, newest first. */
-export async function jobsOf(q: Pick<Db, "query">, queue: string, limit: number): Promise<JobRow[]> {
+/**
+ * Jobs of `queue`, newest first (by created_on, then id), after `before` when a page follows another.
+ * pg-boss 10 keeps each queue in its own partition of jobs.job (plans.js: `PARTITION BY LIST (name)`),
+ * so this sorts that queue's jobs only.
+ */
+export async function jobsOf(q: Pick<Db, "query">, queue: string, o: { limit: number; before?: { createdOn: string; id: string } | undefined }): Promise<JobRow[]> {
+  const params: unknown[] = [queue];
+  const before = o.before ? `AND (created_on, id) < ($${params.push(o.before.createdOn)}::timestamptz, $${params.push(o.before.id)}::uuid)` : "";
   const rows = await q.query(
-    `SELECT id, data, output, retry_limit AS "retryLimit", ${isoUtc("created_on", "createdOn")}
-     FROM ${SCHEMA}.job WHERE name = $1 ORDER BY created_on DESC LIMIT $2`,
-    [queue, limit],
+    `SELECT id, data, output, retry_limit AS "retryLimit", ${isoUtc("created_on", "createdOn")},
+       to_char(created_on AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS key
+     FROM ${SCHEMA}.job WHERE name = $1 ${before} ORDER BY created_on DESC, id DESC LIMIT $${params.push(o.limit)}`,
+    params,
   );
   return rows.map((r) => JobRow.parse(r));
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { MarketplaceEvent } from "../domain/event.js";
-import { foldEvent } from "../domain/subscription.js";
+import { foldEvent, type SubscriptionStatus } from "../domain/subscription.js";
 import {
   BEGUN,
   eventApplied,
@@ -18,7 +18,7 @@ import {
 } from "../domain/lifecycle.js";
 import type { BegunOperation, SubscriptionLedger } from "../provisioning/ports.js";
 import type { Db } from "./db.js";
-import { isoUtc, jsonColumn } from "./sql.js";
+import { isoUtc, jsonColumn, pageOf, readPage, whereOf, type Page } from "./sql.js";
 
 export type EventIntake =
   | { outcome: "duplicate"; original: "applied" | "stale" | "rejected"; reason: string | null; subscription: SubscriptionRecord | null }
@@ -205,6 +205,21 @@ export class SubscriptionStore implements SubscriptionLedger {
       ? await this.db.query(`SELECT ${SUB_COLUMNS} FROM subscriptions WHERE phase = $1 ORDER BY id`, [filter.phase])
       : await this.db.query(`SELECT ${SUB_COLUMNS} FROM subscriptions ORDER BY id`);
     return rows.map(parseSub);
+  }
+
+  /**
+   * A page of subscriptions by id, after `after` (keyset: `id > $after ORDER BY id LIMIT limit + 1`, read
+   * through subscriptions_by_phase / subscriptions_by_status when filtered).
+   */
+  async page(o: { after?: string | undefined; limit: number; phase?: Phase | undefined; status?: SubscriptionStatus | undefined }): Promise<Page<SubscriptionRecord, string>> {
+    const params: unknown[] = [];
+    const where = whereOf(params, [
+      o.after === undefined ? undefined : ["id > ?", o.after],
+      o.phase ? ["phase = ?", o.phase] : undefined,
+      o.status ? ["desired->>'status' = ?", o.status] : undefined,
+    ]);
+    const rows = await readPage<{ id: string }>(this.db, `SELECT ${SUB_COLUMNS} FROM subscriptions ${where} ORDER BY id LIMIT $${params.push(o.limit + 1)}`, params);
+    return pageOf(rows, o.limit, parseSub, (r) => r.id);
   }
 
   /** Subscriptions that need an operation (behind and not parked), oldest change first. */

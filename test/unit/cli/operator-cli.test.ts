@@ -1,27 +1,16 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineFailure } from "../../../src/provisioning/engine.js";
 import { event } from "../../support/events.js";
 import { harness, OPERATOR_TOKEN } from "../../support/harness.js";
 import { listen } from "../../support/local-server.js";
+import { tenantctlAt } from "../../support/tenantctl.js";
 
 let h: Awaited<ReturnType<typeof harness>>;
 let server: Awaited<ReturnType<typeof listen>>;
-const dataDir = mkdtempSync(join(tmpdir(), "tenantctl-"));
-
-/** Runs tenantctl as an operator would, against the service on loopback (async: the server is in this process). */
-function tenantctl(args: string[], env: Record<string, string> = {}): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath, ["--import", "tsx", "src/cli.ts", ...args],
-      { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DATA_DIR: dataDir, TENANTCTL_URL: server.url, OPERATOR_TOKEN, ...env } },
-      (error, stdout, stderr) => resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+/** Runs tenantctl as an operator would, against the service on loopback. */
+const { run: tenantctl, dataDir } = tenantctlAt(() => server.url);
 
 beforeAll(async () => {
   h = await harness({ maxAttempts: 1 });

@@ -59,6 +59,21 @@ describe("OpenAPI 3.1 from the zod schemas", () => {
     expect(names).toEqual(expect.arrayContaining(["header:x-timestamp", "header:x-signature"]));
   });
 
+  it("every list endpoint documents limit and cursor, answers nextCursor, and its 422", async () => {
+    const h = await full();
+    type Op = { parameters?: Array<{ name: string; in: string; schema?: { minimum?: number; maximum?: number; default?: number } }>; responses: Record<string, { content?: Record<string, { schema: { $ref?: string; properties?: Record<string, unknown> } }> }> };
+    const doc = (await (await h.app.request("/openapi.json")).json()) as { paths: Record<string, { get?: Op }> };
+    const lists = { "/v1/subscriptions": ["phase", "status"], "/v1/drift": ["state"], "/v1/billing-runs": [], "/v1/dead-letters": [], "/v1/cloudesire/dead-letters": [] };
+    for (const [path, filters] of Object.entries(lists)) {
+      const op = doc.paths[path]?.get;
+      const params = op?.parameters ?? [];
+      expect(params.map((p) => `${p.in}:${p.name}`).sort(), path).toEqual(["limit", "cursor", ...filters].map((n) => `query:${n}`).sort());
+      expect(params.find((p) => p.name === "limit")?.schema, path).toMatchObject({ minimum: 1, maximum: 1000, default: 100 });
+      expect(Object.keys(op?.responses[200]?.content?.["application/json"]?.schema.properties ?? {}), path).toContain("nextCursor");
+      expect(Object.keys(op?.responses ?? {}), path).toContain("422");
+    }
+  });
+
   it("/docs is an interactive reference that works offline (Swagger UI served from the package)", async () => {
     const h = await full();
     const page = await h.app.request("/docs");

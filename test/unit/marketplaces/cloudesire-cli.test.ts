@@ -1,23 +1,9 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OPERATOR_TOKEN } from "../../support/harness.js";
+import { tenantctlAt } from "../../support/tenantctl.js";
 import { CD_SECRET, CD_TOKEN, cloudesireScene, settled, until } from "../../support/cloudesire-scene.js";
 
 let scene: Awaited<ReturnType<typeof cloudesireScene>>;
-const dataDir = mkdtempSync(join(tmpdir(), "tenantctl-cd-"));
-
-function tenantctl(args: string[], env: Record<string, string> = {}): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath, ["--import", "tsx", "src/cli.ts", ...args],
-      { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DATA_DIR: dataDir, TENANTCTL_URL: scene.url, OPERATOR_TOKEN, ...env } },
-      (error, stdout, stderr) => resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const { run: tenantctl } = tenantctlAt(() => scene.url);
 
 beforeAll(async () => {
   scene = await cloudesireScene();
