@@ -57,7 +57,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     : undefined);
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire } = assembleWorkers({
     db, scheduler, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire,
-    concurrency: config.reconcile.concurrency, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
+    concurrency: config.reconcile.concurrency, bulkSlots: config.reconcile.bulkSlots, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
     retryBackoffMs: config.reconcile.backoffMs,
   });
 

@@ -28,6 +28,8 @@ export interface WorkerOptions {
   log: Logger;
   settings: TenantSettings;
   concurrency: number;
+  /** Of those, the most bulk (operator) jobs at once (config RECONCILE_CUSTOMER_SLOTS); all of them when absent. */
+  bulkSlots?: number | undefined;
   pollMs: number;
   /** The queue's first retry delay (RECONCILE_BACKOFF_MS, as given to JobQueue.open): progress streams say when a retry comes. */
   retryBackoffMs?: number | undefined;
@@ -60,7 +62,7 @@ export function assembleWorkers(o: WorkerOptions) {
   );
   // Webhooks are taken in by group commit; their jobs are queued in the same transaction.
   const intake = new IntakeBatcher(
-    (items) => store.intakeBatch(items, (tx, ids) => o.queue.enqueueMany(ids, { tx })),
+    (items) => store.intakeBatch(items, (tx, ids) => o.queue.enqueueMany(ids, { tx, lane: "customer" })),
     { onBatch: (events) => metrics.intakeBatchEvents.observe(events), scheduler: o.scheduler },
   );
   const progress = new ProgressHub({ itemsPerOperation: 5000, finishedKept: o.progressKept ?? 200 });
@@ -69,6 +71,7 @@ export function assembleWorkers(o: WorkerOptions) {
   const reconciler = new Reconciler({
     store, engine: o.engine, settings: o.settings, log: o.log, metrics, progress, locks: o.db, queue: o.queue,
     ...(o.guard ? { guard: o.guard } : {}), concurrency: o.concurrency, pollMs: o.pollMs,
+    ...(o.bulkSlots !== undefined ? { bulkSlots: o.bulkSlots } : {}),
     ...(o.retryBackoffMs !== undefined ? { retryDelayMs: earliestRetryMs(o.retryBackoffMs) } : {}),
     onRepaired: (id) => void drift?.recheck(id),
   });
@@ -83,7 +86,7 @@ export function assembleWorkers(o: WorkerOptions) {
         reports: reportBack,
         subscriptions: {
           get: (id) => store.get(id),
-          take: async (event) => void (await store.intake(event, (tx, ids) => o.queue.enqueueMany(ids, { tx }))),
+          take: async (event) => void (await store.intake(event, (tx, ids) => o.queue.enqueueMany(ids, { tx, lane: "customer" }))),
         },
         client: new CloudesireClient({ apiUrl: cd.apiUrl, token: cd.token, timeoutMs: cd.timeoutMs, readAttempts: 3, backoffMs: cd.backoffMs, ...(o.cloudesireFetch ? { fetchImpl: o.cloudesireFetch } : {}) }),
         engine: o.engine, product, withLock: (key, fn) => o.db.tryWithLock(key, fn), kick: (id) => reconciler.kick(id), log: o.log,

@@ -293,7 +293,8 @@ export function createApp(deps: AppDeps) {
   const requeue = async (id: string, note: string, also: { refresh?: boolean; rotatePassword?: boolean } = {}): Promise<SubscriptionRecord> => {
     const updated = await deps.store.retry(id, note, also);
     if (!updated) throw notFound(`subscription ${id} not found`);
-    await deps.queue.enqueue(id);
+    // Operators' work: behind every customer's (the bulk lane).
+    await deps.queue.enqueue(id, { lane: "bulk" });
     deps.reconciler.kick(id);
     return updated;
   };

@@ -6,10 +6,18 @@ import type { OperationKind, OperationOutcome, Phase, SubscriptionRecord } from 
  * (src/store): the reconciler and the drift detector depend on these shapes, never on a store class.
  */
 
+/**
+ * Which line a job waits in. `customer`: a marketplace event (purchase, resize, suspension, resumption,
+ * cancellation), never behind operators' bulk work; `bulk`: work an operator caused (retries, drift repairs,
+ * password rotations, rollouts), taken only when no customer's job waits.
+ */
+export type Lane = "customer" | "bulk";
+
 /** One reconcile job: it names a subscription; the queue counts its attempts. */
 export interface ReconcileJob {
   id: string;
   subscription: string;
+  lane: Lane;
   /** Retries already made (0 on the first attempt) and allowed. */
   retryCount: number;
   retryLimit: number;
@@ -17,16 +25,16 @@ export interface ReconcileJob {
 
 /** The reconcile queue (pg-boss in src/store/job-queue.ts): durable, one job waiting per subscription. */
 export interface ReconcileQueue {
-  enqueue(subscription: string, o?: { delaySeconds?: number }): Promise<void>;
-  enqueueMany(subscriptions: readonly string[]): Promise<void>;
-  /** The next job ready to run, or null. */
-  fetch(): Promise<ReconcileJob | null>;
+  enqueue(subscription: string, o: { lane: Lane; delaySeconds?: number }): Promise<void>;
+  enqueueMany(subscriptions: readonly string[], o: { lane: Lane }): Promise<void>;
+  /** The next job of `lane` ready to run, or null. */
+  fetch(lane: Lane): Promise<ReconcileJob | null>;
   complete(job: ReconcileJob): Promise<void>;
   /** Fails the attempt: retried after the back-off, or dead-lettered after the last one. */
   fail(job: ReconcileJob, error: string): Promise<void>;
   /** A failure no retry can fix: straight to the dead letters. */
   deadLetter(job: ReconcileJob, error: string): Promise<void>;
-  /** Jobs that could run now (not waiting for a back-off). */
+  /** Jobs that could run now (not waiting for a back-off), in both lanes. */
   ready(): Promise<number>;
 }
 
@@ -45,8 +53,11 @@ export interface BegunOperation {
 export interface SubscriptionLedger {
   get(id: string): Promise<SubscriptionRecord | null>;
   list(filter?: { phase?: Phase | undefined }): Promise<SubscriptionRecord[]>;
-  /** Subscriptions that need an operation (domain/lifecycle.ts `needsOperation`). */
-  pendingIds(): Promise<string[]>;
+  /**
+   * Subscriptions that need an operation (domain/lifecycle.ts `needsOperation`), by the lane of what asked
+   * for it: an operator's note pending (retry, repair, rotation, rollout) is bulk work, else a customer's.
+   */
+  pendingByLane(): Promise<Record<Lane, string[]>>;
   /** Records the start of an operation by `owner` (host:pid:instance). */
   beginOperation(id: string, generation: number, kind: OperationKind, eventId: string, owner: string): Promise<BegunOperation>;
   /**

@@ -16,7 +16,7 @@ import {
   type Phase,
   type ReapplyRequest,
 } from "../domain/lifecycle.js";
-import type { BegunOperation, SubscriptionLedger } from "../provisioning/ports.js";
+import type { BegunOperation, Lane, SubscriptionLedger } from "../provisioning/ports.js";
 import type { Db } from "./db.js";
 import { isoUtc, jsonColumn } from "./sql.js";
 
@@ -211,6 +211,17 @@ export class SubscriptionStore implements SubscriptionLedger {
   async pendingIds(): Promise<string[]> {
     const rows = await this.db.query<{ id: string }>(`SELECT id FROM subscriptions WHERE ${NEEDS_OPERATION} ORDER BY updated_at, id`);
     return rows.map((r) => r.id);
+  }
+
+  /**
+   * `pendingIds` by lane: a note pending (operator retry, drift repair, rotation, rollout) is bulk work;
+   * everything else a subscription waits for came from its marketplace.
+   */
+  async pendingByLane(): Promise<Record<Lane, string[]>> {
+    const rows = await this.db.query<{ id: string; bulk: boolean }>(
+      `SELECT id, pending_note IS NOT NULL AS bulk FROM subscriptions WHERE ${NEEDS_OPERATION} ORDER BY updated_at, id`,
+    );
+    return { customer: rows.filter((r) => !r.bulk).map((r) => r.id), bulk: rows.filter((r) => r.bulk).map((r) => r.id) };
   }
 
   /**

@@ -32,6 +32,8 @@ interface HarnessOptions {
   /** Finished progress streams kept in memory (0: as after a restart, only the store remains). */
   progressKept?: number;
   concurrency?: number;
+  /** Of those, the most bulk (operator) jobs at once; all of them by default. */
+  bulkSlots?: number;
   maxAttempts?: number;
   now?: () => number;
   settings?: TenantSettings;
@@ -75,7 +77,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   const cloudesireConfig = opts.cloudesire ? { ...CLOUDESIRE_DEFAULTS, ...opts.cloudesire } : undefined;
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire } = assembleWorkers({
     db, queue, engine, log, settings, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
-    concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0,
+    concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0,
     retryBackoffMs: 0, // as both queues below are opened
   });
   const billing = opts.billing
