@@ -55,7 +55,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const guard = overrides.guard ?? (config.openstack.admin
     ? new CloudGuard(new CloudClient(config.openstack.admin), { policy: config.guard.orphanPolicy, pollMs: 2000, timeoutMs: config.guard.purgeTimeoutSeconds * 1000 })
     : undefined);
-  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire } = assembleWorkers({
+  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
     db, scheduler, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire,
     concurrency: config.reconcile.concurrency, bulkSlots: config.reconcile.bulkSlots, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
     retryBackoffMs: config.reconcile.backoffMs,
@@ -76,6 +76,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     billing: { service: billing, store: billingStore },
     store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
+    rollouts,
     webhookSecret: config.webhookSecret,
     previousWebhookSecret: config.webhookSecretPrevious,
     replayWindowSeconds: config.replayWindowSeconds,
@@ -93,7 +94,12 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       const all = cli ? missing : [...missing, "the pulumi CLI is not on PATH: stacks cannot be updated"];
       const failed = Array.isArray(cloudFindings) ? cloudFindings.filter((f) => f.status === "fail").map((f) => `openstack ${f.check}: ${f.message}`) : [];
       all.push(...failed);
-      return { status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, openstack: cloudFindings, database: config.databaseUrl ? "postgresql" : "embedded", engine: cli ?? "unavailable" };
+      // A changed config (quota defaults, limits, region) or program is visible unasked: `tenantctl rollout plan` says how.
+      const differing = await rollouts.differingCount();
+      return {
+        status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, openstack: cloudFindings, database: config.databaseUrl ? "postgresql" : "embedded", engine: cli ?? "unavailable",
+        declarations: differing === 0 ? "every ready stack declares what the service would" : `${differing} ready stacks differ from what the service now declares: see tenantctl rollout plan`,
+      };
     },
   });
 
@@ -103,6 +109,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   reconciler.start();
+  rollouts.start();
   drift.start();
   cloudesire.worker?.start();
 
@@ -128,6 +135,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       await new Promise<void>((r) => server.close(() => r()));
       await cloudesire.worker?.stop();
       await drift.stop();
+      await rollouts.stop();
       await reconciler.stop();
       await queue.stop();
       await cloudCheck;

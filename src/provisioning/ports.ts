@@ -1,5 +1,6 @@
 import type { DriftDifference, DriftRecord } from "../domain/drift.js";
-import type { OperationKind, OperationOutcome, Phase, SubscriptionRecord } from "../domain/lifecycle.js";
+import type { Declaration, OperationKind, OperationOutcome, Phase, SubscriptionRecord } from "../domain/lifecycle.js";
+import type { RolloutRecord, RolloutStackState } from "../domain/rollout.js";
 
 /**
  * What provisioning needs from the rest of the service, declared here and implemented by the store
@@ -72,4 +73,72 @@ export interface SubscriptionLedger {
 export interface DriftFindings {
   record(subscriptionId: string, differences: DriftDifference[]): Promise<DriftRecord>;
   recordFailure(subscriptionId: string, error: string): Promise<void>;
+}
+
+/** A ready stack's subscription and what its stack was last updated with: what a rollout plan compares. */
+export interface ReadyDeclaration {
+  id: string;
+  desired: SubscriptionRecord["desired"];
+  declared: Declaration | null;
+}
+
+/** The declarations of ready stacks, paged by subscription id (`after`: the last id of the page before). */
+export interface DeclarationSource {
+  readyDeclarations(after: string | null, limit: number): Promise<ReadyDeclaration[]>;
+}
+
+/** A rollout to store, and each stack it changes with its wave and the changes it gets (one line). */
+export type NewRollout = Pick<RolloutRecord, "waves" | "waveSizes" | "maxFailures" | "pauseSeconds" | "programVersion" | "groups">;
+export interface NewRolloutStack {
+  subscriptionId: string;
+  wave: number;
+  changes: string;
+}
+
+/** Stacks of a rollout per wave and state. */
+export interface WaveCount {
+  wave: number;
+  state: RolloutStackState;
+  count: number;
+}
+
+/** A queued stack, with its subscription as it now is (the runner decides what became of it). */
+export interface QueuedStack {
+  rolloutId: number;
+  subscriptionId: string;
+  marked: number;
+  phase: Phase;
+  cancelled: boolean;
+  generation: number;
+  appliedGeneration: number;
+  lastError: string | null;
+}
+
+/** Rollouts as provisioning moves them (src/store/rollout-store.ts). */
+export interface RolloutLedger {
+  /** Stores a new rollout and its stacks (all waiting), in wave 0; null if another one is not finished. */
+  create(rollout: NewRollout, stacks: readonly NewRolloutStack[]): Promise<RolloutRecord | null>;
+  get(id: number): Promise<RolloutRecord | null>;
+  list(limit?: number): Promise<RolloutRecord[]>;
+  /** The rollouts the runner moves: running or pausing. */
+  moving(): Promise<RolloutRecord[]>;
+  update(id: number, patch: Partial<Pick<RolloutRecord, "state" | "wave" | "pauseUntil" | "reason" | "maxFailures">>): Promise<RolloutRecord | null>;
+  counts(id: number): Promise<WaveCount[]>;
+  failures(id: number, limit: number): Promise<Array<{ subscriptionId: string; wave: number; reason: string | null }>>;
+  /**
+   * Marks up to `limit` waiting stacks of a wave for an update (an operator's reapply with the message
+   * `noteOf` gives it, queued on the bulk lane in the same transaction) or skips them, as `decide` says
+   * from the subscription as it is under its row lock. Returns how many it took (0: none left waiting).
+   */
+  queueWave(
+    id: number,
+    wave: number,
+    limit: number,
+    decide: (sub: SubscriptionRecord, declaredHash: string | null, changes: string) => { note: string } | { skip: string },
+  ): Promise<number>;
+  /** Queued stacks (of any rollout) whose subscription changed since they were last looked at. */
+  queuedChanged(limit: number): Promise<QueuedStack[]>;
+  settle(outcomes: ReadonlyArray<{ rolloutId: number; subscriptionId: string; state: RolloutStackState; reason: string | null }>): Promise<void>;
+  /** Stacks of `id` not yet queued become skipped with `reason` (an abort). */
+  skipWaiting(id: number, reason: string): Promise<number>;
 }
