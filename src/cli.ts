@@ -21,6 +21,7 @@ import { startService } from "./server.js";
 import { ServiceClient, ServiceError, UsageError } from "./cli/client.js";
 import { fields, print, table } from "./cli/format.js";
 import { watchOperation } from "./cli/watch.js";
+import { ROLLOUT_USAGE, ROLLOUT_VALUED_FLAGS, rolloutCommand } from "./cli/rollout.js";
 
 const USAGE = `usage: tenantctl <command> [args] [--json]
   serve                          run the service (HTTP API + reconcile workers)
@@ -37,6 +38,7 @@ const USAGE = `usage: tenantctl <command> [args] [--json]
   drift repair <id> [--watch]    put the declared state back (a stack update named as a drift repair)
   drift accept <id>              accept exactly the differences found (not reported again unless they change)
   dead-letters                   reconcile jobs that failed for good (retries exhausted or permanent)
+${ROLLOUT_USAGE}
   render <subscription.json|->   what the program declares for a subscription (offline, no credentials)
   bill --period YYYY-MM          run the billing of a closed month (once; again returns the same run)
   invoices <run-id> [--csv]      the invoices of a billing run
@@ -58,7 +60,7 @@ type Args = { positional: string[]; flags: Map<string, string | true>; json: boo
 function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
-  const valued = new Set(["--phase", "--status", "--plan", "--op", "--state", "--period"]);
+  const valued = new Set(["--phase", "--status", "--plan", "--op", "--state", "--period", ...ROLLOUT_VALUED_FLAGS]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (valued.has(a)) {
@@ -153,6 +155,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case "drift":
       return driftCommand(api(), rest, a);
+    case "rollout":
+      return rolloutCommand(api(), rest, { json: a.json, flag: (name) => flag(a, name) });
     case "dead-letters": {
       const body = await api().json<Body<typeof S.DeadLetterList>>("GET", "/v1/dead-letters");
       const cd = await api().json<Body<typeof S.CloudesireDeadCalls>>("GET", "/v1/cloudesire/dead-letters");
