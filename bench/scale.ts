@@ -187,7 +187,7 @@ else {
   say(`purchase during the rollout: ready after ${purchaseMs} ms; 2 x one engine operation (median) = ${(2 * opMedianMs).toFixed(0)} ms: ${(purchaseMs / opMedianMs).toFixed(2)} x one operation`);
   await until("the rollout", async () => {
     const r = (await (await operator(svc, `/v1/rollouts/${rollout.id}`)).json()) as { state: string };
-    return r.state !== "running" && r.state !== "paused";
+    return r.state !== "running" && r.state !== "pausing";
   }, N * opMeanMs * 5 + 600_000, 1000);
   say(`rollout: ${JSON.stringify(await (await operator(svc, `/v1/rollouts/${rollout.id}`)).json()).slice(0, 300)}`);
 }

@@ -21,6 +21,7 @@ import { ServiceClient, ServiceError, UsageError } from "./cli/client.js";
 import { fields, print, table } from "./cli/format.js";
 import { nextPageHint, onePage, pageRequestOf, readList, type PageRequest } from "./cli/pages.js";
 import { watchOperation } from "./cli/watch.js";
+import { ROLLOUT_USAGE, ROLLOUT_VALUED_FLAGS, rolloutCommand } from "./cli/rollout.js";
 
 const USAGE = `usage: tenantctl <command> [args] [--json]
   serve                          run the service (HTTP API + reconcile workers)
@@ -42,6 +43,7 @@ const USAGE = `usage: tenantctl <command> [args] [--json]
                                  reconcile jobs that failed for good (retries exhausted or permanent) and
                                  Cloudesire's calls waiting for an operator; with --limit/--cursor one
                                  page of the jobs (or, with --cloudesire, of the calls)
+${ROLLOUT_USAGE}
   render <subscription.json|->   what the program declares for a subscription (offline, no credentials)
   bill --period YYYY-MM          run the billing of a closed month (once; again returns the same run)
   invoices <run-id> [--csv]      the invoices of a billing run
@@ -63,7 +65,7 @@ type Args = { positional: string[]; flags: Map<string, string | true>; json: boo
 function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
-  const valued = new Set(["--phase", "--status", "--plan", "--op", "--state", "--period", "--limit", "--cursor"]);
+  const valued = new Set(["--phase", "--status", "--plan", "--op", "--state", "--period", "--limit", "--cursor", ...ROLLOUT_VALUED_FLAGS]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (valued.has(a)) {
@@ -179,6 +181,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case "drift":
       return driftCommand(api(), rest, a);
+    case "rollout":
+      return rolloutCommand(api(), rest, { json: a.json, flag: (name) => flag(a, name) });
     case "dead-letters":
       return deadLettersCommand(api(), a);
     case "cloudesire":

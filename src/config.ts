@@ -45,6 +45,7 @@ export const EnvSchema = z.object({
   PLAN_MAX_FLOATING_IPS: doc(int(16, 0), "most IP addresses a prepaid plan may buy; the PAYG ceiling"),
   QUOTA_DEFAULTS_FILE: doc(z.string().optional(), "JSON with the quota fields that plans do not decide (see Quotas)", "built in"),
   RECONCILE_CONCURRENCY: doc(int(4, 1), "stack operations on different subscriptions at once"),
+  RECONCILE_CUSTOMER_SLOTS: doc(int(1, 0), "of those, slots operators' bulk work (rollouts, drift repairs, retries, rotations) may never take: a purchase starts at once even during a rollout; bulk work always keeps at least one slot"),
   RECONCILE_MAX_ATTEMPTS: doc(int(5, 1), "attempts of a job whose failures are transient (then: failed, dead letter)"),
   RECONCILE_BACKOFF_MS: doc(int(2000, 0), "first retry delay, doubled (with jitter) each attempt; whole seconds, below 1 s: at once"),
   RECONCILE_POLL_MS: doc(int(2000, 50), "how often the job queue is polled for work not signalled here (retries due, after a restart)"),
@@ -137,7 +138,12 @@ export interface Config {
     gnocchiAuth: { kind: "keystone" } | { kind: "basic"; user: string };
     delivery: DeliveryTarget | null;
   };
-  reconcile: { concurrency: number; maxAttempts: number; backoffMs: number; pollMs: number; jobTimeoutSeconds: number };
+  reconcile: {
+    concurrency: number;
+    /** Slots bulk (operator) jobs may use: RECONCILE_CONCURRENCY - RECONCILE_CUSTOMER_SLOTS, at least 1. */
+    bulkSlots: number;
+    maxAttempts: number; backoffMs: number; pollMs: number; jobTimeoutSeconds: number;
+  };
   guard: { orphanPolicy: "purge" | "hold"; purgeTimeoutSeconds: number };
   /** Seconds between drift sweeps over every ready stack; 0: on demand only. */
   driftIntervalSeconds: number;
@@ -238,7 +244,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       gnocchiAuth: env.GNOCCHI_AUTH_MODE === "basic" ? { kind: "basic" as const, user: env.GNOCCHI_BASIC_USER } : { kind: "keystone" as const },
     },
     reconcile: {
-      concurrency: env.RECONCILE_CONCURRENCY, maxAttempts: env.RECONCILE_MAX_ATTEMPTS,
+      concurrency: env.RECONCILE_CONCURRENCY, bulkSlots: Math.max(1, env.RECONCILE_CONCURRENCY - env.RECONCILE_CUSTOMER_SLOTS), maxAttempts: env.RECONCILE_MAX_ATTEMPTS,
       backoffMs: env.RECONCILE_BACKOFF_MS, pollMs: env.RECONCILE_POLL_MS, jobTimeoutSeconds: env.RECONCILE_JOB_TIMEOUT_SECONDS,
     },
     driftIntervalSeconds: env.DRIFT_INTERVAL_SECONDS,

@@ -66,11 +66,11 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const guard = overrides.guard ?? (cloud
     ? new CloudGuard(cloud, { policy: config.guard.orphanPolicy, pollMs: 2000, timeoutMs: config.guard.purgeTimeoutSeconds * 1000 })
     : undefined);
-  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire } = assembleWorkers({
+  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
     db, scheduler, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire,
     // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
     driftObserve: cloud && !overrides.engine ? tenantPrecheck({ client: cloud, settings, log }) : undefined,
-    concurrency: config.reconcile.concurrency, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
+    concurrency: config.reconcile.concurrency, bulkSlots: config.reconcile.bulkSlots, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
     retryBackoffMs: config.reconcile.backoffMs,
   });
 
@@ -89,6 +89,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     billing: { service: billing, store: billingStore },
     store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
+    rollouts,
     webhookSecret: config.webhookSecret,
     previousWebhookSecret: config.webhookSecretPrevious,
     replayWindowSeconds: config.replayWindowSeconds,
@@ -106,7 +107,12 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       const all = cli ? missing : [...missing, "the pulumi CLI is not on PATH: stacks cannot be updated"];
       const failed = Array.isArray(cloudFindings) ? cloudFindings.filter((f) => f.status === "fail").map((f) => `openstack ${f.check}: ${f.message}`) : [];
       all.push(...failed);
-      return { status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, openstack: cloudFindings, database: config.databaseUrl ? "postgresql" : "embedded", engine: cli ?? "unavailable" };
+      // A changed config (quota defaults, limits, region) or program is visible unasked: `tenantctl rollout plan` says how.
+      const differing = await rollouts.differingCount();
+      return {
+        status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, openstack: cloudFindings, database: config.databaseUrl ? "postgresql" : "embedded", engine: cli ?? "unavailable",
+        declarations: differing === 0 ? "every ready stack declares what the service would" : `${differing} ready stacks differ from what the service now declares: see tenantctl rollout plan`,
+      };
     },
   });
 
@@ -116,6 +122,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   reconciler.start();
+  rollouts.start();
   drift.start();
   cloudesire.worker?.start();
 
@@ -141,6 +148,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       await new Promise<void>((r) => server.close(() => r()));
       await cloudesire.worker?.stop();
       await drift.stop();
+      await rollouts.stop();
       await reconciler.stop();
       await queue.stop();
       await host?.close();

@@ -9,8 +9,12 @@ import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { DriftDetector, type DriftDetectorOptions } from "./provisioning/drift.js";
 import type { Engine } from "./provisioning/engine.js";
+import { programVersion } from "./provisioning/program-version.js";
 import { ProgressHub } from "./provisioning/progress.js";
 import { Reconciler } from "./provisioning/reconciler.js";
+import { RolloutRunner } from "./provisioning/rollout-runner.js";
+import { RolloutStore } from "./store/rollout-store.js";
+import { Gauge } from "prom-client";
 import type { TenantGuard } from "./provisioning/tenant-guard.js";
 import type { Db } from "./store/db.js";
 import type { Scheduler } from "./store/embedded-scheduler.js";
@@ -27,7 +31,11 @@ export interface WorkerOptions {
   engine: Engine;
   log: Logger;
   settings: TenantSettings;
+  /** The version of the program that declares tenants; the running program's (program-version.ts) when absent. */
+  programVersion?: string | undefined;
   concurrency: number;
+  /** Of those, the most bulk (operator) jobs at once (config RECONCILE_CUSTOMER_SLOTS); all of them when absent. */
+  bulkSlots?: number | undefined;
   pollMs: number;
   /** The queue's first retry delay (RECONCILE_BACKOFF_MS, as given to JobQueue.open): progress streams say when a retry comes. */
   retryBackoffMs?: number | undefined;
@@ -35,6 +43,8 @@ export interface WorkerOptions {
   guard?: TenantGuard | undefined;
   /** The drift detector's cheap look at the cloud before a refresh preview (provisioning/drift-precheck.ts). */
   driftObserve?: DriftDetectorOptions["observe"];
+  /** How often running rollouts are looked at (besides a kick when an operation ends); 1 s by default. */
+  rolloutTickMs?: number;
   /** Finished progress streams kept in memory for late SSE clients. */
   progressKept?: number;
   defaultMetrics?: boolean;
@@ -62,18 +72,29 @@ export function assembleWorkers(o: WorkerOptions) {
   );
   // Webhooks are taken in by group commit; their jobs are queued in the same transaction.
   const intake = new IntakeBatcher(
-    (items) => store.intakeBatch(items, (tx, ids) => o.queue.enqueueMany(ids, { tx })),
+    (items) => store.intakeBatch(items, (tx, ids) => o.queue.enqueueMany(ids, { tx, lane: "customer" })),
     { onBatch: (events) => metrics.intakeBatchEvents.observe(events), scheduler: o.scheduler },
   );
   const progress = new ProgressHub({ itemsPerOperation: 5000, finishedKept: o.progressKept ?? 200 });
   // A drift repair is done when a check finds the stack in sync, not when its update succeeds.
   let drift: DriftDetector | undefined;
+  let rollouts: RolloutRunner | undefined;
+  const version = o.programVersion ?? programVersion();
   const reconciler = new Reconciler({
-    store, engine: o.engine, settings: o.settings, log: o.log, metrics, progress, locks: o.db, queue: o.queue,
+    store, engine: o.engine, settings: o.settings, programVersion: version, log: o.log, metrics, progress, locks: o.db, queue: o.queue,
     ...(o.guard ? { guard: o.guard } : {}), concurrency: o.concurrency, pollMs: o.pollMs,
+    ...(o.bulkSlots !== undefined ? { bulkSlots: o.bulkSlots } : {}),
     ...(o.retryBackoffMs !== undefined ? { retryDelayMs: earliestRetryMs(o.retryBackoffMs) } : {}),
     onRepaired: (id) => void drift?.recheck(id),
+    onJobDone: () => rollouts?.kick(),
   });
+  // Rollouts' updates are operators' work: the bulk lane, queued with the transaction that marks them.
+  const rolloutStore = new RolloutStore(o.db, { subscriptions: store, enqueueBulk: (tx, ids) => o.queue.enqueueMany(ids, { tx, lane: "bulk" }) });
+  rollouts = new RolloutRunner({
+    rollouts: rolloutStore, declarations: store, locks: o.db, settings: o.settings, programVersion: version, log: o.log,
+    kickReconciler: () => reconciler.kick(), ...(o.rolloutTickMs !== undefined ? { tickMs: o.rolloutTickMs } : {}),
+  });
+  rolloutGauges(metrics, rolloutStore, rollouts);
   drift = new DriftDetector({
     store, drift: driftStore, engine: o.engine, log: o.log, metrics, intervalSeconds: o.driftIntervalSeconds, busy: (id) => reconciler.busy(id),
     ...(o.driftObserve ? { observe: o.driftObserve, concurrency: 4 } : {}),
@@ -86,7 +107,7 @@ export function assembleWorkers(o: WorkerOptions) {
         reports: reportBack,
         subscriptions: {
           get: (id) => store.get(id),
-          take: async (event) => void (await store.intake(event, (tx, ids) => o.queue.enqueueMany(ids, { tx }))),
+          take: async (event) => void (await store.intake(event, (tx, ids) => o.queue.enqueueMany(ids, { tx, lane: "customer" }))),
         },
         client: new CloudesireClient({ apiUrl: cd.apiUrl, token: cd.token, timeoutMs: cd.timeoutMs, readAttempts: 3, backoffMs: cd.backoffMs, ...(o.cloudesireFetch ? { fetchImpl: o.cloudesireFetch } : {}) }),
         engine: o.engine, product, withLock: (key, fn) => o.db.tryWithLock(key, fn), kick: (id) => reconciler.kick(id), log: o.log,
@@ -94,7 +115,40 @@ export function assembleWorkers(o: WorkerOptions) {
       })
     : undefined;
   const cloudesire = { store: cloudesireStore, reportBack, worker: cloudesireWorker, product, kick: () => cloudesireWorker?.kick() };
-  return { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire };
+  return { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore };
+}
+
+/**
+ * The rollouts' gauges, read at scrape time: the newest rollout's stacks by state and its state, and how
+ * many ready stacks differ from what the service now declares (a changed config is visible unasked).
+ */
+function rolloutGauges(metrics: Metrics, store: RolloutStore, runner: RolloutRunner): void {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: "tenants_rollout_stacks", help: "Stacks of the newest rollout by state (waiting, queued, succeeded, failed, skipped)", labelNames: ["rollout", "state"], registers,
+    async collect() {
+      this.reset();
+      const [newest] = await store.list(1);
+      if (!newest) return;
+      const byState = new Map<string, number>(["waiting", "queued", "succeeded", "failed", "skipped"].map((s) => [s, 0]));
+      for (const c of await store.counts(newest.id)) byState.set(c.state, (byState.get(c.state) ?? 0) + c.count);
+      for (const [state, n] of byState) this.set({ rollout: String(newest.id), state }, n);
+    },
+  });
+  new Gauge({
+    name: "tenants_rollout_state", help: "The newest rollout's state: 1 for its state (running, pausing, halted, aborted, done)", labelNames: ["rollout", "state"], registers,
+    async collect() {
+      this.reset();
+      const [newest] = await store.list(1);
+      if (newest) this.set({ rollout: String(newest.id), state: newest.state }, 1);
+    },
+  });
+  new Gauge({
+    name: "tenants_stacks_differing_from_declaration", help: "Ready stacks whose applied declaration differs from what the service now declares (what `tenantctl rollout plan` would change; recomputed at most once a minute)", registers,
+    async collect() {
+      this.set(await runner.differingCount());
+    },
+  });
 }
 
 /**

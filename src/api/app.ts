@@ -29,6 +29,8 @@ import { clientAddressOf } from "./client-address.js";
 import * as S from "./schemas.js";
 import { json, OPERATOR, onSubscription, problem, text, UNAUTHORIZED } from "./route-docs.js";
 import { driftRoutes } from "./drift-routes.js";
+import { rolloutRoutes } from "./rollout-routes.js";
+import type { RolloutRunner } from "../provisioning/rollout-runner.js";
 import { deadLetterView, driftView, operationView, view } from "./views.js";
 import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { operationEvents } from "./sse.js";
@@ -59,6 +61,8 @@ export interface AppDeps {
   metrics?: Metrics;
   progress?: ProgressHub;
   drift?: { store: DriftStore; detector: DriftDetector };
+  /** Fleet rollouts (api/rollout-routes.ts). */
+  rollouts?: RolloutRunner;
   now?: () => number;
   /** Per-source limit of authenticated webhook requests (429 beyond it); none if absent. */
   webhookRateLimit?: RateLimit;
@@ -297,7 +301,8 @@ export function createApp(deps: AppDeps) {
   const requeue = async (id: string, note: string, also: { refresh?: boolean; rotatePassword?: boolean } = {}): Promise<SubscriptionRecord> => {
     const updated = await deps.store.retry(id, note, also);
     if (!updated) throw notFound(`subscription ${id} not found`);
-    await deps.queue.enqueue(id);
+    // Operators' work: behind every customer's (the bulk lane).
+    await deps.queue.enqueue(id, { lane: "bulk" });
     deps.reconciler.kick(id);
     return updated;
   };
@@ -413,6 +418,7 @@ export function createApp(deps: AppDeps) {
   }
 
   if (deps.drift) app.route("/v1", driftRoutes({ ...deps.drift, operator, load, requeue }));
+  if (deps.rollouts) app.route("/v1", rolloutRoutes({ runner: deps.rollouts, operator }));
 
   app.openapi(
     createRoute(onSubscription(operator, {

@@ -131,13 +131,28 @@ export function operationBegun<S extends Lifecycle>(s: S): S {
   return { ...s, ...BEGUN };
 }
 
+/**
+ * What a stack was last successfully updated with: the tenant spec, the version of the program that
+ * declared it (provisioning/program-version.ts) and their hash (domain/rollout.ts `declarationHash`). A
+ * rollout compares it with what the service would declare now.
+ */
+export interface Declaration {
+  spec: unknown;
+  programVersion: string;
+  hash: string;
+}
+
 /** How an operation ended, as the reconciler saw it. */
 export type OperationOutcome =
-  /** `summary`: Pulumi's resource change counts, e.g. { create: 6 }. */
+  /**
+   * `summary`: Pulumi's resource change counts, e.g. { create: 6 }. `declaration`: what the stack now
+   * declares; null after a destroy (nothing); absent: left as recorded.
+   */
   | {
       result: "succeeded";
       outputs: RecordedOutputs | null;
       summary: { resourceChanges: Record<string, number> };
+      declaration?: Declaration | null;
       /** The operator requests it began with (and so carried out); absent: all of them. */
       carried?: { rotatePassword: boolean; refresh: boolean };
     }
@@ -156,6 +171,8 @@ export interface OutcomeDecision<S extends Lifecycle> {
   dropDrift: boolean;
   /** What a marketplace hears (the outcome hook): only a success or a failure for good. */
   report: "succeeded" | "failed" | null;
+  /** The stack's declaration to record (null: cleared); undefined: unchanged (only a success changes it). */
+  declaration?: Declaration | null;
 }
 
 /**
@@ -184,6 +201,7 @@ export function operationEnded<S extends Lifecycle>(current: S, generation: numb
         // check finding the stack in sync clears it, or a destroy, after which there is nothing to drift.
         dropDrift: current.desired.status === "cancelled",
         report: "succeeded",
+        ...(outcome.declaration !== undefined ? { declaration: outcome.declaration } : {}),
       };
     case "retrying":
       return {

@@ -89,6 +89,16 @@ export interface RolloutGroup {
   examples: string[];
 }
 
+/** What a rollout would change on one stack, one line per change; null if it already declares what the service would. */
+export function changesOf(s: StackDeclaration): string[] | null {
+  if (s.applied?.hash === s.wanted.hash) return null;
+  if (!s.applied) return ["declaration not recorded (applied before rollouts were tracked)"];
+  return [
+    ...(s.applied.programVersion !== s.wanted.programVersion ? [`program: ${s.applied.programVersion} -> ${s.wanted.programVersion}`] : []),
+    ...declarationDiff(s.applied.spec, s.wanted.spec).map(describeChange),
+  ];
+}
+
 /**
  * The grouped diff a rollout plan shows: stacks whose declaration would change, grouped by exactly the
  * same set of changes (10,000 tenants that all get `keyPairs: 100 -> 20` are one line), largest first.
@@ -98,14 +108,9 @@ export function planRollout(stacks: readonly StackDeclaration[], examplesPerGrou
   const groups = new Map<string, RolloutGroup>();
   let changing = 0;
   for (const s of stacks) {
-    if (s.applied?.hash === s.wanted.hash) continue;
+    const changes = changesOf(s);
+    if (!changes) continue;
     changing++;
-    const changes = s.applied
-      ? [
-          ...(s.applied.programVersion !== s.wanted.programVersion ? [`program: ${s.applied.programVersion} -> ${s.wanted.programVersion}`] : []),
-          ...declarationDiff(s.applied.spec, s.wanted.spec).map(describeChange),
-        ]
-      : ["declaration not recorded (applied before rollouts were tracked)"];
     const key = changes.join("\n");
     const group = groups.get(key) ?? { changes, count: 0, examples: [] };
     group.count++;
@@ -156,3 +161,94 @@ export function nextRolloutStep(p: RolloutProgress, now: number, pauseMs: number
   if (p.wave + 1 >= p.waveSizes.length) return { do: "finish" };
   return pauseMs > 0 ? { do: "pause", until: now + pauseMs } : { do: "start-wave", wave: p.wave + 1 };
 }
+
+/**
+ * Which wave each changing stack is in: in subscription id order (deterministic: the same plan gives the
+ * same canary), the first `sizes[0]` in wave 0 and so on.
+ */
+export function assignWaves<T extends { subscriptionId: string }>(stacks: readonly T[], sizes: readonly number[]): Array<T & { wave: number }> {
+  const sorted = [...stacks].sort((a, b) => (a.subscriptionId < b.subscriptionId ? -1 : a.subscriptionId > b.subscriptionId ? 1 : 0));
+  const out: Array<T & { wave: number }> = [];
+  let wave = 0;
+  let left = sizes[0] ?? 0;
+  for (const s of sorted) {
+    while (left === 0 && wave < sizes.length - 1) left = sizes[++wave] ?? 0;
+    out.push({ ...s, wave });
+    left--;
+  }
+  return out;
+}
+
+/**
+ * The stack history's message of a rollout's update (the history is the audit log): which rollout, which
+ * wave, what changes. `wave` counts from 0; shown from 1.
+ */
+export function rolloutNote(rollout: number, wave: number, waves: number, changes: string): string {
+  return `rollout ${rollout} wave ${wave + 1}/${waves}: ${changes}`;
+}
+
+/** A stack's changes as one line of a history message (bounded: a message is not a report). */
+export const changesLine = (changes: readonly string[]): string => {
+  const line = changes.join("; ");
+  return line.length > 240 ? `${line.slice(0, 237)}...` : line;
+};
+
+/** waiting: its wave has not started; queued: marked for an update; then succeeded, failed or skipped. */
+export const RolloutStackState = z.enum(["waiting", "queued", "succeeded", "failed", "skipped"]);
+export type RolloutStackState = z.infer<typeof RolloutStackState>;
+
+/** What a wave's start does with one of its stacks, as it is then. */
+export type WaveMarking = { queue: true } | { queue: false; reason: string };
+
+/**
+ * A stack's wave starts: it is updated only if it is still ready and still differs. One that a customer
+ * changed meanwhile (pending, applying) gets what the service declares now from its own update; a
+ * cancelled one has nothing to roll out to.
+ */
+export function waveMarking(s: { phase: string; cancelled: boolean }, declaredHash: string | null, wantedHash: string): WaveMarking {
+  if (s.cancelled || s.phase === "cancelled" || s.phase === "held") return { queue: false, reason: "cancelled meanwhile" };
+  if (s.phase !== "ready") return { queue: false, reason: `changed meanwhile (phase ${s.phase}): its own update applies what the service declares now` };
+  if (declaredHash === wantedHash) return { queue: false, reason: "already declares it" };
+  return { queue: true };
+}
+
+/**
+ * What became of a queued stack, from its subscription now (`marked`: the generation the rollout asked
+ * for); null while its update is still to come or under way. An update of that generation or a newer
+ * one (a customer's change meanwhile carries the rollout's too) is a success; a failure of a newer
+ * generation is the customer's update's, not the rollout's.
+ */
+export function queuedStackOutcome(
+  s: { phase: string; cancelled: boolean; generation: number; appliedGeneration: number; lastError: string | null },
+  marked: number,
+): { state: "succeeded" | "failed" | "skipped"; reason: string | null } | null {
+  if (s.cancelled || s.phase === "cancelled" || s.phase === "held") return { state: "skipped", reason: "cancelled meanwhile" };
+  if (s.appliedGeneration >= marked) return { state: "succeeded", reason: null };
+  if (s.phase === "failed") {
+    return s.generation === marked
+      ? { state: "failed", reason: s.lastError ?? "failed" }
+      : { state: "skipped", reason: `changed by a customer meanwhile; that update failed: ${s.lastError ?? "failed"}` };
+  }
+  return null;
+}
+
+/** A rollout as stored (src/store/rollout-store.ts). `waves`: the cumulative shares asked for. */
+export const RolloutRecord = z.object({
+  id: z.coerce.number(),
+  state: RolloutState,
+  waves: z.array(z.number()),
+  waveSizes: z.array(z.number()),
+  /** The wave being applied or last applied (0-based). */
+  wave: z.number(),
+  maxFailures: z.number(),
+  pauseSeconds: z.number(),
+  pauseUntil: z.string().nullable(),
+  programVersion: z.string(),
+  groups: z.array(z.object({ changes: z.array(z.string()), count: z.number(), examples: z.array(z.string()) })),
+  /** Why it halted or was aborted. */
+  reason: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+export type RolloutRecord = z.infer<typeof RolloutRecord>;

@@ -1,5 +1,6 @@
 import { AppError } from "../domain/errors.js";
-import { operationFor, recordedOf, type OperationOutcome, type RecordedOutputs, type SubscriptionRecord } from "../domain/lifecycle.js";
+import { operationFor, recordedOf, type Declaration, type OperationOutcome, type RecordedOutputs, type SubscriptionRecord } from "../domain/lifecycle.js";
+import { declarationHash } from "../domain/rollout.js";
 import { generatePassword } from "../domain/password.js";
 import { stackNameOf } from "../domain/subscription-id.js";
 import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
@@ -15,6 +16,8 @@ export interface OperationDeps {
   store: SubscriptionLedger;
   engine: Engine;
   settings: TenantSettings;
+  /** The version of the program that declares tenants (program-version.ts), recorded with each update's spec. */
+  programVersion: string;
   log: Logger;
   /**
    * When the queue runs a failed job again, at the earliest: the progress stream's `retry` event tells a
@@ -117,7 +120,7 @@ export class StackOperations {
         }
         // The operator requests this operation carried (as the subscription was when it began): done once it succeeds.
         const carried = { rotatePassword: sub.rotatePassword, refresh: sub.refreshNext };
-        if (kind === "destroy") return await report({ result: "succeeded", outputs: null, carried, summary: await this.o.engine.destroy({ stack, message, ...sinks }) });
+        if (kind === "destroy") return await report({ result: "succeeded", outputs: null, carried, summary: await this.o.engine.destroy({ stack, message, ...sinks }), declaration: null });
         return await report({ result: "succeeded", carried, ...(await this.up(sub, { stack, message, opId, interrupted: begun.interrupted !== null, sinks, fields })) });
       } catch (e) {
         const failure = e instanceof EngineFailure ? e : asFailure(e);
@@ -145,7 +148,7 @@ export class StackOperations {
   private async up(
     sub: SubscriptionRecord,
     o: { stack: string; message: string; opId: number; interrupted: boolean; sinks: Pick<Parameters<Engine["up"]>[0], "onOutput" | "onProgress">; fields: Record<string, unknown> },
-  ): Promise<{ summary: OperationSummary; outputs: RecordedOutputs | null }> {
+  ): Promise<{ summary: OperationSummary; outputs: RecordedOutputs | null; declaration: Declaration }> {
     const { stack, opId, fields } = o;
     const progress = this.o.progress;
     const spec = tenantSpecOf(sub.desired, this.o.settings);
@@ -185,7 +188,8 @@ export class StackOperations {
         this.o.log.info("server power", { ...fields, step });
       }
     }
-    return { summary, outputs: outputs ? recordedOf(outputs) : null };
+    const declaration = { spec, programVersion: this.o.programVersion, hash: declarationHash(spec, this.o.programVersion) };
+    return { summary, outputs: outputs ? recordedOf(outputs) : null, declaration };
   }
 }
 

@@ -2,13 +2,21 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { needsOperation } from "../domain/lifecycle.js";
 import { StackOperations, type JobResult, type OperationDeps } from "./operation.js";
-import type { ReconcileJob, ReconcileQueue, SubscriptionLocks } from "./ports.js";
+import type { Lane, ReconcileJob, ReconcileQueue, SubscriptionLocks } from "./ports.js";
 
 export interface ReconcilerOptions extends OperationDeps {
   locks: SubscriptionLocks;
   queue: ReconcileQueue;
   /** Jobs (on different subscriptions) run at once by this process. */
   concurrency: number;
+  /**
+   * Of those, at most this many bulk jobs (operators' work): the rest stay free for customers, so that a
+   * purchase starts at once even while a rollout keeps every other slot busy. At least 1; the concurrency
+   * when absent.
+   */
+  bulkSlots?: number;
+  /** An operation ended here (the rollout runner follows its stacks' outcomes). */
+  onJobDone?: (subscription: string) => void;
   /** How often this process looks for jobs it was not told about (other replicas' events, retries due). */
   pollMs: number;
 }
@@ -30,9 +38,11 @@ const OWNER = `${hostname()}:${process.pid}`;
 export class Reconciler {
   private readonly owner = `${OWNER}:${randomBytes(3).toString("hex")}`;
   private readonly local = new Set<string>();
-  private readonly again = new Set<string>();
+  /** Jobs that came for a subscription while it was being worked on here, by the lane they came in. */
+  private readonly again = new Map<string, Lane>();
   private readonly inflight = new Set<Promise<void>>();
   private active = 0;
+  private activeBulk = 0;
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
   private timer: NodeJS.Timeout | undefined;
@@ -76,12 +86,15 @@ export class Reconciler {
 
   /**
    * Safety net: queues a job for every subscription whose desired state is ahead of what was applied
-   * (a job that expired with a dead worker, a database restored from backup). Queueing is idempotent.
+   * (a job that expired with a dead worker, a database restored from backup), in the lane of what asked
+   * for it (an operator's work stays behind customers'). Queueing is idempotent.
    */
   async scan(): Promise<void> {
     if (this.stopped) return;
     try {
-      await this.o.queue.enqueueMany(await this.o.store.pendingIds());
+      const pending = await this.o.store.pendingByLane();
+      await this.o.queue.enqueueMany(pending.customer, { lane: "customer" });
+      await this.o.queue.enqueueMany(pending.bulk, { lane: "bulk" });
     } catch (e) {
       this.o.log.error("reconcile scan failed", { error: e instanceof Error ? e.message : String(e) });
     }
@@ -109,12 +122,19 @@ export class Reconciler {
       try {
         do {
           this.pumpAgain = false;
+          const bulkSlots = Math.max(1, Math.min(this.o.concurrency, this.o.bulkSlots ?? this.o.concurrency));
           while (!this.stopped && this.active < this.o.concurrency) {
-            const job = await this.o.queue.fetch();
+            // Customers first: the bulk lane is looked at only when no customer's job is ready, and
+            // never fills the slots kept for customers.
+            let job = await this.o.queue.fetch("customer");
+            if (!job && this.activeBulk < bulkSlots) job = await this.o.queue.fetch("bulk");
             if (!job) break;
+            const bulk = job.lane === "bulk";
             this.active++;
+            if (bulk) this.activeBulk++;
             const run = this.work(job).finally(() => {
               this.active--;
+              if (bulk) this.activeBulk--;
               this.inflight.delete(run);
               void this.pump();
             });
@@ -138,7 +158,7 @@ export class Reconciler {
     try {
       if (this.local.has(id)) {
         // Already being worked on here: that pass re-reads the desired state before it ends.
-        this.again.add(id);
+        if (this.again.get(id) !== "customer") this.again.set(id, job.lane);
         await this.o.queue.complete(job);
         return;
       }
@@ -147,7 +167,7 @@ export class Reconciler {
         const locked = await this.o.locks.tryWithLock(`reconcile:${id}`, () => this.reconcile(id, job));
         if (!locked.acquired) {
           // Another replica works on it: look again shortly (its pass also applies the newest state).
-          await this.o.queue.enqueue(id, { delaySeconds: 2 });
+          await this.o.queue.enqueue(id, { delaySeconds: 2, lane: job.lane });
           await this.o.queue.complete(job);
           return;
         }
@@ -157,7 +177,10 @@ export class Reconciler {
         else await this.o.queue.deadLetter(job, result.error);
       } finally {
         this.local.delete(id);
-        if (this.again.delete(id) && !this.stopped) await this.o.queue.enqueue(id);
+        const again = this.again.get(id);
+        this.again.delete(id);
+        if (again && !this.stopped) await this.o.queue.enqueue(id, { lane: again });
+        this.o.onJobDone?.(id);
       }
     } catch (e) {
       // The store or the queue failed (database down): the job is retried by the queue or re-queued by a scan.

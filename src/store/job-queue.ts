@@ -1,12 +1,20 @@
 import PgBoss from "pg-boss";
 import { z } from "zod";
+import type { Lane, ReconcileJob } from "../provisioning/ports.js";
 import type { Db } from "./db.js";
 import { jobCount, jobsOf, lockWaiting, readyCount, SCHEMA, type JobRow } from "./pg-boss-jobs.js";
 import { pageOf, type Page } from "./sql.js";
 
-/** The queue of reconcile jobs and where jobs go when they will not be retried. */
+/**
+ * The queues of reconcile jobs, one per lane, and where jobs of both go when they will not be retried.
+ * Two queues rather than pg-boss priorities: the `short` policy keeps one waiting job per subscription
+ * *per queue*, so with one queue a customer's job for a subscription whose bulk job already waits would
+ * be a no-op and keep the bulk job's low priority.
+ */
 export const RECONCILE_QUEUE = "reconcile";
+export const BULK_QUEUE = "reconcile-bulk";
 export const DEAD_LETTER_QUEUE = "reconcile-dead";
+const QUEUE_OF: Record<Lane, string> = { customer: RECONCILE_QUEUE, bulk: BULK_QUEUE };
 
 export interface QueueOptions {
   /** Attempts of a job whose failures are transient (the first included). */
@@ -17,13 +25,7 @@ export interface QueueOptions {
   expireInSeconds: number;
 }
 
-export interface ReconcileJob {
-  id: string;
-  subscription: string;
-  /** Retries already made (0 on the first attempt) and allowed. */
-  retryCount: number;
-  retryLimit: number;
-}
+export type { ReconcileJob };
 
 const JobData = z.object({ subscription: z.string() });
 
@@ -81,16 +83,17 @@ export class JobQueue {
     const retryDelay = Math.round(o.backoffMs / 1000);
     const common = { retryLimit: Math.max(0, o.maxAttempts - 1), retryDelay, retryBackoff: retryDelay >= 1, expireInSeconds: o.expireInSeconds };
     await ensureQueue(boss, DEAD_LETTER_QUEUE, { policy: "standard", retentionDays: 30 });
-    await ensureQueue(boss, RECONCILE_QUEUE, { ...common, policy: "short", deadLetter: DEAD_LETTER_QUEUE });
+    for (const name of Object.values(QUEUE_OF)) await ensureQueue(boss, name, { ...common, policy: "short", deadLetter: DEAD_LETTER_QUEUE });
     return new JobQueue(boss, db);
   }
 
   /**
-   * Asks for a reconcile of `subscription`. Inside `tx`, the job is stored with the transaction (an
-   * event accepted is never without its job); a job already waiting for it makes this a no-op.
+   * Asks for a reconcile of `subscription` in `lane` (customer by default). Inside `tx`, the job is stored
+   * with the transaction (an event accepted is never without its job); a job already waiting for it in
+   * that lane makes this a no-op.
    */
-  async enqueue(subscription: string, o: { tx?: Db; delaySeconds?: number } = {}): Promise<void> {
-    await this.boss.send(RECONCILE_QUEUE, { subscription }, {
+  async enqueue(subscription: string, o: { tx?: Db; delaySeconds?: number; lane?: Lane } = {}): Promise<void> {
+    await this.boss.send(QUEUE_OF[o.lane ?? "customer"], { subscription }, {
       singletonKey: subscription,
       ...(o.delaySeconds ? { startAfter: o.delaySeconds } : {}),
       ...(o.tx ? { db: o.tx.executor() as PgBoss.Db } : {}),
@@ -101,42 +104,43 @@ export class JobQueue {
    * `enqueue` for several subscriptions in one statement (an intake batch's jobs, inside its `tx`; a
    * scan's); a job already waiting for one of them makes that one a no-op (the `short` policy's unique key).
    */
-  async enqueueMany(subscriptions: readonly string[], o: { tx?: Db } = {}): Promise<void> {
+  async enqueueMany(subscriptions: readonly string[], o: { tx?: Db; lane?: Lane } = {}): Promise<void> {
     if (subscriptions.length === 0) return;
+    const queue = QUEUE_OF[o.lane ?? "customer"];
     // Under load nearly every subscription already has its job waiting, and pg-boss's insert is the
     // dearest statement of an intake batch: looking first (an index read) saves it. The waiting jobs are
     // locked with the transaction, so none is started before the state it must apply is committed (on
     // PostgreSQL a worker could otherwise take it in between and miss our change: a lost wake-up).
-    const waiting = await lockWaiting(o.tx ?? this.db, RECONCILE_QUEUE, subscriptions);
+    const waiting = await lockWaiting(o.tx ?? this.db, queue, subscriptions);
     const missing = subscriptions.filter((s) => !waiting.has(s));
     if (missing.length === 0) return;
     await this.boss.insert(
-      missing.map((subscription) => ({ name: RECONCILE_QUEUE, data: { subscription }, singletonKey: subscription })),
+      missing.map((subscription) => ({ name: queue, data: { subscription }, singletonKey: subscription })),
       o.tx ? { db: o.tx.executor() as PgBoss.Db } : {},
     );
   }
 
-  /** The next job ready to run, or null. */
-  async fetch(): Promise<ReconcileJob | null> {
-    const jobs = await this.boss.fetch<{ subscription: string }>(RECONCILE_QUEUE, { batchSize: 1, includeMetadata: true });
+  /** The next job of `lane` (customer by default) ready to run, or null. */
+  async fetch(lane: Lane = "customer"): Promise<ReconcileJob | null> {
+    const jobs = await this.boss.fetch<{ subscription: string }>(QUEUE_OF[lane], { batchSize: 1, includeMetadata: true });
     const job = jobs?.[0];
     if (!job) return null;
-    return { id: job.id, subscription: JobData.parse(job.data).subscription, retryCount: job.retryCount, retryLimit: job.retryLimit };
+    return { id: job.id, subscription: JobData.parse(job.data).subscription, lane, retryCount: job.retryCount, retryLimit: job.retryLimit };
   }
 
   async complete(job: ReconcileJob): Promise<void> {
-    await this.boss.complete(RECONCILE_QUEUE, job.id);
+    await this.boss.complete(QUEUE_OF[job.lane], job.id);
   }
 
   /** Fails the attempt: pg-boss retries it after the backoff, or, after the last one, dead-letters it. */
   async fail(job: ReconcileJob, error: string): Promise<void> {
-    await this.boss.fail(RECONCILE_QUEUE, job.id, { message: error });
+    await this.boss.fail(QUEUE_OF[job.lane], job.id, { message: error });
   }
 
   /** A failure no retry can fix: straight to the dead letters. */
   async deadLetter(job: ReconcileJob, error: string): Promise<void> {
     await this.boss.send(DEAD_LETTER_QUEUE, { subscription: job.subscription, job: job.id, error, attempts: job.retryCount + 1 });
-    await this.boss.complete(RECONCILE_QUEUE, job.id, { deadLettered: error });
+    await this.boss.complete(QUEUE_OF[job.lane], job.id, { deadLettered: error });
   }
 
   /**
@@ -153,9 +157,9 @@ export class JobQueue {
     return jobCount(this.db, DEAD_LETTER_QUEUE);
   }
 
-  /** Jobs that could run now (not waiting for a backoff): tests and graceful shutdown wait for none. */
+  /** Jobs of either lane that could run now (not waiting for a backoff): tests and graceful shutdown wait for none. */
   ready(): Promise<number> {
-    return readyCount(this.db, RECONCILE_QUEUE);
+    return readyCount(this.db, Object.values(QUEUE_OF));
   }
 
   async stop(): Promise<void> {

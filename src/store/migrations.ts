@@ -125,6 +125,39 @@ const MIGRATIONS: string[] = [
    CREATE INDEX subscriptions_by_status ON subscriptions ((desired->>'status'), id);
    CREATE INDEX drift_by_state ON drift (state, subscription_id);
    CREATE INDEX cloudesire_outbox_dead ON cloudesire_outbox (id) WHERE state IN ('dead', 'held');`,
+  // What each stack was last successfully updated with (domain/lifecycle.ts Declaration): the spec, the
+  // program's version and their hash, which a rollout compares with what the service would declare now.
+  `ALTER TABLE subscriptions ADD COLUMN declared_spec jsonb, ADD COLUMN declared_program text, ADD COLUMN declared_hash text;`,
+  // Fleet rollouts: one row per rollout, one per stack it changes (its wave, what becomes of it).
+  `CREATE TABLE rollouts (
+     id bigserial PRIMARY KEY,
+     state text NOT NULL,
+     waves jsonb NOT NULL,
+     wave_sizes jsonb NOT NULL,
+     wave integer NOT NULL DEFAULT -1,
+     max_failures integer NOT NULL,
+     pause_seconds integer NOT NULL,
+     pause_until timestamptz,
+     program_version text NOT NULL,
+     groups jsonb NOT NULL,
+     reason text,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     updated_at timestamptz NOT NULL DEFAULT now(),
+     finished_at timestamptz
+   );
+   CREATE UNIQUE INDEX rollouts_one_active ON rollouts ((true)) WHERE state IN ('running', 'pausing', 'halted');
+   CREATE TABLE rollout_stacks (
+     rollout_id bigint NOT NULL REFERENCES rollouts (id),
+     subscription_id text NOT NULL,
+     wave integer NOT NULL,
+     changes text NOT NULL,
+     state text NOT NULL DEFAULT 'waiting',
+     generation integer,
+     reason text,
+     updated_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (rollout_id, subscription_id)
+   );
+   CREATE INDEX rollout_stacks_by_wave ON rollout_stacks (rollout_id, wave, state);`,
 ];
 
 /**

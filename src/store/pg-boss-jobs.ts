@@ -27,11 +27,11 @@ export async function lockWaiting(q: Pick<Db, "query">, queue: string, keys: rea
   return new Set(rows.map((r) => r.key));
 }
 
-/** Jobs of `queue` that could start now (not waiting for a retry's backoff). */
-export async function readyCount(q: Pick<Db, "query">, queue: string): Promise<number> {
+/** Jobs of these queues that could start now (not waiting for a retry's backoff). */
+export async function readyCount(q: Pick<Db, "query">, queues: readonly string[]): Promise<number> {
   const [row] = await q.query<{ n: number | string }>(
-    `SELECT count(*) AS n FROM ${SCHEMA}.job WHERE name = $1 AND state < 'active' AND start_after <= now()`,
-    [queue],
+    `SELECT count(*) AS n FROM ${SCHEMA}.job WHERE name = ANY($1::text[]) AND state < 'active' AND start_after <= now()`,
+    [queues],
   );
   return Number(row?.n ?? 0);
 }

@@ -10,13 +10,14 @@ import {
   reapplyRequested,
   subscriptionCreated,
   SubscriptionRecord,
+  type Declaration,
   type Lifecycle,
   type OperationKind,
   type OperationOutcome,
   type Phase,
   type ReapplyRequest,
 } from "../domain/lifecycle.js";
-import type { BegunOperation, SubscriptionLedger } from "../provisioning/ports.js";
+import type { BegunOperation, DeclarationSource, Lane, ReadyDeclaration, SubscriptionLedger } from "../provisioning/ports.js";
 import type { Db } from "./db.js";
 import { isoUtc, jsonColumn, pageOf, readPage, whereOf, type Page } from "./sql.js";
 
@@ -44,10 +45,20 @@ const parseSub = (row: unknown) => SubscriptionRecord.parse(row);
  * Writes what the lifecycle decided (the columns of `Lifecycle` but the desired state, which only the
  * intake writes) to subscription $1, returning the row; its values are parameters $n.. (`lifecycleParams`).
  */
-const UPDATE_LIFECYCLE = (n: number) =>
+const UPDATE_LIFECYCLE = (n: number, alsoSet = "") =>
   `UPDATE subscriptions SET generation = $${n}, applied_generation = $${n + 1}, phase = $${n + 2}, last_error = $${n + 3},
-     outputs = $${n + 4}::jsonb, pending_note = $${n + 5}, rotate_password = $${n + 6}, refresh_next = $${n + 7}, updated_at = now()
+     outputs = $${n + 4}::jsonb, pending_note = $${n + 5}, rotate_password = $${n + 6}, refresh_next = $${n + 7}, updated_at = now()${alsoSet}
    WHERE id = $1 RETURNING ${SUB_COLUMNS}`;
+/**
+ * The stack's declaration (domain/lifecycle.ts Declaration) as an outcome decided it, in parameters
+ * $n (write it?), $n+1 spec, $n+2 program version, $n+3 hash: written on a success, cleared by a destroy.
+ */
+const SET_DECLARATION = (n: number) =>
+  `, declared_spec = CASE WHEN $${n}::boolean THEN $${n + 1}::jsonb ELSE declared_spec END,
+     declared_program = CASE WHEN $${n}::boolean THEN $${n + 2}::text ELSE declared_program END,
+     declared_hash = CASE WHEN $${n}::boolean THEN $${n + 3}::text ELSE declared_hash END`;
+const declarationParams = (d: Declaration | null | undefined): unknown[] =>
+  d === undefined ? [false, null, null, null] : [true, d ? JSON.stringify(d.spec) : null, d?.programVersion ?? null, d?.hash ?? null];
 const lifecycleParams = (s: Lifecycle): unknown[] => [
   s.generation, s.appliedGeneration, s.phase, s.lastError, s.outputs ? JSON.stringify(s.outputs) : null, s.pendingNote, s.rotatePassword, s.refreshNext,
 ];
@@ -55,6 +66,14 @@ const IntakeRead = z.object({
   now: z.string(),
   known: jsonColumn(z.array(z.object({ id: z.string(), outcome: z.enum(["applied", "stale", "rejected"]), reason: z.string().nullable(), subscription_id: z.string() }))),
   subs: jsonColumn(z.array(SubscriptionRecord)),
+});
+
+const ReadyRow = z.object({
+  id: z.string(),
+  desired: jsonColumn(SubscriptionRecord.shape.desired),
+  spec: jsonColumn(z.unknown()),
+  programVersion: z.string().nullable(),
+  hash: z.string().nullable(),
 });
 
 const ClosedOperations = jsonColumn(z.array(z.object({ id: z.coerce.number(), owner: z.string().nullable() })));
@@ -74,7 +93,7 @@ export type OnPending = (tx: Db, subscriptionIds: string[]) => Promise<void>;
 export type OutcomeHook = (tx: Db, outcome: { result: "succeeded" | "failed"; subscription: SubscriptionRecord; reason?: string }) => Promise<void>;
 
 /** Durable state of subscriptions: the event inbox, the desired state, and operations on stacks. */
-export class SubscriptionStore implements SubscriptionLedger {
+export class SubscriptionStore implements SubscriptionLedger, DeclarationSource {
   constructor(
     private readonly db: Db,
     private readonly hooks: { onOutcome?: OutcomeHook } = {},
@@ -229,6 +248,17 @@ export class SubscriptionStore implements SubscriptionLedger {
   }
 
   /**
+   * `pendingIds` by lane: a note pending (operator retry, drift repair, rotation, rollout) is bulk work;
+   * everything else a subscription waits for came from its marketplace.
+   */
+  async pendingByLane(): Promise<Record<Lane, string[]>> {
+    const rows = await this.db.query<{ id: string; bulk: boolean }>(
+      `SELECT id, pending_note IS NOT NULL AS bulk FROM subscriptions WHERE ${NEEDS_OPERATION} ORDER BY updated_at, id`,
+    );
+    return { customer: rows.filter((r) => !r.bulk).map((r) => r.id), bulk: rows.filter((r) => r.bulk).map((r) => r.id) };
+  }
+
+  /**
    * Records the start of an operation by `owner` (host:pid:instance). Returns its id and, if the
    * previous operation of this subscription never finished (its process died), that one: its stack
    * may still carry the dead process's lock.
@@ -273,8 +303,11 @@ export class SubscriptionStore implements SubscriptionLedger {
          ), drift AS (
            DELETE FROM drift WHERE subscription_id = $1 AND $6::boolean
          )
-         ${UPDATE_LIFECYCLE(7)}`,
-        [op.subscription, decided.operation.result, decided.operation.error, summary, op.id, decided.dropDrift, ...lifecycleParams(decided.next)],
+         ${UPDATE_LIFECYCLE(7, SET_DECLARATION(15))}`,
+        [
+          op.subscription, decided.operation.result, decided.operation.error, summary, op.id, decided.dropDrift,
+          ...lifecycleParams(decided.next), ...declarationParams(decided.declaration),
+        ],
       );
       const sub = parseSub(row);
       const onOutcome = this.hooks.onOutcome;
@@ -296,6 +329,57 @@ export class SubscriptionStore implements SubscriptionLedger {
       const [row] = await tx.query(UPDATE_LIFECYCLE(2), [id, ...lifecycleParams(reapplyRequested(current, { note, ...also }))]);
       return parseSub(row);
     });
+  }
+
+  /**
+   * Ready subscriptions with what their stack was last updated with, by id after `after`: a rollout plan
+   * reads every ready stack in such pages (only the columns it compares).
+   */
+  async readyDeclarations(after: string | null, limit: number): Promise<ReadyDeclaration[]> {
+    const rows = await this.db.query(
+      `SELECT id, desired, declared_spec AS spec, declared_program AS "programVersion", declared_hash AS hash
+       FROM subscriptions WHERE phase = 'ready' AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2`,
+      [after, limit],
+    );
+    return rows.map((r) => {
+      const row = ReadyRow.parse(r);
+      return { id: row.id, desired: row.desired, declared: row.hash && row.programVersion ? { spec: row.spec, programVersion: row.programVersion, hash: row.hash } : null };
+    });
+  }
+
+  /**
+   * Within `tx`: an operator's reapply (domain/lifecycle.ts `reapplyRequested`) of those of `ids` that
+   * `decide` gives a note, from each subscription as it is under its row lock (with its stack's declared
+   * hash); the others are left as they are. Returns, per id, the generation asked for or why it was skipped.
+   */
+  async reapplyEach(
+    tx: Db,
+    ids: readonly string[],
+    decide: (sub: SubscriptionRecord, declaredHash: string | null) => { note: string } | { skip: string },
+  ): Promise<Map<string, { generation: number } | { skip: string }>> {
+    const rows = await tx.query(`SELECT ${SUB_COLUMNS}, declared_hash AS "declaredHash" FROM subscriptions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [ids]);
+    const result = new Map<string, { generation: number } | { skip: string }>();
+    const writes: Array<Record<string, unknown>> = [];
+    for (const r of rows) {
+      const sub = parseSub(r);
+      const decided = decide(sub, z.string().nullable().parse((r as { declaredHash?: unknown }).declaredHash ?? null));
+      if ("skip" in decided) {
+        result.set(sub.id, decided);
+        continue;
+      }
+      const next = reapplyRequested(sub, { note: decided.note });
+      result.set(sub.id, { generation: next.generation });
+      writes.push({ id: sub.id, generation: next.generation, phase: next.phase, note: next.pendingNote, refresh: next.refreshNext, rotate: next.rotatePassword });
+    }
+    for (const id of ids) if (!result.has(id)) result.set(id, { skip: "subscription not found" });
+    if (writes.length > 0) {
+      await tx.query(
+        `UPDATE subscriptions s SET generation = x.generation, phase = x.phase, pending_note = x.note, refresh_next = x.refresh, rotate_password = x.rotate, updated_at = now()
+         FROM jsonb_to_recordset($1::jsonb) AS x(id text, generation integer, phase text, note text, refresh boolean, rotate boolean) WHERE s.id = x.id`,
+        [JSON.stringify(writes)],
+      );
+    }
+    return result;
   }
 
   /** The subscription, its row locked until the transaction ends (an intake batch locks it the same way). */

@@ -32,6 +32,8 @@ interface HarnessOptions {
   /** Finished progress streams kept in memory (0: as after a restart, only the store remains). */
   progressKept?: number;
   concurrency?: number;
+  /** Of those, the most bulk (operator) jobs at once; all of them by default. */
+  bulkSlots?: number;
   maxAttempts?: number;
   now?: () => number;
   settings?: TenantSettings;
@@ -56,6 +58,8 @@ interface HarnessOptions {
   pollMs?: number;
   /** The drift detector's look at the cloud before the engine's refresh preview. */
   driftObserve?: WorkerOptions["driftObserve"];
+  /** The version of the program declaring tenants (a new one is a fleet change). */
+  programVersion?: string;
 }
 
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
@@ -75,9 +79,9 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     : await sharedQueue(db, opts.maxAttempts ?? 3);
   // The same wiring as the server (src/workers.ts); the drift schedule is off (tests sweep on demand).
   const cloudesireConfig = opts.cloudesire ? { ...CLOUDESIRE_DEFAULTS, ...opts.cloudesire } : undefined;
-  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire } = assembleWorkers({
-    db, queue, engine, log, settings, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
-    concurrency: opts.concurrency ?? 4, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0, driftObserve: opts.driftObserve,
+  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore } = assembleWorkers({
+    db, queue, engine, log, settings, programVersion: opts.programVersion ?? "p-test", rolloutTickMs: 10, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
+    concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0, driftObserve: opts.driftObserve,
     retryBackoffMs: 0, // as both queues below are opened
   });
   const billing = opts.billing
@@ -90,6 +94,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     ...(billing ? { billing } : {}),
     store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
+    rollouts,
     webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN, customerTokenKey: CUSTOMER_TOKEN_KEY,
     previousWebhookSecret: opts.previousWebhookSecret, metricsToken: opts.metricsToken,
     // Notifications are verified with a secret even when no Cloudesire API is configured (the routes are the service's).
@@ -117,11 +122,12 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   // The database outlives the harness (starting PGlite costs ~2 s): only its rows are dropped.
   const close = async () => {
     await cloudesire.worker?.stop();
+    await rollouts.stop();
     await reconciler.stop();
     // A replica owns its queue client; the shared one lives as long as the test file.
     if (opts.replicaOf) await queue.stop();
   };
-  return { db, queue, store, intake, billingStore, cloudesire, driftStore, drift, metrics, progress, engine, reconciler, app, logs, send, asOperator, close };
+  return { db, queue, store, intake, billingStore, cloudesire, driftStore, drift, metrics, progress, engine, reconciler, rollouts, rolloutStore, app, logs, send, asOperator, close };
 }
 
 let queues: Promise<JobQueue> | undefined;
@@ -149,6 +155,6 @@ async function sharedDb(): Promise<Db> {
     return db;
   });
   const db = await shared;
-  await db.exec("TRUNCATE subscriptions, events, operations, billing_runs, invoices, drift, cloudesire_notifications, cloudesire_subscriptions, cloudesire_outbox RESTART IDENTITY");
+  await db.exec("TRUNCATE subscriptions, events, operations, billing_runs, invoices, drift, cloudesire_notifications, cloudesire_subscriptions, cloudesire_outbox, rollouts, rollout_stacks RESTART IDENTITY");
   return db;
 }

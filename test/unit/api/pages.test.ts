@@ -170,7 +170,7 @@ describe("the other lists page the same way", () => {
 
   it("/v1/dead-letters pages newest first, dead letters of the same instant included", async () => {
     for (const id of ids.slice(0, 30)) {
-      await h.queue.deadLetter({ id: randomUUID(), subscription: id, retryCount: 0, retryLimit: 0 }, `boom ${id}`);
+      await h.queue.deadLetter({ id: randomUUID(), subscription: id, retryCount: 0, retryLimit: 0, lane: "customer" }, `boom ${id}`);
     }
     // A burst: ten failed at the same instant (only the job id tells them apart).
     await h.db.query(`UPDATE jobs.job SET created_on = '2026-11-24T10:00:00.123456Z'::timestamptz

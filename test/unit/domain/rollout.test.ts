@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  WaveList, canonicalJson, declarationDiff, declarationHash, nextRolloutStep, planRollout, waveSizes, type RolloutProgress,
+  WaveList, assignWaves, canonicalJson, declarationDiff, declarationHash, nextRolloutStep, planRollout, queuedStackOutcome, waveSizes, type RolloutProgress,
 } from "../../../src/domain/rollout.js";
 
 const shares = fc.uniqueArray(fc.integer({ min: 1, max: 99 }), { maxLength: 5 }).map((xs) => [...xs.sort((a, b) => a - b), 100]);
@@ -22,6 +22,16 @@ describe("rollout waves", () => {
       expect(sizes.every((n) => n > 0)).toBe(true);
       if (total > 0) expect(sizes[0]).toBeGreaterThanOrEqual(1);
       expect(sizes.length).toBeLessThanOrEqual(ps.length);
+    }));
+  });
+
+  it("property: stacks go to waves in id order, each exactly once, as many per wave as waveSizes says", () => {
+    fc.assert(fc.property(fc.uniqueArray(fc.stringMatching(/^[a-z0-9]{1,6}$/), { maxLength: 300 }), shares, (ids, ps) => {
+      const sizes = waveSizes(ids.length, ps);
+      const assigned = assignWaves(ids.map((subscriptionId) => ({ subscriptionId })), sizes);
+      expect(assigned.map((a) => a.subscriptionId)).toEqual([...ids].sort());
+      expect(sizes.map((_, w) => assigned.filter((a) => a.wave === w).length)).toEqual(sizes);
+      expect(assigned.every((a, i) => i === 0 || a.wave >= assigned[i - 1]!.wave)).toBe(true);
     }));
   });
 
@@ -86,5 +96,17 @@ describe("the rollout's next step", () => {
     expect(nextRolloutStep(at({ failed: 3, state: "pausing", pauseUntil: 10 }), 0, 0)).toMatchObject({ do: "halt" });
     expect(nextRolloutStep(at({ failed: 2 }), 0, 0)).toEqual({ do: "start-wave", wave: 1 });
     for (const state of ["halted", "aborted", "done"] as const) expect(nextRolloutStep(at({ state, failed: 9 }), 0, 0)).toEqual({ do: "wait" });
+  });
+});
+
+describe("what became of a rollout's stack", () => {
+  const sub = { phase: "ready", cancelled: false, generation: 3, appliedGeneration: 3, lastError: null as string | null };
+  it("applied at the generation asked for or a newer one: succeeded; failed on it: failed; failed on a customer's newer one, or cancelled: skipped", () => {
+    expect(queuedStackOutcome({ ...sub, phase: "pending", appliedGeneration: 2 }, 3)).toBeNull();
+    expect(queuedStackOutcome(sub, 3)).toEqual({ state: "succeeded", reason: null });
+    expect(queuedStackOutcome({ ...sub, generation: 4, appliedGeneration: 4 }, 3)).toEqual({ state: "succeeded", reason: null });
+    expect(queuedStackOutcome({ ...sub, phase: "failed", appliedGeneration: 2, lastError: "400" }, 3)).toEqual({ state: "failed", reason: "400" });
+    expect(queuedStackOutcome({ ...sub, phase: "failed", generation: 4, appliedGeneration: 2, lastError: "400" }, 3)).toMatchObject({ state: "skipped" });
+    expect(queuedStackOutcome({ ...sub, phase: "cancelled", cancelled: true, generation: 4, appliedGeneration: 4 }, 3)).toMatchObject({ state: "skipped", reason: "cancelled meanwhile" });
   });
 });

@@ -175,7 +175,7 @@ describe("reconciling subscriptions with their stacks", () => {
     expect(h.engine.calls).toHaveLength(0);
     const { Reconciler } = await import("../../../src/provisioning/reconciler.js");
     const { SETTINGS } = await import("../../support/settings.js");
-    const fresh = new Reconciler({ store: h.store, engine: h.engine, settings: SETTINGS, log: { debug() {}, info() {}, warn() {}, error() {} }, locks: h.db, queue: h.queue, concurrency: 2, pollMs: 60_000 });
+    const fresh = new Reconciler({ store: h.store, engine: h.engine, settings: SETTINGS, programVersion: "p-test", log: { debug() {}, info() {}, warn() {}, error() {} }, locks: h.db, queue: h.queue, concurrency: 2, pollMs: 60_000 });
     fresh.start();
     await fresh.scan();
     await fresh.idle();

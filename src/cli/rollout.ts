@@ -1,0 +1,92 @@
+import type { z } from "zod";
+import type * as R from "../api/rollout-schemas.js";
+import type { ServiceClient } from "./client.js";
+import { UsageError } from "./client.js";
+import { fields, print, table } from "./format.js";
+
+type Body<T extends z.ZodType> = z.output<T>;
+
+/** What `tenantctl rollout` needs of the parsed command line. */
+export interface RolloutArgs {
+  json: boolean;
+  flag(name: string): string | undefined;
+}
+
+export const ROLLOUT_USAGE = `  rollout plan                   ready stacks whose declaration would change (quota defaults, limits, region, program), grouped
+  rollout start [--waves 1%,10%,100%] [--max-failures N] [--pause SECONDS]
+                                 apply the change in waves (bulk lane: customers' work goes first)
+  rollout status [<id>]          the rollouts, or one: stacks per wave and state, failures with reasons
+  rollout resume <id> [--max-failures N]
+                                 go on with a halted rollout
+  rollout abort <id>             stop: stacks not yet queued are skipped`;
+
+/** Flags of `rollout` that take a value. */
+export const ROLLOUT_VALUED_FLAGS = ["--waves", "--max-failures", "--pause"];
+
+const count = (a: RolloutArgs, name: string): number | undefined => {
+  const v = a.flag(name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`${name} needs a whole number`);
+  return Number(v);
+};
+
+const rolloutId = (id: string | undefined): string => {
+  if (!id || !/^[1-9]\d*$/.test(id)) throw new UsageError("a rollout id is required (tenantctl rollout status)");
+  return id;
+};
+
+function showRollout(r: Body<typeof R.Rollout>): void {
+  fields([
+    ["rollout", r.id], ["state", r.state], ["wave", `${r.wave} of ${r.waveSizes.length} (${r.waveSizes.join(", ")} stacks)`],
+    ["failure budget", r.maxFailures], ["pause", `${r.pauseSeconds} s${r.pauseUntil ? `, until ${r.pauseUntil}` : ""}`],
+    ["program", r.programVersion], ["reason", r.reason], ["started", r.createdAt], ["finished", r.finishedAt],
+  ]);
+}
+
+export async function rolloutCommand(client: ServiceClient, rest: string[], a: RolloutArgs): Promise<void> {
+  const [sub, id] = rest;
+  switch (sub) {
+    case "plan": {
+      const plan = await client.json<Body<typeof R.RolloutPlan>>("POST", "/v1/rollouts/plan");
+      if (a.json) return print(plan);
+      console.log(`${plan.changing} of ${plan.total} ready stacks would change (program ${plan.programVersion})`);
+      if (plan.changing === 0) return;
+      return table(plan.groups.map((g) => ({ stacks: g.count, changes: g.changes.join("; "), examples: g.examples.join(", ") })));
+    }
+    case "start": {
+      const waves = a.flag("--waves");
+      const maxFailures = count(a, "--max-failures");
+      const pauseSeconds = count(a, "--pause");
+      const body = { ...(waves ? { waves } : {}), ...(maxFailures !== undefined ? { maxFailures } : {}), ...(pauseSeconds !== undefined ? { pauseSeconds } : {}) };
+      const r = await client.json<Body<typeof R.Rollout>>("POST", "/v1/rollouts", body);
+      if (a.json) return print(r);
+      return console.log(`rollout ${r.id} started: waves of ${r.waveSizes.join(", ")} stacks (tenantctl rollout status ${r.id})`);
+    }
+    case "status": {
+      if (!id) {
+        const body = await client.json<Body<typeof R.RolloutList>>("GET", "/v1/rollouts");
+        if (a.json) return print(body);
+        return table(body.rollouts.map((r) => ({ id: r.id, state: r.state, wave: `${r.wave}/${r.waveSizes.length}`, stacks: r.waveSizes.reduce((x, y) => x + y, 0), started: r.createdAt, reason: r.reason ?? "" })));
+      }
+      const r = await client.json<Body<typeof R.RolloutDetail>>("GET", `/v1/rollouts/${rolloutId(id)}`);
+      if (a.json) return print(r);
+      showRollout(r);
+      console.log("");
+      table(r.progress.map((w) => ({ wave: w.wave, size: w.size, ...w.stacks })));
+      if (r.failures.length === 0) return;
+      console.log("\nfailed stacks:");
+      return table(r.failures.map((f) => ({ subscription: f.subscription, wave: f.wave, reason: f.reason ?? "" })));
+    }
+    case "resume": {
+      const maxFailures = count(a, "--max-failures");
+      const r = await client.json<Body<typeof R.Rollout>>("POST", `/v1/rollouts/${rolloutId(id)}/resume`, maxFailures !== undefined ? { maxFailures } : {});
+      return a.json ? print(r) : console.log(`rollout ${r.id} ${r.state} (budget ${r.maxFailures} failures)`);
+    }
+    case "abort": {
+      const r = await client.json<Body<typeof R.Rollout>>("POST", `/v1/rollouts/${rolloutId(id)}/abort`);
+      return a.json ? print(r) : console.log(`rollout ${r.id} aborted: stacks not yet queued are skipped`);
+    }
+    default:
+      throw new UsageError(`rollout needs plan, start, status, resume or abort\n${ROLLOUT_USAGE}`);
+  }
+}

@@ -1,0 +1,270 @@
+import { conflict, invalid, notFound } from "../domain/errors.js";
+import {
+  assignWaves, changesLine, changesOf, declarationHash, nextRolloutStep, planRollout, queuedStackOutcome, rolloutNote, waveMarking, waveSizes,
+  type RolloutGroup, type RolloutRecord, type RolloutStackState, type StackDeclaration,
+} from "../domain/rollout.js";
+import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
+import type { Logger } from "../log.js";
+import type { DeclarationSource, RolloutLedger, SubscriptionLocks, WaveCount } from "./ports.js";
+
+export interface RolloutRunnerOptions {
+  rollouts: RolloutLedger;
+  declarations: DeclarationSource;
+  locks: SubscriptionLocks;
+  settings: TenantSettings;
+  /** The running program's version (program-version.ts): part of what the service declares. */
+  programVersion: string;
+  log: Logger;
+  /** A wave's jobs were queued: the reconciler looks for work now. */
+  kickReconciler: () => void;
+  /** How often running rollouts are looked at (besides the kick when an operation ends). */
+  tickMs?: number;
+  now?: () => number;
+}
+
+export interface RolloutPlan {
+  programVersion: string;
+  /** Ready stacks. */
+  total: number;
+  /** Of those, stacks whose declaration would change. */
+  changing: number;
+  groups: RolloutGroup[];
+}
+
+export interface RolloutProgressView {
+  rollout: RolloutRecord;
+  waves: Array<{ wave: number; size: number; stacks: Record<RolloutStackState, number> }>;
+  failures: Array<{ subscriptionId: string; wave: number; reason: string | null }>;
+}
+
+/** Ready stacks read per statement when a plan goes through all of them. */
+const PAGE = 1000;
+/** Stacks marked per transaction when a wave starts (a wave of 9,000 is nine short transactions). */
+const MARK_BATCH = 500;
+
+/**
+ * Fleet rollouts (domain/rollout.ts): plans them from what ready stacks declare against what the service
+ * would declare now, stores them, and moves the running one on: each wave's stacks are marked for an
+ * update (an operator's reapply whose message names the rollout, on the bulk lane, so customers' work goes
+ * first), their outcomes followed, a pause between waves, a halt past the failure budget. Its state is in
+ * the database: after a restart, or on another replica, the runner picks the running rollout up. Ticks
+ * every `tickMs` and when an operation ends; one replica at a time moves rollouts (a database lock).
+ */
+export class RolloutRunner {
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private tickAgain = false;
+  private kicked: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private differing: { at: number; count: number } | undefined;
+
+  constructor(private readonly o: RolloutRunnerOptions) {}
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now();
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? 1000);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.kicked) clearTimeout(this.kicked);
+    await this.ticking;
+  }
+
+  /** An operation ended: follow it soon (coalesced: a burst of outcomes is one tick). */
+  kick(): void {
+    if (this.stopped || this.kicked) return;
+    this.kicked = setTimeout(() => {
+      this.kicked = undefined;
+      void this.tick();
+    }, 20);
+    this.kicked.unref();
+  }
+
+  /** What a rollout started now would change: every ready stack's declaration against the service's. */
+  async plan(): Promise<RolloutPlan> {
+    const stacks = await this.declarations();
+    const plan = planRollout(stacks);
+    this.differing = { at: this.now(), count: plan.changing };
+    return { programVersion: this.o.programVersion, ...plan };
+  }
+
+  /** Ready stacks that differ from what the service declares now (a gauge; recomputed at most once a minute). */
+  async differingCount(maxAgeMs = 60_000): Promise<number> {
+    if (!this.differing || this.now() - this.differing.at > maxAgeMs) await this.plan();
+    return this.differing?.count ?? 0;
+  }
+
+  /** Starts a rollout of every changing stack in `waves` (cumulative shares); 409 while another one is not finished. */
+  async begin(o: { waves: number[]; maxFailures: number; pauseSeconds: number }): Promise<RolloutRecord> {
+    const stacks = await this.declarations();
+    const plan = planRollout(stacks);
+    const changing = stacks.flatMap((s) => {
+      const changes = changesOf(s);
+      return changes ? [{ subscriptionId: s.subscriptionId, changes: changesLine(changes) }] : [];
+    });
+    if (changing.length === 0) throw conflict("nothing to roll out: every ready stack declares what the service would");
+    const sizes = waveSizes(changing.length, o.waves);
+    const created = await this.o.rollouts.create(
+      { waves: o.waves, waveSizes: sizes, maxFailures: o.maxFailures, pauseSeconds: o.pauseSeconds, programVersion: this.o.programVersion, groups: plan.groups },
+      assignWaves(changing, sizes),
+    );
+    if (!created) throw conflict("another rollout is not finished: resume or abort it first (tenantctl rollout status)");
+    this.o.log.info("rollout started", { rollout: created.id, stacks: changing.length, waves: sizes });
+    this.differing = undefined;
+    await this.tick();
+    return (await this.o.rollouts.get(created.id)) ?? created;
+  }
+
+  async resume(id: number, o: { maxFailures?: number | undefined } = {}): Promise<RolloutRecord> {
+    const r = await this.existing(id);
+    if (r.state !== "halted") throw conflict(`rollout ${id} is ${r.state}: only a halted rollout resumes`);
+    const failed = (await this.o.rollouts.counts(id)).filter((c) => c.state === "failed").reduce((a, c) => a + c.count, 0);
+    const budget = o.maxFailures ?? r.maxFailures;
+    if (failed > budget) throw invalid(`rollout ${id} has ${failed} failed stacks, more than a budget of ${budget}: resume with a larger --max-failures`);
+    await this.o.rollouts.update(id, { state: "running", reason: null, maxFailures: budget });
+    this.o.log.info("rollout resumed", { rollout: id, maxFailures: budget });
+    await this.tick();
+    return this.existing(id);
+  }
+
+  async abort(id: number): Promise<RolloutRecord> {
+    const r = await this.existing(id);
+    if (r.state === "done" || r.state === "aborted") throw conflict(`rollout ${id} is ${r.state} already`);
+    await this.o.rollouts.update(id, { state: "aborted", reason: "aborted by an operator", pauseUntil: null });
+    const skipped = await this.o.rollouts.skipWaiting(id, "rollout aborted before its wave");
+    this.o.log.warn("rollout aborted", { rollout: id, skipped });
+    return this.existing(id);
+  }
+
+  list(): Promise<RolloutRecord[]> {
+    return this.o.rollouts.list(100);
+  }
+
+  async progress(id: number): Promise<RolloutProgressView> {
+    const rollout = await this.existing(id);
+    return { rollout, waves: wavesOf(rollout, await this.o.rollouts.counts(id)), failures: await this.o.rollouts.failures(id, 100) };
+  }
+
+  /** Follows queued stacks' outcomes and moves running rollouts on; one tick at a time in this process. */
+  tick(): Promise<void> {
+    if (this.ticking) {
+      this.tickAgain = true;
+      return this.ticking;
+    }
+    const run = async () => {
+      do {
+        this.tickAgain = false;
+        try {
+          await this.o.locks.tryWithLock("rollouts", () => this.step());
+        } catch (e) {
+          this.o.log.error("rollout step failed", { error: e instanceof Error ? e.message : String(e) });
+        }
+      } while (this.tickAgain && !this.stopped);
+    };
+    const ticking: Promise<void> = run().finally(() => {
+      if (this.ticking === ticking) this.ticking = undefined;
+    });
+    this.ticking = ticking;
+    return ticking;
+  }
+
+  private async step(): Promise<void> {
+    await this.settle();
+    for (const r of await this.o.rollouts.moving()) {
+      // A wave whose marking was interrupted (a crash, a restart) is finished first.
+      if (r.state === "running" && (await this.queueWave(r, r.wave)) > 0) continue;
+      const counts = await this.o.rollouts.counts(r.id);
+      const inFlight = counts.filter((c) => c.wave === r.wave && (c.state === "queued" || c.state === "waiting")).reduce((a, c) => a + c.count, 0);
+      const failed = counts.filter((c) => c.state === "failed").reduce((a, c) => a + c.count, 0);
+      const pauseUntil = r.pauseUntil ? Date.parse(r.pauseUntil) : null;
+      const step = nextRolloutStep({ state: r.state, wave: r.wave, waveSizes: r.waveSizes, inFlight, failed, maxFailures: r.maxFailures, pauseUntil }, this.now(), r.pauseSeconds * 1000);
+      switch (step.do) {
+        case "wait":
+          break;
+        case "halt":
+          await this.o.rollouts.update(r.id, { state: "halted", reason: step.reason, pauseUntil: null });
+          this.o.log.warn("rollout halted", { rollout: r.id, wave: r.wave + 1, reason: step.reason });
+          break;
+        case "pause":
+          await this.o.rollouts.update(r.id, { state: "pausing", pauseUntil: new Date(step.until).toISOString() });
+          break;
+        case "start-wave":
+          await this.o.rollouts.update(r.id, { state: "running", wave: step.wave, pauseUntil: null });
+          this.o.log.info("rollout wave started", { rollout: r.id, wave: step.wave + 1, of: r.waveSizes.length });
+          await this.queueWave({ ...r, wave: step.wave }, step.wave);
+          break;
+        case "finish":
+          await this.o.rollouts.update(r.id, { state: "done", pauseUntil: null });
+          this.o.log.info("rollout done", { rollout: r.id });
+          this.differing = undefined;
+          break;
+      }
+    }
+  }
+
+  /** Marks the wave's waiting stacks for their update; returns how many it took. */
+  private async queueWave(r: RolloutRecord, wave: number): Promise<number> {
+    let taken = 0;
+    for (;;) {
+      const n = await this.o.rollouts.queueWave(r.id, wave, MARK_BATCH, (sub, declaredHash, changes) => {
+        const wanted = declarationHash(tenantSpecOf(sub.desired, this.o.settings), this.o.programVersion);
+        const marking = waveMarking({ phase: sub.phase, cancelled: sub.desired.status === "cancelled" }, declaredHash, wanted);
+        return marking.queue ? { note: rolloutNote(r.id, wave, r.waveSizes.length, changes) } : { skip: marking.reason };
+      });
+      if (n === 0) break;
+      taken += n;
+      this.o.kickReconciler();
+    }
+    return taken;
+  }
+
+  /** What became of queued stacks whose subscription moved since the last look. */
+  private async settle(): Promise<void> {
+    for (;;) {
+      const changed = await this.o.rollouts.queuedChanged(PAGE);
+      const outcomes = changed.flatMap((q) => {
+        const o = queuedStackOutcome(q, q.marked);
+        return o ? [{ rolloutId: q.rolloutId, subscriptionId: q.subscriptionId, ...o }] : [];
+      });
+      await this.o.rollouts.settle(outcomes);
+      // Unsettled ones (an update under way) come back each time: only go on while pages settle something.
+      if (changed.length < PAGE || outcomes.length === 0) return;
+    }
+  }
+
+  private async existing(id: number): Promise<RolloutRecord> {
+    const r = await this.o.rollouts.get(id);
+    if (!r) throw notFound(`rollout ${id} not found`);
+    return r;
+  }
+
+  private async declarations(): Promise<StackDeclaration[]> {
+    const out: StackDeclaration[] = [];
+    for (let after: string | null = null; ; ) {
+      const page = await this.o.declarations.readyDeclarations(after, PAGE);
+      for (const d of page) {
+        const spec = tenantSpecOf(d.desired, this.o.settings);
+        out.push({ subscriptionId: d.id, applied: d.declared, wanted: { spec, programVersion: this.o.programVersion, hash: declarationHash(spec, this.o.programVersion) } });
+      }
+      if (page.length < PAGE) return out;
+      after = page.at(-1)!.id;
+    }
+  }
+}
+
+/** Stacks per wave and state, every state present (0 when none). */
+function wavesOf(r: RolloutRecord, counts: readonly WaveCount[]): RolloutProgressView["waves"] {
+  return r.waveSizes.map((size, wave) => {
+    const stacks: Record<RolloutStackState, number> = { waiting: 0, queued: 0, succeeded: 0, failed: 0, skipped: 0 };
+    for (const c of counts) if (c.wave === wave) stacks[c.state] += c.count;
+    return { wave, size, stacks };
+  });
+}

@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { event } from "../../support/events.js";
+import { harness } from "../../support/harness.js";
+
+let h: Awaited<ReturnType<typeof harness>>;
+afterEach(async () => {
+  await h.reconciler.stop();
+});
+
+const BULK = ["b1", "b2", "b3", "b4", "b5", "b6"];
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Ready stacks, then an operator's retry of each, every one held by the engine until released. */
+async function bulkWorkQueued(): Promise<Map<string, () => void>> {
+  for (const id of BULK) await h.send(event(id, "subscription.created"));
+  await h.reconciler.idle();
+  h.engine.calls.length = 0;
+  const releases = new Map(BULK.map((id) => [id, h.engine.block(`sub-${id}`)]));
+  for (const id of BULK) expect((await h.asOperator(`/v1/subscriptions/${id}/retry`, { method: "POST" })).status).toBe(202);
+  return releases;
+}
+
+const started = () => h.engine.calls.filter((c) => c.op === "up").map((c) => c.stack.slice(4));
+
+describe("customers first: marketplace events never wait behind operators' bulk work", () => {
+  // Fails on the code before the lanes: one queue, first in first out, so b3 and b4 start before p1.
+  it("with every slot busy on bulk jobs and more waiting, a purchase is applied before any further bulk job starts", async () => {
+    h = await harness({ concurrency: 2, bulkSlots: 2 });
+    const releases = await bulkWorkQueued();
+    await until("both slots busy with bulk work", () => started().length === 2);
+    await h.send(event("p1", "subscription.created"));
+    releases.get(started()[0]!)!();
+    await until("the purchase started", () => started().includes("p1"));
+    expect(started()).toHaveLength(3);
+    for (const r of releases.values()) r();
+    await h.reconciler.idle();
+    expect(started()).toEqual([...started().slice(0, 2), "p1", ...started().slice(3)]);
+    expect(started().slice(3).sort()).toEqual(BULK.filter((id) => !started().slice(0, 2).includes(id)).sort());
+    expect((await h.store.get("p1"))?.phase).toBe("ready");
+  });
+
+  // Fails on the code before the reserved slot: the third slot takes b3 and the purchase waits for a release.
+  it("a slot kept for customers: a purchase starts at once while bulk work holds every other slot", async () => {
+    h = await harness({ concurrency: 3, bulkSlots: 2 });
+    const releases = await bulkWorkQueued();
+    await until("the bulk slots busy", () => started().length === 2);
+    await h.send(event("p1", "subscription.created"));
+    await until("the purchase started", () => started().includes("p1"));
+    await until("the purchase applied", async () => (await h.store.get("p1"))?.phase === "ready");
+    // Nothing was released: still only the two bulk jobs and the purchase.
+    expect(started()).toHaveLength(3);
+    for (const r of releases.values()) r();
+    await h.reconciler.idle();
+    expect(started().filter((id) => id !== "p1").sort()).toEqual(BULK);
+    expect(h.engine.maxConcurrentOverall).toBeLessThanOrEqual(3);
+  });
+
+  it("an operator's retry waits in the bulk lane; a customer's event for the same subscription still comes first", async () => {
+    h = await harness({ concurrency: 1 });
+    const releases = await bulkWorkQueued();
+    await until("one bulk job running", () => started().length === 1);
+    // b6's retry waits in the bulk lane; its customer resizes it: the customer's job runs next, and b6's
+    // bulk job later finds nothing left to do.
+    await h.send(event("b6", "subscription.modified"));
+    releases.get(started()[0]!)!();
+    await until("the next operation", () => started().length >= 2);
+    expect(started()[1]).toBe("b6");
+    for (const r of releases.values()) r();
+    await h.reconciler.idle();
+    expect(started().filter((id) => id === "b6")).toHaveLength(1);
+  });
+});
