@@ -8,7 +8,7 @@ import type { DriftFindings, SubscriptionLedger } from "./ports.js";
 import { limiter, paced, type SweepPace } from "./sweep-pace.js";
 
 export interface DriftDetectorOptions {
-  store: Pick<SubscriptionLedger, "get" | "list">;
+  store: Pick<SubscriptionLedger, "get" | "page" | "declaredSpec">;
   drift: DriftFindings;
   engine: Engine;
   log: Logger;
@@ -18,10 +18,13 @@ export interface DriftDetectorOptions {
   busy: (subscriptionId: string) => boolean;
   metrics?: Pick<Metrics, "driftChecks">;
   /** A few OpenStack reads before the engine (drift-precheck.ts): "in_sync" records the stack in sync without a refresh preview. */
-  observe?: (sub: SubscriptionRecord) => Promise<"in_sync" | "differs" | "unknown">;
+  observe?: (sub: SubscriptionRecord, declared: unknown) => Promise<"in_sync" | "differs" | "unknown">;
   /** Checks at once in a sweep (refresh previews stay one at a time); a scheduled sweep spreads them over the interval. */
   concurrency?: number;
 }
+
+/** Subscriptions read per page when a sweep lists the ready ones. */
+const SWEEP_PAGE = 1000;
 
 /** A scheduled sweep's starts end this far into the interval, leaving the rest for the last checks. */
 const SPREAD_OF_INTERVAL = 0.9;
@@ -57,9 +60,16 @@ export class DriftDetector {
   sweep(o: { spreadMs?: number } = {}): Promise<DriftCheckResult[]> {
     this.sweeping ??= (async () => {
       try {
-        const ready = await this.o.store.list({ phase: "ready" });
+        // Ids only, read a page at a time: 10,000 subscriptions' records are not held for an hour's sweep.
+        const ready: string[] = [];
+        for (let after: string | undefined, more = true; more; ) {
+          const page = await this.o.store.page({ phase: "ready", limit: SWEEP_PAGE, after });
+          ready.push(...page.items.map((s) => s.id));
+          after = page.next ?? undefined;
+          more = page.next !== null;
+        }
         const pace: SweepPace = { concurrency: this.o.concurrency ?? 1, spreadMs: o.spreadMs ?? 0 };
-        return await paced(ready, (sub) => this.check(sub.id), pace, { signal: this.stopping.signal });
+        return await paced(ready, (id) => this.check(id), pace, { signal: this.stopping.signal });
       } finally {
         this.sweeping = undefined;
       }
@@ -92,7 +102,9 @@ export class DriftDetector {
     const stack = stackNameOf(sub.id);
     try {
       // Refresh previews read the whole tenant through a Pulumi CLI and the provider: paid only where the cheap look is not sure.
-      const seen = await this.o.observe?.(sub).catch((e: unknown) => {
+      // Against what the stack declares (its last successful update), not what the next one would write.
+      const declared = this.o.observe ? await this.o.store.declaredSpec(sub.id) : null;
+      const seen = await this.o.observe?.(sub, declared).catch((e: unknown) => {
         this.o.log.warn("drift pre-check", { subscription: sub.id, result: "unknown", error: e instanceof Error ? e.message : String(e) });
         return "unknown" as const;
       });

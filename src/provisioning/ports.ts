@@ -54,6 +54,10 @@ export interface BegunOperation {
 export interface SubscriptionLedger {
   get(id: string): Promise<SubscriptionRecord | null>;
   list(filter?: { phase?: Phase | undefined }): Promise<SubscriptionRecord[]>;
+  /** A page of subscriptions by id after `after` (the sweep walks every ready one without holding them all). */
+  page(o: { after?: string | undefined; limit: number; phase?: Phase | undefined }): Promise<{ items: SubscriptionRecord[]; next: string | null }>;
+  /** The tenant spec the stack was last successfully updated with (domain/lifecycle.ts Declaration), or null. */
+  declaredSpec(id: string): Promise<unknown>;
   /**
    * Subscriptions that need an operation (domain/lifecycle.ts `needsOperation`), by the lane of what asked
    * for it: an operator's note pending (retry, repair, rotation, rollout) is bulk work, else a customer's.

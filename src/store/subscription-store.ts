@@ -331,6 +331,12 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
     });
   }
 
+  async declaredSpec(id: string): Promise<unknown> {
+    const [row] = await this.db.query<{ spec: unknown }>("SELECT declared_spec AS spec FROM subscriptions WHERE id = $1", [id]);
+    const spec = row?.spec ?? null;
+    return typeof spec === "string" ? JSON.parse(spec) : spec;
+  }
+
   /**
    * Ready subscriptions with what their stack was last updated with, by id after `after`: a rollout plan
    * reads every ready stack in such pages (only the columns it compares).

@@ -149,4 +149,17 @@ describe("observing tenants on the real Keystone, Nova, Cinder and Neutron", () 
     expect(results.find((r) => r.subscription === T.quota)?.outcome).toBe("failed");
     expect(observations.get(T.quota)).toMatchObject({ state: "differs" });
   }, 120_000);
+
+  it("compares with the declaration the stack was last updated with: a changed quota defaults file waiting for its rollout is not drift", async () => {
+    const defaults = settings.quotaDefaults;
+    const changed: TenantSettings = { ...settings, quotaDefaults: { ...defaults, compute: { ...defaults.compute, keyPairs: defaults.compute.keyPairs + 7 } } };
+    const look = tenantPrecheck({ client, settings: changed, log: { debug() {}, info() {}, warn() {}, error() {} } });
+    const sub = await h.store.get(T.untouched);
+    if (!sub) throw new Error("no subscription");
+    const declared = await h.store.declaredSpec(T.untouched);
+    expect(declared).toMatchObject({ projectName: `sub-${T.untouched}` });
+    expect(await look(sub, declared)).toBe("in_sync");
+    // Rebuilt from the new settings instead (a stack updated before declarations were recorded), it differs.
+    expect(await look(sub, null)).toBe("differs");
+  }, 120_000);
 });
