@@ -84,9 +84,8 @@ describe("the engine host", () => {
       expect(failure).toBeInstanceOf(EngineFailure);
       expect((failure as EngineFailure).transient).toBe(true);
       expect((failure as EngineFailure).message).toMatch(/engine host process ended by SIGKILL/);
-      // The `pulumi` it started is not killed with it (as after a kill -9 of the whole service): the
-      // reconciler's lock recovery waits for that process to end.
-      expect(alive(pulumiPid)).toBe(true);
+      // Whether the `pulumi` it started outlives it is not ours to decide (as after a kill -9 of the whole
+      // service): the reconciler's lock recovery waits for a live one and cancels a dead one's lock.
       expect(await host.cliVersion()).toBe("pulumi 3.248.0");
       expect(host.pid).not.toBe(first);
     } finally {
