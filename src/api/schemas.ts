@@ -16,6 +16,7 @@ import { SubscriptionId } from "../domain/subscription-id.js";
 import { SubscriptionStatus } from "../domain/subscription.js";
 import { PeriodName } from "../metering/period.js";
 import { CredentialsDocument, CredentialsFormat } from "../provisioning/credentials.js";
+import { HistoryEntry as EngineHistoryEntry } from "../provisioning/engine.js";
 import { NextCursor, PageQuery } from "./pages.js";
 
 export const Problem = z
@@ -160,15 +161,8 @@ export const PreviewResponse = z
   .object({ stack: z.string(), changeSummary: z.record(z.string(), z.number()), text: z.string() })
   .openapi("Preview");
 
-export const HistoryEntry = z.object({
-  version: z.number().int(),
-  kind: z.string(),
-  message: z.string(),
-  result: z.string(),
-  startTime: z.string(),
-  endTime: z.string().nullable(),
-  resourceChanges: z.record(z.string(), z.number()),
-});
+/** The stack's history as the engine reads it from Pulumi (provisioning/engine.ts): the audit log as is. */
+export const HistoryEntry = EngineHistoryEntry.openapi("HistoryEntry");
 export const HistoryResponse = z.object({ stack: z.string(), history: z.array(HistoryEntry) }).openapi("History");
 
 export const RetryAccepted = z.object({ status: z.literal("accepted"), subscription: SubscriptionView });

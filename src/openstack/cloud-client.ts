@@ -6,7 +6,7 @@ import { endpointOf } from "./keystone.js";
 
 /** The OpenStack services the tenant guard talks to, by their catalog types (old and new names). */
 export type Service = "identity" | "compute" | "block-storage" | "network";
-const CATALOG_TYPES: Record<Exclude<Service, "identity">, string[]> = {
+export const CATALOG_TYPES: Record<Exclude<Service, "identity">, readonly string[]> = {
   compute: ["compute"],
   "block-storage": ["block-storage", "volumev3", "volume"],
   network: ["network"],

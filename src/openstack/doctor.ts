@@ -1,6 +1,6 @@
 import { AppError } from "../domain/errors.js";
 import type { CredentialResult } from "./credentials.js";
-import { CloudClient } from "./cloud-client.js";
+import { CATALOG_TYPES, CloudClient } from "./cloud-client.js";
 import { authenticate, findRole } from "./keystone.js";
 import { hasQuotaService, readQuotaSet, type QuotaService } from "./quota-sets.js";
 
@@ -11,13 +11,17 @@ export interface Finding {
   message: string;
 }
 
-/** Services a tenant's quotas and metering need in the catalog, by Keystone service type. */
-const CATALOG_SERVICES: Array<{ type: string; why: string }> = [
-  { type: "identity", why: "projects and users" },
-  { type: "compute", why: "compute quotas" },
-  { type: "volumev3", why: "block storage quotas" },
-  { type: "network", why: "network quotas" },
-  { type: "metric", why: "pay-as-you-go metering (Gnocchi)" },
+/**
+ * Services a tenant's quotas and metering need in the catalog, by the Keystone service types the clients
+ * accept for them (the quota clients' own list, cloud-client.ts CATALOG_TYPES: a cloud naming block storage
+ * `volumev3` or `block-storage` passes here exactly when the clients find it).
+ */
+const CATALOG_SERVICES: Array<{ name: string; types: readonly string[]; why: string }> = [
+  { name: "identity", types: ["identity"], why: "projects and users" },
+  { name: "compute", types: CATALOG_TYPES.compute, why: "compute quotas" },
+  { name: "block-storage", types: CATALOG_TYPES["block-storage"], why: "block storage quotas" },
+  { name: "network", types: CATALOG_TYPES.network, why: "network quotas" },
+  { name: "metric", types: ["metric"], why: "pay-as-you-go metering (Gnocchi)" },
 ];
 
 /**
@@ -42,8 +46,8 @@ export async function doctor(creds: CredentialResult, memberRole: string, fetchI
     );
     const types = new Set(session.catalog.map((s) => s.type));
     for (const s of CATALOG_SERVICES) {
-      const present = types.has(s.type) || (s.type === "volumev3" && types.has("block-storage"));
-      findings.push({ status: present ? "ok" : s.type === "identity" ? "fail" : "warn", check: `catalog ${s.type}`, message: present ? `${s.type} service present (${s.why})` : `no ${s.type} service in the catalog: ${s.why} will fail` });
+      const found = s.types.find((t) => types.has(t));
+      findings.push({ status: found ? "ok" : s.name === "identity" ? "fail" : "warn", check: `catalog ${s.name}`, message: found ? `${found} service present (${s.why})` : `no ${s.types.join(" / ")} service in the catalog: ${s.why} will fail` });
     }
     findings.push(...(await quotaReads(new CloudClient(c, fetchImpl), session.projectId)));
   } catch (e) {

@@ -57,7 +57,7 @@ export async function jobsOf(q: Pick<Db, "query">, queue: string, o: { limit: nu
   const before = o.before ? `AND (created_on, id) < ($${params.push(o.before.createdOn)}::timestamptz, $${params.push(o.before.id)}::uuid)` : "";
   const rows = await q.query(
     `SELECT id, data, output, retry_limit AS "retryLimit", ${isoUtc("created_on", "createdOn")},
-       to_char(created_on AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS key
+       ${isoUtc("created_on", "key", "us")}
      FROM ${SCHEMA}.job WHERE name = $1 ${before} ORDER BY created_on DESC, id DESC LIMIT $${params.push(o.limit)}`,
     params,
   );

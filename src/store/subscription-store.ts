@@ -39,6 +39,7 @@ const OP_COLUMNS = `id, kind, event_id AS "eventId", generation,
  */
 const NEEDS_OPERATION = `generation > applied_generation AND phase NOT IN (${PARKED_PHASES.map((p) => `'${p}'`).join(", ")})`;
 
+const DeclaredSpecRow = z.object({ spec: jsonColumn(z.unknown()) });
 const parseSub = (row: unknown) => SubscriptionRecord.parse(row);
 
 /**
@@ -332,9 +333,8 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
   }
 
   async declaredSpec(id: string): Promise<unknown> {
-    const [row] = await this.db.query<{ spec: unknown }>("SELECT declared_spec AS spec FROM subscriptions WHERE id = $1", [id]);
-    const spec = row?.spec ?? null;
-    return typeof spec === "string" ? JSON.parse(spec) : spec;
+    const [row] = await this.db.query("SELECT declared_spec AS spec FROM subscriptions WHERE id = $1", [id]);
+    return row ? DeclaredSpecRow.parse(row).spec : null;
   }
 
   /**

@@ -13,7 +13,7 @@ describe("tenantctl doctor against the real Keystone", () => {
     const findings = await doctor(readAdminCredentials(testcloud()), "member");
     expect(byCheck(findings, "keystone")).toMatchObject({ status: "ok", message: expect.stringContaining("as admin") });
     expect(byCheck(findings, "member role")?.status).toBe("ok");
-    for (const type of ["identity", "compute", "volumev3", "network", "metric"]) expect(byCheck(findings, `catalog ${type}`)?.status).toBe("ok");
+    for (const type of ["identity", "compute", "block-storage", "network", "metric"]) expect(byCheck(findings, `catalog ${type}`)?.status).toBe("ok");
     expect(findings.filter((f) => f.status !== "ok")).toEqual([]);
   });
 
