@@ -144,7 +144,8 @@ export interface Config {
     bulkSlots: number;
     maxAttempts: number; backoffMs: number; pollMs: number; jobTimeoutSeconds: number;
   };
-  guard: { orphanPolicy: "purge" | "hold"; purgeTimeoutSeconds: number };
+  /** What a cancellation does with what the project still has (ORPHAN_POLICY, PURGE_TIMEOUT_SECONDS). */
+  cancellation: { orphanPolicy: "purge" | "hold"; purgeTimeoutSeconds: number };
   /** Seconds between drift sweeps over every ready stack; 0: on demand only. */
   driftIntervalSeconds: number;
   logLevel: Env["LOG_LEVEL"];
@@ -248,7 +249,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       backoffMs: env.RECONCILE_BACKOFF_MS, pollMs: env.RECONCILE_POLL_MS, jobTimeoutSeconds: env.RECONCILE_JOB_TIMEOUT_SECONDS,
     },
     driftIntervalSeconds: env.DRIFT_INTERVAL_SECONDS,
-    guard: { orphanPolicy: env.ORPHAN_POLICY, purgeTimeoutSeconds: env.PURGE_TIMEOUT_SECONDS },
+    cancellation: { orphanPolicy: env.ORPHAN_POLICY, purgeTimeoutSeconds: env.PURGE_TIMEOUT_SECONDS },
     logLevel: env.LOG_LEVEL,
     cloudesire: cloudesireConfigOf(env),
     secrets: [

@@ -64,7 +64,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   // The cloud is checked before updates (downsizes) and destroys (leftovers) when we can reach it.
   const cloud = config.openstack.admin ? new CloudClient(config.openstack.admin) : undefined;
   const guard = overrides.guard ?? (cloud
-    ? new CloudGuard(cloud, { policy: config.guard.orphanPolicy, pollMs: 2000, timeoutMs: config.guard.purgeTimeoutSeconds * 1000 })
+    ? new CloudGuard(cloud, { policy: config.cancellation.orphanPolicy, pollMs: 2000, timeoutMs: config.cancellation.purgeTimeoutSeconds * 1000 })
     : undefined);
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
     db, scheduler, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire,
