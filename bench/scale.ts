@@ -7,7 +7,12 @@
  * so a median operation takes 80 ms and 10,000 of them ideally 10,000 x 96 ms / 4 = 240 s).
  *   1. creates N subscriptions through the signed webhook; time until all are ready against the ideal;
  *   2. page latency of GET /v1/subscriptions (limit 100, cursor) p50/p99, unfiltered and by phase;
- *   3. one drift sweep: engine calls and OpenStack requests;
+ *   3. one drift sweep over every ready (in-sync) stack, on demand (POST /v1/drift/checks: at once, 4
+ *      checks at a time): its wall time, engine calls (refresh previews) and OpenStack requests by route.
+ *      The pre-check is production's (tenantPrecheck over a CloudClient) against a cloud double in this
+ *      process (bench/support/cloud-double.ts: an instrument that answers what each stack declared, not a
+ *      cloud; the observation's correctness is proven on the real services by
+ *      test/integration/drift-observation.test.ts). The tenant guard is off, as before;
  *   4. restarts on the same data directory with changed quota defaults; a rollout over every stack in
  *      waves, and during it a new purchase: its time to ready against 2 x one engine operation;
  *   5. resident memory (VmRSS of the service process) at the first start, after creation, at the
@@ -15,12 +20,16 @@
  *   Usage: npx tsx bench/scale.ts [subscriptions=10000] [timeScale=0.01]
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { request } from "node:http";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { DEFAULT_QUOTA_DEFAULTS } from "../src/domain/quota.js";
+import type { TenantIds } from "../src/domain/tenant-observation.js";
+import type { TenantSpec } from "../src/domain/tenant-spec.js";
 import { signWebhook } from "../src/domain/webhook-signature.js";
+import { CloudDouble } from "./support/cloud-double.js";
 import { PacedEngine } from "./support/paced-engine.js";
 
 const N = Number(process.argv[2] ?? 10_000);
@@ -32,6 +41,7 @@ const law = new PacedEngine({ medianMs: 8000, sigma: 0.6, timeScale: TIME_SCALE 
 const opMedianMs = 8000 * TIME_SCALE;
 const opMeanMs = law.meanMs * TIME_SCALE;
 
+const cloud = await new CloudDouble().start();
 const dataDir = mkdtempSync(join(tmpdir(), "tenants-scale-"));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -47,11 +57,16 @@ async function start(extraEnv: Record<string, string> = {}): Promise<Service> {
     env: {
       PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1",
       WEBHOOK_SECRET: SECRET, OPERATOR_TOKEN: TOKEN, RECONCILE_CONCURRENCY: String(CONCURRENCY), RECONCILE_POLL_MS: "500",
-      DRIFT_INTERVAL_SECONDS: "0", BENCH_TIME_SCALE: String(TIME_SCALE),
+      DRIFT_INTERVAL_SECONDS: "0", BENCH_TIME_SCALE: String(TIME_SCALE), BENCH_CLOUD_URL: cloud.url,
       // No webhook throttling: the bench is the marketplace, on loopback.
       WEBHOOK_RATE_PER_SECOND: "0", ...extraEnv,
     },
     stdio: ["ignore", "pipe", "inherit", "ipc"],
+  });
+  // What the engine double applied is what the cloud double answers (IPC keeps them in order).
+  proc.on("message", (m: { declared?: { ids: TenantIds; spec: TenantSpec }; destroyed?: Parameters<CloudDouble["forget"]>[0] }) => {
+    if (m.declared) cloud.declare(m.declared.ids, m.declared.spec);
+    if (m.destroyed) cloud.forget(m.destroyed);
   });
   const url = await new Promise<string>((resolve, reject) => {
     proc.once("exit", (code) => reject(new Error(`service exited with ${code}`)));
@@ -72,10 +87,27 @@ function rssMiB(svc: Service): number {
   return Number(line?.replace(/\D+/g, "") ?? 0) / 1024;
 }
 
+/** The engine's call counts; the answer also comes after every `declared` the child sent before it. */
 function engineCalls(svc: Service): Promise<Record<string, number>> {
   return new Promise((resolve) => {
-    svc.proc.once("message", (m) => resolve((m as { calls: Record<string, number> }).calls));
+    const hear = (m: { calls?: Record<string, number> }) => {
+      if (!m.calls) return;
+      svc.proc.off("message", hear);
+      resolve(m.calls);
+    };
+    svc.proc.on("message", hear);
     svc.proc.send("calls");
+  });
+}
+
+/** A POST that waits as long as it takes (fetch gives up on headers after 300 s: undici's headersTimeout). */
+function postUnbounded(svc: Service, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${svc.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (c: string) => (body += c)).on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.once("error", reject).end();
   });
 }
 
@@ -159,12 +191,31 @@ else {
   say(`pages of 100 out of ${N}: p50 ${pct(all.ms, 50).toFixed(1)} ms, p99 ${pct(all.ms, 99).toFixed(1)} ms; filtered by phase: p50 ${pct(ready.ms, 50).toFixed(1)} ms, p99 ${pct(ready.ms, 99).toFixed(1)} ms`);
 }
 
-// 3. One drift sweep over every ready stack.
+// 3. One drift sweep over every ready stack (all in sync: the cloud double answers what each declared).
 const before = await engineCalls(svc);
+const requestsBefore = Object.values(cloud.counts).reduce((a, b) => a + b, 0);
+cloud.resetCounts();
 const sweepT0 = Date.now();
-const sweep = await operator(svc, "/v1/drift/checks", { method: "POST" });
+const sweep = await postUnbounded(svc, "/v1/drift/checks");
+const sweepMs = Date.now() - sweepT0;
 const after = await engineCalls(svc);
-say(`drift sweep of ${N} in-sync stacks: ${sweep.status}, ${s(Date.now() - sweepT0)}, engine calls ${(after.drift ?? 0) - (before.drift ?? 0)} (refresh previews)`);
+const requests = cloud.counts;
+const results = sweep.status === 200 ? ((JSON.parse(sweep.body) as { results: Array<{ outcome: string; state?: string }> }).results) : [];
+const outcomes: Record<string, number> = {};
+for (const r of results) {
+  const key = r.state ? `${r.outcome} ${r.state}` : r.outcome;
+  outcomes[key] = (outcomes[key] ?? 0) + 1;
+}
+const stacks = results.length;
+const totalRequests = Object.values(requests).reduce((a, b) => a + b, 0);
+const perStack = (n: number) => (stacks ? (n / stacks).toFixed(3) : "n/a");
+say(`drift sweep (on demand, 4 checks at a time) of ${stacks} stacks (cloud double knows ${cloud.tenants}): ${sweep.status}, ${s(sweepMs)} (${stacks ? (sweepMs / stacks).toFixed(1) : "n/a"} ms per stack), outcomes ${JSON.stringify(outcomes)}`);
+say(`  engine calls during the sweep: ${(after.drift ?? 0) - (before.drift ?? 0)} refresh previews; all engine calls ${JSON.stringify(Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0)))}`);
+// The baseline, computed not run (a second sweep without the pre-check would cost as long again): the
+// detector's refresh previews are one at a time (drift.ts engineTurn = limiter(1)).
+say(`  without the pre-check: ${stacks} refresh previews one at a time, ideally ${stacks} x mean = ${s(stacks * opMeanMs)} (${stacks * opMeanMs > 0 ? ((stacks * opMeanMs) / sweepMs).toFixed(1) : "n/a"} x this sweep's wall time)`);
+say(`  OpenStack requests during the sweep: ${totalRequests} (${perStack(totalRequests)} per stack); before it (creation): ${requestsBefore}`);
+for (const [route, n] of Object.entries(requests).sort(([a], [b]) => a.localeCompare(b))) say(`    ${route}: ${n} (${perStack(n)} per stack)`);
 
 // 4 and 5: restart with what the service declares changed; the rollout and a purchase during it.
 await stop(svc);
@@ -194,4 +245,5 @@ else {
 memory.push(["after the rollout", rssMiB(svc)]);
 say(`resident memory (VmRSS): ${memory.map(([k, v]) => `${k} ${v.toFixed(0)} MiB`).join("; ")}`);
 await stop(svc);
+await cloud.stop();
 rmSync(dataDir, { recursive: true, force: true });

@@ -35,8 +35,12 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** Starts the HTTP service and the reconcile workers. `engine`/`log` are replaceable for tests. */
-export async function startService(config: Config, overrides: { engine?: Engine; log?: Logger; guard?: TenantGuard } = {}): Promise<RunningService> {
+/**
+ * Starts the HTTP service and the reconcile workers. `engine`/`log` are replaceable for tests; `driftCloud`
+ * is the cloud the drift pre-check reads, for an engine double (the scale bench's cloud double): without
+ * it, the configured cloud's, and none with an engine override (a double's stacks are in no real cloud).
+ */
+export async function startService(config: Config, overrides: { engine?: Engine; log?: Logger; guard?: TenantGuard; driftCloud?: CloudClient } = {}): Promise<RunningService> {
   const redact = makeRedactor(config.secrets);
   const log = overrides.log ?? createLogger({ redact, level: config.logLevel });
   const { db, scheduler } = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
@@ -66,10 +70,11 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const guard = overrides.guard ?? (cloud
     ? new CloudGuard(cloud, { policy: config.cancellation.orphanPolicy, pollMs: 2000, timeoutMs: config.cancellation.purgeTimeoutSeconds * 1000 })
     : undefined);
+  const precheckCloud = overrides.driftCloud ?? (overrides.engine ? undefined : cloud);
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
     db, scheduler, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire,
     // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
-    driftObserve: cloud && !overrides.engine ? tenantPrecheck({ client: cloud, settings, log }) : undefined,
+    driftObserve: precheckCloud ? tenantPrecheck({ client: precheckCloud, settings, log }) : undefined,
     concurrency: config.reconcile.concurrency, bulkSlots: config.reconcile.bulkSlots, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
     retryBackoffMs: config.reconcile.backoffMs,
   });

@@ -1,4 +1,6 @@
 import type { StackOutputs } from "../../src/domain/lifecycle.js";
+import type { TenantIds } from "../../src/domain/tenant-observation.js";
+import type { TenantSpec } from "../../src/domain/tenant-spec.js";
 import type { Engine } from "../../src/provisioning/engine.js";
 
 /**
@@ -17,7 +19,12 @@ export class PacedEngine implements Engine {
   private seed: number;
 
   constructor(
-    private readonly o: { medianMs: number; sigma: number; timeScale: number; seed?: number },
+    private readonly o: {
+      medianMs: number; sigma: number; timeScale: number; seed?: number;
+      /** Hears what each `up` declared for its tenant, and each `destroy` (the scale bench's cloud double answers from it). */
+      onApplied?: (ids: TenantIds, spec: TenantSpec) => void;
+      onDestroyed?: (ids: TenantIds) => void;
+    },
   ) {
     this.seed = o.seed ?? 42;
   }
@@ -53,12 +60,16 @@ export class PacedEngine implements Engine {
       projectId: known?.projectId ?? `p-${req.stack}`, userId: known?.userId ?? `u-${req.stack}`, userName: req.spec.userName,
       authUrl: req.spec.authUrl, region: req.spec.region, domainId: req.spec.domainId, password: req.password,
     });
+    const applied = this.outs.get(req.stack)!;
+    this.o.onApplied?.({ projectId: applied.projectId, userId: applied.userId }, req.spec);
     const resourceChanges: Record<string, number> = known ? { update: 1, same: 5 } : { create: 6 };
     return { resourceChanges };
   }
   async destroy(req: Parameters<Engine["destroy"]>[0]) {
     this.calls.destroy++;
     await this.wait();
+    const gone = this.outs.get(req.stack);
+    if (gone) this.o.onDestroyed?.({ projectId: gone.projectId, userId: gone.userId });
     this.outs.delete(req.stack);
     return { resourceChanges: { delete: 6 } };
   }

@@ -2,16 +2,33 @@
  * The service in its own process for the scale bench (its resident memory is its own): the real wiring
  * (`startService`) on an embedded PGlite in DATA_DIR, around the paced engine double. Prints its URL on
  * the first stdout line; answers "calls" on its IPC channel with the engine's call counts.
+ *
+ * With BENCH_CLOUD_URL (the bench's cloud double, bench/support/cloud-double.ts, in the parent process so
+ * that its memory and work are not the service's), drift sweeps take the production pre-check
+ * (tenantPrecheck over a CloudClient) against it, and each stack the engine double applies is posted to the
+ * parent ({ declared }) so the double answers what the stack declares. The tenant guard stays off: the
+ * bench measures the queue, not the guard's requests around each update.
  */
 import { loadConfig } from "../../src/config.js";
 import { createLogger, makeRedactor } from "../../src/log.js";
+import { CloudClient } from "../../src/openstack/cloud-client.js";
 import { startService } from "../../src/server.js";
+import { cloudDoubleCredentials } from "./cloud-double.js";
 import { PacedEngine } from "./paced-engine.js";
 
 const config = loadConfig(process.env);
 const log = createLogger({ redact: makeRedactor(config.secrets), level: "error" });
-const engine = new PacedEngine({ medianMs: 8000, sigma: 0.6, timeScale: Number(process.env.BENCH_TIME_SCALE ?? 0.01) });
-const svc = await startService(config, { engine, log });
+const cloudUrl = process.env.BENCH_CLOUD_URL;
+const engine = new PacedEngine({
+  medianMs: 8000, sigma: 0.6, timeScale: Number(process.env.BENCH_TIME_SCALE ?? 0.01),
+  ...(cloudUrl
+    ? {
+        onApplied: (ids, spec) => process.send?.({ declared: { ids, spec } }),
+        onDestroyed: (ids) => process.send?.({ destroyed: ids }),
+      }
+    : {}),
+});
+const svc = await startService(config, { engine, log, ...(cloudUrl ? { driftCloud: new CloudClient(cloudDoubleCredentials(cloudUrl)) } : {}) });
 process.stdout.write(`${JSON.stringify({ url: svc.url })}\n`);
 process.on("message", (m) => {
   if (m === "calls") process.send?.({ calls: engine.calls });
