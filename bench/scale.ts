@@ -88,6 +88,19 @@ function rssMiB(svc: Service): number {
 }
 
 /** The engine's call counts; the answer also comes after every `declared` the child sent before it. */
+function upMsOf(svc: Service, stack: string): Promise<number> {
+  return new Promise((resolve) => {
+    const listen = (m: unknown) => {
+      if (typeof m === "object" && m !== null && "upMs" in m) {
+        svc.proc.off("message", listen);
+        resolve(Number((m as { upMs: number | null }).upMs ?? Number.NaN));
+      }
+    };
+    svc.proc.on("message", listen);
+    svc.proc.send({ upMsOf: stack });
+  });
+}
+
 function engineCalls(svc: Service): Promise<Record<string, number>> {
   return new Promise((resolve) => {
     const hear = (m: { calls?: Record<string, number> }) => {
@@ -231,11 +244,26 @@ else {
   const startRes = await operator(svc, "/v1/rollouts", { method: "POST", body: JSON.stringify({ waves: ["1%", "10%", "100%"], maxFailures: 10, pauseSeconds: 1 }) });
   const rollout = (await startRes.json()) as { id: string };
   await new Promise((r) => setTimeout(r, 5000));
-  const p0 = Date.now();
-  await purchase(svc, "during-rollout");
-  await until("the purchase during the rollout", async () => (await phaseOf(svc, "during-rollout")) === "ready", 600_000, 20);
-  const purchaseMs = Date.now() - p0;
-  say(`purchase during the rollout: ready after ${purchaseMs} ms; 2 x one engine operation (median) = ${(2 * opMedianMs).toFixed(0)} ms: ${(purchaseMs / opMedianMs).toFixed(2)} x one operation`);
+  // Ten purchases, one after the other, while the rollout's bulk work holds every slot it may take. Each
+  // one's time to ready is its own engine operation (a draw of the same law) plus the wait for a slot and
+  // the service's own work around it: "customers first" means the wait stays near zero, so the time to
+  // ready stays within 2 x the purchase's own operation (at TIME_SCALE 1/100 the service's fixed work per
+  // operation, tens of ms on a loaded PGlite, weighs 100 x more against the engine than it does for real).
+  const samples: Array<{ readyMs: number; upMs: number }> = [];
+  for (let i = 0; i < 10; i++) {
+    const id = `during-rollout-${i}`;
+    const p0 = Date.now();
+    await purchase(svc, id);
+    await until("a purchase during the rollout", async () => (await phaseOf(svc, id)) === "ready", 600_000, 10);
+    const readyMs = Date.now() - p0;
+    samples.push({ readyMs, upMs: await upMsOf(svc, `sub-${id}`) });
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const ready = samples.map((x) => x.readyMs);
+  const around = samples.map((x) => x.readyMs - x.upMs);
+  const ratio = samples.map((x) => x.readyMs / x.upMs);
+  const state = ((await (await operator(svc, `/v1/rollouts/${rollout.id}`)).json()) as { state: string }).state;
+  say(`10 purchases during the rollout (still ${state}): time to ready p50 ${pct(ready, 50).toFixed(0)} ms, max ${pct(ready, 100).toFixed(0)} ms; their own engine operation p50 ${pct(samples.map((x) => x.upMs), 50).toFixed(0)} ms; wait + service work around it p50 ${pct(around, 50).toFixed(0)} ms, max ${pct(around, 100).toFixed(0)} ms; time to ready / own operation p50 ${pct(ratio, 50).toFixed(2)}, max ${pct(ratio, 100).toFixed(2)} (target: within 2 x one operation; 2 x the median operation = ${(2 * opMedianMs).toFixed(0)} ms)`);
   await until("the rollout", async () => {
     const r = (await (await operator(svc, `/v1/rollouts/${rollout.id}`)).json()) as { state: string };
     return r.state !== "running" && r.state !== "pausing";

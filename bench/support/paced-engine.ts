@@ -48,13 +48,18 @@ export class PacedEngine implements Engine {
     return this.seed / 2 ** 32;
   }
 
-  private wait(): Promise<void> {
-    return new Promise((r) => setTimeout(r, this.sampleMs()));
+  /** How long each stack's last `up` waited (ms): a purchase's own engine time, beside its time to ready. */
+  readonly lastUpMs = new Map<string, number>();
+
+  private wait(stack?: string): Promise<void> {
+    const ms = this.sampleMs();
+    if (stack) this.lastUpMs.set(stack, ms);
+    return new Promise((r) => setTimeout(r, ms));
   }
 
   async up(req: Parameters<Engine["up"]>[0]) {
     this.calls.up++;
-    await this.wait();
+    await this.wait(req.stack);
     const known = this.outs.get(req.stack);
     this.outs.set(req.stack, {
       projectId: known?.projectId ?? `p-${req.stack}`, userId: known?.userId ?? `u-${req.stack}`, userName: req.spec.userName,

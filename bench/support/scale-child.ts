@@ -32,5 +32,6 @@ const svc = await startService(config, { engine, log, ...(cloudUrl ? { driftClou
 process.stdout.write(`${JSON.stringify({ url: svc.url })}\n`);
 process.on("message", (m) => {
   if (m === "calls") process.send?.({ calls: engine.calls });
+  else if (typeof m === "object" && m !== null && "upMsOf" in m) process.send?.({ upMs: engine.lastUpMs.get(String(m.upMsOf)) ?? null });
 });
 process.once("SIGINT", () => void svc.close().then(() => process.exit(0)));
