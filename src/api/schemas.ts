@@ -162,7 +162,8 @@ export const PreviewResponse = z
   .openapi("Preview");
 
 /** The stack's history as the engine reads it from Pulumi (provisioning/engine.ts): the audit log as is. */
-export const HistoryEntry = EngineHistoryEntry.openapi("HistoryEntry");
+// No `.openapi()` on it: the engine's module may load before @hono/zod-openapi extends zod's prototype.
+export const HistoryEntry = EngineHistoryEntry;
 export const HistoryResponse = z.object({ stack: z.string(), history: z.array(HistoryEntry) }).openapi("History");
 
 export const RetryAccepted = z.object({ status: z.literal("accepted"), subscription: SubscriptionView });
