@@ -83,6 +83,7 @@ export function assembleWorkers(o: WorkerOptions) {
   const reconciler = new Reconciler({
     store, engine: o.engine, settings: o.settings, programVersion: version, log: o.log, metrics, progress, locks: o.db, queue: o.queue,
     ...(o.guard ? { guard: o.guard } : {}), concurrency: o.concurrency, pollMs: o.pollMs,
+    ...(o.scheduler ? { customerDb: o.scheduler.ahead.bind(o.scheduler) } : {}),
     ...(o.bulkSlots !== undefined ? { bulkSlots: o.bulkSlots } : {}),
     ...(o.retryBackoffMs !== undefined ? { retryDelayMs: earliestRetryMs(o.retryBackoffMs) } : {}),
     onRepaired: (id) => void drift?.recheck(id),
@@ -144,7 +145,7 @@ function rolloutGauges(metrics: Metrics, store: RolloutStore, runner: RolloutRun
     },
   });
   new Gauge({
-    name: "tenants_stacks_differing_from_declaration", help: "Ready stacks whose applied declaration differs from what the service now declares (what `tenantctl rollout plan` would change; recomputed at most once a minute)", registers,
+    name: "tenants_stacks_differing_from_declaration", help: "Ready stacks whose applied declaration differs from what the service now declares (what `tenantctl rollout plan` would change; recomputed at most every ten minutes and when a rollout starts or ends)", registers,
     async collect() {
       this.set(await runner.differingCount());
     },

@@ -48,12 +48,15 @@ export class PacedEngine implements Engine {
     return this.seed / 2 ** 32;
   }
 
-  /** How long each stack's last `up` waited (ms): a purchase's own engine time, beside its time to ready. */
-  readonly lastUpMs = new Map<string, number>();
+  /**
+   * Each stack's last `up`: when it began (epoch ms, the bench's clock too) and how long it waited: a
+   * purchase's own engine time, and what came before and after it, beside its time to ready.
+   */
+  readonly lastUp = new Map<string, { startedAt: number; ms: number }>();
 
   private wait(stack?: string): Promise<void> {
     const ms = this.sampleMs();
-    if (stack) this.lastUpMs.set(stack, ms);
+    if (stack) this.lastUp.set(stack, { startedAt: Date.now(), ms });
     return new Promise((r) => setTimeout(r, ms));
   }
 

@@ -1,7 +1,9 @@
 /**
  * The service in its own process for the scale bench (its resident memory is its own): the real wiring
  * (`startService`) on an embedded PGlite in DATA_DIR, around the paced engine double. Prints its URL on
- * the first stdout line; answers "calls" on its IPC channel with the engine's call counts.
+ * the first stdout line; answers on its IPC channel "calls" with the engine's call counts, "memory" with
+ * node's own view of its memory, "gc" with the same after a full collection (when run with --expose-gc),
+ * "snapshot" with the path of a heap snapshot it wrote, { upOf: stack } with that stack's last `up`.
  *
  * With BENCH_CLOUD_URL (the bench's cloud double, bench/support/cloud-double.ts, in the parent process so
  * that its memory and work are not the service's), drift sweeps take the production pre-check
@@ -9,6 +11,7 @@
  * parent ({ declared }) so the double answers what the stack declares. The tenant guard stays off: the
  * bench measures the queue, not the guard's requests around each update.
  */
+import { writeHeapSnapshot } from "node:v8";
 import { loadConfig } from "../../src/config.js";
 import { createLogger, makeRedactor } from "../../src/log.js";
 import { CloudClient } from "../../src/openstack/cloud-client.js";
@@ -32,6 +35,11 @@ const svc = await startService(config, { engine, log, ...(cloudUrl ? { driftClou
 process.stdout.write(`${JSON.stringify({ url: svc.url })}\n`);
 process.on("message", (m) => {
   if (m === "calls") process.send?.({ calls: engine.calls });
-  else if (typeof m === "object" && m !== null && "upMsOf" in m) process.send?.({ upMs: engine.lastUpMs.get(String(m.upMsOf)) ?? null });
+  else if (m === "memory") process.send?.({ memory: process.memoryUsage() });
+  else if (m === "gc") {
+    (globalThis as { gc?: () => void }).gc?.();
+    process.send?.({ gcMemory: process.memoryUsage() });
+  } else if (m === "snapshot") process.send?.({ snapshot: writeHeapSnapshot() });
+  else if (typeof m === "object" && m !== null && "upOf" in m) process.send?.({ up: engine.lastUp.get(String(m.upOf)) ?? null });
 });
 process.once("SIGINT", () => void svc.close().then(() => process.exit(0)));

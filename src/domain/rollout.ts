@@ -102,22 +102,41 @@ export function changesOf(s: StackDeclaration): string[] | null {
 /**
  * The grouped diff a rollout plan shows: stacks whose declaration would change, grouped by exactly the
  * same set of changes (10,000 tenants that all get `keyPairs: 100 -> 20` are one line), largest first.
- * A stack updated before hashes were recorded counts as "declaration not recorded".
+ * A stack updated before hashes were recorded counts as "declaration not recorded". Built one stack at a
+ * time (`add`), so that a plan over a fleet holds its groups, never the fleet's declarations.
  */
-export function planRollout(stacks: readonly StackDeclaration[], examplesPerGroup = 3): { total: number; changing: number; groups: RolloutGroup[] } {
-  const groups = new Map<string, RolloutGroup>();
-  let changing = 0;
-  for (const s of stacks) {
+export class RolloutPlanner {
+  private readonly groups = new Map<string, RolloutGroup>();
+  private total = 0;
+  private changing = 0;
+
+  constructor(private readonly examplesPerGroup = 3) {}
+
+  /** Counts one ready stack in; returns what a rollout would change on it (null: nothing). */
+  add(s: StackDeclaration): string[] | null {
+    this.total++;
     const changes = changesOf(s);
-    if (!changes) continue;
-    changing++;
+    if (!changes) return null;
+    this.changing++;
     const key = changes.join("\n");
-    const group = groups.get(key) ?? { changes, count: 0, examples: [] };
+    const group = this.groups.get(key) ?? { changes, count: 0, examples: [] };
     group.count++;
-    if (group.examples.length < examplesPerGroup) group.examples.push(s.subscriptionId);
-    groups.set(key, group);
+    if (group.examples.length < this.examplesPerGroup) group.examples.push(s.subscriptionId);
+    this.groups.set(key, group);
+    return changes;
   }
-  return { total: stacks.length, changing, groups: [...groups.values()].sort((a, b) => b.count - a.count || (a.changes[0]! < b.changes[0]! ? -1 : 1)) };
+
+  plan(): { total: number; changing: number; groups: RolloutGroup[] } {
+    const groups = [...this.groups.values()].sort((a, b) => b.count - a.count || (a.changes[0]! < b.changes[0]! ? -1 : 1));
+    return { total: this.total, changing: this.changing, groups };
+  }
+}
+
+/** The plan of `stacks` at once (RolloutPlanner over all of them). */
+export function planRollout(stacks: readonly StackDeclaration[], examplesPerGroup = 3): { total: number; changing: number; groups: RolloutGroup[] } {
+  const planner = new RolloutPlanner(examplesPerGroup);
+  for (const s of stacks) planner.add(s);
+  return planner.plan();
 }
 
 /**

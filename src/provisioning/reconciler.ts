@@ -19,6 +19,13 @@ export interface ReconcilerOptions extends OperationDeps {
   onJobDone?: (subscription: string) => void;
   /** How often this process looks for jobs it was not told about (other replicas' events, retries due). */
   pollMs: number;
+  /**
+   * Runs a customer's job so that its database work goes ahead of background work (the embedded store's
+   * scheduler: one thread, where each background statement first waits for the event loop to turn): a
+   * free slot is not enough when each of a purchase's statements would wait for a loop turn crowded
+   * with a fleet's statements.
+   */
+  customerDb?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** How often the safety-net scan runs (at least; never more often than the poll). */
@@ -132,7 +139,8 @@ export class Reconciler {
             const bulk = job.lane === "bulk";
             this.active++;
             if (bulk) this.activeBulk++;
-            const run = this.work(job).finally(() => {
+            const work = !bulk && this.o.customerDb ? this.o.customerDb(() => this.work(job)) : this.work(job);
+            const run = work.finally(() => {
               this.active--;
               if (bulk) this.activeBulk--;
               this.inflight.delete(run);

@@ -1,6 +1,6 @@
 import { conflict, invalid, notFound } from "../domain/errors.js";
 import {
-  assignWaves, changesLine, changesOf, declarationHash, nextRolloutStep, planRollout, queuedStackOutcome, rolloutNote, waveMarking, waveSizes,
+  assignWaves, changesLine, declarationHash, nextRolloutStep, queuedStackOutcome, RolloutPlanner, rolloutNote, waveMarking, waveSizes,
   type RolloutGroup, type RolloutRecord, type RolloutStackState, type StackDeclaration,
 } from "../domain/rollout.js";
 import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
@@ -37,8 +37,11 @@ export interface RolloutProgressView {
   failures: Array<{ subscriptionId: string; wave: number; reason: string | null }>;
 }
 
-/** Ready stacks read per statement when a plan goes through all of them. */
-const PAGE = 1000;
+/**
+ * Ready stacks read per statement when a plan goes through all of them: a page's rows and specs live
+ * while it is compared, so a smaller page leaves less for V8 to promote to its old space.
+ */
+const PAGE = 200;
 /** Stacks marked per transaction when a wave starts (a wave of 9,000 is nine short transactions). */
 const MARK_BATCH = 500;
 
@@ -57,6 +60,7 @@ export class RolloutRunner {
   private kicked: NodeJS.Timeout | undefined;
   private stopped = true;
   private differing: { at: number; count: number } | undefined;
+  private replanning: Promise<RolloutPlan> | undefined;
 
   constructor(private readonly o: RolloutRunnerOptions) {}
 
@@ -90,26 +94,39 @@ export class RolloutRunner {
 
   /** What a rollout started now would change: every ready stack's declaration against the service's. */
   async plan(): Promise<RolloutPlan> {
-    const stacks = await this.declarations();
-    const plan = planRollout(stacks);
+    const planner = new RolloutPlanner();
+    await this.eachDeclaration((s) => void planner.add(s));
+    const plan = planner.plan();
     this.differing = { at: this.now(), count: plan.changing };
     return { programVersion: this.o.programVersion, ...plan };
   }
 
-  /** Ready stacks that differ from what the service declares now (a gauge; recomputed at most once a minute). */
-  async differingCount(maxAgeMs = 60_000): Promise<number> {
-    if (!this.differing || this.now() - this.differing.at > maxAgeMs) await this.plan();
+  /**
+   * Ready stacks that differ from what the service declares now (a gauge and a health line). Recomputed
+   * at most every ten minutes, and after a rollout starts or ends: what the service declares is fixed for
+   * the life of a process (its settings and program version), and the stacks it updates meanwhile declare
+   * exactly that, so the count only goes stale through another replica or a rollout. A plan over 10,000
+   * stacks allocates ~70 MB that V8 promotes before it dies (heap profile of bench/scale.ts), and once a
+   * minute kept the service ~100 MiB above its resting size. One recomputation at a time: on a busy
+   * embedded database a plan takes seconds, and each scrape meanwhile would start another.
+   */
+  async differingCount(maxAgeMs = 600_000): Promise<number> {
+    if (!this.differing || this.now() - this.differing.at > maxAgeMs) {
+      this.replanning ??= this.plan().finally(() => (this.replanning = undefined));
+      await this.replanning;
+    }
     return this.differing?.count ?? 0;
   }
 
   /** Starts a rollout of every changing stack in `waves` (cumulative shares); 409 while another one is not finished. */
   async begin(o: { waves: number[]; maxFailures: number; pauseSeconds: number }): Promise<RolloutRecord> {
-    const stacks = await this.declarations();
-    const plan = planRollout(stacks);
-    const changing = stacks.flatMap((s) => {
-      const changes = changesOf(s);
-      return changes ? [{ subscriptionId: s.subscriptionId, changes: changesLine(changes) }] : [];
+    const planner = new RolloutPlanner();
+    const changing: Array<{ subscriptionId: string; changes: string }> = [];
+    await this.eachDeclaration((s) => {
+      const changes = planner.add(s);
+      if (changes) changing.push({ subscriptionId: s.subscriptionId, changes: changesLine(changes) });
     });
+    const plan = planner.plan();
     if (changing.length === 0) throw conflict("nothing to roll out: every ready stack declares what the service would");
     const sizes = waveSizes(changing.length, o.waves);
     const created = await this.o.rollouts.create(
@@ -246,15 +263,15 @@ export class RolloutRunner {
     return r;
   }
 
-  private async declarations(): Promise<StackDeclaration[]> {
-    const out: StackDeclaration[] = [];
+  /** Every ready stack's declaration, against what the service would declare, a page at a time (none kept). */
+  private async eachDeclaration(visit: (s: StackDeclaration) => void): Promise<void> {
     for (let after: string | null = null; ; ) {
       const page = await this.o.declarations.readyDeclarations(after, PAGE);
       for (const d of page) {
         const spec = tenantSpecOf(d.desired, this.o.settings);
-        out.push({ subscriptionId: d.id, applied: d.declared, wanted: { spec, programVersion: this.o.programVersion, hash: declarationHash(spec, this.o.programVersion) } });
+        visit({ subscriptionId: d.id, applied: d.declared, wanted: { spec, programVersion: this.o.programVersion, hash: declarationHash(spec, this.o.programVersion) } });
       }
-      if (page.length < PAGE) return out;
+      if (page.length < PAGE) return;
       after = page.at(-1)!.id;
     }
   }

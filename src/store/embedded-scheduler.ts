@@ -16,10 +16,18 @@ export interface Scheduler {
    * statements wait before they start, at most a second each (never starved).
    */
   holdBackground(): () => void;
+  /**
+   * Runs `fn` as work a customer waits for that is not a webhook's answer (their stack operation): its
+   * statements do not wait for the event loop to turn before they go, so that while a fleet's bulk
+   * operations keep the loop busy, each of them costs the customer no loop turn; they still wait while
+   * webhooks hold the gate, and take their place in line. Like `foreground`, the mark travels with
+   * everything `fn` awaits: start no long-lived work inside it.
+   */
+  ahead<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** PostgreSQL serves connections side by side: nothing to schedule. */
-export const unscheduled: Scheduler = { foreground: (fn) => fn(), holdBackground: () => () => {} };
+export const unscheduled: Scheduler = { foreground: (fn) => fn(), holdBackground: () => () => {}, ahead: (fn) => fn() };
 
 const letLoopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -40,9 +48,14 @@ export class EmbeddedScheduler implements Scheduler {
   // Marks the async context of `foreground` calls: the database is reached through stores that do not
   // know who is waiting, so the priority travels with the call rather than as a parameter.
   private readonly urgent = new AsyncLocalStorage<true>();
+  private readonly customer = new AsyncLocalStorage<true>();
 
   foreground<T>(fn: () => Promise<T>): Promise<T> {
     return this.urgent.run(true, fn);
+  }
+
+  ahead<T>(fn: () => Promise<T>): Promise<T> {
+    return this.customer.run(true, fn);
   }
 
   holdBackground(): () => void {
@@ -58,7 +71,7 @@ export class EmbeddedScheduler implements Scheduler {
   /** How the embedded `Db` runs what is begun outside a transaction. */
   async background<T>(run: () => Promise<T>): Promise<T> {
     if (this.urgent.getStore()) return run();
-    await letLoopTurn();
+    if (!this.customer.getStore()) await letLoopTurn();
     const previous = this.previousInLine;
     let done!: () => void;
     this.previousInLine = new Promise<void>((r) => (done = r));

@@ -4,6 +4,7 @@ import type { TrustProxy } from "../../src/config.js";
 import { signWebhook } from "../../src/domain/webhook-signature.js";
 import { createLogger, makeRedactor } from "../../src/log.js";
 import { openPglite, type Db } from "../../src/store/db.js";
+import type { Scheduler } from "../../src/store/embedded-scheduler.js";
 import { migrate } from "../../src/store/migrations.js";
 import type { TenantSettings } from "../../src/domain/tenant-spec.js";
 import type { Engine } from "../../src/provisioning/engine.js";
@@ -60,6 +61,8 @@ interface HarnessOptions {
   driftObserve?: WorkerOptions["driftObserve"];
   /** The version of the program declaring tenants (a new one is a fleet change). */
   programVersion?: string;
+  /** Who goes first on the database (the embedded store's scheduler in production); none by default. */
+  scheduler?: Scheduler;
 }
 
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
@@ -80,7 +83,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   // The same wiring as the server (src/workers.ts); the drift schedule is off (tests sweep on demand).
   const cloudesireConfig = opts.cloudesire ? { ...CLOUDESIRE_DEFAULTS, ...opts.cloudesire } : undefined;
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore } = assembleWorkers({
-    db, queue, engine, log, settings, programVersion: opts.programVersion ?? "p-test", rolloutTickMs: 10, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
+    db, scheduler: opts.scheduler, queue, engine, log, settings, programVersion: opts.programVersion ?? "p-test", rolloutTickMs: 10, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
     concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0, driftObserve: opts.driftObserve,
     retryBackoffMs: 0, // as both queues below are opened
   });

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_QUOTA_DEFAULTS } from "../../../src/domain/quota.js";
 import type { TenantSettings } from "../../../src/domain/tenant-spec.js";
+import { createLogger, makeRedactor } from "../../../src/log.js";
 import { EngineFailure } from "../../../src/provisioning/engine.js";
+import { RolloutRunner } from "../../../src/provisioning/rollout-runner.js";
 import type { RolloutDetail, RolloutPlan } from "../../../src/api/rollout-schemas.js";
 import type { z } from "zod";
 import { event } from "../../support/events.js";
@@ -179,5 +181,38 @@ describe("fleet rollouts", () => {
     const done = await detail(h, id);
     expect(done.progress[1]?.stacks).toMatchObject({ succeeded: 8, skipped: 1 });
     expect(rolloutUps(h)).not.toContain("s07");
+  });
+});
+
+describe("the gauge of stacks differing from the declaration", () => {
+  // Fails on the code before: every scrape while a plan was being computed started another one (each
+  // holding every ready stack's declarations), so a scrape a second over a slow plan of 10,000 stacks
+  // piled up plans (bench/scale.ts: 216 MiB of heap in use right after 10,000 purchases).
+  it("computes one plan at a time however many scrapes come while it runs, and reads the fleet a page at a time", async () => {
+    const h = await fleetThenChangedDefaults();
+    const logs: string[] = [];
+    let reads = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const runner = new RolloutRunner({
+      rollouts: h.rolloutStore, locks: h.db, settings: FEWER_KEY_PAIRS, programVersion: "p-test", kickReconciler: () => {},
+      log: createLogger({ redact: makeRedactor([]), write: (l) => logs.push(l) }),
+      declarations: {
+        async readyDeclarations(after, limit) {
+          reads++;
+          await gate;
+          return h.store.readyDeclarations(after, limit);
+        },
+      },
+    });
+    const scrapes = Array.from({ length: 5 }, () => runner.differingCount());
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    expect(await Promise.all(scrapes)).toEqual([10, 10, 10, 10, 10]);
+    // Ten ready stacks fit one page: one read for all five scrapes.
+    expect(reads).toBe(1);
+    // Fresh for ten minutes: the next scrape reads nothing.
+    expect(await runner.differingCount()).toBe(10);
+    expect(reads).toBe(1);
   });
 });

@@ -94,4 +94,38 @@ describe("the embedded database and the event loop", () => {
     await background;
     expect(order).toEqual(["foreground", "background"]);
   });
+
+  it("runs a customer's statements (ahead) without a loop turn each, while bulk work's take one turn each", async () => {
+    // Three flows of background statements, each waiting for a loop turn before it goes, like a fleet's
+    // operations; a customer's operation sends ten statements one after the other meanwhile.
+    let stop = false;
+    let others = 0;
+    const flows = [1, 2, 3].map(async () => {
+      while (!stop) {
+        await db.query("SELECT 1");
+        others++;
+      }
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    const before = others;
+    await scheduler.ahead(async () => {
+      for (let i = 0; i < 10; i++) await db.query("SELECT 1");
+    });
+    const meanwhile = others - before;
+    stop = true;
+    await Promise.all(flows);
+    // Taking a loop turn per statement, the flows would have done about 3 x 10 meanwhile.
+    expect(meanwhile).toBeLessThan(10);
+  });
+
+  it("holds a customer's statements (ahead) while webhooks hold the gate", async () => {
+    const release = scheduler.holdBackground();
+    let done = false;
+    const customer = scheduler.ahead(() => db.query("SELECT 1")).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(done).toBe(false);
+    release();
+    await customer;
+    expect(done).toBe(true);
+  });
 });

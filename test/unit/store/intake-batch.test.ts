@@ -206,6 +206,7 @@ describe("IntakeBatcher", () => {
         log.push("foreground");
         return fn();
       },
+      ahead: <T,>(fn: () => Promise<T>) => fn(),
     };
     const batcher = new IntakeBatcher(async (items) => {
       log.push(`batch ${items.length}`);
