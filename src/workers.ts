@@ -83,7 +83,7 @@ export function assembleWorkers(o: WorkerOptions) {
   const reconciler = new Reconciler({
     store, engine: o.engine, settings: o.settings, programVersion: version, log: o.log, metrics, progress, locks: o.db, queue: o.queue,
     ...(o.guard ? { guard: o.guard } : {}), concurrency: o.concurrency, pollMs: o.pollMs,
-    ...(o.scheduler ? { customerDb: o.scheduler.ahead.bind(o.scheduler) } : {}),
+    ...(o.scheduler ? { dbPriority: o.scheduler } : {}),
     ...(o.bulkSlots !== undefined ? { bulkSlots: o.bulkSlots } : {}),
     ...(o.retryBackoffMs !== undefined ? { retryDelayMs: earliestRetryMs(o.retryBackoffMs) } : {}),
     onRepaired: (id) => void drift?.recheck(id),

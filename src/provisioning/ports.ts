@@ -146,3 +146,13 @@ export interface RolloutLedger {
   /** Stacks of `id` not yet queued become skipped with `reason` (an abort). */
   skipWaiting(id: number, reason: string): Promise<number>;
 }
+
+/**
+ * Who goes first on a database that runs one statement at a time (the embedded store's scheduler): a
+ * customer's operation `ahead` of background work, anything else `ordinary`. The mark travels with what
+ * the function awaits and starts.
+ */
+export interface DbPriority {
+  ahead<T>(fn: () => Promise<T>): Promise<T>;
+  ordinary<T>(fn: () => Promise<T>): Promise<T>;
+}

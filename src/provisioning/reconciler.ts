@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { needsOperation } from "../domain/lifecycle.js";
 import { StackOperations, type JobResult, type OperationDeps } from "./operation.js";
-import type { Lane, ReconcileJob, ReconcileQueue, SubscriptionLocks } from "./ports.js";
+import type { DbPriority, Lane, ReconcileJob, ReconcileQueue, SubscriptionLocks } from "./ports.js";
 
 export interface ReconcilerOptions extends OperationDeps {
   locks: SubscriptionLocks;
@@ -20,12 +20,12 @@ export interface ReconcilerOptions extends OperationDeps {
   /** How often this process looks for jobs it was not told about (other replicas' events, retries due). */
   pollMs: number;
   /**
-   * Runs a customer's job so that its database work goes ahead of background work (the embedded store's
-   * scheduler: one thread, where each background statement first waits for the event loop to turn): a
-   * free slot is not enough when each of a purchase's statements would wait for a loop turn crowded
-   * with a fleet's statements.
+   * A customer's operation runs ahead on the database (the embedded store's scheduler: one thread, where
+   * each background statement first waits for the event loop to turn): a free slot is not enough when
+   * each of a purchase's statements would wait for a loop turn crowded with a fleet's statements. Every
+   * other part of a job (its queue calls, the follow-ups it kicks, operators' jobs) is ordinary.
    */
-  customerDb?: <T>(fn: () => Promise<T>) => Promise<T>;
+  dbPriority?: DbPriority;
 }
 
 /** How often the safety-net scan runs (at least; never more often than the poll). */
@@ -139,7 +139,8 @@ export class Reconciler {
             const bulk = job.lane === "bulk";
             this.active++;
             if (bulk) this.activeBulk++;
-            const work = !bulk && this.o.customerDb ? this.o.customerDb(() => this.work(job)) : this.work(job);
+            // Ordinary whatever context kicked this pump (a customer's operation's follow-ups do).
+            const work = this.o.dbPriority ? this.o.dbPriority.ordinary(() => this.work(job)) : this.work(job);
             const run = work.finally(() => {
               this.active--;
               if (bulk) this.activeBulk--;
@@ -172,7 +173,8 @@ export class Reconciler {
       }
       this.local.add(id);
       try {
-        const locked = await this.o.locks.tryWithLock(`reconcile:${id}`, () => this.reconcile(id, job));
+        const customer = job.lane === "customer" && this.o.dbPriority;
+        const locked = await this.o.locks.tryWithLock(`reconcile:${id}`, () => (customer ? customer.ahead(() => this.reconcile(id, job)) : this.reconcile(id, job)));
         if (!locked.acquired) {
           // Another replica works on it: look again shortly (its pass also applies the newest state).
           await this.o.queue.enqueue(id, { delaySeconds: 2, lane: job.lane });

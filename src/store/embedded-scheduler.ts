@@ -24,10 +24,15 @@ export interface Scheduler {
    * everything `fn` awaits: start no long-lived work inside it.
    */
   ahead<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` as ordinary background work whatever the context it is called from: work that only follows
+   * a customer's operation (a job loop it kicked, an operator's job it lets start) must not inherit `ahead`.
+   */
+  ordinary<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** PostgreSQL serves connections side by side: nothing to schedule. */
-export const unscheduled: Scheduler = { foreground: (fn) => fn(), holdBackground: () => () => {}, ahead: (fn) => fn() };
+export const unscheduled: Scheduler = { foreground: (fn) => fn(), holdBackground: () => () => {}, ahead: (fn) => fn(), ordinary: (fn) => fn() };
 
 const letLoopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -48,7 +53,7 @@ export class EmbeddedScheduler implements Scheduler {
   // Marks the async context of `foreground` calls: the database is reached through stores that do not
   // know who is waiting, so the priority travels with the call rather than as a parameter.
   private readonly urgent = new AsyncLocalStorage<true>();
-  private readonly customer = new AsyncLocalStorage<true>();
+  private readonly customer = new AsyncLocalStorage<boolean>();
 
   foreground<T>(fn: () => Promise<T>): Promise<T> {
     return this.urgent.run(true, fn);
@@ -56,6 +61,10 @@ export class EmbeddedScheduler implements Scheduler {
 
   ahead<T>(fn: () => Promise<T>): Promise<T> {
     return this.customer.run(true, fn);
+  }
+
+  ordinary<T>(fn: () => Promise<T>): Promise<T> {
+    return this.customer.run(false, fn);
   }
 
   holdBackground(): () => void {

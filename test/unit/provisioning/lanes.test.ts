@@ -85,8 +85,8 @@ describe("customers first: marketplace events never wait behind operators' bulk 
   // crowded with the fleet's (bench/scale.ts measured 10 ms p50 from the webhook's answer to the
   // operation's start during a rollout, 3 ms with it).
   it("runs a customer's job ahead on the database, an operator's bulk job not", async () => {
-    const ahead = new AsyncLocalStorage<true>();
-    const scheduler: Scheduler = { ...unscheduled, ahead: (fn) => ahead.run(true, fn) };
+    const ahead = new AsyncLocalStorage<boolean>();
+    const scheduler: Scheduler = { ...unscheduled, ahead: (fn) => ahead.run(true, fn), ordinary: (fn) => ahead.run(false, fn) };
     const underAhead = new Map<string, boolean>();
     class Marking extends RecordingEngine {
       override async up(req: StackChange) {
@@ -100,5 +100,31 @@ describe("customers first: marketplace events never wait behind operators' bulk 
     expect((await h.asOperator("/v1/subscriptions/a1/retry", { method: "POST" })).status).toBe(202);
     await h.reconciler.idle();
     expect(Object.fromEntries(underAhead)).toEqual({ "sub-a1": true, "sub-a1 again": false });
+  });
+
+  // Fails without the reconciler's `ordinary`: a job loop kicked from within a customer's operation (its
+  // follow-ups: a rollout's tick, a drift recheck) started the bulk job it found ahead too.
+  it("an operator's job started by a loop a customer's operation kicked is still not ahead", async () => {
+    const ahead = new AsyncLocalStorage<boolean>();
+    const scheduler: Scheduler = { ...unscheduled, ahead: (fn) => ahead.run(true, fn), ordinary: (fn) => ahead.run(false, fn) };
+    const underAhead: boolean[] = [];
+    class Marking extends RecordingEngine {
+      override async up(req: StackChange) {
+        underAhead.push(ahead.getStore() === true);
+        return super.up(req);
+      }
+    }
+    h = await harnessWith(new Marking(), { concurrency: 2, scheduler });
+    await h.send(event("a2", "subscription.created"));
+    await h.reconciler.idle();
+    underAhead.length = 0;
+    // The retry's job waits (the reconciler stopped); then the loop is kicked from within a customer's
+    // context before any other (start's own pump waits for its scan).
+    await h.reconciler.stop();
+    expect((await h.asOperator("/v1/subscriptions/a2/retry", { method: "POST" })).status).toBe(202);
+    h.reconciler.start();
+    await scheduler.ahead(async () => h.reconciler.kick());
+    await until("the retry ran", () => underAhead.length === 1);
+    expect(underAhead).toEqual([false]);
   });
 });

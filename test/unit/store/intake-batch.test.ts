@@ -207,6 +207,7 @@ describe("IntakeBatcher", () => {
         return fn();
       },
       ahead: <T,>(fn: () => Promise<T>) => fn(),
+      ordinary: <T,>(fn: () => Promise<T>) => fn(),
     };
     const batcher = new IntakeBatcher(async (items) => {
       log.push(`batch ${items.length}`);
