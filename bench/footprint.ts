@@ -6,9 +6,8 @@
  *   - the engine host (the child process that loads @pulumi/pulumi and runs the Automation API; started by
  *     the health check at start, ended after a minute without engine calls) separately, and the sum;
  *   - with `--webhooks N`, N events are taken in after each start and the figures read again;
- *   - the peak of the child process that now creates a new database (PGlite's initdb, then the migrations
- *     and pg-boss's schema): what a first start kept resident when initdb ran in the service process
- *     (before issue 16's item 5).
+ *   - the peak of PGlite's initdb alone, in the child process that now runs it: what a first start kept
+ *     resident when initdb ran in the service process (before issue 16's item 5).
  *   Usage: npx tsx bench/footprint.ts [--webhooks 200] [--settle-ms 2000]
  * Before issue 16's item 5 (commit 3fefb73) this printed: first start rss 926 MiB (peak 996), restart
  * 532 MiB: initdb ran in the service process and its peak stayed resident. With initdb in a child but
@@ -127,7 +126,7 @@ try {
     await stop(svc.child);
   }
   const init = await initialiseInChild(join(dataDir, "initdb-alone"));
-  console.log(`creating a database alone (the child that runs initdb and the migrations): peak ${f(init.maxRssKb / 1024)} MiB`);
+  console.log(`PGlite initdb alone (the child that runs it): peak ${f(init.maxRssKb / 1024)} MiB`);
 } finally {
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -49,12 +49,11 @@ const START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=32MB"]
 
 /**
  * `dir` undefined: in memory (tests). A directory must already hold a database (`initialiseInChild`):
- * initdb here would leave this process at its peak memory; only that child opens one with `create`.
- * What is begun outside a transaction runs as `scheduler`'s background work (see EmbeddedScheduler);
- * inside a transaction statements run straight on.
+ * initdb here would leave this process at its peak memory. What is begun outside a transaction runs as
+ * `scheduler`'s background work (see EmbeddedScheduler); inside a transaction statements run straight on.
  */
-export async function openPglite(o: { dir?: string; scheduler?: EmbeddedScheduler; create?: true } = {}): Promise<Db> {
-  if (o.dir && !o.create && !isInitialised(o.dir)) throw new Error(`no database in ${o.dir}: initialise it first (initialiseInChild)`);
+export async function openPglite(o: { dir?: string; scheduler?: EmbeddedScheduler } = {}): Promise<Db> {
+  if (o.dir && !isInitialised(o.dir)) throw new Error(`no database in ${o.dir}: initialise it first (initialiseInChild)`);
   const pglite = new PGlite(o.dir, { startParams: START_PARAMS });
   await pglite.waitReady;
   const scheduler = o.scheduler ?? new EmbeddedScheduler();

@@ -69,13 +69,6 @@ export class JobQueue {
     private readonly db: Db,
   ) {}
 
-  /** Creates (or migrates) pg-boss's schema and nothing else: the embedded database's init child does, ahead of the service. */
-  static async installSchema(db: Db): Promise<void> {
-    const boss = new PgBoss({ db: db.executor() as PgBoss.Db, schema: SCHEMA, schedule: false, supervise: false });
-    await boss.start();
-    await boss.stop({ graceful: false, wait: true, close: false });
-  }
-
   static async open(db: Db, o: QueueOptions, onError: (e: Error) => void): Promise<JobQueue> {
     const boss = new PgBoss({
       db: db.executor() as PgBoss.Db,

@@ -3,8 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDb, openPglite } from "../../../src/store/db.js";
-import { migrate } from "../../../src/store/migrations.js";
-import { SCHEMA } from "../../../src/store/pg-boss-jobs.js";
 import { initialiseInChild } from "../../../src/store/pglite-init.js";
 
 const dirs: string[] = [];
@@ -35,23 +33,6 @@ describe("a new embedded database is created outside the service process (initdb
     const again = await openPglite({ dir });
     expect(await again.query("SELECT n FROM kept")).toEqual([{ n: 7 }]);
     await again.close();
-  }, 60_000);
-
-  // Fails on the code before: the child ran initdb only, and the service created its tables and pg-boss's
-  // schema itself at its first start (~45 MiB more resident than at a restart, bench/scale.ts).
-  it("the child also creates the service's tables and pg-boss's schema: the first start migrates nothing", async () => {
-    const dir = join(fresh(), "pglite");
-    await initialiseInChild(dir);
-    const db = await openPglite({ dir });
-    const applied = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM schema_migrations");
-    const [schema] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'job'", [SCHEMA]);
-    const before = applied[0]?.n ?? 0;
-    await migrate(db);
-    const after = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM schema_migrations"))[0]?.n;
-    await db.close();
-    expect(before).toBeGreaterThan(0);
-    expect(after).toBe(before);
-    expect(schema?.n).toBe(1);
   }, 60_000);
 
   it("the service's first start on an empty data directory works: openDb has it initialised first", async () => {
