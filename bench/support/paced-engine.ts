@@ -21,6 +21,8 @@ export class PacedEngine implements Engine {
   constructor(
     private readonly o: {
       medianMs: number; sigma: number; timeScale: number; seed?: number;
+      /** Stacks whose operations are scaled otherwise (the scale bench's purchases during its rollout). */
+      timeScaleOf?: (stack: string) => number | undefined;
       /** Hears what each `up` declared for its tenant, and each `destroy` (the scale bench's cloud double answers from it). */
       onApplied?: (ids: TenantIds, spec: TenantSpec) => void;
       onDestroyed?: (ids: TenantIds) => void;
@@ -34,13 +36,14 @@ export class PacedEngine implements Engine {
     return this.o.medianMs * Math.exp((this.o.sigma * this.o.sigma) / 2);
   }
 
-  /** One operation's duration in ms, already scaled. */
-  sampleMs(): number {
+  /** One operation's duration in ms, already scaled (as `stack`'s are, when given). */
+  sampleMs(stack?: string): number {
     // Box-Muller on a small LCG: reproducible without a dependency.
     const u1 = Math.max(this.uniform(), 1e-12);
     const u2 = this.uniform();
     const z = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-    return this.o.medianMs * Math.exp(this.o.sigma * z) * this.o.timeScale;
+    const scale = (stack === undefined ? undefined : this.o.timeScaleOf?.(stack)) ?? this.o.timeScale;
+    return this.o.medianMs * Math.exp(this.o.sigma * z) * scale;
   }
 
   private uniform(): number {
@@ -55,7 +58,7 @@ export class PacedEngine implements Engine {
   readonly lastUp = new Map<string, { startedAt: number; ms: number }>();
 
   private wait(stack?: string): Promise<void> {
-    const ms = this.sampleMs();
+    const ms = this.sampleMs(stack);
     if (stack) this.lastUp.set(stack, { startedAt: Date.now(), ms });
     return new Promise((r) => setTimeout(r, ms));
   }

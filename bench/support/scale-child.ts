@@ -24,6 +24,10 @@ const log = createLogger({ redact: makeRedactor(config.secrets), level: "error" 
 const cloudUrl = process.env.BENCH_CLOUD_URL;
 const engine = new PacedEngine({
   medianMs: 8000, sigma: 0.6, timeScale: Number(process.env.BENCH_TIME_SCALE ?? 0.01),
+  // The purchases made during the rollout, at their own scale (BENCH_PURCHASE_TIME_SCALE), if given.
+  ...(process.env.BENCH_PURCHASE_TIME_SCALE
+    ? { timeScaleOf: (stack: string) => (stack.startsWith("sub-during-rollout-") ? Number(process.env.BENCH_PURCHASE_TIME_SCALE) : undefined) }
+    : {}),
   ...(cloudUrl
     ? {
         onApplied: (ids, spec) => process.send?.({ declared: { ids, spec } }),
