@@ -117,6 +117,21 @@ async function memoryBreakdown(svc: Service): Promise<string> {
   return `C heap ${k(parts.cHeap)}, other anonymous ${k(parts.anon)} (JavaScript heap in use ${mib(node.heapUsed)} of ${mib(node.heapTotal)}; external, PGlite's WebAssembly memory among it, ${mib(node.external)}), files ${k(parts.files)} MiB`;
 }
 
+/** VmRSS every 20 s against a progress count, until stopped: whether memory grows with operations or levels off. */
+function rssSeries(svcOf: () => Service, progress: () => Promise<number>): { stop(): string } {
+  const points: string[] = [];
+  const timer = setInterval(() => {
+    const mib = rssMiB(svcOf());
+    void progress().then((n) => points.push(`${n}: ${mib.toFixed(0)}`), () => {});
+  }, 20_000);
+  return {
+    stop() {
+      clearInterval(timer);
+      return points.join(", ");
+    },
+  };
+}
+
 /** Asks the service child on its IPC channel; its answer comes after every `declared` it sent before. */
 function ask<T>(svc: Service, question: unknown, isAnswer: (m: Record<string, unknown>) => boolean): Promise<T> {
   return new Promise((resolve) => {
@@ -214,7 +229,9 @@ await Promise.all(Array.from({ length: 32 }, async () => {
   }
 }));
 const intakeMs = Date.now() - t0;
+const creationSeries = rssSeries(() => svc, async () => (await phases(svc)).ready ?? 0);
 await until("every subscription ready", async () => ((await phases(svc)).ready ?? 0) >= N, N * opMeanMs * 5 + 600_000, 1000);
+say(`resident memory while they were created (MiB at stacks ready): ${creationSeries.stop()}`);
 const allReadyMs = Date.now() - t0;
 const idealMs = (N * opMeanMs) / CONCURRENCY;
 say(`creation: ${N} webhooks taken in ${s(intakeMs)}; all ready after ${s(allReadyMs)}, ideal (n x mean / concurrency) ${s(idealMs)}: ${(allReadyMs / idealMs).toFixed(2)} x ideal`);
@@ -306,11 +323,16 @@ else {
   const part = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(0)}, max ${pct(xs, 100).toFixed(0)} ms`;
   const of = (k: keyof (typeof samples)[number]) => part(samples.map((x) => x[k]));
   say(`  around the engine: webhook answered ${of("intakeMs")}; answer to the operation's start (queue, slot, lock, read) ${of("toBeginMs")}; its start to the engine's (begin) ${of("beginMs")}; engine end to the operation's end (record) ${of("recordMs")}; to seen ready (5 ms polls) ${of("seenMs")}`);
+  const rolloutSeries = rssSeries(() => svc, async () => {
+    const d = (await (await operator(svc, `/v1/rollouts/${rollout.id}`)).json()) as { progress?: Array<{ stacks: Record<string, number> }> };
+    return (d.progress ?? []).reduce((n, w) => n + (w.stacks.succeeded ?? 0) + (w.stacks.failed ?? 0) + (w.stacks.skipped ?? 0), 0);
+  });
   await until("the rollout", async () => {
     const r = (await (await operator(svc, `/v1/rollouts/${rollout.id}`)).json()) as { state: string };
     return r.state !== "running" && r.state !== "pausing";
   }, N * opMeanMs * 5 + 600_000, 1000);
   say(`rollout: ${JSON.stringify(await (await operator(svc, `/v1/rollouts/${rollout.id}`)).json()).slice(0, 300)}`);
+  say(`resident memory during the rollout (MiB at stacks done): ${rolloutSeries.stop()}`);
 }
 await remember("after the rollout");
 say(`resident memory (VmRSS): ${memory.map(([k, v]) => `${k} ${v.toFixed(0)} MiB`).join("; ")}`);
