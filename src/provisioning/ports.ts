@@ -149,8 +149,9 @@ export interface RolloutLedger {
 
 /**
  * Who goes first on a database that runs one statement at a time (the embedded store's scheduler): a
- * customer's operation `ahead` of background work, anything else `ordinary`. The mark travels with what
- * the function awaits and starts.
+ * customer's operation `ahead` of background work; `ordinary` whatever context it is called from, for
+ * what only follows one (a job loop it kicked, an operator's job that loop starts). The mark travels with
+ * everything the function awaits and starts: start no long-lived work inside `ahead`.
  */
 export interface DbPriority {
   ahead<T>(fn: () => Promise<T>): Promise<T>;

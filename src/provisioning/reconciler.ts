@@ -28,6 +28,9 @@ export interface ReconcilerOptions extends OperationDeps {
   dbPriority?: DbPriority;
 }
 
+/** Without a scheduler (PostgreSQL serves connections side by side): every job as it comes. */
+const SIDE_BY_SIDE: DbPriority = { ahead: (fn) => fn(), ordinary: (fn) => fn() };
+
 /** How often the safety-net scan runs (at least; never more often than the poll). */
 const SCAN_EVERY_MS = 60_000;
 
@@ -57,9 +60,11 @@ export class Reconciler {
   private stopped = false;
 
   private readonly operations: StackOperations;
+  private readonly priority: DbPriority;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.operations = new StackOperations(o, this.owner, () => this.stopped);
+    this.priority = o.dbPriority ?? SIDE_BY_SIDE;
   }
 
   start(): void {
@@ -140,8 +145,7 @@ export class Reconciler {
             this.active++;
             if (bulk) this.activeBulk++;
             // Ordinary whatever context kicked this pump (a customer's operation's follow-ups do).
-            const work = this.o.dbPriority ? this.o.dbPriority.ordinary(() => this.work(job)) : this.work(job);
-            const run = work.finally(() => {
+            const run = this.priority.ordinary(() => this.work(job)).finally(() => {
               this.active--;
               if (bulk) this.activeBulk--;
               this.inflight.delete(run);
@@ -173,8 +177,8 @@ export class Reconciler {
       }
       this.local.add(id);
       try {
-        const customer = job.lane === "customer" && this.o.dbPriority;
-        const locked = await this.o.locks.tryWithLock(`reconcile:${id}`, () => (customer ? customer.ahead(() => this.reconcile(id, job)) : this.reconcile(id, job)));
+        const operate = () => this.reconcile(id, job);
+        const locked = await this.o.locks.tryWithLock(`reconcile:${id}`, () => (job.lane === "customer" ? this.priority.ahead(operate) : operate()));
         if (!locked.acquired) {
           // Another replica works on it: look again shortly (its pass also applies the newest state).
           await this.o.queue.enqueue(id, { delaySeconds: 2, lane: job.lane });

@@ -1,10 +1,11 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { DbPriority } from "../provisioning/ports.js";
 
 /**
  * Who goes first on the database when webhooks and background work (stack operations, job polling)
  * share it. The intake batcher and the wiring use it; the stores never see it: they only use `Db`.
  */
-export interface Scheduler {
+export interface Scheduler extends DbPriority {
   /**
    * Runs `fn` as foreground work: someone waits for its answer (a webhook's 202). What it sends to the
    * database skips the line of background work. Only what `fn` itself awaits: do not start long-lived
@@ -16,19 +17,6 @@ export interface Scheduler {
    * statements wait before they start, at most a second each (never starved).
    */
   holdBackground(): () => void;
-  /**
-   * Runs `fn` as work a customer waits for that is not a webhook's answer (their stack operation): its
-   * statements do not wait for the event loop to turn before they go, so that while a fleet's bulk
-   * operations keep the loop busy, each of them costs the customer no loop turn; they still wait while
-   * webhooks hold the gate, and take their place in line. Like `foreground`, the mark travels with
-   * everything `fn` awaits: start no long-lived work inside it.
-   */
-  ahead<T>(fn: () => Promise<T>): Promise<T>;
-  /**
-   * Runs `fn` as ordinary background work whatever the context it is called from: work that only follows
-   * a customer's operation (a job loop it kicked, an operator's job it lets start) must not inherit `ahead`.
-   */
-  ordinary<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** PostgreSQL serves connections side by side: nothing to schedule. */
@@ -59,6 +47,11 @@ export class EmbeddedScheduler implements Scheduler {
     return this.urgent.run(true, fn);
   }
 
+  /**
+   * A customer's stack operation: its statements do not wait for the event loop to turn before they go,
+   * so that while a fleet's operations keep the loop busy each costs the customer no loop turn; they still
+   * wait while webhooks hold the gate, and take their place in line.
+   */
   ahead<T>(fn: () => Promise<T>): Promise<T> {
     return this.customer.run(true, fn);
   }
