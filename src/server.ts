@@ -1,7 +1,7 @@
 import { serve, type ServerType } from "@hono/node-server";
 import { createApp } from "./api/app.js";
 import { clientAddressOf } from "./api/client-address.js";
-import { missingForCloudesire, missingForProvisioning, type Config } from "./config.js";
+import { ConfigError, missingForCloudesire, missingForProvisioning, type Config } from "./config.js";
 import { createLogger, makeRedactor, type Logger } from "./log.js";
 import type { Engine } from "./provisioning/engine.js";
 import { EngineHostClient } from "./provisioning/engine-host.js";
@@ -23,6 +23,24 @@ import { assembleWorkers } from "./workers.js";
 
 /** How long the engine host stays up without a call; it starts again in a second or two on the next one. */
 const ENGINE_HOST_IDLE_MS = 60_000;
+/**
+ * How long the health check trusts the engine's last check: a plugin installed by the operator shows
+ * within a minute, and a scraped /healthz does not wake the engine host (and run `pulumi plugin ls`) each time.
+ */
+const ENGINE_CHECK_MS = 60_000;
+
+/** `check`, run at most once per `ms` (one at a time); a failed run is not kept. */
+function checkedEvery<T>(ms: number, check: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    if (!last || Date.now() - last.at > ms) {
+      const value = check();
+      last = { at: Date.now(), value };
+      value.catch(() => (last = undefined));
+    }
+    return last.value;
+  };
+}
 
 export interface RunningService {
   url: string;
@@ -88,7 +106,16 @@ export async function startService(config: Config, overrides: { engine?: Engine;
         for (const x of f) (x.status === "ok" ? log.info : log.warn)(`openstack ${x.check}: ${x.message}`);
       })
     : Promise.resolve();
-  const pulumiCli = host ? host.cliVersion().catch(() => null) : Promise.resolve("test engine");
+  // The engine is checked once before the service listens: a CLI too old for the engine refuses the start
+  // (one line); a missing CLI or plugin does not (operations wait, /healthz says what is missing).
+  const engineCheck = host ? checkedEvery(ENGINE_CHECK_MS, () =>
+        host.check().catch((e: unknown) => ({ cli: null, problems: [`the engine could not be checked: ${e instanceof Error ? e.message : String(e)}`], cliTooOld: null }))) : () => Promise.resolve({ cli: "test engine", problems: [], cliTooOld: null });
+  const firstCheck = await engineCheck();
+  if (firstCheck.cliTooOld) {
+    await host?.close();
+    await db.close();
+    throw new ConfigError(firstCheck.problems[0] ?? `the pulumi CLI v${firstCheck.cliTooOld} is too old`);
+  }
   const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering);
   const app = createApp({
     billing: { service: billing, store: billingStore },
@@ -108,14 +135,14 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     // Strangers see `status` only; every other field (add more here) is shown with the operator token.
     health: async () => {
       await db.query("SELECT 1");
-      const cli = await pulumiCli;
-      const all = cli ? missing : [...missing, "the pulumi CLI is not on PATH: stacks cannot be updated"];
+      const engineNow = await engineCheck();
+      const all = [...missing, ...engineNow.problems];
       const failed = Array.isArray(cloudFindings) ? cloudFindings.filter((f) => f.status === "fail").map((f) => `openstack ${f.check}: ${f.message}`) : [];
       all.push(...failed);
       // A changed config (quota defaults, limits, region) or program is visible unasked: `tenantctl rollout plan` says how.
       const differing = await rollouts.differingCount();
       return {
-        status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, openstack: cloudFindings, database: config.databaseUrl ? "postgresql" : "embedded", engine: cli ?? "unavailable",
+        status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, openstack: cloudFindings, database: config.databaseUrl ? "postgresql" : "embedded", engine: engineNow.cli ?? "unavailable",
         declarations: differing === 0 ? "every ready stack declares what the service would" : `${differing} ready stacks differ from what the service now declares: see tenantctl rollout plan`,
       };
     },
@@ -139,7 +166,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   });
   for (const m of missing) log.warn(`not ready to provision: ${m}`);
   if (config.webhookSecretPrevious) log.warn("WEBHOOK_SECRET_PREVIOUS is accepted too: remove it once the marketplace signs with the new WEBHOOK_SECRET (requests signed with it are logged with signedWith=previous)");
-  void pulumiCli.then((cli) => cli ?? log.warn("not ready to provision: the pulumi CLI is not on PATH"));
+  for (const p of firstCheck.problems) log.warn(`not ready to provision: ${p}`);
 
   return {
     url: `http://127.0.0.1:${port}`,

@@ -19,7 +19,7 @@ export class InstantEngine implements Engine {
   async preview() { return { changeSummary: {}, text: "" }; }
   async history() { return []; }
   async drift() { return { differences: [] }; }
-  async cancel() {}
+  async breakLocks() {}
   async adopt() { return []; }
   async outputs(stack: string) { return this.outs.get(stack) ?? null; }
 }

@@ -14,7 +14,7 @@ import type { Engine } from "../../src/provisioning/engine.js";
  * Seeded: two runs draw the same durations.
  */
 export class PacedEngine implements Engine {
-  readonly calls = { up: 0, destroy: 0, refresh: 0, preview: 0, drift: 0, outputs: 0, adopt: 0, cancel: 0, history: 0 };
+  readonly calls = { up: 0, destroy: 0, refresh: 0, preview: 0, drift: 0, outputs: 0, adopt: 0, breakLocks: 0, history: 0 };
   private readonly outs = new Map<string, StackOutputs>();
   private seed: number;
 
@@ -102,8 +102,8 @@ export class PacedEngine implements Engine {
     await this.wait();
     return this.outs.has(stack) ? { differences: [] } : null;
   }
-  async cancel() {
-    this.calls.cancel++;
+  async breakLocks() {
+    this.calls.breakLocks++;
   }
   async adopt() {
     this.calls.adopt++;

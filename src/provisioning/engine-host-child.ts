@@ -8,11 +8,10 @@
  * engine's options (passphrase, OpenStack admin credentials, the secrets to redact) arrive in the `init`
  * message. It writes nothing to stdout or stderr itself.
  */
-import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
 import { makeRedactor } from "../log.js";
-import { EngineFailure, type Engine, type OutputSink, type ProgressSink } from "./engine.js";
+import { EngineFailure, type OutputSink, type ProgressSink } from "./engine.js";
 import { type Call, type FromHost, ToHost } from "./engine-host-protocol.js";
-import { cliUnusable, PulumiEngine } from "./pulumi-engine.js";
+import { PulumiEngine } from "./pulumi-engine.js";
 
 let engine: PulumiEngine | undefined;
 
@@ -21,7 +20,7 @@ function send(message: FromHost): void {
   if (process.connected) process.send?.(message, (e: Error | null) => void e);
 }
 
-function run(engine: Engine, call: Call, sinks: { onOutput?: OutputSink; onProgress?: ProgressSink }): Promise<unknown> {
+function run(engine: PulumiEngine, call: Call, sinks: { onOutput?: OutputSink; onProgress?: ProgressSink }): Promise<unknown> {
   switch (call.method) {
     case "up": return engine.up({ ...call.req, ...sinks });
     case "preview": return engine.preview(call.req);
@@ -31,12 +30,8 @@ function run(engine: Engine, call: Call, sinks: { onOutput?: OutputSink; onProgr
     case "history": return engine.history(call.stack);
     case "outputs": return engine.outputs(call.stack);
     case "drift": return engine.drift(call.stack);
-    case "cancel": return engine.cancel(call.stack).then(() => null);
-    case "cliVersion":
-      return PulumiCommand.get().then(
-        (c) => `pulumi ${c.version?.toString() ?? "?"}`,
-        (e: unknown) => Promise.reject(cliUnusable(e)),
-      );
+    case "breakLocks": return engine.breakLocks(call.stack, call.locks).then(() => null);
+    case "check": return engine.check();
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { TenantSpec } from "../domain/tenant-spec.js";
+import { EngineCheck } from "./engine.js";
 
 /**
  * The messages between the service and its engine host (engine-host.ts, engine-host-child.ts), over Node's
@@ -22,6 +23,8 @@ export const HostOptions = z.object({
 export type HostOptions = z.infer<typeof HostOptions>;
 
 /** One call of the Engine interface, its callbacks left out (they come back as `output`/`progress`). */
+const StackLock = z.object({ url: z.string(), username: z.string(), hostname: z.string(), pid: z.number(), timestamp: z.string() });
+
 export const Call = z.discriminatedUnion("method", [
   z.object({
     method: z.literal("up"),
@@ -37,9 +40,9 @@ export const Call = z.discriminatedUnion("method", [
   z.object({ method: z.literal("history"), stack: Stack }),
   z.object({ method: z.literal("outputs"), stack: Stack }),
   z.object({ method: z.literal("drift"), stack: Stack }),
-  z.object({ method: z.literal("cancel"), stack: Stack }),
-  /** `PulumiCommand.get()`: the CLI on PATH and its version, as the health check reports it. */
-  z.object({ method: z.literal("cliVersion") }),
+  z.object({ method: z.literal("breakLocks"), stack: Stack, locks: z.array(StackLock) }),
+  /** The CLI on PATH (its version, at least MIN_CLI_VERSION) and the provider plugin, as the health check reports them. */
+  z.object({ method: z.literal("check") }),
 ]);
 export type Call = z.infer<typeof Call>;
 export type Method = Call["method"];
@@ -51,7 +54,6 @@ export const ToHost = z.discriminatedUnion("kind", [
 export type ToHost = z.infer<typeof ToHost>;
 
 const ResourceProgress = z.object({ name: z.string(), type: z.string(), op: z.string(), state: z.enum(["started", "done", "failed"]) });
-const StackLock = z.object({ username: z.string(), hostname: z.string(), pid: z.number(), timestamp: z.string() });
 /** An EngineFailure as data: the reconciler's retry and lock recovery read `transient` and `locks`. */
 export const FailureData = z.object({ message: z.string(), transient: z.boolean(), locks: z.array(StackLock) });
 
@@ -70,7 +72,7 @@ export type FromHost = z.infer<typeof FromHost>;
 const Changes = z.record(z.string(), z.number());
 const OperationSummary = z.object({ resourceChanges: Changes });
 
-/** What each method answers (the engine.ts types); `cancel` answers null (JSON has no undefined). */
+/** What each method answers (the engine.ts types); `breakLocks` answers null (JSON has no undefined). */
 export const RESULTS = {
   up: OperationSummary,
   preview: z.object({ changeSummary: Changes, text: z.string() }),
@@ -86,7 +88,7 @@ export const RESULTS = {
     region: z.string(), domainId: z.string(), password: z.string(),
   }).nullable(),
   drift: z.object({ differences: z.array(z.object({ resource: z.string(), type: z.string(), change: z.string(), properties: z.array(z.string()) })) }).nullable(),
-  cancel: z.null(),
-  cliVersion: z.string(),
+  breakLocks: z.null(),
+  check: EngineCheck,
 } satisfies Record<Method, z.ZodType>;
 export type ResultOf<M extends Method> = z.infer<(typeof RESULTS)[M]>;

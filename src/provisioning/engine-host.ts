@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { TenantSpec } from "../domain/tenant-spec.js";
 import {
   EngineFailure,
+  type EngineCheck,
   type DriftReport,
   type Engine,
   type HistoryEntry,
@@ -16,6 +17,7 @@ import {
   type StackChange,
 } from "./engine.js";
 import type { StackOutputs } from "../domain/lifecycle.js";
+import type { StackLock } from "./stack-lock.js";
 import { type Call, FromHost, type HostOptions, type Method, RESULTS, type ResultOf, type ToHost } from "./engine-host-protocol.js";
 
 export interface EngineHostOptions {
@@ -98,12 +100,12 @@ export class EngineHostClient implements Engine {
   drift(stack: string): Promise<DriftReport | null> {
     return this.call({ method: "drift", stack });
   }
-  async cancel(stack: string): Promise<void> {
-    await this.call({ method: "cancel", stack });
+  async breakLocks(stack: string, locks: StackLock[]): Promise<void> {
+    await this.call({ method: "breakLocks", stack, locks });
   }
-  /** `pulumi <version>` of the CLI on PATH, checked against the SDK's minimum (`PulumiCommand.get`). */
-  cliVersion(): Promise<string> {
-    return this.call({ method: "cliVersion" });
+  /** The CLI on PATH (at least MIN_CLI_VERSION) and the provider plugin: what the health check reports. */
+  check(): Promise<EngineCheck> {
+    return this.call({ method: "check" });
   }
 
   /** Ends the host (a call still in flight fails as transient). */

@@ -37,9 +37,23 @@ export interface Engine {
    * nothing, in the cloud or in the state. Null when the stack does not exist.
    */
   drift(stack: string): Promise<DriftReport | null>;
-  /** Removes the lock an interrupted update left on the stack (`pulumi cancel`). Only for provably dead owners. */
-  cancel(stack: string): Promise<void>;
+  /**
+   * Removes exactly these locks, left by updates whose `pulumi` process is provably dead (the caller
+   * checked), and no other: a lock taken since (an operator's, a replica's) stays.
+   */
+  breakLocks(stack: string, locks: StackLock[]): Promise<void>;
 }
+
+/** What the service needs of the real engine, as the health check and `doctor` report it. */
+export const EngineCheck = z.object({
+  /** `pulumi vX.Y.Z`, or null when no usable CLI is on PATH (missing, too old, broken). */
+  cli: z.string().nullable(),
+  /** One line each, for the operator: the CLI missing or too old, the provider plugin not installed. */
+  problems: z.array(z.string()),
+  /** The version of a CLI older than the engine needs (the service refuses to start with it), else null. */
+  cliTooOld: z.string().nullable(),
+});
+export type EngineCheck = z.infer<typeof EngineCheck>;
 
 /** What an interrupted create may have left in Keystone: ids of the project and user named after the stack. */
 export interface Leftovers {

@@ -128,7 +128,7 @@ export class StackOperations {
           // Every lock was written by a `pulumi` process of this host that is gone: provably dead, safe to
           // remove, and said so in the history. A live one (ours, a replica's, an operator's) is waited for.
           lockRecovered = true;
-          await this.o.engine.cancel(stack);
+          await this.o.engine.breakLocks(stack, failure.locks);
           const owners = failure.locks.map((l) => `pid ${l.pid} on ${l.hostname}`).join(", ");
           message = `${message.slice(0, -1)}; cancelled the stack lock left by ${owners}, no longer running)`;
           this.o.log.warn("stack lock recovered", { ...fields, interrupted: begun.interrupted?.id, locks: failure.locks });
@@ -153,19 +153,27 @@ export class StackOperations {
     const progress = this.o.progress;
     const spec = tenantSpecOf(sub.desired, this.o.settings);
     let message = o.message;
-    if (o.interrupted && this.o.guard) {
-      // The interrupted run may have created the project and user without recording them (pending
-      // creates): adopt them, or the next create of `sub-<id>` is a Keystone 409 for good.
-      const adopted = await this.o.engine.adopt({ stack, message, found: await this.o.guard.leftoversOf(spec) });
-      if (adopted.length > 0) {
-        message = `${message.slice(0, -1)}; adopted ${adopted.join(", ")} left by it)`;
-        progress?.output(opId, `adopted what the interrupted operation created: ${adopted.join(", ")}`);
-        this.o.log.warn("adopted leftovers of an interrupted create", { ...fields, adopted });
-      }
-    }
     // The password lives in the stack's outputs, in the shared backend: any replica, whatever its
     // work tree, applies the same one. A new one only on the first create or an operator's rotation.
-    const current = await this.o.engine.outputs(stack);
+    let current = await this.o.engine.outputs(stack);
+    if (this.o.guard && (o.interrupted || !current)) {
+      // A project and user Keystone has but the state lacks make the next create of `sub-<id>` a 409 for
+      // good. An interrupted run leaves them as pending creates; so does a create whose answer was lost (a
+      // 502 or EOF after Keystone committed: a transient failure, retried) or whose engine host died on
+      // its own, without pending operations. So whenever the state holds no tenant yet, Keystone is asked
+      // (two reads by name), and what it has is adopted before the update.
+      const found = await this.o.guard.leftoversOf(spec);
+      if (o.interrupted || found.projectId || found.userId) {
+        const adopted = await this.o.engine.adopt({ stack, message, found });
+        if (adopted.length > 0) {
+          const by = o.interrupted ? "it" : "an earlier attempt";
+          message = `${message.slice(0, -1)}; adopted ${adopted.join(", ")} left by ${by})`;
+          progress?.output(opId, `adopted what ${o.interrupted ? "the interrupted operation" : "an earlier attempt"} created: ${adopted.join(", ")}`);
+          this.o.log.warn("adopted leftovers of an earlier create", { ...fields, adopted, interrupted: o.interrupted });
+          current = await this.o.engine.outputs(stack);
+        }
+      }
+    }
     const password = !current || sub.rotatePassword ? generatePassword() : current.password;
     if (current && sub.rotatePassword) message = `${message.slice(0, -1)}; password rotated)`;
     const summary = await this.o.engine.up({ stack, message, spec, password, refresh: sub.refreshNext, ...o.sinks });

@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import {
   ConcurrentUpdateError,
   LocalWorkspace,
@@ -18,6 +19,7 @@ import { TENANT_RESOURCES, type TenantSpec } from "../domain/tenant-spec.js";
 import {
   EngineFailure,
   lockedFailure,
+  type EngineCheck,
   type DriftReport,
   type Engine,
   type HistoryEntry,
@@ -29,6 +31,15 @@ import {
   type StackChange,
 } from "./engine.js";
 import { conciseError, isTransientEngineError } from "./failure-classification.js";
+import { lockFileOf, type StackLock } from "./stack-lock.js";
+
+/**
+ * The oldest CLI the engine works with: `refresh --clear-pending-creates` (adopting what an interrupted
+ * create left) came in v3.39.0. The automation SDK itself asks only for v3.2.0 (automation/minimumVersion.js).
+ */
+export const MIN_CLI_VERSION = "3.39.0";
+/** The provider plugin the program's `@pulumi/openstack` asks the engine for: the npm package's own version. */
+export const PROVIDER_PLUGIN = { name: "openstack", version: (createRequire(import.meta.url)("@pulumi/openstack/package.json") as { version: string }).version };
 
 export interface PulumiEngineOptions {
   /** The repository root: Pulumi.yaml (main = src/program/main.ts, stackConfigDir = stacks). */
@@ -61,13 +72,47 @@ export class PulumiEngine implements Engine {
 
   constructor(private readonly opts: PulumiEngineOptions) {}
 
-  /** The Pulumi CLI on PATH; installing it is the operator's job (it cannot be fetched here). */
+  /** The Pulumi CLI on PATH, at least MIN_CLI_VERSION; installing it is the operator's job. */
   private cli(): Promise<PulumiCommand> {
-    this.command ??= PulumiCommand.get().catch((e: unknown) => {
-      this.command = undefined;
-      throw cliUnusable(e);
-    });
+    this.command ??= PulumiCommand.get()
+      .catch((e: unknown) => {
+        throw cliUnusable(e);
+      })
+      .then((c) => {
+        const version = c.version?.toString() ?? "unknown";
+        if (!atLeast(version, MIN_CLI_VERSION)) throw tooOld(version);
+        return c;
+      })
+      .catch((e: unknown) => {
+        this.command = undefined;
+        throw e;
+      });
     return this.command;
+  }
+
+  /**
+   * What the service needs before it can update a stack: a CLI of at least MIN_CLI_VERSION and the
+   * OpenStack provider plugin, installed (`pulumi plugin install`) or on PATH (the CLI takes an ambient
+   * `pulumi-resource-openstack` first: sdk/go/common/workspace/plugins.go getPluginInfoAndPath). Without the
+   * plugin the first `up` would try to download it (which fails offline, slowly); the engine's environment
+   * turns that download off, so the check is what tells the operator.
+   */
+  async check(): Promise<EngineCheck> {
+    let cli: PulumiCommand;
+    try {
+      cli = await this.cli();
+    } catch (e) {
+      return { cli: null, problems: [e instanceof Error ? e.message : String(e)], cliTooOld: e instanceof CliTooOld ? e.version : null };
+    }
+    const problems: string[] = [];
+    const { version } = PROVIDER_PLUGIN;
+    const listed = await runCli(cli.command, ["plugin", "ls", "--json"], { cwd: this.opts.workDir, env: this.childEnv() }, "").catch(() => "");
+    const installed = PluginList.safeParse(parseJsonOrNull(listed));
+    const haveInstalled = installed.success && installed.data.some((p) => p.kind === "resource" && p.name === PROVIDER_PLUGIN.name && atLeast(p.version, version));
+    if (!haveInstalled && !onPath(`pulumi-resource-${PROVIDER_PLUGIN.name}`, this.childEnv().PATH)) {
+      problems.push(`the OpenStack provider plugin (resource ${PROVIDER_PLUGIN.name} v${version}) is not installed: run \`pulumi plugin install resource ${PROVIDER_PLUGIN.name} v${version}\` as the service's user (or put pulumi-resource-${PROVIDER_PLUGIN.name} on PATH)`);
+    }
+    return { cli: `pulumi ${cli.version?.toString() ?? "?"}`, problems, cliTooOld: null };
   }
 
   /** What every CLI run gets in its environment (never in its arguments). */
@@ -77,7 +122,16 @@ export class PulumiEngine implements Engine {
       PULUMI_BACKEND_URL: this.opts.backendUrl,
       PULUMI_CONFIG_PASSPHRASE: this.opts.passphrase,
       PULUMI_SKIP_UPDATE_CHECK: "true",
+      // A plugin the program needs and the machine lacks fails the update at once, for good, naming the
+      // plugin, instead of a download from the internet that hangs offline and reads as transient.
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     };
+  }
+
+  /** The environment of a CLI run the Automation API does not start: the service's own plus ours (as cmd.ts does). */
+  private childEnv(): NodeJS.ProcessEnv {
+    // biome-ignore lint/style/noProcessEnv: the environment handed on to a child process, not configuration
+    return { ...process.env, ...this.env(), PULUMI_AUTOMATION_API: "true" };
   }
 
   private async stack(name: string, create: boolean): Promise<Stack> {
@@ -212,7 +266,20 @@ export class PulumiEngine implements Engine {
     });
   }
 
-  async cancel(name: string): Promise<void> {
+  /**
+   * Removes exactly the locks named, whose owners the caller proved dead. `pulumi cancel` would not do:
+   * on a DIY backend it deletes every lock file of the stack (`CancelCurrentUpdate` in
+   * pkg/backend/diy/backend.go), a live one taken since the refusal (an operator's `pulumi up` after his own
+   * cancel, a second service on this host) included. So on a `file://` backend each named file is removed
+   * only if it still holds the same owner; on another backend (S3, Azure, GCS, PostgreSQL: no file to name)
+   * `pulumi cancel` remains, and with it the narrow race the README names.
+   */
+  async breakLocks(name: string, locks: StackLock[]): Promise<void> {
+    const files = locks.map((l) => ({ lock: l, file: lockFileOf(l, this.opts.backendUrl) }));
+    if (files.every((f) => f.file !== null)) {
+      for (const { lock, file } of files) removeLockFile(file as string, lock);
+      return;
+    }
     return this.withConciseFailures(async () => {
       const stack = await this.selectOrNull(name);
       await stack?.cancel();
@@ -247,8 +314,7 @@ export class PulumiEngine implements Engine {
     const args = ["config", "set", "--secret", "--stack", stack, ...(configFile ? ["--config-file", configFile] : []), "--non-interactive", key];
     // The CLI gets the service's own environment (PATH, HOME, proxies) plus ours, exactly as the Automation
     // API's LocalWorkspace runs it (pulumi/sdk/nodejs/automation/cmd.ts spreads process.env the same way).
-    // biome-ignore lint/style/noProcessEnv: the environment handed on to a child process, not configuration
-    await runWithStdin(cli.command, args, { cwd: this.opts.workDir, env: { ...process.env, ...this.env(), PULUMI_AUTOMATION_API: "true" } }, value);
+    await runCli(cli.command, args, { cwd: this.opts.workDir, env: this.childEnv() }, value);
   }
 
   /**
@@ -280,14 +346,78 @@ export function cliUnusable(e: unknown): EngineFailure {
   return new EngineFailure(`the pulumi CLI on PATH cannot be used: ${conciseError(text, 500)}`, false);
 }
 
-/** Runs a CLI command with `input` on its standard input; rejects with its stderr if it fails. */
-function runWithStdin(command: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv }, input: string): Promise<void> {
+class CliTooOld extends EngineFailure {
+  constructor(readonly version: string) {
+    super(`the pulumi CLI on PATH is v${version}; the service needs v${MIN_CLI_VERSION} or newer (for refresh --clear-pending-creates): upgrade it`, false);
+  }
+}
+const tooOld = (version: string) => new CliTooOld(version);
+
+/** Whether dotted version `v` (a leading "v" and a pre-release part ignored) is at least `min`. */
+export function atLeast(v: string, min: string): boolean {
+  const parts = (s: string) => s.replace(/^v/, "").split(/[-+]/)[0]!.split(".").map((n) => Number.parseInt(n, 10));
+  const [a, b] = [parts(v), parts(min)];
+  if (a.some(Number.isNaN)) return false;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d > 0;
+  }
+  return true;
+}
+
+/** `pulumi plugin ls --json` (pkg/cmd/pulumi/plugin/plugin_list.go pluginInfoJSON): fields we read only. */
+const PluginList = z.array(z.object({ name: z.string(), kind: z.string(), version: z.string() })).nullable().transform((l) => l ?? []);
+
+function parseJsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function onPath(file: string, path: string | undefined): boolean {
+  return (path ?? "").split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, file), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Deletes a lock file if it still names the owner read from the refusal (another lock may reuse nothing of it). */
+function removeLockFile(file: string, lock: StackLock): void {
+  let held: unknown;
+  try {
+    held = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // already gone: someone else broke it
+    throw e;
+  }
+  const owner = LockContent.safeParse(held);
+  if (owner.success && owner.data.pid === lock.pid && owner.data.hostname === lock.hostname) {
+    try {
+      unlinkSync(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
+}
+/** lock.go's lockContent, the fields that say whose it is. */
+const LockContent = z.object({ pid: z.number(), hostname: z.string() });
+
+/** Runs a CLI command with `input` on its standard input; its stdout, or a rejection with its stderr. */
+function runCli(command: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv }, input: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ["pipe", "ignore", "pipe"] });
+    const child = spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
     let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`pulumi ${args.slice(0, 2).join(" ")} failed (exit ${code}): ${stderr.trim()}`))));
+    child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`pulumi ${args.slice(0, 2).join(" ")} failed (exit ${code}): ${stderr.trim()}`))));
     child.stdin.end(input);
   });
 }

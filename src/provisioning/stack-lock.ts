@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { fileURLToPath } from "node:url";
 
 /**
  * Who holds a stack's lock, as Pulumi's DIY backend (file://, S3, …) records it. `pkg/backend/diy/lock.go`
@@ -7,8 +8,11 @@ import { hostname } from "node:os";
  * second update refuses with `checkForLock`'s message, one line per lock:
  *   "the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the
  *    lock file with `pulumi cancel`.\n  <url of the lock file>: created by <user>@<host> (pid <pid>) at <RFC 3339>"
+ * (`lockURLForError`: the backend URL with the lock's key joined to its path, credentials masked).
  */
 export interface StackLock {
+  /** The lock file's URL as the message prints it, e.g. file:///var/lib/tenants/pulumi/.pulumi/locks/…/<id>.json. */
+  url: string;
   username: string;
   hostname: string;
   pid: number;
@@ -16,11 +20,31 @@ export interface StackLock {
   timestamp: string;
 }
 
-const LOCK_LINE = /: created by ([^@\s]*)@(\S+) \(pid (\d+)\) at (\S+)/g;
+/**
+ * One lock line. The user name is `user.Current().Username`, which holds an `@` for directory users
+ * (`jane@corp.example` under SSSD or winbind); a host name never does, so the host is what follows the
+ * **last** `@` before ` (pid`.
+ */
+const LOCK_LINE = /^\s*(\S+): created by (.*)@([^@\s]+) \(pid (\d+)\) at (\S+)\s*$/gm;
 
 /** Every lock named in Pulumi's "currently locked" message (empty if the message is another error). */
 export function locksOf(message: string): StackLock[] {
-  return [...message.matchAll(LOCK_LINE)].map((m) => ({ username: m[1] ?? "", hostname: m[2] ?? "", pid: Number(m[3]), timestamp: m[4] ?? "" }));
+  return [...message.matchAll(LOCK_LINE)].map((m) => ({ url: m[1] ?? "", username: m[2] ?? "", hostname: m[3] ?? "", pid: Number(m[4]), timestamp: m[5] ?? "" }));
+}
+
+/**
+ * The local path of a lock file of a `file://` backend rooted at `backendUrl`, or null (another backend,
+ * or a URL outside that backend's lock directory: never a file the caller could be tricked into deleting).
+ */
+export function lockFileOf(lock: Pick<StackLock, "url">, backendUrl: string): string | null {
+  if (!lock.url.startsWith("file://") || !backendUrl.startsWith("file://")) return null;
+  try {
+    const file = fileURLToPath(lock.url);
+    const root = fileURLToPath(backendUrl).replace(/\/+$/, "");
+    return file.startsWith(`${root}/.pulumi/locks/`) && file.endsWith(".json") && !file.includes("/../") ? file : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface Here {

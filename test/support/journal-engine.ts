@@ -1,3 +1,4 @@
+import type { StackLock } from "../../src/provisioning/stack-lock.js";
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -15,7 +16,7 @@ import {
 import type { StackOutputs } from "../../src/domain/lifecycle.js";
 import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
 import { readJournal, writeJournal, type Journal } from "./journal-cloud.js";
-import { lockedMessage, removeLocks } from "./pulumi-locks.js";
+import { lockedMessage, removeNamedLocks } from "./pulumi-locks.js";
 
 /**
  * Where a crash test kills the service process (SIGKILL, no cleanup), if anywhere. During the engine, the
@@ -104,8 +105,8 @@ export class JournalEngine implements Engine {
     return adopted;
   }
 
-  async cancel(stack: string): Promise<void> {
-    removeLocks(this.backendDir, stack);
+  async breakLocks(_stack: string, locks: StackLock[]): Promise<void> {
+    removeNamedLocks(locks);
   }
 
   async outputs(stack: string): Promise<StackOutputs | null> {

@@ -136,7 +136,7 @@ export class KeystoneContractEngine implements Engine {
   async preview(): Promise<PreviewResult> {
     throw new Error("preview is not part of the Keystone contract");
   }
-  async cancel(): Promise<void> {}
+  async breakLocks(): Promise<void> {}
 
   async drift(): Promise<DriftReport | null> {
     throw new Error("the Keystone contract engine does not detect drift");

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { StackLock } from "../../src/provisioning/stack-lock.js";
 
 /**
@@ -24,7 +25,7 @@ export function writeLock(backendDir: string, stack: string, lock: { pid: number
   return file;
 }
 
-export function readLocks(backendDir: string, stack: string): Array<StackLock & { file: string }> {
+export function readLocks(backendDir: string, stack: string): Array<Omit<StackLock, "url"> & { file: string }> {
   let files: string[];
   try {
     files = readdirSync(lockDir(backendDir, stack)).filter((f) => f.endsWith(".json"));
@@ -46,7 +47,7 @@ export function lockedMessage(backendDir: string, stack: string, except?: string
   return `the stack is currently locked by ${locks.length} lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.${lines.join("")}`;
 }
 
-/** `pulumi cancel` on a DIY backend removes the stack's lock files. */
-export function removeLocks(backendDir: string, stack: string): void {
-  rmSync(lockDir(backendDir, stack), { recursive: true, force: true });
+/** The engine's breakLocks on a file:// backend: exactly the named lock files, if still there. */
+export function removeNamedLocks(locks: Array<Pick<StackLock, "url">>): void {
+  for (const l of locks) if (l.url.startsWith("file://")) rmSync(fileURLToPath(l.url), { force: true });
 }

@@ -1,3 +1,4 @@
+import type { StackLock } from "../../src/provisioning/stack-lock.js";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,10 +18,10 @@ import {
 } from "../../src/provisioning/engine.js";
 import type { DriftDifference } from "../../src/domain/drift.js";
 import type { StackOutputs } from "../../src/domain/lifecycle.js";
-import { lockedMessage, removeLocks, writeLock } from "./pulumi-locks.js";
+import { lockedMessage, removeNamedLocks, writeLock } from "./pulumi-locks.js";
 
 export interface EngineCall {
-  op: "up" | "preview" | "destroy" | "refresh" | "drift" | "cancel" | "adopt";
+  op: "up" | "preview" | "destroy" | "refresh" | "drift" | "breakLocks" | "adopt";
   stack: string;
   message?: string;
   spec?: TenantSpec;
@@ -102,9 +103,9 @@ export class RecordingEngine implements Engine {
     return writeLock(this.backend.dir, stack, owner);
   }
 
-  async cancel(stack: string): Promise<void> {
-    this.calls.push({ op: "cancel", stack });
-    removeLocks(this.backend.dir, stack);
+  async breakLocks(stack: string, locks: StackLock[]): Promise<void> {
+    this.calls.push({ op: "breakLocks", stack });
+    removeNamedLocks(locks);
   }
 
   /** Makes the cloud differ from `stack`'s state (as if someone changed it by hand) until a refreshing update. */
@@ -122,6 +123,17 @@ export class RecordingEngine implements Engine {
     this.backend.stacks.set(stack, { spec: null, deployed: false, password: null, projectId: null, userId: null, pendingCreates: ["project", "user"], history: [] });
     return made;
   }
+
+  /**
+   * The next create on `stack` reaches Keystone, which creates the project and user, but its answer is lost
+   * (a proxy's 502, a reset connection): the provider's create returns an error and no id, so the state
+   * records nothing and has no pending operation either (the CLI finished the step, as failed). gophercloud
+   * v1.8.0 returns Go's net/http error as it is, which the failure classification reads as transient.
+   */
+  loseNextCreateAnswer(stack: string): void {
+    this.lostAnswers.add(stack);
+  }
+  private lostAnswers = new Set<string>();
 
   async drift(stack: string): Promise<DriftReport | null> {
     this.calls.push({ op: "drift", stack });
@@ -157,6 +169,10 @@ export class RecordingEngine implements Engine {
           `error: 1 error occurred:\n\t* creating urn:pulumi:${req.stack}::openstack-tenants::openstack:identity/project:Project::project: 1 error occurred:\n\t* Error creating OpenStack project: Expected HTTP response code [201] when accessing [POST /v3/projects], but got 409 instead: {"error":{"code":409,"message":"Conflict occurred attempting to store project - Duplicate entry.","title":"Conflict"}}`,
           false,
         );
+      }
+      if (this.lostAnswers.delete(req.stack) && !s.projectId) {
+        this.backend.keystone.set(req.spec.projectName, this.backend.idsFor(req.stack));
+        throw new EngineFailure(`error: 1 error occurred:\n\t* creating urn:pulumi:${req.stack}::openstack-tenants::openstack:identity/project:Project::project: 1 error occurred:\n\t* Error creating OpenStack project: Post "http://127.0.0.1:5000/v3/projects": EOF`, true);
       }
       if (req.refresh) this.drifts.delete(req.stack); // refreshed, then the declaration put back
       const created = !s.deployed;

@@ -86,7 +86,7 @@ describe("the engine host", () => {
       expect((failure as EngineFailure).message).toMatch(/engine host process ended by SIGKILL/);
       // Whether the `pulumi` it started outlives it is not ours to decide (as after a kill -9 of the whole
       // service): the reconciler's lock recovery waits for a live one and cancels a dead one's lock.
-      expect(await host.cliVersion()).toBe("pulumi 3.248.0");
+      expect((await host.check()).cli).toBe("pulumi 3.248.0");
       expect(host.pid).not.toBe(first);
     } finally {
       if (alive(pulumiPid)) process.kill(pulumiPid, "SIGKILL");
@@ -95,7 +95,7 @@ describe("the engine host", () => {
 
   it("an idle host ends after idleMs and the next call starts another", async () => {
     const host = client({}, { idleMs: 200 });
-    expect(await host.cliVersion()).toBe("pulumi 3.248.0");
+    expect((await host.check()).cli).toBe("pulumi 3.248.0");
     const first = host.pid!;
     await until(() => !alive(first), "the idle host to end");
     expect(host.pid).toBeUndefined();

@@ -100,6 +100,23 @@ describe("after a create interrupted mid-way", () => {
     expect(last?.message).toMatch(new RegExp(`after interrupted operation \\d+; adopted project ${left.projectId}, user ${left.userId} left by it\\)$`));
   });
 
+  it("a create whose answer was lost is retried, and the retry adopts what Keystone did create: one project, ready", async () => {
+    const engine = new RecordingEngine();
+    const h = await track(harnessWith(engine, { guard: guardOver(engine) }));
+    engine.loseNextCreateAnswer("sub-55");
+    await h.send(event("55", "subscription.created"));
+    await h.reconciler.idle();
+    const after = await h.store.get("55");
+    expect(after).toMatchObject({ phase: "ready", lastError: null });
+    const made = engine.backend.keystone.get("sub-55");
+    expect(after?.outputs).toMatchObject({ projectId: made?.projectId, userId: made?.userId });
+    expect([...engine.backend.keystone.keys()]).toEqual(["sub-55"]);
+    // Not an interrupted operation: the first attempt ended (transient failure), the second adopted.
+    expect(engine.callsFor("sub-55").map((c) => c.op)).toEqual(["up", "adopt", "up"]);
+    const [last] = await engine.history("sub-55");
+    expect(last?.message).toMatch(new RegExp(`; adopted project ${made?.projectId}, user ${made?.userId} left by an earlier attempt\\)$`));
+  });
+
   it("without adoption the create runs again and Keystone refuses the name for good (what the double models)", async () => {
     const engine = new RecordingEngine();
     const h = await track(harnessWith(engine)); // no guard: nothing can look the leftovers up

@@ -138,7 +138,7 @@ describe("reconciling subscriptions with their stacks", () => {
     h.engine.leaveLock("sub-44", { hostname: hostname(), pid: dead });
     h.reconciler.start();
     await h.reconciler.idle();
-    expect(h.engine.callsFor("sub-44").map((c) => c.op)).toEqual(["up", "cancel", "up"]);
+    expect(h.engine.callsFor("sub-44").map((c) => c.op)).toEqual(["up", "breakLocks", "up"]);
     expect((await h.store.get("44"))?.phase).toBe("ready");
     const [last] = await h.engine.history("sub-44");
     expect(last?.message).toContain(`cancelled the stack lock left by pid ${dead} on ${hostname()}, no longer running)`);
@@ -152,7 +152,7 @@ describe("reconciling subscriptions with their stacks", () => {
       h.engine.leaveLock("sub-45", { hostname: hostname(), pid: cli.pid as number });
       h.reconciler.start();
       await h.reconciler.idle();
-      expect(h.engine.callsFor("sub-45").map((c) => c.op)).not.toContain("cancel");
+      expect(h.engine.callsFor("sub-45").map((c) => c.op)).not.toContain("breakLocks");
       expect(await h.store.get("45")).toMatchObject({ phase: "failed", lastError: expect.stringContaining(`(pid ${cli.pid})`) });
     } finally {
       cli.kill();
@@ -165,7 +165,7 @@ describe("reconciling subscriptions with their stacks", () => {
     h.engine.leaveLock("sub-46", { hostname: "operator-laptop", pid: spawnSync("true").pid as number });
     h.reconciler.start();
     await h.reconciler.idle();
-    expect(h.engine.callsFor("sub-46").map((c) => c.op)).not.toContain("cancel");
+    expect(h.engine.callsFor("sub-46").map((c) => c.op)).not.toContain("breakLocks");
     expect(await h.store.get("46")).toMatchObject({ phase: "failed", lastError: expect.stringContaining("operator-laptop") });
   });
 
