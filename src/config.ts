@@ -34,6 +34,7 @@ export const EnvSchema = z.object({
   METRICS_TOKEN: doc(z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(), "bearer token `/metrics` requires (the operator token also works)", "none: `/metrics` is open"),
   DATABASE_URL: doc(z.string().url().optional(), "a real PostgreSQL, e.g. `postgres://u:p@db:5432/tenants`", "none: embedded PGlite in `DATA_DIR/pglite`"),
   PULUMI_BACKEND_URL: doc(z.string().min(1).optional(), "any Pulumi backend (S3, PostgreSQL, Pulumi Cloud)", "`file://$DATA_DIR/pulumi`"),
+  PULUMI_PROGRAM: doc(z.enum(["local", "inline"]).default("local"), "how the engine runs the tenant program: `local`, Pulumi.yaml's `main` through the CLI's `pulumi-language-nodejs` (the official CLI archive has it), or `inline`, through the Automation API's own language runtime in the engine host (for a CLI without the language host)"),
   PULUMI_CONFIG_PASSPHRASE: doc(z.string().min(1).optional(), "passphrase secrets provider of the stacks", "generated into `DATA_DIR/pulumi-passphrase`"),
   TENANT_DOMAIN_ID: doc(z.string().min(1).default("default"), "Keystone domain of the projects and users"),
   TENANT_MEMBER_ROLE: doc(z.string().min(1).default("member"), "role granted to the customer's user on its project"),
@@ -127,7 +128,20 @@ export interface Config {
   metricsToken: string | undefined;
   /** Where the generated operator token is kept when OPERATOR_TOKEN is not set. */
   operatorTokenFile: string | undefined;
-  pulumi: { backendUrl: string; passphrase: string; workDir: string };
+  pulumi: {
+    backendUrl: string;
+    passphrase: string;
+    workDir: string;
+    /** PulumiEngineOptions.inlineProgram: src/program/inline.ts's URL with PULUMI_PROGRAM=inline, else null. */
+    inlineProgram: string | null;
+    /**
+     * The engine host's environment, which every `pulumi` process and plugin inherits: what they need to
+     * run (PATH, HOME, locale, proxies, CA files, PULUMI_* settings, the state backend's cloud credentials)
+     * and nothing else of the service's (its webhook secrets, tokens, database URL). The passphrase and
+     * the OpenStack credentials reach them through the engine's own options.
+     */
+    hostEnv: Record<string, string>;
+  };
   openstack: { admin: AdminCredentials | null; credentials: CredentialResult; problem: string | null; env: Record<string, string> };
   tenant: TenantSettings;
   metering: {
@@ -194,6 +208,13 @@ export class ConfigError extends Error {}
 /** The repository root: Pulumi.yaml lives here, and the service runs the program from here. */
 export const REPO_ROOT = resolve(new URL("..", import.meta.url).pathname);
 
+/** What the engine host and its `pulumi` processes may see of the service's environment (Config.pulumi.hostEnv). */
+const ENGINE_ENV = /^(?:PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|XDG_[A-Z_]+|(?:HTTPS?|NO|ALL)_PROXY|(?:https?|no|all)_proxy|SSL_CERT_(?:FILE|DIR)|NODE_EXTRA_CA_CERTS|NODE_OPTIONS|PULUMI_(?!CONFIG_PASSPHRASE\b|ACCESS_TOKEN\b)[A-Z_]+|PULUMI_ACCESS_TOKEN|AWS_[A-Z_]+|AZURE_[A-Z_]+|GOOGLE_[A-Z_]+|CLOUDSDK_[A-Z_]+)$/;
+
+export function engineHostEnvOf(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => ENGINE_ENV.test(e[0]) && typeof e[1] === "string"));
+}
+
 /**
  * Reads the environment once, validates it, fills in embedded defaults (a data directory, a file://
  * Pulumi backend under it, a generated passphrase and operator token kept in it) and returns one frozen
@@ -231,7 +252,11 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     operatorTokenFile,
     customerTokenKey,
     metricsToken: env.METRICS_TOKEN,
-    pulumi: { backendUrl, passphrase, workDir: REPO_ROOT },
+    pulumi: {
+      backendUrl, passphrase, workDir: REPO_ROOT,
+      inlineProgram: env.PULUMI_PROGRAM === "inline" ? pathToFileURL(resolve(REPO_ROOT, "src/program/inline.ts")).href : null,
+      hostEnv: engineHostEnvOf(rawEnv),
+    },
     openstack: { admin: creds, credentials: admin, problem: admin.ok ? null : admin.problem, env: openstackEnvOf(rawEnv) },
     tenant: tenantSettingsOf(env, creds),
     metering: {

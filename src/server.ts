@@ -73,7 +73,9 @@ export async function startService(config: Config, overrides: { engine?: Engine;
           passphrase: config.pulumi.passphrase,
           openstackEnv: config.openstack.env,
           secrets: config.secrets,
+          inlineProgram: config.pulumi.inlineProgram,
         },
+        env: config.pulumi.hostEnv,
         onLine: (line) => log.warn("engine host output", { line }),
         // A minute without engine calls (a quiet queue, sweeps that find no drift): the SDK leaves memory.
         idleMs: ENGINE_HOST_IDLE_MS,

@@ -35,8 +35,13 @@ function run(engine: PulumiEngine, call: Call, sinks: { onOutput?: OutputSink; o
   }
 }
 
+/** Calls running now, and whether the service is gone (then this host ends once they are done). */
+let running = 0;
+let orphaned = false;
+
 async function answer(message: Extract<ToHost, { kind: "call" }>): Promise<void> {
   const { id, call, stream } = message;
+  running++;
   try {
     if (!engine) throw new Error("the engine host got a call before its options (init)");
     const sinks = {
@@ -47,6 +52,9 @@ async function answer(message: Extract<ToHost, { kind: "call" }>): Promise<void>
   } catch (e) {
     if (e instanceof EngineFailure) send({ kind: "failure", id, failure: { message: e.message, transient: e.transient, locks: e.locks } });
     else send({ kind: "error", id, message: e instanceof Error ? e.message : String(e) });
+  } finally {
+    running--;
+    if (orphaned && running === 0) process.exit();
   }
 }
 
@@ -64,9 +72,18 @@ process.on("message", (raw: unknown) => {
     engine = new PulumiEngine({ ...options, redact: makeRedactor(secrets) });
   } else void answer(m);
 });
-// The service ended (even by kill -9): so does its host. Running `pulumi` processes finish on their own,
-// as they did when they were the service's children; the reconciler's lock recovery knows that case.
-process.on("disconnect", () => process.exit());
+// The service ended (even by kill -9): so does its host, but only once its running calls are done. Ending
+// at once would end their `pulumi` processes half-way: the automation SDK's execa kills its children when
+// this process exits (SIGTERM, which the CLI takes as a cancel: pkg/backend/cancellation_scope.go), and the
+// CLI, printing that it cancels into the pipe of a host that is gone, dies of SIGPIPE holding the stack's
+// lock and leaving pending creates; an inline program's language runtime (this process) would be gone
+// too. So the update finishes, its lock is released, and the restarted service finds the stack as
+// the update left it (test/e2e/real-cli.test.ts). Their output has nowhere to go now: it is dropped.
+process.on("disconnect", () => {
+  orphaned = true;
+  if (running === 0) process.exit();
+});
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
 // Ctrl-C reaches the whole process group: the service shuts down in order and then ends this host.
 process.on("SIGINT", () => {});
 send({ kind: "ready", pid: process.pid });

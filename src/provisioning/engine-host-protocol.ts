@@ -19,8 +19,10 @@ export const HostOptions = z.object({
   passphrase: z.string().min(1),
   openstackEnv: z.record(z.string(), z.string()),
   secrets: z.array(z.string()),
+  /** PulumiEngineOptions.inlineProgram: a module's file URL, or null for Pulumi.yaml's `main`. */
+  inlineProgram: z.string().min(1).nullable().default(null),
 }).strict();
-export type HostOptions = z.infer<typeof HostOptions>;
+export type HostOptions = z.input<typeof HostOptions>;
 
 /** One call of the Engine interface, its callbacks left out (they come back as `output`/`progress`). */
 const StackLock = z.object({ url: z.string(), username: z.string(), hostname: z.string(), pid: z.number(), timestamp: z.string() });

@@ -161,7 +161,7 @@ export class EngineHostClient implements Engine {
         }
         const m = parsed.data;
         if (m.kind === "ready") {
-          child.send({ kind: "init", options: this.opts.engine } satisfies ToHost);
+          child.send({ kind: "init", options: { ...this.opts.engine, inlineProgram: this.opts.engine.inlineProgram ?? null } } satisfies ToHost);
           resolve();
         } else this.receive(host, m);
       });

@@ -2,13 +2,14 @@ import { spawn } from "node:child_process";
 import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import {
   ConcurrentUpdateError,
   LocalWorkspace,
   PulumiCommand,
   StackNotFoundError,
   type EngineEvent,
+  type PulumiFn,
   type Stack,
 } from "@pulumi/pulumi/automation/index.js";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
@@ -51,8 +52,16 @@ export interface PulumiEngineOptions {
   openstackEnv: Record<string, string>;
   /** Redacts known secrets from messages before they leave the engine. */
   redact: (text: string) => string;
+  /**
+   * A module (file URL) whose `program` export the Automation API runs inline, in this process, through the
+   * SDK's own language runtime; null: Pulumi.yaml's `main`, run by the CLI's pulumi-language-nodejs. Inline
+   * needs no language host beside the CLI; the stacks, their config and history are the same either way.
+   */
+  inlineProgram?: string | null;
 }
 
+/** Pulumi.yaml's `name`. */
+const PROJECT_NAME = "openstack-tenants";
 /** Pulumi.yaml's `stackConfigDir`: where `pulumi preview --stack sub-42` at a shell finds the config. */
 const STACK_CONFIG_DIR = "stacks";
 const SPEC_KEY = "tenant:spec";
@@ -109,7 +118,11 @@ export class PulumiEngine implements Engine {
     const listed = await runCli(cli.command, ["plugin", "ls", "--json"], { cwd: this.opts.workDir, env: this.childEnv() }, "").catch(() => "");
     const installed = PluginList.safeParse(parseJsonOrNull(listed));
     const haveInstalled = installed.success && installed.data.some((p) => p.kind === "resource" && p.name === PROVIDER_PLUGIN.name && atLeast(p.version, version));
-    if (!haveInstalled && !onPath(`pulumi-resource-${PROVIDER_PLUGIN.name}`, this.childEnv().PATH)) {
+    const path = this.childEnv().PATH;
+    if (!this.opts.inlineProgram && !onPath("pulumi-language-nodejs", path) && !onPath("pulumi-language-nodejs", dirname(cli.command))) {
+      problems.push("the Node.js language host pulumi-language-nodejs is not beside the pulumi CLI (the official CLI archive has it): install it, or set PULUMI_PROGRAM=inline");
+    }
+    if (!haveInstalled && !onPath(`pulumi-resource-${PROVIDER_PLUGIN.name}`, path)) {
       problems.push(`the OpenStack provider plugin (resource ${PROVIDER_PLUGIN.name} v${version}) is not installed: run \`pulumi plugin install resource ${PROVIDER_PLUGIN.name} v${version}\` as the service's user (or put pulumi-resource-${PROVIDER_PLUGIN.name} on PATH)`);
     }
     return { cli: `pulumi ${cli.version?.toString() ?? "?"}`, problems, cliTooOld: null };
@@ -136,9 +149,27 @@ export class PulumiEngine implements Engine {
 
   private async stack(name: string, create: boolean): Promise<Stack> {
     const pulumiCommand = await this.cli();
+    const wsOpts = { pulumiCommand, secretsProvider: "passphrase", envVars: this.env(), workDir: this.opts.workDir };
+    const program = await this.inline();
+    if (program) {
+      // The work tree's Pulumi.yaml still names the project and `stackConfigDir` (the SDK reads it from workDir).
+      const args = { stackName: name, projectName: PROJECT_NAME, program };
+      return create ? LocalWorkspace.createOrSelectStack(args, wsOpts) : LocalWorkspace.selectStack(args, wsOpts);
+    }
     const args = { stackName: name, workDir: this.opts.workDir };
-    const wsOpts = { pulumiCommand, secretsProvider: "passphrase", envVars: this.env() };
     return create ? LocalWorkspace.createOrSelectStack(args, wsOpts) : LocalWorkspace.selectStack(args, wsOpts);
+  }
+
+  private program: Promise<PulumiFn | null> | undefined;
+  private inline(): Promise<PulumiFn | null> {
+    const module = this.opts.inlineProgram;
+    this.program ??= module
+      ? import(module).then((m: { program?: unknown }) => {
+          if (typeof m.program !== "function") throw new EngineFailure(`the inline program ${module} exports no \`program\` function`, false);
+          return m.program as PulumiFn;
+        })
+      : Promise.resolve(null);
+    return this.program;
   }
 
   async up(req: StackChange): Promise<OperationSummary> {

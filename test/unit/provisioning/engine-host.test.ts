@@ -48,8 +48,10 @@ describe("the engine host", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "host-service-"));
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "test/support/engine-host-service.ts"], {
       env: {
-        PATH: `${PROBE}:${process.env.PATH}`, HOME: process.env.HOME, PROBE_LOG: join(dataDir, "probe.jsonl"),
+        // HOME: the probe's log lands there (the service passes its CLI no PROBE_LOG: not the CLI's business).
+        PATH: `${PROBE}:${process.env.PATH}`, HOME: dataDir,
         DATA_DIR: dataDir, HOST: "127.0.0.1", WEBHOOK_SECRET: "host-webhook-secret-0123456789", OPERATOR_TOKEN: "host-operator-token-0123456789", LOG_LEVEL: "error",
+        CUSTOMER_TOKEN_KEY: "host-customer-token-key-0123456789abcdef", DATABASE_URL_UNUSED: "postgres://u:secret@db/x",
       },
       timeout: 120_000,
     });
@@ -59,6 +61,14 @@ describe("the engine host", () => {
     expect(report.engine).toBe("pulumi 3.248.0");
     expect(report.hosts).toHaveLength(1);
     expect(report.hostsAfterClose).toEqual([]);
+    // The CLI ran (its version, its plugins) with what it needs and none of the service's own secrets.
+    const calls = readFileSync(join(dataDir, "pulumi-probe.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { args: string[]; env: string[] });
+    expect(calls.map((c) => c.args[0])).toEqual(expect.arrayContaining(["version", "plugin"]));
+    for (const c of calls) {
+      expect(c.env).toContain("PATH");
+      expect(c.env.filter((k) => /WEBHOOK|OPERATOR|CUSTOMER_TOKEN|DATABASE|DATA_DIR/.test(k))).toEqual([]);
+    }
+    expect(calls.find((c) => c.args[0] === "plugin")?.env).toContain("PULUMI_CONFIG_PASSPHRASE");
   }, 150_000);
 
   it("an update's output lines reach onOutput in the order the CLI printed them, all before the result", async () => {

@@ -1,0 +1,23 @@
+import * as pulumi from "@pulumi/pulumi";
+import { TenantSpec } from "../domain/tenant-spec.js";
+import { declareTenant } from "./tenant.js";
+
+/**
+ * The stack of one subscription, from its config (`tenant:spec`, the secret `tenant:password`): what the
+ * program declares and what it exports. One definition for both ways the engine runs it: Pulumi.yaml's
+ * `main` (main.ts, through pulumi-language-nodejs) and the Automation API's inline mode (inline.ts).
+ */
+export function tenantStack() {
+  const config = new pulumi.Config("tenant");
+  const spec = TenantSpec.parse(config.requireObject<unknown>("spec"));
+  const tenant = declareTenant(spec, config.requireSecret("password"));
+  return {
+    projectId: tenant.projectId,
+    userId: tenant.userId,
+    userName: tenant.userName,
+    authUrl: tenant.authUrl,
+    region: tenant.region,
+    password: tenant.password,
+    domainId: spec.domainId,
+  };
+}
