@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -45,14 +45,14 @@ const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.tes
 
 describe("the engine host", () => {
   it("`tenantctl serve` never loads @pulumi/*: its engine host does, answers the health check, and ends with the service", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "host-service-"));
+    const dir = mkdtempSync(join(tmpdir(), "host-service-"));
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "test/support/engine-host-service.ts"], {
       env: {
-        PATH: `${PROBE}:${process.env.PATH}`, HOME: process.env.HOME, PROBE_LOG: join(dataDir, "probe.jsonl"),
-        DATA_DIR: dataDir, HOST: "127.0.0.1", WEBHOOK_SECRET: "host-webhook-secret-0123456789", OPERATOR_TOKEN: "host-operator-token-0123456789", LOG_LEVEL: "error",
+        PATH: `${PROBE}:${process.env.PATH}`, HOME: process.env.HOME, PROBE_LOG: join(dir, "probe.jsonl"),
+        DATA_DIR: join(dir, "data"), HOST: "127.0.0.1", WEBHOOK_SECRET: "host-webhook-secret-0123456789", OPERATOR_TOKEN: "host-operator-token-0123456789", LOG_LEVEL: "error",
       },
       timeout: 120_000,
-    });
+    }).finally(() => rmSync(dir, { recursive: true, force: true }));
     const report = JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as { engine: string; pulumiModules: string[]; hosts: number[]; hostsAfterClose: number[] };
     expect(report.pulumiModules).toEqual([]);
     // Only the SDK's PulumiCommand.get() says this (from the stand-in's `pulumi version`): the host ran it.
