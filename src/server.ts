@@ -43,6 +43,7 @@ export interface RunningService {
 export async function startService(config: Config, overrides: { engine?: Engine; log?: Logger; guard?: TenantGuard; driftCloud?: CloudClient } = {}): Promise<RunningService> {
   const redact = makeRedactor(config.secrets);
   const log = overrides.log ?? createLogger({ redact, level: config.logLevel });
+  if (config.dataDirAdopted) log.info("data directory of an earlier version adopted: marked as the service's, only its own entries are ever changed", { dataDir: config.dataDir });
   const { db, scheduler } = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrate(db);
   // The real engine runs in a child process (engine-host.ts): the service itself never loads @pulumi/pulumi.
@@ -137,7 +138,6 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     pulumiBackend: config.pulumi.backendUrl,
     operatorAuth: config.operatorTokenFile ? `generated, in ${config.operatorTokenFile}` : "from OPERATOR_TOKEN",
   });
-  if (config.dataDirAdopted) log.info("data directory of an earlier version adopted: marked as the service's, only its own entries are ever changed", { dataDir: config.dataDir });
   for (const m of missing) log.warn(`not ready to provision: ${m}`);
   if (config.webhookSecretPrevious) log.warn("WEBHOOK_SECRET_PREVIOUS is accepted too: remove it once the marketplace signs with the new WEBHOOK_SECRET (requests signed with it are logged with signedWith=previous)");
   void pulumiCli.then((cli) => cli ?? log.warn("not ready to provision: the pulumi CLI is not on PATH"));

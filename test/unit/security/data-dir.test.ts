@@ -4,8 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../../src/config.js";
+import { createLogger } from "../../../src/log.js";
+import { startService } from "../../../src/server.js";
 import { openDb } from "../../../src/store/db.js";
 import { migrate } from "../../../src/store/migrations.js";
+import { RecordingEngine } from "../../support/recording-engine.js";
 
 const modeOf = (path: string) => statSync(path).mode & 0o777;
 // Every directory of this file lives under one of its own, removed at the end (never the system's /tmp itself).
@@ -188,7 +191,7 @@ describe("DATA_DIR must name a directory of the service's own: nothing else is e
     expect(loadConfig({ DATA_DIR: dir }).dataDirAdopted).toBe(false);
   });
 
-  it("an earlier version's data directory (its layout, no marker) is adopted once, its database kept, everything 0700 / 0600", async () => {
+  it("an earlier version's data directory (its layout, no marker) is adopted once with a line in the log, its database kept, everything 0700 / 0600", async () => {
     const dir = fresh();
     const earlier = await openDb({ databaseUrl: undefined, dataDir: dir });
     await earlier.db.exec("CREATE TABLE kept (n integer); INSERT INTO kept VALUES (7)");
@@ -199,17 +202,25 @@ describe("DATA_DIR must name a directory of the service's own: nothing else is e
     for (const p of ["", "pulumi", "pulumi/.pulumi", "pulumi/.pulumi/stacks", "pulumi/.pulumi/stacks/openstack-tenants"]) chmodSync(join(dir, p), 0o755);
     chmodSync(join(dir, "pulumi", ".pulumi", "stacks", "openstack-tenants", "sub-1.json"), 0o644);
 
-    expect(loadConfig({ DATA_DIR: dir }).dataDirAdopted).toBe(true);
+    const env = { DATA_DIR: dir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info" };
+    const lines: string[] = [];
+    const svc = await startService(loadConfig(env), { engine: new RecordingEngine(), log: createLogger({ redact: (t) => t, write: (l) => lines.push(l) }) });
+    try {
+      expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
+    } finally {
+      await svc.close();
+    }
+    expect(lines.filter((l) => l.includes("data directory of an earlier version adopted"))).toHaveLength(1);
     expect(modeOf(dir)).toBe(0o700);
     expect(open(dir)).toEqual([]);
-    expect(loadConfig({ DATA_DIR: dir }).dataDirAdopted).toBe(false);
+    expect(loadConfig(env).dataDirAdopted).toBe(false);
     const { db } = await openDb({ databaseUrl: undefined, dataDir: dir });
     try {
       expect(await db.query("SELECT n FROM kept")).toEqual([{ n: 7 }]);
     } finally {
       await db.close();
     }
-  }, 60_000);
+  }, 90_000);
 
   it("inside its own directory the service changes only its own entries: a file an operator put there keeps its mode", () => {
     const dir = fresh();
