@@ -126,7 +126,11 @@ async function measureStateless(script: string, env: Record<string, string>) {
   }
 }
 const b = await measureStateless("bench/support/bare-child.ts", {});
-const noStore = await measureStateless("bench/support/no-store-child.ts", { DATA_DIR: tmpdir(), WEBHOOK_SECRET: SECRET, OPERATOR_TOKEN: TOKEN, LOG_LEVEL: "error" });
+// A data directory of its own even here (loadConfig writes its secrets there), never tmpdir() itself: issue 25.
+const noStoreDir = mkdtempSync(join(tmpdir(), "bench-load-no-store-"));
+const noStore = await measureStateless("bench/support/no-store-child.ts", { DATA_DIR: noStoreDir, WEBHOOK_SECRET: SECRET, OPERATOR_TOKEN: TOKEN, LOG_LEVEL: "error" }).finally(() =>
+  rmSync(noStoreDir, { recursive: true, force: true }),
+);
 const instant = await measureService(0, true);
 const realistic = await measureService(2000, false);
 

@@ -10,7 +10,7 @@ import { DEFAULT_METERS, Meters, PriceList } from "./domain/billing.js";
 import type { DeliveryTarget } from "./metering/billing-delivery.js";
 import type { CloudesireSettings } from "./marketplaces/cloudesire/settings.js";
 import { openstackEnvOf, readAdminCredentials, type AdminCredentials, type CredentialResult } from "./openstack/credentials.js";
-import { ensurePrivateDir, restrictNewFilesToOwner, restrictToOwner } from "./data-dir.js";
+import { claimDataDir, closeOwnEntries, DATA_DIR_ENTRIES, ensurePrivateDir, restrictNewFilesToOwner } from "./data-dir.js";
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 /** What a variable means (and, where the default is computed, what it is): the README's reference is generated from these. */
@@ -20,7 +20,7 @@ const doc = <T extends z.ZodType>(schema: T, description: string, defaultText?: 
 export const EnvSchema = z.object({
   PORT: doc(int(8080, 0).pipe(z.number().max(65535)), "where the HTTP API listens", "`8080`"),
   HOST: doc(z.string().default("0.0.0.0"), "the address the HTTP API binds"),
-  DATA_DIR: doc(z.string().default("./data"), "embedded database, file Pulumi backend, generated secrets"),
+  DATA_DIR: doc(z.string().default("./data"), "embedded database, file Pulumi backend, generated secrets; a new or empty directory of the service's own (marked at the first start): a shared one (`/tmp`, another user's) or one holding anything else is refused"),
   WEBHOOK_SECRET: doc(z.string().min(16, "WEBHOOK_SECRET must be at least 16 characters").optional(), "HMAC key shared with the marketplace, at least 16 characters", "none: webhooks refused with 503"),
   WEBHOOK_SECRET_PREVIOUS: doc(z.string().min(16, "WEBHOOK_SECRET_PREVIOUS must be at least 16 characters").optional(), "the secret being replaced while the marketplace switches to a new `WEBHOOK_SECRET`: also accepted until it is removed (rotation without downtime)", "none"),
   WEBHOOK_REPLAY_WINDOW_SECONDS: doc(int(300, 1), "accepted clock skew of `X-Timestamp`, and how far in the future an event's `occurredAt` may be"),
@@ -112,6 +112,8 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /** This start found an earlier version's data directory (no marker) and marked it as the service's. */
+  dataDirAdopted: boolean;
   databaseUrl: string | undefined;
   webhookSecret: string | undefined;
   /** Also accepted while the marketplace switches to a new WEBHOOK_SECRET. */
@@ -224,15 +226,17 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
   const env = parseEnv(rawEnv);
   // Before anything is written: what this process (and the pulumi CLI it runs) creates is the owner's alone.
   restrictNewFilesToOwner();
-  const dataDir = ensurePrivateDir(resolve(env.DATA_DIR));
+  const dataDir = resolve(env.DATA_DIR);
+  const claim = claimDataDir(dataDir);
+  if (!claim.ok) throw new ConfigError(claim.reason);
 
   // The secret files are checked as found (a loose mode is reported, not quietly fixed), then the rest is closed.
-  const passphrase = env.PULUMI_CONFIG_PASSPHRASE ?? generatedSecret(resolve(dataDir, "pulumi-passphrase"), 1);
-  const operatorTokenFile = env.OPERATOR_TOKEN ? undefined : resolve(dataDir, "operator-token");
+  const passphrase = env.PULUMI_CONFIG_PASSPHRASE ?? generatedSecret(resolve(dataDir, DATA_DIR_ENTRIES.passphrase), 1);
+  const operatorTokenFile = env.OPERATOR_TOKEN ? undefined : resolve(dataDir, DATA_DIR_ENTRIES.operatorToken);
   const operatorToken = env.OPERATOR_TOKEN ?? generatedSecret(operatorTokenFile as string, 16);
-  const customerTokenKey = env.CUSTOMER_TOKEN_KEY ?? generatedSecret(resolve(dataDir, "customer-token-key"), 32);
-  restrictToOwner(dataDir);
-  const backendUrl = env.PULUMI_BACKEND_URL ?? pathToFileURL(ensurePrivateDir(resolve(dataDir, "pulumi"))).href;
+  const customerTokenKey = env.CUSTOMER_TOKEN_KEY ?? generatedSecret(resolve(dataDir, DATA_DIR_ENTRIES.customerTokenKey), 32);
+  closeOwnEntries(dataDir);
+  const backendUrl = env.PULUMI_BACKEND_URL ?? pathToFileURL(ensurePrivateDir(resolve(dataDir, DATA_DIR_ENTRIES.backend))).href;
 
   const admin = readAdminCredentials(rawEnv);
   const creds = admin.ok ? admin.credentials : null;
@@ -241,6 +245,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     port: env.PORT,
     host: env.HOST,
     dataDir,
+    dataDirAdopted: claim.found === "adopted",
     databaseUrl: env.DATABASE_URL,
     webhookSecret: env.WEBHOOK_SECRET,
     webhookSecretPrevious: env.WEBHOOK_SECRET_PREVIOUS,
@@ -350,13 +355,13 @@ export function loadCliConfig(rawEnv: Record<string, string | undefined> = proce
 } {
   const env = parseEnv(rawEnv);
   const dataDir = resolve(env.DATA_DIR);
-  const tokenFile = resolve(dataDir, "operator-token");
+  const tokenFile = resolve(dataDir, DATA_DIR_ENTRIES.operatorToken);
   return {
     url: env.TENANTCTL_URL ?? `http://127.0.0.1:${env.PORT}`,
     token: env.OPERATOR_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : undefined),
     dataDir,
-    passphraseFile: env.PULUMI_CONFIG_PASSPHRASE ? undefined : resolve(dataDir, "pulumi-passphrase"),
-    backendUrl: env.PULUMI_BACKEND_URL ?? pathToFileURL(resolve(dataDir, "pulumi")).href,
+    passphraseFile: env.PULUMI_CONFIG_PASSPHRASE ? undefined : resolve(dataDir, DATA_DIR_ENTRIES.passphrase),
+    backendUrl: env.PULUMI_BACKEND_URL ?? pathToFileURL(resolve(dataDir, DATA_DIR_ENTRIES.backend)).href,
   };
 }
 

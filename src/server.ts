@@ -61,6 +61,7 @@ export interface RunningService {
 export async function startService(config: Config, overrides: { engine?: Engine; log?: Logger; guard?: TenantGuard; driftCloud?: CloudClient } = {}): Promise<RunningService> {
   const redact = makeRedactor(config.secrets);
   const log = overrides.log ?? createLogger({ redact, level: config.logLevel });
+  if (config.dataDirAdopted) log.info("data directory of an earlier version adopted: marked as the service's, only its own entries are ever changed", { dataDir: config.dataDir });
   const { db, scheduler } = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrate(db);
   // The real engine runs in a child process (engine-host.ts): the service itself never loads @pulumi/pulumi.

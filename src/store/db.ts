@@ -1,6 +1,8 @@
 import { PGlite } from "@electric-sql/pglite";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import pg from "pg";
-import { ensurePrivateDir, restrictToOwner } from "../data-dir.js";
+import { DATA_DIR_ENTRIES, restrictToOwner } from "../data-dir.js";
 import { EmbeddedScheduler, unscheduled, type Scheduler } from "./embedded-scheduler.js";
 import { initialiseInChild, isInitialised } from "./pglite-init.js";
 
@@ -29,7 +31,9 @@ const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtextextended($1, 0))";
 /** The service's database and who goes first on it (the intake batcher's scheduler). */
 export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string }): Promise<{ db: Db; scheduler: Scheduler }> {
   if (opts.databaseUrl) return { db: await openPostgres(opts.databaseUrl), scheduler: unscheduled };
-  const dir = `${ensurePrivateDir(opts.dataDir)}/pglite`;
+  // The data directory itself is loadConfig's to claim and close: here only the database's own directory is touched.
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const dir = join(opts.dataDir, DATA_DIR_ENTRIES.database);
   if (!isInitialised(dir)) await initialiseInChild(dir);
   const scheduler = new EmbeddedScheduler();
   const db = await openPglite({ dir, scheduler });

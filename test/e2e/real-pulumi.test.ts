@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -30,6 +30,7 @@ if (skipReason) console.log(`e2e suite skipped: ${skipReason}; it runs the real 
 const SECRET = "e2e-webhook-secret-0123456789";
 const TOKEN = "e2e-operator-token-0123456789";
 const dataDir = mkdtempSync(join(tmpdir(), "tenants-e2e-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 const op = { authorization: `Bearer ${TOKEN}` };
 
 interface Service { proc: ChildProcess; url: string; exited: Promise<unknown> }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdtempSync } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -12,11 +12,14 @@ const OPERATOR = "cd-crash-operator-token-0123456789";
 
 interface Child { proc: ChildProcess; url: string; exited: Promise<NodeJS.Signals | number | null> }
 
-/** The service as a real child process (test/support/cloudesire-crash-child.ts) on a given data directory. */
-async function start(dataDir: string, apiUrl: string, crash: boolean): Promise<Child> {
+/**
+ * The service as a real child process (test/support/cloudesire-crash-child.ts) on the data directory
+ * `dir/data`; its "cloud" and logs lie beside it in `dir` (a data directory holds the service's files only).
+ */
+async function start(dir: string, apiUrl: string, crash: boolean): Promise<Child> {
   const proc = spawn(process.execPath, ["--import", "tsx", "test/support/cloudesire-crash-child.ts"], {
     env: {
-      PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DATA_DIR: dataDir, CLOUD_FILE: join(dataDir, "cloud.json"),
+      PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DATA_DIR: join(dir, "data"), CLOUD_FILE: join(dir, "cloud.json"),
       PORT: "0", HOST: "127.0.0.1", OPERATOR_TOKEN: OPERATOR, RECONCILE_POLL_MS: "200", RECONCILE_BACKOFF_MS: "0",
       TENANT_AUTH_URL: SETTINGS.authUrl, TENANT_REGION: SETTINGS.region,
       CLOUDESIRE_API_URL: apiUrl, CLOUDESIRE_TOKEN: CD_TOKEN, CLOUDESIRE_EVENT_SECRET: CD_SECRET, CLOUDESIRE_DASHBOARD_URL: "https://dashboard.cloud.example",
@@ -27,7 +30,7 @@ async function start(dataDir: string, apiUrl: string, crash: boolean): Promise<C
   });
   const exited = new Promise<NodeJS.Signals | number | null>((r) => proc.once("exit", (code, signal) => r(signal ?? code)));
   // The child's log, kept next to its data for a failing run.
-  proc.stderr?.pipe(createWriteStream(join(dataDir, `service-${crash ? "crashing" : "restarted"}.log`)));
+  proc.stderr?.pipe(createWriteStream(join(dir, `service-${crash ? "crashing" : "restarted"}.log`)));
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: proc.stdout as NodeJS.ReadableStream }).once("line", (l) => resolve((JSON.parse(l) as { url: string }).url));
     void exited.then((s) => reject(new Error(`child exited (${String(s)}) before it listened`)));
@@ -46,9 +49,9 @@ describe("kill -9 between an invoice push and its record", () => {
   afterAll(async () => sim.stop());
 
   it("the invoice is pushed once: after the restart its outcome is unknown, so it is held for an operator, not pushed again", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "cd-crash-"));
-    console.log(`service logs in ${dataDir}`);
-    const first = await start(dataDir, sim.url, true);
+    const dir = mkdtempSync(join(tmpdir(), "cd-crash-"));
+    console.log(`service logs in ${dir}`);
+    const first = await start(dir, sim.url, true);
     sim.target(first.url);
     sim.order(300, { type: "TRIAL", productVersion: 88, quantities: {} });
     await sim.notify(300, "CREATED");
@@ -58,7 +61,8 @@ describe("kill -9 between an invoice push and its record", () => {
     expect(await first.exited).toBe("SIGKILL");
     expect(sim.invoices).toHaveLength(1);
 
-    const second = await start(dataDir, sim.url, false);
+    const second = await start(dir, sim.url, false);
+    let passed = false;
     try {
       sim.target(second.url);
       type View = { outbox: Array<{ id: number; kind: string; state: string; lastError: string | null }> };
@@ -78,9 +82,12 @@ describe("kill -9 between an invoice push and its record", () => {
       expect(sim.invoices).toHaveLength(1);
       // The rest of the report-back was done once, before the crash.
       expect(sim.callsTo("POST", /credentials$/)).toHaveLength(1);
+      passed = true;
     } finally {
       second.proc.kill("SIGTERM");
       await second.exited;
+      // A failing run keeps its logs (printed above) for a look.
+      if (passed) rmSync(dir, { recursive: true, force: true });
     }
   }, 600_000);
 });

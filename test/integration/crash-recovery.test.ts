@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -17,7 +17,7 @@ const TOKEN = "crash-operator-token-0123456789";
 
 interface Child { proc: ChildProcess; url: string; exited: Promise<NodeJS.Signals | number | null> }
 
-/** Starts the service as a real child process on the same data directory and "cloud" file. */
+/** Starts the service as a real child process on the same data directory and "cloud" file (kept apart: the data directory holds the service's files only). */
 async function start(dataDir: string, cloud: string, crashAt: CrashPoint): Promise<Child> {
   const proc = spawn(process.execPath, ["--import", "tsx", "test/support/crash-child.ts"], {
     env: {
@@ -63,8 +63,9 @@ describe("kill -9 of the service process, then a restart: every accepted event a
     ["during-engine-cli-dies", "during the stack update, with its pulumi process: lock and pending creates left behind"],
     ["after-engine", "stack updated, result not recorded"],
   ])("killed %s (%s)", async (crashAt) => {
-    const dataDir = mkdtempSync(join(tmpdir(), "crash-"));
-    const cloud = join(dataDir, "cloud.json");
+    const dir = mkdtempSync(join(tmpdir(), "crash-"));
+    const dataDir = join(dir, "data");
+    const cloud = join(dir, "cloud.json");
     const created = event("77", "subscription.created");
 
     const first = await start(dataDir, cloud, crashAt);
@@ -88,7 +89,8 @@ describe("kill -9 of the service process, then a restart: every accepted event a
       if (token) expect((await fetch(`${second.url}/v1/subscriptions/77/credentials`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
       const stack = readCloud(cloud)["sub-77"];
       expect(stack?.spec).toEqual(tenantSpecOf(foldEvent(null, created).state as never, SETTINGS));
-      expect(readLocks(join(dataDir, "pulumi-backend"), "sub-77")).toEqual([]);
+      // The journal engine's backend lies beside its cloud file.
+      expect(readLocks(join(dir, "pulumi-backend"), "sub-77")).toEqual([]);
       expect(stack?.effectiveChanges).toBe(1); // applied once in effect (a re-run after the crash changes nothing)
       expect(sub.lastError).toBeNull();
       // Exactly one project in Keystone, and it is the one the stack (and the recorded outputs) name.
@@ -110,6 +112,7 @@ describe("kill -9 of the service process, then a restart: every accepted event a
     } finally {
       second.proc.kill("SIGTERM");
       await second.exited;
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
 });

@@ -1,10 +1,13 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
 
-const dataDir = () => mkdtempSync(join(tmpdir(), "config-"));
+// Each data directory is a new one of this file's own, all removed at the end.
+const root = mkdtempSync(join(tmpdir(), "config-test-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const dataDir = () => mkdtempSync(join(root, "config-"));
 const base = () => ({ DATA_DIR: dataDir() });
 const WEBHOOK_SECRET = "whsec-config-0123456789";
 

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
   await h.close();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe("tenantctl rollout", () => {

@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { foldEvent } from "../../../src/domain/subscription.js";
 import { tenantSpecOf } from "../../../src/domain/tenant-spec.js";
 import { EngineFailure } from "../../../src/provisioning/engine.js";
@@ -45,16 +45,17 @@ const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.tes
 
 describe("the engine host", () => {
   it("`tenantctl serve` never loads @pulumi/*: its engine host does, answers the health check, and ends with the service", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "host-service-"));
+    const dir = mkdtempSync(join(tmpdir(), "host-service-"));
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "test/support/engine-host-service.ts"], {
       env: {
         // HOME: the probe's log lands there (the service passes its CLI no PROBE_LOG: not the CLI's business).
-        PATH: `${PROBE}:${process.env.PATH}`, HOME: dataDir,
-        DATA_DIR: dataDir, HOST: "127.0.0.1", WEBHOOK_SECRET: "host-webhook-secret-0123456789", OPERATOR_TOKEN: "host-operator-token-0123456789", LOG_LEVEL: "error",
+        PATH: `${PROBE}:${process.env.PATH}`, HOME: dir,
+        DATA_DIR: join(dir, "data"), HOST: "127.0.0.1", WEBHOOK_SECRET: "host-webhook-secret-0123456789", OPERATOR_TOKEN: "host-operator-token-0123456789", LOG_LEVEL: "error",
         CUSTOMER_TOKEN_KEY: "host-customer-token-key-0123456789abcdef", DATABASE_URL_UNUSED: "postgres://u:secret@db/x",
       },
       timeout: 120_000,
     });
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const report = JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as { engine: string; pulumiModules: string[]; hosts: number[]; hostsAfterClose: number[] };
     expect(report.pulumiModules).toEqual([]);
     // Only the SDK's PulumiCommand.get() says this (from the stand-in's `pulumi version`): the host ran it.
@@ -62,7 +63,7 @@ describe("the engine host", () => {
     expect(report.hosts).toHaveLength(1);
     expect(report.hostsAfterClose).toEqual([]);
     // The CLI ran (its version, its plugins) with what it needs and none of the service's own secrets.
-    const calls = readFileSync(join(dataDir, "pulumi-probe.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { args: string[]; env: string[] });
+    const calls = readFileSync(join(dir, "pulumi-probe.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { args: string[]; env: string[] });
     expect(calls.map((c) => c.args[0])).toEqual(expect.arrayContaining(["version", "plugin"]));
     for (const c of calls) {
       expect(c.env).toContain("PATH");
