@@ -16,7 +16,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
-      { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], testTimeout: 900_000 } },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          // The same setup as the integration project's (the cloud, and the real toolchain built meanwhile).
+          globalSetup: ["test/integration/global-setup.ts"],
+          testTimeout: 900_000,
+          hookTimeout: 2_400_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

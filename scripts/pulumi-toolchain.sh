@@ -26,6 +26,9 @@ MISSING="$CACHE/missing"
 [ "${1:-}" = dir ] && { echo "$BIN"; exit 0; }
 command -v go >/dev/null || die "Go is not installed (the real engine is built from Go modules: install Go 1.25 or newer)"
 mkdir -p "$BIN" "$CACHE/src"
+# One build at a time (two test projects' setups may ask at once): the second finds the first's binaries.
+exec 9>"$CACHE/lock"
+flock 9
 : >"$MISSING.new"
 export GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local
 started=$(date +%s)

@@ -478,7 +478,8 @@ down() {
 }
 
 case "${1:-}" in
-  up) up ;;
+  # One `up` at a time (two test projects' setups may ask at once): the second finds the first's cloud.
+  up) mkdir -p "$(dirname "$DIR")"; exec 9>"$DIR.lock"; flock 9; up ;;
   down) down ;;
   env) [ -f "$DIR/env" ] || die "not running: scripts/testcloud.sh up"; cat "$DIR/env" ;;
   *) echo "usage: $0 up|down|env" >&2; exit 2 ;;

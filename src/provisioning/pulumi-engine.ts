@@ -40,7 +40,11 @@ import { lockFileOf, type StackLock } from "./stack-lock.js";
  */
 export const MIN_CLI_VERSION = "3.39.0";
 /** The provider plugin the program's `@pulumi/openstack` asks the engine for: the npm package's own version. */
-export const PROVIDER_PLUGIN = { name: "openstack", version: (createRequire(import.meta.url)("@pulumi/openstack/package.json") as { version: string }).version };
+export const PROVIDER_PLUGIN = {
+  name: "openstack",
+  // The package writes it "v3.15.2" (its build stamps the tag): the plugin is asked for by the bare number.
+  version: (createRequire(import.meta.url)("@pulumi/openstack/package.json") as { version: string }).version.replace(/^v/, ""),
+};
 
 export interface PulumiEngineOptions {
   /** The repository root: Pulumi.yaml (main = src/program/main.ts, stackConfigDir = stacks). */

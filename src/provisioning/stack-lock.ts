@@ -11,7 +11,11 @@ import { fileURLToPath } from "node:url";
  * (`lockURLForError`: the backend URL with the lock's key joined to its path, credentials masked).
  */
 export interface StackLock {
-  /** The lock file's URL as the message prints it, e.g. file:///var/lib/tenants/pulumi/.pulumi/locks/…/<id>.json. */
+  /**
+   * The lock file's URL as the message prints it: the backend URL with the lock's key joined to its path,
+   * e.g. file:///var/lib/tenants/pulumi/.pulumi/locks/organization/openstack-tenants/sub-42/<id>.json?no_tmp_dir=true
+   * (the file backend's query: pkg/backend/diy/backend.go opens file:// buckets with no_tmp_dir).
+   */
   url: string;
   username: string;
   hostname: string;
@@ -27,9 +31,17 @@ export interface StackLock {
  */
 const LOCK_LINE = /^\s*(\S+): created by (.*)@([^@\s]+) \(pid (\d+)\) at (\S+)\s*$/gm;
 
-/** Every lock named in Pulumi's "currently locked" message (empty if the message is another error). */
+/**
+ * Every lock named in Pulumi's "currently locked" message (empty if the message is another error), once:
+ * the automation SDK's error carries the CLI's output twice (stdout and stderr), so each line comes twice.
+ */
 export function locksOf(message: string): StackLock[] {
-  return [...message.matchAll(LOCK_LINE)].map((m) => ({ url: m[1] ?? "", username: m[2] ?? "", hostname: m[3] ?? "", pid: Number(m[4]), timestamp: m[5] ?? "" }));
+  const byUrl = new Map<string, StackLock>();
+  for (const m of message.matchAll(LOCK_LINE)) {
+    const url = m[1] ?? "";
+    if (!byUrl.has(url)) byUrl.set(url, { url, username: m[2] ?? "", hostname: m[3] ?? "", pid: Number(m[4]), timestamp: m[5] ?? "" });
+  }
+  return [...byUrl.values()];
 }
 
 /**
