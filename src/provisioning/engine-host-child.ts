@@ -73,12 +73,12 @@ process.on("message", (raw: unknown) => {
   } else void answer(m);
 });
 // The service ended (even by kill -9): so does its host, but only once its running calls are done. Ending
-// at once would end their `pulumi` processes half-way: the automation SDK's execa kills its children when
-// this process exits (SIGTERM, which the CLI takes as a cancel: pkg/backend/cancellation_scope.go), and the
-// CLI, printing that it cancels into the pipe of a host that is gone, dies of SIGPIPE holding the stack's
-// lock and leaving pending creates; an inline program's language runtime (this process) would be gone
-// too. So the update finishes, its lock is released, and the restarted service finds the stack as
-// the update left it (test/e2e/real-cli.test.ts). Their output has nowhere to go now: it is dropped.
+// at once ends their `pulumi` processes half-way: the automation SDK's execa kills its children when this
+// process exits (SIGTERM, which the CLI takes as a cancel: pkg/backend/cancellation_scope.go), and an
+// inline program's language runtime is this process. Measured with the real CLI v3.248.0 and an inline
+// program (test/e2e/real-cli.test.ts): the update was recorded `failed` within a second, its lock released,
+// whatever it had begun left half-done for the retry. Waiting, the update finishes and the restarted
+// service finds the stack as it left it. Their output has nowhere to go now: it is dropped.
 process.on("disconnect", () => {
   orphaned = true;
   if (running === 0) process.exit();
