@@ -39,7 +39,8 @@ describe("the admin's Keystone token", () => {
     const c = await cloudWith({ now: t.now });
     // The recorded cloud serves the usage reads of the guard's downsize check, which is what needs the token.
     const real = new CloudGuard(clientOf(c, t.now), { policy: "purge", pollMs: 5, timeoutMs: 5000 });
-    const guard: TenantGuard = { beforeUp: (p, s) => real.beforeUp(p, s), beforeDestroy: (p, f) => real.beforeDestroy(p, f), leftoversOf: (s) => real.leftoversOf(s) };
+    // No earlier create left anything (the recorded cloud has no Keystone lookups by name to serve).
+    const guard: TenantGuard = { beforeUp: (p, s) => real.beforeUp(p, s), beforeDestroy: (p, f) => real.beforeDestroy(p, f), leftoversOf: async () => ({}) };
     const h = await harness({ maxAttempts: 2, guard });
     // The recorded usage (test/fixtures/openstack): 12 cores, 24 GiB of RAM, 150 GB of volumes.
     const plan = { ...PREPAID, ramGb: 32, diskGb: 200 };

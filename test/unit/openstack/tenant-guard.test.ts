@@ -21,13 +21,13 @@ async function withFailingCloud(mode: "500" | "hang", timeoutMs = 30_000) {
   cloud = await new FailingOpenStack(mode).start();
   const client = new CloudClient(cloud.credentials(), fetch, { timeoutMs });
   const real = new CloudGuard(client, { policy: "purge", pollMs: 5, timeoutMs: 5000 });
-  // The checks after an update (quota sets, servers' power) talk to the cloud too: they join in once the
-  // tenant exists, so that its creation is not what fails.
+  // The checks around an update (leftovers of an earlier create, quota sets, servers' power) talk to the
+  // cloud too: they join in once the tenant exists, so that its creation is not what fails.
   let armed = false;
   const guard: TenantGuard = {
     beforeUp: (p, spec) => real.beforeUp(p, spec),
     beforeDestroy: (p, onStep) => real.beforeDestroy(p, onStep),
-    leftoversOf: (spec) => real.leftoversOf(spec),
+    leftoversOf: (spec) => (armed ? real.leftoversOf(spec) : Promise.resolve({})),
     afterUp: (p, spec) => (armed ? real.afterUp(p, spec) : Promise.resolve([])),
     power: (p, enabled) => (armed ? real.power(p, enabled) : Promise.resolve([])),
   };
