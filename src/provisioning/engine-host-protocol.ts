@@ -73,10 +73,14 @@ export type FromHost = z.infer<typeof FromHost>;
 
 const Changes = z.record(z.string(), z.number());
 const OperationSummary = z.object({ resourceChanges: Changes });
+const TenantOutputs = z.object({
+  projectId: z.string(), userId: z.string(), userName: z.string(), authUrl: z.string(),
+  region: z.string(), domainId: z.string(), password: z.string(),
+}).nullable();
 
 /** What each method answers (the engine.ts types); `breakLocks` answers null (JSON has no undefined). */
 export const RESULTS = {
-  up: OperationSummary,
+  up: OperationSummary.extend({ outputs: TenantOutputs.optional() }),
   preview: z.object({ changeSummary: Changes, text: z.string() }),
   destroy: OperationSummary,
   refresh: OperationSummary,
@@ -85,10 +89,7 @@ export const RESULTS = {
     version: z.number(), kind: z.string(), message: z.string(), result: z.string(),
     startTime: z.string(), endTime: z.string().nullable(), resourceChanges: Changes,
   })),
-  outputs: z.object({
-    projectId: z.string(), userId: z.string(), userName: z.string(), authUrl: z.string(),
-    region: z.string(), domainId: z.string(), password: z.string(),
-  }).nullable(),
+  outputs: TenantOutputs,
   drift: z.object({ differences: z.array(z.object({ resource: z.string(), type: z.string(), change: z.string(), properties: z.array(z.string()) })) }).nullable(),
   breakLocks: z.null(),
   check: EngineCheck,

@@ -11,6 +11,7 @@ import {
   type HistoryEntry,
   type Leftovers,
   type OperationSummary,
+  type UpResult,
   type OutputSink,
   type PreviewResult,
   type ProgressSink,
@@ -74,7 +75,7 @@ export class EngineHostClient implements Engine {
     return this.host?.child.pid;
   }
 
-  up(req: StackChange): Promise<OperationSummary> {
+  up(req: StackChange): Promise<UpResult> {
     const { onOutput, onProgress, ...data } = req;
     return this.call({ method: "up", req: data }, { onOutput, onProgress });
   }

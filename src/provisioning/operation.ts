@@ -176,8 +176,8 @@ export class StackOperations {
     }
     const password = !current || sub.rotatePassword ? generatePassword() : current.password;
     if (current && sub.rotatePassword) message = `${message.slice(0, -1)}; password rotated)`;
-    const summary = await this.o.engine.up({ stack, message, spec, password, refresh: sub.refreshNext, ...o.sinks });
-    const outputs = await this.o.engine.outputs(stack);
+    const { outputs: upOutputs, ...summary } = await this.o.engine.up({ stack, message, spec, password, refresh: sub.refreshNext, ...o.sinks });
+    const outputs = upOutputs !== undefined ? upOutputs : await this.o.engine.outputs(stack);
     if (outputs && this.o.guard?.afterUp) {
       // The provider may not set what it was told (Neutron's create drops zero values): the tenant must
       // end with exactly what was bought, so the cloud is corrected, then the state reads it back.

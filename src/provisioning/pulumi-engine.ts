@@ -27,6 +27,7 @@ import {
   type Leftovers,
   type OperationSummary,
   type OutputSink,
+  type UpResult,
   type PreviewResult,
   type ProgressSink,
   type StackChange,
@@ -176,14 +177,14 @@ export class PulumiEngine implements Engine {
     return this.program;
   }
 
-  async up(req: StackChange): Promise<OperationSummary> {
+  async up(req: StackChange): Promise<UpResult> {
     return this.withConciseFailures(async () => {
       const stack = await this.stack(req.stack, true);
       await this.writeConfig(stack, req.spec, req.password);
       const result = await stack.up({
         message: req.message, refresh: req.refresh ?? false, onOutput: req.onOutput, onEvent: progressOf(req.onProgress),
       });
-      return { resourceChanges: counts(result.summary.resourceChanges) };
+      return { resourceChanges: counts(result.summary.resourceChanges), outputs: outputsOf(result.outputs) };
     }, [req.password]);
   }
 
@@ -279,10 +280,7 @@ export class PulumiEngine implements Engine {
   }
 
   private async outputsOf(stack: Stack): Promise<StackOutputs | null> {
-    const out = await stack.outputs();
-    const flat = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
-    const parsed = StackOutputs.safeParse(flat);
-    return parsed.success ? parsed.data : null;
+    return outputsOf(await stack.outputs());
   }
 
   async drift(name: string): Promise<DriftReport | null> {
@@ -477,6 +475,12 @@ function previewOfNewStack(stack: string): PreviewResult {
 function conciseLockMessage(raw: string): string {
   const lines = raw.split("\n").filter((l) => /currently locked|created by .*\(pid \d+\)/.test(l));
   return lines.length > 0 ? lines.join("\n") : conciseError(raw);
+}
+
+/** The automation SDK's OutputMap ({ value, secret } per output) as the tenant's outputs, or null. */
+function outputsOf(out: Record<string, { value: unknown }>): StackOutputs | null {
+  const parsed = StackOutputs.safeParse(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value])));
+  return parsed.success ? parsed.data : null;
 }
 
 const DeploymentResources = z.object({ resources: z.array(z.object({ urn: z.string() })).default([]) });

@@ -149,7 +149,11 @@ describe("the real pulumi CLI", () => {
     expect(alive(live!.pid)).toBe(true);
 
     writeFileSync(`${release}-${stack}`, "");
-    expect(await operators).toEqual({ resourceChanges: { create: 1 } });
+    // The update's result carries the stack's outputs as the CLI read them after it (the caller reads no more).
+    expect(await operators).toEqual({
+      resourceChanges: { create: 1 },
+      outputs: { projectId: `project-of-${stack}`, userId: `user-of-${stack}`, userName: stack, authUrl: "http://127.0.0.1:5000/v3", region: "RegionOne", domainId: "default", password: "e2e-password-0123456789" },
+    });
     expect(locks(stack)).toEqual([]);
     // The stack history, read by the operator's own CLI from the work tree, is the audit log.
     const history = JSON.parse((await pulumi(["stack", "history", "--stack", stack, "--json"])).stdout) as Array<{ message: string; result: string }>;

@@ -79,7 +79,7 @@ describe("the engine host", () => {
     // The SDK hands onOutput chunks as the CLI wrote them: join and split back into lines.
     const lines = seen.join("").split("\n").filter((l) => l !== "");
     expect(lines).toEqual(Array.from({ length: 200 }, (_, i) => `step ${i + 1} of 200`));
-    expect(result).toEqual({ resourceChanges: { create: 6 } });
+    expect(result).toMatchObject({ resourceChanges: { create: 6 } });
   });
 
   it("the host dying under an update fails it as transient; the next call gets a fresh host", async () => {
