@@ -18,7 +18,7 @@ import { stackNameOf } from "./domain/subscription-id.js";
 import { tenantSpecOf } from "./domain/tenant-spec.js";
 import { startService } from "./server.js";
 import { ServiceClient, ServiceError, UsageError } from "./cli/client.js";
-import { fields, print, table } from "./cli/format.js";
+import { fields, print, printable, say, table } from "./cli/format.js";
 import { nextPageHint, onePage, pageRequestOf, readList, type PageRequest } from "./cli/pages.js";
 import { watchOperation } from "./cli/watch.js";
 import { ROLLOUT_USAGE, ROLLOUT_VALUED_FLAGS, rolloutCommand } from "./cli/rollout.js";
@@ -143,15 +143,15 @@ async function main(argv: string[]): Promise<void> {
         ["project id", s.outputs?.projectId], ["user", s.outputs?.userName], ["auth url", s.outputs?.authUrl],
         ["drift", s.drift ? `${s.drift.state} (checked ${s.drift.checkedAt})` : "never checked"],
       ]);
-      console.log("");
+      say("");
       table(s.operations.map((o) => ({ op: o.id, kind: o.kind, event: o.eventId, result: o.result, started: o.startedAt, error: o.error ?? "" })));
       return showCloudesire(api(), s.id);
     }
     case "preview": {
       const body = await api().json<Body<typeof S.PreviewResponse>>("POST", `/v1/subscriptions/${idArg(rest[0])}/preview`);
       if (a.json) return print(body);
-      process.stdout.write(body.text.endsWith("\n") ? body.text : `${body.text}\n`);
-      return console.log(`summary: ${Object.entries(body.changeSummary).map(([k, n]) => `${n} ${k}`).join(", ") || "no changes"}`);
+      say(body.text.replace(/\n$/, ""));
+      return say(`summary: ${Object.entries(body.changeSummary).map(([k, n]) => `${n} ${k}`).join(", ") || "no changes"}`);
     }
     case "history": {
       const body = await api().json<Body<typeof S.HistoryResponse>>("GET", `/v1/subscriptions/${idArg(rest[0])}/history`);
@@ -166,13 +166,13 @@ async function main(argv: string[]): Promise<void> {
       const before = a.flags.has("--watch") ? (await latestOperation(api(), idArg(rest[0]))).op ?? 0 : 0;
       const body = await api().json<Body<typeof S.RetryAccepted>>("POST", `/v1/subscriptions/${idArg(rest[0])}/retry`);
       if (a.flags.has("--watch")) return watchLatest(api(), body.subscription.id, undefined, a, before);
-      return a.json ? print(body) : console.log(`retry of ${body.subscription.id} accepted (tenantctl watch ${body.subscription.id})`);
+      return a.json ? print(body) : say(`retry of ${body.subscription.id} accepted (tenantctl watch ${body.subscription.id})`);
     }
     case "rotate-password": {
       const before = a.flags.has("--watch") ? (await latestOperation(api(), idArg(rest[0]))).op ?? 0 : 0;
       const body = await api().json<Body<typeof S.RetryAccepted>>("POST", `/v1/subscriptions/${idArg(rest[0])}/rotate-password`);
       if (a.flags.has("--watch")) return watchLatest(api(), body.subscription.id, undefined, a, before);
-      return a.json ? print(body) : console.log(`new Keystone credentials for ${body.subscription.id} requested (tenantctl watch ${body.subscription.id})`);
+      return a.json ? print(body) : say(`new Keystone credentials for ${body.subscription.id} requested (tenantctl watch ${body.subscription.id})`);
     }
     case "watch": {
       const op = flag(a, "--op");
@@ -193,13 +193,13 @@ async function main(argv: string[]): Promise<void> {
       const body = await api().json<Body<typeof S.BillingRunCreated>>("POST", "/v1/billing-runs", { period });
       if (a.json) return print(body);
       const r = body.run;
-      console.log(`${body.created ? "billed" : "already billed"} ${r.period}: run ${r.id}, ${r.invoiceCount} invoices, total ${r.total} ${r.currency}`);
-      console.log(`  invoices: tenantctl invoices ${r.id} [--csv]`);
+      say(`${body.created ? "billed" : "already billed"} ${r.period}: run ${r.id}, ${r.invoiceCount} invoices, total ${r.total} ${r.currency}`);
+      say(`  invoices: tenantctl invoices ${r.id} [--csv]`);
       return;
     }
     case "invoices": {
       const id = idArg(rest[0]);
-      if (a.flags.has("--csv")) return void process.stdout.write(await api().text(`/v1/billing-runs/${id}/invoices.csv`));
+      if (a.flags.has("--csv")) return void process.stdout.write(printable(await api().text(`/v1/billing-runs/${id}/invoices.csv`)));
       const body = await api().json<Body<typeof S.BillingRunDetail>>("GET", `/v1/billing-runs/${id}`);
       if (a.json) return print(body);
       return table(body.invoices.map((i) => ({ subscription: i.subscriptionId, total: i.total, currency: i.currency })));
@@ -208,27 +208,27 @@ async function main(argv: string[]): Promise<void> {
       const c = loadDoctorConfig();
       const findings = await doctor(c.credentials, c.memberRole);
       if (a.json) print(findings);
-      else for (const f of findings) console.log(`${f.status.toUpperCase().padEnd(4)}  ${f.check}: ${f.message}`);
+      else for (const f of findings) say(`${f.status.toUpperCase().padEnd(4)}  ${f.check}: ${f.message}`);
       if (findings.some((f) => f.status === "fail")) process.exitCode = 1;
       return;
     }
     case "config-reference":
       // The README's configuration table is this output (a test keeps them equal).
       if (a.json) return print(configReference());
-      return console.log(configReferenceMarkdown());
+      return say(configReferenceMarkdown());
     case "pulumi-env": {
       const c = loadCliConfig();
       // The passphrase itself is never printed: from the environment, the operator's shell already has it.
       const env = { PULUMI_BACKEND_URL: c.backendUrl, ...(c.passphraseFile ? { PULUMI_CONFIG_PASSPHRASE_FILE: c.passphraseFile } : {}) };
       if (a.json) return print(env);
-      for (const [k, v] of Object.entries(env)) console.log(`export ${k}='${v}'`);
-      if (!c.passphraseFile) console.log("# PULUMI_CONFIG_PASSPHRASE is set in this environment: pulumi reads it from there");
-      console.log("# then, from the repository root: pulumi preview --stack sub-<id>; pulumi stack history --stack sub-<id>");
+      for (const [k, v] of Object.entries(env)) say(`export ${k}='${v}'`);
+      if (!c.passphraseFile) say("# PULUMI_CONFIG_PASSPHRASE is set in this environment: pulumi reads it from there");
+      say("# then, from the repository root: pulumi preview --stack sub-<id>; pulumi stack history --stack sub-<id>");
       return;
     }
     case undefined:
     case "help":
-      console.log(USAGE);
+      say(USAGE);
       return;
     default:
       throw new UsageError(`unknown command '${command}'\n${USAGE}`);
@@ -282,7 +282,7 @@ async function driftCommand(client: ServiceClient, rest: string[], a: Args): Pro
       const before = a.flags.has("--watch") ? (await latestOperation(client, idArg(id))).op ?? 0 : 0;
       const body = await client.json<Body<typeof S.DriftRepairAccepted>>("POST", `/v1/subscriptions/${idArg(id)}/drift/repair`);
       if (a.flags.has("--watch")) return watchLatest(client, body.subscription.id, undefined, a, before);
-      return a.json ? print(body) : console.log(`repair of ${body.subscription.id} accepted (tenantctl watch ${body.subscription.id})`);
+      return a.json ? print(body) : say(`repair of ${body.subscription.id} accepted (tenantctl watch ${body.subscription.id})`);
     }
     case "accept": {
       const body = await client.json<Body<typeof S.DriftList>>("POST", `/v1/subscriptions/${idArg(id)}/drift/accept`);
@@ -311,7 +311,7 @@ async function deadLettersCommand(client: ServiceClient, a: Args): Promise<void>
   if (a.json) return print({ deadLetters: j.items, cloudesire: cd.items });
   jobsTable(j.items);
   if (cd.items.length === 0) return;
-  console.log("\ncalls back to Cloudesire waiting for an operator (tenantctl cloudesire resolve <call> sent|resend):");
+  say("\ncalls back to Cloudesire waiting for an operator (tenantctl cloudesire resolve <call> sent|resend):");
   return callsTable(cd.items);
 }
 
@@ -323,12 +323,12 @@ async function showCloudesire(client: ServiceClient, id: string): Promise<void> 
   });
   if (!res) return;
   const cd = (await res.json()) as Body<typeof S.CloudesireSubscription>;
-  console.log("");
+  say("");
   fields([
     ["cloudesire", cd.lastRead ? `${cd.lastRead.deploymentStatus} (paid: ${String(cd.lastRead.paid)}), read ${cd.lastRead.at}: ${cd.lastRead.verdict}` : "not read yet"],
     ["read error", cd.lastError],
   ]);
-  console.log("");
+  say("");
   table(cd.outbox.map((r) => ({ call: r.id, kind: r.kind, state: r.state, attempts: r.attempts, sent: r.sentAt ?? "", error: r.lastError ?? "" })));
 }
 
@@ -338,18 +338,18 @@ async function cloudesireCommand(api: () => ServiceClient, rest: string[], a: Ar
     case "doctor": {
       const findings = await cloudesireDoctor(loadCloudesireConfig());
       if (a.json) print(findings);
-      else for (const f of findings) console.log(`${f.status.toUpperCase().padEnd(4)}  ${f.check}: ${f.message}`);
+      else for (const f of findings) say(`${f.status.toUpperCase().padEnd(4)}  ${f.check}: ${f.message}`);
       if (findings.some((f) => f.status === "fail")) process.exitCode = 1;
       return;
     }
     case "sync": {
       const body = await api().json<Body<typeof S.CloudesireSyncAccepted>>("POST", `/v1/cloudesire/subscriptions/${idArg(arg)}/sync`);
-      return a.json ? print(body) : console.log(`read of Cloudesire subscription ${body.subscription} queued (tenantctl show ${body.subscription})`);
+      return a.json ? print(body) : say(`read of Cloudesire subscription ${body.subscription} queued (tenantctl show ${body.subscription})`);
     }
     case "resolve": {
       if (!arg || !/^[1-9][0-9]*$/.test(arg) || (action !== "sent" && action !== "resend")) throw new UsageError("cloudesire resolve <call> sent|resend");
       const body = await api().json<Body<typeof S.OutboxCallView>>("POST", `/v1/cloudesire/outbox/${arg}/resolve`, { action });
-      return a.json ? print(body) : console.log(`call ${arg} (${body.kind}) is now ${body.state}`);
+      return a.json ? print(body) : say(`call ${arg} (${body.kind}) is now ${body.state}`);
     }
     default:
       throw new UsageError(`unknown cloudesire command '${sub}': cloudesire doctor | cloudesire sync <id> | cloudesire resolve <call> sent|resend`);
@@ -410,7 +410,7 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
 
 main(process.argv.slice(2)).catch((e: unknown) => {
   const message = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`tenantctl: ${message.split("\n")[0]}\n`);
+  process.stderr.write(`tenantctl: ${printable(message.split("\n")[0] ?? "")}\n`);
   if (e instanceof UsageError || e instanceof ConfigError) process.exit(2);
   if (e instanceof ServiceError) process.exit(e.exitCode);
   process.exit(1);

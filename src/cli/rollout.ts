@@ -2,7 +2,7 @@ import type { z } from "zod";
 import type * as R from "../api/rollout-schemas.js";
 import type { ServiceClient } from "./client.js";
 import { UsageError } from "./client.js";
-import { fields, print, table } from "./format.js";
+import { fields, print, say, table } from "./format.js";
 
 type Body<T extends z.ZodType> = z.output<T>;
 
@@ -49,7 +49,7 @@ export async function rolloutCommand(client: ServiceClient, rest: string[], a: R
     case "plan": {
       const plan = await client.json<Body<typeof R.RolloutPlan>>("POST", "/v1/rollouts/plan");
       if (a.json) return print(plan);
-      console.log(`${plan.changing} of ${plan.total} ready stacks would change (program ${plan.programVersion})`);
+      say(`${plan.changing} of ${plan.total} ready stacks would change (program ${plan.programVersion})`);
       if (plan.changing === 0) return;
       return table(plan.groups.map((g) => ({ stacks: g.count, changes: g.changes.join("; "), examples: g.examples.join(", ") })));
     }
@@ -60,7 +60,7 @@ export async function rolloutCommand(client: ServiceClient, rest: string[], a: R
       const body = { ...(waves ? { waves } : {}), ...(maxFailures !== undefined ? { maxFailures } : {}), ...(pauseSeconds !== undefined ? { pauseSeconds } : {}) };
       const r = await client.json<Body<typeof R.Rollout>>("POST", "/v1/rollouts", body);
       if (a.json) return print(r);
-      return console.log(`rollout ${r.id} started: waves of ${r.waveSizes.join(", ")} stacks (tenantctl rollout status ${r.id})`);
+      return say(`rollout ${r.id} started: waves of ${r.waveSizes.join(", ")} stacks (tenantctl rollout status ${r.id})`);
     }
     case "status": {
       if (!id) {
@@ -71,20 +71,20 @@ export async function rolloutCommand(client: ServiceClient, rest: string[], a: R
       const r = await client.json<Body<typeof R.RolloutDetail>>("GET", `/v1/rollouts/${rolloutId(id)}`);
       if (a.json) return print(r);
       showRollout(r);
-      console.log("");
+      say("");
       table(r.progress.map((w) => ({ wave: w.wave, size: w.size, ...w.stacks })));
       if (r.failures.length === 0) return;
-      console.log("\nfailed stacks:");
+      say("\nfailed stacks:");
       return table(r.failures.map((f) => ({ subscription: f.subscription, wave: f.wave, reason: f.reason ?? "" })));
     }
     case "resume": {
       const maxFailures = count(a, "--max-failures");
       const r = await client.json<Body<typeof R.Rollout>>("POST", `/v1/rollouts/${rolloutId(id)}/resume`, maxFailures !== undefined ? { maxFailures } : {});
-      return a.json ? print(r) : console.log(`rollout ${r.id} ${r.state} (budget ${r.maxFailures} failures)`);
+      return a.json ? print(r) : say(`rollout ${r.id} ${r.state} (budget ${r.maxFailures} failures)`);
     }
     case "abort": {
       const r = await client.json<Body<typeof R.Rollout>>("POST", `/v1/rollouts/${rolloutId(id)}/abort`);
-      return a.json ? print(r) : console.log(`rollout ${r.id} aborted: stacks not yet queued are skipped`);
+      return a.json ? print(r) : say(`rollout ${r.id} aborted: stacks not yet queued are skipped`);
     }
     default:
       throw new UsageError(`rollout needs plan, start, status, resume or abort\n${ROLLOUT_USAGE}`);

@@ -93,6 +93,19 @@ describe("tenantctl against a running service", () => {
     expect(piped.stderr).toBe("");
   });
 
+  it("show and list print a customer's terminal escapes as text: no title change, no cleared screen", async () => {
+    const e = event("7", "subscription.created");
+    e.subscription.customer.name = "\u001b]0;owned\u0007\u001b[2JEvil Ltd";
+    expect((await h.send(e)).status).toBe(202);
+    await h.reconciler.idle();
+    for (const args of [["show", "7"], ["list"]]) {
+      const out = (await tenantctl(args)).stdout;
+      expect(out).not.toContain("\u001b");
+      expect(out).not.toContain("\u0007");
+    }
+    expect((await tenantctl(["show", "7"])).stdout).toContain("\\u001b]0;owned\\u0007\\u001b[2JEvil Ltd <ops@example.com>");
+  });
+
   it("exit codes: 2 for bad usage and 4xx, 3 when the service cannot be reached", async () => {
     expect((await tenantctl(["show"])).status).toBe(2);
     expect((await tenantctl(["watch", "1", "--op", "x"])).status).toBe(2);
