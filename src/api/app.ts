@@ -252,7 +252,7 @@ export function createApp(deps: AppDeps) {
         413: problem("body too large"),
         429: problem("too many requests, or too many failed signatures, from this source (Retry-After says when to retry)"),
         415: problem("not application/json"),
-        422: problem("body does not match the schema, the plan exceeds the operator's limits, or occurredAt is further ahead than the replay window"),
+        422: problem("body does not match the schema (text with a NUL or a lone surrogate included), the plan exceeds the operator's limits, or occurredAt is further ahead than the replay window"),
         503: problem("WEBHOOK_SECRET is not configured"),
       },
     }),

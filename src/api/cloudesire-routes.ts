@@ -1,6 +1,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { badRequest, notFound, unavailable } from "../domain/errors.js";
+import { storable } from "../domain/storable.js";
 import { SubscriptionId } from "../domain/subscription-id.js";
 import type { Logger } from "../log.js";
 import { Notification, OrderValidationRequest } from "../marketplaces/cloudesire/contract.js";
@@ -57,14 +58,15 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
       middleware: [boundedBody(64 * 1024, (c) => problemResponse(c, 413, "notification body larger than 64 KiB")), signed],
       request: {
         headers: z.object({ "cmw-event-signature": z.string().openapi({ example: "sha1=bd637c3b084f7c5039aaf2808c3bc6bd7b6c283d" }) }),
-        body: { required: true, content: { "application/json": { schema: Notification, example: NOTIFICATION_EXAMPLE } } },
+        // Text PostgreSQL can store and metadata of bounded depth: a 422 naming the field, not a 500 retried for ever.
+        body: { required: true, content: { "application/json": { schema: Notification.superRefine(storable), example: NOTIFICATION_EXAMPLE } } },
       },
       responses: {
         204: { description: "stored (or ignored: not a subscription); the subscription will be read" },
         400: problem("body is not JSON"),
         401: problem("missing or bad CMW-Event-Signature"),
         413: problem("body too large"),
-        422: problem("body is not a notification"),
+        422: problem("body is not a notification, holds text that cannot be stored (NUL, lone surrogate), or nests deeper than 32 levels"),
         503: problem("CLOUDESIRE_EVENT_SECRET is not configured"),
       },
     }),
