@@ -175,10 +175,13 @@ export function createApp(deps: AppDeps) {
    * The customer's key to its credentials, in the answer to the event that created the subscription and
    * to every `subscription.created` event of it (a re-delivery after a lost answer, or one that arrived
    * after another event had created it): the marketplace, which passes it on, always gets one that works.
+   * A re-delivery gets the token its first delivery got, or none once an operator has re-issued it: a
+   * captured request replayed inside the window must not fetch the token that replaced a leaked one.
    */
   const tokenInAnswer = (event: MarketplaceEvent, result: EventIntake): string | undefined => {
     const sub = result.subscription;
     if (!sub || sub.id !== event.subscription.id || sub.desired.status === "cancelled") return undefined;
+    if (result.outcome === "duplicate" && result.firstTokenGeneration !== sub.tokenGeneration) return undefined;
     const creating = (result.outcome === "applied" && result.created) || event.type === "subscription.created";
     return creating ? currentCustomerToken(deps.customerTokenKey, sub) : undefined;
   };

@@ -158,6 +158,8 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (rollout_id, subscription_id)
    );
    CREATE INDEX rollout_stacks_by_wave ON rollout_stacks (rollout_id, wave, state);`,
+  // The customer token generation an event's first answer could carry: its replays get none newer.
+  `ALTER TABLE events ADD COLUMN token_generation integer;`,
 ];
 
 /**
