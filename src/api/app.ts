@@ -71,7 +71,7 @@ export interface AppDeps {
   /** Where a request comes from, for rate limits (the socket's address by default; see TRUST_PROXY). */
   sourceOf?: (c: Context) => string;
   /** Selling on Cloudesire: its notifications, order validation, operators' view (api/cloudesire-routes.ts). */
-  cloudesire?: Omit<CloudesireRouteDeps, "operator" | "log">;
+  cloudesire?: Omit<CloudesireRouteDeps, "operator" | "log" | "signatureChecked" | "afterSignature">;
 }
 
 /** Every request body is bounded; webhooks more tightly (MAX_EVENT_BYTES). */
@@ -123,6 +123,23 @@ export function createApp(deps: AppDeps) {
     failures?.spend(source);
     throw unauthorized(refusal);
   };
+  /**
+   * A marketplace's signature check: a failure is a failed authentication of its source (429 once over
+   * the limit). A signed request never waits for failures: an HMAC key cannot be guessed, and junk from
+   * the same address must not stop the marketplace.
+   */
+  const signatureChecked = <T>(c: Context, verify: () => T): T => {
+    try {
+      return verify();
+    } catch (e) {
+      const source = sourceOf(c);
+      failures?.check(source);
+      failures?.spend(source);
+      throw e;
+    }
+  };
+  /** Counted after the signature: unsigned requests never spend the budget of the marketplace's. */
+  const signedRateLimit = (): MiddlewareHandler[] => (deps.webhookRateLimit ? [rateLimit(deps.webhookRateLimit, sourceOf, now)] : []);
   const isOperator = (c: Context) => {
     const token = bearerOf(c.req.header("authorization"));
     return token !== undefined && sameSecret(token, deps.operatorToken);
@@ -199,21 +216,12 @@ export function createApp(deps: AppDeps) {
     // The signature covers the exact bytes received (not text decoded from them, which drops a BOM and
     // turns bad bytes into U+FFFD): it is checked before the body is decoded, parsed or validated.
     const raw = new Uint8Array(await c.req.arrayBuffer());
-    let signedWith: "current" | "previous";
-    try {
-      signedWith = verifyWebhook({
+    const signedWith = signatureChecked(c, () =>
+      verifyWebhook({
         secret, previousSecret: deps.previousWebhookSecret,
         timestamp: c.req.header("x-timestamp"), signature: c.req.header("x-signature"), rawBody: raw,
         nowSeconds: Math.floor(now() / 1000), windowSeconds: deps.replayWindowSeconds,
-      });
-    } catch (e) {
-      // A failed authentication of its source (429 once over the limit). A signed request never waits
-      // for failures: an HMAC key cannot be guessed, and junk must not stop the marketplace.
-      const source = sourceOf(c);
-      failures?.check(source);
-      failures?.spend(source);
-      throw e;
-    }
+      }));
     if (signedWith === "previous") c.set("logFields", { ...c.get("logFields"), signedWith });
     let text: string;
     try {
@@ -236,8 +244,7 @@ export function createApp(deps: AppDeps) {
         eventReceived,
         boundedBody(MAX_EVENT_BYTES, (c) => problemResponse(c, 413, `event body larger than ${MAX_EVENT_BYTES} bytes`)),
         verified,
-        // Counted after the signature: unsigned requests never spend the budget of the marketplace's.
-        ...(deps.webhookRateLimit ? [rateLimit(deps.webhookRateLimit, sourceOf, now)] : []),
+        ...signedRateLimit(),
       ],
       request: {
         headers: z.object({
@@ -287,7 +294,9 @@ export function createApp(deps: AppDeps) {
     },
   );
 
-  if (deps.cloudesire) app.route("/v1/cloudesire", cloudesireRoutes({ ...deps.cloudesire, operator, log: deps.log }));
+  if (deps.cloudesire) {
+    app.route("/v1/cloudesire", cloudesireRoutes({ ...deps.cloudesire, operator, log: deps.log, signatureChecked, afterSignature: signedRateLimit() }));
+  }
   if (deps.billing) app.route("/v1/billing-runs", billingRoutes({ ...deps.billing, billing: deps.billing.service, operator, metrics: deps.metrics }));
 
   const load = async (id: string, c: { set: (k: "logFields", v: Record<string, unknown>) => void }): Promise<SubscriptionRecord> => {

@@ -52,13 +52,19 @@ export class CloudesireStore {
 
   /**
    * Stores a notification and, for a subscription, asks for a read of it, in one transaction: once this
-   * returns (and we answer 204) the read will happen, across crashes.
+   * returns (and we answer 204) the read will happen, across crashes. A notification identical to one
+   * stored (the same JSON, whatever its key order or spacing: a retry, or a captured one replayed) is
+   * counted on that row instead of stored again; it still asks for a read, which the worker coalesces
+   * with any read already waiting.
    */
   async recordNotification(n: { entity: string; entityId: string; type: string; body: unknown; subscription: string | null; ignored: string | null }): Promise<void> {
     await this.db.transaction(async (tx) => {
-      await tx.query(`INSERT INTO cloudesire_notifications (entity, entity_id, type, body, ignored) VALUES ($1, $2, $3, $4, $5)`, [
-        n.entity, n.entityId, n.type, JSON.stringify(n.body), n.ignored,
-      ]);
+      await tx.query(
+        `INSERT INTO cloudesire_notifications (entity, entity_id, type, body, ignored, digest)
+         VALUES ($1, $2, $3, $4::jsonb, $5, encode(sha256(convert_to($4::jsonb::text, 'UTF8')), 'hex'))
+         ON CONFLICT (digest) DO UPDATE SET repeats = cloudesire_notifications.repeats + 1, last_received_at = now()`,
+        [n.entity, n.entityId, n.type, JSON.stringify(n.body), n.ignored],
+      );
       if (n.subscription) await this.want(tx, n.subscription, n.type === "DELETED");
     });
   }
@@ -230,9 +236,10 @@ export class CloudesireStore {
     return pageOf(rows, o.limit, (r) => OutboxRow.parse(r), (r) => Number(r.id));
   }
 
-  async notifications(limit = 50): Promise<Array<{ entity: string; entityId: string; type: string; ignored: string | null; receivedAt: string }>> {
+  /** The latest notifications; `repeats`: how many identical ones came after it. */
+  async notifications(limit = 50): Promise<Array<{ entity: string; entityId: string; type: string; ignored: string | null; receivedAt: string; repeats: number }>> {
     return this.db.query(
-      `SELECT entity, entity_id AS "entityId", type, ignored, ${isoUtc("received_at", "receivedAt")} FROM cloudesire_notifications ORDER BY id DESC LIMIT $1`,
+      `SELECT entity, entity_id AS "entityId", type, ignored, ${isoUtc("received_at", "receivedAt")}, repeats FROM cloudesire_notifications ORDER BY id DESC LIMIT $1`,
       [limit],
     );
   }
