@@ -1,7 +1,8 @@
-import { serve, type ServerType } from "@hono/node-server";
+import type { ServerType } from "@hono/node-server";
 import { createApp } from "./api/app.js";
 import { clientAddressOf } from "./api/client-address.js";
-import { missingForCloudesire, missingForProvisioning, type Config } from "./config.js";
+import { missingForCloudesire, missingForProvisioning, trustProxyWarning, type Config } from "./config.js";
+import { listenHttp } from "./http-server.js";
 import { createLogger, makeRedactor, type Logger } from "./log.js";
 import type { Engine } from "./provisioning/engine.js";
 import { EngineHostClient } from "./provisioning/engine-host.js";
@@ -121,9 +122,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     },
   });
 
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
-  });
+  const server: ServerType = await listenHttp(app.fetch, { port: config.port, hostname: config.host, limits: config.http });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   reconciler.start();
@@ -138,6 +137,8 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     operatorAuth: config.operatorTokenFile ? `generated, in ${config.operatorTokenFile}` : "from OPERATOR_TOKEN",
   });
   for (const m of missing) log.warn(`not ready to provision: ${m}`);
+  const proxyWarning = trustProxyWarning(config.trustProxy, config.host);
+  if (proxyWarning) log.warn(proxyWarning);
   if (config.webhookSecretPrevious) log.warn("WEBHOOK_SECRET_PREVIOUS is accepted too: remove it once the marketplace signs with the new WEBHOOK_SECRET (requests signed with it are logged with signedWith=previous)");
   void pulumiCli.then((cli) => cli ?? log.warn("not ready to provision: the pulumi CLI is not on PATH"));
 
