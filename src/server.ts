@@ -16,6 +16,7 @@ import { BillingService } from "./metering/billing-service.js";
 import { GnocchiClient } from "./metering/gnocchi-client.js";
 import { unavailable } from "./domain/errors.js";
 import { doctor, type Finding } from "./openstack/doctor.js";
+import { cloudesireDoctor } from "./marketplaces/cloudesire/doctor.js";
 import { JobQueue } from "./store/job-queue.js";
 import { CloudClient } from "./openstack/cloud-client.js";
 import { tenantPrecheck } from "./provisioning/drift-precheck.js";
@@ -92,6 +93,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   const pulumiCli = host ? host.cliVersion().catch(() => null) : Promise.resolve("test engine");
   const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering);
   const app = createApp({
+    doctor: () => serviceDoctor(config, pulumiCli),
     billing: { service: billing, store: billingStore },
     store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
@@ -162,6 +164,28 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       await db.close();
     },
   };
+}
+
+/**
+ * `tenantctl doctor` (GET /v1/doctor): the service's configuration checked now, from where it runs: the
+ * webhook secret, the pulumi CLI, the cloud (credentials, member role, catalog, a quota read per
+ * service), and Cloudesire when it sells there.
+ */
+export async function serviceDoctor(config: Config, pulumiCli: Promise<string | null>, fetchImpl: typeof fetch = fetch): Promise<Finding[]> {
+  const sellsOnCloudesire = Boolean(config.cloudesire.apiUrl || config.cloudesire.token || config.cloudesire.eventSecret);
+  const [cli, cloud, cloudesire] = await Promise.all([
+    pulumiCli,
+    doctor(config.openstack.credentials, config.tenant.memberRole, fetchImpl),
+    sellsOnCloudesire ? cloudesireDoctor(config.cloudesire, fetchImpl) : Promise.resolve([]),
+  ]);
+  return [
+    config.webhookSecret
+      ? { status: "ok", check: "webhook secret", message: "WEBHOOK_SECRET is set: marketplace events are verified" }
+      : { status: "fail", check: "webhook secret", message: "WEBHOOK_SECRET is not set: webhooks are refused until it is" },
+    cli ? { status: "ok", check: "pulumi", message: `pulumi CLI ${cli}` } : { status: "fail", check: "pulumi", message: "the pulumi CLI is not on PATH: stacks cannot be updated" },
+    ...cloud.map((f) => ({ ...f, check: `openstack ${f.check}` })),
+    ...cloudesire.map((f) => ({ ...f, check: `cloudesire ${f.check}` })),
+  ];
 }
 
 /** Gnocchi, authenticated like the rest of the cloud (Keystone admin credentials) unless basic auth is configured. */

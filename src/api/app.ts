@@ -57,6 +57,8 @@ export interface AppDeps {
   log: Logger;
   /** The service's health: `status` is public, the rest is shown to operators only. */
   health: () => Promise<{ status: "ok" | "degraded"; [k: string]: unknown }>;
+  /** Checks the service's configuration now, where it runs (`tenantctl doctor`); the route is absent without it. */
+  doctor?: () => Promise<Array<z.output<typeof S.DoctorFinding>>>;
   billing?: { service: BillingService; store: BillingStore };
   metrics?: Metrics;
   progress?: ProgressHub;
@@ -167,6 +169,22 @@ export function createApp(deps: AppDeps) {
       return c.json(report, 200);
     },
   );
+
+  if (deps.doctor) {
+    const doctor = deps.doctor;
+    app.openapi(
+      createRoute({
+        method: "get", path: "/v1/doctor", tags: ["service"], security: OPERATOR, middleware: [operator],
+        summary: "Check the service's configuration now: admin credentials, member role, catalog, the pulumi CLI, Cloudesire",
+        description: "What `tenantctl doctor` prints: the running service's own configuration, checked from where it runs (a shell's environment may differ).",
+        responses: { 200: json(S.DoctorReport, "one finding per check", { ok: false, findings: [{ status: "fail", check: "pulumi", message: "the pulumi CLI is not on PATH: stacks cannot be updated" }] }), 401: UNAUTHORIZED, 429: problem("too many failed authentications from this source") },
+      }),
+      async (c) => {
+        const findings = await doctor();
+        return c.json({ ok: !findings.some((f) => f.status === "fail"), findings }, 200);
+      },
+    );
+  }
 
   if (deps.metrics) {
     const metrics = deps.metrics;

@@ -178,6 +178,13 @@ export const Health = z
   .catchall(z.unknown())
   .openapi("Health", { description: "`status` for anyone; with the operator token also `missing` (what keeps it from provisioning) and the checks behind it. Liveness is the 200 itself" });
 
+export const DoctorFinding = z
+  .object({ status: z.enum(["ok", "warn", "fail"]), check: z.string(), message: z.string() })
+  .openapi("DoctorFinding", { description: "fail: provisioning (or selling) cannot work; warn: a feature will not" });
+export const DoctorReport = z
+  .object({ ok: z.boolean(), findings: z.array(DoctorFinding) })
+  .openapi("DoctorReport", { description: "the service's configuration checked where it runs: `ok` when no finding fails" });
+
 export const DriftList = z.object({ drift: z.array(Drift) });
 export const DriftPage = DriftList.extend({ nextCursor: NextCursor });
 export const DriftSweep = z.object({

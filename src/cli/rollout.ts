@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type * as R from "../api/rollout-schemas.js";
 import type { ServiceClient } from "./client.js";
 import { UsageError } from "./client.js";
+import { type CommandSpec, wholeNumber } from "./args.js";
 import { fields, print, say, table } from "./format.js";
 
 type Body<T extends z.ZodType> = z.output<T>;
@@ -12,22 +13,27 @@ export interface RolloutArgs {
   flag(name: string): string | undefined;
 }
 
-export const ROLLOUT_USAGE = `  rollout plan                   ready stacks whose declaration would change (quota defaults, limits, region, program), grouped
-  rollout start [--waves 1%,10%,100%] [--max-failures N] [--pause SECONDS]
-                                 apply the change in waves (bulk lane: customers' work goes first)
-  rollout status [<id>]          the rollouts, or one: stacks per wave and state, failures with reasons
-  rollout resume <id> [--max-failures N]
-                                 go on with a halted rollout
-  rollout abort <id>             stop: stacks not yet queued are skipped`;
+const maxFailures = { value: "N", check: wholeNumber(0), help: "failed stacks the rollout tolerates before it halts" };
 
-/** Flags of `rollout` that take a value. */
-export const ROLLOUT_VALUED_FLAGS = ["--waves", "--max-failures", "--pause"];
+/** `rollout` and its subcommands, as tenantctl's command line declares them (cli/args.ts). */
+export const ROLLOUT_COMMANDS: CommandSpec[] = [
+  { name: "rollout plan", summary: "ready stacks whose declaration would change (quota defaults, limits, region, program), grouped" },
+  {
+    name: "rollout start", summary: "apply the change in waves (bulk lane: customers' work goes first)",
+    options: {
+      waves: { value: "1%,10%,100%", help: "the share of the stacks done by the end of each wave" },
+      "max-failures": maxFailures,
+      pause: { value: "SECONDS", check: wholeNumber(0), help: "wait between waves" },
+    },
+  },
+  { name: "rollout status", args: "[<id>]", positionals: { min: 0, max: 1 }, summary: "the rollouts, or one: stacks per wave and state, failures with reasons" },
+  { name: "rollout resume", args: "<id>", positionals: { min: 1, max: 1 }, summary: "go on with a halted rollout", options: { "max-failures": maxFailures } },
+  { name: "rollout abort", args: "<id>", positionals: { min: 1, max: 1 }, summary: "stop: stacks not yet queued are skipped" },
+];
 
 const count = (a: RolloutArgs, name: string): number | undefined => {
   const v = a.flag(name);
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError(`${name} needs a whole number`);
-  return Number(v);
+  return v === undefined ? undefined : Number(v);
 };
 
 const rolloutId = (id: string | undefined): string => {
@@ -54,9 +60,9 @@ export async function rolloutCommand(client: ServiceClient, rest: string[], a: R
       return table(plan.groups.map((g) => ({ stacks: g.count, changes: g.changes.join("; "), examples: g.examples.join(", ") })));
     }
     case "start": {
-      const waves = a.flag("--waves");
-      const maxFailures = count(a, "--max-failures");
-      const pauseSeconds = count(a, "--pause");
+      const waves = a.flag("waves");
+      const maxFailures = count(a, "max-failures");
+      const pauseSeconds = count(a, "pause");
       const body = { ...(waves ? { waves } : {}), ...(maxFailures !== undefined ? { maxFailures } : {}), ...(pauseSeconds !== undefined ? { pauseSeconds } : {}) };
       const r = await client.json<Body<typeof R.Rollout>>("POST", "/v1/rollouts", body);
       if (a.json) return print(r);
@@ -78,7 +84,7 @@ export async function rolloutCommand(client: ServiceClient, rest: string[], a: R
       return table(r.failures.map((f) => ({ subscription: f.subscription, wave: f.wave, reason: f.reason ?? "" })));
     }
     case "resume": {
-      const maxFailures = count(a, "--max-failures");
+      const maxFailures = count(a, "max-failures");
       const r = await client.json<Body<typeof R.Rollout>>("POST", `/v1/rollouts/${rolloutId(id)}/resume`, maxFailures !== undefined ? { maxFailures } : {});
       return a.json ? print(r) : say(`rollout ${r.id} ${r.state} (budget ${r.maxFailures} failures)`);
     }
@@ -87,6 +93,6 @@ export async function rolloutCommand(client: ServiceClient, rest: string[], a: R
       return a.json ? print(r) : say(`rollout ${r.id} aborted: stacks not yet queued are skipped`);
     }
     default:
-      throw new UsageError(`rollout needs plan, start, status, resume or abort\n${ROLLOUT_USAGE}`);
+      throw new UsageError("rollout needs plan, start, status, resume or abort");
   }
 }
