@@ -132,7 +132,8 @@ export interface Config {
   metricsToken: string | undefined;
   /** Where the generated operator token is kept when OPERATOR_TOKEN is not set. */
   operatorTokenFile: string | undefined;
-  pulumi: { backendUrl: string; passphrase: string; workDir: string };
+  /** `searchPath`: the PATH the `pulumi` CLI is looked up on (provisioning/readiness.ts). */
+  pulumi: { backendUrl: string; passphrase: string; workDir: string; searchPath: string };
   openstack: { admin: AdminCredentials | null; credentials: CredentialResult; problem: string | null; env: Record<string, string> };
   tenant: TenantSettings;
   metering: {
@@ -238,7 +239,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     operatorTokenFile,
     customerTokenKey,
     metricsToken: env.METRICS_TOKEN,
-    pulumi: { backendUrl, passphrase, workDir: REPO_ROOT },
+    pulumi: { backendUrl, passphrase, workDir: REPO_ROOT, searchPath: rawEnv.PATH ?? "" },
     openstack: { admin: creds, credentials: admin, problem: admin.ok ? null : admin.problem, env: openstackEnvOf(rawEnv) },
     tenant: tenantSettingsOf(env, creds),
     metering: {

@@ -22,6 +22,7 @@ import { CloudClient } from "./openstack/cloud-client.js";
 import { tenantPrecheck } from "./provisioning/drift-precheck.js";
 import { CloudGuard, type TenantGuard } from "./provisioning/tenant-guard.js";
 import { assembleWorkers } from "./workers.js";
+import { provisioningReadiness } from "./provisioning/readiness.js";
 
 /** How long the engine host stays up without a call; it starts again in a second or two on the next one. */
 const ENGINE_HOST_IDLE_MS = 60_000;
@@ -42,7 +43,10 @@ export interface RunningService {
  * is the cloud the drift pre-check reads, for an engine double (the scale bench's cloud double): without
  * it, the configured cloud's, and none with an engine override (a double's stacks are in no real cloud).
  */
-export async function startService(config: Config, overrides: { engine?: Engine; log?: Logger; guard?: TenantGuard; driftCloud?: CloudClient } = {}): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  overrides: { engine?: Engine; log?: Logger; guard?: TenantGuard; driftCloud?: CloudClient; readiness?: () => string[] } = {},
+): Promise<RunningService> {
   const redact = makeRedactor(config.secrets);
   const log = overrides.log ?? createLogger({ redact, level: config.logLevel });
   const { db, scheduler } = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
@@ -73,8 +77,10 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     ? new CloudGuard(cloud, { policy: config.cancellation.orphanPolicy, pollMs: 2000, timeoutMs: config.cancellation.purgeTimeoutSeconds * 1000 })
     : undefined);
   const precheckCloud = overrides.driftCloud ?? (overrides.engine ? undefined : cloud);
+  // An engine double (benches) needs neither the CLI nor credentials.
+  const readiness = overrides.readiness ?? (overrides.engine ? undefined : provisioningReadiness({ credentialsProblem: config.openstack.problem, searchPath: config.pulumi.searchPath }));
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
-    db, scheduler, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire,
+    db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, cloudesire: config.cloudesire,
     // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
     driftObserve: precheckCloud ? tenantPrecheck({ client: precheckCloud, settings, log }) : undefined,
     concurrency: config.reconcile.concurrency, bulkSlots: config.reconcile.bulkSlots, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
@@ -112,12 +118,17 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     health: async () => {
       await db.query("SELECT 1");
       const cli = await pulumiCli;
-      const all = cli ? missing : [...missing, "the pulumi CLI is not on PATH: stacks cannot be updated"];
+      // Asked now (a CLI installed since the start is found), as operations ask it before they begin.
+      const notReady = readiness ? readiness() : cli ? [] : ["the pulumi CLI is not on PATH: stacks cannot be updated"];
+      const all = [...new Set([...missing, ...notReady])];
       const failed = Array.isArray(cloudFindings) ? cloudFindings.filter((f) => f.status === "fail").map((f) => `openstack ${f.check}: ${f.message}`) : [];
       all.push(...failed);
       // A changed config (quota defaults, limits, region) or program is visible unasked: `tenantctl rollout plan` says how.
       const differing = await rollouts.differingCount();
+      const waiting = await store.countInPhase("waiting");
       return {
+        // Purchases accepted while something above is missing: held, not failed; they go on by themselves.
+        waitingForConfiguration: waiting,
         status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, openstack: cloudFindings, database: config.databaseUrl ? "postgresql" : "embedded", engine: cli ?? "unavailable",
         declarations: differing === 0 ? "every ready stack declares what the service would" : `${differing} ready stacks differ from what the service now declares: see tenantctl rollout plan`,
       };

@@ -16,6 +16,7 @@ import {
   type OperationOutcome,
   type Phase,
   type ReapplyRequest,
+  waitingForConfiguration,
 } from "../domain/lifecycle.js";
 import type { BegunOperation, DeclarationSource, Lane, ReadyDeclaration, SubscriptionLedger } from "../provisioning/ports.js";
 import type { Db } from "./db.js";
@@ -336,6 +337,36 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
       const [row] = await tx.query(UPDATE_LIFECYCLE(2), [id, ...lifecycleParams(reapplyRequested(current, { note, ...also }))]);
       return parseSub(row);
     });
+  }
+
+  async everOperated(id: string): Promise<boolean> {
+    const rows = await this.db.query("SELECT 1 FROM operations WHERE subscription_id = $1 LIMIT 1", [id]);
+    return rows.length > 0;
+  }
+
+  async waitForConfiguration(id: string, missing: readonly string[]): Promise<SubscriptionRecord | null> {
+    return this.db.transaction(async (tx) => {
+      const current = await this.lockedForUpdate(tx, id);
+      // Only what still waits for its operation: an event or an outcome written meanwhile decides instead.
+      if (!current || current.phase !== "pending") return current;
+      const [row] = await tx.query(UPDATE_LIFECYCLE(2), [id, ...lifecycleParams(waitingForConfiguration(current, missing))]);
+      return parseSub(row);
+    });
+  }
+
+  async resumeWaiting(): Promise<Record<Lane, string[]>> {
+    // configurationReady (domain/lifecycle.ts) over every waiting row, in one statement.
+    const rows = await this.db.query<{ id: string; bulk: boolean }>(
+      `UPDATE subscriptions SET phase = 'pending', last_error = NULL, updated_at = now() WHERE phase = 'waiting'
+       RETURNING id, pending_note IS NOT NULL AS bulk`,
+    );
+    return { customer: rows.filter((r) => !r.bulk).map((r) => r.id), bulk: rows.filter((r) => r.bulk).map((r) => r.id) };
+  }
+
+  /** How many subscriptions are in a phase (health: how many wait for configuration). */
+  async countInPhase(phase: Phase): Promise<number> {
+    const [row] = await this.db.query<{ n: number }>("SELECT count(*)::int AS n FROM subscriptions WHERE phase = $1", [phase]);
+    return row?.n ?? 0;
   }
 
   async declaredSpec(id: string): Promise<unknown> {
