@@ -32,6 +32,8 @@ describe("Cloudesire notifications at the door", () => {
     expect((await notify(reordered)).status).toBe(204);
     const rows = await h.db.query<{ repeats: number }>("SELECT repeats FROM cloudesire_notifications");
     expect(rows).toEqual([{ repeats: 200 }]);
+    // One read is asked for (none is done here: no Cloudesire API); the replays add none while it waits.
+    expect(await h.cloudesire.store.get("4242")).toMatchObject({ wanted: 1, synced: 0 });
     // A different notification is its own row.
     expect((await notify(JSON.stringify({ entity: "Subscription", id: 4242, type: "DELETED" }))).status).toBe(204);
     expect(await h.db.query("SELECT type FROM cloudesire_notifications ORDER BY id")).toEqual([{ type: "MODIFIED" }, { type: "DELETED" }]);
