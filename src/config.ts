@@ -26,7 +26,10 @@ export const EnvSchema = z.object({
   WEBHOOK_REPLAY_WINDOW_SECONDS: doc(int(300, 1), "accepted clock skew of `X-Timestamp`, and how far in the future an event's `occurredAt` may be"),
   WEBHOOK_RATE_PER_SECOND: doc(int(50, 0), "webhook requests per second per source address, sustained (0: no limit); beyond it, 429"),
   WEBHOOK_RATE_BURST: doc(int(200, 1), "webhook requests a source may send at once before the rate applies"),
-  TRUST_PROXY: doc(z.string().optional(), "whose `X-Forwarded-For` names the client (rate limits, auth throttling): the number of proxies in front of the service, or a comma list of the proxies' addresses and CIDRs", "off: the socket's peer"),
+  TRUST_PROXY: doc(z.string().optional(), "whose `X-Forwarded-For` names the client (rate limits, auth throttling): the number of proxies in front of the service, or a comma list of the proxies' addresses and CIDRs. A number believes the header from *any* peer: then the service must be reachable only through those proxies (a client connecting directly picks its own address); the addresses' form believes only the proxies", "off: the socket's peer"),
+  HTTP_HEADERS_TIMEOUT_SECONDS: doc(int(10, 1), "a client must have sent a request's headers within this time, else its connection is closed (Node's default: 60 s)"),
+  HTTP_REQUEST_TIMEOUT_SECONDS: doc(int(30, 1), "a client must have sent a whole request (headers and body) within this time, else 408 and the connection is closed (Node's default: 300 s); answers, event streams included, are not bound by it"),
+  HTTP_MAX_CONNECTIONS: doc(int(1000, 1), "open client connections at once; more are closed as they arrive (Node's default: no cap)"),
   AUTH_FAILURES_PER_MINUTE: doc(int(10, 1), "failed authentications (operator, customer or metrics token, webhook signature) a source may make per minute, sustained; beyond, 429 with `Retry-After` even for a right token"),
   AUTH_FAILURE_BURST: doc(int(20, 1), "failed authentications a source may make at once before that rate applies"),
   OPERATOR_TOKEN: doc(z.string().min(16, "OPERATOR_TOKEN must be at least 16 characters").optional(), "bearer token of the operator endpoints and the CLI", "generated into `DATA_DIR/operator-token`"),
@@ -124,6 +127,8 @@ export interface Config {
   authFailureLimit: { perSecond: number; burst: number };
   /** Whose X-Forwarded-For names the client. */
   trustProxy: TrustProxy;
+  /** How long a client may take to send a request, and how many may be connected at once. */
+  http: HttpLimits;
   operatorToken: string;
   /** The key customers' credentials tokens are derived from. */
   customerTokenKey: string;
@@ -143,6 +148,8 @@ export interface Config {
      * the OpenStack credentials reach them through the engine's own options.
      */
     hostEnv: Record<string, string>;
+    /** The PATH the `pulumi` CLI is looked up on (provisioning/readiness.ts). */
+    searchPath: string;
   };
   openstack: { admin: AdminCredentials | null; credentials: CredentialResult; problem: string | null; env: Record<string, string> };
   tenant: TenantSettings;
@@ -253,6 +260,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     webhookRateLimit: env.WEBHOOK_RATE_PER_SECOND > 0 ? { perSecond: env.WEBHOOK_RATE_PER_SECOND, burst: env.WEBHOOK_RATE_BURST } : undefined,
     authFailureLimit: { perSecond: env.AUTH_FAILURES_PER_MINUTE / 60, burst: env.AUTH_FAILURE_BURST },
     trustProxy: trustProxyOf(env.TRUST_PROXY),
+    // Node refuses a headers timeout longer than the request's: the request's bounds both.
+    http: { headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_SECONDS, env.HTTP_REQUEST_TIMEOUT_SECONDS) * 1000, requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_SECONDS * 1000, maxConnections: env.HTTP_MAX_CONNECTIONS },
     operatorToken,
     operatorTokenFile,
     customerTokenKey,
@@ -261,6 +270,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       backendUrl, passphrase, workDir: REPO_ROOT,
       inlineProgram: env.PULUMI_PROGRAM === "inline" ? pathToFileURL(resolve(REPO_ROOT, "src/program/inline.ts")).href : null,
       hostEnv: engineHostEnvOf(rawEnv),
+      searchPath: rawEnv.PATH ?? "",
     },
     openstack: { admin: creds, credentials: admin, problem: admin.ok ? null : admin.problem, env: openstackEnvOf(rawEnv) },
     tenant: tenantSettingsOf(env, creds),
@@ -304,6 +314,24 @@ function parseEnv(rawEnv: Record<string, string | undefined>): Env {
 
 /** Whose X-Forwarded-For is believed: nobody's, the nearest N proxies', or those at these addresses. */
 export type TrustProxy = { kind: "off" } | { kind: "hops"; hops: number } | { kind: "addresses"; addresses: string[] };
+
+export interface HttpLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
+}
+
+/**
+ * What to warn about at start: a number of trusted proxies believes `X-Forwarded-For` from any peer, so
+ * when the service also listens where clients can reach it directly (a wildcard or public address), a
+ * client chooses the address it is counted under (its own rate limit, its own auth-failure budget).
+ */
+export function trustProxyWarning(trust: TrustProxy, host: string): string | null {
+  if (trust.kind !== "hops") return null;
+  const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
+  if (loopback) return null;
+  return `TRUST_PROXY=${trust.hops} believes X-Forwarded-For from any peer, and HOST=${host} may be reachable without the proxies: a client connecting directly picks the address its rate limits and auth-failure budget count. Bind HOST to the address only the proxies reach, or set TRUST_PROXY to the proxies' addresses`;
+}
 
 function trustProxyOf(value: string | undefined): TrustProxy {
   const v = value?.trim() ?? "";

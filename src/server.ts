@@ -1,9 +1,10 @@
-import { serve, type ServerType } from "@hono/node-server";
+import type { ServerType } from "@hono/node-server";
 import { createApp } from "./api/app.js";
 import { clientAddressOf } from "./api/client-address.js";
-import { ConfigError, missingForCloudesire, missingForProvisioning, type Config } from "./config.js";
+import { ConfigError, missingForCloudesire, missingForProvisioning, trustProxyWarning, type Config } from "./config.js";
+import { listenHttp } from "./http-server.js";
 import { createLogger, makeRedactor, type Logger } from "./log.js";
-import type { Engine } from "./provisioning/engine.js";
+import type { Engine, EngineCheck } from "./provisioning/engine.js";
 import { EngineHostClient } from "./provisioning/engine-host.js";
 import { openDb } from "./store/db.js";
 import { migrate } from "./store/migrations.js";
@@ -15,11 +16,13 @@ import { BillingService } from "./metering/billing-service.js";
 import { GnocchiClient } from "./metering/gnocchi-client.js";
 import { unavailable } from "./domain/errors.js";
 import { doctor, type Finding } from "./openstack/doctor.js";
+import { cloudesireDoctor } from "./marketplaces/cloudesire/doctor.js";
 import { JobQueue } from "./store/job-queue.js";
 import { CloudClient } from "./openstack/cloud-client.js";
 import { tenantPrecheck } from "./provisioning/drift-precheck.js";
 import { CloudGuard, type TenantGuard } from "./provisioning/tenant-guard.js";
 import { assembleWorkers } from "./workers.js";
+import { provisioningReadiness } from "./provisioning/readiness.js";
 
 /** How long the engine host stays up without a call; it starts again in a second or two on the next one. */
 const ENGINE_HOST_IDLE_MS = 60_000;
@@ -58,7 +61,10 @@ export interface RunningService {
  * is the cloud the drift pre-check reads, for an engine double (the scale bench's cloud double): without
  * it, the configured cloud's, and none with an engine override (a double's stacks are in no real cloud).
  */
-export async function startService(config: Config, overrides: { engine?: Engine; log?: Logger; guard?: TenantGuard; driftCloud?: CloudClient } = {}): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  overrides: { engine?: Engine; log?: Logger; guard?: TenantGuard; driftCloud?: CloudClient; readiness?: () => string[] } = {},
+): Promise<RunningService> {
   const redact = makeRedactor(config.secrets);
   const log = overrides.log ?? createLogger({ redact, level: config.logLevel });
   if (config.dataDirAdopted) log.info("data directory of an earlier version adopted: marked as the service's, only its own entries are ever changed", { dataDir: config.dataDir });
@@ -92,8 +98,10 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     ? new CloudGuard(cloud, { policy: config.cancellation.orphanPolicy, pollMs: 2000, timeoutMs: config.cancellation.purgeTimeoutSeconds * 1000 })
     : undefined);
   const precheckCloud = overrides.driftCloud ?? (overrides.engine ? undefined : cloud);
+  // An engine double (benches) needs neither the CLI nor credentials.
+  const readiness = overrides.readiness ?? (overrides.engine ? undefined : provisioningReadiness({ credentialsProblem: config.openstack.problem, searchPath: config.pulumi.searchPath }));
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
-    db, scheduler, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire,
+    db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, cloudesire: config.cloudesire,
     // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
     driftObserve: precheckCloud ? tenantPrecheck({ client: precheckCloud, settings, log }) : undefined,
     concurrency: config.reconcile.concurrency, bulkSlots: config.reconcile.bulkSlots, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
@@ -121,6 +129,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
   }
   const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering);
   const app = createApp({
+    doctor: () => serviceDoctor(config, engineCheck()),
     billing: { service: billing, store: billingStore },
     store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
@@ -139,21 +148,26 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     health: async () => {
       await db.query("SELECT 1");
       const engineNow = await engineCheck();
-      const all = [...missing, ...engineNow.problems];
+      // Asked now (a CLI installed since the start is found), as operations ask it before they begin; the
+      // engine's own check (version, plugin) beside it, unless it only repeats that the CLI is missing.
+      const notReady = readiness ? readiness() : [];
+      const cliMissing = notReady.some((l) => l.includes("pulumi CLI"));
+      const all = [...new Set([...missing, ...notReady, ...(cliMissing && engineNow.cli === null ? [] : engineNow.problems)])];
       const failed = Array.isArray(cloudFindings) ? cloudFindings.filter((f) => f.status === "fail").map((f) => `openstack ${f.check}: ${f.message}`) : [];
       all.push(...failed);
       // A changed config (quota defaults, limits, region) or program is visible unasked: `tenantctl rollout plan` says how.
       const differing = await rollouts.differingCount();
+      const waiting = await store.countInPhase("waiting");
       return {
+        // Purchases accepted while something above is missing: held, not failed; they go on by themselves.
+        waitingForConfiguration: waiting,
         status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, openstack: cloudFindings, database: config.databaseUrl ? "postgresql" : "embedded", engine: engineNow.cli ?? "unavailable",
         declarations: differing === 0 ? "every ready stack declares what the service would" : `${differing} ready stacks differ from what the service now declares: see tenantctl rollout plan`,
       };
     },
   });
 
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
-  });
+  const server: ServerType = await listenHttp(app.fetch, { port: config.port, hostname: config.host, limits: config.http });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   reconciler.start();
@@ -168,6 +182,8 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     operatorAuth: config.operatorTokenFile ? `generated, in ${config.operatorTokenFile}` : "from OPERATOR_TOKEN",
   });
   for (const m of missing) log.warn(`not ready to provision: ${m}`);
+  const proxyWarning = trustProxyWarning(config.trustProxy, config.host);
+  if (proxyWarning) log.warn(proxyWarning);
   if (config.webhookSecretPrevious) log.warn("WEBHOOK_SECRET_PREVIOUS is accepted too: remove it once the marketplace signs with the new WEBHOOK_SECRET (requests signed with it are logged with signedWith=previous)");
   for (const p of firstCheck.problems) log.warn(`not ready to provision: ${p}`);
 
@@ -191,6 +207,31 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       await db.close();
     },
   };
+}
+
+/**
+ * `tenantctl doctor` (GET /v1/doctor): the service's configuration checked now, from where it runs: the
+ * webhook secret, the pulumi CLI, the cloud (credentials, member role, catalog, a quota read per
+ * service), and Cloudesire when it sells there.
+ */
+export async function serviceDoctor(config: Config, engineCheck: Promise<EngineCheck>, fetchImpl: typeof fetch = fetch): Promise<Finding[]> {
+  const sellsOnCloudesire = Boolean(config.cloudesire.apiUrl || config.cloudesire.token || config.cloudesire.eventSecret);
+  const [engine, cloud, cloudesire] = await Promise.all([
+    engineCheck,
+    doctor(config.openstack.credentials, config.tenant.memberRole, fetchImpl),
+    sellsOnCloudesire ? cloudesireDoctor(config.cloudesire, fetchImpl) : Promise.resolve([]),
+  ]);
+  return [
+    config.webhookSecret
+      ? { status: "ok", check: "webhook secret", message: "WEBHOOK_SECRET is set: marketplace events are verified" }
+      : { status: "fail", check: "webhook secret", message: "WEBHOOK_SECRET is not set: webhooks are refused until it is" },
+    // The engine's check: the CLI (its version), the provider plugin, the language host (PulumiEngine.check).
+    ...(engine.problems.length === 0 && engine.cli
+      ? [{ status: "ok" as const, check: "pulumi", message: `${engine.cli}, the OpenStack provider plugin installed` }]
+      : engine.problems.map((message) => ({ status: "fail" as const, check: "pulumi", message }))),
+    ...cloud.map((f) => ({ ...f, check: `openstack ${f.check}` })),
+    ...cloudesire.map((f) => ({ ...f, check: `cloudesire ${f.check}` })),
+  ];
 }
 
 /** Gnocchi, authenticated like the rest of the cloud (Keystone admin credentials) unless basic auth is configured. */

@@ -41,6 +41,8 @@ export interface WorkerOptions {
   retryBackoffMs?: number | undefined;
   driftIntervalSeconds: number;
   guard?: TenantGuard | undefined;
+  /** What the service still needs before it can provision (operation.ts OperationDeps.readiness); none: ready. */
+  readiness?: (() => string[]) | undefined;
   /** The drift detector's cheap look at the cloud before a refresh preview (provisioning/drift-precheck.ts). */
   driftObserve?: DriftDetectorOptions["observe"];
   /** How often running rollouts are looked at (besides a kick when an operation ends); 1 s by default. */
@@ -82,7 +84,7 @@ export function assembleWorkers(o: WorkerOptions) {
   const version = o.programVersion ?? programVersion();
   const reconciler = new Reconciler({
     store, engine: o.engine, settings: o.settings, programVersion: version, log: o.log, metrics, progress, locks: o.db, queue: o.queue,
-    ...(o.guard ? { guard: o.guard } : {}), concurrency: o.concurrency, pollMs: o.pollMs,
+    ...(o.guard ? { guard: o.guard } : {}), ...(o.readiness ? { readiness: o.readiness } : {}), concurrency: o.concurrency, pollMs: o.pollMs,
     ...(o.scheduler ? { dbPriority: o.scheduler } : {}),
     ...(o.bulkSlots !== undefined ? { bulkSlots: o.bulkSlots } : {}),
     ...(o.retryBackoffMs !== undefined ? { retryDelayMs: earliestRetryMs(o.retryBackoffMs) } : {}),

@@ -57,6 +57,8 @@ export interface AppDeps {
   log: Logger;
   /** The service's health: `status` is public, the rest is shown to operators only. */
   health: () => Promise<{ status: "ok" | "degraded"; [k: string]: unknown }>;
+  /** Checks the service's configuration now, where it runs (`tenantctl doctor`); the route is absent without it. */
+  doctor?: () => Promise<Array<z.output<typeof S.DoctorFinding>>>;
   billing?: { service: BillingService; store: BillingStore };
   metrics?: Metrics;
   progress?: ProgressHub;
@@ -71,7 +73,7 @@ export interface AppDeps {
   /** Where a request comes from, for rate limits (the socket's address by default; see TRUST_PROXY). */
   sourceOf?: (c: Context) => string;
   /** Selling on Cloudesire: its notifications, order validation, operators' view (api/cloudesire-routes.ts). */
-  cloudesire?: Omit<CloudesireRouteDeps, "operator" | "log">;
+  cloudesire?: Omit<CloudesireRouteDeps, "operator" | "log" | "signatureChecked" | "afterSignature">;
 }
 
 /** Every request body is bounded; webhooks more tightly (MAX_EVENT_BYTES). */
@@ -123,6 +125,23 @@ export function createApp(deps: AppDeps) {
     failures?.spend(source);
     throw unauthorized(refusal);
   };
+  /**
+   * A marketplace's signature check: a failure is a failed authentication of its source (429 once over
+   * the limit). A signed request never waits for failures: an HMAC key cannot be guessed, and junk from
+   * the same address must not stop the marketplace.
+   */
+  const signatureChecked = <T>(c: Context, verify: () => T): T => {
+    try {
+      return verify();
+    } catch (e) {
+      const source = sourceOf(c);
+      failures?.check(source);
+      failures?.spend(source);
+      throw e;
+    }
+  };
+  /** Counted after the signature: unsigned requests never spend the budget of the marketplace's. */
+  const signedRateLimit = (): MiddlewareHandler[] => (deps.webhookRateLimit ? [rateLimit(deps.webhookRateLimit, sourceOf, now)] : []);
   const isOperator = (c: Context) => {
     const token = bearerOf(c.req.header("authorization"));
     return token !== undefined && sameSecret(token, deps.operatorToken);
@@ -151,6 +170,22 @@ export function createApp(deps: AppDeps) {
     },
   );
 
+  if (deps.doctor) {
+    const doctor = deps.doctor;
+    app.openapi(
+      createRoute({
+        method: "get", path: "/v1/doctor", tags: ["service"], security: OPERATOR, middleware: [operator],
+        summary: "Check the service's configuration now: admin credentials, member role, catalog, the pulumi CLI, Cloudesire",
+        description: "What `tenantctl doctor` prints: the running service's own configuration, checked from where it runs (a shell's environment may differ).",
+        responses: { 200: json(S.DoctorReport, "one finding per check", { ok: false, findings: [{ status: "fail", check: "pulumi", message: "the pulumi CLI is not on PATH: stacks cannot be updated" }] }), 401: UNAUTHORIZED, 429: problem("too many failed authentications from this source") },
+      }),
+      async (c) => {
+        const findings = await doctor();
+        return c.json({ ok: !findings.some((f) => f.status === "fail"), findings }, 200);
+      },
+    );
+  }
+
   if (deps.metrics) {
     const metrics = deps.metrics;
     const metricsToken = deps.metricsToken;
@@ -175,10 +210,13 @@ export function createApp(deps: AppDeps) {
    * The customer's key to its credentials, in the answer to the event that created the subscription and
    * to every `subscription.created` event of it (a re-delivery after a lost answer, or one that arrived
    * after another event had created it): the marketplace, which passes it on, always gets one that works.
+   * A re-delivery gets the token its first delivery got, or none once an operator has re-issued it: a
+   * captured request replayed inside the window must not fetch the token that replaced a leaked one.
    */
   const tokenInAnswer = (event: MarketplaceEvent, result: EventIntake): string | undefined => {
     const sub = result.subscription;
     if (!sub || sub.id !== event.subscription.id || sub.desired.status === "cancelled") return undefined;
+    if (result.outcome === "duplicate" && result.firstTokenGeneration !== sub.tokenGeneration) return undefined;
     const creating = (result.outcome === "applied" && result.created) || event.type === "subscription.created";
     return creating ? currentCustomerToken(deps.customerTokenKey, sub) : undefined;
   };
@@ -196,21 +234,12 @@ export function createApp(deps: AppDeps) {
     // The signature covers the exact bytes received (not text decoded from them, which drops a BOM and
     // turns bad bytes into U+FFFD): it is checked before the body is decoded, parsed or validated.
     const raw = new Uint8Array(await c.req.arrayBuffer());
-    let signedWith: "current" | "previous";
-    try {
-      signedWith = verifyWebhook({
+    const signedWith = signatureChecked(c, () =>
+      verifyWebhook({
         secret, previousSecret: deps.previousWebhookSecret,
         timestamp: c.req.header("x-timestamp"), signature: c.req.header("x-signature"), rawBody: raw,
         nowSeconds: Math.floor(now() / 1000), windowSeconds: deps.replayWindowSeconds,
-      });
-    } catch (e) {
-      // A failed authentication of its source (429 once over the limit). A signed request never waits
-      // for failures: an HMAC key cannot be guessed, and junk must not stop the marketplace.
-      const source = sourceOf(c);
-      failures?.check(source);
-      failures?.spend(source);
-      throw e;
-    }
+      }));
     if (signedWith === "previous") c.set("logFields", { ...c.get("logFields"), signedWith });
     let text: string;
     try {
@@ -233,8 +262,7 @@ export function createApp(deps: AppDeps) {
         eventReceived,
         boundedBody(MAX_EVENT_BYTES, (c) => problemResponse(c, 413, `event body larger than ${MAX_EVENT_BYTES} bytes`)),
         verified,
-        // Counted after the signature: unsigned requests never spend the budget of the marketplace's.
-        ...(deps.webhookRateLimit ? [rateLimit(deps.webhookRateLimit, sourceOf, now)] : []),
+        ...signedRateLimit(),
       ],
       request: {
         headers: z.object({
@@ -252,7 +280,7 @@ export function createApp(deps: AppDeps) {
         413: problem("body too large"),
         429: problem("too many requests, or too many failed signatures, from this source (Retry-After says when to retry)"),
         415: problem("not application/json"),
-        422: problem("body does not match the schema, the plan exceeds the operator's limits, or occurredAt is further ahead than the replay window"),
+        422: problem("body does not match the schema (text with a NUL or a lone surrogate included), the plan exceeds the operator's limits, or occurredAt is further ahead than the replay window"),
         503: problem("WEBHOOK_SECRET is not configured"),
       },
     }),
@@ -284,7 +312,9 @@ export function createApp(deps: AppDeps) {
     },
   );
 
-  if (deps.cloudesire) app.route("/v1/cloudesire", cloudesireRoutes({ ...deps.cloudesire, operator, log: deps.log }));
+  if (deps.cloudesire) {
+    app.route("/v1/cloudesire", cloudesireRoutes({ ...deps.cloudesire, operator, log: deps.log, signatureChecked, afterSignature: signedRateLimit() }));
+  }
   if (deps.billing) app.route("/v1/billing-runs", billingRoutes({ ...deps.billing, billing: deps.billing.service, operator, metrics: deps.metrics }));
 
   const load = async (id: string, c: { set: (k: "logFields", v: Record<string, unknown>) => void }): Promise<SubscriptionRecord> => {

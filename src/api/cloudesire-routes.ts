@@ -1,6 +1,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { badRequest, notFound, unavailable } from "../domain/errors.js";
+import { storable } from "../domain/storable.js";
 import { SubscriptionId } from "../domain/subscription-id.js";
 import type { Logger } from "../log.js";
 import { Notification, OrderValidationRequest } from "../marketplaces/cloudesire/contract.js";
@@ -25,6 +26,10 @@ export interface CloudesireRouteDeps {
   /** A read was asked for: start it now. */
   kick: () => void;
   log: Logger;
+  /** Runs a signature check, counting a failure against its source's failed authentications (api/app.ts). */
+  signatureChecked: <T>(c: Context, verify: () => T) => T;
+  /** After a good signature: the per-source rate limit of signed marketplace requests. */
+  afterSignature: MiddlewareHandler[];
 }
 
 const NOTIFICATION_EXAMPLE = { entity: "Subscription", id: "2388", entityUrl: "subscription/2388", type: "CREATED", date: "2015-01-12T11:19:30Z" };
@@ -41,7 +46,9 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
   const signed: MiddlewareHandler = async (c, next) => {
     if (!deps.eventSecret) throw unavailable("CLOUDESIRE_EVENT_SECRET is not configured: Cloudesire notifications are refused until it is");
     // The signature covers the raw bytes: checked before anything is parsed.
-    const by = verifyNotificationRotating(deps.eventSecret, deps.previousEventSecret, c.req.header("cmw-event-signature"), new Uint8Array(await c.req.arrayBuffer()));
+    const raw = new Uint8Array(await c.req.arrayBuffer());
+    const secret = deps.eventSecret;
+    const by = deps.signatureChecked(c, () => verifyNotificationRotating(secret, deps.previousEventSecret, c.req.header("cmw-event-signature"), raw));
     if (by === "previous") deps.log.info("cloudesire notification signed with the previous secret", { signedWith: by });
     await next();
   };
@@ -53,18 +60,20 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
       description:
         "Signed by Cloudesire: `CMW-Event-Signature: sha1=<hex HMAC-SHA1(CLOUDESIRE_EVENT_SECRET, raw body)>`. The notification carries no state: " +
         "the subscription (and its buyer) is read from Cloudesire's API and converged on, whatever order or how often notifications arrive. " +
-        "Entities other than `Subscription` are acknowledged and ignored.",
-      middleware: [boundedBody(64 * 1024, (c) => problemResponse(c, 413, "notification body larger than 64 KiB")), signed],
+        "Entities other than `Subscription` are acknowledged and ignored. A notification identical to one already stored is counted on it, not stored again.",
+      middleware: [boundedBody(64 * 1024, (c) => problemResponse(c, 413, "notification body larger than 64 KiB")), signed, ...deps.afterSignature],
       request: {
         headers: z.object({ "cmw-event-signature": z.string().openapi({ example: "sha1=bd637c3b084f7c5039aaf2808c3bc6bd7b6c283d" }) }),
-        body: { required: true, content: { "application/json": { schema: Notification, example: NOTIFICATION_EXAMPLE } } },
+        // Text PostgreSQL can store and metadata of bounded depth: a 422 naming the field, not a 500 retried for ever.
+        body: { required: true, content: { "application/json": { schema: Notification.superRefine(storable), example: NOTIFICATION_EXAMPLE } } },
       },
       responses: {
         204: { description: "stored (or ignored: not a subscription); the subscription will be read" },
         400: problem("body is not JSON"),
         401: problem("missing or bad CMW-Event-Signature"),
+        429: problem("too many notifications, or too many failed signatures, from this source (Retry-After says when to retry)"),
         413: problem("body too large"),
-        422: problem("body is not a notification"),
+        422: problem("body is not a notification, holds text that cannot be stored (NUL, lone surrogate), or nests deeper than 32 levels"),
         503: problem("CLOUDESIRE_EVENT_SECRET is not configured"),
       },
     }),

@@ -34,6 +34,11 @@ export function onError(log: Logger) {
       return problemResponse(c, err.transient ? 503 : 502, "the provisioning engine failed", err.message);
     }
     if (err instanceof HTTPException) {
+      // @hono/zod-openapi's media type gate says only "Unsupported Media Type": every body here is JSON.
+      if (err.status === 415) {
+        const sent = c.req.header("content-type");
+        return problemResponse(c, 415, `unsupported Content-Type${sent ? ` '${sent.slice(0, 100)}'` : " (none sent)"}: send the body as application/json`);
+      }
       return problemResponse(c, err.status as ContentfulStatusCode, err.message || "request refused");
     }
     // A bug or a dependency down: log the cause (redacted by the logger), show no internals.

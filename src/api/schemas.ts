@@ -12,6 +12,7 @@ import { DriftState } from "../domain/drift.js";
 import { Customer, EventType, MarketplaceEvent } from "../domain/event.js";
 import { Phase } from "../domain/lifecycle.js";
 import { Plan } from "../domain/plan.js";
+import { storable } from "../domain/storable.js";
 import { SubscriptionId } from "../domain/subscription-id.js";
 import { SubscriptionStatus } from "../domain/subscription.js";
 import { PeriodName } from "../metering/period.js";
@@ -40,7 +41,8 @@ export const EXAMPLE_EVENT = {
  */
 const documented = <T extends z.ZodRawShape>(schema: { shape: T }) => z.object(schema.shape);
 
-export const Event = documented(MarketplaceEvent).openapi("MarketplaceEvent");
+// Refused with the field named (422) rather than failing in the database (a 500 the marketplace retries).
+export const Event = documented(MarketplaceEvent).superRefine(storable).openapi("MarketplaceEvent");
 
 /** What the tenant is, once provisioned (no secret: the password is served by /credentials only). */
 export const TenantOutputs = z
@@ -175,6 +177,13 @@ export const Health = z
   .object({ status: z.enum(["ok", "degraded"]) })
   .catchall(z.unknown())
   .openapi("Health", { description: "`status` for anyone; with the operator token also `missing` (what keeps it from provisioning) and the checks behind it. Liveness is the 200 itself" });
+
+export const DoctorFinding = z
+  .object({ status: z.enum(["ok", "warn", "fail"]), check: z.string(), message: z.string() })
+  .openapi("DoctorFinding", { description: "fail: provisioning (or selling) cannot work; warn: a feature will not" });
+export const DoctorReport = z
+  .object({ ok: z.boolean(), findings: z.array(DoctorFinding) })
+  .openapi("DoctorReport", { description: "the service's configuration checked where it runs: `ok` when no finding fails" });
 
 export const DriftList = z.object({ drift: z.array(Drift) });
 export const DriftPage = DriftList.extend({ nextCursor: NextCursor });

@@ -1,13 +1,31 @@
 /** Human output of tenantctl: aligned tables and a one-line progress bar. `--json` bypasses all of it. */
 
-export function table(rows: Array<Record<string, unknown>>, out: (line: string) => void = console.log): void {
+/**
+ * Control characters (C0 but tab and newline, DEL, C1) and the bidirectional overrides: what a customer's
+ * name or a marketplace's field may carry to an operator's terminal. ESC starts ANSI sequences (OSC 0
+ * sets the window title, CSI 2J clears the screen), U+009B is an 8-bit CSI on terminals that honour C1,
+ * and U+202E reverses the text after it ("Trojan Source", CVE-2021-42574).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Data as the operator's terminal may show it: every unprintable character as its `\uXXXX` escape. */
+export const printable = (text: string): string =>
+  text.replace(UNPRINTABLE, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`);
+
+/** One line (or more) of human output on stdout, its data made printable. */
+export function say(text: string): void {
+  process.stdout.write(`${printable(text)}\n`);
+}
+
+export function table(rows: Array<Record<string, unknown>>, out: (line: string) => void = say): void {
   if (rows.length === 0) {
     out("(none)");
     return;
   }
   const cols = Object.keys(rows[0] ?? {});
   // One line per row: a multi-line value (an error with its output) is folded onto one line.
-  const cell = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v)).replace(/\s*\n\s*/g, " ");
+  const cell = (v: unknown) => printable((v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v)).replace(/\s*\n\s*/g, " "));
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
   out(line(cols.map((c) => c.toUpperCase())));
@@ -15,9 +33,10 @@ export function table(rows: Array<Record<string, unknown>>, out: (line: string) 
 }
 
 /** Key/value lines, keys aligned: one subscription, one run. */
-export function fields(pairs: Array<[string, unknown]>, out: (line: string) => void = console.log): void {
+export function fields(pairs: Array<[string, unknown]>, out: (line: string) => void = say): void {
   const width = Math.max(...pairs.map(([k]) => k.length));
-  for (const [k, v] of pairs) out(`${`${k}:`.padEnd(width + 1)} ${(v === null || v === undefined ? "-" : typeof v === "object" ? JSON.stringify(v) : String(v)).replace(/\s*\n\s*/g, " ")}`);
+  const value = (v: unknown) => (v === null || v === undefined ? "-" : typeof v === "object" ? JSON.stringify(v) : String(v)).replace(/\s*\n\s*/g, " ");
+  for (const [k, v] of pairs) out(`${`${k}:`.padEnd(width + 1)} ${printable(value(v))}`);
 }
 
 export function progressBar(done: number, total: number, width = 24): string {
@@ -26,5 +45,6 @@ export function progressBar(done: number, total: number, width = 24): string {
 }
 
 export function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  // JSON escapes C0 itself; DEL, C1 and the bidirectional overrides are escaped here (still valid JSON).
+  process.stdout.write(`${printable(JSON.stringify(value, null, 2))}\n`);
 }

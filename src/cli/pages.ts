@@ -1,4 +1,5 @@
 import { type ServiceClient, UsageError } from "./client.js";
+import { printable } from "./format.js";
 
 /** What the operator asked of a list: everything (no flags), or one page (`--limit N`, `--cursor C`). */
 export interface PageRequest {
@@ -36,5 +37,5 @@ export async function readList<B extends { nextCursor: string | null }, T>(
 
 /** The line after one page that tells how to get the next (on stderr: stdout stays the table). */
 export function nextPageHint(command: string, nextCursor: string | null): void {
-  process.stderr.write(nextCursor === null ? "(last page)\n" : `more: tenantctl ${command} --cursor ${nextCursor}\n`);
+  process.stderr.write(nextCursor === null ? "(last page)\n" : `${printable(`more: tenantctl ${command} --cursor ${nextCursor}`)}\n`);
 }

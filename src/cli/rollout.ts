@@ -2,7 +2,8 @@ import type { z } from "zod";
 import type * as R from "../api/rollout-schemas.js";
 import type { ServiceClient } from "./client.js";
 import { UsageError } from "./client.js";
-import { fields, print, table } from "./format.js";
+import { type CommandSpec, wholeNumber } from "./args.js";
+import { fields, print, say, table } from "./format.js";
 
 type Body<T extends z.ZodType> = z.output<T>;
 
@@ -12,22 +13,27 @@ export interface RolloutArgs {
   flag(name: string): string | undefined;
 }
 
-export const ROLLOUT_USAGE = `  rollout plan                   ready stacks whose declaration would change (quota defaults, limits, region, program), grouped
-  rollout start [--waves 1%,10%,100%] [--max-failures N] [--pause SECONDS]
-                                 apply the change in waves (bulk lane: customers' work goes first)
-  rollout status [<id>]          the rollouts, or one: stacks per wave and state, failures with reasons
-  rollout resume <id> [--max-failures N]
-                                 go on with a halted rollout
-  rollout abort <id>             stop: stacks not yet queued are skipped`;
+const maxFailures = { value: "N", check: wholeNumber(0), help: "failed stacks the rollout tolerates before it halts" };
 
-/** Flags of `rollout` that take a value. */
-export const ROLLOUT_VALUED_FLAGS = ["--waves", "--max-failures", "--pause"];
+/** `rollout` and its subcommands, as tenantctl's command line declares them (cli/args.ts). */
+export const ROLLOUT_COMMANDS: CommandSpec[] = [
+  { name: "rollout plan", summary: "ready stacks whose declaration would change (quota defaults, limits, region, program), grouped" },
+  {
+    name: "rollout start", summary: "apply the change in waves (bulk lane: customers' work goes first)",
+    options: {
+      waves: { value: "1%,10%,100%", help: "the share of the stacks done by the end of each wave" },
+      "max-failures": maxFailures,
+      pause: { value: "SECONDS", check: wholeNumber(0), help: "wait between waves" },
+    },
+  },
+  { name: "rollout status", args: "[<id>]", positionals: { min: 0, max: 1 }, summary: "the rollouts, or one: stacks per wave and state, failures with reasons" },
+  { name: "rollout resume", args: "<id>", positionals: { min: 1, max: 1 }, summary: "go on with a halted rollout", options: { "max-failures": maxFailures } },
+  { name: "rollout abort", args: "<id>", positionals: { min: 1, max: 1 }, summary: "stop: stacks not yet queued are skipped" },
+];
 
 const count = (a: RolloutArgs, name: string): number | undefined => {
   const v = a.flag(name);
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError(`${name} needs a whole number`);
-  return Number(v);
+  return v === undefined ? undefined : Number(v);
 };
 
 const rolloutId = (id: string | undefined): string => {
@@ -49,18 +55,18 @@ export async function rolloutCommand(client: ServiceClient, rest: string[], a: R
     case "plan": {
       const plan = await client.json<Body<typeof R.RolloutPlan>>("POST", "/v1/rollouts/plan");
       if (a.json) return print(plan);
-      console.log(`${plan.changing} of ${plan.total} ready stacks would change (program ${plan.programVersion})`);
+      say(`${plan.changing} of ${plan.total} ready stacks would change (program ${plan.programVersion})`);
       if (plan.changing === 0) return;
       return table(plan.groups.map((g) => ({ stacks: g.count, changes: g.changes.join("; "), examples: g.examples.join(", ") })));
     }
     case "start": {
-      const waves = a.flag("--waves");
-      const maxFailures = count(a, "--max-failures");
-      const pauseSeconds = count(a, "--pause");
+      const waves = a.flag("waves");
+      const maxFailures = count(a, "max-failures");
+      const pauseSeconds = count(a, "pause");
       const body = { ...(waves ? { waves } : {}), ...(maxFailures !== undefined ? { maxFailures } : {}), ...(pauseSeconds !== undefined ? { pauseSeconds } : {}) };
       const r = await client.json<Body<typeof R.Rollout>>("POST", "/v1/rollouts", body);
       if (a.json) return print(r);
-      return console.log(`rollout ${r.id} started: waves of ${r.waveSizes.join(", ")} stacks (tenantctl rollout status ${r.id})`);
+      return say(`rollout ${r.id} started: waves of ${r.waveSizes.join(", ")} stacks (tenantctl rollout status ${r.id})`);
     }
     case "status": {
       if (!id) {
@@ -71,22 +77,22 @@ export async function rolloutCommand(client: ServiceClient, rest: string[], a: R
       const r = await client.json<Body<typeof R.RolloutDetail>>("GET", `/v1/rollouts/${rolloutId(id)}`);
       if (a.json) return print(r);
       showRollout(r);
-      console.log("");
+      say("");
       table(r.progress.map((w) => ({ wave: w.wave, size: w.size, ...w.stacks })));
       if (r.failures.length === 0) return;
-      console.log("\nfailed stacks:");
+      say("\nfailed stacks:");
       return table(r.failures.map((f) => ({ subscription: f.subscription, wave: f.wave, reason: f.reason ?? "" })));
     }
     case "resume": {
-      const maxFailures = count(a, "--max-failures");
+      const maxFailures = count(a, "max-failures");
       const r = await client.json<Body<typeof R.Rollout>>("POST", `/v1/rollouts/${rolloutId(id)}/resume`, maxFailures !== undefined ? { maxFailures } : {});
-      return a.json ? print(r) : console.log(`rollout ${r.id} ${r.state} (budget ${r.maxFailures} failures)`);
+      return a.json ? print(r) : say(`rollout ${r.id} ${r.state} (budget ${r.maxFailures} failures)`);
     }
     case "abort": {
       const r = await client.json<Body<typeof R.Rollout>>("POST", `/v1/rollouts/${rolloutId(id)}/abort`);
-      return a.json ? print(r) : console.log(`rollout ${r.id} aborted: stacks not yet queued are skipped`);
+      return a.json ? print(r) : say(`rollout ${r.id} aborted: stacks not yet queued are skipped`);
     }
     default:
-      throw new UsageError(`rollout needs plan, start, status, resume or abort\n${ROLLOUT_USAGE}`);
+      throw new UsageError("rollout needs plan, start, status, resume or abort");
   }
 }

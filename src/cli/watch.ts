@@ -1,6 +1,6 @@
 import type { OperationEvent } from "../api/sse.js";
 import type { ServiceClient } from "./client.js";
-import { progressBar } from "./format.js";
+import { printable, progressBar, say } from "./format.js";
 
 /** One event of an operation's stream, as api/sse.ts sends it. */
 export type StreamedEvent = OperationEvent & { id: string | undefined };
@@ -35,20 +35,20 @@ export async function watchOperation(client: ServiceClient, subscription: string
   let result: "succeeded" | "failed" | "unknown" = "unknown";
   let label = `operation ${operation}`;
   await readEventStream(res.body as ReadableStream<Uint8Array>, (e) => {
-    if (mode.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+    if (mode.json) process.stdout.write(`${printable(JSON.stringify(e))}\n`);
     if (e.event === "started") label = `${e.data.stack} ${e.data.kind}`;
     if (e.event === "finished") result = e.data.result === "succeeded" ? "succeeded" : "failed";
     if (mode.json) return;
     const ended = (f: Extract<OperationEvent, { event: "finished" }>["data"]) => `${label}: ${f.result}${f.error ? ` (${f.error})` : ""}`;
     if (mode.tty) {
-      if (e.event === "resource") process.stdout.write(`\r${label} ${progressBar(e.data.done, e.data.total)} ${e.data.name}`.padEnd(80));
-      if (e.event === "retry") process.stdout.write(`\n  retry ${e.data.attempt} in ${e.data.delayMs} ms: ${e.data.error}\n`);
-      if (e.event === "finished") process.stdout.write(`\n${ended(e.data)}\n`);
+      if (e.event === "resource") process.stdout.write(`\r${printable(`${label} ${progressBar(e.data.done, e.data.total)} ${e.data.name}`)}`.padEnd(80));
+      if (e.event === "retry") process.stdout.write(`\n  retry ${e.data.attempt} in ${e.data.delayMs} ms: ${printable(e.data.error)}\n`);
+      if (e.event === "finished") process.stdout.write(`\n${printable(ended(e.data))}\n`);
     } else {
-      if (e.event === "output") console.log(e.data.line);
-      if (e.event === "retry") console.log(`retry ${e.data.attempt} in ${e.data.delayMs} ms: ${e.data.error}`);
-      if (e.event === "finished") console.log(ended(e.data));
-      if (e.event === "unavailable") console.log(e.data.reason);
+      if (e.event === "output") say(e.data.line);
+      if (e.event === "retry") say(`retry ${e.data.attempt} in ${e.data.delayMs} ms: ${e.data.error}`);
+      if (e.event === "finished") say(ended(e.data));
+      if (e.event === "unavailable") say(e.data.reason);
     }
   });
   return result;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Plan } from "./plan.js";
+import { inStoredCalendar, OUT_OF_CALENDAR } from "./storable.js";
 import { SubscriptionId } from "./subscription-id.js";
 
 export const EventType = z.enum([
@@ -30,7 +31,7 @@ export type SubscriptionSnapshot = z.infer<typeof SubscriptionSnapshot>;
 export const MarketplaceEvent = z.object({
   id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, "event id: letters, digits and . _ : - only"),
   type: EventType,
-  occurredAt: z.string().datetime({ offset: true }),
+  occurredAt: z.string().datetime({ offset: true }).refine(inStoredCalendar, OUT_OF_CALENDAR),
   subscription: SubscriptionSnapshot,
 });
 export type MarketplaceEvent = z.infer<typeof MarketplaceEvent>;

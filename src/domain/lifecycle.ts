@@ -15,13 +15,15 @@ import { DesiredState } from "./subscription.js";
  * pending: behind, waiting for its operation; applying: an operation runs; ready: applied;
  * failed: the last operation failed for good (the next event or an operator's retry lifts it);
  * held: a cancellation waits for an operator because the project still has resources (ORPHAN_POLICY=hold);
+ * waiting: behind, but the service cannot provision yet (no pulumi CLI, no admin credentials): not the
+ * customer's fault and not a failure; it resumes by itself once the configuration is complete;
  * cancelled: destroyed, final.
  */
-export const Phase = z.enum(["pending", "applying", "ready", "failed", "held", "cancelled"]);
+export const Phase = z.enum(["pending", "applying", "ready", "failed", "held", "waiting", "cancelled"]);
 export type Phase = z.infer<typeof Phase>;
 
 /** Behind, but waiting for an event or an operator rather than for the queue (the scan skips them). */
-export const PARKED_PHASES = ["failed", "held"] as const satisfies readonly Phase[];
+export const PARKED_PHASES = ["failed", "held", "waiting"] as const satisfies readonly Phase[];
 
 /** A stack's outputs (src/program/tenant.ts exports them), the customer's password included. */
 export const StackOutputs = z.object({
@@ -225,6 +227,27 @@ export function operationEnded<S extends Lifecycle>(current: S, generation: numb
         report: null,
       };
   }
+}
+
+/**
+ * An operation was due but the service cannot provision yet: parked as waiting, with what is missing
+ * (no operation began, so no attempt was spent and nothing goes to the dead letters).
+ */
+export function waitingForConfiguration<S extends Lifecycle>(s: S, missing: readonly string[]): S {
+  return { ...s, phase: "waiting", lastError: `waiting for configuration: ${missing.join("; ")}` };
+}
+
+/** The configuration is complete: a waiting subscription is pending again (its queued job applies it). */
+export function configurationReady<S extends Lifecycle>(s: S): S {
+  return s.phase === "waiting" ? { ...s, phase: "pending", lastError: null } : s;
+}
+
+/**
+ * A cancellation of a subscription no operation ever began on: nothing can exist in the cloud, so it is
+ * done without the engine (and so whether or not the service can provision).
+ */
+export function nothingToDestroy(s: Lifecycle, everOperated: boolean): boolean {
+  return s.desired.status === "cancelled" && s.appliedGeneration === 0 && s.outputs === null && !everOperated;
 }
 
 /** What an operator asks besides applying again: a drift repair refreshes first; a rotation makes a new password. */

@@ -9,6 +9,9 @@ export function signWebhook(secret: string, timestamp: string, rawBody: string |
   return `sha256=${createHmac("sha256", secret).update(`${timestamp}.`).update(rawBody).digest("hex")}`;
 }
 
+/** What a sender needs to fix a refused signature. */
+const SIGNATURE_FORMAT = 'expected sha256=<64 lowercase hex digits of HMAC-SHA256(secret, "<X-Timestamp>.<raw body>")>';
+
 /**
  * Throws `unauthorized` unless the signature is valid and the timestamp is inside the replay window.
  * The comparison is constant-time so that the signature cannot be guessed byte by byte. During a secret
@@ -25,7 +28,8 @@ export function verifyWebhook(args: {
 }): "current" | "previous" {
   const { timestamp, signature } = args;
   if (!timestamp || !/^\d{1,12}$/.test(timestamp)) throw unauthorized("missing or malformed X-Timestamp (unix seconds)");
-  if (!signature) throw unauthorized("missing X-Signature");
+  if (!signature) throw unauthorized(`missing X-Signature: ${SIGNATURE_FORMAT}`);
+  if (!/^sha256=[0-9a-f]{64}$/.test(signature)) throw unauthorized(`malformed X-Signature: ${SIGNATURE_FORMAT}`);
   if (Math.abs(args.nowSeconds - Number(timestamp)) > args.windowSeconds) {
     throw unauthorized(`X-Timestamp is outside the ${args.windowSeconds}s replay window`);
   }
@@ -36,5 +40,5 @@ export function verifyWebhook(args: {
   };
   if (matches(args.secret)) return "current";
   if (args.previousSecret !== undefined && matches(args.previousSecret)) return "previous";
-  throw unauthorized("bad signature");
+  throw unauthorized(`bad signature: X-Signature is not ${SIGNATURE_FORMAT.replace(/^expected /, "")} with the shared secret`);
 }

@@ -25,7 +25,10 @@ export async function computeBilling(args: {
 
   const before = args.gnocchi.requests;
   const usageByResource = new Map<BilledResource, Map<string, Point[]>>();
-  if (billable.some((s) => s.projectId)) {
+  // Measured whenever there is pay-as-you-go to bill, even if no subscription has a project yet (never
+  // provisioned: zero usage, but only Gnocchi can say so): a run that cannot measure fails rather than
+  // closing the period on invoices nobody measured (issue 24: "run 1, 0 invoices" without Gnocchi).
+  if (billable.length > 0) {
     for (const resource of BilledResource.options) {
       usageByResource.set(resource, await args.gnocchi.usageByProject(meters[resource], period, args.granularitySeconds));
     }

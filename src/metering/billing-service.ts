@@ -1,4 +1,4 @@
-import { conflict, unavailable } from "../domain/errors.js";
+import { AppError, conflict, unavailable } from "../domain/errors.js";
 import type { BillableSubscription, BillingComputation, BillingRunRecord, DeliveryStatus, Invoice, Meters, PriceList } from "../domain/billing.js";
 import { computeBilling } from "./billing-run.js";
 import { deliver, type DeliveryTarget } from "./billing-delivery.js";
@@ -40,7 +40,11 @@ export class BillingService {
     if (existing) return { run: existing, created: false };
     const prices = this.settings.prices;
     if (!prices) throw unavailable("PRICES_FILE is not configured: billing runs need a price list");
-    const computation = await this.compute(periodName, prices);
+    // Nothing is stored when usage cannot be measured: the period stays unbilled, to be run again.
+    const computation = await this.compute(periodName, prices).catch((e: unknown) => {
+      if (!(e instanceof AppError)) throw e;
+      throw new AppError(e.kind, `billing of ${periodName} not stored, the period stays unbilled (run it again once usage can be measured): ${e.message}`, e.detail);
+    });
     const total = computation.invoices.reduce((s, i) => s.plus(i.total), new Decimal(0)).toFixed(prices.decimals);
     const saved = await this.runs.save(computation, total);
     if (saved.created) await this.deliver(saved.run.id);

@@ -1,5 +1,5 @@
 import { AppError } from "../domain/errors.js";
-import { operationFor, recordedOf, type Declaration, type OperationOutcome, type RecordedOutputs, type SubscriptionRecord } from "../domain/lifecycle.js";
+import { nothingToDestroy, operationFor, recordedOf, type Declaration, type OperationOutcome, type RecordedOutputs, type SubscriptionRecord } from "../domain/lifecycle.js";
 import { declarationHash } from "../domain/rollout.js";
 import { generatePassword } from "../domain/password.js";
 import { stackNameOf } from "../domain/subscription-id.js";
@@ -31,6 +31,11 @@ export interface OperationDeps {
   guard?: TenantGuard;
   /** A drift repair succeeded: the finding stays until a check says the stack is in sync (the caller checks). */
   onRepaired?: (subscriptionId: string) => void;
+  /**
+   * What the service still needs before it can provision (the pulumi CLI, admin credentials); empty when
+   * it can. While anything is missing, operations wait instead of failing (domain/lifecycle.ts).
+   */
+  readiness?: () => string[];
 }
 
 /**
@@ -57,6 +62,14 @@ export class StackOperations {
     const op = operationFor(sub);
     const { kind, generation } = op;
     const stack = stackNameOf(sub.id);
+    const nothing = op.kind === "destroy" && nothingToDestroy(sub, await this.o.store.everOperated(sub.id));
+    const missing = nothing ? [] : (this.o.readiness?.() ?? []);
+    if (missing.length > 0) {
+      // Not the customer's fault and not a transient failure: no operation begins, no attempt is spent.
+      const next = await this.o.store.waitForConfiguration(sub.id, missing);
+      this.o.log.warn("operation waits for configuration", { subscription: sub.id, stack, kind, missing });
+      return { kind: "done", next };
+    }
     const begun = await this.o.store.beginOperation(sub.id, generation, kind, op.eventId, this.owner);
     const opId = begun.id;
     let message = `${op.cause} (subscription ${sub.id}, generation ${generation}${begun.interrupted ? `; after interrupted operation ${begun.interrupted.id}` : ""})`;
@@ -120,6 +133,10 @@ export class StackOperations {
         }
         // The operator requests this operation carried (as the subscription was when it began): done once it succeeds.
         const carried = { rotatePassword: sub.rotatePassword, refresh: sub.refreshNext };
+        if (nothing) {
+          progress?.output(opId, "no operation ever began on this subscription: nothing of it exists to destroy");
+          return await report({ result: "succeeded", outputs: null, carried, summary: { resourceChanges: {} }, declaration: null });
+        }
         if (kind === "destroy") return await report({ result: "succeeded", outputs: null, carried, summary: await this.o.engine.destroy({ stack, message, ...sinks }), declaration: null });
         return await report({ result: "succeeded", carried, ...(await this.up(sub, { stack, message, opId, interrupted: begun.interrupted !== null, sinks, fields })) });
       } catch (e) {

@@ -71,6 +71,12 @@ export interface SubscriptionLedger {
    * the subscription as it now is, or null if it is gone.
    */
   recordOutcome(operation: { id: number; subscription: string; generation: number }, outcome: OperationOutcome): Promise<SubscriptionRecord | null>;
+  /** Whether any operation ever began on this subscription (none: nothing of it can exist in the cloud). */
+  everOperated(id: string): Promise<boolean>;
+  /** Parks a subscription as waiting for configuration (domain/lifecycle.ts `waitingForConfiguration`). */
+  waitForConfiguration(id: string, missing: readonly string[]): Promise<SubscriptionRecord | null>;
+  /** Every waiting subscription is pending again; returns them by lane, to be queued. */
+  resumeWaiting(): Promise<Record<Lane, string[]>>;
 }
 
 /** Where drift checks are recorded. */

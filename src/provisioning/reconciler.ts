@@ -104,6 +104,14 @@ export class Reconciler {
   async scan(): Promise<void> {
     if (this.stopped) return;
     try {
+      // What waited for configuration goes on by itself once nothing is missing (a restart with the
+      // credentials, the pulumi CLI installed since).
+      if (this.o.readiness && this.o.readiness().length === 0) {
+        const resumed = await this.o.store.resumeWaiting();
+        await this.o.queue.enqueueMany(resumed.customer, { lane: "customer" });
+        await this.o.queue.enqueueMany(resumed.bulk, { lane: "bulk" });
+        if (resumed.customer.length + resumed.bulk.length > 0) this.o.log.info("configuration complete: waiting operations resume", { subscriptions: [...resumed.customer, ...resumed.bulk].length });
+      }
       const pending = await this.o.store.pendingByLane();
       await this.o.queue.enqueueMany(pending.customer, { lane: "customer" });
       await this.o.queue.enqueueMany(pending.bulk, { lane: "bulk" });

@@ -52,14 +52,21 @@ export class CloudesireStore {
 
   /**
    * Stores a notification and, for a subscription, asks for a read of it, in one transaction: once this
-   * returns (and we answer 204) the read will happen, across crashes.
+   * returns (and we answer 204) the read will happen, across crashes. A notification identical to one
+   * stored (the same JSON, whatever its key order or spacing: a retry, or a captured one replayed) is
+   * counted on that row instead of stored again, and asks for a read only when none is waiting: a
+   * flood of replays neither piles up reads nor cuts short the back-off of one that waits for Cloudesire.
    */
   async recordNotification(n: { entity: string; entityId: string; type: string; body: unknown; subscription: string | null; ignored: string | null }): Promise<void> {
     await this.db.transaction(async (tx) => {
-      await tx.query(`INSERT INTO cloudesire_notifications (entity, entity_id, type, body, ignored) VALUES ($1, $2, $3, $4, $5)`, [
-        n.entity, n.entityId, n.type, JSON.stringify(n.body), n.ignored,
-      ]);
-      if (n.subscription) await this.want(tx, n.subscription, n.type === "DELETED");
+      const [row] = await tx.query<{ repeats: number }>(
+        `INSERT INTO cloudesire_notifications (entity, entity_id, type, body, ignored, digest)
+         VALUES ($1, $2, $3, $4::jsonb, $5, encode(sha256(convert_to($4::jsonb::text, 'UTF8')), 'hex'))
+         ON CONFLICT (digest) DO UPDATE SET repeats = cloudesire_notifications.repeats + 1, last_received_at = now()
+         RETURNING repeats`,
+        [n.entity, n.entityId, n.type, JSON.stringify(n.body), n.ignored],
+      );
+      if (n.subscription) await this.want(tx, n.subscription, n.type === "DELETED", (row?.repeats ?? 0) > 0);
     });
   }
 
@@ -68,12 +75,14 @@ export class CloudesireStore {
     await this.want(this.db, id, false);
   }
 
-  private async want(q: Pick<Db, "query">, id: string, deleted: boolean): Promise<void> {
+  /** Asks for a read of `id`; `unlessWaiting`: not if one is already wanted (a repeated notification). */
+  private async want(q: Pick<Db, "query">, id: string, deleted: boolean, unlessWaiting = false): Promise<void> {
     await q.query(
       `INSERT INTO cloudesire_subscriptions (id, deleted) VALUES ($1, $2)
        ON CONFLICT (id) DO UPDATE SET wanted = cloudesire_subscriptions.wanted + 1, due_at = now(), attempts = 0,
-         deleted = cloudesire_subscriptions.deleted OR EXCLUDED.deleted, updated_at = now()`,
-      [id, deleted],
+         deleted = cloudesire_subscriptions.deleted OR EXCLUDED.deleted, updated_at = now()
+       WHERE NOT $3::boolean OR cloudesire_subscriptions.wanted <= cloudesire_subscriptions.synced`,
+      [id, deleted, unlessWaiting],
     );
   }
 
@@ -230,9 +239,10 @@ export class CloudesireStore {
     return pageOf(rows, o.limit, (r) => OutboxRow.parse(r), (r) => Number(r.id));
   }
 
-  async notifications(limit = 50): Promise<Array<{ entity: string; entityId: string; type: string; ignored: string | null; receivedAt: string }>> {
+  /** The latest notifications; `repeats`: how many identical ones came after it. */
+  async notifications(limit = 50): Promise<Array<{ entity: string; entityId: string; type: string; ignored: string | null; receivedAt: string; repeats: number }>> {
     return this.db.query(
-      `SELECT entity, entity_id AS "entityId", type, ignored, ${isoUtc("received_at", "receivedAt")} FROM cloudesire_notifications ORDER BY id DESC LIMIT $1`,
+      `SELECT entity, entity_id AS "entityId", type, ignored, ${isoUtc("received_at", "receivedAt")}, repeats FROM cloudesire_notifications ORDER BY id DESC LIMIT $1`,
       [limit],
     );
   }

@@ -4,6 +4,7 @@ import type { Lane, ReconcileJob } from "../provisioning/ports.js";
 import type { Db } from "./db.js";
 import { jobCount, jobsOf, lockWaiting, readyCount, SCHEMA, type JobRow } from "./pg-boss-jobs.js";
 import { pageOf, type Page } from "./sql.js";
+import { inStoredCalendar, OUT_OF_CALENDAR } from "../domain/storable.js";
 
 /**
  * The queues of reconcile jobs, one per lane, and where jobs of both go when they will not be retried.
@@ -39,7 +40,8 @@ export const DeadLetter = z.object({
 export type DeadLetter = z.infer<typeof DeadLetter>;
 
 /** Where a page of dead letters ends: pg-boss's created_on (full precision) and job id. */
-export const DeadLetterKey = z.object({ failedAt: z.string().datetime({ precision: 6 }), job: z.string().uuid() });
+// A forged cursor's instant must be one the database can compare with (no year 0000): else a 500, not a 422.
+export const DeadLetterKey = z.object({ failedAt: z.string().datetime({ precision: 6 }).refine(inStoredCalendar, OUT_OF_CALENDAR), job: z.string().uuid() });
 export type DeadLetterKey = z.infer<typeof DeadLetterKey>;
 
 function deadLetterOf(r: JobRow): DeadLetter {

@@ -158,6 +158,11 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (rollout_id, subscription_id)
    );
    CREATE INDEX rollout_stacks_by_wave ON rollout_stacks (rollout_id, wave, state);`,
+  // The customer token generation an event's first answer could carry: its replays get none newer.
+  `ALTER TABLE events ADD COLUMN token_generation integer;`,
+  // Identical Cloudesire notifications are one row, counted (rows stored before have no digest).
+  `ALTER TABLE cloudesire_notifications ADD COLUMN digest text, ADD COLUMN repeats integer NOT NULL DEFAULT 0, ADD COLUMN last_received_at timestamptz;
+   CREATE UNIQUE INDEX cloudesire_notifications_by_digest ON cloudesire_notifications (digest);`,
 ];
 
 /**

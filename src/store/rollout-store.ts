@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { RolloutRecord, RolloutStackState } from "../domain/rollout.js";
-import type { SubscriptionRecord } from "../domain/lifecycle.js";
+import { Phase, type SubscriptionRecord } from "../domain/lifecycle.js";
 import type { NewRollout, NewRolloutStack, QueuedStack, RolloutLedger, WaveCount } from "../provisioning/ports.js";
 import type { Db } from "./db.js";
 import { isoUtc, jsonColumn } from "./sql.js";
@@ -21,7 +21,7 @@ const QueuedRow = z.object({
   rolloutId: z.coerce.number(),
   subscriptionId: z.string(),
   marked: z.number(),
-  phase: z.enum(["pending", "applying", "ready", "failed", "held", "cancelled"]),
+  phase: Phase,
   cancelled: z.boolean(),
   generation: z.number(),
   appliedGeneration: z.number(),

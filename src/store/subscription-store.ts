@@ -16,13 +16,18 @@ import {
   type OperationOutcome,
   type Phase,
   type ReapplyRequest,
+  waitingForConfiguration,
 } from "../domain/lifecycle.js";
 import type { BegunOperation, DeclarationSource, Lane, ReadyDeclaration, SubscriptionLedger } from "../provisioning/ports.js";
 import type { Db } from "./db.js";
 import { isoUtc, jsonColumn, pageOf, readPage, whereOf, type Page } from "./sql.js";
 
 export type EventIntake =
-  | { outcome: "duplicate"; original: "applied" | "stale" | "rejected"; reason: string | null; subscription: SubscriptionRecord | null }
+  | {
+      outcome: "duplicate"; original: "applied" | "stale" | "rejected"; reason: string | null; subscription: SubscriptionRecord | null;
+      /** The subscription's token generation when the event was first stored (null: stored before this was recorded). */
+      firstTokenGeneration: number | null;
+    }
   | { outcome: "applied"; changed: boolean; created: boolean; subscription: SubscriptionRecord }
   | { outcome: "stale" | "rejected"; reason: string; subscription: SubscriptionRecord | null };
 
@@ -65,7 +70,7 @@ const lifecycleParams = (s: Lifecycle): unknown[] => [
 ];
 const IntakeRead = z.object({
   now: z.string(),
-  known: jsonColumn(z.array(z.object({ id: z.string(), outcome: z.enum(["applied", "stale", "rejected"]), reason: z.string().nullable(), subscription_id: z.string() }))),
+  known: jsonColumn(z.array(z.object({ id: z.string(), outcome: z.enum(["applied", "stale", "rejected"]), reason: z.string().nullable(), subscription_id: z.string(), token_generation: z.number().nullable() }))),
   subs: jsonColumn(z.array(SubscriptionRecord)),
 });
 
@@ -134,7 +139,8 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
       const earlier = read.known;
 
       // The fold, in order, in memory; each result carries the subscription as it was after its event.
-      const outcomes = new Map<string, { outcome: "applied" | "stale" | "rejected"; reason: string | null }>();
+      // With the token generation the event's answer could carry: a replay never gets a newer one (api/app.ts).
+      const outcomes = new Map<string, { outcome: "applied" | "stale" | "rejected"; reason: string | null; gen: number | null }>();
       const touched = new Set<string>();
       const results = items.map((it, i): EventIntake => {
         const { event } = it;
@@ -142,17 +148,18 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
           // A re-delivery: answered with what the event became the first time.
           const prev = outcomes.get(event.id) ?? earlier.get(event.id);
           const subId = earlier.get(event.id)?.subscription_id ?? event.subscription.id;
-          return { outcome: "duplicate", original: prev?.outcome ?? "applied", reason: prev?.reason ?? null, subscription: current.get(subId) ?? null };
+          const firstTokenGeneration = outcomes.get(event.id)?.gen ?? earlier.get(event.id)?.token_generation ?? null;
+          return { outcome: "duplicate", original: prev?.outcome ?? "applied", reason: prev?.reason ?? null, subscription: current.get(subId) ?? null, firstTokenGeneration };
         }
         const before = current.get(event.subscription.id) ?? null;
         const folded = foldEvent(before?.desired ?? null, event);
         if (folded.outcome !== "applied") {
-          outcomes.set(event.id, { outcome: folded.outcome, reason: folded.reason });
+          outcomes.set(event.id, { outcome: folded.outcome, reason: folded.reason, gen: before?.tokenGeneration ?? null });
           return { outcome: folded.outcome, reason: folded.reason, subscription: before };
         }
-        outcomes.set(event.id, { outcome: "applied", reason: null });
         touched.add(event.subscription.id);
         const after = before ? { ...eventApplied(before, folded), updatedAt: read.now } : subscriptionCreated(folded.state, read.now);
+        outcomes.set(event.id, { outcome: "applied", reason: null, gen: after.tokenGeneration });
         current.set(after.id, after);
         return { outcome: "applied", changed: folded.changed, created: !before, subscription: after };
       });
@@ -161,9 +168,9 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
       // Events (with what they became) and subscriptions (as folded) in one statement.
       const [written] = await tx.query<{ stored: number | string }>(
         `WITH e AS (
-           INSERT INTO events (id, subscription_id, type, occurred_at, body, outcome, reason)
-           SELECT id, sub, type, at, body, outcome, reason
-           FROM jsonb_to_recordset($1::jsonb) AS x(id text, sub text, type text, at timestamptz, body jsonb, outcome text, reason text)
+           INSERT INTO events (id, subscription_id, type, occurred_at, body, outcome, reason, token_generation)
+           SELECT id, sub, type, at, body, outcome, reason, gen
+           FROM jsonb_to_recordset($1::jsonb) AS x(id text, sub text, type text, at timestamptz, body jsonb, outcome text, reason text, gen integer)
            ON CONFLICT (id) DO NOTHING RETURNING 1
          ), s AS (
            INSERT INTO subscriptions (id, desired, generation, phase)
@@ -196,7 +203,7 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
   private async readForIntake(tx: Db, eventIds: string[], subIds: string[]) {
     const [row] = await tx.query<{ now: string; known: unknown; subs: unknown }>(
       `SELECT ${isoUtc("now()", "now")},
-         (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'outcome', outcome, 'reason', reason, 'subscription_id', subscription_id)), '[]')
+         (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'outcome', outcome, 'reason', reason, 'subscription_id', subscription_id, 'token_generation', token_generation)), '[]')
             FROM events WHERE id = ANY($1::text[])) AS known,
          (SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]')
             FROM (SELECT ${SUB_COLUMNS} FROM subscriptions WHERE id = ANY($2::text[]) FOR UPDATE) AS s) AS subs`,
@@ -330,6 +337,36 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
       const [row] = await tx.query(UPDATE_LIFECYCLE(2), [id, ...lifecycleParams(reapplyRequested(current, { note, ...also }))]);
       return parseSub(row);
     });
+  }
+
+  async everOperated(id: string): Promise<boolean> {
+    const rows = await this.db.query("SELECT 1 FROM operations WHERE subscription_id = $1 LIMIT 1", [id]);
+    return rows.length > 0;
+  }
+
+  async waitForConfiguration(id: string, missing: readonly string[]): Promise<SubscriptionRecord | null> {
+    return this.db.transaction(async (tx) => {
+      const current = await this.lockedForUpdate(tx, id);
+      // Only what still waits for its operation: an event or an outcome written meanwhile decides instead.
+      if (!current || current.phase !== "pending") return current;
+      const [row] = await tx.query(UPDATE_LIFECYCLE(2), [id, ...lifecycleParams(waitingForConfiguration(current, missing))]);
+      return parseSub(row);
+    });
+  }
+
+  async resumeWaiting(): Promise<Record<Lane, string[]>> {
+    // configurationReady (domain/lifecycle.ts) over every waiting row, in one statement.
+    const rows = await this.db.query<{ id: string; bulk: boolean }>(
+      `UPDATE subscriptions SET phase = 'pending', last_error = NULL, updated_at = now() WHERE phase = 'waiting'
+       RETURNING id, pending_note IS NOT NULL AS bulk`,
+    );
+    return { customer: rows.filter((r) => !r.bulk).map((r) => r.id), bulk: rows.filter((r) => r.bulk).map((r) => r.id) };
+  }
+
+  /** How many subscriptions are in a phase (health: how many wait for configuration). */
+  async countInPhase(phase: Phase): Promise<number> {
+    const [row] = await this.db.query<{ n: number }>("SELECT count(*)::int AS n FROM subscriptions WHERE phase = $1", [phase]);
+    return row?.n ?? 0;
   }
 
   async declaredSpec(id: string): Promise<unknown> {

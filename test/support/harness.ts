@@ -61,6 +61,10 @@ interface HarnessOptions {
   driftObserve?: WorkerOptions["driftObserve"];
   /** The version of the program declaring tenants (a new one is a fleet change). */
   programVersion?: string;
+  /** What the service still needs before it can provision (none: it can), asked before every operation. */
+  readiness?: () => string[];
+  /** What GET /v1/doctor reports (the service's own checks). */
+  doctor?: Array<{ status: "ok" | "warn" | "fail"; check: string; message: string }>;
   /** Who goes first on the database (the embedded store's scheduler in production); none by default. */
   scheduler?: Scheduler;
 }
@@ -84,7 +88,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
   const cloudesireConfig = opts.cloudesire ? { ...CLOUDESIRE_DEFAULTS, ...opts.cloudesire } : undefined;
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore } = assembleWorkers({
     db, scheduler: opts.scheduler, queue, engine, log, settings, programVersion: opts.programVersion ?? "p-test", rolloutTickMs: 10, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
-    concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0, driftObserve: opts.driftObserve,
+    readiness: opts.readiness, concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0, driftObserve: opts.driftObserve,
     retryBackoffMs: 0, // as both queues below are opened
   });
   const billing = opts.billing
@@ -104,6 +108,8 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     cloudesire: { store: cloudesire.store, eventSecret: cloudesireConfig?.eventSecret ?? CLOUDESIRE_EVENT_SECRET, product: cloudesire.product, kick: cloudesire.kick },
     // What the server's health says when it cannot provision (details are for operators only).
     health: async () => ({ status: "degraded", ready: false, missing: ["the pulumi CLI is not on PATH"], openstack: { authUrl: "http://admin.example:5000/v3" } }),
+    // What the service's own checks found (server.ts serviceDoctor runs them against the real things).
+    doctor: async () => opts.doctor ?? [{ status: "ok", check: "pulumi", message: "pulumi CLI v3.248.0 (test double)" }],
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.webhookRateLimit ? { webhookRateLimit: opts.webhookRateLimit } : {}),
     ...(opts.authFailureLimit ? { authFailureLimit: opts.authFailureLimit } : {}),

@@ -61,6 +61,25 @@ describe("POST /v1/events", () => {
     expect(await countEvents()).toBe(0);
   });
 
+  it("a refused signature says the format expected: sha256=<hex> of the timestamp and the raw body", async () => {
+    for (const o of [{ signature: "deadbeef" }, { signature: null }, { secret: "another-secret-0123456789" }]) {
+      const res = await h.send(event("42", "subscription.created"), o);
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { title: string }).title).toContain('sha256=<64 lowercase hex digits of HMAC-SHA256(secret, "<X-Timestamp>.<raw body>")>');
+    }
+  });
+
+  it("a body that is not JSON by its Content-Type is a 415 that says application/json is expected", async () => {
+    const raw = JSON.stringify(event("42", "subscription.created"));
+    const ts = String(Math.floor(Date.now() / 1000));
+    const res = await h.app.request("/v1/events", {
+      method: "POST", body: raw, headers: { "content-type": "text/plain", "x-timestamp": ts, "x-signature": signWebhook(WEBHOOK_SECRET, ts, raw) },
+    });
+    expect(res.status).toBe(415);
+    expect(((await res.json()) as { title: string }).title).toBe("unsupported Content-Type 'text/plain': send the body as application/json");
+    expect(await countEvents()).toBe(0);
+  });
+
   it("a body signed for one timestamp is refused with another (the timestamp is signed)", async () => {
     const raw = JSON.stringify(event("42", "subscription.created"));
     const { signWebhook } = await import("../../../src/domain/webhook-signature.js");

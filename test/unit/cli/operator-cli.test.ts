@@ -93,6 +93,44 @@ describe("tenantctl against a running service", () => {
     expect(piped.stderr).toBe("");
   });
 
+  it("list --phase=ready filters (the = form is a value, not a flag); a mistyped option is refused with the valid ones", async () => {
+    const ready = JSON.parse((await tenantctl(["list", "--phase=ready", "--json"])).stdout) as { subscriptions: Array<{ phase: string }> };
+    expect(ready.subscriptions.length).toBeGreaterThan(0);
+    expect(ready.subscriptions.every((s) => s.phase === "ready")).toBe(true);
+    const typo = await tenantctl(["list", "--phse", "ready"]);
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toContain("unknown option --phse for 'list': valid are --phase P");
+  });
+
+  it("doctor reports the running service's checks, not this shell's environment (which has no OpenStack credentials)", async () => {
+    const d = await tenantctl(["doctor"]);
+    expect(d.stdout).toBe("OK    pulumi: pulumi CLI v3.248.0 (test double)\n");
+    expect(d.status).toBe(0);
+  });
+
+  it("bin/tenantctl.js (npx tenantctl) runs the same CLI from its cached bundle", async () => {
+    const run = () => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const p = execFile(process.execPath, ["bin/tenantctl.js", "list", "--phase=ready"], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DATA_DIR: dataDir, TENANTCTL_URL: server.url, OPERATOR_TOKEN } }, (_e, stdout, stderr) => resolve({ code: p.exitCode, stdout, stderr }));
+    });
+    for (const r of [await run(), await run()]) {
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toMatch(/^1\s+sub-1\s+active\s+ready\s+prepaid/m);
+    }
+  });
+
+  it("show and list print a customer's terminal escapes as text: no title change, no cleared screen", async () => {
+    const e = event("7", "subscription.created");
+    e.subscription.customer.name = "\u001b]0;owned\u0007\u001b[2JEvil Ltd";
+    expect((await h.send(e)).status).toBe(202);
+    await h.reconciler.idle();
+    for (const args of [["show", "7"], ["list"]]) {
+      const out = (await tenantctl(args)).stdout;
+      expect(out).not.toContain("\u001b");
+      expect(out).not.toContain("\u0007");
+    }
+    expect((await tenantctl(["show", "7"])).stdout).toContain("\\u001b]0;owned\\u0007\\u001b[2JEvil Ltd <ops@example.com>");
+  });
+
   it("exit codes: 2 for bad usage and 4xx, 3 when the service cannot be reached", async () => {
     expect((await tenantctl(["show"])).status).toBe(2);
     expect((await tenantctl(["watch", "1", "--op", "x"])).status).toBe(2);

@@ -27,7 +27,7 @@ const comparable = (r: EventIntake) => JSON.parse(JSON.stringify(r, (k, v) => (k
 async function rows(db: Db) {
   return {
     subscriptions: await db.query("SELECT id, desired, generation, phase, token_hash, token_generation FROM subscriptions ORDER BY id"),
-    events: await db.query("SELECT id, subscription_id, type, outcome, reason FROM events ORDER BY id"),
+    events: await db.query("SELECT id, subscription_id, type, outcome, reason, token_generation FROM events ORDER BY id"),
   };
 }
 
@@ -39,21 +39,24 @@ async function rows(db: Db) {
  */
 class IntakeModel {
   private readonly subs = new Map<string, { id: string; desired: DesiredState; generation: number; phase: string; token_hash: null; token_generation: number }>();
-  private readonly events = new Map<string, { id: string; subscription_id: string; type: string; outcome: string; reason: string | null }>();
+  private readonly events = new Map<string, { id: string; subscription_id: string; type: string; outcome: string; reason: string | null; token_generation: number | null }>();
   private readonly jobs = new Set<string>();
 
   take(e: MarketplaceEvent): unknown {
     const earlier = this.events.get(e.id);
-    if (earlier) return { outcome: "duplicate", original: earlier.outcome, reason: earlier.reason, subscription: this.view(earlier.subscription_id) };
+    if (earlier) return { outcome: "duplicate", original: earlier.outcome, reason: earlier.reason, subscription: this.view(earlier.subscription_id), firstTokenGeneration: earlier.token_generation };
     const before = this.subs.get(e.subscription.id);
     const folded = foldEvent(before?.desired ?? null, e);
     const reason = folded.outcome === "applied" ? null : folded.reason;
-    this.events.set(e.id, { id: e.id, subscription_id: e.subscription.id, type: e.type, outcome: folded.outcome, reason });
-    if (folded.outcome !== "applied") return { outcome: folded.outcome, reason, subscription: this.view(e.subscription.id) };
+    if (folded.outcome !== "applied") {
+      this.events.set(e.id, { id: e.id, subscription_id: e.subscription.id, type: e.type, outcome: folded.outcome, reason, token_generation: before?.token_generation ?? null });
+      return { outcome: folded.outcome, reason, subscription: this.view(e.subscription.id) };
+    }
     const after = before
       ? { ...before, desired: folded.state, generation: before.generation + (folded.changed ? 1 : 0), phase: folded.changed || before.phase === "failed" ? "pending" : before.phase }
       : { id: e.subscription.id, desired: folded.state, generation: 1, phase: "pending", token_hash: null, token_generation: 1 };
     this.subs.set(after.id, after);
+    this.events.set(e.id, { id: e.id, subscription_id: e.subscription.id, type: e.type, outcome: "applied", reason, token_generation: after.token_generation });
     if (after.phase === "pending") this.jobs.add(after.id);
     return { outcome: "applied", changed: folded.changed, created: !before, subscription: this.view(after.id) };
   }
