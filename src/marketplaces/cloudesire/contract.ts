@@ -45,14 +45,20 @@ export function idOfLink(link: { url: string } | null | undefined): string | nul
   return m ? (m[1] as string) : null;
 }
 
-/** One extra resource the customer chose (code: subscription's billingItems[]). */
+/**
+ * One extra resource the customer chose (code: dto/SubscriptionBillingItemDTO). `value` is a BigDecimal set
+ * to scale 10 (MathConfiguration.DAY_SCALE_PRECISION), so `6.0000000000` on the wire: a JSON number, read as
+ * one (a quantity, not money). `bought` is a Boolean ("whether the billing item has been already bought for
+ * the Subscription"), never the quantity; `unlimited` a Boolean ("whether the chosen value is in the last
+ * range of the possible values": the value is still the number chosen); `tag` names a range. Jackson
+ * writes unset fields as null, so every field but the link is nullable.
+ */
 export const SubscriptionBillingItem = z.object({
   billingItem: Link.nullish(),
-  identifier: z.string().min(1),
+  identifier: z.string().nullish(),
   unit: z.string().nullish(),
-  /** The quantity chosen (inferred from the templates: `value`; `bought` is the prepaid part). */
   value: z.number().nullish(),
-  bought: z.number().nullish(),
+  bought: z.boolean().nullish(),
   tag: z.string().nullish(),
   unlimited: z.boolean().nullish(),
 });
@@ -67,7 +73,9 @@ export const CloudesireSubscription = z.object({
   type: z.enum(["NORMAL", "TRIAL", "SANDBOX"]).catch("NORMAL").default("NORMAL"),
   startDate: z.string().nullish(),
   endDate: z.string().nullish(),
-  buyer: Link,
+  buyer: Link.nullish(),
+  /** The product sold (BaseSubscriptionV1DTO.product): an endpoint at vendor level hears every product's subscriptions. */
+  product: Link.nullish(),
   productVersion: Link.nullish(),
   billingItems: z.array(SubscriptionBillingItem).nullish().transform((v) => v ?? []),
 });

@@ -57,7 +57,8 @@ export function planOf(sub: CloudesireSubscription, product: CloudesireProduct):
   const errors: string[] = [];
   for (const item of sub.billingItems) {
     if (item.unlimited) errors.push(`${item.identifier} cannot be unlimited`);
-    chosen[item.identifier] = item.value ?? item.bought ?? undefined;
+    // `bought` is a flag (SubscriptionBillingItemDTO), not a quantity: the quantity is `value` alone.
+    if (item.identifier) chosen[item.identifier] = item.value ?? undefined;
   }
   const result = quantitiesOf(chosen, product);
   return errors.length > 0 ? { errors: [...errors, ...("errors" in result ? result.errors : [])] } : result;
