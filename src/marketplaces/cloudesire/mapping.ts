@@ -54,14 +54,13 @@ export function planOf(sub: CloudesireSubscription, product: CloudesireProduct):
   const version = idOfLink(sub.productVersion);
   if (version && product.paygPlans.includes(version)) return { plan: { model: "payg" } };
   const chosen: Record<string, number | undefined> = {};
-  const errors: string[] = [];
   for (const item of sub.billingItems) {
-    if (item.unlimited) errors.push(`${item.identifier} cannot be unlimited`);
-    // `bought` is a flag (SubscriptionBillingItemDTO), not a quantity: the quantity is `value` alone.
+    // The quantity is `value` alone (SubscriptionBillingItemDTO): `bought` is a flag, and `unlimited` only
+    // says the value lies in the plan's last price range; the value is still the number chosen, checked
+    // against our limits like any other.
     if (item.identifier) chosen[item.identifier] = item.value ?? undefined;
   }
-  const result = quantitiesOf(chosen, product);
-  return errors.length > 0 ? { errors: [...errors, ...("errors" in result ? result.errors : [])] } : result;
+  return quantitiesOf(chosen, product);
 }
 
 /**

@@ -127,6 +127,16 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     expect(applied).toEqual(["POST subscription/12/instructions", "PATCH subscription/12"]);
   });
 
+  it("a quantity in its plan's last price range (unlimited) is provisioned as the number chosen", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    sim.order(15, { type: "TRIAL", quantities: { CPU_CORES: { value: 48, unlimited: true, tag: "32+" }, RAM_GB: { value: 256, unlimited: true }, DISK_GB: 100, IP_ADDRESSES: 1 } });
+    await sim.notify(15, "CREATED");
+    await until(() => sim.patches.some((p) => p.subscription === 15), "a status reported for 15");
+    expect(sim.patches.filter((p) => p.subscription === 15).map((p) => p.deploymentStatus)).toEqual(["DEPLOYED"]);
+    expect(h.engine.callsFor("sub-15")[0]?.spec?.quotas.compute).toMatchObject({ cores: 48, ram: 256 * 1024 });
+  });
+
   it("a missing billing-item identifier fails the subscription, naming it", async () => {
     scene = await cloudesireScene();
     const { sim } = scene;
