@@ -21,7 +21,7 @@ export const DeploymentStatus = z
 export type DeploymentStatus = z.infer<typeof DeploymentStatus>;
 
 /**
- * A notification (docs/event-notification.md): `id` is a string in the docs and an integer in the client
+ * A notification (docs/event-notification.md; code: dto/EventNotificationDTO): `id` is a string in the docs and an integer in the client
  * and templates, so both are accepted; `entity` other than Subscription is acknowledged and ignored.
  */
 export const Notification = z.object({
@@ -29,10 +29,13 @@ export const Notification = z.object({
   id: z.union([z.number().int().nonnegative(), z.string().min(1).max(32)]),
   /** `CREATED | MODIFIED | DELETED`; kept as sent (only DELETED changes what a read concludes). */
   type: z.string().min(1).max(32),
-  entityUrl: z.string().max(256).optional(),
-  date: z.string().max(64).optional(),
-  eventId: z.union([z.number(), z.string().max(128)]).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  // Optional in EventNotificationDTO, and Jackson writes an unset field as null (`"metadata": null` when
+  // the event carries no payload): null is accepted wherever a field is optional.
+  entityUrl: z.string().max(256).nullish(),
+  date: z.string().max(64).nullish(),
+  eventId: z.union([z.number(), z.string().max(128)]).nullish(),
+  self: z.string().max(256).nullish(),
+  metadata: z.record(z.string(), z.unknown()).nullish(),
 });
 export type Notification = z.infer<typeof Notification>;
 

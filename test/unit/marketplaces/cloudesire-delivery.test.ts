@@ -99,6 +99,15 @@ describe("Cloudesire failing, slow, repeating itself", { timeout: 240_000 }, () 
     expect(await h.cloudesire.store.notifications()).toHaveLength(6);
   });
 
+  it("a notification whose optional fields are null (no metadata, no event id) is acknowledged and acted on", async () => {
+    scene = await cloudesireScene();
+    const { sim } = scene;
+    sim.order(62, { type: "TRIAL" });
+    await sim.notify(62, "CREATED", { metadata: null, eventId: null, maxAttempts: 3 });
+    expect(sim.deliveries.map((d) => d.status)).toEqual([204]);
+    await until(() => sim.patches.some((p) => p.subscription === 62 && p.deploymentStatus === "DEPLOYED"), "DEPLOYED");
+  });
+
   it("other entities and subscriptions Cloudesire does not know are acknowledged and change nothing", async () => {
     scene = await cloudesireScene();
     const { sim, h } = scene;
