@@ -20,7 +20,7 @@ export type Reading =
 
 /**
  * The lifecycle of a syndicated subscription (docs/syndication.md, "Workflow of a Subscription"):
- * provision only when PENDING and paid (trials start PENDING; NORMAL orders may start WAITING_PAYMENT);
+ * provision when PENDING and paid, or PENDING as a TRIAL (NORMAL orders may start WAITING_PAYMENT);
  * DEPLOYED is what we report, so reading it back means "keep it running"; STOPPED suspends (the official
  * templates' reading, inferred); UNDEPLOY_SENT asks for a teardown, UNDEPLOYED and a 404 after a DELETED
  * notification mean it is gone, and the templates tear down on DELETED too. Anything else waits.
@@ -39,7 +39,9 @@ export function readingOf(sub: CloudesireSubscription | null, buyer: CloudesireU
   if (ds === "DEPLOYED") status = "active";
   else if (ds === "STOPPED") status = "suspended";
   else if (ds === "PENDING") {
-    if (!sub.paid) return { kind: "wait", reason: "pending, not paid yet", deploymentStatus: ds };
+    // A trial is provisioned at once, whatever `paid` says (docs/syndication.md; Cloudesire's Spring
+    // template ignores `paid` for trials): it has no invoice to pay yet.
+    if (!sub.paid && sub.type !== "TRIAL") return { kind: "wait", reason: "pending, not paid yet", deploymentStatus: ds };
     status = "active";
   } else {
     return { kind: "wait", reason: ds === "WAITING_PAYMENT" ? "waiting for the customer's payment" : `deployment status ${ds}: nothing to do`, deploymentStatus: ds };

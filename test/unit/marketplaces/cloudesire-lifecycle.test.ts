@@ -56,6 +56,17 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     expect(outbox.map((r) => [r.call.kind, r.state])).toEqual([["endpoints", "sent"], ["instructions", "sent"], ["credentials", "sent"], ["metadata", "sent"], ["status", "sent"]]);
   });
 
+  it("a trial is provisioned at once though Cloudesire shows it unpaid", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    sim.order(5, { type: "TRIAL", paid: false });
+    await sim.notify(5, "CREATED");
+    await settled(scene, "5");
+    expect((await h.cloudesire.store.get("5"))?.lastRead).toMatchObject({ deploymentStatus: "PENDING", paid: false, type: "TRIAL" });
+    expect(h.engine.callsFor("sub-5").map((c) => c.op)).toEqual(["up"]);
+    expect(sim.patches.filter((p) => p.subscription === 5).map((p) => p.deploymentStatus)).toEqual(["DEPLOYED"]);
+  });
+
   it("a normal order waits for payment, touching no stack, and is provisioned once paid", async () => {
     scene = await cloudesireScene();
     const { sim, h } = scene;
