@@ -101,7 +101,7 @@ export function assembleWorkers(o: WorkerOptions) {
     ...(o.driftObserve ? { observe: o.driftObserve, concurrency: 4 } : {}),
   });
   const cd = o.cloudesire;
-  const product = { items: cd?.items ?? { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" }, paygPlans: cd?.paygPlans ?? [], limits: o.settings.limits };
+  const product = { items: cd?.items ?? { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" }, paygPlans: cd?.paygPlans ?? [], productIds: cd?.productIds ?? [], limits: o.settings.limits };
   const cloudesireWorker = cd?.apiUrl && cd.token
     ? new CloudesireWorker({
         store: cloudesireStore,

@@ -68,7 +68,7 @@ interface HarnessOptions {
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
   dashboardUrl: "https://dashboard.cloud.example", eventSecretPrevious: undefined,
   items: { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" },
-  paygPlans: [], timeoutMs: 1000, backoffMs: 20, maxBackoffMs: 200, pollMs: 25,
+  paygPlans: [], productIds: [], timeoutMs: 1000, backoffMs: 20, maxBackoffMs: 200, pollMs: 25,
 };
 
 /** The same, around any engine. */

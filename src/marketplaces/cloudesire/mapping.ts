@@ -9,6 +9,8 @@ export interface CloudesireProduct {
   items: { cores: string; ramGb: string; diskGb: string; floatingIps: string };
   /** Plans (productVersion ids) sold as pay-as-you-go: the tenant gets the PAYG ceilings. */
   paygPlans: readonly string[];
+  /** The products sold here (CLOUDESIRE_PRODUCT_IDS); empty: all. */
+  productIds: readonly string[];
   limits: PlanLimits;
 }
 
@@ -16,7 +18,8 @@ export interface CloudesireProduct {
 export type Reading =
   | { kind: "converge"; status: SubscriptionStatus; plan: Plan | null; customer: Customer | null; deploymentStatus: string }
   | { kind: "wait"; reason: string; deploymentStatus: string }
-  | { kind: "invalid"; reason: string; deploymentStatus: string };
+  | { kind: "invalid"; reason: string; deploymentStatus: string }
+  | { kind: "ignore"; reason: string; deploymentStatus: string };
 
 /**
  * The lifecycle of a syndicated subscription (docs/syndication.md, "Workflow of a Subscription"):
@@ -32,6 +35,7 @@ export function readingOf(sub: CloudesireSubscription | null, buyer: CloudesireU
       : { kind: "wait", reason: "Cloudesire does not know this subscription (404)", deploymentStatus: "NOT_FOUND" };
   }
   const ds = sub.deploymentStatus;
+  if (!soldHere(sub, product)) return { kind: "ignore", reason: `product ${idOfLink(sub.product) ?? "unknown"} is not sold by this service`, deploymentStatus: ds };
   if (deletedNotified || ds === "UNDEPLOY_SENT" || ds === "UNDEPLOYED") {
     return { kind: "converge", status: "cancelled", plan: null, customer: null, deploymentStatus: deletedNotified ? "DELETED" : ds };
   }
@@ -49,6 +53,16 @@ export function readingOf(sub: CloudesireSubscription | null, buyer: CloudesireU
   const plan = planOf(sub, product);
   if ("errors" in plan) return { kind: "invalid", reason: plan.errors.join("; "), deploymentStatus: ds };
   return { kind: "converge", status, plan: plan.plan, customer: customerOf(sub, buyer), deploymentStatus: ds };
+}
+
+/**
+ * Is this subscription of a product sold here? An endpoint set at vendor or platform level hears every
+ * product's subscriptions (docs/syndication.md): another product's is acknowledged and left alone (its
+ * buyer not read, nothing provisioned, nothing PATCHed).
+ */
+export function soldHere(sub: CloudesireSubscription, product: CloudesireProduct): boolean {
+  const id = idOfLink(sub.product);
+  return product.productIds.length === 0 || (id !== null && product.productIds.includes(id));
 }
 
 /** The plan a subscription bought: PAYG by its productVersion, else its quantities by billing-item identifier. */

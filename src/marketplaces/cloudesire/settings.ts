@@ -8,6 +8,8 @@ export interface CloudesireSettings {
   dashboardUrl: string | undefined;
   items: { cores: string; ramGb: string; diskGb: string; floatingIps: string };
   paygPlans: string[];
+  /** The products (ids) this service sells; empty: every subscription the endpoint hears is ours. */
+  productIds: string[];
   timeoutMs: number;
   backoffMs: number;
   maxBackoffMs: number;

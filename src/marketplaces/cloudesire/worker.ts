@@ -6,7 +6,7 @@ import type { Engine } from "../../provisioning/engine.js";
 import type { CloudesireClient } from "./client.js";
 import { CloudesireError } from "./client.js";
 import { idOfLink, InvoiceLine } from "./contract.js";
-import { changes, eventOfReading, readingOf, type CloudesireProduct } from "./mapping.js";
+import { changes, eventOfReading, readingOf, soldHere, type CloudesireProduct } from "./mapping.js";
 import type { OutboxCall } from "../../domain/cloudesire-report.js";
 import { credentialsOf, type ReportBack } from "./report-back.js";
 
@@ -120,12 +120,13 @@ export class CloudesireWorker {
       const readAtMs = (this.o.now ?? Date.now)();
       try {
         const sub = await this.o.client.subscription(id);
-        const buyerId = sub ? idOfLink(sub.buyer) : null;
+        const buyerId = sub && soldHere(sub, this.o.product) ? idOfLink(sub.buyer) : null;
         const buyer = buyerId ? await this.o.client.user(buyerId) : null;
         const reading = readingOf(sub, buyer, rec.deleted, this.o.product);
         const current = await this.o.subscriptions.get(id);
         let verdict: string;
         if (reading.kind === "wait") verdict = `waiting: ${reading.reason}`;
+        else if (reading.kind === "ignore") verdict = `ignored: ${reading.reason}`;
         else if (reading.kind === "invalid") {
           if (current?.desired.status === "cancelled") verdict = "cancelled";
           else {

@@ -167,6 +167,23 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     expect(h.engine.callsFor("sub-14")[0]?.spec?.tags).toContain("plan:payg");
   });
 
+  it("with CLOUDESIRE_PRODUCT_IDS set, another product's subscription is acknowledged and left alone, even its termination", async () => {
+    scene = await cloudesireScene({ settings: { productIds: ["12"] } });
+    const { sim, h } = scene;
+    sim.order(16, { type: "TRIAL", product: 99 });
+    await sim.notify(16, "CREATED");
+    await settled(scene, "16");
+    sim.set(16, { deploymentStatus: "UNDEPLOY_SENT" });
+    await sim.notify(16, "MODIFIED");
+    await settled(scene, "16");
+    expect(sim.deliveries.filter((d) => d.id === "16").map((d) => d.status)).toEqual([204, 204]);
+    expect((await h.cloudesire.store.get("16"))?.lastRead).toMatchObject({ verdict: "ignored: product 99 is not sold by this service" });
+    expect(sim.calls.filter((c) => c.method !== "GET" || !/^subscription\/16$/.test(c.path))).toEqual([]);
+    expect(h.engine.calls).toHaveLength(0);
+    // Its own product's subscriptions are sold as before.
+    await deployTrial(17);
+  });
+
   it("STOPPED suspends the tenant; back to DEPLOYED resumes it, without reporting anything again", async () => {
     scene = await cloudesireScene();
     const { sim, h } = scene;
