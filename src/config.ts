@@ -193,6 +193,9 @@ export function missingForCloudesire(c: CloudesireConfig): string[] {
 
 export class ConfigError extends Error {}
 
+/** The currencies of Cloudesire's custom invoices (docs/billing.md, "Custom billing"). */
+const CLOUDESIRE_CURRENCIES = ["EUR", "USD"];
+
 /** The repository root: Pulumi.yaml lives here, and the service runs the program from here. */
 export const REPO_ROOT = resolve(new URL("..", import.meta.url).pathname);
 
@@ -217,6 +220,13 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
 
   const admin = readAdminCredentials(rawEnv);
   const creds = admin.ok ? admin.credentials : null;
+  const prices = env.PRICES_FILE ? readJsonFile(env.PRICES_FILE, "PRICES_FILE", PriceList) : null;
+  const cloudesire = cloudesireConfigOf(env);
+  // Cloudesire takes a vendor's invoice lines in EUR or USD only (docs/billing.md, "Custom billing"): a
+  // price list in another currency would be refused at every month's push, so it stops the start.
+  if (prices && (cloudesire.apiUrl || cloudesire.token) && !CLOUDESIRE_CURRENCIES.includes(prices.currency)) {
+    throw new ConfigError(`PRICES_FILE is in ${prices.currency}: Cloudesire takes invoices in ${CLOUDESIRE_CURRENCIES.join(" or ")} only`);
+  }
 
   return Object.freeze({
     port: env.PORT,
@@ -237,7 +247,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     openstack: { admin: creds, credentials: admin, problem: admin.ok ? null : admin.problem, env: openstackEnvOf(rawEnv) },
     tenant: tenantSettingsOf(env, creds),
     metering: {
-      prices: env.PRICES_FILE ? readJsonFile(env.PRICES_FILE, "PRICES_FILE", PriceList) : null,
+      prices,
       meters: env.METERS_FILE ? readJsonFile(env.METERS_FILE, "METERS_FILE", Meters) : DEFAULT_METERS,
       granularitySeconds: env.BILLING_GRANULARITY_SECONDS,
       gnocchiUrl: env.GNOCCHI_URL,
@@ -253,7 +263,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     driftIntervalSeconds: env.DRIFT_INTERVAL_SECONDS,
     cancellation: { orphanPolicy: env.ORPHAN_POLICY, purgeTimeoutSeconds: env.PURGE_TIMEOUT_SECONDS },
     logLevel: env.LOG_LEVEL,
-    cloudesire: cloudesireConfigOf(env),
+    cloudesire,
     secrets: [
       env.CLOUDESIRE_TOKEN, env.CLOUDESIRE_EVENT_SECRET, env.CLOUDESIRE_EVENT_SECRET_PREVIOUS,
       env.WEBHOOK_SECRET, env.WEBHOOK_SECRET_PREVIOUS, env.BILLING_WEBHOOK_SECRET, operatorToken, customerTokenKey, env.METRICS_TOKEN, passphrase,
