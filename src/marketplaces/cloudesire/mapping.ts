@@ -68,7 +68,9 @@ export function soldHere(sub: CloudesireSubscription, product: CloudesireProduct
 /** The plan a subscription bought: PAYG by its productVersion, else its quantities by billing-item identifier. */
 export function planOf(sub: CloudesireSubscription, product: CloudesireProduct): { plan: Plan } | { errors: string[] } {
   const version = idOfLink(sub.productVersion);
-  if (version && product.paygPlans.includes(version)) return { plan: { model: "payg" } };
+  // A TRIAL or SANDBOX subscription's hours are never billed (docs/billing.md: custom invoices are for
+  // paying subscriptions; metrics reset when a trial converts): its PAYG plan is a trial until then.
+  if (version && product.paygPlans.includes(version)) return { plan: sub.type === "NORMAL" ? { model: "payg" } : { model: "payg", trial: true } };
   const chosen: Record<string, number | undefined> = {};
   for (const item of sub.billingItems) {
     // The quantity is `value` alone (SubscriptionBillingItemDTO): `bought` is a flag, and `unlimited` only

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { cloudesireScene, settled, until } from "../../support/cloudesire-scene.js";
 import { paygRun } from "../../support/payg-run.js";
+import { paygIntervals } from "../../../src/metering/payg-intervals.js";
 
 // docs/billing.md: a vendor pushes pay-as-you-go lines with `POST subscription/{id}/invoice`; nothing on
 // Cloudesire's side deduplicates them, so our own record decides, and an unknown outcome is held.
@@ -21,6 +22,27 @@ async function paygSubscription(id: number) {
 const USAGE = { cores: 720, ramGb: 1440, diskGb: 72000, floatingIps: 0 };
 
 describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, () => {
+  it("a pay-as-you-go trial is never billed; its conversion to a paid subscription starts the billed hours", async () => {
+    scene = await cloudesireScene({ paygPlans: ["88"] });
+    const { sim, h } = scene;
+    await paygSubscription(84);
+    const billed = async () => {
+      const sub = (await h.billingStore.billableSubscriptions()).find((s) => s.id === "84");
+      const now = new Date();
+      return paygIntervals(sub?.events ?? [], { name: "now", startMs: Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1), stopMs: Date.now() + 1 });
+    };
+    expect(await billed()).toEqual([]);
+    const converted = Date.now();
+    sim.set(84, { type: "NORMAL", paid: true });
+    await sim.notify(84, "MODIFIED");
+    await settled(scene, "84");
+    const intervals = await billed();
+    expect(intervals).toHaveLength(1);
+    expect(intervals[0]?.startMs).toBeGreaterThanOrEqual(converted);
+    // The same tenant, nothing to change: the conversion is no stack change beyond the plan's record.
+    expect(h.engine.callsFor("sub-84").every((c) => c.spec?.quotas.compute.cores === 64)).toBe(true);
+  });
+
   it("a finished billing run pushes each Cloudesire PAYG subscription's lines once, in decimal strings, totalling our invoice", async () => {
     scene = await cloudesireScene({ paygPlans: ["88"] });
     const { sim, h } = scene;
