@@ -1,6 +1,7 @@
 import type { CloudesireConfig } from "./config.js";
 import type { TenantSettings } from "./domain/tenant-spec.js";
 import { CloudesireClient } from "./marketplaces/cloudesire/client.js";
+import type { ClosingBilling } from "./marketplaces/cloudesire/closing-invoice.js";
 import { ReportBack } from "./marketplaces/cloudesire/report-back.js";
 import { CloudesireWorker } from "./marketplaces/cloudesire/worker.js";
 import { BillingStore } from "./store/billing-store.js";
@@ -50,6 +51,8 @@ export interface WorkerOptions {
   defaultMetrics?: boolean;
   /** Selling on Cloudesire; its worker runs only with an API URL and a token. */
   cloudesire?: CloudesireConfig | undefined;
+  /** Rates a cancelled Cloudesire PAYG subscription's last usage (its closing invoice); none: such invoices are dead letters. */
+  billing?: Omit<ClosingBilling, "subscription"> | undefined;
   /** Replaces fetch for Cloudesire's API (tests). */
   cloudesireFetch?: typeof fetch;
 }
@@ -111,7 +114,9 @@ export function assembleWorkers(o: WorkerOptions) {
           take: async (event) => void (await store.intake(event, (tx, ids) => o.queue.enqueueMany(ids, { tx, lane: "customer" }))),
         },
         client: new CloudesireClient({ apiUrl: cd.apiUrl, token: cd.token, timeoutMs: cd.timeoutMs, readAttempts: 3, backoffMs: cd.backoffMs, ...(o.cloudesireFetch ? { fetchImpl: o.cloudesireFetch } : {}) }),
-        engine: o.engine, product, withLock: (key, fn) => o.db.tryWithLock(key, fn), kick: (id) => reconciler.kick(id), log: o.log,
+        engine: o.engine, product,
+        closing: o.billing ? { ...o.billing, subscription: async (id) => (await billingStore.billableSubscriptions(id))[0] ?? null } : undefined,
+        withLock: (key, fn) => o.db.tryWithLock(key, fn), kick: (id) => reconciler.kick(id), log: o.log,
         pollMs: cd.pollMs, backoffMs: cd.backoffMs, maxBackoffMs: cd.maxBackoffMs,
       })
     : undefined;

@@ -30,6 +30,12 @@ export const OutboxCall = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("status"), deploymentStatus: ReportedStatus }),
   /** Cloudesire invoice lines (marketplaces/cloudesire/contract.ts InvoiceLine), validated when sent. */
   z.object({ kind: z.literal("invoice"), period: z.string(), lines: z.array(z.unknown()) }),
+  /**
+   * A cancelled PAYG subscription's usage not yet invoiced, up to `until` (its cancellation), computed
+   * when sent (Gnocchi is read then, not in the transaction that queues it) and pushed before UNDEPLOYED:
+   * Cloudesire takes custom invoices for active subscriptions only (docs/billing.md).
+   */
+  z.object({ kind: z.literal("closing-invoice"), until: z.string() }),
 ]);
 export type OutboxCall = z.infer<typeof OutboxCall>;
 

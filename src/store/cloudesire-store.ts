@@ -136,9 +136,16 @@ export class CloudesireStore {
     await tx.query(
       `INSERT INTO cloudesire_outbox (subscription_id, lane, kind, body, dedupe_key)
        SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM cloudesire_subscriptions WHERE id = $1)
+         AND NOT EXISTS (SELECT 1 FROM cloudesire_outbox WHERE subscription_id = $1 AND kind = 'closing-invoice')
        ON CONFLICT (subscription_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`,
       [id, lane, call.kind, JSON.stringify(call), dedupeKey],
     );
+  }
+
+  /** The periods whose invoice a billing run queued for subscription `id` (its dedupe keys `invoice:<period>`). */
+  async invoicedPeriods(id: string): Promise<string[]> {
+    const rows = await this.db.query<{ key: string }>(`SELECT dedupe_key AS key FROM cloudesire_outbox WHERE subscription_id = $1 AND dedupe_key LIKE 'invoice:%'`, [id]);
+    return rows.map((r) => r.key.slice("invoice:".length));
   }
 
   private async reportedOf(tx: Db, id: string): Promise<Reported | null> {

@@ -386,6 +386,9 @@ export class CloudesireSimulator {
       if (method === "POST" && part === "invoice") {
         const parsed = InvoiceLine.array().safeParse(body);
         if (!parsed.success) return { status: 400, applied: false, error: "invoice lines" };
+        // docs/billing.md, "Custom billing": for an active subscription, in EUR or USD.
+        if (sub.deploymentStatus === "UNDEPLOYED") return { status: 400, applied: false, error: "the subscription is not active" };
+        if (parsed.data.some((l) => l.price.currency !== "EUR" && l.price.currency !== "USD")) return { status: 400, applied: false, error: "currency must be EUR or USD" };
         this.invoices.push({ subscription: id, lines: parsed.data });
         return { status: 201, applied: true, headers: { location: `invoice/${5000 + this.invoices.length}` } };
       }

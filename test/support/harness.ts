@@ -29,7 +29,7 @@ export function harness(opts: HarnessOptions = {}) {
   return harnessWith(new RecordingEngine(), opts);
 }
 
-interface HarnessOptions {
+export interface HarnessOptions {
   /** Finished progress streams kept in memory (0: as after a restart, only the store remains). */
   progressKept?: number;
   concurrency?: number;
@@ -86,6 +86,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     db, scheduler: opts.scheduler, queue, engine, log, settings, programVersion: opts.programVersion ?? "p-test", rolloutTickMs: 10, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
     concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0, driftObserve: opts.driftObserve,
     retryBackoffMs: 0, // as both queues below are opened
+    ...(opts.billing ? { billing: { gnocchi: opts.billing.gnocchi, prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600 } } : {}),
   });
   const billing = opts.billing
     ? {

@@ -129,6 +129,8 @@ export const InvoiceLine = z.object({
   price: z.object({ price: z.string().regex(/^\d+(\.\d+)?$/), currency: z.string() }),
   quantity: z.string().regex(/^\d+(\.\d+)?$/),
   unit: z.string(),
+  /** VendorOrderLineDTO.purchased: "purchase date of the custom cost, defaults to now" (a Date, ISO-8601). */
+  purchased: z.string().datetime().optional(),
 });
 export type InvoiceLine = z.infer<typeof InvoiceLine>;
 

@@ -6,6 +6,7 @@ import type { DesiredState } from "../../domain/subscription.js";
 import { renderCredentials } from "../../provisioning/credentials.js";
 import type { StackOutputs } from "../../domain/lifecycle.js";
 import { Decimal } from "../../metering/money.js";
+import { periodOf } from "../../metering/period.js";
 import type { Credential, Instructions, InvoiceLine } from "./contract.js";
 
 export interface ReportSettings {
@@ -36,6 +37,10 @@ export function reportFor(outcome: OperationOutcome, reported: Reported, setting
   if (outcome.result === "succeeded") {
     if (sub.phase === "cancelled") {
       if (reported.status !== "UNDEPLOYED") {
+        // The usage not yet invoiced goes first: Cloudesire takes custom invoices for active
+        // subscriptions only (docs/billing.md), so never after UNDEPLOYED. A trial's hours are never billed.
+        const plan = sub.desired.plan;
+        if (plan.model === "payg" && !plan.trial) calls.push({ kind: "closing-invoice", until: sub.desired.statusClock?.at ?? sub.desired.planClock.at });
         calls.push({ kind: "status", deploymentStatus: "UNDEPLOYED" });
         next.status = "UNDEPLOYED";
       }
@@ -121,7 +126,9 @@ export function credentialsOf(stack: string, outputs: StackOutputs): Credential[
  * quantity 1 at the line's rounded amount, so that Cloudesire's total is exactly ours (its own
  * quantity × price would round differently); the usage is in the description. Decimal strings only.
  */
-export function invoiceLinesOf(period: string, inv: Invoice): InvoiceLine[] {
+export function invoiceLinesOf(period: string, inv: Invoice, purchasedMs = periodOf(period).stopMs - 1): InvoiceLine[] {
+  // VendorOrderLineDTO.purchased dates the cost (default: when pushed): the end of the usage it bills.
+  const purchased = new Date(purchasedMs).toISOString();
   return inv.lines
     .filter((l) => new Decimal(l.amount).gt(0))
     .map((l) => ({
@@ -130,6 +137,7 @@ export function invoiceLinesOf(period: string, inv: Invoice): InvoiceLine[] {
       price: { price: l.amount, currency: inv.currency },
       quantity: "1",
       unit: "period",
+      purchased,
     }));
 }
 
@@ -141,7 +149,10 @@ export interface ReportLedger<Tx> {
    * Cloudesire has no record: `decide` is not called.
    */
   report(id: string, decide: (reported: Reported) => { calls: OutboxCall[]; reported: Reported } | null, tx?: Tx): Promise<void>;
-  /** Queues `call` in `lane` once per (subscription, `dedupeKey`), if the subscription is Cloudesire's. */
+  /**
+   * Queues `call` in `lane` once per (subscription, `dedupeKey`), if the subscription is Cloudesire's and
+   * no closing invoice was queued for it (its cancellation invoices what is left).
+   */
   queueOnce(tx: Tx, id: string, lane: "invoice", call: OutboxCall, dedupeKey: string): Promise<void>;
 }
 
@@ -169,6 +180,7 @@ export class ReportBack<Tx> {
    * or a retry from queueing it twice.
    */
   readonly onBillingRunSaved = async (tx: Tx, period: string, invoices: readonly Invoice[]): Promise<void> => {
+    // A subscription cancelled before the run had its usage pushed with its closing invoice, before UNDEPLOYED.
     for (const inv of invoices) {
       const lines = invoiceLinesOf(period, inv);
       if (lines.length > 0) await this.ledger.queueOnce(tx, inv.subscriptionId, "invoice", { kind: "invoice", period, lines }, `invoice:${period}`);

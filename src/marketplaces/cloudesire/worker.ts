@@ -8,6 +8,7 @@ import { CloudesireError } from "./client.js";
 import { idOfLink, InvoiceLine } from "./contract.js";
 import { changes, eventOfReading, readingOf, soldHere, type CloudesireProduct } from "./mapping.js";
 import type { OutboxCall } from "../../domain/cloudesire-report.js";
+import { closingInvoiceLines, type ClosingBilling } from "./closing-invoice.js";
 import { credentialsOf, type ReportBack } from "./report-back.js";
 
 /** What the worker needs of the store (store/cloudesire-store.ts implements it). */
@@ -22,6 +23,7 @@ export interface CloudesirePorts {
   markSending(id: number): Promise<void>;
   finish(id: number, state: "sent" | "skipped" | "dead" | "held", error: string | null): Promise<void>;
   retryLater(id: number, error: string, backoffMs: number, maxBackoffMs: number): Promise<void>;
+  invoicedPeriods(id: string): Promise<string[]>;
 }
 
 /** Our subscriptions, as the worker folds readings into them (SubscriptionStore). */
@@ -39,6 +41,8 @@ export interface CloudesireWorkerOptions {
   client: CloudesireClient;
   engine: Pick<Engine, "outputs">;
   product: CloudesireProduct;
+  /** Rates a cancelled PAYG subscription's last usage (closing-invoice.ts); none: nothing to rate it with. */
+  closing?: ClosingBilling | undefined;
   /** Runs `fn` holding a lock shared by every replica (Db.tryWithLock). */
   withLock: <T>(key: string, fn: () => Promise<T>) => Promise<{ acquired: true; value: T } | { acquired: false }>;
   /** A reconcile job was queued: look for work now. */
@@ -164,7 +168,8 @@ export class CloudesireWorker {
       const row = await this.o.store.call(rowId);
       if (!row || (row.state !== "pending" && row.state !== "sending")) return;
       const fields = { subscription: subscriptionId, call: row.id, kind: row.call.kind };
-      if (row.state === "sending" && row.call.kind === "invoice") {
+      const pushesInvoice = row.call.kind === "invoice" || row.call.kind === "closing-invoice";
+      if (row.state === "sending" && pushesInvoice) {
         // We died between the push and its record: Cloudesire may hold the invoice. No key exists to ask it,
         // so an operator checks the subscription's invoices and says whether it landed.
         await this.o.store.finish(row.id, "held", `interrupted during the push: Cloudesire may already have this invoice; check subscription ${subscriptionId}'s invoices, then 'tenantctl cloudesire resolve ${row.id} sent|resend'`);
@@ -174,7 +179,7 @@ export class CloudesireWorker {
       await this.o.store.markSending(row.id);
       try {
         const outcome = await this.perform(subscriptionId, row.call);
-        await this.o.store.finish(row.id, outcome, outcome === "skipped" ? "the tenant no longer exists: nothing to send" : null);
+        await this.o.store.finish(row.id, outcome, outcome === "skipped" ? (row.call.kind === "closing-invoice" ? "no usage left to invoice" : "the tenant no longer exists: nothing to send") : null);
         this.o.log.info("cloudesire call", { ...fields, result: outcome });
       } catch (e) {
         const error = message(e);
@@ -186,7 +191,7 @@ export class CloudesireWorker {
           }
           await this.o.store.finish(row.id, "dead", error);
           this.o.log.error("cloudesire call refused", { ...fields, error });
-        } else if (e instanceof CloudesireError && e.applied === "unknown" && row.call.kind === "invoice") {
+        } else if (e instanceof CloudesireError && e.applied === "unknown" && pushesInvoice) {
           await this.o.store.finish(row.id, "held", `${error}: Cloudesire may have created the invoice; check, then 'tenantctl cloudesire resolve ${row.id} sent|resend'`);
           this.o.log.warn("cloudesire call held", { ...fields, error });
         } else {
@@ -224,6 +229,13 @@ export class CloudesireWorker {
       case "invoice":
         await c.pushInvoice(id, call.lines.map((l) => InvoiceLine.parse(l)));
         return "sent";
+      case "closing-invoice": {
+        if (!this.o.closing) throw new CloudesireError("no billing configured: the closing invoice cannot be rated (PRICES_FILE, GNOCCHI_URL)", null, false, "no");
+        const lines = await closingInvoiceLines(this.o.closing, id, Date.parse(call.until), new Set(await this.o.store.invoicedPeriods(id)));
+        if (lines.length === 0) return "skipped";
+        await c.pushInvoice(id, lines);
+        return "sent";
+      }
     }
   }
 }

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { cloudesireScene, settled, until } from "../../support/cloudesire-scene.js";
 import { paygRun } from "../../support/payg-run.js";
+import { PRICES } from "../../support/prices.js";
+import { constantGnocchi } from "../../support/gnocchi-constant.js";
 import { paygIntervals } from "../../../src/metering/payg-intervals.js";
 
 // docs/billing.md: a vendor pushes pay-as-you-go lines with `POST subscription/{id}/invoice`; nothing on
@@ -20,8 +22,41 @@ async function paygSubscription(id: number) {
 }
 
 const USAGE = { cores: 720, ramGb: 1440, diskGb: 72000, floatingIps: 0 };
+const thisMonth = () => new Date().toISOString().slice(0, 7);
+
 
 describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, () => {
+  it("a cancelled PAYG subscription's usage not yet invoiced is pushed, dated, before UNDEPLOYED; the month's run pushes nothing more for it", async () => {
+    scene = await cloudesireScene({ paygPlans: ["88"], billing: { gnocchi: () => constantGnocchi({ "project-of-sub-86": 100_000 }), prices: PRICES } });
+    const { sim, h } = scene;
+    sim.order(86, { type: "NORMAL", paid: true, deploymentStatus: "PENDING", productVersion: 88, quantities: {} });
+    await sim.notify(86, "CREATED");
+    await until(() => sim.patches.some((p) => p.subscription === 86), "DEPLOYED of 86");
+    await settled(scene, "86");
+    sim.set(86, { deploymentStatus: "UNDEPLOY_SENT" });
+    await sim.notify(86, "MODIFIED");
+    await until(() => sim.patches.some((p) => p.subscription === 86 && p.deploymentStatus === "UNDEPLOYED"), "UNDEPLOYED");
+    await settled(scene, "86");
+    const period = thisMonth();
+    expect(sim.invoices.map((i) => i.subscription)).toEqual([86]);
+    const lines = sim.invoices[0]?.lines as Array<{ identifier: string; price: { currency: string }; purchased: string }>;
+    expect(lines.map((l) => l.identifier)).toContain(`cores-${period}`);
+    expect(lines.every((l) => l.identifier.endsWith(`-${period}`))).toBe(true);
+    // Dated when the usage ended (the cancellation), in the price list's currency.
+    const cancelled = (await h.store.get("86"))?.desired.statusClock?.at;
+    expect(lines.every((l) => l.purchased === cancelled && l.price.currency === "EUR")).toBe(true);
+    const applied = sim.calls.filter((c) => c.applied && /^subscription\/86(\/invoice)?$/.test(c.path)).map((c) => `${c.method} ${c.path}`);
+    expect(applied.slice(-2)).toEqual(["POST subscription/86/invoice", "PATCH subscription/86"]);
+    // The month's run, later: nothing more for 86 (its usage was invoiced with its cancellation).
+    const { computation, total } = paygRun(period, { 86: USAGE });
+    await h.billingStore.save(computation, total);
+    h.cloudesire.kick();
+    await settled(scene, "86");
+    expect(sim.invoices).toHaveLength(1);
+    expect(await h.cloudesire.store.deadLetters()).toEqual([]);
+  });
+
+
   it("a pay-as-you-go trial is never billed; its conversion to a paid subscription starts the billed hours", async () => {
     scene = await cloudesireScene({ paygPlans: ["88"] });
     const { sim, h } = scene;
@@ -43,7 +78,7 @@ describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, ()
     expect(h.engine.callsFor("sub-84").every((c) => c.spec?.quotas.compute.cores === 64)).toBe(true);
   });
 
-  it("a finished billing run pushes each Cloudesire PAYG subscription's lines once, in decimal strings, totalling our invoice", async () => {
+  it("a finished billing run pushes each Cloudesire PAYG subscription's lines once, in decimal strings dated at the period's end, totalling our invoice", async () => {
     scene = await cloudesireScene({ paygPlans: ["88"] });
     const { sim, h } = scene;
     await paygSubscription(81);
@@ -54,9 +89,9 @@ describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, ()
     const [pushed] = sim.invoices;
     expect(pushed?.subscription).toBe(81);
     expect(pushed?.lines).toEqual([
-      { description: "cores 2026-10: 720.000000 core-hours (0 free) at 0.0125 EUR each", identifier: "cores-2026-10", price: { price: "9.00", currency: "EUR" }, quantity: "1", unit: "period" },
-      { description: "ramGb 2026-10: 1440.000000 GB-hours (0 free) at 0.004 EUR each", identifier: "ramGb-2026-10", price: { price: "5.76", currency: "EUR" }, quantity: "1", unit: "period" },
-      { description: "diskGb 2026-10: 72000.000000 GB-hours (0 free) at 0.00015 EUR each", identifier: "diskGb-2026-10", price: { price: "10.80", currency: "EUR" }, quantity: "1", unit: "period" },
+      { description: "cores 2026-10: 720.000000 core-hours (0 free) at 0.0125 EUR each", identifier: "cores-2026-10", price: { price: "9.00", currency: "EUR" }, quantity: "1", unit: "period", purchased: "2026-10-31T23:59:59.999Z" },
+      { description: "ramGb 2026-10: 1440.000000 GB-hours (0 free) at 0.004 EUR each", identifier: "ramGb-2026-10", price: { price: "5.76", currency: "EUR" }, quantity: "1", unit: "period", purchased: "2026-10-31T23:59:59.999Z" },
+      { description: "diskGb 2026-10: 72000.000000 GB-hours (0 free) at 0.00015 EUR each", identifier: "diskGb-2026-10", price: { price: "10.80", currency: "EUR" }, quantity: "1", unit: "period", purchased: "2026-10-31T23:59:59.999Z" },
     ]);
     expect(computation.invoices.find((i) => i.subscriptionId === "81")?.total).toBe("25.56");
     // The same run saved again, or its hook run again (a retry), queues nothing more.
