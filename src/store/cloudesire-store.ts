@@ -148,6 +148,12 @@ export class CloudesireStore {
     return rows.map((r) => r.key.slice("invoice:".length));
   }
 
+  /** Are calls of the lifecycle lane still to go (pending, being sent, or stopped for an operator)? */
+  async reporting(id: string): Promise<boolean> {
+    const [row] = await this.db.query(`SELECT 1 FROM cloudesire_outbox WHERE subscription_id = $1 AND lane = 'lifecycle' AND state NOT IN ('sent', 'skipped') LIMIT 1`, [id]);
+    return row !== undefined;
+  }
+
   private async reportedOf(tx: Db, id: string): Promise<Reported | null> {
     const [row] = await tx.query<{ reported: unknown }>(`SELECT reported FROM cloudesire_subscriptions WHERE id = $1 FOR UPDATE`, [id]);
     return row ? jsonColumn(Reported).parse(row.reported) : null;

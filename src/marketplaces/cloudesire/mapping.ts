@@ -23,7 +23,8 @@ export type Reading =
 
 /**
  * The lifecycle of a syndicated subscription (docs/syndication.md, "Workflow of a Subscription"):
- * provision when PENDING and paid, or PENDING as a TRIAL (NORMAL orders may start WAITING_PAYMENT);
+ * provision when PENDING and paid, or PENDING as a TRIAL (NORMAL orders may start WAITING_PAYMENT), and
+ * again when a FAILED order changes;
  * DEPLOYED is what we report, so reading it back means "keep it running"; STOPPED suspends (the official
  * templates' reading, inferred); UNDEPLOY_SENT asks for a teardown, UNDEPLOYED and a 404 after a DELETED
  * notification mean it is gone, and the templates tear down on DELETED too. Anything else waits.
@@ -42,9 +43,11 @@ export function readingOf(sub: CloudesireSubscription | null, buyer: CloudesireU
   let status: SubscriptionStatus;
   if (ds === "DEPLOYED") status = "active";
   else if (ds === "STOPPED") status = "suspended";
-  else if (ds === "PENDING") {
+  else if (ds === "PENDING" || ds === "FAILED") {
     // A trial is provisioned at once, whatever `paid` says (docs/syndication.md; Cloudesire's Spring
-    // template ignores `paid` for trials): it has no invoice to pay yet.
+    // template ignores `paid` for trials): it has no invoice to pay yet. FAILED is what we said of an order
+    // we refused or could not provision: the customer was told to change it, and the changed order
+    // arrives still FAILED, so it is read as PENDING (an unchanged order changes nothing).
     if (!sub.paid && sub.type !== "TRIAL") return { kind: "wait", reason: "pending, not paid yet", deploymentStatus: ds };
     status = "active";
   } else {

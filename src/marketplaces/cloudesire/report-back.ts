@@ -195,6 +195,14 @@ export class ReportBack<Tx> {
     return this.ledger.report(id, (reported) => (reported.failure === reason ? null : failureReport(reason, reported, current.desired, current.outputs, this.settings)));
   }
 
+  /**
+   * Cloudesire shows PENDING (or FAILED) for a tenant that is ready: what it shows wins over our memory of
+   * having said DEPLOYED (a PATCH lost on its side, an operator's reset), so DEPLOYED is said again.
+   */
+  reportDeployedAgain(id: string): Promise<void> {
+    return this.ledger.report(id, (reported) => ({ calls: [{ kind: "status", deploymentStatus: "DEPLOYED" }], reported: { ...reported, status: "DEPLOYED" } }));
+  }
+
   /** A termination of a subscription that never had a tenant: confirmed at once. */
   reportUndeployed(id: string): Promise<void> {
     return this.ledger.report(id, (reported) =>

@@ -24,11 +24,13 @@ export interface CloudesirePorts {
   finish(id: number, state: "sent" | "skipped" | "dead" | "held", error: string | null): Promise<void>;
   retryLater(id: number, error: string, backoffMs: number, maxBackoffMs: number): Promise<void>;
   invoicedPeriods(id: string): Promise<string[]>;
+  /** Calls of the lifecycle lane not yet done (a DEPLOYED on its way). */
+  reporting(id: string): Promise<boolean>;
 }
 
 /** Our subscriptions, as the worker folds readings into them (SubscriptionStore). */
 export interface SubscriptionPorts {
-  get(id: string): Promise<{ desired: DesiredState; outputs: { projectId: string; domainId: string; authUrl: string; userName: string } | null } | null>;
+  get(id: string): Promise<{ desired: DesiredState; phase: string; outputs: { projectId: string; domainId: string; authUrl: string; userName: string } | null } | null>;
   /** Stores the event, folds it and queues the reconcile job, in one transaction. */
   take(event: MarketplaceEvent): Promise<void>;
 }
@@ -36,7 +38,7 @@ export interface SubscriptionPorts {
 export interface CloudesireWorkerOptions {
   store: CloudesirePorts;
   /** What the customer is told of a refusal or a termination (report-back.ts). */
-  reports: Pick<ReportBack<unknown>, "reportRefusal" | "reportUndeployed">;
+  reports: Pick<ReportBack<unknown>, "reportRefusal" | "reportUndeployed" | "reportDeployedAgain">;
   subscriptions: SubscriptionPorts;
   client: CloudesireClient;
   engine: Pick<Engine, "outputs">;
@@ -148,6 +150,11 @@ export class CloudesireWorker {
             await this.o.subscriptions.take(event);
             this.o.kick(id);
             verdict = `${event.type} (${event.id})`;
+          } else if (reading.status === "active" && reading.deploymentStatus !== "DEPLOYED" && current?.phase === "ready" && !(await this.o.store.reporting(id))) {
+            // Converge on what Cloudesire shows, not on our memory of what we said (unless our DEPLOYED is
+            // still on its way: this read was made before it landed).
+            await this.o.reports.reportDeployedAgain(id);
+            verdict = `unchanged; DEPLOYED said again (Cloudesire shows ${reading.deploymentStatus})`;
           } else verdict = "unchanged";
         }
         await this.o.store.finishRead(id, rec.wanted, {

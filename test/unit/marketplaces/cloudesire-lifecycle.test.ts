@@ -184,6 +184,33 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     await deployTrial(17);
   });
 
+  it("Cloudesire showing PENDING for a tenant that is ready is told DEPLOYED again", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    await deployTrial(18);
+    sim.set(18, { deploymentStatus: "PENDING" }); // our DEPLOYED lost on its side
+    await sim.notify(18, "MODIFIED");
+    await settled(scene, "18");
+    expect(deployedPatches(18)).toHaveLength(2);
+    expect(sim.subscriptions.get(18)?.deploymentStatus).toBe("DEPLOYED");
+    expect(h.engine.callsFor("sub-18").map((c) => c.op)).toEqual(["up"]);
+  });
+
+  it("an order refused as FAILED is provisioned once the customer changes it, though Cloudesire still shows FAILED", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    sim.order(19, { type: "TRIAL", quantities: { CPU_CORES: 80, RAM_GB: 8, DISK_GB: 100, IP_ADDRESSES: 1 } });
+    await sim.notify(19, "CREATED");
+    await until(() => sim.subscriptions.get(19)?.deploymentStatus === "FAILED", "FAILED");
+    await settled(scene, "19");
+    sim.setQuantities(19, { CPU_CORES: 8, RAM_GB: 8, DISK_GB: 100, IP_ADDRESSES: 1 });
+    await sim.notify(19, "MODIFIED");
+    await settled(scene, "19");
+    expect(sim.patches.filter((p) => p.subscription === 19).map((p) => p.deploymentStatus)).toEqual(["FAILED", "DEPLOYED"]);
+    expect(h.engine.callsFor("sub-19")[0]?.spec?.quotas.compute.cores).toBe(8);
+    expect(sim.instructions.get(19)?.en).toContain("sub-19 is ready");
+  });
+
   it("STOPPED suspends the tenant; back to DEPLOYED resumes it, without reporting anything again", async () => {
     scene = await cloudesireScene();
     const { sim, h } = scene;
