@@ -68,7 +68,7 @@ export const EnvSchema = z.object({
   CLOUDESIRE_TOKEN: doc(z.string().min(1).optional(), "the vendor's permanent API token, sent as `CMW-Auth-Token`", "none"),
   CLOUDESIRE_EVENT_SECRET: doc(z.string().min(16, "CLOUDESIRE_EVENT_SECRET must be at least 16 characters").optional(), "the product's secret token: notifications must carry `CMW-Event-Signature: sha1=<HMAC>` of it", "none: notifications refused with 503"),
   CLOUDESIRE_EVENT_SECRET_PREVIOUS: doc(z.string().min(16, "CLOUDESIRE_EVENT_SECRET_PREVIOUS must be at least 16 characters").optional(), "while the product's secret is rotated: the previous one, still accepted (remove it once Cloudesire signs with the new one)", "none"),
-  CLOUDESIRE_DASHBOARD_URL: doc(z.string().url().refine((u) => u.startsWith("https://"), "CLOUDESIRE_DASHBOARD_URL must be an https:// URL (Cloudesire requires HTTPS endpoints)").optional(), "the cloud's dashboard (HTTPS), posted as the customer's `APP` endpoint", "none: no endpoint posted (healthz says so)"),
+  CLOUDESIRE_DASHBOARD_URL: doc(z.string().url().refine((u) => u.startsWith("https://"), "CLOUDESIRE_DASHBOARD_URL must be an https:// URL (Cloudesire requires HTTPS endpoints)").optional(), "the cloud's dashboard (HTTPS), posted as the customer's `APP` endpoint", "none: the tenant's identity (Keystone) URL if HTTPS (healthz says so)"),
   CLOUDESIRE_ITEM_CORES: doc(z.string().min(1).default("CPU_CORES"), "billing-item identifier of the CPU cores bought"),
   CLOUDESIRE_ITEM_RAM_GB: doc(z.string().min(1).default("RAM_GB"), "billing-item identifier of the GB of RAM bought"),
   CLOUDESIRE_ITEM_DISK_GB: doc(z.string().min(1).default("DISK_GB"), "billing-item identifier of the GB of disk bought"),
@@ -187,7 +187,7 @@ export function missingForCloudesire(c: CloudesireConfig): string[] {
   if (!c.eventSecret) missing.push("CLOUDESIRE_EVENT_SECRET is not set: Cloudesire notifications are refused until it is");
   if (!c.apiUrl) missing.push("CLOUDESIRE_API_URL is not set: Cloudesire subscriptions cannot be read");
   if (!c.token) missing.push("CLOUDESIRE_TOKEN is not set: Cloudesire's API cannot be called");
-  if (!c.dashboardUrl) missing.push("CLOUDESIRE_DASHBOARD_URL is not set: customers get no dashboard link (APP endpoint)");
+  if (!c.dashboardUrl) missing.push("CLOUDESIRE_DASHBOARD_URL is not set: the customer's APP endpoint is the tenant's identity (Keystone) URL, and none when it is not HTTPS");
   return missing;
 }
 

@@ -11,13 +11,14 @@ export const CD_SECRET = "cd-event-secret-0123456789";
  * The service (in-process, engine double, in-memory store) served over real HTTP on loopback, selling
  * through a Cloudesire simulator that notifies it over real HTTP too.
  */
-export async function cloudesireScene(o: { guard?: TenantGuard; paygPlans?: string[]; timeoutMs?: number; settings?: Partial<CloudesireConfig>; billing?: HarnessOptions["billing"] } = {}) {
+export async function cloudesireScene(o: { guard?: TenantGuard; paygPlans?: string[]; timeoutMs?: number; settings?: Partial<CloudesireConfig>; billing?: HarnessOptions["billing"]; tenant?: HarnessOptions["settings"] } = {}) {
   const sim = await new CloudesireSimulator({ token: CD_TOKEN, secret: CD_SECRET }).start();
   const h = await harness({
     cloudesire: { apiUrl: sim.url, token: CD_TOKEN, eventSecret: CD_SECRET, timeoutMs: o.timeoutMs ?? 2000, ...(o.paygPlans ? { paygPlans: o.paygPlans } : {}), ...o.settings },
     pollMs: 50,
     ...(o.guard ? { guard: o.guard } : {}),
     ...(o.billing ? { billing: o.billing } : {}),
+    ...(o.tenant ? { settings: o.tenant } : {}),
   });
   const served = await listen(h.app);
   sim.target(served.url);

@@ -7,10 +7,10 @@ import { renderCredentials } from "../../provisioning/credentials.js";
 import type { StackOutputs } from "../../domain/lifecycle.js";
 import { Decimal } from "../../metering/money.js";
 import { periodOf } from "../../metering/period.js";
-import type { Credential, Instructions, InvoiceLine } from "./contract.js";
+import type { Credential, Endpoint, Instructions, InvoiceLine } from "./contract.js";
 
 export interface ReportSettings {
-  /** The cloud's dashboard (HTTPS), the customer's `APP` endpoint; none: no endpoint is posted. */
+  /** The cloud's dashboard (HTTPS), the customer's `APP` endpoint; none: the tenant's identity URL if HTTPS. */
   dashboardUrl: string | undefined;
   limits: PlanLimits;
 }
@@ -24,7 +24,7 @@ export interface OperationOutcome {
 
 /**
  * What to tell Cloudesire after an operation (docs/syndication.md): after the first provisioning, the
- * access (endpoints, instructions, credentials, our project id in the metadata) and only then DEPLOYED;
+ * access (endpoints, instructions, credentials), then DEPLOYED, then (optional) our project id in the metadata;
  * after a teardown, UNDEPLOYED; a failure before anything was deployed is FAILED with instructions saying
  * what happens next; a refused change to a running tenant only changes the instructions (the tenant keeps
  * running as it was). Pure: returns the calls to queue and what will then have been reported.
@@ -47,11 +47,12 @@ export function reportFor(outcome: OperationOutcome, reported: Reported, setting
       return { calls, reported: next };
     }
     if (sub.phase !== "ready" || sub.desired.status !== "active" || !sub.outputs) return { calls, reported };
-    if (!reported.access) {
-      if (settings.dashboardUrl) calls.push({ kind: "endpoints", endpoints: [{ endpoint: settings.dashboardUrl, description: "OpenStack dashboard", category: "APP" }] });
+    const firstAccess = !reported.access;
+    if (firstAccess) {
+      const app = appEndpointOf(settings, sub.outputs);
+      if (app) calls.push({ kind: "endpoints", endpoints: [app] });
       calls.push({ kind: "instructions", instructions: accessInstructions(sub.desired, sub.outputs, settings) });
       calls.push({ kind: "credentials" });
-      calls.push({ kind: "metadata", values: { openstackProjectId: sub.outputs.projectId, openstackStack: stackNameOf(sub.id) } });
       next.access = true;
       next.failure = null;
     } else if (reported.failure) {
@@ -62,6 +63,9 @@ export function reportFor(outcome: OperationOutcome, reported: Reported, setting
       calls.push({ kind: "status", deploymentStatus: "DEPLOYED" });
       next.status = "DEPLOYED";
     }
+    // Optional, after the status: the metadata API is not in the vendor docs (api/SubscriptionApi only), so a
+    // vendor may be refused it, and it must never hold back DEPLOYED.
+    if (firstAccess) calls.push({ kind: "metadata", values: { openstackProjectId: sub.outputs.projectId, openstackStack: stackNameOf(sub.id) } });
     return { calls, reported: next };
   }
   // A permanent failure (the subscription is now `failed`).
@@ -88,6 +92,16 @@ export function failureReport(reason: string, reported: Reported, desired: Desir
     next.status = "FAILED";
   }
   return { calls, reported: next };
+}
+
+/**
+ * The `APP` endpoint, required by docs/syndication.md and HTTPS only: the cloud's dashboard, or without
+ * one (CLOUDESIRE_DASHBOARD_URL unset) the tenant's identity URL, where its credentials are used. A
+ * plain-HTTP identity URL would be refused by Cloudesire: none is posted then (healthz and doctor say so).
+ */
+export function appEndpointOf(settings: ReportSettings, outputs: { authUrl: string }): Endpoint | null {
+  if (settings.dashboardUrl) return { endpoint: settings.dashboardUrl, description: "OpenStack dashboard", category: "APP" };
+  return outputs.authUrl.startsWith("https://") ? { endpoint: outputs.authUrl, description: "OpenStack identity (Keystone): log in with your credentials", category: "APP" } : null;
 }
 
 /** How to log in, in plain text, without a secret (the password is in the credentials). */

@@ -196,6 +196,12 @@ export class CloudesireWorker {
             await this.o.store.finish(row.id, "skipped", error);
             return;
           }
+          // The metadata API is optional (not in the vendor docs): a refusal is noted, and stops nothing after it.
+          if (row.call.kind === "metadata") {
+            await this.o.store.finish(row.id, "skipped", `optional call refused: ${error}`);
+            this.o.log.warn("cloudesire optional call refused", { ...fields, error });
+            return;
+          }
           await this.o.store.finish(row.id, "dead", error);
           this.o.log.error("cloudesire call refused", { ...fields, error });
         } else if (e instanceof CloudesireError && e.applied === "unknown" && pushesInvoice) {

@@ -1,15 +1,16 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { signNotification } from "../../../src/marketplaces/cloudesire/signature.js";
 import { CD_SECRET, cloudesireScene, settled, until } from "../../support/cloudesire-scene.js";
+import { SETTINGS } from "../../support/settings.js";
 
-// Cloudesire down, slow or repetitive: nothing lost, nothing doubled, DEPLOYED last.
+// Cloudesire down, slow or repetitive: nothing lost, nothing doubled, DEPLOYED after the access.
 let scene: Awaited<ReturnType<typeof cloudesireScene>> | undefined;
 afterEach(async () => {
   await scene?.close();
   scene = undefined;
 });
 
-const REPORT = /^subscription\/\d+(\/(endpoints|instructions|credentials|metadata))?$/;
+const ACCESS = /^subscription\/\d+\/(endpoints|instructions|credentials)$/;
 
 describe("Cloudesire failing, slow, repeating itself", { timeout: 240_000 }, () => {
   it("5xx and timeouts during the read and during every report-back call delay the provisioning, never lose or double it", async () => {
@@ -44,16 +45,42 @@ describe("Cloudesire failing, slow, repeating itself", { timeout: 240_000 }, () 
     expect(sim.callsTo("POST", /credentials$/).filter((c) => c.applied)).toHaveLength(1);
     const instructionBodies = sim.callsTo("POST", /instructions$/).filter((c) => c.applied).map((c) => JSON.stringify(c.body));
     expect(new Set(instructionBodies).size).toBe(1);
-    // DEPLOYED last: no report-back call took effect after the first DEPLOYED did.
+    // DEPLOYED after the access: no access call took effect after the first DEPLOYED did; the optional metadata follows it.
     const applied = sim.calls.filter((c) => c.applied);
     const firstDeployed = applied.findIndex((c) => c.method === "PATCH");
-    expect(applied.slice(firstDeployed).every((c) => c.method === "PATCH" || !REPORT.test(c.path))).toBe(true);
-    expect(applied.slice(0, firstDeployed).map((c) => c.path)).toEqual(expect.arrayContaining(["subscription/51/endpoints", "subscription/51/credentials", "subscription/51/metadata"]));
+    expect(applied.slice(firstDeployed).every((c) => !ACCESS.test(c.path))).toBe(true);
+    expect(applied.slice(0, firstDeployed).map((c) => c.path)).toEqual(expect.arrayContaining(["subscription/51/endpoints", "subscription/51/credentials"]));
+    expect(applied.slice(firstDeployed).map((c) => c.path)).toContain("subscription/51/metadata");
     // The retries are visible to operators (attempts, last error), and all done.
     const outbox = await h.cloudesire.store.outboxOf("51");
     expect(outbox.every((r) => r.state === "sent")).toBe(true);
     expect(outbox.find((r) => r.call.kind === "endpoints")).toMatchObject({ attempts: 3, lastError: expect.stringContaining("503") });
     expect(sim.calls.filter((c) => /^subscription\/51$/.test(c.path) && c.method === "GET").length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("the optional metadata call refused (it is not in the vendor docs) never holds back DEPLOYED nor what follows", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    sim.inject("PUT", /metadata$/, "400", 1);
+    sim.order(53, { type: "TRIAL" });
+    await sim.notify(53, "CREATED");
+    await until(() => sim.patches.some((p) => p.subscription === 53 && p.deploymentStatus === "DEPLOYED"), "DEPLOYED", 20_000);
+    await settled(scene, "53");
+    expect(await h.cloudesire.store.deadLetters()).toEqual([]);
+    expect((await h.cloudesire.store.outboxOf("53")).find((r) => r.call.kind === "metadata")).toMatchObject({ state: "skipped", lastError: expect.stringContaining("optional call refused") });
+    // A later termination still goes out.
+    sim.set(53, { deploymentStatus: "UNDEPLOY_SENT" });
+    await sim.notify(53, "MODIFIED");
+    await until(() => sim.patches.some((p) => p.subscription === 53 && p.deploymentStatus === "UNDEPLOYED"), "UNDEPLOYED", 20_000);
+  });
+
+  it("without CLOUDESIRE_DASHBOARD_URL the required APP endpoint is the tenant's identity URL", async () => {
+    scene = await cloudesireScene({ settings: { dashboardUrl: undefined }, tenant: { ...SETTINGS, authUrl: "https://keystone.cloud.example:5000/v3" } });
+    const { sim } = scene;
+    sim.order(54, { type: "TRIAL" });
+    await sim.notify(54, "CREATED");
+    await until(() => sim.patches.some((p) => p.subscription === 54), "a status for 54", 20_000);
+    expect(sim.endpoints.get(54)).toEqual([{ endpoint: "https://keystone.cloud.example:5000/v3", description: "OpenStack identity (Keystone): log in with your credentials", category: "APP" }]);
   });
 
   it("a call Cloudesire refuses (4xx) is a dead letter, stops what follows it, and an operator can resend it", async () => {

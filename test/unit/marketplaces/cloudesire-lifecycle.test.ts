@@ -42,18 +42,18 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     expect(instructions).not.toContain(outputs?.password);
     expect(sim.metadata.get(4242)).toMatchObject({ openstackProjectId: "project-of-sub-4242", openstackStack: "sub-4242" });
 
-    // DEPLOYED is the last thing said, after the access; every call pinned the apiVersion and sent the token.
+    // DEPLOYED comes after the access, only the optional metadata after it; every call pinned the apiVersion and sent the token.
     const applied = sim.calls.filter((c) => c.applied).map((c) => `${c.method} ${c.path}`);
     expect(applied).toEqual([
       "POST subscription/4242/endpoints", "POST subscription/4242/instructions", "POST subscription/4242/credentials",
-      "PUT subscription/4242/metadata", "PATCH subscription/4242",
+      "PATCH subscription/4242", "PUT subscription/4242/metadata",
     ]);
     expect(sim.calls.every((c) => c.apiVersion === "20250109" && c.status !== 401)).toBe(true);
     // The password is in no log line and in no outbox row.
     expect(h.logs.join("\n")).not.toContain(outputs?.password);
     const outbox = await h.cloudesire.store.outboxOf("4242");
     expect(JSON.stringify(outbox)).not.toContain(outputs?.password);
-    expect(outbox.map((r) => [r.call.kind, r.state])).toEqual([["endpoints", "sent"], ["instructions", "sent"], ["credentials", "sent"], ["metadata", "sent"], ["status", "sent"]]);
+    expect(outbox.map((r) => [r.call.kind, r.state])).toEqual([["endpoints", "sent"], ["instructions", "sent"], ["credentials", "sent"], ["status", "sent"], ["metadata", "sent"]]);
   });
 
   it("a trial is provisioned at once though Cloudesire shows it unpaid", async () => {
