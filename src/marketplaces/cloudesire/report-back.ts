@@ -20,6 +20,8 @@ export interface OperationOutcome {
   result: "succeeded" | "failed";
   subscription: { id: string; phase: string; desired: DesiredState; outputs: { projectId: string; domainId: string; authUrl: string; userName: string } | null };
   reason?: string;
+  /** The operation gave the tenant's user a new password: Cloudesire must show the new one. */
+  passwordRotated?: boolean;
 }
 
 /**
@@ -55,9 +57,13 @@ export function reportFor(outcome: OperationOutcome, reported: Reported, setting
       calls.push({ kind: "credentials" });
       next.access = true;
       next.failure = null;
-    } else if (reported.failure) {
-      calls.push({ kind: "instructions", instructions: accessInstructions(sub.desired, sub.outputs, settings) });
-      next.failure = null;
+    } else {
+      if (reported.failure) {
+        calls.push({ kind: "instructions", instructions: accessInstructions(sub.desired, sub.outputs, settings) });
+        next.failure = null;
+      }
+      // Built from the engine when sent, so the customer's credentials on Cloudesire show the new password.
+      if (outcome.passwordRotated) calls.push({ kind: "credentials" });
     }
     if (reported.status !== "DEPLOYED") {
       calls.push({ kind: "status", deploymentStatus: "DEPLOYED" });

@@ -211,6 +211,20 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     expect(sim.instructions.get(19)?.en).toContain("sub-19 is ready");
   });
 
+  it("after an operator rotates the password, Cloudesire shows the new one", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    await deployTrial(20);
+    const before = (await h.engine.outputs("sub-20"))?.password;
+    expect((await h.asOperator("/v1/subscriptions/20/rotate-password", { method: "POST" })).status).toBe(202);
+    await until(async () => (await h.engine.outputs("sub-20"))?.password !== before, "the rotation");
+    await settled(scene, "20");
+    const after = (await h.engine.outputs("sub-20"))?.password;
+    expect(sim.credentials.get(20)?.find((c) => c.key === "password")?.value).toBe(after);
+    expect(sim.credentials.get(20)?.find((c) => c.key === "CredentialsFile")?.value).toContain(after);
+    expect(deployedPatches(20)).toHaveLength(1);
+  });
+
   it("STOPPED suspends the tenant; back to DEPLOYED resumes it, without reporting anything again", async () => {
     scene = await cloudesireScene();
     const { sim, h } = scene;
