@@ -203,12 +203,12 @@ export class CloudesireStore {
     );
   }
 
-  async retryLater(id: number, error: string, backoffMs: number, maxBackoffMs: number): Promise<void> {
+  async retryLater(id: number, error: string, backoffMs: number, maxBackoffMs: number, atLeastMs = 0): Promise<void> {
     await this.db.query(
       `UPDATE cloudesire_outbox SET state = 'pending', last_error = $2,
-         next_at = now() + make_interval(secs => LEAST($4::float8, $3::float8 * power(2, GREATEST(attempts - 1, 0))) / 1000)
+         next_at = now() + make_interval(secs => GREATEST($5::float8, LEAST($4::float8, $3::float8 * power(2, GREATEST(attempts - 1, 0)))) / 1000)
        WHERE id = $1`,
-      [id, error, backoffMs, maxBackoffMs],
+      [id, error, backoffMs, maxBackoffMs, atLeastMs],
     );
   }
 

@@ -90,7 +90,8 @@ export interface RecordedCall {
   applied: boolean;
 }
 
-type Fault = { method: string; path: RegExp; kind: "5xx" | "429" | "400" | "timeout-before" | "timeout-after"; times: number };
+/** `rate-limit`: a 429 as Cloudesire's rate limiter answers it (response/Headers: X-Rate-Limit-Remaining 0, X-Rate-Limit-Retry-After-Milliseconds), no Retry-After. */
+type Fault = { method: string; path: RegExp; kind: "5xx" | "429" | "400" | "timeout-before" | "timeout-after" | "rate-limit"; times: number; retryAfterMs?: number };
 
 export class CloudesireSimulator {
   readonly calls: RecordedCall[] = [];
@@ -137,8 +138,8 @@ export class CloudesireSimulator {
   }
 
   /** The next `times` calls matching fail as `kind`. */
-  inject(method: string, path: RegExp, kind: Fault["kind"], times = 1): void {
-    this.faults.push({ method, path, kind, times });
+  inject(method: string, path: RegExp, kind: Fault["kind"], times = 1, retryAfterMs = 300): void {
+    this.faults.push({ method, path, kind, times, retryAfterMs });
   }
 
   /**
@@ -318,6 +319,7 @@ export class CloudesireSimulator {
     if (fault?.kind === "5xx") return error(503, "service.unavailable", "temporarily unavailable");
     if (fault?.kind === "400") return error(400, "credential.key.invalid", "credential key invalid");
     if (fault?.kind === "429") return reply(429, { errorHolders: [] }, { "retry-after": "0" });
+    if (fault?.kind === "rate-limit") return reply(429, { errorHolders: [] }, { "x-rate-limit-remaining": "0", "x-rate-limit-retry-after-milliseconds": String(fault.retryAfterMs ?? 300) });
     if (fault?.kind === "timeout-before") return this.hang(res, call);
 
     const outcome = this.apply(method, path, body);

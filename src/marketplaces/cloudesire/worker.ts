@@ -22,7 +22,8 @@ export interface CloudesirePorts {
   call(id: number): Promise<{ id: number; subscriptionId: string; lane: string; call: OutboxCall; state: string } | null>;
   markSending(id: number): Promise<void>;
   finish(id: number, state: "sent" | "skipped" | "dead" | "held", error: string | null): Promise<void>;
-  retryLater(id: number, error: string, backoffMs: number, maxBackoffMs: number): Promise<void>;
+  /** Due again after the back-off, and not before `atLeastMs` (what a rate limit asked). */
+  retryLater(id: number, error: string, backoffMs: number, maxBackoffMs: number, atLeastMs?: number): Promise<void>;
   invoicedPeriods(id: string): Promise<string[]>;
   /** Calls of the lifecycle lane not yet done (a DEPLOYED on its way). */
   reporting(id: string): Promise<boolean>;
@@ -209,7 +210,7 @@ export class CloudesireWorker {
           this.o.log.warn("cloudesire call held", { ...fields, error });
         } else {
           // Endpoints, instructions, credentials, metadata and status set a value: sending again is harmless.
-          await this.o.store.retryLater(row.id, error, this.o.backoffMs, this.o.maxBackoffMs);
+          await this.o.store.retryLater(row.id, error, this.o.backoffMs, this.o.maxBackoffMs, e instanceof CloudesireError ? e.retryAfterMs : 0);
           this.o.log.warn("cloudesire call failed, will retry", { ...fields, error });
         }
       }

@@ -39,6 +39,15 @@ describe("Cloudesire's wire types read through our contract", () => {
     expect(sub?.billingItems.slice(0, 2)).toMatchObject([{ identifier: "CPU_CORES", value: 48, unlimited: true, tag: "48+" }, { identifier: "RAM_GB", value: 8, bought: false }]);
   });
 
+  it("a read Cloudesire rate-limits waits the X-Rate-Limit-Retry-After-Milliseconds it asks before the next try", async () => {
+    sim.order(4, { type: "TRIAL" });
+    sim.inject("GET", /^subscription\/4$/, "rate-limit", 1, 400);
+    const patient = new CloudesireClient({ apiUrl: sim.url, token: TOKEN, timeoutMs: 2000, readAttempts: 2, backoffMs: 1 });
+    const started = Date.now();
+    expect(await patient.subscription("4")).toMatchObject({ id: 4 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+  });
+
   it("a buyer as Cloudesire writes it (MyUserDTO, unset fields null) is read", async () => {
     sim.addUser(77, { language: "it", phoneNumber: null });
     expect(await client.user("77")).toMatchObject({ id: 77, fullName: "Ada Lovelace", language: "it" });
