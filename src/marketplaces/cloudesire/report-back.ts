@@ -7,7 +7,8 @@ import { renderCredentials } from "../../provisioning/credentials.js";
 import type { StackOutputs } from "../../domain/lifecycle.js";
 import { Decimal } from "../../metering/money.js";
 import { periodOf } from "../../metering/period.js";
-import type { Credential, Endpoint, Instructions, InvoiceLine } from "./contract.js";
+import type { Credential, Endpoint, InvoiceLine } from "./contract.js";
+import { accessText, changeRefusedText, CREDENTIAL_TEXT, notCreatedText, untranslated, type Localized } from "./customer-text.js";
 
 export interface ReportSettings {
   /** The cloud's dashboard (HTTPS), the customer's `APP` endpoint; none: the tenant's identity URL if HTTPS. */
@@ -77,22 +78,17 @@ export function reportFor(outcome: OperationOutcome, reported: Reported, setting
   // A permanent failure (the subscription is now `failed`).
   const reason = outcome.reason ?? "unknown error";
   if (sub.desired.status === "cancelled" || reported.failure === reason) return { calls, reported };
-  return failureReport(reason, reported, sub.desired, sub.outputs, settings);
+  return failureReport(untranslated(reason), reported, sub.desired, sub.outputs, settings);
 }
 
 /** A subscription we refuse (its quantities, or a failed provisioning): what the customer is told. */
-export function failureReport(reason: string, reported: Reported, desired: DesiredState | null, outputs: OperationOutcome["subscription"]["outputs"], settings: ReportSettings): { calls: OutboxCall[]; reported: Reported } {
-  const next: Reported = { ...reported, failure: reason };
+export function failureReport(reason: Localized, reported: Reported, desired: DesiredState | null, outputs: OperationOutcome["subscription"]["outputs"], settings: ReportSettings): { calls: OutboxCall[]; reported: Reported } {
+  // Kept in English: what was said is compared with the next reason, whatever the language.
+  const next: Reported = { ...reported, failure: reason.en };
   if (reported.access && desired && outputs) {
-    const access = accessInstructions(desired, outputs, settings).en;
-    return {
-      calls: [{ kind: "instructions", instructions: { en: `Your last change could not be applied: ${reason}. Your project keeps working with its previous quotas; change your order, or free resources, and it will be applied.\n\n${access}` } }],
-      reported: next,
-    };
+    return { calls: [{ kind: "instructions", instructions: changeRefusedText(reason, accessInstructions(desired, outputs, settings)) }], reported: next };
   }
-  const calls: OutboxCall[] = [
-    { kind: "instructions", instructions: { en: `Your OpenStack project could not be created: ${reason}. Nothing is running and nothing will be charged for it; our operators have been told. Change your order (or contact support) and it will be created.` } },
-  ];
+  const calls: OutboxCall[] = [{ kind: "instructions", instructions: notCreatedText(reason) }];
   if (reported.status !== "FAILED") {
     calls.push({ kind: "status", deploymentStatus: "FAILED" });
     next.status = "FAILED";
@@ -111,33 +107,23 @@ export function appEndpointOf(settings: ReportSettings, outputs: { authUrl: stri
 }
 
 /** How to log in, in plain text, without a secret (the password is in the credentials). */
-export function accessInstructions(desired: DesiredState, outputs: NonNullable<OperationOutcome["subscription"]["outputs"]>, settings: ReportSettings): Instructions {
-  const q = entitlement(desired.plan, settings.limits);
-  const stack = stackNameOf(desired.id);
-  const where = settings.dashboardUrl ? `the OpenStack dashboard (${settings.dashboardUrl})` : "the OpenStack API";
-  const plan = desired.plan.model === "payg"
-    ? `Pay-as-you-go: up to ${q.cores} CPU cores, ${q.ramGb} GB of RAM, ${q.diskGb} GB of disk and ${q.floatingIps} IP addresses; what you use is billed at the end of each month.`
-    : `Your quotas: ${q.cores} CPU cores, ${q.ramGb} GB of RAM, ${q.diskGb} GB of disk, ${q.floatingIps} IP addresses.`;
-  return {
-    en: [
-      `Your OpenStack project ${stack} is ready.`,
-      `Log in to ${where} with the user name and password shown in your credentials (domain ${outputs.domainId}); the identity service is ${outputs.authUrl}.`,
-      `For the openstack CLI, save the "CredentialsFile" credential as ~/.config/openstack/clouds.yaml and run: openstack --os-cloud ${stack} server list`,
-      plan,
-    ].join("\n"),
-  };
+export function accessInstructions(desired: DesiredState, outputs: NonNullable<OperationOutcome["subscription"]["outputs"]>, settings: ReportSettings): Localized {
+  return accessText({
+    stack: stackNameOf(desired.id), domainId: outputs.domainId, hasApp: appEndpointOf(settings, outputs) !== null,
+    payg: desired.plan.model === "payg", q: entitlement(desired.plan, settings.limits),
+  });
 }
 
 /** The credentials posted to Cloudesire, from the engine's outputs (the password included). */
 export function credentialsOf(stack: string, outputs: StackOutputs): Credential[] {
-  const d = (en: string) => ({ en });
+  const d = CREDENTIAL_TEXT;
   return [
-    { key: "username", value: outputs.userName, description: d("User name"), weight: 1 },
-    { key: "password", value: outputs.password, description: d("Password"), weight: 2 },
-    { key: "project", value: `${stack} (${outputs.projectId})`, description: d("Project"), weight: 3 },
-    { key: "authUrl", value: outputs.authUrl, description: d("Identity (Keystone) URL"), weight: 4 },
-    { key: "region", value: outputs.region, description: d("Region"), weight: 5 },
-    { key: "CredentialsFile", value: renderCredentials(stack, outputs, "clouds.yaml").body, description: d("clouds.yaml for the openstack CLI"), weight: 6 },
+    { key: "username", value: outputs.userName, description: d.username, weight: 1 },
+    { key: "password", value: outputs.password, description: d.password, weight: 2 },
+    { key: "project", value: `${stack} (${outputs.projectId})`, description: d.project, weight: 3 },
+    { key: "authUrl", value: outputs.authUrl, description: d.authUrl, weight: 4 },
+    { key: "region", value: outputs.region, description: d.region, weight: 5 },
+    { key: "CredentialsFile", value: renderCredentials(stack, outputs, "clouds.yaml").body, description: d.CredentialsFile, weight: 6 },
   ];
 }
 
@@ -211,8 +197,8 @@ export class ReportBack<Tx> {
    * A subscription we refuse (quantities over the limits, a missing billing item): the customer is told
    * why, once per reason, in the same transaction as the record of having said it.
    */
-  reportRefusal(id: string, reason: string, current: { desired: DesiredState | null; outputs: OperationOutcome["subscription"]["outputs"] }): Promise<void> {
-    return this.ledger.report(id, (reported) => (reported.failure === reason ? null : failureReport(reason, reported, current.desired, current.outputs, this.settings)));
+  reportRefusal(id: string, reason: Localized, current: { desired: DesiredState | null; outputs: OperationOutcome["subscription"]["outputs"] }): Promise<void> {
+    return this.ledger.report(id, (reported) => (reported.failure === reason.en ? null : failureReport(reason, reported, current.desired, current.outputs, this.settings)));
   }
 
   /**

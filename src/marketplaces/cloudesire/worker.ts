@@ -137,7 +137,7 @@ export class CloudesireWorker {
         else if (reading.kind === "invalid") {
           if (current?.desired.status === "cancelled") verdict = "cancelled";
           else {
-            await this.o.reports.reportRefusal(id, reading.reason, { desired: current?.desired ?? null, outputs: current?.outputs ?? null });
+            await this.o.reports.reportRefusal(id, reading.reasons, { desired: current?.desired ?? null, outputs: current?.outputs ?? null });
             verdict = `refused: ${reading.reason}`;
           }
         } else {

@@ -169,7 +169,7 @@ describe("Cloudesire failing, slow, repeating itself", { timeout: 240_000 }, () 
     expect((await post({ "CMW-Event-Signature": signNotification(CD_SECRET, body).toUpperCase().replace("SHA1", "sha1") })).status).toBe(204);
   });
 
-  it("order validation refuses what this cloud would refuse, in words the customer reads; terminations always pass", async () => {
+  it("order validation refuses what this cloud would refuse, in words the customer reads in the order's language; terminations always pass", async () => {
     scene = await cloudesireScene({ paygPlans: ["88"] });
     const { url } = scene;
     const validate = (order: unknown) => fetch(`${url}/v1/cloudesire/order-validation`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) });
@@ -181,6 +181,9 @@ describe("Cloudesire failing, slow, repeating itself", { timeout: 240_000 }, () 
       { message: "CPU cores: 80 is more than the 64 this cloud sells per subscription" },
       { message: "GB of disk: 5000 is more than the 2000 this cloud sells per subscription" },
     ] });
+    // In the order's language.
+    const italian = await validate({ productVersionId: 77, billingItems: { CPU_CORES: 80, RAM_GB: 16, DISK_GB: 200, IP_ADDRESSES: 2 }, orderType: "NORMAL", language: "it" });
+    expect(await italian.json()).toEqual({ errors: [{ message: "core CPU: 80 è più dei 64 che questo cloud vende per sottoscrizione" }] });
     expect((await validate({ productVersionId: 77, billingItems: { CPU_CORES: 80 }, orderType: "TERMINATION" })).status).toBe(204);
     expect((await validate({ productVersionId: 88, billingItems: {}, orderType: "NORMAL" })).status).toBe(204);
     expect((await validate({ billingItems: "many" })).status).toBe(422);

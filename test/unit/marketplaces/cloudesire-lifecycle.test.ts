@@ -40,6 +40,10 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     const instructions = sim.instructions.get(4242)?.en ?? "";
     expect(instructions).toContain("sub-4242 is ready");
     expect(instructions).not.toContain(outputs?.password);
+    // In the marketplace's languages, plain text without links (docs/syndication.md): the APP endpoint is the link.
+    expect(Object.keys(sim.instructions.get(4242) ?? {})).toEqual(["en", "it"]);
+    expect(sim.instructions.get(4242)?.it).toContain("Il tuo progetto OpenStack sub-4242 è pronto.");
+    expect(JSON.stringify(sim.instructions.get(4242))).not.toMatch(/:\/\//);
     expect(sim.metadata.get(4242)).toMatchObject({ openstackProjectId: "project-of-sub-4242", openstackStack: "sub-4242" });
 
     // DEPLOYED comes after the access, only the optional metadata after it; every call pinned the apiVersion and sent the token.
@@ -133,6 +137,7 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     await sim.notify(12, "CREATED");
     await until(() => sim.patches.some((p) => p.subscription === 12 && p.deploymentStatus === "FAILED"), "FAILED");
     expect(sim.instructions.get(12)?.en).toContain("CPU cores: 80 is more than the 64 this cloud sells per subscription");
+    expect(sim.instructions.get(12)?.it).toContain("core CPU: 80 è più dei 64 che questo cloud vende per sottoscrizione");
     expect(h.engine.calls).toHaveLength(0);
     const applied = sim.calls.filter((c) => c.applied).map((c) => `${c.method} ${c.path}`);
     expect(applied).toEqual(["POST subscription/12/instructions", "PATCH subscription/12"]);
