@@ -75,6 +75,9 @@ export const EnvSchema = z.object({
   CLOUDESIRE_ITEM_IP_ADDRESSES: doc(z.string().min(1).default("IP_ADDRESSES"), "billing-item identifier of the IP addresses bought"),
   CLOUDESIRE_PAYG_PLANS: doc(z.string().regex(/^[0-9]*(,[0-9]+)*$/, "CLOUDESIRE_PAYG_PLANS: comma-separated productVersion ids").default(""), "comma-separated ids of the plans (productVersion) sold pay-as-you-go: they get the PAYG ceilings", "none"),
   CLOUDESIRE_PRODUCT_IDS: doc(z.string().regex(/^[0-9]*(,[0-9]+)*$/, "CLOUDESIRE_PRODUCT_IDS: comma-separated product ids").default(""), "comma-separated ids of the Cloudesire products this service sells: an endpoint set at vendor or platform level hears every product's subscriptions, and the others are acknowledged and left alone", "none: every subscription notified is ours"),
+  CLOUDESIRE_PAYG_MODE: doc(z.enum(["invoice", "metrics"]).default("invoice"), "how PAYG usage reaches Cloudesire: `invoice` (our billing runs push invoice lines) or `metrics` (Cloudesire polls `/v1/cloudesire/metrics/{meter}` and bills with the plan's prices; nothing is pushed)"),
+  CLOUDESIRE_METRICS_HEADER: doc(z.string().regex(/^[A-Za-z0-9-]+$/, "CLOUDESIRE_METRICS_HEADER: an HTTP header name").default("X-Metrics-Token"), "the custom header configured on the product's metrics, sent by Cloudesire with each poll"),
+  CLOUDESIRE_METRICS_TOKEN: doc(z.string().min(16, "CLOUDESIRE_METRICS_TOKEN must be at least 16 characters").optional(), "the value of that header: metric polls without it are refused", "none: metric polls refused with 503"),
   CLOUDESIRE_TIMEOUT_MS: doc(int(10_000, 100), "timeout of one call to Cloudesire's API"),
   CLOUDESIRE_BACKOFF_MS: doc(int(1000, 1), "first retry delay of a failed read or call back to Cloudesire, doubled each attempt"),
   CLOUDESIRE_MAX_BACKOFF_MS: doc(int(300_000, 1), "longest retry delay (retries never stop: an outage delays, never loses)"),
@@ -168,6 +171,9 @@ function cloudesireConfigOf(env: Env): CloudesireConfig {
     items: { cores: env.CLOUDESIRE_ITEM_CORES, ramGb: env.CLOUDESIRE_ITEM_RAM_GB, diskGb: env.CLOUDESIRE_ITEM_DISK_GB, floatingIps: env.CLOUDESIRE_ITEM_IP_ADDRESSES },
     paygPlans: env.CLOUDESIRE_PAYG_PLANS.split(",").filter(Boolean),
     productIds: env.CLOUDESIRE_PRODUCT_IDS.split(",").filter(Boolean),
+    paygMode: env.CLOUDESIRE_PAYG_MODE,
+    metricsHeader: env.CLOUDESIRE_METRICS_HEADER,
+    metricsToken: env.CLOUDESIRE_METRICS_TOKEN,
     timeoutMs: env.CLOUDESIRE_TIMEOUT_MS,
     backoffMs: env.CLOUDESIRE_BACKOFF_MS,
     maxBackoffMs: env.CLOUDESIRE_MAX_BACKOFF_MS,
@@ -265,7 +271,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     logLevel: env.LOG_LEVEL,
     cloudesire,
     secrets: [
-      env.CLOUDESIRE_TOKEN, env.CLOUDESIRE_EVENT_SECRET, env.CLOUDESIRE_EVENT_SECRET_PREVIOUS,
+      env.CLOUDESIRE_TOKEN, env.CLOUDESIRE_EVENT_SECRET, env.CLOUDESIRE_EVENT_SECRET_PREVIOUS, env.CLOUDESIRE_METRICS_TOKEN,
       env.WEBHOOK_SECRET, env.WEBHOOK_SECRET_PREVIOUS, env.BILLING_WEBHOOK_SECRET, operatorToken, customerTokenKey, env.METRICS_TOKEN, passphrase,
       creds?.password, rawEnv.OS_PASSWORD, env.DATABASE_URL ? passwordOfUrl(env.DATABASE_URL) : undefined,
     ]

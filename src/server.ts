@@ -105,7 +105,10 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     operatorToken: config.operatorToken,
     customerTokenKey: config.customerTokenKey,
     metricsToken: config.metricsToken,
-    cloudesire: { store: cloudesire.store, eventSecret: config.cloudesire.eventSecret, previousEventSecret: config.cloudesire.eventSecretPrevious, product: cloudesire.product, kick: cloudesire.kick },
+    cloudesire: {
+      store: cloudesire.store, eventSecret: config.cloudesire.eventSecret, previousEventSecret: config.cloudesire.eventSecretPrevious, product: cloudesire.product, kick: cloudesire.kick,
+      metrics: { header: config.cloudesire.metricsHeader, token: config.cloudesire.metricsToken, usage: cloudesire.meteredUsage },
+    },
     // Strangers see `status` only; every other field (add more here) is shown with the operator token.
     health: async () => {
       await db.query("SELECT 1");

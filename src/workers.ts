@@ -1,6 +1,9 @@
 import type { CloudesireConfig } from "./config.js";
 import type { TenantSettings } from "./domain/tenant-spec.js";
 import { CloudesireClient } from "./marketplaces/cloudesire/client.js";
+import type { BilledResource } from "./domain/billing.js";
+import type { Decimal } from "./metering/money.js";
+import { usageSoFar } from "./metering/usage-so-far.js";
 import type { ClosingBilling } from "./marketplaces/cloudesire/closing-invoice.js";
 import { ReportBack } from "./marketplaces/cloudesire/report-back.js";
 import { CloudesireWorker } from "./marketplaces/cloudesire/worker.js";
@@ -64,7 +67,7 @@ export interface WorkerOptions {
 export function assembleWorkers(o: WorkerOptions) {
   // Cloudesire's report-back is queued in the transaction that records an operation's outcome.
   const cloudesireStore = new CloudesireStore(o.db);
-  const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, limits: o.settings.limits });
+  const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, limits: o.settings.limits, paygMode: o.cloudesire?.paygMode ?? "invoice" });
   const store = new SubscriptionStore(o.db, { onOutcome: reportBack.onOperationOutcome });
   const billingStore = new BillingStore(o.db, { onRunSaved: reportBack.onBillingRunSaved });
   const driftStore = new DriftStore(o.db);
@@ -120,7 +123,15 @@ export function assembleWorkers(o: WorkerOptions) {
         pollMs: cd.pollMs, backoffMs: cd.backoffMs, maxBackoffMs: cd.maxBackoffMs,
       })
     : undefined;
-  const cloudesire = { store: cloudesireStore, reportBack, worker: cloudesireWorker, product, kick: () => cloudesireWorker?.kick() };
+  // Cloudesire's metric polls: a subscription of ours (notified by Cloudesire) → its usage so far; else null (404).
+  const billingDeps = o.billing;
+  const meteredUsage = billingDeps
+    ? async (id: string, resource: BilledResource): Promise<Decimal | null> => {
+        const [sub] = (await cloudesireStore.get(id)) ? await billingStore.billableSubscriptions(id) : [];
+        return sub ? usageSoFar(sub, resource, Date.now(), { gnocchi: billingDeps.gnocchi(), meters: billingDeps.meters, granularitySeconds: billingDeps.granularitySeconds }) : null;
+      }
+    : undefined;
+  const cloudesire = { store: cloudesireStore, reportBack, worker: cloudesireWorker, product, meteredUsage, kick: () => cloudesireWorker?.kick() };
   return { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore };
 }
 

@@ -68,7 +68,7 @@ export interface HarnessOptions {
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
   dashboardUrl: "https://dashboard.cloud.example", eventSecretPrevious: undefined,
   items: { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" },
-  paygPlans: [], productIds: [], timeoutMs: 1000, backoffMs: 20, maxBackoffMs: 200, pollMs: 25,
+  paygPlans: [], productIds: [], paygMode: "invoice", metricsHeader: "X-Metrics-Token", metricsToken: undefined, timeoutMs: 1000, backoffMs: 20, maxBackoffMs: 200, pollMs: 25,
 };
 
 /** The same, around any engine. */
@@ -102,7 +102,10 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN, customerTokenKey: CUSTOMER_TOKEN_KEY,
     previousWebhookSecret: opts.previousWebhookSecret, metricsToken: opts.metricsToken,
     // Notifications are verified with a secret even when no Cloudesire API is configured (the routes are the service's).
-    cloudesire: { store: cloudesire.store, eventSecret: cloudesireConfig?.eventSecret ?? CLOUDESIRE_EVENT_SECRET, product: cloudesire.product, kick: cloudesire.kick },
+    cloudesire: {
+      store: cloudesire.store, eventSecret: cloudesireConfig?.eventSecret ?? CLOUDESIRE_EVENT_SECRET, product: cloudesire.product, kick: cloudesire.kick,
+      metrics: { header: cloudesireConfig?.metricsHeader ?? "X-Metrics-Token", token: cloudesireConfig?.metricsToken, usage: cloudesire.meteredUsage },
+    },
     // What the server's health says when it cannot provision (details are for operators only).
     health: async () => ({ status: "degraded", ready: false, missing: ["the pulumi CLI is not on PATH"], openstack: { authUrl: "http://admin.example:5000/v3" } }),
     ...(opts.now ? { now: opts.now } : {}),

@@ -2,7 +2,7 @@ import type { BillableSubscription, Meters, PriceList } from "../../domain/billi
 import { computeBilling } from "../../metering/billing-run.js";
 import type { GnocchiClient } from "../../metering/gnocchi-client.js";
 import { paygIntervals } from "../../metering/payg-intervals.js";
-import { periodOf, type Period } from "../../metering/period.js";
+import { monthsBetween } from "../../metering/period.js";
 import type { InvoiceLine } from "./contract.js";
 import { invoiceLinesOf } from "./report-back.js";
 
@@ -34,17 +34,4 @@ export async function closingInvoiceLines(b: ClosingBilling, id: string, untilMs
     for (const inv of invoices) lines.push(...invoiceLinesOf(period.name, inv, Math.min(untilMs, period.stopMs - 1)));
   }
   return lines;
-}
-
-/** The calendar months (UTC) from the one holding `fromMs` to the one holding `toMs`. */
-function monthsBetween(fromMs: number, toMs: number): Period[] {
-  const out: Period[] = [];
-  const d = new Date(fromMs);
-  // Date.UTC carries a month past December into the next year.
-  for (let i = 0; ; i++) {
-    const start = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + i, 1));
-    if (start.getTime() > toMs) break;
-    out.push(periodOf(start.toISOString().slice(0, 7)));
-  }
-  return out;
 }

@@ -14,6 +14,8 @@ export interface ReportSettings {
   /** The cloud's dashboard (HTTPS), the customer's `APP` endpoint; none: the tenant's identity URL if HTTPS. */
   dashboardUrl: string | undefined;
   limits: PlanLimits;
+  /** `metrics`: Cloudesire bills PAYG usage from our metric endpoints, so no invoice is pushed. */
+  paygMode?: "invoice" | "metrics";
 }
 
 /** A stack operation's outcome, as the store records it. */
@@ -43,7 +45,7 @@ export function reportFor(outcome: OperationOutcome, reported: Reported, setting
         // The usage not yet invoiced goes first: Cloudesire takes custom invoices for active
         // subscriptions only (docs/billing.md), so never after UNDEPLOYED. A trial's hours are never billed.
         const plan = sub.desired.plan;
-        if (plan.model === "payg" && !plan.trial) calls.push({ kind: "closing-invoice", until: sub.desired.statusClock?.at ?? sub.desired.planClock.at });
+        if (plan.model === "payg" && !plan.trial && settings.paygMode !== "metrics") calls.push({ kind: "closing-invoice", until: sub.desired.statusClock?.at ?? sub.desired.planClock.at });
         calls.push({ kind: "status", deploymentStatus: "UNDEPLOYED" });
         next.status = "UNDEPLOYED";
       }
@@ -186,6 +188,7 @@ export class ReportBack<Tx> {
    * or a retry from queueing it twice.
    */
   readonly onBillingRunSaved = async (tx: Tx, period: string, invoices: readonly Invoice[]): Promise<void> => {
+    if (this.settings.paygMode === "metrics") return; // Cloudesire bills from our metrics: pushing too would bill twice
     // A subscription cancelled before the run had its usage pushed with its closing invoice, before UNDEPLOYED.
     for (const inv of invoices) {
       const lines = invoiceLinesOf(period, inv);

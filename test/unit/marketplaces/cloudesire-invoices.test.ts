@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { cloudesireScene, settled, until } from "../../support/cloudesire-scene.js";
 import { paygRun } from "../../support/payg-run.js";
+import { DEFAULT_METERS } from "../../../src/domain/billing.js";
+import { computeBilling } from "../../../src/metering/billing-run.js";
+import { Decimal, MS_PER_HOUR } from "../../../src/metering/money.js";
+import { periodOf } from "../../../src/metering/period.js";
 import { PRICES } from "../../support/prices.js";
 import { constantGnocchi } from "../../support/gnocchi-constant.js";
 import { paygIntervals } from "../../../src/metering/payg-intervals.js";
@@ -24,6 +28,39 @@ async function paygSubscription(id: number) {
 const USAGE = { cores: 720, ramGb: 1440, diskGb: 72000, floatingIps: 0 };
 const thisMonth = () => new Date().toISOString().slice(0, 7);
 
+
+describe("pay-as-you-go usage polled by Cloudesire (CLOUDESIRE_PAYG_MODE=metrics)", { timeout: 180_000 }, () => {
+  it("a metric poll answers the usage a billing run rates for the same hours; a trial counts zero, a stranger is 404, a poll without the custom header 401", async () => {
+    const KEY = "cd-metrics-key-0123456789";
+    scene = await cloudesireScene({
+      paygPlans: ["88"], settings: { paygMode: "metrics", metricsHeader: "X-Vendor-Key", metricsToken: KEY },
+      billing: { gnocchi: () => constantGnocchi({ "project-of-sub-90": 40_000, "project-of-sub-91": 40_000 }), prices: PRICES },
+    });
+    const { sim, h, url } = scene;
+    const poll = (id: number | string, meter: string, key = KEY) => fetch(`${url}/v1/cloudesire/metrics/${meter}`, { headers: { "CD-Subscription-Id": String(id), "X-Vendor-Key": key } });
+    sim.order(90, { type: "NORMAL", paid: true, deploymentStatus: "PENDING", productVersion: 88, quantities: {} });
+    await sim.notify(90, "CREATED");
+    await paygSubscription(91); // a trial
+    await until(() => sim.patches.some((p) => p.subscription === 90), "DEPLOYED of 90");
+    // Cancelled, so that the hours are closed: the poll and the run integrate the same ones.
+    sim.set(90, { deploymentStatus: "UNDEPLOY_SENT" });
+    await sim.notify(90, "MODIFIED");
+    await until(() => sim.patches.some((p) => p.subscription === 90 && p.deploymentStatus === "UNDEPLOYED"), "UNDEPLOYED");
+    await settled(scene, "90");
+    const polled = (await (await poll(90, "cores")).json()) as { value: number };
+    const run = await h.billingStore.billableSubscriptions("90");
+    const period = thisMonth();
+    const { inputs } = await computeBilling({ period: periodOf(period), subscriptions: run, gnocchi: constantGnocchi({ "project-of-sub-90": 40_000 }), meters: DEFAULT_METERS, prices: PRICES, granularitySeconds: 3600 });
+    expect(polled.value).toBeGreaterThan(0);
+    expect(polled.value.toFixed(6)).toBe(new Decimal(inputs.subscriptions[0]?.usageUnitMs.cores ?? "0").div(MS_PER_HOUR).toFixed(6));
+    // Nothing pushed: Cloudesire bills from the metrics.
+    expect(sim.invoices).toEqual([]);
+    expect(await (await poll(91, "ramGb")).json()).toEqual({ value: 0 });
+    expect((await poll(999, "cores")).status).toBe(404);
+    expect((await poll(90, "cores", "wrong-key-0123456789")).status).toBe(401);
+    expect((await poll(90, "gpus")).status).toBe(404); // no such meter (an invalid path is 404 here)
+  });
+});
 
 describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, () => {
   it("a cancelled PAYG subscription's usage not yet invoiced is pushed, dated, before UNDEPLOYED; the month's run pushes nothing more for it", async () => {
