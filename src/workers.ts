@@ -67,7 +67,7 @@ export interface WorkerOptions {
 export function assembleWorkers(o: WorkerOptions) {
   // Cloudesire's report-back is queued in the transaction that records an operation's outcome.
   const cloudesireStore = new CloudesireStore(o.db);
-  const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, limits: o.settings.limits, paygMode: o.cloudesire?.paygMode ?? "invoice" });
+  const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, documentationUrl: o.cloudesire?.documentationUrl, limits: o.settings.limits, paygMode: o.cloudesire?.paygMode ?? "invoice" });
   const store = new SubscriptionStore(o.db, { onOutcome: reportBack.onOperationOutcome });
   const billingStore = new BillingStore(o.db, { onRunSaved: reportBack.onBillingRunSaved });
   const driftStore = new DriftStore(o.db);

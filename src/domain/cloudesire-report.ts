@@ -27,6 +27,8 @@ export const OutboxCall = z.discriminatedUnion("kind", [
   /** Built when sent, from the engine's outputs: the password is never stored in the outbox. */
   z.object({ kind: z.literal("credentials") }),
   z.object({ kind: z.literal("metadata"), values: z.record(z.string(), z.string()) }),
+  /** `PATCH subscription/{id}` `{"action":"SET_NAME","name"}` (SubscriptionPatchDTO): the name the customer's dashboard shows. */
+  z.object({ kind: z.literal("name"), name: z.string().min(1).max(255) }),
   z.object({ kind: z.literal("status"), deploymentStatus: ReportedStatus }),
   /** Cloudesire invoice lines (marketplaces/cloudesire/contract.ts InvoiceLine), validated when sent. */
   z.object({ kind: z.literal("invoice"), period: z.string(), lines: z.array(z.unknown()) }),

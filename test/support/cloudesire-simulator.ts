@@ -15,7 +15,7 @@ import { CLOUDESIRE_API_VERSION, Credential, Endpoint, InvoiceLine, type Deploym
  *   otherwise), errors as `{"errorHolders":[...]}`, 404 for an unknown id; `GET subscription/{id}`, `GET
  *   user/{id}`, `HEAD subscription`, `POST subscription/{id}/endpoints|instructions|credentials` (each *sets*
  *   the value: setSyndicatedEndpoints, setEndUserInstructions, setApplicationCredentials), `PATCH
- *   subscription/{id}` {deploymentStatus}, `GET|PUT subscription/{id}/metadata` (PUT replaces the map),
+ *   subscription/{id}` {deploymentStatus} or {action: SET_NAME, name} (SubscriptionPatchDTO), `GET|PUT subscription/{id}/metadata` (PUT replaces the map),
  *   `POST subscription/{id}/invoice` (creates an invoice each time: 201 + Location). Our apiVersion pin is
  *   required (400 without it) so that a call that forgets it fails loudly.
  * - the wire as Jackson writes it (base-api-client ObjectMapperFactory): every field of the class, an
@@ -351,6 +351,13 @@ export class CloudesireSimulator {
       if (!sub) return { status: 404, applied: false, error: "subscription not found (or deleted recently)" };
       const part = m[2];
       if (method === "GET" && !part) return { status: 200, applied: false, payload: new JsonText(this.wireSubscription(id)) };
+      if (method === "PATCH" && !part && (body as { action?: string })?.action === "SET_NAME") {
+        // SubscriptionPatchDTO: action SET_NAME with `name` (at most 255 characters, NamedEntityDTO).
+        const name = (body as { name?: unknown }).name;
+        if (typeof name !== "string" || name.length === 0 || name.length > 255) return { status: 400, applied: false, error: "name" };
+        sub.name = name;
+        return { status: 200, applied: true, payload: {} };
+      }
       if (method === "PATCH" && !part) {
         const status = (body as { deploymentStatus?: string })?.deploymentStatus;
         if (!status || !["DEPLOYED", "FAILED", "UNDEPLOYED"].includes(status)) return { status: 400, applied: false, error: "deploymentStatus" };

@@ -66,7 +66,7 @@ export interface HarnessOptions {
 }
 
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
-  dashboardUrl: "https://dashboard.cloud.example", eventSecretPrevious: undefined,
+  dashboardUrl: "https://dashboard.cloud.example", documentationUrl: undefined, eventSecretPrevious: undefined,
   items: { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" },
   paygPlans: [], productIds: [], paygMode: "invoice", metricsHeader: "X-Metrics-Token", metricsToken: undefined, timeoutMs: 1000, backoffMs: 20, maxBackoffMs: 200, pollMs: 25,
 };

@@ -73,6 +73,11 @@ export class CloudesireClient {
     await this.send("PATCH", `subscription/${id}`, { deploymentStatus });
   }
 
+  /** Names the subscription on the customer's dashboard (SubscriptionPatchDTO: action SET_NAME, name). */
+  async setName(id: string, name: string): Promise<void> {
+    await this.send("PATCH", `subscription/${id}`, { action: "SET_NAME", name });
+  }
+
   /** Merges `values` into the subscription's metadata (GET, then PUT the whole map: PUT replaces it). */
   async mergeMetadata(id: string, values: Record<string, string>): Promise<void> {
     const res = await this.send("GET", `subscription/${id}/metadata`, undefined, this.o.readAttempts);

@@ -14,6 +14,8 @@ export interface ReportSettings {
   /** The cloud's dashboard (HTTPS), the customer's `APP` endpoint; none: the tenant's identity URL if HTTPS. */
   dashboardUrl: string | undefined;
   limits: PlanLimits;
+  /** The customers' guide (HTTPS), posted as a `DOCUMENTATION` endpoint beside the `APP` one; none: not posted. */
+  documentationUrl?: string | undefined;
   /** `metrics`: Cloudesire bills PAYG usage from our metric endpoints, so no invoice is pushed. */
   paygMode?: "invoice" | "metrics";
 }
@@ -55,7 +57,9 @@ export function reportFor(outcome: OperationOutcome, reported: Reported, setting
     const firstAccess = !reported.access;
     if (firstAccess) {
       const app = appEndpointOf(settings, sub.outputs);
-      if (app) calls.push({ kind: "endpoints", endpoints: [app] });
+      const docs: Endpoint[] = settings.documentationUrl ? [{ endpoint: settings.documentationUrl, description: "How to use your OpenStack project", category: "DOCUMENTATION" }] : [];
+      // Cloudesire takes the endpoints as a set with an APP one among them (docs/syndication.md).
+      if (app) calls.push({ kind: "endpoints", endpoints: [app, ...docs] });
       calls.push({ kind: "instructions", instructions: accessInstructions(sub.desired, sub.outputs, settings) });
       calls.push({ kind: "credentials" });
       next.access = true;
@@ -72,9 +76,12 @@ export function reportFor(outcome: OperationOutcome, reported: Reported, setting
       calls.push({ kind: "status", deploymentStatus: "DEPLOYED" });
       next.status = "DEPLOYED";
     }
-    // Optional, after the status: the metadata API is not in the vendor docs (api/SubscriptionApi only), so a
-    // vendor may be refused it, and it must never hold back DEPLOYED.
-    if (firstAccess) calls.push({ kind: "metadata", values: { openstackProjectId: sub.outputs.projectId, openstackStack: stackNameOf(sub.id) } });
+    // Optional, after the status: the dashboard's name for it, and our project id in the metadata (an API not
+    // in the vendor docs: api/SubscriptionApi only, so a vendor may be refused it); never holding back DEPLOYED.
+    if (firstAccess) {
+      calls.push({ kind: "name", name: `OpenStack project ${stackNameOf(sub.id)}` });
+      calls.push({ kind: "metadata", values: { openstackProjectId: sub.outputs.projectId, openstackStack: stackNameOf(sub.id) } });
+    }
     return { calls, reported: next };
   }
   // A permanent failure (the subscription is now `failed`).

@@ -6,6 +6,7 @@ export interface CloudesireSettings {
   /** The previous secret, accepted too during a rotation. */
   eventSecretPrevious: string | undefined;
   dashboardUrl: string | undefined;
+  documentationUrl: string | undefined;
   items: { cores: string; ramGb: string; diskGb: string; floatingIps: string };
   paygPlans: string[];
   /** The products (ids) this service sells; empty: every subscription the endpoint hears is ours. */

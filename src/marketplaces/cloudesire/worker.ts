@@ -197,8 +197,8 @@ export class CloudesireWorker {
             await this.o.store.finish(row.id, "skipped", error);
             return;
           }
-          // The metadata API is optional (not in the vendor docs): a refusal is noted, and stops nothing after it.
-          if (row.call.kind === "metadata") {
+          // Optional calls (the name, the undocumented metadata): a refusal is noted, and stops nothing after it.
+          if (row.call.kind === "metadata" || row.call.kind === "name") {
             await this.o.store.finish(row.id, "skipped", `optional call refused: ${error}`);
             this.o.log.warn("cloudesire optional call refused", { ...fields, error });
             return;
@@ -236,6 +236,9 @@ export class CloudesireWorker {
       }
       case "metadata":
         await c.mergeMetadata(id, call.values);
+        return "sent";
+      case "name":
+        await c.setName(id, call.name);
         return "sent";
       case "status":
         await c.setStatus(id, call.deploymentStatus);

@@ -74,13 +74,16 @@ describe("Cloudesire failing, slow, repeating itself", { timeout: 240_000 }, () 
     await until(() => sim.patches.some((p) => p.subscription === 53 && p.deploymentStatus === "UNDEPLOYED"), "UNDEPLOYED", 20_000);
   });
 
-  it("without CLOUDESIRE_DASHBOARD_URL the required APP endpoint is the tenant's identity URL", async () => {
-    scene = await cloudesireScene({ settings: { dashboardUrl: undefined }, tenant: { ...SETTINGS, authUrl: "https://keystone.cloud.example:5000/v3" } });
+  it("without CLOUDESIRE_DASHBOARD_URL the required APP endpoint is the tenant's identity URL; the customers' guide is a DOCUMENTATION endpoint", async () => {
+    scene = await cloudesireScene({ settings: { dashboardUrl: undefined, documentationUrl: "https://docs.cloud.example/tenants" }, tenant: { ...SETTINGS, authUrl: "https://keystone.cloud.example:5000/v3" } });
     const { sim } = scene;
     sim.order(54, { type: "TRIAL" });
     await sim.notify(54, "CREATED");
     await until(() => sim.patches.some((p) => p.subscription === 54), "a status for 54", 20_000);
-    expect(sim.endpoints.get(54)).toEqual([{ endpoint: "https://keystone.cloud.example:5000/v3", description: "OpenStack identity (Keystone): log in with your credentials", category: "APP" }]);
+    expect(sim.endpoints.get(54)).toEqual([
+      { endpoint: "https://keystone.cloud.example:5000/v3", description: "OpenStack identity (Keystone): log in with your credentials", category: "APP" },
+      { endpoint: "https://docs.cloud.example/tenants", description: "How to use your OpenStack project", category: "DOCUMENTATION" },
+    ]);
   });
 
   it("a call Cloudesire refuses (4xx) is a dead letter, stops what follows it, and an operator can resend it", async () => {

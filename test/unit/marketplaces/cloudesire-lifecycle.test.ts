@@ -50,14 +50,16 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     const applied = sim.calls.filter((c) => c.applied).map((c) => `${c.method} ${c.path}`);
     expect(applied).toEqual([
       "POST subscription/4242/endpoints", "POST subscription/4242/instructions", "POST subscription/4242/credentials",
-      "PATCH subscription/4242", "PUT subscription/4242/metadata",
+      "PATCH subscription/4242", "PATCH subscription/4242", "PUT subscription/4242/metadata",
     ]);
+    expect(sim.callsTo("PATCH", /^subscription\/4242$/).map((c) => c.body)).toEqual([{ deploymentStatus: "DEPLOYED" }, { action: "SET_NAME", name: "OpenStack project sub-4242" }]);
+    expect(sim.subscriptions.get(4242)?.name).toBe("OpenStack project sub-4242");
     expect(sim.calls.every((c) => c.apiVersion === "20250109" && c.status !== 401)).toBe(true);
     // The password is in no log line and in no outbox row.
     expect(h.logs.join("\n")).not.toContain(outputs?.password);
     const outbox = await h.cloudesire.store.outboxOf("4242");
     expect(JSON.stringify(outbox)).not.toContain(outputs?.password);
-    expect(outbox.map((r) => [r.call.kind, r.state])).toEqual([["endpoints", "sent"], ["instructions", "sent"], ["credentials", "sent"], ["status", "sent"], ["metadata", "sent"]]);
+    expect(outbox.map((r) => [r.call.kind, r.state])).toEqual([["endpoints", "sent"], ["instructions", "sent"], ["credentials", "sent"], ["status", "sent"], ["name", "sent"], ["metadata", "sent"]]);
   });
 
   it("a trial is provisioned at once though Cloudesire shows it unpaid", async () => {
@@ -276,7 +278,7 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     await settled(scene, "32");
     const last = (await h.cloudesire.store.outboxOf("32")).at(-1);
     expect(last).toMatchObject({ state: "skipped", call: { kind: "status", deploymentStatus: "UNDEPLOYED" } });
-    expect(sim.callsTo("PATCH", /^subscription\/32$/).map((c) => c.status)).toEqual([200, 404]);
+    expect(sim.callsTo("PATCH", /^subscription\/32$/).map((c) => c.status)).toEqual([200, 200, 404]);
   });
 
   it("a termination of an order never paid is confirmed at once, with no stack touched", async () => {
