@@ -116,6 +116,8 @@ export async function startService(config: Config, overrides: { engine?: Engine;
       const all = cli ? missing : [...missing, "the pulumi CLI is not on PATH: stacks cannot be updated"];
       const failed = Array.isArray(cloudFindings) ? cloudFindings.filter((f) => f.status === "fail").map((f) => `openstack ${f.check}: ${f.message}`) : [];
       all.push(...failed);
+      const cloudesireProblem = cloudesire.worker?.readProblem();
+      if (cloudesireProblem) all.push(cloudesireProblem);
       // A changed config (quota defaults, limits, region) or program is visible unasked: `tenantctl rollout plan` says how.
       const differing = await rollouts.differingCount();
       return {

@@ -102,6 +102,7 @@ export function assembleWorkers(o: WorkerOptions) {
     kickReconciler: () => reconciler.kick(), ...(o.rolloutTickMs !== undefined ? { tickMs: o.rolloutTickMs } : {}),
   });
   rolloutGauges(metrics, rolloutStore, rollouts);
+  cloudesireGauges(metrics, cloudesireStore);
   drift = new DriftDetector({
     store, drift: driftStore, engine: o.engine, log: o.log, metrics, intervalSeconds: o.driftIntervalSeconds, busy: (id) => reconciler.busy(id),
     ...(o.driftObserve ? { observe: o.driftObserve, concurrency: 4 } : {}),
@@ -133,6 +134,26 @@ export function assembleWorkers(o: WorkerOptions) {
     : undefined;
   const cloudesire = { store: cloudesireStore, reportBack, worker: cloudesireWorker, product, meteredUsage, kick: () => cloudesireWorker?.kick() };
   return { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore };
+}
+
+/** The outbox of calls back to Cloudesire, read at scrape time: what waits, what needs an operator, and for how long. */
+function cloudesireGauges(metrics: Metrics, store: CloudesireStore): void {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: "tenants_cloudesire_outbox_calls", help: "Calls back to Cloudesire not done, by state: waiting (pending or being sent), dead (refused), held (outcome unknown)", labelNames: ["state"], registers,
+    async collect() {
+      const s = await store.outboxStats();
+      this.set({ state: "waiting" }, s.waiting);
+      this.set({ state: "dead" }, s.dead);
+      this.set({ state: "held" }, s.held);
+    },
+  });
+  new Gauge({
+    name: "tenants_cloudesire_outbox_oldest_waiting_seconds", help: "Age of the oldest call back to Cloudesire still waiting to go (0: none)", registers,
+    async collect() {
+      this.set((await store.outboxStats()).oldestWaitingSeconds);
+    },
+  });
 }
 
 /**

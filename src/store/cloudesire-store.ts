@@ -148,6 +148,17 @@ export class CloudesireStore {
     return rows.map((r) => r.key.slice("invoice:".length));
   }
 
+  /** The outbox at a glance (metrics): calls waiting to go, dead, held, and how long the oldest waiting one has waited. */
+  async outboxStats(): Promise<{ waiting: number; dead: number; held: number; oldestWaitingSeconds: number }> {
+    const [row] = await this.db.query<{ waiting: string; dead: string; held: string; oldest: number | null }>(
+      `SELECT count(*) FILTER (WHERE state IN ('pending', 'sending')) AS waiting, count(*) FILTER (WHERE state = 'dead') AS dead,
+         count(*) FILTER (WHERE state = 'held') AS held,
+         EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE state IN ('pending', 'sending')))::float8 AS oldest
+       FROM cloudesire_outbox WHERE state NOT IN ('sent', 'skipped')`,
+    );
+    return { waiting: Number(row?.waiting ?? 0), dead: Number(row?.dead ?? 0), held: Number(row?.held ?? 0), oldestWaitingSeconds: Number(row?.oldest ?? 0) };
+  }
+
   /** Are calls of the lifecycle lane still to go (pending, being sent, or stopped for an operator)? */
   async reporting(id: string): Promise<boolean> {
     const [row] = await this.db.query(`SELECT 1 FROM cloudesire_outbox WHERE subscription_id = $1 AND lane = 'lifecycle' AND state NOT IN ('sent', 'skipped') LIMIT 1`, [id]);

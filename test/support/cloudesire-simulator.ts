@@ -146,6 +146,11 @@ export class CloudesireSimulator {
    * A buyer (MyUserDTO: the fields a vendor may read; `language` is the "preferred user language", a code
    * such as `en` or `it`). Unset fields are null, as Jackson writes them.
    */
+  /** No more injected faults. */
+  clearFaults(): void {
+    this.faults = [];
+  }
+
   addUser(id: number, fields: Record<string, unknown> = {}): void {
     this.users.set(id, {
       id, self: `user/${id}`, userName: `ada${id}`, name: "Ada", surname: "Lovelace", fullName: "Ada Lovelace", password: null, passwordHash: null,

@@ -69,6 +69,8 @@ export class CloudesireWorker {
   private pumping: Promise<void> | undefined;
   private again = false;
   private stopped = true;
+  /** The first of the reads failing in a row (Cloudesire down, our token refused), for /healthz; null once one succeeds. */
+  private failingReads: { since: string; error: string } | null = null;
 
   constructor(private readonly o: CloudesireWorkerOptions) {}
 
@@ -83,6 +85,11 @@ export class CloudesireWorker {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.pumping;
+  }
+
+  /** Why Cloudesire cannot be read now (every read since `since` failed), or null. */
+  readProblem(): string | null {
+    return this.failingReads ? `Cloudesire cannot be read since ${this.failingReads.since}: ${this.failingReads.error}` : null;
   }
 
   /** A notification was stored, or a call queued: work now rather than at the next poll. */
@@ -162,9 +169,11 @@ export class CloudesireWorker {
           at: new Date(readAtMs).toISOString(), deploymentStatus: reading.deploymentStatus, paid: sub?.paid ?? null, type: sub?.type ?? null, verdict,
         });
         this.o.log.info("cloudesire read", { subscription: id, deploymentStatus: reading.deploymentStatus, verdict });
+        this.failingReads = null;
       } catch (e) {
         // Cloudesire down or slow: the read is tried again later; the request to read is never dropped.
         await this.o.store.failRead(id, message(e), this.o.backoffMs, this.o.maxBackoffMs);
+        this.failingReads = { since: this.failingReads?.since ?? new Date(readAtMs).toISOString(), error: message(e) };
         this.o.log.warn("cloudesire read failed, will retry", { subscription: id, error: message(e) });
       }
     });

@@ -106,6 +106,30 @@ describe("Cloudesire failing, slow, repeating itself", { timeout: 240_000 }, () 
     await until(() => sim.patches.some((p) => p.subscription === 52 && p.deploymentStatus === "DEPLOYED"), "DEPLOYED after the resend");
   });
 
+  it("operators see the outbox in metrics (waiting, dead, held, oldest age) and why Cloudesire cannot be read", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    const gauge = async (name: string, state?: string) => {
+      const text = await (await h.app.request("/metrics")).text();
+      const line = text.split("\n").find((l) => l.startsWith(state ? `${name}{state="${state}"}` : `${name} `));
+      return Number(line?.split(" ").at(-1));
+    };
+    sim.inject("GET", /^subscription\/55$/, "5xx", 1000);
+    sim.order(55, { type: "TRIAL" });
+    await sim.notify(55, "CREATED");
+    await until(() => h.cloudesire.worker?.readProblem() != null, "the read failing");
+    expect(h.cloudesire.worker?.readProblem()).toMatch(/^Cloudesire cannot be read since \S+: Cloudesire answered 503 to GET subscription\/55/);
+    sim.clearFaults(); // Cloudesire is back
+    sim.inject("POST", /credentials$/, "400", 1);
+    await h.cloudesire.store.requestSync("55");
+    h.cloudesire.kick();
+    await until(async () => (await h.cloudesire.store.deadLetters()).length === 1, "a dead letter");
+    expect(h.cloudesire.worker?.readProblem()).toBeNull();
+    expect(await gauge("tenants_cloudesire_outbox_calls", "dead")).toBe(1);
+    expect(await gauge("tenants_cloudesire_outbox_calls", "waiting")).toBe(3); // status, name and metadata, behind the dead call
+    expect(await gauge("tenants_cloudesire_outbox_oldest_waiting_seconds")).toBeGreaterThanOrEqual(0);
+  });
+
   it("duplicate, reordered and repeated notifications converge on what Cloudesire says now, once", async () => {
     scene = await cloudesireScene();
     const { sim, h } = scene;
