@@ -72,7 +72,7 @@ export async function startService(config: Config, overrides: { engine?: Engine;
     : undefined);
   const precheckCloud = overrides.driftCloud ?? (overrides.engine ? undefined : cloud);
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
-    db, scheduler, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire,
+    db, scheduler, queue, engine, log, settings, guard, defaultMetrics: true, cloudesire: config.cloudesire, customerTokenKey: config.customerTokenKey,
     billing: { gnocchi: () => gnocchiClientOf(config), prices: config.metering.prices, meters: config.metering.meters, granularitySeconds: config.metering.granularitySeconds },
     // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
     driftObserve: precheckCloud ? tenantPrecheck({ client: precheckCloud, settings, log }) : undefined,

@@ -2,6 +2,7 @@ import type { CloudesireConfig } from "./config.js";
 import type { TenantSettings } from "./domain/tenant-spec.js";
 import { CloudesireClient } from "./marketplaces/cloudesire/client.js";
 import type { BilledResource } from "./domain/billing.js";
+import { passwordResetLink } from "./domain/password-reset.js";
 import type { Decimal } from "./metering/money.js";
 import { usageSoFar } from "./metering/usage-so-far.js";
 import type { ClosingBilling } from "./marketplaces/cloudesire/closing-invoice.js";
@@ -56,6 +57,8 @@ export interface WorkerOptions {
   cloudesire?: CloudesireConfig | undefined;
   /** Rates a cancelled Cloudesire PAYG subscription's last usage (its closing invoice); none: such invoices are dead letters. */
   billing?: Omit<ClosingBilling, "subscription"> | undefined;
+  /** Derives the customers' keys (CUSTOMER_TOKEN_KEY): the password-reset links given to Cloudesire. */
+  customerTokenKey?: string | undefined;
   /** Replaces fetch for Cloudesire's API (tests). */
   cloudesireFetch?: typeof fetch;
 }
@@ -67,7 +70,7 @@ export interface WorkerOptions {
 export function assembleWorkers(o: WorkerOptions) {
   // Cloudesire's report-back is queued in the transaction that records an operation's outcome.
   const cloudesireStore = new CloudesireStore(o.db);
-  const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, documentationUrl: o.cloudesire?.documentationUrl, limits: o.settings.limits, paygMode: o.cloudesire?.paygMode ?? "invoice" });
+  const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, documentationUrl: o.cloudesire?.documentationUrl, passwordReset: Boolean(o.cloudesire?.serviceUrl && o.customerTokenKey), limits: o.settings.limits, paygMode: o.cloudesire?.paygMode ?? "invoice" });
   const store = new SubscriptionStore(o.db, { onOutcome: reportBack.onOperationOutcome });
   const billingStore = new BillingStore(o.db, { onRunSaved: reportBack.onBillingRunSaved });
   const driftStore = new DriftStore(o.db);
@@ -119,6 +122,12 @@ export function assembleWorkers(o: WorkerOptions) {
         },
         client: new CloudesireClient({ apiUrl: cd.apiUrl, token: cd.token, timeoutMs: cd.timeoutMs, readAttempts: 3, backoffMs: cd.backoffMs, ...(o.cloudesireFetch ? { fetchImpl: o.cloudesireFetch } : {}) }),
         engine: o.engine, product,
+        passwordResetLink: cd.serviceUrl && o.customerTokenKey
+          ? async (id) => {
+              const sub = await store.get(id);
+              return sub && sub.tokenGeneration > 0 ? passwordResetLink(cd.serviceUrl as string, o.customerTokenKey as string, id, sub.tokenGeneration) : null;
+            }
+          : undefined,
         closing: o.billing ? { ...o.billing, subscription: async (id) => (await billingStore.billableSubscriptions(id))[0] ?? null } : undefined,
         withLock: (key, fn) => o.db.tryWithLock(key, fn), kick: (id) => reconciler.kick(id), log: o.log,
         pollMs: cd.pollMs, backoffMs: cd.backoffMs, maxBackoffMs: cd.maxBackoffMs,

@@ -22,7 +22,12 @@ export type Reported = z.infer<typeof Reported>;
 
 /** One call back to Cloudesire, queued in the outbox. Calls of one lane of a subscription go in order. */
 export const OutboxCall = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("endpoints"), endpoints: z.array(z.object({ endpoint: z.string(), description: z.string(), category: z.enum(["APP", "PASSWORD_RESET", "DOCUMENTATION", "VIDEO"]) })) }),
+  z.object({
+    kind: z.literal("endpoints"),
+    endpoints: z.array(z.object({ endpoint: z.string(), description: z.string(), category: z.enum(["APP", "PASSWORD_RESET", "DOCUMENTATION", "VIDEO"]) })),
+    /** Add the customer's password-reset link when sent: it carries a key, which never rests in the outbox. */
+    passwordReset: z.boolean().optional(),
+  }),
   z.object({ kind: z.literal("instructions"), instructions: z.record(z.string(), z.string()) }),
   /** Built when sent, from the engine's outputs: the password is never stored in the outbox. */
   z.object({ kind: z.literal("credentials") }),

@@ -66,7 +66,7 @@ export interface HarnessOptions {
 }
 
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
-  dashboardUrl: "https://dashboard.cloud.example", documentationUrl: undefined, eventSecretPrevious: undefined,
+  dashboardUrl: "https://dashboard.cloud.example", documentationUrl: undefined, serviceUrl: undefined, eventSecretPrevious: undefined,
   items: { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" },
   paygPlans: [], productIds: [], paygMode: "invoice", metricsHeader: "X-Metrics-Token", metricsToken: undefined, timeoutMs: 1000, backoffMs: 20, maxBackoffMs: 200, pollMs: 25,
 };
@@ -86,6 +86,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     db, scheduler: opts.scheduler, queue, engine, log, settings, programVersion: opts.programVersion ?? "p-test", rolloutTickMs: 10, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
     concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0, driftObserve: opts.driftObserve,
     retryBackoffMs: 0, // as both queues below are opened
+    customerTokenKey: CUSTOMER_TOKEN_KEY,
     ...(opts.billing ? { billing: { gnocchi: opts.billing.gnocchi, prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600 } } : {}),
   });
   const billing = opts.billing

@@ -14,6 +14,8 @@ export interface ReportSettings {
   /** The cloud's dashboard (HTTPS), the customer's `APP` endpoint; none: the tenant's identity URL if HTTPS. */
   dashboardUrl: string | undefined;
   limits: PlanLimits;
+  /** Whether a PASSWORD_RESET endpoint is posted (CLOUDESIRE_SERVICE_URL set). */
+  passwordReset?: boolean;
   /** The customers' guide (HTTPS), posted as a `DOCUMENTATION` endpoint beside the `APP` one; none: not posted. */
   documentationUrl?: string | undefined;
   /** `metrics`: Cloudesire bills PAYG usage from our metric endpoints, so no invoice is pushed. */
@@ -59,7 +61,7 @@ export function reportFor(outcome: OperationOutcome, reported: Reported, setting
       const app = appEndpointOf(settings, sub.outputs);
       const docs: Endpoint[] = settings.documentationUrl ? [{ endpoint: settings.documentationUrl, description: "How to use your OpenStack project", category: "DOCUMENTATION" }] : [];
       // Cloudesire takes the endpoints as a set with an APP one among them (docs/syndication.md).
-      if (app) calls.push({ kind: "endpoints", endpoints: [app, ...docs] });
+      if (app) calls.push({ kind: "endpoints", endpoints: [app, ...docs], ...(settings.passwordReset ? { passwordReset: true } : {}) });
       calls.push({ kind: "instructions", instructions: accessInstructions(sub.desired, sub.outputs, settings) });
       calls.push({ kind: "credentials" });
       next.access = true;

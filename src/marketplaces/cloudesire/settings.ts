@@ -7,6 +7,8 @@ export interface CloudesireSettings {
   eventSecretPrevious: string | undefined;
   dashboardUrl: string | undefined;
   documentationUrl: string | undefined;
+  /** This service's public HTTPS URL: the customers' password-reset page is under it. */
+  serviceUrl: string | undefined;
   items: { cores: string; ramGb: string; diskGb: string; floatingIps: string };
   paygPlans: string[];
   /** The products (ids) this service sells; empty: every subscription the endpoint hears is ours. */

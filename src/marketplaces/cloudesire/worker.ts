@@ -44,6 +44,8 @@ export interface CloudesireWorkerOptions {
   client: CloudesireClient;
   engine: Pick<Engine, "outputs">;
   product: CloudesireProduct;
+  /** The customer's password-reset page for subscription `id` (null: none to give yet). */
+  passwordResetLink?: ((id: string) => Promise<string | null>) | undefined;
   /** Rates a cancelled PAYG subscription's last usage (closing-invoice.ts); none: nothing to rate it with. */
   closing?: ClosingBilling | undefined;
   /** Runs `fn` holding a lock shared by every replica (Db.tryWithLock). */
@@ -229,9 +231,11 @@ export class CloudesireWorker {
   private async perform(id: string, call: OutboxCall): Promise<"sent" | "skipped"> {
     const c = this.o.client;
     switch (call.kind) {
-      case "endpoints":
-        await c.setEndpoints(id, call.endpoints);
+      case "endpoints": {
+        const link = call.passwordReset && this.o.passwordResetLink ? await this.o.passwordResetLink(id) : null;
+        await c.setEndpoints(id, link ? [...call.endpoints, { endpoint: link, description: "Set a new password", category: "PASSWORD_RESET" }] : call.endpoints);
         return "sent";
+      }
       case "instructions":
         await c.setInstructions(id, call.instructions);
         return "sent";

@@ -232,6 +232,32 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     expect(deployedPatches(20)).toHaveLength(1);
   });
 
+  it("the customer resets the password from the PASSWORD_RESET link Cloudesire shows; Cloudesire then shows the new one", async () => {
+    scene = await cloudesireScene({ settings: { serviceUrl: "https://tenants.cloud.example" } });
+    const { sim, h, url } = scene;
+    await deployTrial(22);
+    const reset = (sim.endpoints.get(22) as Array<{ endpoint: string; category: string }>).find((e) => e.category === "PASSWORD_RESET");
+    expect(reset?.endpoint).toMatch(/^https:\/\/tenants\.cloud\.example\/v1\/subscriptions\/22\/password-reset\?key=pr_/);
+    // The outbox keeps no key: it is added when the call is sent.
+    expect(JSON.stringify(await h.cloudesire.store.outboxOf("22"))).not.toContain("pr_");
+    const link = new URL(reset?.endpoint ?? "");
+    const local = `${url}${link.pathname}`;
+    const key = link.searchParams.get("key") ?? "";
+    // Opening the link changes nothing; it shows a form.
+    const before = (await h.engine.outputs("sub-22"))?.password;
+    const page = await fetch(`${local}?key=${key}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<form method="post">');
+    expect((await fetch(`${local}?key=pr_wrong`)).status).toBe(401);
+    // The key opens the reset only, not the credentials.
+    expect((await fetch(`${url}/v1/subscriptions/22/credentials`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
+    const done = await fetch(local, { method: "POST", body: new URLSearchParams({ key }) });
+    expect(done.status).toBe(202);
+    await until(async () => (await h.engine.outputs("sub-22"))?.password !== before, "the new password");
+    await settled(scene, "22");
+    expect(sim.credentials.get(22)?.find((c) => c.key === "password")?.value).toBe((await h.engine.outputs("sub-22"))?.password);
+  });
+
   it("STOPPED suspends the tenant; back to DEPLOYED resumes it, without reporting anything again", async () => {
     scene = await cloudesireScene();
     const { sim, h } = scene;
