@@ -100,7 +100,8 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
         "`CD-Subscription-Id: <id>` and the product's custom header (`CLOUDESIRE_METRICS_HEADER: CLOUDESIRE_METRICS_TOKEN`). The value only grows: " +
         "the usage a billing run would rate, from the subscription's start until now; a trial's hours count zero. 404: not a subscription of ours.",
       request: {
-        params: z.object({ meter: BilledResource.openapi({ param: { name: "meter", in: "path" }, example: "cores" }) }),
+        // The API's own zod (extended for OpenAPI), over the domain's meter names.
+        params: z.object({ meter: z.enum(BilledResource.options).openapi({ param: { name: "meter", in: "path" }, example: "cores" }) }),
         headers: z.object({ "cd-subscription-id": z.string().regex(/^\d+$/).openapi({ example: "4242" }) }),
       },
       responses: {
