@@ -72,12 +72,18 @@ export const EnvSchema = z.object({
   CLOUDESIRE_TOKEN: doc(z.string().min(1).optional(), "the vendor's permanent API token, sent as `CMW-Auth-Token`", "none"),
   CLOUDESIRE_EVENT_SECRET: doc(z.string().min(16, "CLOUDESIRE_EVENT_SECRET must be at least 16 characters").optional(), "the product's secret token: notifications must carry `CMW-Event-Signature: sha1=<HMAC>` of it", "none: notifications refused with 503"),
   CLOUDESIRE_EVENT_SECRET_PREVIOUS: doc(z.string().min(16, "CLOUDESIRE_EVENT_SECRET_PREVIOUS must be at least 16 characters").optional(), "while the product's secret is rotated: the previous one, still accepted (remove it once Cloudesire signs with the new one)", "none"),
-  CLOUDESIRE_DASHBOARD_URL: doc(z.string().url().refine((u) => u.startsWith("https://"), "CLOUDESIRE_DASHBOARD_URL must be an https:// URL (Cloudesire requires HTTPS endpoints)").optional(), "the cloud's dashboard (HTTPS), posted as the customer's `APP` endpoint", "none: no endpoint posted (healthz says so)"),
+  CLOUDESIRE_DASHBOARD_URL: doc(z.string().url().refine((u) => u.startsWith("https://"), "CLOUDESIRE_DASHBOARD_URL must be an https:// URL (Cloudesire requires HTTPS endpoints)").optional(), "the cloud's dashboard (HTTPS), posted as the customer's `APP` endpoint", "none: the tenant's identity (Keystone) URL if HTTPS (healthz says so)"),
+  CLOUDESIRE_DOCUMENTATION_URL: doc(z.string().url().refine((u) => u.startsWith("https://"), "CLOUDESIRE_DOCUMENTATION_URL must be an https:// URL (Cloudesire requires HTTPS endpoints)").optional(), "the customers' guide (HTTPS), posted as a `DOCUMENTATION` endpoint", "none"),
+  CLOUDESIRE_SERVICE_URL: doc(z.string().url().refine((u) => u.startsWith("https://"), "CLOUDESIRE_SERVICE_URL must be an https:// URL (Cloudesire requires HTTPS endpoints)").optional(), "this service's public URL (HTTPS): each customer gets a `PASSWORD_RESET` endpoint to a page of it where they set a new password", "none: no password-reset endpoint"),
   CLOUDESIRE_ITEM_CORES: doc(z.string().min(1).default("CPU_CORES"), "billing-item identifier of the CPU cores bought"),
   CLOUDESIRE_ITEM_RAM_GB: doc(z.string().min(1).default("RAM_GB"), "billing-item identifier of the GB of RAM bought"),
   CLOUDESIRE_ITEM_DISK_GB: doc(z.string().min(1).default("DISK_GB"), "billing-item identifier of the GB of disk bought"),
   CLOUDESIRE_ITEM_IP_ADDRESSES: doc(z.string().min(1).default("IP_ADDRESSES"), "billing-item identifier of the IP addresses bought"),
   CLOUDESIRE_PAYG_PLANS: doc(z.string().regex(/^[0-9]*(,[0-9]+)*$/, "CLOUDESIRE_PAYG_PLANS: comma-separated productVersion ids").default(""), "comma-separated ids of the plans (productVersion) sold pay-as-you-go: they get the PAYG ceilings", "none"),
+  CLOUDESIRE_PRODUCT_IDS: doc(z.string().regex(/^[0-9]*(,[0-9]+)*$/, "CLOUDESIRE_PRODUCT_IDS: comma-separated product ids").default(""), "comma-separated ids of the Cloudesire products this service sells: an endpoint set at vendor or platform level hears every product's subscriptions, and the others are acknowledged and left alone", "none: every subscription notified is ours"),
+  CLOUDESIRE_PAYG_MODE: doc(z.enum(["invoice", "metrics"]).default("invoice"), "how PAYG usage reaches Cloudesire: `invoice` (our billing runs push invoice lines) or `metrics` (Cloudesire polls `/v1/cloudesire/metrics/{meter}` and bills with the plan's prices; nothing is pushed)"),
+  CLOUDESIRE_METRICS_HEADER: doc(z.string().regex(/^[A-Za-z0-9-]+$/, "CLOUDESIRE_METRICS_HEADER: an HTTP header name").default("X-Metrics-Token"), "the custom header configured on the product's metrics, sent by Cloudesire with each poll"),
+  CLOUDESIRE_METRICS_TOKEN: doc(z.string().min(16, "CLOUDESIRE_METRICS_TOKEN must be at least 16 characters").optional(), "the value of that header: metric polls without it are refused", "none: metric polls refused with 503"),
   CLOUDESIRE_TIMEOUT_MS: doc(int(10_000, 100), "timeout of one call to Cloudesire's API"),
   CLOUDESIRE_BACKOFF_MS: doc(int(1000, 1), "first retry delay of a failed read or call back to Cloudesire, doubled each attempt"),
   CLOUDESIRE_MAX_BACKOFF_MS: doc(int(300_000, 1), "longest retry delay (retries never stop: an outage delays, never loses)"),
@@ -187,8 +193,14 @@ function cloudesireConfigOf(env: Env): CloudesireConfig {
     eventSecret: env.CLOUDESIRE_EVENT_SECRET,
     eventSecretPrevious: env.CLOUDESIRE_EVENT_SECRET_PREVIOUS,
     dashboardUrl: env.CLOUDESIRE_DASHBOARD_URL,
+    documentationUrl: env.CLOUDESIRE_DOCUMENTATION_URL,
+    serviceUrl: env.CLOUDESIRE_SERVICE_URL,
     items: { cores: env.CLOUDESIRE_ITEM_CORES, ramGb: env.CLOUDESIRE_ITEM_RAM_GB, diskGb: env.CLOUDESIRE_ITEM_DISK_GB, floatingIps: env.CLOUDESIRE_ITEM_IP_ADDRESSES },
     paygPlans: env.CLOUDESIRE_PAYG_PLANS.split(",").filter(Boolean),
+    productIds: env.CLOUDESIRE_PRODUCT_IDS.split(",").filter(Boolean),
+    paygMode: env.CLOUDESIRE_PAYG_MODE,
+    metricsHeader: env.CLOUDESIRE_METRICS_HEADER,
+    metricsToken: env.CLOUDESIRE_METRICS_TOKEN,
     timeoutMs: env.CLOUDESIRE_TIMEOUT_MS,
     backoffMs: env.CLOUDESIRE_BACKOFF_MS,
     maxBackoffMs: env.CLOUDESIRE_MAX_BACKOFF_MS,
@@ -208,11 +220,14 @@ export function missingForCloudesire(c: CloudesireConfig): string[] {
   if (!c.eventSecret) missing.push("CLOUDESIRE_EVENT_SECRET is not set: Cloudesire notifications are refused until it is");
   if (!c.apiUrl) missing.push("CLOUDESIRE_API_URL is not set: Cloudesire subscriptions cannot be read");
   if (!c.token) missing.push("CLOUDESIRE_TOKEN is not set: Cloudesire's API cannot be called");
-  if (!c.dashboardUrl) missing.push("CLOUDESIRE_DASHBOARD_URL is not set: customers get no dashboard link (APP endpoint)");
+  if (!c.dashboardUrl) missing.push("CLOUDESIRE_DASHBOARD_URL is not set: the customer's APP endpoint is the tenant's identity (Keystone) URL, and none when it is not HTTPS");
   return missing;
 }
 
 export class ConfigError extends Error {}
+
+/** The currencies of Cloudesire's custom invoices (docs/billing.md, "Custom billing"). */
+const CLOUDESIRE_CURRENCIES = ["EUR", "USD"];
 
 /** The repository root: Pulumi.yaml lives here, and the service runs the program from here. */
 export const REPO_ROOT = resolve(new URL("..", import.meta.url).pathname);
@@ -247,6 +262,13 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
 
   const admin = readAdminCredentials(rawEnv);
   const creds = admin.ok ? admin.credentials : null;
+  const prices = env.PRICES_FILE ? readJsonFile(env.PRICES_FILE, "PRICES_FILE", PriceList) : null;
+  const cloudesire = cloudesireConfigOf(env);
+  // Cloudesire takes a vendor's invoice lines in EUR or USD only (docs/billing.md, "Custom billing"): a
+  // price list in another currency would be refused at every month's push, so it stops the start.
+  if (prices && (cloudesire.apiUrl || cloudesire.token) && !CLOUDESIRE_CURRENCIES.includes(prices.currency)) {
+    throw new ConfigError(`PRICES_FILE is in ${prices.currency}: Cloudesire takes invoices in ${CLOUDESIRE_CURRENCIES.join(" or ")} only`);
+  }
 
   return Object.freeze({
     port: env.PORT,
@@ -275,7 +297,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     openstack: { admin: creds, credentials: admin, problem: admin.ok ? null : admin.problem, env: openstackEnvOf(rawEnv) },
     tenant: tenantSettingsOf(env, creds),
     metering: {
-      prices: env.PRICES_FILE ? readJsonFile(env.PRICES_FILE, "PRICES_FILE", PriceList) : null,
+      prices,
       meters: env.METERS_FILE ? readJsonFile(env.METERS_FILE, "METERS_FILE", Meters) : DEFAULT_METERS,
       granularitySeconds: env.BILLING_GRANULARITY_SECONDS,
       gnocchiUrl: env.GNOCCHI_URL,
@@ -291,9 +313,9 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     driftIntervalSeconds: env.DRIFT_INTERVAL_SECONDS,
     cancellation: { orphanPolicy: env.ORPHAN_POLICY, purgeTimeoutSeconds: env.PURGE_TIMEOUT_SECONDS },
     logLevel: env.LOG_LEVEL,
-    cloudesire: cloudesireConfigOf(env),
+    cloudesire,
     secrets: [
-      env.CLOUDESIRE_TOKEN, env.CLOUDESIRE_EVENT_SECRET, env.CLOUDESIRE_EVENT_SECRET_PREVIOUS,
+      env.CLOUDESIRE_TOKEN, env.CLOUDESIRE_EVENT_SECRET, env.CLOUDESIRE_EVENT_SECRET_PREVIOUS, env.CLOUDESIRE_METRICS_TOKEN,
       env.WEBHOOK_SECRET, env.WEBHOOK_SECRET_PREVIOUS, env.BILLING_WEBHOOK_SECRET, operatorToken, customerTokenKey, env.METRICS_TOKEN, passphrase,
       creds?.password, rawEnv.OS_PASSWORD, env.DATABASE_URL ? passwordOfUrl(env.DATABASE_URL) : undefined,
     ]

@@ -101,7 +101,8 @@ export async function startService(
   // An engine double (benches) needs neither the CLI nor credentials.
   const readiness = overrides.readiness ?? (overrides.engine ? undefined : provisioningReadiness({ credentialsProblem: config.openstack.problem, searchPath: config.pulumi.searchPath }));
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
-    db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, cloudesire: config.cloudesire,
+    db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, cloudesire: config.cloudesire, customerTokenKey: config.customerTokenKey,
+    billing: { gnocchi: () => gnocchiClientOf(config), prices: config.metering.prices, meters: config.metering.meters, granularitySeconds: config.metering.granularitySeconds },
     // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
     driftObserve: precheckCloud ? tenantPrecheck({ client: precheckCloud, settings, log }) : undefined,
     concurrency: config.reconcile.concurrency, bulkSlots: config.reconcile.bulkSlots, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
@@ -143,7 +144,10 @@ export async function startService(
     operatorToken: config.operatorToken,
     customerTokenKey: config.customerTokenKey,
     metricsToken: config.metricsToken,
-    cloudesire: { store: cloudesire.store, eventSecret: config.cloudesire.eventSecret, previousEventSecret: config.cloudesire.eventSecretPrevious, product: cloudesire.product, kick: cloudesire.kick },
+    cloudesire: {
+      store: cloudesire.store, eventSecret: config.cloudesire.eventSecret, previousEventSecret: config.cloudesire.eventSecretPrevious, product: cloudesire.product, kick: cloudesire.kick,
+      metrics: { header: config.cloudesire.metricsHeader, token: config.cloudesire.metricsToken, usage: cloudesire.meteredUsage },
+    },
     // Strangers see `status` only; every other field (add more here) is shown with the operator token.
     health: async () => {
       await db.query("SELECT 1");
@@ -155,6 +159,8 @@ export async function startService(
       const all = [...new Set([...missing, ...notReady, ...(cliMissing && engineNow.cli === null ? [] : engineNow.problems)])];
       const failed = Array.isArray(cloudFindings) ? cloudFindings.filter((f) => f.status === "fail").map((f) => `openstack ${f.check}: ${f.message}`) : [];
       all.push(...failed);
+      const cloudesireProblem = cloudesire.worker?.readProblem();
+      if (cloudesireProblem) all.push(cloudesireProblem);
       // A changed config (quota defaults, limits, region) or program is visible unasked: `tenantctl rollout plan` says how.
       const differing = await rollouts.differingCount();
       const waiting = await store.countInPhase("waiting");

@@ -1,6 +1,11 @@
 import type { CloudesireConfig } from "./config.js";
 import type { TenantSettings } from "./domain/tenant-spec.js";
 import { CloudesireClient } from "./marketplaces/cloudesire/client.js";
+import type { BilledResource } from "./domain/billing.js";
+import { passwordResetLink } from "./domain/password-reset.js";
+import type { Decimal } from "./metering/money.js";
+import { usageSoFar } from "./metering/usage-so-far.js";
+import type { ClosingBilling } from "./marketplaces/cloudesire/closing-invoice.js";
 import { ReportBack } from "./marketplaces/cloudesire/report-back.js";
 import { CloudesireWorker } from "./marketplaces/cloudesire/worker.js";
 import { BillingStore } from "./store/billing-store.js";
@@ -52,6 +57,10 @@ export interface WorkerOptions {
   defaultMetrics?: boolean;
   /** Selling on Cloudesire; its worker runs only with an API URL and a token. */
   cloudesire?: CloudesireConfig | undefined;
+  /** Rates a cancelled Cloudesire PAYG subscription's last usage (its closing invoice); none: such invoices are dead letters. */
+  billing?: Omit<ClosingBilling, "subscription"> | undefined;
+  /** Derives the customers' keys (CUSTOMER_TOKEN_KEY): the password-reset links given to Cloudesire. */
+  customerTokenKey?: string | undefined;
   /** Replaces fetch for Cloudesire's API (tests). */
   cloudesireFetch?: typeof fetch;
 }
@@ -63,7 +72,7 @@ export interface WorkerOptions {
 export function assembleWorkers(o: WorkerOptions) {
   // Cloudesire's report-back is queued in the transaction that records an operation's outcome.
   const cloudesireStore = new CloudesireStore(o.db);
-  const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, limits: o.settings.limits });
+  const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, documentationUrl: o.cloudesire?.documentationUrl, passwordReset: Boolean(o.cloudesire?.serviceUrl && o.customerTokenKey), limits: o.settings.limits, paygMode: o.cloudesire?.paygMode ?? "invoice" });
   const store = new SubscriptionStore(o.db, { onOutcome: reportBack.onOperationOutcome });
   const billingStore = new BillingStore(o.db, { onRunSaved: reportBack.onBillingRunSaved });
   const driftStore = new DriftStore(o.db);
@@ -98,12 +107,13 @@ export function assembleWorkers(o: WorkerOptions) {
     kickReconciler: () => reconciler.kick(), ...(o.rolloutTickMs !== undefined ? { tickMs: o.rolloutTickMs } : {}),
   });
   rolloutGauges(metrics, rolloutStore, rollouts);
+  cloudesireGauges(metrics, cloudesireStore);
   drift = new DriftDetector({
     store, drift: driftStore, engine: o.engine, log: o.log, metrics, intervalSeconds: o.driftIntervalSeconds, busy: (id) => reconciler.busy(id),
     ...(o.driftObserve ? { observe: o.driftObserve, concurrency: 4 } : {}),
   });
   const cd = o.cloudesire;
-  const product = { items: cd?.items ?? { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" }, paygPlans: cd?.paygPlans ?? [], limits: o.settings.limits };
+  const product = { items: cd?.items ?? { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" }, paygPlans: cd?.paygPlans ?? [], productIds: cd?.productIds ?? [], limits: o.settings.limits };
   const cloudesireWorker = cd?.apiUrl && cd.token
     ? new CloudesireWorker({
         store: cloudesireStore,
@@ -113,12 +123,48 @@ export function assembleWorkers(o: WorkerOptions) {
           take: async (event) => void (await store.intake(event, (tx, ids) => o.queue.enqueueMany(ids, { tx, lane: "customer" }))),
         },
         client: new CloudesireClient({ apiUrl: cd.apiUrl, token: cd.token, timeoutMs: cd.timeoutMs, readAttempts: 3, backoffMs: cd.backoffMs, ...(o.cloudesireFetch ? { fetchImpl: o.cloudesireFetch } : {}) }),
-        engine: o.engine, product, withLock: (key, fn) => o.db.tryWithLock(key, fn), kick: (id) => reconciler.kick(id), log: o.log,
+        engine: o.engine, product,
+        passwordResetLink: cd.serviceUrl && o.customerTokenKey
+          ? async (id) => {
+              const sub = await store.get(id);
+              return sub && sub.tokenGeneration > 0 ? passwordResetLink(cd.serviceUrl as string, o.customerTokenKey as string, id, sub.tokenGeneration) : null;
+            }
+          : undefined,
+        closing: o.billing ? { ...o.billing, subscription: async (id) => (await billingStore.billableSubscriptions(id))[0] ?? null } : undefined,
+        withLock: (key, fn) => o.db.tryWithLock(key, fn), kick: (id) => reconciler.kick(id), log: o.log,
         pollMs: cd.pollMs, backoffMs: cd.backoffMs, maxBackoffMs: cd.maxBackoffMs,
       })
     : undefined;
-  const cloudesire = { store: cloudesireStore, reportBack, worker: cloudesireWorker, product, kick: () => cloudesireWorker?.kick() };
+  // Cloudesire's metric polls: a subscription of ours (notified by Cloudesire) → its usage so far; else null (404).
+  const billingDeps = o.billing;
+  const meteredUsage = billingDeps
+    ? async (id: string, resource: BilledResource): Promise<Decimal | null> => {
+        const [sub] = (await cloudesireStore.get(id)) ? await billingStore.billableSubscriptions(id) : [];
+        return sub ? usageSoFar(sub, resource, Date.now(), { gnocchi: billingDeps.gnocchi(), meters: billingDeps.meters, granularitySeconds: billingDeps.granularitySeconds }) : null;
+      }
+    : undefined;
+  const cloudesire = { store: cloudesireStore, reportBack, worker: cloudesireWorker, product, meteredUsage, kick: () => cloudesireWorker?.kick() };
   return { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore };
+}
+
+/** The outbox of calls back to Cloudesire, read at scrape time: what waits, what needs an operator, and for how long. */
+function cloudesireGauges(metrics: Metrics, store: CloudesireStore): void {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: "tenants_cloudesire_outbox_calls", help: "Calls back to Cloudesire not done, by state: waiting (pending or being sent), dead (refused), held (outcome unknown)", labelNames: ["state"], registers,
+    async collect() {
+      const s = await store.outboxStats();
+      this.set({ state: "waiting" }, s.waiting);
+      this.set({ state: "dead" }, s.dead);
+      this.set({ state: "held" }, s.held);
+    },
+  });
+  new Gauge({
+    name: "tenants_cloudesire_outbox_oldest_waiting_seconds", help: "Age of the oldest call back to Cloudesire still waiting to go (0: none)", registers,
+    async collect() {
+      this.set((await store.outboxStats()).oldestWaitingSeconds);
+    },
+  });
 }
 
 /**

@@ -21,6 +21,7 @@ import type { SubscriptionRecord } from "../domain/lifecycle.js";
 import type { EventIntake, SubscriptionStore } from "../store/subscription-store.js";
 import { billingRoutes } from "./billing-routes.js";
 import { cloudesireRoutes, type CloudesireRouteDeps } from "./cloudesire-routes.js";
+import { passwordResetRoutes } from "./password-reset-routes.js";
 import { boundedBody } from "./body-limit.js";
 import { docsRoutes } from "./docs.js";
 import { onError, problemResponse, validationHook } from "./problem.js";
@@ -448,6 +449,16 @@ export function createApp(deps: AppDeps) {
   }
 
   if (deps.drift) app.route("/v1", driftRoutes({ ...deps.drift, operator, load, requeue }));
+  // The customer's own password reset (a Cloudesire PASSWORD_RESET endpoint): the customers' lane.
+  app.route("/v1", passwordResetRoutes({
+    get: (id) => deps.store.get(id),
+    customerTokenKey: deps.customerTokenKey,
+    rotate: async (id, note) => {
+      if (!(await deps.store.retry(id, note, { rotatePassword: true }))) throw notFound(`subscription ${id} not found`);
+      await deps.queue.enqueue(id, { lane: "customer" });
+      deps.reconciler.kick(id);
+    },
+  }));
   if (deps.rollouts) app.route("/v1", rolloutRoutes({ runner: deps.rollouts, operator }));
 
   app.openapi(

@@ -1,7 +1,10 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import { badRequest, notFound, unavailable } from "../domain/errors.js";
+import { BilledResource } from "../domain/billing.js";
+import { badRequest, notFound, unauthorized, unavailable } from "../domain/errors.js";
 import { storable } from "../domain/storable.js";
+import type { Decimal } from "../metering/money.js";
+import { sameSecret } from "./tokens.js";
 import { SubscriptionId } from "../domain/subscription-id.js";
 import type { Logger } from "../log.js";
 import { Notification, OrderValidationRequest } from "../marketplaces/cloudesire/contract.js";
@@ -23,6 +26,11 @@ export interface CloudesireRouteDeps {
   previousEventSecret?: string | undefined;
   product: CloudesireProduct;
   operator: MiddlewareHandler;
+  /**
+   * Cloudesire's metric polls ("application metrics"): the product's custom header and its value, and the
+   * usage so far of a subscription (null: not ours); no `usage`: no Gnocchi to read it from.
+   */
+  metrics?: { header: string; token: string | undefined; usage: ((id: string, resource: BilledResource) => Promise<Decimal | null>) | undefined };
   /** A read was asked for: start it now. */
   kick: () => void;
   log: Logger;
@@ -89,6 +97,41 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
       deps.log.info("cloudesire notification", { entity: n.entity, id: n.id, type: n.type, ...(ignored ? { ignored } : {}) });
       if (!ignored) deps.kick();
       return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get", path: "/metrics/{meter}", tags: ["marketplace"],
+      summary: "Cloudesire metric poll: a PAYG subscription's usage so far of one meter, in unit-hours (a counter)",
+      description:
+        "Cloudesire's application metrics (ApplicationMetricDTO: onboard each as a **counter** with the function `INCREASE`): it polls with " +
+        "`CD-Subscription-Id: <id>` and the product's custom header (`CLOUDESIRE_METRICS_HEADER: CLOUDESIRE_METRICS_TOKEN`). The value only grows: " +
+        "the usage a billing run would rate, from the subscription's start until now; a trial's hours count zero. 404: not a subscription of ours.",
+      request: {
+        // The API's own zod (extended for OpenAPI), over the domain's meter names.
+        params: z.object({ meter: z.enum(BilledResource.options).openapi({ param: { name: "meter", in: "path" }, example: "cores" }) }),
+        headers: z.object({ "cd-subscription-id": z.string().regex(/^\d+$/).openapi({ example: "4242" }) }),
+      },
+      responses: {
+        200: json(z.object({ value: z.number() }), "unit-hours used so far (core-hours, GB-hours, IP-hours)", { value: 1234.5 }),
+        401: problem("missing or wrong custom header"),
+        404: problem("not a subscription sold here, or no such meter"),
+        422: problem("no CD-Subscription-Id"),
+        503: problem("CLOUDESIRE_METRICS_TOKEN or Gnocchi is not configured"),
+      },
+    }),
+    async (c) => {
+      const m = deps.metrics;
+      if (!m?.token) throw unavailable("CLOUDESIRE_METRICS_TOKEN is not configured: Cloudesire's metric polls are refused until it is");
+      const given = c.req.header(m.header);
+      if (!given || !sameSecret(given, m.token)) throw unauthorized(`missing or wrong ${m.header}`);
+      if (!m.usage) throw unavailable("GNOCCHI_URL is not configured: usage cannot be read");
+      const id = c.req.valid("header")["cd-subscription-id"];
+      const used = await m.usage(id, c.req.valid("param").meter);
+      if (!used) throw notFound(`subscription ${id} is not sold by this service`);
+      // Written from the decimal (6 places, as billing shows quantities), never through a float.
+      return c.body(`{"value":${used.toFixed(6)}}`, 200, { "content-type": "application/json" }) as never;
     },
   );
 

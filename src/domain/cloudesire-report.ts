@@ -22,14 +22,27 @@ export type Reported = z.infer<typeof Reported>;
 
 /** One call back to Cloudesire, queued in the outbox. Calls of one lane of a subscription go in order. */
 export const OutboxCall = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("endpoints"), endpoints: z.array(z.object({ endpoint: z.string(), description: z.string(), category: z.enum(["APP", "PASSWORD_RESET", "DOCUMENTATION", "VIDEO"]) })) }),
+  z.object({
+    kind: z.literal("endpoints"),
+    endpoints: z.array(z.object({ endpoint: z.string(), description: z.string(), category: z.enum(["APP", "PASSWORD_RESET", "DOCUMENTATION", "VIDEO"]) })),
+    /** Add the customer's password-reset link when sent: it carries a key, which never rests in the outbox. */
+    passwordReset: z.boolean().optional(),
+  }),
   z.object({ kind: z.literal("instructions"), instructions: z.record(z.string(), z.string()) }),
   /** Built when sent, from the engine's outputs: the password is never stored in the outbox. */
   z.object({ kind: z.literal("credentials") }),
   z.object({ kind: z.literal("metadata"), values: z.record(z.string(), z.string()) }),
+  /** `PATCH subscription/{id}` `{"action":"SET_NAME","name"}` (SubscriptionPatchDTO): the name the customer's dashboard shows. */
+  z.object({ kind: z.literal("name"), name: z.string().min(1).max(255) }),
   z.object({ kind: z.literal("status"), deploymentStatus: ReportedStatus }),
   /** Cloudesire invoice lines (marketplaces/cloudesire/contract.ts InvoiceLine), validated when sent. */
   z.object({ kind: z.literal("invoice"), period: z.string(), lines: z.array(z.unknown()) }),
+  /**
+   * A cancelled PAYG subscription's usage not yet invoiced, up to `until` (its cancellation), computed
+   * when sent (Gnocchi is read then, not in the transaction that queues it) and pushed before UNDEPLOYED:
+   * Cloudesire takes custom invoices for active subscriptions only (docs/billing.md).
+   */
+  z.object({ kind: z.literal("closing-invoice"), until: z.string() }),
 ]);
 export type OutboxCall = z.infer<typeof OutboxCall>;
 

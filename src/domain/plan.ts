@@ -11,8 +11,12 @@ export const PrepaidPlan = z.object({
   floatingIps: z.number().int().nonnegative(),
 });
 
-/** Pay-as-you-go: quotas come from operator ceilings, usage is billed from Gnocchi. */
-export const PaygPlan = z.object({ model: z.literal("payg") });
+/**
+ * Pay-as-you-go: quotas come from operator ceilings, usage is billed from Gnocchi. A `trial` (a
+ * marketplace's trial or sandbox subscription) has the same tenant but its hours are never billed; the
+ * conversion to a paid subscription starts the billed hours afresh (Cloudesire resets metrics then).
+ */
+export const PaygPlan = z.object({ model: z.literal("payg"), trial: z.literal(true).optional() });
 
 export const Plan = z.discriminatedUnion("model", [PrepaidPlan, PaygPlan]);
 export type Plan = z.infer<typeof Plan>;

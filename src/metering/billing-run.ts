@@ -13,7 +13,7 @@ import { integrate, type Point } from "./usage.js";
 export async function computeBilling(args: {
   period: Period;
   subscriptions: BillableSubscription[];
-  gnocchi: GnocchiClient;
+  gnocchi: Pick<GnocchiClient, "requests" | "usageByProject">;
   meters: Meters;
   prices: PriceList;
   granularitySeconds: number;

@@ -12,7 +12,7 @@ export function paygIntervals(events: readonly MarketplaceEvent[], period: Perio
   const out: Interval[] = [];
   let state: DesiredState | null = null;
   let openedAt: number | null = null;
-  const billable = (s: DesiredState | null) => s !== null && s.status === "active" && s.plan.model === "payg";
+  const billable = (s: DesiredState | null) => s !== null && s.status === "active" && s.plan.model === "payg" && !s.plan.trial;
   for (const e of sorted) {
     const at = Date.parse(e.occurredAt);
     const before = billable(state);

@@ -19,3 +19,16 @@ export interface Interval {
   startMs: number;
   stopMs: number;
 }
+
+/** The calendar months (UTC) from the one holding `fromMs` to the one holding `toMs`. */
+export function monthsBetween(fromMs: number, toMs: number): Period[] {
+  const out: Period[] = [];
+  const d = new Date(fromMs);
+  // Date.UTC carries a month past December into the next year.
+  for (let i = 0; ; i++) {
+    const start = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + i, 1));
+    if (start.getTime() > toMs) break;
+    out.push(periodOf(start.toISOString().slice(0, 7)));
+  }
+  return out;
+}

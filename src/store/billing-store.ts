@@ -19,9 +19,11 @@ export class BillingStore {
   ) {}
 
   /** Every subscription with its Keystone project and its whole event history (for PAYG intervals). */
-  async billableSubscriptions(): Promise<BillableSubscription[]> {
-    const subs = await this.db.query<{ id: string; project_id: string | null }>(`SELECT id, outputs->>'projectId' AS project_id FROM subscriptions ORDER BY id`);
-    const events = await this.db.query<{ subscription_id: string; body: unknown }>(`SELECT subscription_id, body FROM events ORDER BY subscription_id, occurred_at, id`);
+  async billableSubscriptions(only?: string): Promise<BillableSubscription[]> {
+    // `only`: one subscription (a Cloudesire closing invoice), else all (a billing run).
+    const params = only === undefined ? [] : [only];
+    const subs = await this.db.query<{ id: string; project_id: string | null }>(`SELECT id, outputs->>'projectId' AS project_id FROM subscriptions ${only === undefined ? "" : "WHERE id = $1"} ORDER BY id`, params);
+    const events = await this.db.query<{ subscription_id: string; body: unknown }>(`SELECT subscription_id, body FROM events ${only === undefined ? "" : "WHERE subscription_id = $1"} ORDER BY subscription_id, occurred_at, id`, params);
     const bySub = new Map<string, MarketplaceEvent[]>();
     for (const e of events) {
       const list = bySub.get(e.subscription_id) ?? [];

@@ -145,9 +145,33 @@ export class CloudesireStore {
     await tx.query(
       `INSERT INTO cloudesire_outbox (subscription_id, lane, kind, body, dedupe_key)
        SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM cloudesire_subscriptions WHERE id = $1)
+         AND NOT EXISTS (SELECT 1 FROM cloudesire_outbox WHERE subscription_id = $1 AND kind = 'closing-invoice')
        ON CONFLICT (subscription_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`,
       [id, lane, call.kind, JSON.stringify(call), dedupeKey],
     );
+  }
+
+  /** The periods whose invoice a billing run queued for subscription `id` (its dedupe keys `invoice:<period>`). */
+  async invoicedPeriods(id: string): Promise<string[]> {
+    const rows = await this.db.query<{ key: string }>(`SELECT dedupe_key AS key FROM cloudesire_outbox WHERE subscription_id = $1 AND dedupe_key LIKE 'invoice:%'`, [id]);
+    return rows.map((r) => r.key.slice("invoice:".length));
+  }
+
+  /** The outbox at a glance (metrics): calls waiting to go, dead, held, and how long the oldest waiting one has waited. */
+  async outboxStats(): Promise<{ waiting: number; dead: number; held: number; oldestWaitingSeconds: number }> {
+    const [row] = await this.db.query<{ waiting: string; dead: string; held: string; oldest: number | null }>(
+      `SELECT count(*) FILTER (WHERE state IN ('pending', 'sending')) AS waiting, count(*) FILTER (WHERE state = 'dead') AS dead,
+         count(*) FILTER (WHERE state = 'held') AS held,
+         EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE state IN ('pending', 'sending')))::float8 AS oldest
+       FROM cloudesire_outbox WHERE state NOT IN ('sent', 'skipped')`,
+    );
+    return { waiting: Number(row?.waiting ?? 0), dead: Number(row?.dead ?? 0), held: Number(row?.held ?? 0), oldestWaitingSeconds: Number(row?.oldest ?? 0) };
+  }
+
+  /** Are calls of the lifecycle lane still to go (pending, being sent, or stopped for an operator)? */
+  async reporting(id: string): Promise<boolean> {
+    const [row] = await this.db.query(`SELECT 1 FROM cloudesire_outbox WHERE subscription_id = $1 AND lane = 'lifecycle' AND state NOT IN ('sent', 'skipped') LIMIT 1`, [id]);
+    return row !== undefined;
   }
 
   private async reportedOf(tx: Db, id: string): Promise<Reported | null> {
@@ -199,12 +223,12 @@ export class CloudesireStore {
     );
   }
 
-  async retryLater(id: number, error: string, backoffMs: number, maxBackoffMs: number): Promise<void> {
+  async retryLater(id: number, error: string, backoffMs: number, maxBackoffMs: number, atLeastMs = 0): Promise<void> {
     await this.db.query(
       `UPDATE cloudesire_outbox SET state = 'pending', last_error = $2,
-         next_at = now() + make_interval(secs => LEAST($4::float8, $3::float8 * power(2, GREATEST(attempts - 1, 0))) / 1000)
+         next_at = now() + make_interval(secs => GREATEST($5::float8, LEAST($4::float8, $3::float8 * power(2, GREATEST(attempts - 1, 0)))) / 1000)
        WHERE id = $1`,
-      [id, error, backoffMs, maxBackoffMs],
+      [id, error, backoffMs, maxBackoffMs, atLeastMs],
     );
   }
 

@@ -96,7 +96,8 @@ export type OnPending = (tx: Db, subscriptionIds: string[]) => Promise<void>;
  * Told of every recorded outcome of a stack operation, inside the transaction that records it: what a
  * marketplace must hear about it (Cloudesire's report-back) goes to an outbox with it, or not at all.
  */
-export type OutcomeHook = (tx: Db, outcome: { result: "succeeded" | "failed"; subscription: SubscriptionRecord; reason?: string }) => Promise<void>;
+/** `passwordRotated`: the operation that succeeded gave the tenant's user a new password (an operator's rotation). */
+export type OutcomeHook = (tx: Db, outcome: { result: "succeeded" | "failed"; subscription: SubscriptionRecord; reason?: string; passwordRotated?: boolean }) => Promise<void>;
 
 /** Durable state of subscriptions: the event inbox, the desired state, and operations on stacks. */
 export class SubscriptionStore implements SubscriptionLedger, DeclarationSource {
@@ -320,7 +321,9 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
       const sub = parseSub(row);
       const onOutcome = this.hooks.onOutcome;
       if (decided.report && onOutcome) {
-        await onOutcome(tx, decided.report === "failed" ? { result: "failed", subscription: sub, reason: decided.operation.error ?? "" } : { result: "succeeded", subscription: sub });
+        // The requests an operation carried are given with its outcome; none given: all those pending (lifecycle.ts).
+        const rotated = outcome.result === "succeeded" && (outcome.carried?.rotatePassword ?? current.rotatePassword);
+        await onOutcome(tx, decided.report === "failed" ? { result: "failed", subscription: sub, reason: decided.operation.error ?? "" } : { result: "succeeded", subscription: sub, passwordRotated: rotated });
       }
       return sub;
     });

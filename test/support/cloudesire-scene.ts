@@ -1,6 +1,9 @@
+import type { CloudesireConfig } from "../../src/config.js";
 import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
 import { CloudesireSimulator } from "./cloudesire-simulator.js";
-import { harness } from "./harness.js";
+import type { Engine } from "../../src/provisioning/engine.js";
+import { harnessWith, type HarnessOptions } from "./harness.js";
+import { RecordingEngine } from "./recording-engine.js";
 import { listen } from "./local-server.js";
 
 export const CD_TOKEN = "cd-vendor-token-0123456789";
@@ -10,12 +13,21 @@ export const CD_SECRET = "cd-event-secret-0123456789";
  * The service (in-process, engine double, in-memory store) served over real HTTP on loopback, selling
  * through a Cloudesire simulator that notifies it over real HTTP too.
  */
-export async function cloudesireScene(o: { guard?: TenantGuard; paygPlans?: string[]; timeoutMs?: number } = {}) {
+type SceneOptions = { guard?: TenantGuard; paygPlans?: string[]; timeoutMs?: number; settings?: Partial<CloudesireConfig>; billing?: HarnessOptions["billing"]; tenant?: HarnessOptions["settings"] };
+
+export function cloudesireScene(o: SceneOptions = {}) {
+  return cloudesireSceneWith(new RecordingEngine(), o);
+}
+
+/** The same around any engine (the integration tests' engine applies to the test cloud's Keystone). */
+export async function cloudesireSceneWith<E extends Engine>(engine: E, o: SceneOptions = {}) {
   const sim = await new CloudesireSimulator({ token: CD_TOKEN, secret: CD_SECRET }).start();
-  const h = await harness({
-    cloudesire: { apiUrl: sim.url, token: CD_TOKEN, eventSecret: CD_SECRET, timeoutMs: o.timeoutMs ?? 2000, ...(o.paygPlans ? { paygPlans: o.paygPlans } : {}) },
+  const h = await harnessWith(engine, {
+    cloudesire: { apiUrl: sim.url, token: CD_TOKEN, eventSecret: CD_SECRET, timeoutMs: o.timeoutMs ?? 2000, ...(o.paygPlans ? { paygPlans: o.paygPlans } : {}), ...o.settings },
     pollMs: 50,
     ...(o.guard ? { guard: o.guard } : {}),
+    ...(o.billing ? { billing: o.billing } : {}),
+    ...(o.tenant ? { settings: o.tenant } : {}),
   });
   const served = await listen(h.app);
   sim.target(served.url);
@@ -39,7 +51,7 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
 }
 
 /** Nothing left to do: no read wanted, no call pending, no reconcile job ready. */
-export async function settled(scene: Awaited<ReturnType<typeof cloudesireScene>>, id: string): Promise<void> {
+export async function settled(scene: { h: Awaited<ReturnType<typeof cloudesireSceneWith>>["h"] }, id: string): Promise<void> {
   await until(async () => {
     const rec = await scene.h.cloudesire.store.get(id);
     const open = (await scene.h.cloudesire.store.outboxOf(id)).filter((r) => r.state === "pending" || r.state === "sending");

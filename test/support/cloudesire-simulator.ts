@@ -1,21 +1,69 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { signNotification } from "../../src/marketplaces/cloudesire/signature.js";
+import { Decimal } from "../../src/metering/money.js";
 import { CLOUDESIRE_API_VERSION, Credential, Endpoint, InvoiceLine, type DeploymentStatus } from "../../src/marketplaces/cloudesire/contract.js";
 
 /**
- * A Cloudesire marketplace backend for tests, built from its documented contract — not from our client:
- * - notifications (docs/event-notification.md): POSTed with `Content-Type: application/json; charset=utf-8`,
- *   `CMW-Event-Signature: sha1=<hex HMAC-SHA1(secret, raw body)>`, body {entity, id, entityUrl, type, date};
- *   re-sent with exponential back-off until a 204 (a 200 is accepted, its body discarded; 429 waits Retry-After);
+ * A Cloudesire marketplace backend for tests, built from its documented contract and its Java client's
+ * model classes (ClouDesire/java-api-client, `cloudesire-api-client-dto/.../dto/model/dto/`) — not from
+ * our client:
+ * - notifications (docs/event-notification.md; EventNotificationDTO): POSTed with `Content-Type:
+ *   application/json; charset=utf-8`, `CMW-Event-Signature: sha1=<hex HMAC-SHA1(secret, raw body)>`, body
+ *   {id, self, eventId, entity, date, type, entityUrl, metadata}; re-sent with exponential back-off until a
+ *   204 (a 200 is accepted, its body discarded; 429 waits Retry-After);
  * - the API (docs/api.md, docs/syndication.md; api/SubscriptionApi.java): `CMW-Auth-Token` required (401
  *   otherwise), errors as `{"errorHolders":[...]}`, 404 for an unknown id; `GET subscription/{id}`, `GET
  *   user/{id}`, `HEAD subscription`, `POST subscription/{id}/endpoints|instructions|credentials` (each *sets*
  *   the value: setSyndicatedEndpoints, setEndUserInstructions, setApplicationCredentials), `PATCH
- *   subscription/{id}` {deploymentStatus}, `GET|PUT subscription/{id}/metadata` (PUT replaces the map),
+ *   subscription/{id}` {deploymentStatus} or {action: SET_NAME, name} (SubscriptionPatchDTO), `GET|PUT subscription/{id}/metadata` (PUT replaces the map),
  *   `POST subscription/{id}/invoice` (creates an invoice each time: 201 + Location). Our apiVersion pin is
  *   required (400 without it) so that a call that forgets it fails loudly.
+ * - the wire as Jackson writes it (base-api-client ObjectMapperFactory): every field of the class, an
+ *   unset one as `null`; a BigDecimal as a plain number at its scale (WRITE_BIGDECIMAL_AS_PLAIN: a
+ *   billing item's value `6.0000000000`, which JSON.stringify cannot write, so the text is written here);
+ *   dates as ISO-8601 text in UTC, not timestamps (WRITE_DATES_AS_TIMESTAMPS false; Jackson's
+ *   StdDateFormat writes `2026-11-01T00:00:00.000+00:00`).
  * Every call is recorded; faults (5xx, timeouts before or after the call takes effect) can be injected per call.
  */
+
+/** JSON written as is: a BigDecimal's digits (never through a float), or a body already written. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/** `new BigDecimal(value).setScale(DAY_SCALE_PRECISION = 10, HALF_UP)` (SubscriptionBillingItemDTO, MathConfiguration). */
+export function scale10(value: number | string): JsonText {
+  return new JsonText(new Decimal(value).toDecimalPlaces(10, Decimal.ROUND_HALF_UP).toFixed(10));
+}
+
+/** JSON text as Jackson writes it: like JSON.stringify, but a JsonText is written as its own digits. */
+export function wireJson(v: unknown): string {
+  if (v instanceof JsonText) return v.text;
+  if (Array.isArray(v)) return `[${v.map((x) => wireJson(x === undefined ? null : x)).join(",")}]`;
+  if (v && typeof v === "object") {
+    return `{${Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => `${JSON.stringify(k)}:${wireJson(x)}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** A java.util.Date as the platform's Jackson writes it (UTC, StdDateFormat with the colon in the offset). */
+export function wireDate(ms: number | string): string {
+  return new Date(ms).toISOString().replace("Z", "+00:00");
+}
+
+/** One billing item a customer chose (SubscriptionBillingItemDTO). */
+export interface SimBillingItem {
+  /** The quantity; served as a BigDecimal at scale 10. */
+  value: number;
+  /** Boolean: "whether the billing item has been already bought for the Subscription". */
+  bought?: boolean;
+  /** Boolean: "whether the chosen value is in the last range of the possible values". */
+  unlimited?: boolean;
+  /** "An alternative description to identify a quantity range"; null when the plan names none. */
+  tag?: string | null;
+}
+
+/** What the simulator keeps of a subscription; served through `wireSubscription` with every field of its classes. */
 export interface SimSubscription {
   id: number;
   name: string;
@@ -23,9 +71,13 @@ export interface SimSubscription {
   deploymentStatus: DeploymentStatus;
   type: "NORMAL" | "TRIAL" | "SANDBOX";
   buyer: { url: string };
+  product: { url: string };
   productVersion: { url: string };
-  billingItems: Array<{ billingItem: { url: string }; identifier: string; unit: string; value: number; bought: number; tag: null; unlimited: false }>;
-  endDate: string;
+  billingItems: Array<{ identifier: string; unit: string; url: string } & Required<SimBillingItem>>;
+  createdAt: number;
+  updatedAt: number;
+  startDate: number | null;
+  endDate: number | null;
 }
 
 export interface RecordedCall {
@@ -38,7 +90,8 @@ export interface RecordedCall {
   applied: boolean;
 }
 
-type Fault = { method: string; path: RegExp; kind: "5xx" | "429" | "400" | "timeout-before" | "timeout-after"; times: number };
+/** `rate-limit`: a 429 as Cloudesire's rate limiter answers it (response/Headers: X-Rate-Limit-Remaining 0, X-Rate-Limit-Retry-After-Milliseconds), no Retry-After. */
+type Fault = { method: string; path: RegExp; kind: "5xx" | "429" | "400" | "timeout-before" | "timeout-after" | "rate-limit"; times: number; retryAfterMs?: number };
 
 export class CloudesireSimulator {
   readonly calls: RecordedCall[] = [];
@@ -54,6 +107,7 @@ export class CloudesireSimulator {
   /** Every deploymentStatus a vendor PATCHed, in order. */
   readonly patches: Array<{ subscription: number; deploymentStatus: string }> = [];
   private faults: Fault[] = [];
+  private eventIds = 0;
   private hanging = new Set<ServerResponse>();
   private server!: Server;
   private deliveriesInFlight = new Set<Promise<void>>();
@@ -84,40 +138,106 @@ export class CloudesireSimulator {
   }
 
   /** The next `times` calls matching fail as `kind`. */
-  inject(method: string, path: RegExp, kind: Fault["kind"], times = 1): void {
-    this.faults.push({ method, path, kind, times });
+  inject(method: string, path: RegExp, kind: Fault["kind"], times = 1, retryAfterMs = 300): void {
+    this.faults.push({ method, path, kind, times, retryAfterMs });
+  }
+
+  /**
+   * A buyer (MyUserDTO: the fields a vendor may read; `language` is the "preferred user language", a code
+   * such as `en` or `it`). Unset fields are null, as Jackson writes them.
+   */
+  /** No more injected faults. */
+  clearFaults(): void {
+    this.faults = [];
   }
 
   addUser(id: number, fields: Record<string, unknown> = {}): void {
-    this.users.set(id, { id, name: "Ada", surname: "Lovelace", fullName: "Ada Lovelace", email: `ada${id}@example.com`, userName: `ada${id}`, language: "en", self: `user/${id}`, ...fields });
+    this.users.set(id, {
+      id, self: `user/${id}`, userName: `ada${id}`, name: "Ada", surname: "Lovelace", fullName: "Ada Lovelace", password: null, passwordHash: null,
+      language: "en", email: `ada${id}@example.com`, pec: null, phoneNumber: null, company: null, userCompany: null, companyGroup: null,
+      address: null, homeAddress: null, userRole: "ROLE_USER", groups: null, enabled: true, activated: true, readOnly: false, doNotTrack: false,
+      acceptedTerms: true, environment: null, activationDate: wireDate(Date.UTC(2026, 0, 5)), creationDate: wireDate(Date.UTC(2026, 0, 5)), externalId: null,
+      ...fields,
+    });
   }
 
-  /** A subscription as an order creates it (a TRIAL starts PENDING; a NORMAL one WAITING_PAYMENT, unpaid). */
-  order(id: number, o: { type?: SimSubscription["type"]; quantities?: Record<string, number>; productVersion?: number; buyer?: number; paid?: boolean; deploymentStatus?: DeploymentStatus } = {}): SimSubscription {
+  /**
+   * A subscription as an order creates it (a TRIAL starts PENDING; a NORMAL one WAITING_PAYMENT, unpaid).
+   * Quantities are billing items (SubscriptionBillingItemDTO): a number is a plain choice, bought; an
+   * object sets `unlimited`, `bought` or `tag` too.
+   */
+  order(id: number, o: { type?: SimSubscription["type"]; quantities?: Record<string, number | SimBillingItem>; productVersion?: number; product?: number; buyer?: number; paid?: boolean; deploymentStatus?: DeploymentStatus } = {}): SimSubscription {
     const buyer = o.buyer ?? 2240;
     if (!this.users.has(buyer)) this.addUser(buyer);
     const type = o.type ?? "NORMAL";
+    const now = Date.now();
     const sub: SimSubscription = {
-      id, name: "OpenStack VDC - Base", type, buyer: { url: `user/${buyer}` }, productVersion: { url: `productVersion/${o.productVersion ?? 77}` },
+      id, name: "OpenStack VDC - Base", type, buyer: { url: `user/${buyer}` }, product: { url: `product/${o.product ?? 12}` }, productVersion: { url: `productVersion/${o.productVersion ?? 77}` },
       paid: o.paid ?? type === "TRIAL",
       deploymentStatus: o.deploymentStatus ?? (type === "TRIAL" ? "PENDING" : "WAITING_PAYMENT"),
       billingItems: [],
-      endDate: "2027-01-01T00:00:00Z",
+      createdAt: now, updatedAt: now, startDate: null, endDate: Date.UTC(2027, 0, 1),
     };
     this.subscriptions.set(id, sub);
     this.setQuantities(id, o.quantities ?? { CPU_CORES: 4, RAM_GB: 8, DISK_GB: 100, IP_ADDRESSES: 1 });
     return sub;
   }
 
-  setQuantities(id: number, q: Record<string, number>): void {
+  setQuantities(id: number, q: Record<string, number | SimBillingItem>): void {
     const sub = this.must(id);
-    sub.billingItems = Object.entries(q).map(([identifier, value], i) => ({
-      billingItem: { url: `billingItem/${900 + i}` }, identifier, unit: identifier.endsWith("_GB") ? "GB" : "unit", value, bought: value, tag: null, unlimited: false,
-    }));
+    sub.billingItems = Object.entries(q).map(([identifier, chosen], i) => {
+      const item = typeof chosen === "number" ? { value: chosen } : chosen;
+      return { url: `billingItem/${900 + i}`, identifier, unit: identifier.endsWith("_GB") ? "GB" : "unit", value: item.value, bought: item.bought ?? true, unlimited: item.unlimited ?? false, tag: item.tag ?? null };
+    });
+    sub.updatedAt = Date.now();
   }
 
   set(id: number, fields: Partial<SimSubscription>): void {
-    Object.assign(this.must(id), fields);
+    Object.assign(this.must(id), fields, { updatedAt: Date.now() });
+  }
+
+  /**
+   * `GET subscription/{id}` as Cloudesire writes it (apiVersion 20250109: SubscriptionDetailDTO <
+   * BaseSubscriptionDetailDTO < BaseSubscriptionDTO < BaseSubscriptionV1DTO < NamedEntityDTO <
+   * BaseEntityDTO): every field, unset ones null.
+   */
+  wireSubscription(id: number): string {
+    const sub = this.must(id);
+    const date = (ms: number | null) => (ms === null ? null : wireDate(ms));
+    return wireJson({
+      // BaseEntityDTO, NamedEntityDTO
+      id: sub.id, self: `subscription/${sub.id}`, name: sub.name,
+      // BaseSubscriptionV1DTO
+      startDate: date(sub.startDate), endDate: date(sub.endDate),
+      deploymentStatus: sub.deploymentStatus, // enums/DeploymentStatus, as its name
+      virtualMachineInstance: [], deploymentStatusStory: [], deploymentLog: null, orders: [{ url: `order/${sub.id + 10_000}` }], invoices: [],
+      billingPeriod: 1, // Integer: months
+      billingPeriodStart: date(sub.startDate), lastInvoice: null, billingPeriodEnd: null, nextInvoice: null,
+      type: sub.type, // OrderType: NORMAL | TRIAL | SANDBOX
+      syndicatedEndpoints: null, // deprecated Set<String>
+      endUserInstructions: this.instructions.get(id)?.en ?? null,
+      product: sub.product, company: null, buyer: sub.buyer, // UrlEntityDTO {url}
+      createdAt: date(sub.createdAt), updatedAt: date(sub.updatedAt),
+      bandwidth: null, bandwidthInGB: null, // BigDecimal, BigInteger
+      autoRenew: true, productBillingInfo: null, // boolean, String
+      endpoints: this.endpoints.get(id) ?? [], // Set<EndpointDTO>
+      productVersion: sub.productVersion, cloudProvider: null, coupon: null,
+      paid: sub.paid, // boolean: "if every emitted invoice has been paid"
+      // BaseSubscriptionDTO
+      billingItems: sub.billingItems.map((b) => ({
+        billingItem: { url: b.url }, // UrlEntityDTO
+        identifier: b.identifier, unit: b.unit, // String
+        value: scale10(b.value), // BigDecimal at DAY_SCALE_PRECISION (10)
+        bought: b.bought, // Boolean
+        tag: b.tag, // String, null unless a range is named
+        unlimited: b.unlimited, // Boolean: the value is in the last range
+        endpoint: null, // ApiEndpointDTO
+      })),
+      availableOperations: null, resellerSlug: null, resellerCatalog: null, cloudCredential: null,
+      // BaseSubscriptionDetailDTO, SubscriptionDetailDTO
+      credentials: null, possibleUpgrades: null, billingItemValues: null, oneshotCosts: null, recurringCosts: [], uptime: null, customerCredentialsPath: null,
+      configurationParameters: [], // List<SubscriptionConfigurationParameterDTO>
+    });
   }
 
   /** Cloudesire's subscription deleted (after UNDEPLOYED, or by an administrator): reads answer 404. */
@@ -129,10 +249,14 @@ export class CloudesireSimulator {
    * Sends a notification as the platform does, and resolves once it was acknowledged: retried with
    * exponential back-off (from 10 ms, at most 200 ms here) until a 204 or a 200.
    */
-  notify(id: number | string, type: "CREATED" | "MODIFIED" | "DELETED", o: { entity?: string; idAsNumber?: boolean; secret?: string; maxAttempts?: number } = {}): Promise<void> {
+  notify(id: number | string, type: "CREATED" | "MODIFIED" | "DELETED", o: { entity?: string; idAsNumber?: boolean; secret?: string; maxAttempts?: number; metadata?: Record<string, unknown> | null; eventId?: number | null } = {}): Promise<void> {
     const entity = o.entity ?? "Subscription";
-    const body = JSON.stringify({
-      entity, id: o.idAsNumber ? Number(id) : String(id), entityUrl: `${entity.toLowerCase()}/${id}`, type, date: new Date().toISOString(), metadata: {},
+    // EventNotificationDTO: eventId Integer, entity String, date Date, type CmwEventType, entityUrl String,
+    // metadata Map (null when the event carries none: Jackson writes the unset map as null); the docs' example
+    // shows the id as a string, the class (BaseEntityDTO.id Integer) as a number.
+    const body = wireJson({
+      id: o.idAsNumber ? Number(id) : String(id), self: null, eventId: o.eventId === undefined ? ++this.eventIds : o.eventId,
+      entity, date: wireDate(Date.now()), type, entityUrl: `${entity.toLowerCase()}/${id}`, metadata: o.metadata === undefined ? {} : o.metadata,
     });
     const run = async () => {
       for (let attempt = 0; !this.stopped && attempt < (o.maxAttempts ?? 1000); attempt++) {
@@ -188,7 +312,7 @@ export class CloudesireSimulator {
     const reply = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
       call.status = status;
       res.writeHead(status, { ...(payload === undefined ? {} : { "content-type": "application/json" }), ...headers });
-      res.end(payload === undefined ? undefined : JSON.stringify(payload));
+      res.end(payload === undefined ? undefined : wireJson(payload));
     };
     const error = (status: number, key: string, text: string) => reply(status, { errorHolders: [{ key, error: text, extraFields: {} }] });
 
@@ -200,6 +324,7 @@ export class CloudesireSimulator {
     if (fault?.kind === "5xx") return error(503, "service.unavailable", "temporarily unavailable");
     if (fault?.kind === "400") return error(400, "credential.key.invalid", "credential key invalid");
     if (fault?.kind === "429") return reply(429, { errorHolders: [] }, { "retry-after": "0" });
+    if (fault?.kind === "rate-limit") return reply(429, { errorHolders: [] }, { "x-rate-limit-remaining": "0", "x-rate-limit-retry-after-milliseconds": String(fault.retryAfterMs ?? 300) });
     if (fault?.kind === "timeout-before") return this.hang(res, call);
 
     const outcome = this.apply(method, path, body);
@@ -222,7 +347,7 @@ export class CloudesireSimulator {
     if (userPath) {
       const m = userPath;
       const user = this.users.get(Number(m[1]));
-      return user ? { status: 200, applied: false, payload: user } : { status: 404, applied: false, error: "user not found" };
+      return user ? { status: 200, applied: false, payload: new JsonText(wireJson(user)) } : { status: 404, applied: false, error: "user not found" };
     }
     const m = /^subscription\/(\d+)(?:\/(endpoints|instructions|credentials|metadata|invoice))?$/.exec(path);
     if (m) {
@@ -230,11 +355,21 @@ export class CloudesireSimulator {
       const sub = this.subscriptions.get(id);
       if (!sub) return { status: 404, applied: false, error: "subscription not found (or deleted recently)" };
       const part = m[2];
-      if (method === "GET" && !part) return { status: 200, applied: false, payload: { ...sub, self: `subscription/${id}`, syndicatedEndpoints: this.endpoints.get(id) ?? [] } };
+      if (method === "GET" && !part) return { status: 200, applied: false, payload: new JsonText(this.wireSubscription(id)) };
+      if (method === "PATCH" && !part && (body as { action?: string })?.action === "SET_NAME") {
+        // SubscriptionPatchDTO: action SET_NAME with `name` (at most 255 characters, NamedEntityDTO).
+        const name = (body as { name?: unknown }).name;
+        if (typeof name !== "string" || name.length === 0 || name.length > 255) return { status: 400, applied: false, error: "name" };
+        sub.name = name;
+        return { status: 200, applied: true, payload: {} };
+      }
       if (method === "PATCH" && !part) {
         const status = (body as { deploymentStatus?: string })?.deploymentStatus;
         if (!status || !["DEPLOYED", "FAILED", "UNDEPLOYED"].includes(status)) return { status: 400, applied: false, error: "deploymentStatus" };
         sub.deploymentStatus = status as DeploymentStatus;
+        // "When the first billing period is started, after the successful provisioning" (BaseSubscriptionV1DTO.startDate).
+        if (status === "DEPLOYED" && sub.startDate === null) sub.startDate = Date.now();
+        sub.updatedAt = Date.now();
         this.patches.push({ subscription: id, deploymentStatus: status });
         return { status: 200, applied: true, payload: {} };
       }
@@ -265,6 +400,9 @@ export class CloudesireSimulator {
       if (method === "POST" && part === "invoice") {
         const parsed = InvoiceLine.array().safeParse(body);
         if (!parsed.success) return { status: 400, applied: false, error: "invoice lines" };
+        // docs/billing.md, "Custom billing": for an active subscription, in EUR or USD.
+        if (sub.deploymentStatus === "UNDEPLOYED") return { status: 400, applied: false, error: "the subscription is not active" };
+        if (parsed.data.some((l) => l.price.currency !== "EUR" && l.price.currency !== "USD")) return { status: 400, applied: false, error: "currency must be EUR or USD" };
         this.invoices.push({ subscription: id, lines: parsed.data });
         return { status: 201, applied: true, headers: { location: `invoice/${5000 + this.invoices.length}` } };
       }

@@ -29,7 +29,7 @@ export function harness(opts: HarnessOptions = {}) {
   return harnessWith(new RecordingEngine(), opts);
 }
 
-interface HarnessOptions {
+export interface HarnessOptions {
   /** Finished progress streams kept in memory (0: as after a restart, only the store remains). */
   progressKept?: number;
   concurrency?: number;
@@ -70,9 +70,9 @@ interface HarnessOptions {
 }
 
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
-  dashboardUrl: "https://dashboard.cloud.example", eventSecretPrevious: undefined,
+  dashboardUrl: "https://dashboard.cloud.example", documentationUrl: undefined, serviceUrl: undefined, eventSecretPrevious: undefined,
   items: { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" },
-  paygPlans: [], timeoutMs: 1000, backoffMs: 20, maxBackoffMs: 200, pollMs: 25,
+  paygPlans: [], productIds: [], paygMode: "invoice", metricsHeader: "X-Metrics-Token", metricsToken: undefined, timeoutMs: 1000, backoffMs: 20, maxBackoffMs: 200, pollMs: 25,
 };
 
 /** The same, around any engine. */
@@ -90,6 +90,8 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     db, scheduler: opts.scheduler, queue, engine, log, settings, programVersion: opts.programVersion ?? "p-test", rolloutTickMs: 10, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
     readiness: opts.readiness, concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0, driftObserve: opts.driftObserve,
     retryBackoffMs: 0, // as both queues below are opened
+    customerTokenKey: CUSTOMER_TOKEN_KEY,
+    ...(opts.billing ? { billing: { gnocchi: opts.billing.gnocchi, prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600 } } : {}),
   });
   const billing = opts.billing
     ? {
@@ -105,7 +107,10 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN, customerTokenKey: CUSTOMER_TOKEN_KEY,
     previousWebhookSecret: opts.previousWebhookSecret, metricsToken: opts.metricsToken,
     // Notifications are verified with a secret even when no Cloudesire API is configured (the routes are the service's).
-    cloudesire: { store: cloudesire.store, eventSecret: cloudesireConfig?.eventSecret ?? CLOUDESIRE_EVENT_SECRET, product: cloudesire.product, kick: cloudesire.kick },
+    cloudesire: {
+      store: cloudesire.store, eventSecret: cloudesireConfig?.eventSecret ?? CLOUDESIRE_EVENT_SECRET, product: cloudesire.product, kick: cloudesire.kick,
+      metrics: { header: cloudesireConfig?.metricsHeader ?? "X-Metrics-Token", token: cloudesireConfig?.metricsToken, usage: cloudesire.meteredUsage },
+    },
     // What the server's health says when it cannot provision (details are for operators only).
     health: async () => ({ status: "degraded", ready: false, missing: ["the pulumi CLI is not on PATH"], openstack: { authUrl: "http://admin.example:5000/v3" } }),
     // What the service's own checks found (server.ts serviceDoctor runs them against the real things).

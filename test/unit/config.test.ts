@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
+import { PRICES } from "../support/prices.js";
 
 // Each data directory is a new one of this file's own, all removed at the end.
 const root = mkdtempSync(join(tmpdir(), "config-test-"));
@@ -46,6 +47,19 @@ describe("configuration of secrets", () => {
     expect(loadConfig({ DATA_DIR: dir, CUSTOMER_TOKEN_KEY: "k".repeat(32) }).customerTokenKey).toBe("k".repeat(32));
     expect(() => loadConfig({ DATA_DIR: dir, CUSTOMER_TOKEN_KEY: "short" })).toThrow(/CUSTOMER_TOKEN_KEY/);
     expect(loadConfig({ DATA_DIR: dir }).secrets).toContain(key);
+  });
+
+  it("selling on Cloudesire with a price list in a currency other than EUR or USD stops the start", () => {
+    const prices = (currency: string) => {
+      const file = join(dataDir(), "prices.json");
+      writeFileSync(file, JSON.stringify({ ...PRICES, currency }));
+      return file;
+    };
+    const cloudesire = { CLOUDESIRE_API_URL: "https://backend.marketplace.example/api", CLOUDESIRE_TOKEN: "cd-token-0123456789" };
+    expect(() => loadConfig({ ...base(), ...cloudesire, PRICES_FILE: prices("GBP") })).toThrow("PRICES_FILE is in GBP: Cloudesire takes invoices in EUR or USD only");
+    expect(loadConfig({ ...base(), ...cloudesire, PRICES_FILE: prices("USD") }).metering.prices?.currency).toBe("USD");
+    // Not selling on Cloudesire: any ISO currency.
+    expect(loadConfig({ ...base(), PRICES_FILE: prices("GBP") }).metering.prices?.currency).toBe("GBP");
   });
 
   it("a config error is one line", () => {

@@ -28,6 +28,8 @@ export class CloudesireError extends Error {
     readonly status: number | null,
     readonly transient: boolean,
     readonly applied: "no" | "unknown",
+    /** How long Cloudesire asked us to wait before the next call (a 429's rate-limit headers). */
+    readonly retryAfterMs = 0,
   ) {
     super(message);
     this.name = "CloudesireError";
@@ -69,6 +71,11 @@ export class CloudesireClient {
 
   async setStatus(id: string, deploymentStatus: ReportedStatus): Promise<void> {
     await this.send("PATCH", `subscription/${id}`, { deploymentStatus });
+  }
+
+  /** Names the subscription on the customer's dashboard (SubscriptionPatchDTO: action SET_NAME, name). */
+  async setName(id: string, name: string): Promise<void> {
+    await this.send("PATCH", `subscription/${id}`, { action: "SET_NAME", name });
   }
 
   /** Merges `values` into the subscription's metadata (GET, then PUT the whole map: PUT replaces it). */
@@ -123,10 +130,10 @@ export class CloudesireClient {
         if (res.ok) return res;
         const detail = await errorDetail(res);
         const transient = res.status >= 500 || res.status === 429;
-        last = new CloudesireError(`Cloudesire answered ${res.status} to ${method} ${path}${detail}`, res.status, transient, "no");
+        const waitMs = res.status === 429 ? retryAfterMsOf(res.headers) : 0;
+        last = new CloudesireError(`Cloudesire answered ${res.status} to ${method} ${path}${detail}`, res.status, transient, "no", waitMs);
         if (!transient) throw last;
-        const retryAfter = Number(res.headers.get("retry-after"));
-        if (res.status === 429 && Number.isFinite(retryAfter) && retryAfter > 0) delay = Math.min(retryAfter * 1000, 60_000);
+        if (waitMs > 0) delay = waitMs;
       } catch (e) {
         if (e instanceof CloudesireError) {
           if (!e.transient) throw e;
@@ -138,6 +145,17 @@ export class CloudesireClient {
     }
     throw last ?? new CloudesireError(`${method} ${path} was not attempted`, null, true, "no");
   }
+}
+
+/**
+ * How long a 429 asks us to wait, at most a minute: Cloudesire's own `X-Rate-Limit-Retry-After-Milliseconds`
+ * (response/Headers.RATE_LIMIT_RETRY_AFTER_MILLISECONDS), else the standard `Retry-After` in seconds.
+ */
+function retryAfterMsOf(headers: Headers): number {
+  const ms = Number(headers.get("x-rate-limit-retry-after-milliseconds"));
+  const s = Number(headers.get("retry-after"));
+  const wait = Number.isFinite(ms) && ms > 0 ? ms : Number.isFinite(s) && s > 0 ? s * 1000 : 0;
+  return Math.min(wait, 60_000);
 }
 
 /** `errorHolders` surfaced in our message (docs/api.md), or the start of whatever the body was. */

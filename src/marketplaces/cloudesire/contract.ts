@@ -21,7 +21,7 @@ export const DeploymentStatus = z
 export type DeploymentStatus = z.infer<typeof DeploymentStatus>;
 
 /**
- * A notification (docs/event-notification.md): `id` is a string in the docs and an integer in the client
+ * A notification (docs/event-notification.md; code: dto/EventNotificationDTO): `id` is a string in the docs and an integer in the client
  * and templates, so both are accepted; `entity` other than Subscription is acknowledged and ignored.
  */
 export const Notification = z.object({
@@ -29,10 +29,13 @@ export const Notification = z.object({
   id: z.union([z.number().int().nonnegative(), z.string().min(1).max(32)]),
   /** `CREATED | MODIFIED | DELETED`; kept as sent (only DELETED changes what a read concludes). */
   type: z.string().min(1).max(32),
-  entityUrl: z.string().max(256).optional(),
-  date: z.string().max(64).optional(),
-  eventId: z.union([z.number(), z.string().max(128)]).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  // Optional in EventNotificationDTO, and Jackson writes an unset field as null (`"metadata": null` when
+  // the event carries no payload): null is accepted wherever a field is optional.
+  entityUrl: z.string().max(256).nullish(),
+  date: z.string().max(64).nullish(),
+  eventId: z.union([z.number(), z.string().max(128)]).nullish(),
+  self: z.string().max(256).nullish(),
+  metadata: z.record(z.string(), z.unknown()).nullish(),
 });
 export type Notification = z.infer<typeof Notification>;
 
@@ -45,14 +48,20 @@ export function idOfLink(link: { url: string } | null | undefined): string | nul
   return m ? (m[1] as string) : null;
 }
 
-/** One extra resource the customer chose (code: subscription's billingItems[]). */
+/**
+ * One extra resource the customer chose (code: dto/SubscriptionBillingItemDTO). `value` is a BigDecimal set
+ * to scale 10 (MathConfiguration.DAY_SCALE_PRECISION), so `6.0000000000` on the wire: a JSON number, read as
+ * one (a quantity, not money). `bought` is a Boolean ("whether the billing item has been already bought for
+ * the Subscription"), never the quantity; `unlimited` a Boolean ("whether the chosen value is in the last
+ * range of the possible values": the value is still the number chosen); `tag` names a range. Jackson
+ * writes unset fields as null, so every field but the link is nullable.
+ */
 export const SubscriptionBillingItem = z.object({
   billingItem: Link.nullish(),
-  identifier: z.string().min(1),
+  identifier: z.string().nullish(),
   unit: z.string().nullish(),
-  /** The quantity chosen (inferred from the templates: `value`; `bought` is the prepaid part). */
   value: z.number().nullish(),
-  bought: z.number().nullish(),
+  bought: z.boolean().nullish(),
   tag: z.string().nullish(),
   unlimited: z.boolean().nullish(),
 });
@@ -67,7 +76,9 @@ export const CloudesireSubscription = z.object({
   type: z.enum(["NORMAL", "TRIAL", "SANDBOX"]).catch("NORMAL").default("NORMAL"),
   startDate: z.string().nullish(),
   endDate: z.string().nullish(),
-  buyer: Link,
+  buyer: Link.nullish(),
+  /** The product sold (BaseSubscriptionV1DTO.product): an endpoint at vendor level hears every product's subscriptions. */
+  product: Link.nullish(),
   productVersion: Link.nullish(),
   billingItems: z.array(SubscriptionBillingItem).nullish().transform((v) => v ?? []),
 });
@@ -118,6 +129,8 @@ export const InvoiceLine = z.object({
   price: z.object({ price: z.string().regex(/^\d+(\.\d+)?$/), currency: z.string() }),
   quantity: z.string().regex(/^\d+(\.\d+)?$/),
   unit: z.string(),
+  /** VendorOrderLineDTO.purchased: "purchase date of the custom cost, defaults to now" (a Date, ISO-8601). */
+  purchased: z.string().datetime().optional(),
 });
 export type InvoiceLine = z.infer<typeof InvoiceLine>;
 

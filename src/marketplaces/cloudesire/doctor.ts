@@ -13,7 +13,7 @@ export async function cloudesireDoctor(c: CloudesireSettings, fetchImpl?: typeof
     : { status: "fail", check: "notification secret", message: "CLOUDESIRE_EVENT_SECRET is not set: notifications are refused" });
   findings.push(c.dashboardUrl
     ? { status: "ok", check: "dashboard", message: `customers are sent to ${c.dashboardUrl}` }
-    : { status: "warn", check: "dashboard", message: "CLOUDESIRE_DASHBOARD_URL is not set: customers get no dashboard link (APP endpoint); the rest is reported" });
+    : { status: "warn", check: "dashboard", message: "CLOUDESIRE_DASHBOARD_URL is not set: the customer's APP endpoint is the tenant's identity (Keystone) URL, and none when it is not HTTPS" });
   if (!c.apiUrl || !c.token) {
     findings.push({ status: "fail", check: "api", message: `${!c.apiUrl ? "CLOUDESIRE_API_URL" : "CLOUDESIRE_TOKEN"} is not set: subscriptions cannot be read` });
     return findings;

@@ -1,6 +1,7 @@
 import type { Customer, MarketplaceEvent } from "../../domain/event.js";
 import type { Plan, PlanLimits } from "../../domain/plan.js";
 import { foldEvent, type DesiredState, type SubscriptionStatus } from "../../domain/subscription.js";
+import { joined, langOf, quantityText, WHAT, type Localized } from "./customer-text.js";
 import { idOfLink, type CloudesireSubscription, type CloudesireUser, type OrderValidationRequest } from "./contract.js";
 
 /** How the operator's syndicated product is configured on Cloudesire (the CLOUDESIRE_* settings). */
@@ -9,6 +10,8 @@ export interface CloudesireProduct {
   items: { cores: string; ramGb: string; diskGb: string; floatingIps: string };
   /** Plans (productVersion ids) sold as pay-as-you-go: the tenant gets the PAYG ceilings. */
   paygPlans: readonly string[];
+  /** The products sold here (CLOUDESIRE_PRODUCT_IDS); empty: all. */
+  productIds: readonly string[];
   limits: PlanLimits;
 }
 
@@ -16,11 +19,14 @@ export interface CloudesireProduct {
 export type Reading =
   | { kind: "converge"; status: SubscriptionStatus; plan: Plan | null; customer: Customer | null; deploymentStatus: string }
   | { kind: "wait"; reason: string; deploymentStatus: string }
-  | { kind: "invalid"; reason: string; deploymentStatus: string };
+  /** `reason` in English (logs, the operators' view), `reasons` in every language (what the customer reads). */
+  | { kind: "invalid"; reason: string; reasons: Localized; deploymentStatus: string }
+  | { kind: "ignore"; reason: string; deploymentStatus: string };
 
 /**
  * The lifecycle of a syndicated subscription (docs/syndication.md, "Workflow of a Subscription"):
- * provision only when PENDING and paid (trials start PENDING; NORMAL orders may start WAITING_PAYMENT);
+ * provision when PENDING and paid, or PENDING as a TRIAL (NORMAL orders may start WAITING_PAYMENT), and
+ * again when a FAILED order changes;
  * DEPLOYED is what we report, so reading it back means "keep it running"; STOPPED suspends (the official
  * templates' reading, inferred); UNDEPLOY_SENT asks for a teardown, UNDEPLOYED and a 404 after a DELETED
  * notification mean it is gone, and the templates tear down on DELETED too. Anything else waits.
@@ -32,35 +38,55 @@ export function readingOf(sub: CloudesireSubscription | null, buyer: CloudesireU
       : { kind: "wait", reason: "Cloudesire does not know this subscription (404)", deploymentStatus: "NOT_FOUND" };
   }
   const ds = sub.deploymentStatus;
+  if (!soldHere(sub, product)) return { kind: "ignore", reason: `product ${idOfLink(sub.product) ?? "unknown"} is not sold by this service`, deploymentStatus: ds };
   if (deletedNotified || ds === "UNDEPLOY_SENT" || ds === "UNDEPLOYED") {
     return { kind: "converge", status: "cancelled", plan: null, customer: null, deploymentStatus: deletedNotified ? "DELETED" : ds };
   }
   let status: SubscriptionStatus;
   if (ds === "DEPLOYED") status = "active";
   else if (ds === "STOPPED") status = "suspended";
-  else if (ds === "PENDING") {
-    if (!sub.paid) return { kind: "wait", reason: "pending, not paid yet", deploymentStatus: ds };
+  else if (ds === "PENDING" || ds === "FAILED") {
+    // A trial is provisioned at once, whatever `paid` says (docs/syndication.md; Cloudesire's Spring
+    // template ignores `paid` for trials): it has no invoice to pay yet. FAILED is what we said of an order
+    // we refused or could not provision: the customer was told to change it, and the changed order
+    // arrives still FAILED, so it is read as PENDING (an unchanged order changes nothing).
+    if (!sub.paid && sub.type !== "TRIAL") return { kind: "wait", reason: "pending, not paid yet", deploymentStatus: ds };
     status = "active";
   } else {
     return { kind: "wait", reason: ds === "WAITING_PAYMENT" ? "waiting for the customer's payment" : `deployment status ${ds}: nothing to do`, deploymentStatus: ds };
   }
   const plan = planOf(sub, product);
-  if ("errors" in plan) return { kind: "invalid", reason: plan.errors.join("; "), deploymentStatus: ds };
+  if ("errors" in plan) {
+    const reasons = joined(plan.errors);
+    return { kind: "invalid", reason: reasons.en, reasons, deploymentStatus: ds };
+  }
   return { kind: "converge", status, plan: plan.plan, customer: customerOf(sub, buyer), deploymentStatus: ds };
 }
 
+/**
+ * Is this subscription of a product sold here? An endpoint set at vendor or platform level hears every
+ * product's subscriptions (docs/syndication.md): another product's is acknowledged and left alone (its
+ * buyer not read, nothing provisioned, nothing PATCHed).
+ */
+export function soldHere(sub: CloudesireSubscription, product: CloudesireProduct): boolean {
+  const id = idOfLink(sub.product);
+  return product.productIds.length === 0 || (id !== null && product.productIds.includes(id));
+}
+
 /** The plan a subscription bought: PAYG by its productVersion, else its quantities by billing-item identifier. */
-export function planOf(sub: CloudesireSubscription, product: CloudesireProduct): { plan: Plan } | { errors: string[] } {
+export function planOf(sub: CloudesireSubscription, product: CloudesireProduct): { plan: Plan } | { errors: Localized[] } {
   const version = idOfLink(sub.productVersion);
-  if (version && product.paygPlans.includes(version)) return { plan: { model: "payg" } };
+  // A TRIAL or SANDBOX subscription's hours are never billed (docs/billing.md: custom invoices are for
+  // paying subscriptions; metrics reset when a trial converts): its PAYG plan is a trial until then.
+  if (version && product.paygPlans.includes(version)) return { plan: sub.type === "NORMAL" ? { model: "payg" } : { model: "payg", trial: true } };
   const chosen: Record<string, number | undefined> = {};
-  const errors: string[] = [];
   for (const item of sub.billingItems) {
-    if (item.unlimited) errors.push(`${item.identifier} cannot be unlimited`);
-    chosen[item.identifier] = item.value ?? item.bought ?? undefined;
+    // The quantity is `value` alone (SubscriptionBillingItemDTO): `bought` is a flag, and `unlimited` only
+    // says the value lies in the plan's last price range; the value is still the number chosen, checked
+    // against our limits like any other.
+    if (item.identifier) chosen[item.identifier] = item.value ?? undefined;
   }
-  const result = quantitiesOf(chosen, product);
-  return errors.length > 0 ? { errors: [...errors, ...("errors" in result ? result.errors : [])] } : result;
+  return quantitiesOf(chosen, product);
 }
 
 /**
@@ -68,32 +94,36 @@ export function planOf(sub: CloudesireSubscription, product: CloudesireProduct):
  * what to choose instead). Shared by subscriptions and order validation, so an order we would refuse is
  * refused before it is placed.
  */
-export function quantitiesOf(chosen: Record<string, number | undefined>, product: CloudesireProduct): { plan: Plan } | { errors: string[] } {
+export function quantitiesOf(chosen: Record<string, number | undefined>, product: CloudesireProduct): { plan: Plan } | { errors: Localized[] } {
   const { items, limits } = product;
-  const errors: string[] = [];
-  const take = (identifier: string, what: string, min: number, max: number): number => {
+  const errors: Localized[] = [];
+  const take = (identifier: string, what: Localized, min: number, max: number): number => {
     const v = chosen[identifier];
     if (v === undefined || v === null) {
-      errors.push(`the plan has no "${identifier}" extra resource (${what}): the product is not configured as this service expects`);
+      errors.push(quantityText.missing(identifier, what));
       return min;
     }
-    if (!Number.isInteger(v) || v < min) errors.push(`${what}: ${v} is not a whole number of at least ${min}`);
-    else if (v > max) errors.push(`${what}: ${v} is more than the ${max} this cloud sells per subscription`);
+    if (!Number.isInteger(v) || v < min) errors.push(quantityText.notWhole(what, v, min));
+    else if (v > max) errors.push(quantityText.tooMany(what, v, max));
     return v;
   };
-  const cores = take(items.cores, "CPU cores", 1, limits.maxCores);
-  const ramGb = take(items.ramGb, "GB of RAM", 1, limits.maxRamGb);
-  const diskGb = take(items.diskGb, "GB of disk", 1, limits.maxDiskGb);
-  const floatingIps = take(items.floatingIps, "IP addresses", 0, limits.maxFloatingIps);
+  const cores = take(items.cores, WHAT.cores, 1, limits.maxCores);
+  const ramGb = take(items.ramGb, WHAT.ramGb, 1, limits.maxRamGb);
+  const diskGb = take(items.diskGb, WHAT.diskGb, 1, limits.maxDiskGb);
+  const floatingIps = take(items.floatingIps, WHAT.floatingIps, 0, limits.maxFloatingIps);
   return errors.length > 0 ? { errors } : { plan: { model: "prepaid", cores, ramGb, diskGb, floatingIps } };
 }
 
-/** Order validation (docs/order-validation.md): terminations and unsubscriptions are never refused. */
+/**
+ * Order validation (docs/order-validation.md): terminations and unsubscriptions are never refused; the
+ * reasons are in the order's `language` (the customer reads them while ordering).
+ */
 export function validateOrder(order: OrderValidationRequest, product: CloudesireProduct): string[] {
   if (order.orderType === "TERMINATION" || order.orderType === "UNSUBSCRIBE") return [];
   if (order.productVersionId != null && product.paygPlans.includes(String(order.productVersionId))) return [];
   const result = quantitiesOf(order.billingItems ?? {}, product);
-  return "errors" in result ? result.errors : [];
+  const lang = langOf(order.language);
+  return "errors" in result ? result.errors.map((e) => e[lang]) : [];
 }
 
 /** The buyer as our customer: Cloudesire's user id, a display name, an email (a placeholder when it has none). */

@@ -6,12 +6,20 @@ import type { DesiredState } from "../../domain/subscription.js";
 import { renderCredentials } from "../../provisioning/credentials.js";
 import type { StackOutputs } from "../../domain/lifecycle.js";
 import { Decimal } from "../../metering/money.js";
-import type { Credential, Instructions, InvoiceLine } from "./contract.js";
+import { periodOf } from "../../metering/period.js";
+import type { Credential, Endpoint, InvoiceLine } from "./contract.js";
+import { accessText, changeRefusedText, CREDENTIAL_TEXT, notCreatedText, untranslated, type Localized } from "./customer-text.js";
 
 export interface ReportSettings {
-  /** The cloud's dashboard (HTTPS), the customer's `APP` endpoint; none: no endpoint is posted. */
+  /** The cloud's dashboard (HTTPS), the customer's `APP` endpoint; none: the tenant's identity URL if HTTPS. */
   dashboardUrl: string | undefined;
   limits: PlanLimits;
+  /** Whether a PASSWORD_RESET endpoint is posted (CLOUDESIRE_SERVICE_URL set). */
+  passwordReset?: boolean;
+  /** The customers' guide (HTTPS), posted as a `DOCUMENTATION` endpoint beside the `APP` one; none: not posted. */
+  documentationUrl?: string | undefined;
+  /** `metrics`: Cloudesire bills PAYG usage from our metric endpoints, so no invoice is pushed. */
+  paygMode?: "invoice" | "metrics";
 }
 
 /** A stack operation's outcome, as the store records it. */
@@ -19,11 +27,13 @@ export interface OperationOutcome {
   result: "succeeded" | "failed";
   subscription: { id: string; phase: string; desired: DesiredState; outputs: { projectId: string; domainId: string; authUrl: string; userName: string } | null };
   reason?: string;
+  /** The operation gave the tenant's user a new password: Cloudesire must show the new one. */
+  passwordRotated?: boolean;
 }
 
 /**
  * What to tell Cloudesire after an operation (docs/syndication.md): after the first provisioning, the
- * access (endpoints, instructions, credentials, our project id in the metadata) and only then DEPLOYED;
+ * access (endpoints, instructions, credentials), then DEPLOYED, then (optional) our project id in the metadata;
  * after a teardown, UNDEPLOYED; a failure before anything was deployed is FAILED with instructions saying
  * what happens next; a refused change to a running tenant only changes the instructions (the tenant keeps
  * running as it was). Pure: returns the calls to queue and what will then have been reported.
@@ -36,48 +46,60 @@ export function reportFor(outcome: OperationOutcome, reported: Reported, setting
   if (outcome.result === "succeeded") {
     if (sub.phase === "cancelled") {
       if (reported.status !== "UNDEPLOYED") {
+        // The usage not yet invoiced goes first: Cloudesire takes custom invoices for active
+        // subscriptions only (docs/billing.md), so never after UNDEPLOYED. A trial's hours are never billed.
+        const plan = sub.desired.plan;
+        if (plan.model === "payg" && !plan.trial && settings.paygMode !== "metrics") calls.push({ kind: "closing-invoice", until: sub.desired.statusClock?.at ?? sub.desired.planClock.at });
         calls.push({ kind: "status", deploymentStatus: "UNDEPLOYED" });
         next.status = "UNDEPLOYED";
       }
       return { calls, reported: next };
     }
     if (sub.phase !== "ready" || sub.desired.status !== "active" || !sub.outputs) return { calls, reported };
-    if (!reported.access) {
-      if (settings.dashboardUrl) calls.push({ kind: "endpoints", endpoints: [{ endpoint: settings.dashboardUrl, description: "OpenStack dashboard", category: "APP" }] });
+    const firstAccess = !reported.access;
+    if (firstAccess) {
+      const app = appEndpointOf(settings, sub.outputs);
+      const docs: Endpoint[] = settings.documentationUrl ? [{ endpoint: settings.documentationUrl, description: "How to use your OpenStack project", category: "DOCUMENTATION" }] : [];
+      // Cloudesire takes the endpoints as a set with an APP one among them (docs/syndication.md).
+      if (app) calls.push({ kind: "endpoints", endpoints: [app, ...docs], ...(settings.passwordReset ? { passwordReset: true } : {}) });
       calls.push({ kind: "instructions", instructions: accessInstructions(sub.desired, sub.outputs, settings) });
       calls.push({ kind: "credentials" });
-      calls.push({ kind: "metadata", values: { openstackProjectId: sub.outputs.projectId, openstackStack: stackNameOf(sub.id) } });
       next.access = true;
       next.failure = null;
-    } else if (reported.failure) {
-      calls.push({ kind: "instructions", instructions: accessInstructions(sub.desired, sub.outputs, settings) });
-      next.failure = null;
+    } else {
+      if (reported.failure) {
+        calls.push({ kind: "instructions", instructions: accessInstructions(sub.desired, sub.outputs, settings) });
+        next.failure = null;
+      }
+      // Built from the engine when sent, so the customer's credentials on Cloudesire show the new password.
+      if (outcome.passwordRotated) calls.push({ kind: "credentials" });
     }
     if (reported.status !== "DEPLOYED") {
       calls.push({ kind: "status", deploymentStatus: "DEPLOYED" });
       next.status = "DEPLOYED";
+    }
+    // Optional, after the status: the dashboard's name for it, and our project id in the metadata (an API not
+    // in the vendor docs: api/SubscriptionApi only, so a vendor may be refused it); never holding back DEPLOYED.
+    if (firstAccess) {
+      calls.push({ kind: "name", name: `OpenStack project ${stackNameOf(sub.id)}` });
+      calls.push({ kind: "metadata", values: { openstackProjectId: sub.outputs.projectId, openstackStack: stackNameOf(sub.id) } });
     }
     return { calls, reported: next };
   }
   // A permanent failure (the subscription is now `failed`).
   const reason = outcome.reason ?? "unknown error";
   if (sub.desired.status === "cancelled" || reported.failure === reason) return { calls, reported };
-  return failureReport(reason, reported, sub.desired, sub.outputs, settings);
+  return failureReport(untranslated(reason), reported, sub.desired, sub.outputs, settings);
 }
 
 /** A subscription we refuse (its quantities, or a failed provisioning): what the customer is told. */
-export function failureReport(reason: string, reported: Reported, desired: DesiredState | null, outputs: OperationOutcome["subscription"]["outputs"], settings: ReportSettings): { calls: OutboxCall[]; reported: Reported } {
-  const next: Reported = { ...reported, failure: reason };
+export function failureReport(reason: Localized, reported: Reported, desired: DesiredState | null, outputs: OperationOutcome["subscription"]["outputs"], settings: ReportSettings): { calls: OutboxCall[]; reported: Reported } {
+  // Kept in English: what was said is compared with the next reason, whatever the language.
+  const next: Reported = { ...reported, failure: reason.en };
   if (reported.access && desired && outputs) {
-    const access = accessInstructions(desired, outputs, settings).en;
-    return {
-      calls: [{ kind: "instructions", instructions: { en: `Your last change could not be applied: ${reason}. Your project keeps working with its previous quotas; change your order, or free resources, and it will be applied.\n\n${access}` } }],
-      reported: next,
-    };
+    return { calls: [{ kind: "instructions", instructions: changeRefusedText(reason, accessInstructions(desired, outputs, settings)) }], reported: next };
   }
-  const calls: OutboxCall[] = [
-    { kind: "instructions", instructions: { en: `Your OpenStack project could not be created: ${reason}. Nothing is running and nothing will be charged for it; our operators have been told. Change your order (or contact support) and it will be created.` } },
-  ];
+  const calls: OutboxCall[] = [{ kind: "instructions", instructions: notCreatedText(reason) }];
   if (reported.status !== "FAILED") {
     calls.push({ kind: "status", deploymentStatus: "FAILED" });
     next.status = "FAILED";
@@ -85,34 +107,34 @@ export function failureReport(reason: string, reported: Reported, desired: Desir
   return { calls, reported: next };
 }
 
+/**
+ * The `APP` endpoint, required by docs/syndication.md and HTTPS only: the cloud's dashboard, or without
+ * one (CLOUDESIRE_DASHBOARD_URL unset) the tenant's identity URL, where its credentials are used. A
+ * plain-HTTP identity URL would be refused by Cloudesire: none is posted then (healthz and doctor say so).
+ */
+export function appEndpointOf(settings: ReportSettings, outputs: { authUrl: string }): Endpoint | null {
+  if (settings.dashboardUrl) return { endpoint: settings.dashboardUrl, description: "OpenStack dashboard", category: "APP" };
+  return outputs.authUrl.startsWith("https://") ? { endpoint: outputs.authUrl, description: "OpenStack identity (Keystone): log in with your credentials", category: "APP" } : null;
+}
+
 /** How to log in, in plain text, without a secret (the password is in the credentials). */
-export function accessInstructions(desired: DesiredState, outputs: NonNullable<OperationOutcome["subscription"]["outputs"]>, settings: ReportSettings): Instructions {
-  const q = entitlement(desired.plan, settings.limits);
-  const stack = stackNameOf(desired.id);
-  const where = settings.dashboardUrl ? `the OpenStack dashboard (${settings.dashboardUrl})` : "the OpenStack API";
-  const plan = desired.plan.model === "payg"
-    ? `Pay-as-you-go: up to ${q.cores} CPU cores, ${q.ramGb} GB of RAM, ${q.diskGb} GB of disk and ${q.floatingIps} IP addresses; what you use is billed at the end of each month.`
-    : `Your quotas: ${q.cores} CPU cores, ${q.ramGb} GB of RAM, ${q.diskGb} GB of disk, ${q.floatingIps} IP addresses.`;
-  return {
-    en: [
-      `Your OpenStack project ${stack} is ready.`,
-      `Log in to ${where} with the user name and password shown in your credentials (domain ${outputs.domainId}); the identity service is ${outputs.authUrl}.`,
-      `For the openstack CLI, save the "CredentialsFile" credential as ~/.config/openstack/clouds.yaml and run: openstack --os-cloud ${stack} server list`,
-      plan,
-    ].join("\n"),
-  };
+export function accessInstructions(desired: DesiredState, outputs: NonNullable<OperationOutcome["subscription"]["outputs"]>, settings: ReportSettings): Localized {
+  return accessText({
+    stack: stackNameOf(desired.id), domainId: outputs.domainId, hasApp: appEndpointOf(settings, outputs) !== null,
+    payg: desired.plan.model === "payg", q: entitlement(desired.plan, settings.limits),
+  });
 }
 
 /** The credentials posted to Cloudesire, from the engine's outputs (the password included). */
 export function credentialsOf(stack: string, outputs: StackOutputs): Credential[] {
-  const d = (en: string) => ({ en });
+  const d = CREDENTIAL_TEXT;
   return [
-    { key: "username", value: outputs.userName, description: d("User name"), weight: 1 },
-    { key: "password", value: outputs.password, description: d("Password"), weight: 2 },
-    { key: "project", value: `${stack} (${outputs.projectId})`, description: d("Project"), weight: 3 },
-    { key: "authUrl", value: outputs.authUrl, description: d("Identity (Keystone) URL"), weight: 4 },
-    { key: "region", value: outputs.region, description: d("Region"), weight: 5 },
-    { key: "CredentialsFile", value: renderCredentials(stack, outputs, "clouds.yaml").body, description: d("clouds.yaml for the openstack CLI"), weight: 6 },
+    { key: "username", value: outputs.userName, description: d.username, weight: 1 },
+    { key: "password", value: outputs.password, description: d.password, weight: 2 },
+    { key: "project", value: `${stack} (${outputs.projectId})`, description: d.project, weight: 3 },
+    { key: "authUrl", value: outputs.authUrl, description: d.authUrl, weight: 4 },
+    { key: "region", value: outputs.region, description: d.region, weight: 5 },
+    { key: "CredentialsFile", value: renderCredentials(stack, outputs, "clouds.yaml").body, description: d.CredentialsFile, weight: 6 },
   ];
 }
 
@@ -121,7 +143,9 @@ export function credentialsOf(stack: string, outputs: StackOutputs): Credential[
  * quantity 1 at the line's rounded amount, so that Cloudesire's total is exactly ours (its own
  * quantity × price would round differently); the usage is in the description. Decimal strings only.
  */
-export function invoiceLinesOf(period: string, inv: Invoice): InvoiceLine[] {
+export function invoiceLinesOf(period: string, inv: Invoice, purchasedMs = periodOf(period).stopMs - 1): InvoiceLine[] {
+  // VendorOrderLineDTO.purchased dates the cost (default: when pushed): the end of the usage it bills.
+  const purchased = new Date(purchasedMs).toISOString();
   return inv.lines
     .filter((l) => new Decimal(l.amount).gt(0))
     .map((l) => ({
@@ -130,6 +154,7 @@ export function invoiceLinesOf(period: string, inv: Invoice): InvoiceLine[] {
       price: { price: l.amount, currency: inv.currency },
       quantity: "1",
       unit: "period",
+      purchased,
     }));
 }
 
@@ -141,7 +166,10 @@ export interface ReportLedger<Tx> {
    * Cloudesire has no record: `decide` is not called.
    */
   report(id: string, decide: (reported: Reported) => { calls: OutboxCall[]; reported: Reported } | null, tx?: Tx): Promise<void>;
-  /** Queues `call` in `lane` once per (subscription, `dedupeKey`), if the subscription is Cloudesire's. */
+  /**
+   * Queues `call` in `lane` once per (subscription, `dedupeKey`), if the subscription is Cloudesire's and
+   * no closing invoice was queued for it (its cancellation invoices what is left).
+   */
   queueOnce(tx: Tx, id: string, lane: "invoice", call: OutboxCall, dedupeKey: string): Promise<void>;
 }
 
@@ -169,6 +197,8 @@ export class ReportBack<Tx> {
    * or a retry from queueing it twice.
    */
   readonly onBillingRunSaved = async (tx: Tx, period: string, invoices: readonly Invoice[]): Promise<void> => {
+    if (this.settings.paygMode === "metrics") return; // Cloudesire bills from our metrics: pushing too would bill twice
+    // A subscription cancelled before the run had its usage pushed with its closing invoice, before UNDEPLOYED.
     for (const inv of invoices) {
       const lines = invoiceLinesOf(period, inv);
       if (lines.length > 0) await this.ledger.queueOnce(tx, inv.subscriptionId, "invoice", { kind: "invoice", period, lines }, `invoice:${period}`);
@@ -179,8 +209,16 @@ export class ReportBack<Tx> {
    * A subscription we refuse (quantities over the limits, a missing billing item): the customer is told
    * why, once per reason, in the same transaction as the record of having said it.
    */
-  reportRefusal(id: string, reason: string, current: { desired: DesiredState | null; outputs: OperationOutcome["subscription"]["outputs"] }): Promise<void> {
-    return this.ledger.report(id, (reported) => (reported.failure === reason ? null : failureReport(reason, reported, current.desired, current.outputs, this.settings)));
+  reportRefusal(id: string, reason: Localized, current: { desired: DesiredState | null; outputs: OperationOutcome["subscription"]["outputs"] }): Promise<void> {
+    return this.ledger.report(id, (reported) => (reported.failure === reason.en ? null : failureReport(reason, reported, current.desired, current.outputs, this.settings)));
+  }
+
+  /**
+   * Cloudesire shows PENDING (or FAILED) for a tenant that is ready: what it shows wins over our memory of
+   * having said DEPLOYED (a PATCH lost on its side, an operator's reset), so DEPLOYED is said again.
+   */
+  reportDeployedAgain(id: string): Promise<void> {
+    return this.ledger.report(id, (reported) => ({ calls: [{ kind: "status", deploymentStatus: "DEPLOYED" }], reported: { ...reported, status: "DEPLOYED" } }));
   }
 
   /** A termination of a subscription that never had a tenant: confirmed at once. */

@@ -6,8 +6,22 @@ export interface CloudesireSettings {
   /** The previous secret, accepted too during a rotation. */
   eventSecretPrevious: string | undefined;
   dashboardUrl: string | undefined;
+  documentationUrl: string | undefined;
+  /** This service's public HTTPS URL: the customers' password-reset page is under it. */
+  serviceUrl: string | undefined;
   items: { cores: string; ramGb: string; diskGb: string; floatingIps: string };
   paygPlans: string[];
+  /** The products (ids) this service sells; empty: every subscription the endpoint hears is ours. */
+  productIds: string[];
+  /**
+   * How PAYG usage reaches Cloudesire: `invoice`, our billing runs push invoice lines (docs/billing.md,
+   * custom billing); `metrics`, Cloudesire polls our metric endpoints and bills with the plan's prices
+   * ("application metrics"), and nothing is pushed.
+   */
+  paygMode: "invoice" | "metrics";
+  /** The custom header Cloudesire sends with each metric poll (configured on the product), and its value. */
+  metricsHeader: string;
+  metricsToken: string | undefined;
   timeoutMs: number;
   backoffMs: number;
   maxBackoffMs: number;

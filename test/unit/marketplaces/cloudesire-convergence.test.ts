@@ -6,7 +6,7 @@ import { foldEvent, type DesiredState } from "../../../src/domain/subscription.j
 import { cloudesireScene, settled, until } from "../../support/cloudesire-scene.js";
 import { SETTINGS } from "../../support/settings.js";
 
-const PRODUCT: CloudesireProduct = { items: { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" }, paygPlans: [], limits: SETTINGS.limits };
+const PRODUCT: CloudesireProduct = { items: { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" }, paygPlans: [], productIds: [], limits: SETTINGS.limits };
 
 /** What Cloudesire may say about a subscription over its life (a termination is final there too). */
 const SimState = fc.record({

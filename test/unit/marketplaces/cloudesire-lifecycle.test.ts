@@ -40,20 +40,37 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     const instructions = sim.instructions.get(4242)?.en ?? "";
     expect(instructions).toContain("sub-4242 is ready");
     expect(instructions).not.toContain(outputs?.password);
+    // In the marketplace's languages, plain text without links (docs/syndication.md): the APP endpoint is the link.
+    expect(Object.keys(sim.instructions.get(4242) ?? {})).toEqual(["en", "it"]);
+    expect(sim.instructions.get(4242)?.it).toContain("Il tuo progetto OpenStack sub-4242 è pronto.");
+    expect(JSON.stringify(sim.instructions.get(4242))).not.toMatch(/:\/\//);
     expect(sim.metadata.get(4242)).toMatchObject({ openstackProjectId: "project-of-sub-4242", openstackStack: "sub-4242" });
 
-    // DEPLOYED is the last thing said, after the access; every call pinned the apiVersion and sent the token.
+    // DEPLOYED comes after the access, only the optional metadata after it; every call pinned the apiVersion and sent the token.
     const applied = sim.calls.filter((c) => c.applied).map((c) => `${c.method} ${c.path}`);
     expect(applied).toEqual([
       "POST subscription/4242/endpoints", "POST subscription/4242/instructions", "POST subscription/4242/credentials",
-      "PUT subscription/4242/metadata", "PATCH subscription/4242",
+      "PATCH subscription/4242", "PATCH subscription/4242", "PUT subscription/4242/metadata",
     ]);
+    expect(sim.callsTo("PATCH", /^subscription\/4242$/).map((c) => c.body)).toEqual([{ deploymentStatus: "DEPLOYED" }, { action: "SET_NAME", name: "OpenStack project sub-4242" }]);
+    expect(sim.subscriptions.get(4242)?.name).toBe("OpenStack project sub-4242");
     expect(sim.calls.every((c) => c.apiVersion === "20250109" && c.status !== 401)).toBe(true);
     // The password is in no log line and in no outbox row.
     expect(h.logs.join("\n")).not.toContain(outputs?.password);
     const outbox = await h.cloudesire.store.outboxOf("4242");
     expect(JSON.stringify(outbox)).not.toContain(outputs?.password);
-    expect(outbox.map((r) => [r.call.kind, r.state])).toEqual([["endpoints", "sent"], ["instructions", "sent"], ["credentials", "sent"], ["metadata", "sent"], ["status", "sent"]]);
+    expect(outbox.map((r) => [r.call.kind, r.state])).toEqual([["endpoints", "sent"], ["instructions", "sent"], ["credentials", "sent"], ["status", "sent"], ["name", "sent"], ["metadata", "sent"]]);
+  });
+
+  it("a trial is provisioned at once though Cloudesire shows it unpaid", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    sim.order(5, { type: "TRIAL", paid: false });
+    await sim.notify(5, "CREATED");
+    await settled(scene, "5");
+    expect((await h.cloudesire.store.get("5"))?.lastRead).toMatchObject({ deploymentStatus: "PENDING", paid: false, type: "TRIAL" });
+    expect(h.engine.callsFor("sub-5").map((c) => c.op)).toEqual(["up"]);
+    expect(sim.patches.filter((p) => p.subscription === 5).map((p) => p.deploymentStatus)).toEqual(["DEPLOYED"]);
   });
 
   it("a normal order waits for payment, touching no stack, and is provisioned once paid", async () => {
@@ -122,9 +139,20 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     await sim.notify(12, "CREATED");
     await until(() => sim.patches.some((p) => p.subscription === 12 && p.deploymentStatus === "FAILED"), "FAILED");
     expect(sim.instructions.get(12)?.en).toContain("CPU cores: 80 is more than the 64 this cloud sells per subscription");
+    expect(sim.instructions.get(12)?.it).toContain("core CPU: 80 è più dei 64 che questo cloud vende per sottoscrizione");
     expect(h.engine.calls).toHaveLength(0);
     const applied = sim.calls.filter((c) => c.applied).map((c) => `${c.method} ${c.path}`);
     expect(applied).toEqual(["POST subscription/12/instructions", "PATCH subscription/12"]);
+  });
+
+  it("a quantity in its plan's last price range (unlimited) is provisioned as the number chosen", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    sim.order(15, { type: "TRIAL", quantities: { CPU_CORES: { value: 48, unlimited: true, tag: "32+" }, RAM_GB: { value: 256, unlimited: true }, DISK_GB: 100, IP_ADDRESSES: 1 } });
+    await sim.notify(15, "CREATED");
+    await until(() => sim.patches.some((p) => p.subscription === 15), "a status reported for 15");
+    expect(sim.patches.filter((p) => p.subscription === 15).map((p) => p.deploymentStatus)).toEqual(["DEPLOYED"]);
+    expect(h.engine.callsFor("sub-15")[0]?.spec?.quotas.compute).toMatchObject({ cores: 48, ram: 256 * 1024 });
   });
 
   it("a missing billing-item identifier fails the subscription, naming it", async () => {
@@ -144,6 +172,90 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     await until(() => deployedPatches(14).length === 1, "DEPLOYED");
     expect(h.engine.callsFor("sub-14")[0]?.spec?.quotas.compute.cores).toBe(64);
     expect(h.engine.callsFor("sub-14")[0]?.spec?.tags).toContain("plan:payg");
+  });
+
+  it("with CLOUDESIRE_PRODUCT_IDS set, another product's subscription is acknowledged and left alone, even its termination", async () => {
+    scene = await cloudesireScene({ settings: { productIds: ["12"] } });
+    const { sim, h } = scene;
+    sim.order(16, { type: "TRIAL", product: 99 });
+    await sim.notify(16, "CREATED");
+    await settled(scene, "16");
+    sim.set(16, { deploymentStatus: "UNDEPLOY_SENT" });
+    await sim.notify(16, "MODIFIED");
+    await settled(scene, "16");
+    expect(sim.deliveries.filter((d) => d.id === "16").map((d) => d.status)).toEqual([204, 204]);
+    expect((await h.cloudesire.store.get("16"))?.lastRead).toMatchObject({ verdict: "ignored: product 99 is not sold by this service" });
+    expect(sim.calls.filter((c) => c.method !== "GET" || !/^subscription\/16$/.test(c.path))).toEqual([]);
+    expect(h.engine.calls).toHaveLength(0);
+    // Its own product's subscriptions are sold as before.
+    await deployTrial(17);
+  });
+
+  it("Cloudesire showing PENDING for a tenant that is ready is told DEPLOYED again", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    await deployTrial(18);
+    sim.set(18, { deploymentStatus: "PENDING" }); // our DEPLOYED lost on its side
+    await sim.notify(18, "MODIFIED");
+    await settled(scene, "18");
+    expect(deployedPatches(18)).toHaveLength(2);
+    expect(sim.subscriptions.get(18)?.deploymentStatus).toBe("DEPLOYED");
+    expect(h.engine.callsFor("sub-18").map((c) => c.op)).toEqual(["up"]);
+  });
+
+  it("an order refused as FAILED is provisioned once the customer changes it, though Cloudesire still shows FAILED", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    sim.order(19, { type: "TRIAL", quantities: { CPU_CORES: 80, RAM_GB: 8, DISK_GB: 100, IP_ADDRESSES: 1 } });
+    await sim.notify(19, "CREATED");
+    await until(() => sim.subscriptions.get(19)?.deploymentStatus === "FAILED", "FAILED");
+    await settled(scene, "19");
+    sim.setQuantities(19, { CPU_CORES: 8, RAM_GB: 8, DISK_GB: 100, IP_ADDRESSES: 1 });
+    await sim.notify(19, "MODIFIED");
+    await settled(scene, "19");
+    expect(sim.patches.filter((p) => p.subscription === 19).map((p) => p.deploymentStatus)).toEqual(["FAILED", "DEPLOYED"]);
+    expect(h.engine.callsFor("sub-19")[0]?.spec?.quotas.compute.cores).toBe(8);
+    expect(sim.instructions.get(19)?.en).toContain("sub-19 is ready");
+  });
+
+  it("after an operator rotates the password, Cloudesire shows the new one", async () => {
+    scene = await cloudesireScene();
+    const { sim, h } = scene;
+    await deployTrial(20);
+    const before = (await h.engine.outputs("sub-20"))?.password;
+    expect((await h.asOperator("/v1/subscriptions/20/rotate-password", { method: "POST" })).status).toBe(202);
+    await until(async () => (await h.engine.outputs("sub-20"))?.password !== before, "the rotation");
+    await settled(scene, "20");
+    const after = (await h.engine.outputs("sub-20"))?.password;
+    expect(sim.credentials.get(20)?.find((c) => c.key === "password")?.value).toBe(after);
+    expect(sim.credentials.get(20)?.find((c) => c.key === "CredentialsFile")?.value).toContain(after);
+    expect(deployedPatches(20)).toHaveLength(1);
+  });
+
+  it("the customer resets the password from the PASSWORD_RESET link Cloudesire shows; Cloudesire then shows the new one", async () => {
+    scene = await cloudesireScene({ settings: { serviceUrl: "https://tenants.cloud.example" } });
+    const { sim, h, url } = scene;
+    await deployTrial(22);
+    const reset = (sim.endpoints.get(22) as Array<{ endpoint: string; category: string }>).find((e) => e.category === "PASSWORD_RESET");
+    expect(reset?.endpoint).toMatch(/^https:\/\/tenants\.cloud\.example\/v1\/subscriptions\/22\/password-reset\?key=pr_/);
+    // The outbox keeps no key: it is added when the call is sent.
+    expect(JSON.stringify(await h.cloudesire.store.outboxOf("22"))).not.toContain("pr_");
+    const link = new URL(reset?.endpoint ?? "");
+    const local = `${url}${link.pathname}`;
+    const key = link.searchParams.get("key") ?? "";
+    // Opening the link changes nothing; it shows a form.
+    const before = (await h.engine.outputs("sub-22"))?.password;
+    const page = await fetch(`${local}?key=${key}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<form method="post">');
+    expect((await fetch(`${local}?key=pr_wrong`)).status).toBe(401);
+    // The key opens the reset only, not the credentials.
+    expect((await fetch(`${url}/v1/subscriptions/22/credentials`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
+    const done = await fetch(local, { method: "POST", body: new URLSearchParams({ key }) });
+    expect(done.status).toBe(202);
+    await until(async () => (await h.engine.outputs("sub-22"))?.password !== before, "the new password");
+    await settled(scene, "22");
+    expect(sim.credentials.get(22)?.find((c) => c.key === "password")?.value).toBe((await h.engine.outputs("sub-22"))?.password);
   });
 
   it("STOPPED suspends the tenant; back to DEPLOYED resumes it, without reporting anything again", async () => {
@@ -192,7 +304,7 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     await settled(scene, "32");
     const last = (await h.cloudesire.store.outboxOf("32")).at(-1);
     expect(last).toMatchObject({ state: "skipped", call: { kind: "status", deploymentStatus: "UNDEPLOYED" } });
-    expect(sim.callsTo("PATCH", /^subscription\/32$/).map((c) => c.status)).toEqual([200, 404]);
+    expect(sim.callsTo("PATCH", /^subscription\/32$/).map((c) => c.status)).toEqual([200, 200, 404]);
   });
 
   it("a termination of an order never paid is confirmed at once, with no stack touched", async () => {

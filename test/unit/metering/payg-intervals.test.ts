@@ -28,6 +28,15 @@ describe("the hours a subscription is billed from usage (PAYG and active)", () =
     ]);
   });
 
+  it("a trial's hours are never billed; its conversion to a paid subscription starts the billed hours", () => {
+    const evs = [
+      event("1", "subscription.created", { at: "2026-10-02T00:00:00Z", plan: { model: "payg", trial: true } }),
+      event("1", "subscription.modified", { at: "2026-10-16T00:00:00Z", plan: payg }),
+    ];
+    expect(show(paygIntervals(evs, oct))).toEqual([["2026-10-16T00:00:00.000Z", "2026-11-01T00:00:00.000Z"]]);
+    expect(paygIntervals([evs[0]!], oct)).toEqual([]);
+  });
+
   it("switching prepaid → PAYG → prepaid bills only the PAYG hours", () => {
     const evs = [
       event("1", "subscription.created", { at: "2026-09-01T00:00:00Z", plan: PREPAID }),
