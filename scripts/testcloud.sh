@@ -479,7 +479,9 @@ down() {
 
 case "${1:-}" in
   # One `up` at a time (two test projects' setups may ask at once): the second finds the first's cloud.
-  up) mkdir -p "$(dirname "$DIR")"; exec 9>"$DIR.lock"; flock 9; up ;;
+  # The services it starts inherit the lock's descriptor: it is released by hand (flock locks belong to the
+  # open file, so one unlock frees it for all), or the next `up` would wait for them forever.
+  up) mkdir -p "$(dirname "$DIR")"; exec 9>"$DIR.lock"; flock 9; trap 'flock -u 9' EXIT; up ;;
   down) down ;;
   env) [ -f "$DIR/env" ] || die "not running: scripts/testcloud.sh up"; cat "$DIR/env" ;;
   *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
