@@ -30,7 +30,7 @@ export const EnvSchema = z.object({
   HTTP_HEADERS_TIMEOUT_SECONDS: doc(int(10, 1), "a client must have sent a request's headers within this time, else its connection is closed (Node's default: 60 s)"),
   HTTP_REQUEST_TIMEOUT_SECONDS: doc(int(30, 1), "a client must have sent a whole request (headers and body) within this time, else 408 and the connection is closed (Node's default: 300 s); answers, event streams included, are not bound by it"),
   HTTP_MAX_CONNECTIONS: doc(int(1000, 1), "open client connections at once; more are closed as they arrive (Node's default: no cap)"),
-  AUTH_FAILURES_PER_MINUTE: doc(int(10, 1), "failed authentications (operator, customer or metrics token, webhook signature) a source may make per minute, sustained; beyond, 429 with `Retry-After` even for a right token"),
+  AUTH_FAILURES_PER_MINUTE: doc(int(10, 1), "failed authentications (operator, customer or metrics token, webhook signature) a source may make per minute, sustained; beyond, 429 with `Retry-After` even for a right token (a correctly signed webhook or notification is never refused for its source's failures)"),
   AUTH_FAILURE_BURST: doc(int(20, 1), "failed authentications a source may make at once before that rate applies"),
   OPERATOR_TOKEN: doc(z.string().min(16, "OPERATOR_TOKEN must be at least 16 characters").optional(), "bearer token of the operator endpoints and the CLI", "generated into `DATA_DIR/operator-token`"),
   CUSTOMER_TOKEN_KEY: doc(z.string().min(32, "CUSTOMER_TOKEN_KEY must be at least 32 characters").optional(), "key the customers' credentials tokens are derived from (HMAC of subscription and token generation); replicas share it", "generated into `DATA_DIR/customer-token-key`"),

@@ -10,12 +10,15 @@ export function signNotification(secret: string, rawBody: Uint8Array | string): 
   return `sha1=${createHmac("sha1", secret).update(rawBody).digest("hex")}`;
 }
 
+/** What a refusal says is expected: the marketplace's operator checks the product's secret against it. */
+const FORMAT = "expected sha1=<lowercase hex HMAC-SHA1 of the raw body under the product's secret>";
+
 /** Throws `unauthorized` unless the signature matches; compared in constant time. */
 export function verifyNotification(secret: string, signature: string | undefined, rawBody: Uint8Array): void {
-  if (!signature) throw unauthorized("missing CMW-Event-Signature");
+  if (!signature) throw unauthorized(`missing CMW-Event-Signature (${FORMAT})`);
   const expected = Buffer.from(signNotification(secret, rawBody));
   const given = Buffer.from(signature.trim().toLowerCase());
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw unauthorized("bad CMW-Event-Signature");
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw unauthorized(`bad CMW-Event-Signature (${FORMAT})`);
 }
 
 /**
