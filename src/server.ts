@@ -22,7 +22,7 @@ import { CloudClient } from "./openstack/cloud-client.js";
 import { tenantPrecheck } from "./provisioning/drift-precheck.js";
 import { CloudGuard, type TenantGuard } from "./provisioning/tenant-guard.js";
 import { assembleWorkers } from "./workers.js";
-import { provisioningReadiness } from "./provisioning/readiness.js";
+import { provisioningReadiness, withEngineCheck } from "./provisioning/readiness.js";
 
 /** How long the engine host stays up without a call; it starts again in a second or two on the next one. */
 const ENGINE_HOST_IDLE_MS = 60_000;
@@ -63,7 +63,7 @@ export interface RunningService {
  */
 export async function startService(
   config: Config,
-  overrides: { engine?: Engine; log?: Logger; guard?: TenantGuard; driftCloud?: CloudClient; readiness?: () => string[] } = {},
+  overrides: { engine?: Engine; log?: Logger; guard?: TenantGuard; driftCloud?: CloudClient; readiness?: () => string[]; engineCheckMs?: number } = {},
 ): Promise<RunningService> {
   const redact = makeRedactor(config.secrets);
   const log = overrides.log ?? createLogger({ redact, level: config.logLevel });
@@ -99,7 +99,11 @@ export async function startService(
     : undefined);
   const precheckCloud = overrides.driftCloud ?? (overrides.engine ? undefined : cloud);
   // An engine double (benches) needs neither the CLI nor credentials.
-  const readiness = overrides.readiness ?? (overrides.engine ? undefined : provisioningReadiness({ credentialsProblem: config.openstack.problem, searchPath: config.pulumi.searchPath }));
+  // The real engine's own check (plugins, language host) joins it: `engineCheck` below reports each result.
+  const engineReadiness = host && !overrides.readiness
+    ? withEngineCheck(provisioningReadiness({ credentialsProblem: config.openstack.problem, searchPath: config.pulumi.searchPath }), () => void engineCheck())
+    : undefined;
+  const readiness = overrides.readiness ?? engineReadiness?.readiness;
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
     db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, cloudesire: config.cloudesire, customerTokenKey: config.customerTokenKey,
     billing: { gnocchi: () => gnocchiClientOf(config), prices: config.metering.prices, meters: config.metering.meters, granularitySeconds: config.metering.granularitySeconds },
@@ -120,8 +124,14 @@ export async function startService(
     : Promise.resolve();
   // The engine is checked once before the service listens: a CLI too old for the engine refuses the start
   // (one line); a missing CLI or plugin does not (operations wait, /healthz says what is missing).
-  const engineCheck = host ? checkedEvery(ENGINE_CHECK_MS, () =>
-        host.check().catch((e: unknown) => ({ cli: null, problems: [`the engine could not be checked: ${e instanceof Error ? e.message : String(e)}`], cliTooOld: null }))) : () => Promise.resolve({ cli: "test engine", problems: [], cliTooOld: null });
+  const engineCheck: () => Promise<EngineCheck> = host ? checkedEvery(overrides.engineCheckMs ?? ENGINE_CHECK_MS, () =>
+        host.check().then(
+          (check) => {
+            engineReadiness?.seen(check);
+            return check;
+          },
+          (e: unknown) => ({ cli: null, problems: [`the engine could not be checked: ${e instanceof Error ? e.message : String(e)}`], blocking: [], cliTooOld: null }),
+        )) : () => Promise.resolve({ cli: "test engine", problems: [], blocking: [], cliTooOld: null });
   const firstCheck = await engineCheck();
   if (firstCheck.cliTooOld) {
     await host?.close();

@@ -50,6 +50,11 @@ export const EngineCheck = z.object({
   cli: z.string().nullable(),
   /** One line each, for the operator: the CLI missing or too old, the provider plugin not installed. */
   problems: z.array(z.string()),
+  /**
+   * Of `problems`, those positively seen that fail every update while they last (the provider plugin not
+   * installed, the language host missing): purchases wait for them instead of failing (readiness.ts).
+   */
+  blocking: z.array(z.string()),
   /** The version of a CLI older than the engine needs (the service refuses to start with it), else null. */
   cliTooOld: z.string().nullable(),
 });

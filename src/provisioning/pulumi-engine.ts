@@ -116,9 +116,11 @@ export class PulumiEngine implements Engine {
     try {
       cli = await this.cli();
     } catch (e) {
-      return { cli: null, problems: [e instanceof Error ? e.message : String(e)], cliTooOld: e instanceof CliTooOld ? e.version : null };
+      // A missing CLI is said by the readiness check already (readiness.ts): not blocking twice.
+      return { cli: null, problems: [e instanceof Error ? e.message : String(e)], blocking: [], cliTooOld: e instanceof CliTooOld ? e.version : null };
     }
     const problems: string[] = [];
+    const blocking: string[] = [];
     const { version } = PROVIDER_PLUGIN;
     const listed = await runCli(cli.command, ["plugin", "ls", "--json"], { cwd: this.opts.workDir, env: this.childEnv() }, "").catch(() => "");
     const installed = PluginList.safeParse(parseJsonOrNull(listed));
@@ -126,11 +128,14 @@ export class PulumiEngine implements Engine {
     const path = this.childEnv().PATH;
     if (!this.opts.inlineProgram && !onPath("pulumi-language-nodejs", path) && !onPath("pulumi-language-nodejs", dirname(cli.command))) {
       problems.push("the Node.js language host pulumi-language-nodejs is not beside the pulumi CLI (the official CLI archive has it): install it, or set PULUMI_PROGRAM=inline");
+      blocking.push(problems[problems.length - 1] as string);
     }
     if (!haveInstalled && !onPath(`pulumi-resource-${PROVIDER_PLUGIN.name}`, path)) {
       problems.push(`the OpenStack provider plugin (resource ${PROVIDER_PLUGIN.name} v${version}) is not installed: run \`pulumi plugin install resource ${PROVIDER_PLUGIN.name} v${version}\` as the service's user (or put pulumi-resource-${PROVIDER_PLUGIN.name} on PATH)`);
+      // Only a list the CLI gave proves it absent: a CLI that could not list its plugins holds nothing up.
+      if (installed.success) blocking.push(problems[problems.length - 1] as string);
     }
-    return { cli: `pulumi ${cli.version?.toString() ?? "?"}`, problems, cliTooOld: null };
+    return { cli: `pulumi ${cli.version?.toString() ?? "?"}`, problems, blocking, cliTooOld: null };
   }
 
   /** What every CLI run gets in its environment (never in its arguments). */
@@ -451,6 +456,10 @@ function runCli(command: string, args: string[], o: { cwd: string; env: NodeJS.P
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
     child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`pulumi ${args.slice(0, 2).join(" ")} failed (exit ${code}): ${stderr.trim()}`))));
+    // A command that reads no input (`plugin ls`) may exit before the write lands: EPIPE on its stdin, an
+    // 'error' event that, unheard, ended the whole engine host (seen with a fast CLI). Its exit code and
+    // stderr say how the command went; the pipe's error adds nothing.
+    child.stdin.on("error", () => {});
     child.stdin.end(input);
   });
 }

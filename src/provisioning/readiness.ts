@@ -1,5 +1,6 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import type { EngineCheck } from "./engine.js";
 
 /**
  * Whether an executable `pulumi` is on this PATH: what the Automation API's `PulumiCommand.get()` runs
@@ -28,4 +29,24 @@ export function provisioningReadiness(o: { credentialsProblem: string | null; se
     ...(o.credentialsProblem ? [o.credentialsProblem] : []),
     ...(pulumiOnPath(o.searchPath) ? [] : ["the pulumi CLI is not on PATH: stacks cannot be updated"]),
   ];
+}
+
+/**
+ * `base` (asked on disk at every call) plus what the engine's last check found blocking every update: a
+ * provider plugin not installed, a missing language host. The check itself is slow (`pulumi plugin ls` in
+ * the engine host), so its last result is used; while it blocks, each ask starts a new one (`recheck`,
+ * at most once a minute by its caller's cache), so purchases waiting for a `pulumi plugin install` go on
+ * at a scan after it. While nothing blocks the engine host is left to idle (the health check refreshes).
+ */
+export function withEngineCheck(base: () => string[], recheck: () => void): { readiness: () => string[]; seen: (check: EngineCheck) => void } {
+  let blocking: string[] = [];
+  return {
+    seen: (check) => {
+      blocking = check.blocking;
+    },
+    readiness: () => {
+      if (blocking.length > 0) recheck();
+      return [...base(), ...blocking];
+    },
+  };
 }

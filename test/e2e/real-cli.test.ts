@@ -83,6 +83,8 @@ describe("the real pulumi CLI", () => {
     expect(before.cli).toBe("pulumi 3.248.0");
     expect(before.cliTooOld).toBeNull();
     expect(before.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^the OpenStack provider plugin \(resource openstack v3\.15\.2\) is not installed: run `pulumi plugin install resource openstack v3\.15\.2`/)]));
+    // The real CLI's `plugin ls --json` answered, so the absence is proven: purchases wait for it (readiness.ts).
+    expect(before.blocking).toEqual(expect.arrayContaining([expect.stringMatching(/^the OpenStack provider plugin \(resource openstack v3\.15\.2\) is not installed/)]));
     if (toolchain.missing.some((m) => m.startsWith("pulumi-language-nodejs"))) {
       expect(before.problems).toEqual(expect.arrayContaining([expect.stringMatching(/pulumi-language-nodejs is not beside the pulumi CLI.*PULUMI_PROGRAM=inline/)]));
     }
@@ -95,7 +97,7 @@ describe("the real pulumi CLI", () => {
     await pulumi(["plugin", "install", "resource", "openstack", "v3.15.2", "--file", plugin]);
     const fresh = engineHost(SLOW); // inline: no language host needed either
     const after = await fresh.check();
-    expect(after).toEqual({ cli: "pulumi 3.248.0", problems: [], cliTooOld: null });
+    expect(after).toEqual({ cli: "pulumi 3.248.0", problems: [], blocking: [], cliTooOld: null });
   });
 
   it("an older CLI is refused when the service starts, with one line", async () => {

@@ -10,7 +10,7 @@ describe("the service's doctor (GET /v1/doctor, tenantctl doctor)", () => {
   it("checks the configuration the service runs with: a missing webhook secret, pulumi CLI and admin credentials each fail with what to do", async () => {
     const config = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "doctor-")) });
     // What PulumiEngine.check answers without a CLI on PATH.
-    const noCli = { cli: null, problems: ["the pulumi CLI was not found on PATH: install it for the service's user and retry"], cliTooOld: null };
+    const noCli = { cli: null, problems: ["the pulumi CLI was not found on PATH: install it for the service's user and retry"], blocking: [], cliTooOld: null };
     const findings = await serviceDoctor(config, Promise.resolve(noCli));
     expect(findings.filter((f) => f.status === "fail").map((f) => f.check)).toEqual(["webhook secret", "pulumi", "openstack credentials"]);
     expect(findings.find((f) => f.check === "pulumi")?.message).toMatch(/not found on PATH/);
@@ -19,10 +19,10 @@ describe("the service's doctor (GET /v1/doctor, tenantctl doctor)", () => {
 
   it("names the provider plugin a CLI lacks, as the engine's check found it", async () => {
     const config = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "doctor-")) });
-    const noPlugin = { cli: "pulumi 3.248.0", problems: ["the OpenStack provider plugin (resource openstack v3.15.2) is not installed: run `pulumi plugin install resource openstack v3.15.2`"], cliTooOld: null };
+    const noPlugin = { cli: "pulumi 3.248.0", problems: ["the OpenStack provider plugin (resource openstack v3.15.2) is not installed: run `pulumi plugin install resource openstack v3.15.2`"], blocking: [], cliTooOld: null };
     const pulumi = (await serviceDoctor(config, Promise.resolve(noPlugin))).filter((f) => f.check === "pulumi");
     expect(pulumi).toEqual([{ status: "fail", check: "pulumi", message: noPlugin.problems[0] }]);
-    const fine = (await serviceDoctor(config, Promise.resolve({ cli: "pulumi 3.248.0", problems: [], cliTooOld: null }))).filter((f) => f.check === "pulumi");
+    const fine = (await serviceDoctor(config, Promise.resolve({ cli: "pulumi 3.248.0", problems: [], blocking: [], cliTooOld: null }))).filter((f) => f.check === "pulumi");
     expect(fine).toEqual([{ status: "ok", check: "pulumi", message: "pulumi 3.248.0, the OpenStack provider plugin installed" }]);
   });
 
