@@ -74,7 +74,7 @@ export function assembleWorkers(o: WorkerOptions) {
   const cloudesireStore = new CloudesireStore(o.db);
   const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, documentationUrl: o.cloudesire?.documentationUrl, passwordReset: Boolean(o.cloudesire?.serviceUrl && o.customerTokenKey), limits: o.settings.limits, paygMode: o.cloudesire?.paygMode ?? "invoice" });
   const store = new SubscriptionStore(o.db, { onOutcome: reportBack.onOperationOutcome });
-  const billingStore = new BillingStore(o.db, { onRunSaved: reportBack.onBillingRunSaved });
+  const billingStore = new BillingStore(o.db, { onRunSaved: reportBack.onBillingRunSaved, onRerateSaved: reportBack.onRerateSaved });
   const driftStore = new DriftStore(o.db);
 
   const metrics = new Metrics(

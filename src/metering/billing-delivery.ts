@@ -11,9 +11,11 @@ export interface DeliveryTarget {
 
 /**
  * POSTs a billing run to the configured billing system, retrying network errors and 5xx with backoff.
- * A 4xx is final (the receiver refused this body: retrying would not change its mind).
+ * A 4xx is final (the receiver refused this body: retrying would not change its mind). Every attempt carries
+ * the same `Idempotency-Key` (the IETF httpapi draft's header): a receiver that saw it already answers 2xx
+ * and keeps one copy, so a retry after a lost answer never bills twice.
  */
-export async function deliver(target: DeliveryTarget, payload: unknown, fetchImpl: typeof fetch = fetch): Promise<DeliveryStatus> {
+export async function deliver(target: DeliveryTarget, payload: unknown, idempotencyKey: string, fetchImpl: typeof fetch = fetch): Promise<DeliveryStatus> {
   const body = JSON.stringify(payload);
   let error = "not attempted";
   for (let attempt = 1; attempt <= target.attempts; attempt++) {
@@ -21,7 +23,7 @@ export async function deliver(target: DeliveryTarget, payload: unknown, fetchImp
     try {
       const res = await fetchImpl(target.url, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-timestamp": ts, "x-signature": signWebhook(target.secret, ts, body) },
+        headers: { "content-type": "application/json", "idempotency-key": idempotencyKey, "x-timestamp": ts, "x-signature": signWebhook(target.secret, ts, body) },
         body,
         signal: AbortSignal.timeout(30_000),
       });

@@ -145,17 +145,19 @@ describe("billing runs against the real Gnocchi", () => {
     const { rateInputs } = await import("../../src/metering/billing-run.js");
     const stored = await h.billingStore.get(runId);
     expect(stored).not.toBeNull();
-    expect(rateInputs(stored!.inputs)).toEqual(stored!.invoices);
+    expect(stored!.invoices.map((i) => i.version)).toEqual([1, 1]);
+    const issued = stored!.invoices.map(({ version: _version, ...inv }) => inv);
+    expect(rateInputs(stored!.inputs)).toEqual(issued);
     const { BillingService } = await import("../../src/metering/billing-service.js");
     const fresh = await new BillingService(h.billingStore, adminGnocchi, { prices: PRICES, meters: DEFAULT_METERS, granularitySeconds: 3600 }).compute("2026-10", PRICES);
-    expect(fresh.invoices).toEqual(stored!.invoices);
+    expect(fresh.invoices).toEqual(issued);
   });
 
   it("invoices are served as CSV", async () => {
     const res = await h.asOperator(`/v1/billing-runs/${runId}/invoices.csv`);
     expect(res.headers.get("content-type")).toContain("text/csv");
     const csv = await res.text();
-    expect(csv.split("\n")[0]).toBe("period,subscription,resource,unit,quantity,free_unit_hours,unit_price,amount,currency");
+    expect(csv.split("\n")[0]).toBe("period,subscription,resource,unit,quantity,free_unit_hours,unit_price,amount,currency,document,version");
     expect(csv).toContain(`2026-10,${P2},cores,core-hour,1010.000000,0,0.0125,12.62,EUR`);
     expect(csv).toContain(`2026-10,${P1},total,,,,,45.38,EUR`);
   });

@@ -195,6 +195,12 @@ export class CloudesireWorker {
         this.o.log.warn("cloudesire call held", fields);
         return;
       }
+      if (row.call.kind === "credit-note") {
+        const c = row.call;
+        await this.o.store.finish(row.id, "held", `a re-rating cancelled version ${c.cancelsVersion} of the ${c.period} invoice (${c.total} ${c.currency}): Cloudesire's API cannot credit an invoice, so credit it on Cloudesire, then 'tenantctl cloudesire resolve ${row.id} sent' (the new version waits behind it)`);
+        this.o.log.warn("cloudesire credit note held for an operator", fields);
+        return;
+      }
       await this.o.store.markSending(row.id);
       try {
         const outcome = await this.perform(subscriptionId, row.call);
@@ -266,6 +272,8 @@ export class CloudesireWorker {
         await c.pushInvoice(id, lines);
         return "sent";
       }
+      case "credit-note":
+        throw new CloudesireError("Cloudesire's API cannot credit an invoice: an operator credits it there", null, false, "no");
     }
   }
 }

@@ -62,7 +62,7 @@ describe("delivering a billing run to the billing URL", () => {
     });
     const srv = await listen(app);
     try {
-      const status = await deliver({ url: `${srv.url}/bills`, secret, attempts: 4, backoffMs: 1 }, { run: { id: 1 } });
+      const status = await deliver({ url: `${srv.url}/bills`, secret, attempts: 4, backoffMs: 1 }, { run: { id: 1 } }, "billing-run-1");
       expect(status).toMatchObject({ status: "delivered", attempts: 2, error: null });
       expect(JSON.parse(seen[1] as string)).toEqual({ run: { id: 1 } });
     } finally {
@@ -73,7 +73,7 @@ describe("delivering a billing run to the billing URL", () => {
   it("a 4xx is final and recorded as failed with the reason", async () => {
     const srv = await listen(new Hono().post("/bills", (c) => c.text("bad", 400)));
     try {
-      const status = await deliver({ url: `${srv.url}/bills`, secret, attempts: 4, backoffMs: 1 }, {});
+      const status = await deliver({ url: `${srv.url}/bills`, secret, attempts: 4, backoffMs: 1 }, {}, "billing-run-1");
       expect(status).toMatchObject({ status: "failed", attempts: 1, error: "the billing URL answered 400" });
     } finally {
       await srv.close();
