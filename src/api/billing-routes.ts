@@ -87,18 +87,18 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
   app.openapi(
     createRoute({
       method: "post", path: "/{id}/deliver", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
-      summary: "POST the run, signed, to BILLING_WEBHOOK_URL again",
+      summary: "POST the run, signed, to BILLING_WEBHOOK_URL again now (a dead delivery gets fresh attempts)",
       responses: {
         200: json(S.DeliveryResponse, "delivered"),
         401: problem("operator token required"),
         404: problem("no such run"),
         409: problem("BILLING_WEBHOOK_URL is not configured"),
-        502: json(S.DeliveryResponse, "every attempt failed"),
+        502: json(S.DeliveryResponse, "this attempt failed: `waiting` (retried later, with back-off) or `failed` (refused for good)"),
       },
     }),
     async (c) => {
       const { run } = await load(c.req.valid("param").id);
-      const status = await deps.billing.deliver(run.id);
+      const status = await deps.billing.redeliver(run.id);
       if (!status) throw conflict("BILLING_WEBHOOK_URL is not configured: there is nowhere to deliver");
       return status.status === "delivered" ? c.json({ run: run.id, delivery: status }, 200) : c.json({ run: run.id, delivery: status }, 502);
     },

@@ -213,9 +213,12 @@ export const RunRequest = z
   })
   .strict()
   .openapi("BillingRunRequest");
-/** The last POST of a run to BILLING_WEBHOOK_URL. */
+/** A run's delivery to BILLING_WEBHOOK_URL: waiting for its next attempt (after an error), delivered, or failed for good. */
 export const Delivery = z
-  .object({ status: z.enum(["delivered", "failed"]), attempts: z.number().int(), at: z.string(), error: z.string().nullable() })
+  .object({
+    status: z.enum(["waiting", "delivered", "failed"]), attempts: z.number().int(), at: z.string(), error: z.string().nullable(),
+    nextAt: z.string().nullable().openapi({ description: "when a waiting delivery is tried again" }),
+  })
   .openapi("Delivery");
 export const BillingRun = z
   .object({
@@ -286,7 +289,7 @@ export const EXAMPLES = {
   },
   billingRun: {
     id: 1, period: "2026-10", kind: "bill", changes: null, createdAt: "2026-11-01T00:05:00.000Z", pricesVersion: "2026-10", currency: "EUR",
-    invoiceCount: 2, total: "70.49", delivery: { status: "delivered", attempts: 1, at: "2026-11-01T00:05:01.000Z", error: null },
+    invoiceCount: 2, total: "70.49", delivery: { status: "delivered", attempts: 1, at: "2026-11-01T00:05:01.000Z", error: null, nextAt: null },
   },
   problem: { type: "about:blank", title: "subscription 43 not found", status: 404 },
 } as const;

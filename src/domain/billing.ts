@@ -153,12 +153,16 @@ export interface BillingComputation {
   invoices: Invoice[];
 }
 
-/** The outcome of POSTing a run to the billing URL, kept with the run. */
+/**
+ * Where a run's delivery to the billing URL stands, kept with the run: `waiting` for its next attempt at
+ * `nextAt` (after `error`), `delivered`, or `failed` for good (dead: an operator redelivers it).
+ */
 export const DeliveryStatus = z.object({
-  status: z.enum(["delivered", "failed"]),
+  status: z.enum(["waiting", "delivered", "failed"]),
   attempts: z.number(),
   at: z.string(),
   error: z.string().nullable(),
+  nextAt: z.string().nullable().default(null),
 });
 export type DeliveryStatus = z.infer<typeof DeliveryStatus>;
 

@@ -3,7 +3,7 @@ import type {
   BillableSubscription, BillingComputation, BillingRunRecord, CreditNote, DeliveryStatus, IssuedInvoice, IssuedState, Meters, PriceList, RerateDocuments,
 } from "../domain/billing.js";
 import { computeBilling } from "./billing-run.js";
-import { deliver, type DeliveryTarget } from "./billing-delivery.js";
+import type { BillingDeliveries } from "./billing-delivery.js";
 import type { GnocchiClient } from "./gnocchi-client.js";
 import { Decimal } from "./money.js";
 import { periodOf } from "./period.js";
@@ -16,15 +16,12 @@ export interface BillingRuns {
   save(c: BillingComputation, total: string): Promise<{ run: BillingRunRecord; created: boolean }>;
   saveRerate(c: BillingComputation, decide: (issued: IssuedState[]) => RerateDocuments & { total: string }): Promise<BillingRunRecord | null>;
   get(id: number): Promise<{ run: BillingRunRecord; invoices: IssuedInvoice[]; credits: CreditNote[] } | null>;
-  recordDelivery(id: number, status: DeliveryStatus): Promise<void>;
 }
 
 export interface BillingSettings {
   meters: Meters;
   prices: PriceList | null;
   granularitySeconds: number;
-  /** Where finished runs are POSTed, if anywhere. */
-  delivery?: DeliveryTarget | null;
 }
 
 /** Runs the billing of a closed period once; asking again returns the stored run, never a second bill. */
@@ -33,13 +30,16 @@ export class BillingService {
     private readonly runs: BillingRuns,
     private readonly gnocchi: () => GnocchiClient,
     private readonly settings: BillingSettings,
-    private readonly now: () => number = Date.now,
-    private readonly fetchImpl: typeof fetch = fetch,
+    private readonly o: {
+      /** Where finished runs are delivered (BILLING_WEBHOOK_URL): none, nowhere. */
+      deliveries?: Pick<BillingDeliveries, "attempt" | "redeliver"> | undefined;
+      now?: () => number;
+    } = {},
   ) {}
 
   async run(periodName: string): Promise<{ run: BillingRunRecord; created: boolean }> {
     const period = periodOf(periodName);
-    if (period.stopMs > this.now()) throw conflict(`period ${periodName} is not over yet: it can be billed from ${new Date(period.stopMs).toISOString()}`);
+    if (period.stopMs > (this.o.now ?? Date.now)()) throw conflict(`period ${periodName} is not over yet: it can be billed from ${new Date(period.stopMs).toISOString()}`);
     const existing = await this.runs.findByPeriod(periodName);
     if (existing) return { run: existing, created: false };
     const prices = this.pricesOrFail();
@@ -47,7 +47,8 @@ export class BillingService {
     const computation = await this.measure(periodName, prices, "not stored, the period stays unbilled (run it again once usage can be measured)");
     const saved = await this.runs.save(computation, sum(computation.invoices, prices));
     if (!saved.created) return saved;
-    await this.deliver(saved.run.id);
+    // The delivery was stored with the run: its first attempt now, the retries by the deliveries' worker.
+    await this.o.deliveries?.attempt(saved.run.id);
     return { run: await this.reread(saved.run), created: true };
   }
 
@@ -67,9 +68,7 @@ export class BillingService {
       return { ...docs, total: sum(docs.invoices, prices) };
     });
     if (!run) throw conflict(`period ${periodName} was never billed: there is nothing to re-rate`);
-    // Nothing issued (every charge unchanged): nothing to tell the billing system.
-    if (!run.changes?.some((c) => c.change !== "unchanged")) return run;
-    await this.deliver(run.id);
+    await this.o.deliveries?.attempt(run.id);
     return this.reread(run);
   }
 
@@ -91,17 +90,9 @@ export class BillingService {
     });
   }
 
-  /** Sends a stored run to the billing URL (again); the outcome is recorded with the run. */
-  async deliver(id: number): Promise<DeliveryStatus | null> {
-    const target = this.settings.delivery;
-    if (!target) return null;
-    const found = await this.runs.get(id);
-    // The run, its invoices and credit notes; the inputs stay with us (GET /v1/billing-runs/{id} shows them).
-    const payload = found ? { run: { ...found.run, delivery: undefined }, invoices: found.invoices, credits: found.credits } : null;
-    // The receiver keeps one copy per key: a retry, a redelivery or a resend after a crash is the same run.
-    const status = await deliver(target, payload, `billing-run-${id}`, this.fetchImpl);
-    await this.runs.recordDelivery(id, status);
-    return status;
+  /** Sends a stored run to the billing URL again now (an operator's redelivery); null: no billing URL, or no such run. */
+  async redeliver(id: number): Promise<DeliveryStatus | null> {
+    return (await this.o.deliveries?.redeliver(id)) ?? null;
   }
 
   /** Computes a period from Gnocchi without storing it (reproducibility checks, benchmarks). */

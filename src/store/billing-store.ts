@@ -28,6 +28,8 @@ export class BillingStore {
       /** Told of a re-rating's documents, inside the transaction that saves them. */
       onRerateSaved?: (tx: Db, period: string, docs: Pick<RerateDocuments, "credits" | "invoices">) => Promise<void>;
     } = {},
+    /** Runs are delivered to a billing URL (BILLING_WEBHOOK_URL): each run's delivery is stored with it, waiting. */
+    private readonly o: { deliver?: boolean } = {},
   ) {}
 
   /** Every subscription with its Keystone project and its whole event history (for PAYG intervals). */
@@ -54,9 +56,9 @@ export class BillingStore {
   async save(c: BillingComputation, total: string): Promise<{ run: BillingRunRecord; created: boolean }> {
     return this.db.transaction(async (tx) => {
       const inserted = await tx.query<{ id: string | number }>(
-        `INSERT INTO billing_runs (period, prices_version, currency, invoice_count, total, inputs)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (period) WHERE kind = 'bill' DO NOTHING RETURNING id`,
-        [c.inputs.period, c.inputs.prices.version, c.inputs.prices.currency, c.invoices.length, total, JSON.stringify(c.inputs)],
+        `INSERT INTO billing_runs (period, prices_version, currency, invoice_count, total, inputs, delivery_state, delivery_next_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now()) ON CONFLICT (period) WHERE kind = 'bill' DO NOTHING RETURNING id`,
+        [c.inputs.period, c.inputs.prices.version, c.inputs.prices.currency, c.invoices.length, total, JSON.stringify(c.inputs), this.o.deliver ? "waiting" : null],
       );
       const id = inserted[0]?.id;
       if (id !== undefined) {
@@ -83,9 +85,11 @@ export class BillingStore {
       const issued = rows.filter((r) => r.kind === "invoice").map((r) => ({ invoice: IssuedInvoice.parse(documentOf(r)), credited: credited.has(`${r.subscription_id}/${r.version}`) }));
       const docs = decide(issued);
       const [inserted] = await tx.query<{ id: string | number }>(
-        `INSERT INTO billing_runs (period, kind, changes, prices_version, currency, invoice_count, total, inputs)
-         VALUES ($1, 'rerate', $2, $3, $4, $5, $6, $7) RETURNING id`,
-        [period, JSON.stringify(docs.changes), c.inputs.prices.version, c.inputs.prices.currency, docs.invoices.length, docs.total, JSON.stringify(c.inputs)],
+        `INSERT INTO billing_runs (period, kind, changes, prices_version, currency, invoice_count, total, inputs, delivery_state, delivery_next_at)
+         VALUES ($1, 'rerate', $2, $3, $4, $5, $6, $7, $8, now()) RETURNING id`,
+        // Nothing issued (every charge unchanged): nothing to tell the billing system.
+        [period, JSON.stringify(docs.changes), c.inputs.prices.version, c.inputs.prices.currency, docs.invoices.length, docs.total, JSON.stringify(c.inputs),
+          this.o.deliver && docs.changes.some((ch) => ch.change !== "unchanged") ? "waiting" : null],
       );
       const id = inserted?.id as string | number;
       await this.insertDocuments(tx, id, period, "credit", docs.credits.map(({ cancelsVersion, ...d }) => ({ ...d, version: cancelsVersion })));
@@ -104,8 +108,48 @@ export class BillingStore {
     }
   }
 
-  async recordDelivery(id: number, status: DeliveryStatus): Promise<void> {
-    await this.db.query("UPDATE billing_runs SET delivery = $2 WHERE id = $1", [id, JSON.stringify(status)]);
+  /** Runs whose delivery waits and is due, the longest waiting first. */
+  async dueDeliveries(limit: number): Promise<number[]> {
+    const rows = await this.db.query<{ id: string | number }>(
+      `SELECT id FROM billing_runs WHERE delivery_state = 'waiting' AND delivery_next_at <= now() ORDER BY delivery_next_at, id LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => Number(r.id));
+  }
+
+  async deliveryOf(id: number): Promise<{ state: "waiting" | "delivered" | "dead"; attempts: number; due: boolean } | null> {
+    const [row] = await this.db.query<{ state: "waiting" | "delivered" | "dead" | null; attempts: number; due: boolean }>(
+      `SELECT delivery_state AS state, delivery_attempts AS attempts, delivery_next_at <= now() AS due FROM billing_runs WHERE id = $1`,
+      [id],
+    );
+    return row?.state ? { state: row.state, attempts: row.attempts, due: row.due } : null;
+  }
+
+  /** An attempt's outcome: waiting again after `retryInMs`, delivered, or dead (a `failed` status). */
+  async recordAttempt(id: number, status: DeliveryStatus, retryInMs: number | null): Promise<void> {
+    const state = status.status === "delivered" ? "delivered" : retryInMs === null ? "dead" : "waiting";
+    await this.db.query(
+      `UPDATE billing_runs SET delivery = $2, delivery_state = $3, delivery_attempts = $4,
+         delivery_next_at = CASE WHEN $3 = 'waiting' THEN now() + make_interval(secs => $5::float8 / 1000) ELSE NULL END
+       WHERE id = $1`,
+      [id, JSON.stringify(status), state, status.attempts, retryInMs ?? 0],
+    );
+  }
+
+  /** An operator's redelivery: waiting now, with a fresh count of attempts. False: no such run. */
+  async requeueDelivery(id: number): Promise<boolean> {
+    const rows = await this.db.query(`UPDATE billing_runs SET delivery_state = 'waiting', delivery_attempts = 0, delivery_next_at = now() WHERE id = $1 RETURNING id`, [id]);
+    return rows.length === 1;
+  }
+
+  /** Deliveries at a glance (metrics): waiting for an attempt, dead, and how long the oldest waiting one has waited. */
+  async deliveryStats(): Promise<{ waiting: number; dead: number; oldestWaitingSeconds: number }> {
+    const [row] = await this.db.query<{ waiting: string; dead: string; oldest: number | null }>(
+      `SELECT count(*) FILTER (WHERE delivery_state = 'waiting') AS waiting, count(*) FILTER (WHERE delivery_state = 'dead') AS dead,
+         EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE delivery_state = 'waiting'))::float8 AS oldest
+       FROM billing_runs WHERE delivery_state IN ('waiting', 'dead')`,
+    );
+    return { waiting: Number(row?.waiting ?? 0), dead: Number(row?.dead ?? 0), oldestWaitingSeconds: Number(row?.oldest ?? 0) };
   }
 
   /** A page of runs, newest (highest id) first, after `after` (keyset on the primary key). */

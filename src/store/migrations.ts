@@ -173,6 +173,18 @@ const MIGRATIONS: string[] = [
    ALTER TABLE invoices ALTER COLUMN period SET NOT NULL;
    ALTER TABLE invoices DROP CONSTRAINT invoices_pkey, ADD PRIMARY KEY (run_id, subscription_id, kind);
    CREATE UNIQUE INDEX invoices_versions ON invoices (period, subscription_id, kind, version);`,
+  // Fleet-wide schedules (drift sweep, rollout tick): the next run of each, claimed by one replica.
+  // Billing deliveries as durable jobs on their run: waiting (with when to try next), delivered or dead.
+  `CREATE TABLE fleet_schedules (
+     name text PRIMARY KEY,
+     due_at timestamptz NOT NULL,
+     owner text NOT NULL,
+     claimed_at timestamptz NOT NULL DEFAULT now(),
+     runs bigint NOT NULL DEFAULT 1
+   );
+   ALTER TABLE billing_runs ADD COLUMN delivery_state text, ADD COLUMN delivery_attempts integer NOT NULL DEFAULT 0,
+     ADD COLUMN delivery_next_at timestamptz;
+   CREATE INDEX billing_runs_delivery_due ON billing_runs (delivery_next_at) WHERE delivery_state = 'waiting';`,
 ];
 
 /**

@@ -6,6 +6,7 @@ import { constantGnocchi } from "../../support/gnocchi-constant.js";
 import { event } from "../../support/events.js";
 import { harness } from "../../support/harness.js";
 import { listen } from "../../support/local-server.js";
+import { until } from "../../support/cloudesire-scene.js";
 import { PRICES } from "../../support/prices.js";
 
 const SECRET = "billing-secret-0123456789abcdef";
@@ -48,22 +49,32 @@ async function billedOctober(usage: Record<string, number>) {
     const res = await h.asOperator("/v1/billing-runs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as { created: boolean; run: Run; title?: string } };
   };
+  /** A run once its delivery is over (its first attempt fails: the deliveries' worker retries it). */
+  const delivered = async (id: number) => {
+    let run: Run | undefined;
+    await until(async () => {
+      run = ((await (await h.asOperator(`/v1/billing-runs/${id}`)).json()) as { run: Run }).run;
+      return run.delivery?.status === "delivered";
+    }, `run ${id} delivered`);
+    return run as Run;
+  };
   const first = await post({ period: "2026-10" });
   expect(first.status).toBe(201);
-  return { h, receiver, post, first: first.body.run };
+  expect(first.body.run.delivery).toMatchObject({ status: "waiting", attempts: 1, error: "the billing URL answered 500" });
+  return { h, receiver, post, delivered, first: await delivered(first.body.run.id) };
 }
 
 describe("re-rating a billed month (tenantctl bill --period P --rerate)", () => {
   it("a changed charge gets a credit note of version 1 and an invoice version 2, each delivered once though the receiver failed the first attempt; the unchanged one gets nothing", async () => {
     const usage: Record<string, number> = { "project-of-sub-81": 2, "project-of-sub-82": 4 };
-    const { h, receiver, post, first } = await billedOctober(usage);
+    const { h, receiver, post, delivered, first } = await billedOctober(usage);
     expect(first).toMatchObject({ kind: "bill", invoiceCount: 2, changes: null, delivery: { status: "delivered", attempts: 2 } });
 
     // Late measures reach Gnocchi: subscription 81 used more; 82's usage is what was billed.
     usage["project-of-sub-81"] = 3;
     const rerated = await post({ period: "2026-10", rerate: true });
     expect(rerated.status).toBe(201);
-    const run = rerated.body.run;
+    const run = await delivered(rerated.body.run.id);
     const v1 = await (await h.asOperator(`/v1/billing-runs/${first.id}`)).json() as { invoices: IssuedInvoice[] };
     const old81 = v1.invoices.find((i) => i.subscriptionId === "81") as IssuedInvoice;
     const old82 = v1.invoices.find((i) => i.subscriptionId === "82") as IssuedInvoice;
