@@ -9,13 +9,9 @@ import type { Db } from "./db.js";
  * trySetCronTimeCommand). Not pg-boss schedules themselves: their cron has a minute's resolution
  * (singletonSeconds: 60), the rollout tick is a second and the drift interval any number of seconds.
  * Nothing is held between runs: a replica that dies simply stops claiming, and the next timer of another
- * takes the next run.
+ * takes the next run. The embedded database serves one process: it gets no schedule (every run is its own).
+ * These are the schedules shared through the database by the replicas of one PostgreSQL.
  */
-
-/** The embedded database serves one process: every run of a schedule is its own. */
-export const soleReplica: FleetSchedule = { claim: async () => true };
-
-/** Schedules shared through the database by the replicas of one PostgreSQL. */
 export function sharedSchedule(db: Pick<Db, "query">, owner: string): FleetSchedule {
   return {
     async claim(name, intervalMs) {
