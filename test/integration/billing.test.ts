@@ -153,6 +153,17 @@ describe("billing runs against the real Gnocchi", () => {
     expect(fresh.invoices).toEqual(issued);
   });
 
+  it("re-rating the month from the same Gnocchi measures issues nothing: every charge unchanged, nothing delivered", async () => {
+    const before = gnocchiRequests;
+    const res = await h.asOperator("/v1/billing-runs", { method: "POST", body: JSON.stringify({ period: "2026-10", rerate: true }), headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(201);
+    const { run } = (await res.json()) as { run: { kind: string; invoiceCount: number; changes: Array<{ subscriptionId: string; change: string }>; delivery: unknown } };
+    expect(gnocchiRequests - before).toBe(4); // measured again: one request per meter
+    expect(run).toMatchObject({ kind: "rerate", invoiceCount: 0, delivery: null });
+    expect(run.changes.map((c) => [c.subscriptionId, c.change]).sort()).toEqual([[P1, "unchanged"], [P2, "unchanged"]].sort());
+    expect(received).toHaveLength(1);
+  });
+
   it("invoices are served as CSV", async () => {
     const res = await h.asOperator(`/v1/billing-runs/${runId}/invoices.csv`);
     expect(res.headers.get("content-type")).toContain("text/csv");
