@@ -138,10 +138,16 @@ async function main(argv: string[]): Promise<void> {
     case "bill": {
       const period = flag(a, "period");
       if (!period) throw new UsageError("bill needs --period YYYY-MM");
-      const body = await api().json<Body<typeof S.BillingRunCreated>>("POST", "/v1/billing-runs", { period });
+      const body = await api().json<Body<typeof S.BillingRunCreated>>("POST", "/v1/billing-runs", { period, ...(has(a, "rerate") ? { rerate: true } : {}) });
       if (a.json) return print(body);
       const r = body.run;
-      say(`${body.created ? "billed" : "already billed"} ${r.period}: run ${r.id}, ${r.invoiceCount} invoices, total ${r.total} ${r.currency}`);
+      if (r.kind === "rerate") {
+        const changed = (r.changes ?? []).filter((c) => c.change !== "unchanged");
+        say(`re-rated ${r.period}: run ${r.id}, ${changed.length} charges changed, ${(r.changes ?? []).length - changed.length} unchanged (nothing issued for those)`);
+        const v = (x: { version: number; total: string } | null) => (x ? `v${x.version} ${x.total}` : "-");
+        if (changed.length > 0) table(changed.map((c) => ({ subscription: c.subscriptionId, change: c.change, before: v(c.before), after: v(c.after) })));
+      } else say(`${body.created ? "billed" : "already billed"} ${r.period}: run ${r.id}, ${r.invoiceCount} invoices, total ${r.total} ${r.currency}`);
+      if (r.delivery) say(`  delivery: ${deliveryLine(r.id, r.delivery)}`);
       say(`  invoices: tenantctl invoices ${r.id} [--csv]`);
       return;
     }
@@ -150,7 +156,11 @@ async function main(argv: string[]): Promise<void> {
       if (has(a, "csv")) return void process.stdout.write(printable(await api().text(`/v1/billing-runs/${id}/invoices.csv`)));
       const body = await api().json<Body<typeof S.BillingRunDetail>>("GET", `/v1/billing-runs/${id}`);
       if (a.json) return print(body);
-      return table(body.invoices.map((i) => ({ subscription: i.subscriptionId, total: i.total, currency: i.currency })));
+      if (body.run.delivery) say(`delivery: ${deliveryLine(body.run.id, body.run.delivery)}`);
+      return table([
+        ...body.credits.map((c) => ({ subscription: c.subscriptionId, document: "credit", version: `cancels v${c.cancelsVersion}`, total: c.total, currency: c.currency })),
+        ...body.invoices.map((i) => ({ subscription: i.subscriptionId, document: "invoice", version: `v${i.version}`, total: i.total, currency: i.currency })),
+      ]);
     }
     case "doctor": {
       // The service's own configuration, checked where it runs: not this shell's environment.
@@ -365,3 +375,10 @@ main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof ServiceError) process.exit(e.exitCode);
   process.exit(1);
 });
+
+/** Where a run's delivery stands, in one line: a dead one says how to send it again. */
+function deliveryLine(run: number, d: Body<typeof S.Delivery>): string {
+  if (d.status === "delivered") return `delivered (${d.attempts} attempts)`;
+  if (d.status === "waiting") return `waiting, next attempt at ${d.nextAt ?? "soon"} (${d.attempts} so far; last: ${d.error ?? "none"})`;
+  return `failed for good after ${d.attempts} attempts: ${d.error ?? "unknown"} (send it again: POST /v1/billing-runs/${run}/deliver)`;
+}

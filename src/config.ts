@@ -63,7 +63,7 @@ export const EnvSchema = z.object({
   GNOCCHI_AUTH_MODE: doc(z.enum(["keystone", "basic"]).default("keystone"), "`keystone` (tokens from the admin credentials, as real clouds) or `basic`"),
   GNOCCHI_BASIC_USER: doc(z.string().min(1).default("admin"), "the user of `basic` auth"),
   BILLING_GRANULARITY_SECONDS: doc(int(3600, 1), "the archive granularity read from Gnocchi"),
-  BILLING_WEBHOOK_URL: doc(z.string().url().optional(), "where finished billing runs are POSTed, signed with `BILLING_WEBHOOK_SECRET`, 5 attempts with backoff", "none"),
+  BILLING_WEBHOOK_URL: doc(z.string().url().optional(), "where finished billing runs are POSTed, signed with `BILLING_WEBHOOK_SECRET`: a durable job per run, 12 attempts over about 50 minutes (restarts included), then dead until redelivered", "none"),
   BILLING_WEBHOOK_SECRET: doc(z.string().min(16, "BILLING_WEBHOOK_SECRET must be at least 16 characters").optional(), "HMAC key of billing deliveries (`X-Signature`, as our webhooks); required with `BILLING_WEBHOOK_URL`, never the marketplace's `WEBHOOK_SECRET`", "none"),
   TENANTCTL_URL: doc(z.string().url().optional(), "(CLI only) the service the CLI talks to", "`http://127.0.0.1:$PORT`"),
   LOG_LEVEL: doc(z.enum(["debug", "info", "warn", "error"]).default("info"), "JSON logs (pino) on stderr; secrets redacted"),
@@ -302,7 +302,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       granularitySeconds: env.BILLING_GRANULARITY_SECONDS,
       gnocchiUrl: env.GNOCCHI_URL,
       delivery: env.BILLING_WEBHOOK_URL
-        ? { url: env.BILLING_WEBHOOK_URL, secret: billingSecretOf(env), attempts: 5, backoffMs: 1000 }
+        // 12 attempts, 2 s doubling up to 15 min: about 50 minutes of a receiver down, restarts included.
+        ? { url: env.BILLING_WEBHOOK_URL, secret: billingSecretOf(env), attempts: 12, backoffMs: 2000, maxBackoffMs: 15 * 60_000 }
         : null,
       gnocchiAuth: env.GNOCCHI_AUTH_MODE === "basic" ? { kind: "basic" as const, user: env.GNOCCHI_BASIC_USER } : { kind: "keystone" as const },
     },

@@ -44,7 +44,7 @@ export class Metrics {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers,
     });
-    this.billingRuns = counter("tenants_billing_runs_total", "Billing run requests, by result (created, existing, failed)", ["result"]);
+    this.billingRuns = counter("tenants_billing_runs_total", "Billing run requests, by result (created, existing, rerated, failed)", ["result"]);
     this.driftChecks = counter("tenants_drift_checks_total", "Drift checks of stacks, by result (in_sync, drifted, failed)", ["result"]);
     if (!source) return;
     // Gauges read the database at scrape time, so every replica reports the same truth.

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import type { ServerType } from "@hono/node-server";
 import { createApp } from "./api/app.js";
 import { clientAddressOf } from "./api/client-address.js";
@@ -13,6 +14,7 @@ import type { Reconciler } from "./provisioning/reconciler.js";
 import type { DriftDetector } from "./provisioning/drift.js";
 import type { BillingStore } from "./store/billing-store.js";
 import { BillingService } from "./metering/billing-service.js";
+import { sharedSchedule } from "./store/fleet-schedule.js";
 import { GnocchiClient } from "./metering/gnocchi-client.js";
 import { unavailable } from "./domain/errors.js";
 import { doctor, type Finding } from "./openstack/doctor.js";
@@ -104,13 +106,16 @@ export async function startService(
     ? withEngineCheck(provisioningReadiness({ credentialsProblem: config.openstack.problem, searchPath: config.pulumi.searchPath }), () => void engineCheck())
     : undefined;
   const readiness = overrides.readiness ?? engineReadiness?.readiness;
-  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
+  const { store, intake, driftStore, billingStore, billingDeliveries, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
     db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, cloudesire: config.cloudesire, customerTokenKey: config.customerTokenKey,
     billing: { gnocchi: () => gnocchiClientOf(config), prices: config.metering.prices, meters: config.metering.meters, granularitySeconds: config.metering.granularitySeconds },
     // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
     driftObserve: precheckCloud ? tenantPrecheck({ client: precheckCloud, settings, log }) : undefined,
     concurrency: config.reconcile.concurrency, bulkSlots: config.reconcile.bulkSlots, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
     retryBackoffMs: config.reconcile.backoffMs,
+    // Replicas on one PostgreSQL share each schedule's runs; the embedded database has one process.
+    schedule: config.databaseUrl ? sharedSchedule(db, `${hostname()}:${process.pid}`) : undefined,
+    billingDelivery: config.metering.delivery ?? undefined,
   });
 
   const missing = [...missingForProvisioning(config), ...missingForCloudesire(config.cloudesire)];
@@ -138,7 +143,7 @@ export async function startService(
     await db.close();
     throw new ConfigError(firstCheck.problems[0] ?? `the pulumi CLI v${firstCheck.cliTooOld} is too old`);
   }
-  const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering);
+  const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering, { deliveries: billingDeliveries });
   const app = createApp({
     doctor: () => serviceDoctor(config, engineCheck()),
     billing: { service: billing, store: billingStore },
@@ -190,6 +195,7 @@ export async function startService(
   rollouts.start();
   drift.start();
   cloudesire.worker?.start();
+  billingDeliveries?.start();
 
   log.info("service started", {
     url: `http://${config.host}:${port}`,
@@ -214,6 +220,7 @@ export async function startService(
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
       await cloudesire.worker?.stop();
+      await billingDeliveries?.stop();
       await drift.stop();
       await rollouts.stop();
       await reconciler.stop();

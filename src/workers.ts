@@ -8,12 +8,14 @@ import { usageSoFar } from "./metering/usage-so-far.js";
 import type { ClosingBilling } from "./marketplaces/cloudesire/closing-invoice.js";
 import { ReportBack } from "./marketplaces/cloudesire/report-back.js";
 import { CloudesireWorker } from "./marketplaces/cloudesire/worker.js";
+import { BillingDeliveries, type DeliveryTarget } from "./metering/billing-delivery.js";
 import { BillingStore } from "./store/billing-store.js";
 import { CloudesireStore } from "./store/cloudesire-store.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { DriftDetector, type DriftDetectorOptions } from "./provisioning/drift.js";
 import type { Engine } from "./provisioning/engine.js";
+import type { FleetSchedule } from "./provisioning/ports.js";
 import { programVersion } from "./provisioning/program-version.js";
 import { ProgressHub } from "./provisioning/progress.js";
 import { Reconciler } from "./provisioning/reconciler.js";
@@ -63,6 +65,10 @@ export interface WorkerOptions {
   customerTokenKey?: string | undefined;
   /** Replaces fetch for Cloudesire's API (tests). */
   cloudesireFetch?: typeof fetch;
+  /** Where billing runs are delivered (BILLING_WEBHOOK_URL), as durable jobs; none: nowhere. */
+  billingDelivery?: (DeliveryTarget & { pollMs?: number; fetchImpl?: typeof fetch }) | undefined;
+  /** Fleet-wide schedules (drift sweep, rollout tick) shared by replicas; none: this process runs every one (embedded). */
+  schedule?: FleetSchedule | undefined;
 }
 
 /**
@@ -74,7 +80,11 @@ export function assembleWorkers(o: WorkerOptions) {
   const cloudesireStore = new CloudesireStore(o.db);
   const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, documentationUrl: o.cloudesire?.documentationUrl, passwordReset: Boolean(o.cloudesire?.serviceUrl && o.customerTokenKey), limits: o.settings.limits, paygMode: o.cloudesire?.paygMode ?? "invoice" });
   const store = new SubscriptionStore(o.db, { onOutcome: reportBack.onOperationOutcome });
-  const billingStore = new BillingStore(o.db, { onRunSaved: reportBack.onBillingRunSaved });
+  const billingStore = new BillingStore(o.db, { onRunSaved: reportBack.onBillingRunSaved, onRerateSaved: reportBack.onRerateSaved }, { deliver: o.billingDelivery !== undefined });
+  const bd = o.billingDelivery;
+  const billingDeliveries = bd
+    ? new BillingDeliveries({ ledger: billingStore, target: bd, withLock: (key, fn) => o.db.tryWithLock(key, fn), log: o.log, pollMs: bd.pollMs ?? 5000, ...(bd.fetchImpl ? { fetchImpl: bd.fetchImpl } : {}) })
+    : undefined;
   const driftStore = new DriftStore(o.db);
 
   const metrics = new Metrics(
@@ -104,13 +114,14 @@ export function assembleWorkers(o: WorkerOptions) {
   const rolloutStore = new RolloutStore(o.db, { subscriptions: store, enqueueBulk: (tx, ids) => o.queue.enqueueMany(ids, { tx, lane: "bulk" }) });
   rollouts = new RolloutRunner({
     rollouts: rolloutStore, declarations: store, locks: o.db, settings: o.settings, programVersion: version, log: o.log,
-    kickReconciler: () => reconciler.kick(), ...(o.rolloutTickMs !== undefined ? { tickMs: o.rolloutTickMs } : {}),
+    kickReconciler: () => reconciler.kick(), ...(o.rolloutTickMs !== undefined ? { tickMs: o.rolloutTickMs } : {}), ...(o.schedule ? { schedule: o.schedule } : {}),
   });
   rolloutGauges(metrics, rolloutStore, rollouts);
   cloudesireGauges(metrics, cloudesireStore);
+  deliveryGauges(metrics, billingStore);
   drift = new DriftDetector({
     store, drift: driftStore, engine: o.engine, log: o.log, metrics, intervalSeconds: o.driftIntervalSeconds, busy: (id) => reconciler.busy(id),
-    ...(o.driftObserve ? { observe: o.driftObserve, concurrency: 4 } : {}),
+    ...(o.driftObserve ? { observe: o.driftObserve, concurrency: 4 } : {}), ...(o.schedule ? { schedule: o.schedule } : {}),
   });
   const cd = o.cloudesire;
   const product = { items: cd?.items ?? { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" }, paygPlans: cd?.paygPlans ?? [], productIds: cd?.productIds ?? [], limits: o.settings.limits };
@@ -144,7 +155,26 @@ export function assembleWorkers(o: WorkerOptions) {
       }
     : undefined;
   const cloudesire = { store: cloudesireStore, reportBack, worker: cloudesireWorker, product, meteredUsage, kick: () => cloudesireWorker?.kick() };
-  return { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore };
+  return { store, intake, driftStore, billingStore, billingDeliveries, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore };
+}
+
+/** Billing deliveries, read at scrape time: waiting for an attempt, dead (an operator redelivers), the oldest waiting one's age. */
+function deliveryGauges(metrics: Metrics, store: BillingStore): void {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: "tenants_billing_deliveries", help: "Billing runs whose delivery to BILLING_WEBHOOK_URL is not done, by state: waiting (for an attempt), dead (attempts exhausted or refused)", labelNames: ["state"], registers,
+    async collect() {
+      const s = await store.deliveryStats();
+      this.set({ state: "waiting" }, s.waiting);
+      this.set({ state: "dead" }, s.dead);
+    },
+  });
+  new Gauge({
+    name: "tenants_billing_delivery_oldest_waiting_seconds", help: "Age of the oldest billing run still waiting to be delivered (0: none)", registers,
+    async collect() {
+      this.set((await store.deliveryStats()).oldestWaitingSeconds);
+    },
+  });
 }
 
 /** The outbox of calls back to Cloudesire, read at scrape time: what waits, what needs an operator, and for how long. */

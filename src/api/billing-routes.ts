@@ -22,20 +22,28 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
   app.openapi(
     createRoute({
       method: "post", path: "/", tags: TAGS, security: OPERATOR, middleware,
-      summary: "Bill a closed month (once: running it again returns the same run)",
+      summary: "Bill a closed month (once: running it again returns the same run), or re-rate a billed one",
+      description: "With `rerate: true` the month is measured and rated again: each subscription whose charge differs gets a credit note of its invoice in force and the next version of it; an unchanged charge gets nothing (the run's `changes` say which).",
       request: { body: { required: true, content: { "application/json": { schema: S.RunRequest, example: { period: "2026-10" } } } } },
       responses: {
-        201: json(S.BillingRunCreated, "billed now", { created: true, run: S.EXAMPLES.billingRun }),
+        201: json(S.BillingRunCreated, "billed (or re-rated) now", { created: true, run: S.EXAMPLES.billingRun }),
         200: json(S.BillingRunCreated, "already billed: the stored run"),
         401: problem("operator token required"),
-        409: problem("the period is not over yet"),
-        422: problem("body must be {\"period\": \"YYYY-MM\"}"),
-        503: problem("billing is not configured (PRICES_FILE, GNOCCHI_URL, credentials)"),
+        409: problem("the period is not over yet; or, to re-rate, it was never billed"),
+        422: problem("body must be {\"period\": \"YYYY-MM\"} (and \"rerate\": true to re-rate)"),
+        502: problem("Gnocchi refused the measures: nothing stored"),
+        503: problem("billing is not configured (PRICES_FILE, GNOCCHI_URL, credentials), or Gnocchi cannot be reached: nothing stored"),
       },
     }),
     async (c) => {
+      const body = c.req.valid("json");
       try {
-        const { run, created } = await deps.billing.run(c.req.valid("json").period);
+        if (body.rerate) {
+          const run = await deps.billing.rerate(body.period);
+          deps.metrics?.billingRuns.inc({ result: "rerated" });
+          return c.json({ created: true, run: billingRunView(run) }, 201);
+        }
+        const { run, created } = await deps.billing.run(body.period);
         deps.metrics?.billingRuns.inc({ result: created ? "created" : "existing" });
         return created ? c.json({ created, run: billingRunView(run) }, 201) : c.json({ created, run: billingRunView(run) }, 200);
       } catch (e) {
@@ -67,30 +75,30 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
   app.openapi(
     createRoute({
       method: "get", path: "/{id}", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
-      summary: "A run with its invoices and the inputs that reproduce it",
+      summary: "A run with its invoices (versioned), a re-rating's credit notes, and the inputs that reproduce it",
       responses: { 200: json(S.BillingRunDetail, "the run"), 401: problem("operator token required"), 404: problem("no such run") },
     }),
     async (c) => {
-      const { run, inputs, invoices } = await load(c.req.valid("param").id);
-      return c.json({ run: billingRunView(run), invoices, inputs }, 200);
+      const { run, inputs, invoices, credits } = await load(c.req.valid("param").id);
+      return c.json({ run: billingRunView(run), invoices, credits, inputs }, 200);
     },
   );
 
   app.openapi(
     createRoute({
       method: "post", path: "/{id}/deliver", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
-      summary: "POST the run, signed, to BILLING_WEBHOOK_URL again",
+      summary: "POST the run, signed, to BILLING_WEBHOOK_URL again now (a dead delivery gets fresh attempts)",
       responses: {
         200: json(S.DeliveryResponse, "delivered"),
         401: problem("operator token required"),
         404: problem("no such run"),
         409: problem("BILLING_WEBHOOK_URL is not configured"),
-        502: json(S.DeliveryResponse, "every attempt failed"),
+        502: json(S.DeliveryResponse, "this attempt failed: `waiting` (retried later, with back-off) or `failed` (refused for good)"),
       },
     }),
     async (c) => {
       const { run } = await load(c.req.valid("param").id);
-      const status = await deps.billing.deliver(run.id);
+      const status = await deps.billing.redeliver(run.id);
       if (!status) throw conflict("BILLING_WEBHOOK_URL is not configured: there is nowhere to deliver");
       return status.status === "delivered" ? c.json({ run: run.id, delivery: status }, 200) : c.json({ run: run.id, delivery: status }, 502);
     },
@@ -99,12 +107,12 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
   app.openapi(
     createRoute({
       method: "get", path: "/{id}/invoices.csv", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
-      summary: "The run's invoice lines as CSV",
-      responses: { 200: { description: "one row per invoice line", content: { "text/csv": { schema: z.string() } } }, 401: problem("operator token required"), 404: problem("no such run") },
+      summary: "The run's invoice and credit-note lines as CSV",
+      responses: { 200: { description: "one row per line of each document (an invoice with its version, or a credit note with the version it cancels)", content: { "text/csv": { schema: z.string() } } }, 401: problem("operator token required"), 404: problem("no such run") },
     }),
     async (c) => {
-      const { run, invoices } = await load(c.req.valid("param").id);
-      return c.body(invoicesCsv(run.period, invoices), 200, {
+      const { run, invoices, credits } = await load(c.req.valid("param").id);
+      return c.body(invoicesCsv(run.period, invoices, credits), 200, {
         "content-type": "text/csv; charset=utf-8",
         "content-disposition": `attachment; filename="invoices-${run.period}.csv"`,
       });

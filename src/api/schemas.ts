@@ -6,7 +6,7 @@
  * validates every one.
  */
 import { z } from "@hono/zod-openapi";
-import { BillingInputs, Invoice } from "../domain/billing.js";
+import { BillingInputs, CreditNote, IssuedInvoice, RerateChange } from "../domain/billing.js";
 import { OutboxLane, Reported } from "../domain/cloudesire-report.js";
 import { DriftState } from "../domain/drift.js";
 import { Customer, EventType, MarketplaceEvent } from "../domain/event.js";
@@ -205,15 +205,27 @@ export const DeadLetter = z
   .openapi("DeadLetter");
 export const DeadLetterList = z.object({ deadLetters: z.array(DeadLetter), nextCursor: NextCursor });
 
-export const RunRequest = z.object({ period: PeriodName }).strict().openapi("BillingRunRequest");
-/** The last POST of a run to BILLING_WEBHOOK_URL. */
+export const RunRequest = z
+  .object({
+    period: PeriodName,
+    /** Re-rate a billed period: credit what changed and issue the next invoice versions (CloudKitty's reprocessing). */
+    rerate: z.boolean().optional().openapi({ description: "re-rate a period already billed: credit notes and new invoice versions for the charges that changed, nothing for the others" }),
+  })
+  .strict()
+  .openapi("BillingRunRequest");
+/** A run's delivery to BILLING_WEBHOOK_URL: waiting for its next attempt (after an error), delivered, or failed for good. */
 export const Delivery = z
-  .object({ status: z.enum(["delivered", "failed"]), attempts: z.number().int(), at: z.string(), error: z.string().nullable() })
+  .object({
+    status: z.enum(["waiting", "delivered", "failed"]), attempts: z.number().int(), at: z.string(), error: z.string().nullable(),
+    nextAt: z.string().nullable().openapi({ description: "when a waiting delivery is tried again" }),
+  })
   .openapi("Delivery");
 export const BillingRun = z
   .object({
     id: z.number().int(),
     period: z.string(),
+    kind: z.enum(["bill", "rerate"]).openapi({ description: "`bill`: the period's first run (invoices version 1); `rerate`: a re-rating of it" }),
+    changes: z.array(documented(RerateChange).openapi("RerateChange")).nullable().openapi({ description: "a re-rating's outcome per subscription (null for a bill)" }),
     createdAt: z.string(),
     pricesVersion: z.string(),
     currency: z.string(),
@@ -225,7 +237,13 @@ export const BillingRun = z
 export const BillingRunCreated = z.object({ created: z.boolean(), run: BillingRun });
 export const BillingRunList = z.object({ runs: z.array(BillingRun), nextCursor: NextCursor });
 /** The invoices and the inputs are billing's own documents (domain/billing.ts): the same as posted to the billing URL. */
-export const BillingRunDetail = z.object({ run: BillingRun, invoices: z.array(documented(Invoice).openapi("Invoice")), inputs: documented(BillingInputs).openapi("BillingInputs") });
+export const BillingRunDetail = z.object({
+  run: BillingRun,
+  invoices: z.array(documented(IssuedInvoice).openapi("Invoice")),
+  /** A re-rating's credit notes, each cancelling one invoice version of the period (none for a bill). */
+  credits: z.array(documented(CreditNote).openapi("CreditNote")),
+  inputs: documented(BillingInputs).openapi("BillingInputs"),
+});
 export const BillingRunParams = z.object({ id: z.coerce.number().int().positive().openapi({ param: { name: "id", in: "path" }, example: 1 }) });
 export const DeliveryResponse = z.object({ run: z.number(), delivery: Delivery });
 
@@ -270,8 +288,8 @@ export const EXAMPLES = {
     acceptedAt: null, error: null,
   },
   billingRun: {
-    id: 1, period: "2026-10", createdAt: "2026-11-01T00:05:00.000Z", pricesVersion: "2026-10", currency: "EUR",
-    invoiceCount: 2, total: "70.49", delivery: { status: "delivered", attempts: 1, at: "2026-11-01T00:05:01.000Z", error: null },
+    id: 1, period: "2026-10", kind: "bill", changes: null, createdAt: "2026-11-01T00:05:00.000Z", pricesVersion: "2026-10", currency: "EUR",
+    invoiceCount: 2, total: "70.49", delivery: { status: "delivered", attempts: 1, at: "2026-11-01T00:05:01.000Z", error: null, nextAt: null },
   },
   problem: { type: "about:blank", title: "subscription 43 not found", status: 404 },
 } as const;

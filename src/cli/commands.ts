@@ -40,10 +40,13 @@ export const COMMANDS: CommandSpec[] = [
   ...ROLLOUT_COMMANDS,
   { name: "render", args: "<subscription.json|->", positionals: { min: 1, max: 1 }, summary: "what the program declares for a subscription (offline, no credentials)" },
   {
-    name: "bill", summary: "run the billing of a closed month (once; again returns the same run)",
-    options: { period: { value: "YYYY-MM", check: (v) => (/^\d{4}-(0[1-9]|1[0-2])$/.test(v) ? null : "a month as YYYY-MM is expected"), help: "the month to bill (required)" } },
+    name: "bill", summary: "run the billing of a closed month (once; again returns the same run), or re-rate a billed one",
+    options: {
+      period: { value: "YYYY-MM", check: (v) => (/^\d{4}-(0[1-9]|1[0-2])$/.test(v) ? null : "a month as YYYY-MM is expected"), help: "the month to bill (required)" },
+      rerate: { help: "measure and rate a billed month again: a credit note and a new invoice version for each charge that changed, nothing for the others" },
+    },
   },
-  { name: "invoices", args: "<run-id>", positionals: { min: 1, max: 1 }, summary: "the invoices of a billing run", options: { csv: { help: "as CSV, as the service exports it" } } },
+  { name: "invoices", args: "<run-id>", positionals: { min: 1, max: 1 }, summary: "the invoices (with their versions) and credit notes of a billing run", options: { csv: { help: "as CSV, as the service exports it" } } },
   { name: "doctor", summary: "ask the running service to check its configuration: admin credentials, member role, catalog, pulumi CLI, Cloudesire" },
   { name: "cloudesire doctor", summary: "check Cloudesire selling from this shell's environment: notification secret, API reachable, token accepted" },
   { name: "cloudesire sync", ...ID, summary: "read a Cloudesire subscription again now, and converge on it" },

@@ -77,6 +77,50 @@ export const Invoice = z.object({
 });
 export type Invoice = z.infer<typeof Invoice>;
 
+/**
+ * An invoice as issued: a period's first run issues version 1 of each subscription's invoice; a re-rating
+ * that changes a charge credits the current version and issues the next one (2, 3…).
+ */
+export const IssuedInvoice = Invoice.extend({ version: z.number().int().positive() });
+export type IssuedInvoice = z.infer<typeof IssuedInvoice>;
+
+/**
+ * A credit note: cancels, in full, version `cancelsVersion` of the subscription's invoice of the period.
+ * Its lines and total are those of the invoice it cancels, positive (what is credited), never a negative
+ * amount: a spreadsheet would read a leading `-` as a formula (the CSV neutralises it) and Cloudesire's
+ * invoice lines take non-negative prices only.
+ */
+export const CreditNote = Invoice.extend({ cancelsVersion: z.number().int().positive() });
+export type CreditNote = z.infer<typeof CreditNote>;
+
+/** What a re-rating did to one subscription's charge of the period. */
+export const RerateChange = z.object({
+  subscriptionId: z.string(),
+  /**
+   * `reissued`: the current invoice credited, a new version issued; `credited`: credited, nothing left to
+   * charge; `invoiced`: charged for the first time; `unchanged`: the same charge, no document issued.
+   */
+  change: z.enum(["reissued", "credited", "invoiced", "unchanged"]),
+  /** The invoice in force before (version, total); null: none. */
+  before: z.object({ version: z.number().int(), total: z.string() }).nullable(),
+  /** The invoice in force after; null: none. */
+  after: z.object({ version: z.number().int(), total: z.string() }).nullable(),
+});
+export type RerateChange = z.infer<typeof RerateChange>;
+
+/** One invoice already issued for a period, and whether a credit note has cancelled it. */
+export interface IssuedState {
+  invoice: IssuedInvoice;
+  credited: boolean;
+}
+
+/** The documents a re-rating issues, and what it did to each subscription (the run's summary). */
+export interface RerateDocuments {
+  credits: CreditNote[];
+  invoices: IssuedInvoice[];
+  changes: RerateChange[];
+}
+
 /** What a billing run read and decided, stored with it so that it can be re-read and re-rated. */
 export const BillingInputs = z.object({
   period: z.string(),
@@ -109,19 +153,26 @@ export interface BillingComputation {
   invoices: Invoice[];
 }
 
-/** The outcome of POSTing a run to the billing URL, kept with the run. */
+/**
+ * Where a run's delivery to the billing URL stands, kept with the run: `waiting` for its next attempt at
+ * `nextAt` (after `error`), `delivered`, or `failed` for good (dead: an operator redelivers it).
+ */
 export const DeliveryStatus = z.object({
-  status: z.enum(["delivered", "failed"]),
+  status: z.enum(["waiting", "delivered", "failed"]),
   attempts: z.number(),
   at: z.string(),
   error: z.string().nullable(),
+  nextAt: z.string().nullable().default(null),
 });
 export type DeliveryStatus = z.infer<typeof DeliveryStatus>;
 
-/** A stored billing run: one per period. */
+/** A stored billing run: one `bill` per period, then any number of `rerate` runs of it. */
 export const BillingRunRecord = z.object({
   id: z.coerce.number(),
   period: z.string(),
+  kind: z.enum(["bill", "rerate"]),
+  /** A re-rating's outcome per subscription (null for a `bill`). */
+  changes: z.array(RerateChange).nullable(),
   createdAt: z.string(),
   pricesVersion: z.string(),
   currency: z.string(),

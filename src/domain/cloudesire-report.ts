@@ -38,6 +38,13 @@ export const OutboxCall = z.discriminatedUnion("kind", [
   /** Cloudesire invoice lines (marketplaces/cloudesire/contract.ts InvoiceLine), validated when sent. */
   z.object({ kind: z.literal("invoice"), period: z.string(), lines: z.array(z.unknown()) }),
   /**
+   * A re-rating cancelled version `cancelsVersion` of the period's invoice. Cloudesire's vendor API creates
+   * invoices only, with non-negative prices (VendorOrderLineDTO): it has no call to credit one, so this
+   * call is always held for an operator, who credits it on Cloudesire and marks it sent; the new version,
+   * queued behind it in the same lane, goes only then (never a second charge before the credit).
+   */
+  z.object({ kind: z.literal("credit-note"), period: z.string(), cancelsVersion: z.number().int(), total: z.string(), currency: z.string() }),
+  /**
    * A cancelled PAYG subscription's usage not yet invoiced, up to `until` (its cancellation), computed
    * when sent (Gnocchi is read then, not in the transaction that queues it) and pushed before UNDEPLOYED:
    * Cloudesire takes custom invoices for active subscriptions only (docs/billing.md).

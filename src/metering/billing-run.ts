@@ -1,4 +1,4 @@
-import { BilledResource, type BillableSubscription, type BillingComputation, type BillingInputs, type Invoice, type Meters, type PriceList } from "../domain/billing.js";
+import { BilledResource, type BillableSubscription, type BillingComputation, type BillingInputs, type CreditNote, type Invoice, type Meters, type PriceList } from "../domain/billing.js";
 import type { GnocchiClient } from "./gnocchi-client.js";
 import { Decimal } from "./money.js";
 import { paygIntervals } from "./payg-intervals.js";
@@ -63,12 +63,20 @@ export function rateInputs(inputs: BillingInputs): Invoice[] {
   });
 }
 
-/** Invoices as CSV: one row per line, plus a total row per subscription. */
-export function invoicesCsv(period: string, invoices: Invoice[]): string {
-  const rows = [["period", "subscription", "resource", "unit", "quantity", "free_unit_hours", "unit_price", "amount", "currency"]];
-  for (const inv of invoices) {
-    for (const l of inv.lines) rows.push([period, inv.subscriptionId, l.resource, l.unit, l.quantity, l.freeUnitHours, l.unitPrice, l.amount, inv.currency]);
-    rows.push([period, inv.subscriptionId, "total", "", "", "", "", inv.total, inv.currency]);
+/**
+ * A run's documents as CSV: one row per line, plus a total row per document. `document` says an invoice
+ * (its `version`) or a credit note (`version`: the invoice version it cancels); amounts are positive.
+ */
+export function invoicesCsv(period: string, invoices: ReadonlyArray<Invoice & { version?: number }>, credits: readonly CreditNote[] = []): string {
+  const rows = [["period", "subscription", "resource", "unit", "quantity", "free_unit_hours", "unit_price", "amount", "currency", "document", "version"]];
+  const docs = [
+    ...credits.map((c) => ({ doc: c, document: "credit", version: c.cancelsVersion })),
+    ...invoices.map((i) => ({ doc: i, document: "invoice", version: i.version ?? 1 })),
+  ];
+  for (const { doc, document, version } of docs) {
+    const tail = [doc.currency, document, String(version)];
+    for (const l of doc.lines) rows.push([period, doc.subscriptionId, l.resource, l.unit, l.quantity, l.freeUnitHours, l.unitPrice, l.amount, ...tail]);
+    rows.push([period, doc.subscriptionId, "total", "", "", "", "", doc.total, ...tail]);
   }
   return `${rows.map((r) => r.map(csvCell).join(",")).join("\n")}\n`;
 }

@@ -1,26 +1,27 @@
 import { AppError, conflict, unavailable } from "../domain/errors.js";
-import type { BillableSubscription, BillingComputation, BillingRunRecord, DeliveryStatus, Invoice, Meters, PriceList } from "../domain/billing.js";
+import type {
+  BillableSubscription, BillingComputation, BillingRunRecord, CreditNote, DeliveryStatus, IssuedInvoice, IssuedState, Meters, PriceList, RerateDocuments,
+} from "../domain/billing.js";
 import { computeBilling } from "./billing-run.js";
-import { deliver, type DeliveryTarget } from "./billing-delivery.js";
+import type { BillingDeliveries } from "./billing-delivery.js";
 import type { GnocchiClient } from "./gnocchi-client.js";
 import { Decimal } from "./money.js";
 import { periodOf } from "./period.js";
+import { rerateDocuments } from "./rerate.js";
 
 /** Where billing runs are kept (store/billing-store.ts); handed in, so metering imports no database. */
 export interface BillingRuns {
   billableSubscriptions(): Promise<BillableSubscription[]>;
   findByPeriod(period: string): Promise<BillingRunRecord | null>;
   save(c: BillingComputation, total: string): Promise<{ run: BillingRunRecord; created: boolean }>;
-  get(id: number): Promise<{ run: BillingRunRecord; invoices: Invoice[] } | null>;
-  recordDelivery(id: number, status: DeliveryStatus): Promise<void>;
+  saveRerate(c: BillingComputation, decide: (issued: IssuedState[]) => RerateDocuments & { total: string }): Promise<BillingRunRecord | null>;
+  get(id: number): Promise<{ run: BillingRunRecord; invoices: IssuedInvoice[]; credits: CreditNote[] } | null>;
 }
 
 export interface BillingSettings {
   meters: Meters;
   prices: PriceList | null;
   granularitySeconds: number;
-  /** Where finished runs are POSTed, if anywhere. */
-  delivery?: DeliveryTarget | null;
 }
 
 /** Runs the billing of a closed period once; asking again returns the stored run, never a second bill. */
@@ -29,38 +30,69 @@ export class BillingService {
     private readonly runs: BillingRuns,
     private readonly gnocchi: () => GnocchiClient,
     private readonly settings: BillingSettings,
-    private readonly now: () => number = Date.now,
-    private readonly fetchImpl: typeof fetch = fetch,
+    private readonly o: {
+      /** Where finished runs are delivered (BILLING_WEBHOOK_URL): none, nowhere. */
+      deliveries?: Pick<BillingDeliveries, "attempt" | "redeliver"> | undefined;
+      now?: () => number;
+    } = {},
   ) {}
 
   async run(periodName: string): Promise<{ run: BillingRunRecord; created: boolean }> {
     const period = periodOf(periodName);
-    if (period.stopMs > this.now()) throw conflict(`period ${periodName} is not over yet: it can be billed from ${new Date(period.stopMs).toISOString()}`);
+    if (period.stopMs > (this.o.now ?? Date.now)()) throw conflict(`period ${periodName} is not over yet: it can be billed from ${new Date(period.stopMs).toISOString()}`);
     const existing = await this.runs.findByPeriod(periodName);
     if (existing) return { run: existing, created: false };
-    const prices = this.settings.prices;
-    if (!prices) throw unavailable("PRICES_FILE is not configured: billing runs need a price list");
+    const prices = this.pricesOrFail();
     // Nothing is stored when usage cannot be measured: the period stays unbilled, to be run again.
-    const computation = await this.compute(periodName, prices).catch((e: unknown) => {
-      if (!(e instanceof AppError)) throw e;
-      throw new AppError(e.kind, `billing of ${periodName} not stored, the period stays unbilled (run it again once usage can be measured): ${e.message}`, e.detail);
-    });
-    const total = computation.invoices.reduce((s, i) => s.plus(i.total), new Decimal(0)).toFixed(prices.decimals);
-    const saved = await this.runs.save(computation, total);
-    if (saved.created) await this.deliver(saved.run.id);
-    return saved;
+    const computation = await this.measure(periodName, prices, "not stored, the period stays unbilled (run it again once usage can be measured)");
+    const saved = await this.runs.save(computation, sum(computation.invoices, prices));
+    if (!saved.created) return saved;
+    // The delivery was stored with the run: its first attempt now, the retries by the deliveries' worker.
+    await this.o.deliveries?.attempt(saved.run.id);
+    return { run: await this.reread(saved.run), created: true };
   }
 
-  /** Sends a stored run to the billing URL (again); the outcome is recorded with the run. */
-  async deliver(id: number): Promise<DeliveryStatus | null> {
-    const target = this.settings.delivery;
-    if (!target) return null;
-    const found = await this.runs.get(id);
-    // The run and its invoices; the inputs stay with us (GET /v1/billing-runs/{id} shows them).
-    const payload = found ? { run: { ...found.run, delivery: undefined }, invoices: found.invoices } : null;
-    const status = await deliver(target, payload, this.fetchImpl);
-    await this.runs.recordDelivery(id, status);
-    return status;
+  /**
+   * Re-rates a billed period (CloudKitty's reprocessing): measures it again, rates it with today's price
+   * list, and for each subscription whose charge differs issues a credit note of the invoice in force and
+   * the next version of it; an unchanged charge gets nothing. A period never billed is refused: it is
+   * billed with `run`, so that a re-rating is never anyone's first bill.
+   */
+  async rerate(periodName: string): Promise<BillingRunRecord> {
+    periodOf(periodName);
+    if (!(await this.runs.findByPeriod(periodName))) throw conflict(`period ${periodName} was never billed: there is nothing to re-rate (bill it first: tenantctl bill --period ${periodName})`);
+    const prices = this.pricesOrFail();
+    const computation = await this.measure(periodName, prices, "not re-rated, its invoices stand as they were");
+    const run = await this.runs.saveRerate(computation, (issued) => {
+      const docs = rerateDocuments(issued, computation.invoices);
+      return { ...docs, total: sum(docs.invoices, prices) };
+    });
+    if (!run) throw conflict(`period ${periodName} was never billed: there is nothing to re-rate`);
+    await this.o.deliveries?.attempt(run.id);
+    return this.reread(run);
+  }
+
+  /** The run as stored now (with its delivery's outcome). */
+  private async reread(run: BillingRunRecord): Promise<BillingRunRecord> {
+    return (await this.runs.get(run.id))?.run ?? run;
+  }
+
+  private pricesOrFail(): PriceList {
+    if (!this.settings.prices) throw unavailable("PRICES_FILE is not configured: billing runs need a price list");
+    return this.settings.prices;
+  }
+
+  /** Measures and rates a period; a failure to measure says what was not done (nothing is stored). */
+  private measure(periodName: string, prices: PriceList, notDone: string): Promise<BillingComputation> {
+    return this.compute(periodName, prices).catch((e: unknown) => {
+      if (!(e instanceof AppError)) throw e;
+      throw new AppError(e.kind, `billing of ${periodName} ${notDone}: ${e.message}`, e.detail);
+    });
+  }
+
+  /** Sends a stored run to the billing URL again now (an operator's redelivery); null: no billing URL, or no such run. */
+  async redeliver(id: number): Promise<DeliveryStatus | null> {
+    return (await this.o.deliveries?.redeliver(id)) ?? null;
   }
 
   /** Computes a period from Gnocchi without storing it (reproducibility checks, benchmarks). */
@@ -74,4 +106,9 @@ export class BillingService {
       granularitySeconds: this.settings.granularitySeconds,
     });
   }
+}
+
+/** The total of some invoices, at the price list's decimals. */
+function sum(invoices: readonly { total: string }[], prices: PriceList): string {
+  return invoices.reduce((s, i) => s.plus(i.total), new Decimal(0)).toFixed(prices.decimals);
 }

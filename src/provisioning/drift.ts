@@ -4,7 +4,7 @@ import type { Metrics } from "../metrics.js";
 import type { DriftRecord } from "../domain/drift.js";
 import type { SubscriptionRecord } from "../domain/lifecycle.js";
 import type { Engine } from "./engine.js";
-import type { DriftFindings, SubscriptionLedger } from "./ports.js";
+import type { DriftFindings, FleetSchedule, SubscriptionLedger } from "./ports.js";
 import { limiter, paced, type SweepPace } from "./sweep-pace.js";
 
 export interface DriftDetectorOptions {
@@ -21,6 +21,8 @@ export interface DriftDetectorOptions {
   observe?: (sub: SubscriptionRecord, declared: unknown) => Promise<"in_sync" | "differs" | "unknown">;
   /** Checks at once in a sweep (refresh previews stay one at a time); a scheduled sweep spreads them over the interval. */
   concurrency?: number;
+  /** Who sweeps each interval when several replicas run (one of them); none: this process, always. */
+  schedule?: FleetSchedule;
 }
 
 /** Subscriptions read per page when a sweep lists the ready ones. */
@@ -46,7 +48,7 @@ export class DriftDetector {
 
   start(): void {
     if (this.o.intervalSeconds <= 0) return;
-    this.timer = setInterval(() => void this.sweep({ spreadMs: this.o.intervalSeconds * 1000 * SPREAD_OF_INTERVAL }), this.o.intervalSeconds * 1000);
+    this.timer = setInterval(() => void this.scheduledSweep(), this.o.intervalSeconds * 1000);
     this.timer.unref();
   }
 
@@ -54,6 +56,21 @@ export class DriftDetector {
     if (this.timer) clearInterval(this.timer);
     this.stopping.abort();
     await this.sweeping;
+  }
+
+  /**
+   * The schedule's sweep, run by the one replica that claims this interval's run (null: another replica
+   * has it). A fleet of N replicas sweeps once per interval, not N times.
+   */
+  async scheduledSweep(): Promise<DriftCheckResult[] | null> {
+    const intervalMs = this.o.intervalSeconds * 1000;
+    try {
+      if (this.o.schedule && !(await this.o.schedule.claim("drift-sweep", intervalMs))) return null;
+    } catch (e) {
+      this.o.log.warn("drift sweep not claimed: the database did not answer", { error: e instanceof Error ? e.message : String(e) });
+      return null;
+    }
+    return this.sweep({ spreadMs: intervalMs * SPREAD_OF_INTERVAL });
   }
 
   /** Checks every ready subscription, `concurrency` at a time, their starts spread over `spreadMs` (on demand: 0). */

@@ -44,6 +44,14 @@ export interface SubscriptionLocks {
   tryWithLock<T>(key: string, fn: () => Promise<T>): Promise<{ acquired: true; value: T } | { acquired: false }>;
 }
 
+/**
+ * Fleet-wide schedules (store/fleet-schedule.ts): of the replicas whose timers fire, the one that claims a
+ * schedule's run due now runs it; the next run is then due an interval later.
+ */
+export interface FleetSchedule {
+  claim(name: string, intervalMs: number): Promise<boolean>;
+}
+
 /** An operation that began; `interrupted`: the previous one never finished (its process died). */
 export interface BegunOperation {
   id: number;

@@ -5,7 +5,7 @@ import {
 } from "../domain/rollout.js";
 import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
 import type { Logger } from "../log.js";
-import type { DeclarationSource, RolloutLedger, SubscriptionLocks, WaveCount } from "./ports.js";
+import type { DeclarationSource, FleetSchedule, RolloutLedger, SubscriptionLocks, WaveCount } from "./ports.js";
 
 export interface RolloutRunnerOptions {
   rollouts: RolloutLedger;
@@ -19,6 +19,8 @@ export interface RolloutRunnerOptions {
   kickReconciler: () => void;
   /** How often running rollouts are looked at (besides the kick when an operation ends). */
   tickMs?: number;
+  /** Who takes each scheduled tick when several replicas run (one of them); none: this process, always. */
+  schedule?: FleetSchedule;
   now?: () => number;
 }
 
@@ -70,9 +72,24 @@ export class RolloutRunner {
 
   start(): void {
     this.stopped = false;
-    this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? 1000);
+    this.timer = setInterval(() => void this.scheduledTick(), this.o.tickMs ?? 1000);
     this.timer.unref();
     void this.tick();
+  }
+
+  /**
+   * The timer's tick, taken by the one replica that claims this interval's (false: another replica has
+   * it). Kicks (an operation of this replica ended) still tick at once: they follow that operation.
+   */
+  async scheduledTick(): Promise<boolean> {
+    try {
+      if (this.o.schedule && !(await this.o.schedule.claim("rollout-tick", this.o.tickMs ?? 1000))) return false;
+    } catch (e) {
+      this.o.log.warn("rollout tick not claimed: the database did not answer", { error: e instanceof Error ? e.message : String(e) });
+      return false;
+    }
+    await this.tick();
+    return true;
   }
 
   async stop(): Promise<void> {

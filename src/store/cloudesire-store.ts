@@ -151,10 +151,10 @@ export class CloudesireStore {
     );
   }
 
-  /** The periods whose invoice a billing run queued for subscription `id` (its dedupe keys `invoice:<period>`). */
+  /** The periods whose invoice a billing run queued for subscription `id` (its dedupe keys `invoice:<period>`, a re-rating's `invoice:<period>:v<n>`). */
   async invoicedPeriods(id: string): Promise<string[]> {
     const rows = await this.db.query<{ key: string }>(`SELECT dedupe_key AS key FROM cloudesire_outbox WHERE subscription_id = $1 AND dedupe_key LIKE 'invoice:%'`, [id]);
-    return rows.map((r) => r.key.slice("invoice:".length));
+    return [...new Set(rows.map((r) => r.key.slice("invoice:".length).split(":")[0] as string))];
   }
 
   /** The outbox at a glance (metrics): calls waiting to go, dead, held, and how long the oldest waiting one has waited. */

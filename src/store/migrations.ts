@@ -163,6 +163,28 @@ const MIGRATIONS: string[] = [
   // Identical Cloudesire notifications are one row, counted (rows stored before have no digest).
   `ALTER TABLE cloudesire_notifications ADD COLUMN digest text, ADD COLUMN repeats integer NOT NULL DEFAULT 0, ADD COLUMN last_received_at timestamptz;
    CREATE UNIQUE INDEX cloudesire_notifications_by_digest ON cloudesire_notifications (digest);`,
+  // Re-rating a billed period (issue 24): a period has one `bill` run and any number of `rerate` runs; an
+  // invoice is versioned per (period, subscription), and a credit note cancels one version of it.
+  `ALTER TABLE billing_runs ADD COLUMN kind text NOT NULL DEFAULT 'bill', ADD COLUMN changes jsonb;
+   ALTER TABLE billing_runs DROP CONSTRAINT billing_runs_period_key;
+   CREATE UNIQUE INDEX billing_runs_one_bill ON billing_runs (period) WHERE kind = 'bill';
+   ALTER TABLE invoices ADD COLUMN kind text NOT NULL DEFAULT 'invoice', ADD COLUMN version integer NOT NULL DEFAULT 1, ADD COLUMN period text;
+   UPDATE invoices i SET period = r.period FROM billing_runs r WHERE r.id = i.run_id;
+   ALTER TABLE invoices ALTER COLUMN period SET NOT NULL;
+   ALTER TABLE invoices DROP CONSTRAINT invoices_pkey, ADD PRIMARY KEY (run_id, subscription_id, kind);
+   CREATE UNIQUE INDEX invoices_versions ON invoices (period, subscription_id, kind, version);`,
+  // Fleet-wide schedules (drift sweep, rollout tick): the next run of each, claimed by one replica.
+  // Billing deliveries as durable jobs on their run: waiting (with when to try next), delivered or dead.
+  `CREATE TABLE fleet_schedules (
+     name text PRIMARY KEY,
+     due_at timestamptz NOT NULL,
+     owner text NOT NULL,
+     claimed_at timestamptz NOT NULL DEFAULT now(),
+     runs bigint NOT NULL DEFAULT 1
+   );
+   ALTER TABLE billing_runs ADD COLUMN delivery_state text, ADD COLUMN delivery_attempts integer NOT NULL DEFAULT 0,
+     ADD COLUMN delivery_next_at timestamptz;
+   CREATE INDEX billing_runs_delivery_due ON billing_runs (delivery_next_at) WHERE delivery_state = 'waiting';`,
 ];
 
 /**

@@ -145,17 +145,30 @@ describe("billing runs against the real Gnocchi", () => {
     const { rateInputs } = await import("../../src/metering/billing-run.js");
     const stored = await h.billingStore.get(runId);
     expect(stored).not.toBeNull();
-    expect(rateInputs(stored!.inputs)).toEqual(stored!.invoices);
+    expect(stored!.invoices.map((i) => i.version)).toEqual([1, 1]);
+    const issued = stored!.invoices.map(({ version: _version, ...inv }) => inv);
+    expect(rateInputs(stored!.inputs)).toEqual(issued);
     const { BillingService } = await import("../../src/metering/billing-service.js");
     const fresh = await new BillingService(h.billingStore, adminGnocchi, { prices: PRICES, meters: DEFAULT_METERS, granularitySeconds: 3600 }).compute("2026-10", PRICES);
-    expect(fresh.invoices).toEqual(stored!.invoices);
+    expect(fresh.invoices).toEqual(issued);
+  });
+
+  it("re-rating the month from the same Gnocchi measures issues nothing: every charge unchanged, nothing delivered", async () => {
+    const before = gnocchiRequests;
+    const res = await h.asOperator("/v1/billing-runs", { method: "POST", body: JSON.stringify({ period: "2026-10", rerate: true }), headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(201);
+    const { run } = (await res.json()) as { run: { kind: string; invoiceCount: number; changes: Array<{ subscriptionId: string; change: string }>; delivery: unknown } };
+    expect(gnocchiRequests - before).toBe(4); // measured again: one request per meter
+    expect(run).toMatchObject({ kind: "rerate", invoiceCount: 0, delivery: null });
+    expect(run.changes.map((c) => [c.subscriptionId, c.change]).sort()).toEqual([[P1, "unchanged"], [P2, "unchanged"]].sort());
+    expect(received).toHaveLength(1);
   });
 
   it("invoices are served as CSV", async () => {
     const res = await h.asOperator(`/v1/billing-runs/${runId}/invoices.csv`);
     expect(res.headers.get("content-type")).toContain("text/csv");
     const csv = await res.text();
-    expect(csv.split("\n")[0]).toBe("period,subscription,resource,unit,quantity,free_unit_hours,unit_price,amount,currency");
+    expect(csv.split("\n")[0]).toBe("period,subscription,resource,unit,quantity,free_unit_hours,unit_price,amount,currency,document,version");
     expect(csv).toContain(`2026-10,${P2},cores,core-hour,1010.000000,0,0.0125,12.62,EUR`);
     expect(csv).toContain(`2026-10,${P1},total,,,,,45.38,EUR`);
   });

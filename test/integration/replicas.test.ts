@@ -6,6 +6,8 @@ import { foldEvent, type DesiredState } from "../../src/domain/subscription.js";
 import { tenantSpecOf } from "../../src/domain/tenant-spec.js";
 import { openPostgres, type Db } from "../../src/store/db.js";
 import { migrate } from "../../src/store/migrations.js";
+import { sharedSchedule } from "../../src/store/fleet-schedule.js";
+import { event } from "../support/events.js";
 import { harnessWith } from "../support/harness.js";
 import { RecordingEngine, SharedBackend } from "../support/recording-engine.js";
 import { SETTINGS } from "../support/settings.js";
@@ -144,4 +146,50 @@ describe("two replicas on one real PostgreSQL", () => {
       await b.close();
     }
   }, 240_000);
+
+  it("the drift sweep and the rollout tick run once per interval across the fleet: of two replicas whose timers fire together, one runs it", async () => {
+    const backend = new SharedBackend();
+    const a = await harnessWith(new RecordingEngine(backend), { replicaOf: { db: dbA, pollMs: 200 }, schedule: sharedSchedule(dbA, "replica-a"), driftIntervalSeconds: 1 });
+    const b = await harnessWith(new RecordingEngine(backend), { replicaOf: { db: dbB, pollMs: 200 }, schedule: sharedSchedule(dbB, "replica-b"), driftIntervalSeconds: 1 });
+    try {
+      expect((await a.send(event("sweep-1", "subscription.created"))).status).toBe(202);
+      await a.reconciler.idle();
+      expect((await a.store.get("sweep-1"))?.phase).toBe("ready");
+      const due = async (name: string) => {
+        const [row] = await dbA.query<{ due: boolean }>("SELECT due_at <= now() AS due FROM fleet_schedules WHERE name = $1", [name]);
+        return row?.due ?? true;
+      };
+      const waitDue = async (name: string) => {
+        const deadline = Date.now() + 30_000;
+        while (!(await due(name))) {
+          if (Date.now() > deadline) throw new Error(`${name} never came due`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      // Five intervals; in each, both replicas' timers fire at the same moment.
+      const sweepers: string[] = [];
+      for (let round = 0; round < 5; round++) {
+        await waitDue("drift-sweep");
+        const [byA, byB] = await Promise.all([a.drift?.scheduledSweep(), b.drift?.scheduledSweep()]);
+        const swept = [byA, byB].filter((r) => r !== null);
+        // One replica swept, and checked the stack: once per interval, not once per replica per interval.
+        expect(swept, `round ${round}`).toHaveLength(1);
+        expect(swept[0]?.map((r) => [r.subscription, r.outcome])).toContainEqual(["sweep-1", "checked"]);
+        sweepers.push(byA !== null ? "a" : "b");
+      }
+      const ticks: string[] = [];
+      for (let round = 0; round < 5; round++) {
+        await waitDue("rollout-tick");
+        const [byA, byB] = await Promise.all([a.rollouts.scheduledTick(), b.rollouts.scheduledTick()]);
+        expect([byA, byB].filter(Boolean), `tick ${round}`).toHaveLength(1);
+        ticks.push(byA ? "a" : "b");
+      }
+      const [row] = await dbA.query<{ runs: string }>("SELECT runs FROM fleet_schedules WHERE name = 'drift-sweep'");
+      expect(Number(row?.runs)).toBe(5);
+      console.log(`fleet schedules: drift sweeps by ${sweepers.join("")}, rollout ticks by ${ticks.join("")}`);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 120_000);
 });

@@ -17,6 +17,7 @@ import { SETTINGS } from "./settings.js";
 import { JobQueue } from "../../src/store/job-queue.js";
 import { assembleWorkers, type WorkerOptions } from "../../src/workers.js";
 import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
+import type { FleetSchedule } from "../../src/provisioning/ports.js";
 import type { CloudesireConfig } from "../../src/config.js";
 
 export const WEBHOOK_SECRET = "whsec-test-0123456789abcdef";
@@ -67,6 +68,10 @@ export interface HarnessOptions {
   doctor?: Array<{ status: "ok" | "warn" | "fail"; check: string; message: string }>;
   /** Who goes first on the database (the embedded store's scheduler in production); none by default. */
   scheduler?: Scheduler;
+  /** The drift schedule's interval (its timer is not started: tests call drift.scheduledSweep()); 0 by default. */
+  driftIntervalSeconds?: number;
+  /** Fleet-wide schedules shared with other replicas (store/fleet-schedule.ts); none: this one runs every run. */
+  schedule?: FleetSchedule;
 }
 
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
@@ -86,17 +91,21 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     : await sharedQueue(db, opts.maxAttempts ?? 3);
   // The same wiring as the server (src/workers.ts); the drift schedule is off (tests sweep on demand).
   const cloudesireConfig = opts.cloudesire ? { ...CLOUDESIRE_DEFAULTS, ...opts.cloudesire } : undefined;
-  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore } = assembleWorkers({
+  const { store, intake, driftStore, billingStore, billingDeliveries, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore } = assembleWorkers({
     db, scheduler: opts.scheduler, queue, engine, log, settings, programVersion: opts.programVersion ?? "p-test", rolloutTickMs: 10, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
-    readiness: opts.readiness, concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0, driftObserve: opts.driftObserve,
+    readiness: opts.readiness, concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: opts.driftIntervalSeconds ?? 0, driftObserve: opts.driftObserve,
     retryBackoffMs: 0, // as both queues below are opened
     customerTokenKey: CUSTOMER_TOKEN_KEY,
     ...(opts.billing ? { billing: { gnocchi: opts.billing.gnocchi, prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600 } } : {}),
+    ...(opts.billing?.delivery ? { billingDelivery: { pollMs: 20, ...opts.billing.delivery } } : {}),
+    schedule: opts.schedule,
   });
+  // Deliveries are retried by their worker, as in the server (their first attempt is the billing run's own).
+  billingDeliveries?.start();
   const billing = opts.billing
     ? {
         store: billingStore,
-        service: new BillingService(billingStore, opts.billing.gnocchi, { prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600, delivery: opts.billing.delivery ?? null }),
+        service: new BillingService(billingStore, opts.billing.gnocchi, { prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600 }, { deliveries: billingDeliveries }),
       }
     : undefined;
   const app = createApp({
@@ -135,13 +144,14 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
 
   // The database outlives the harness (starting PGlite costs ~2 s): only its rows are dropped.
   const close = async () => {
+    await billingDeliveries?.stop();
     await cloudesire.worker?.stop();
     await rollouts.stop();
     await reconciler.stop();
     // A replica owns its queue client; the shared one lives as long as the test file.
     if (opts.replicaOf) await queue.stop();
   };
-  return { db, queue, store, intake, billingStore, cloudesire, driftStore, drift, metrics, progress, engine, reconciler, rollouts, rolloutStore, app, logs, send, asOperator, close };
+  return { db, queue, store, intake, billingStore, billingDeliveries, cloudesire, driftStore, drift, metrics, progress, engine, reconciler, rollouts, rolloutStore, app, logs, send, asOperator, close };
 }
 
 let queues: Promise<JobQueue> | undefined;

@@ -1,5 +1,5 @@
 import type { OutboxCall, Reported } from "../../domain/cloudesire-report.js";
-import type { Invoice } from "../../domain/billing.js";
+import type { Invoice, RerateDocuments } from "../../domain/billing.js";
 import { entitlement, type PlanLimits } from "../../domain/plan.js";
 import { stackNameOf } from "../../domain/subscription-id.js";
 import type { DesiredState } from "../../domain/subscription.js";
@@ -202,6 +202,23 @@ export class ReportBack<Tx> {
     for (const inv of invoices) {
       const lines = invoiceLinesOf(period, inv);
       if (lines.length > 0) await this.ledger.queueOnce(tx, inv.subscriptionId, "invoice", { kind: "invoice", period, lines }, `invoice:${period}`);
+    }
+  };
+
+  /**
+   * The re-rating hook (BillingStore calls it inside the transaction that saves a re-rating): for each
+   * Cloudesire subscription, the credit of an invoice that was pushed (it had lines to pay), then the new
+   * version, each queued once (keys `credit:<period>:v<n>`, `invoice:<period>:v<n>`) in the invoice lane.
+   */
+  readonly onRerateSaved = async (tx: Tx, period: string, docs: Pick<RerateDocuments, "credits" | "invoices">): Promise<void> => {
+    if (this.settings.paygMode === "metrics") return;
+    for (const c of docs.credits) {
+      if (invoiceLinesOf(period, c).length === 0) continue; // nothing was pushed: nothing to credit
+      await this.ledger.queueOnce(tx, c.subscriptionId, "invoice", { kind: "credit-note", period, cancelsVersion: c.cancelsVersion, total: c.total, currency: c.currency }, `credit:${period}:v${c.cancelsVersion}`);
+    }
+    for (const inv of docs.invoices) {
+      const lines = invoiceLinesOf(period, inv);
+      if (lines.length > 0) await this.ledger.queueOnce(tx, inv.subscriptionId, "invoice", { kind: "invoice", period, lines }, `invoice:${period}:v${inv.version}`);
     }
   };
 

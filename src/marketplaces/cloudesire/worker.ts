@@ -8,6 +8,7 @@ import { CloudesireError } from "./client.js";
 import { idOfLink, InvoiceLine } from "./contract.js";
 import { changes, eventOfReading, readingOf, soldHere, type CloudesireProduct } from "./mapping.js";
 import type { OutboxCall } from "../../domain/cloudesire-report.js";
+import { Poller } from "../../poller.js";
 import { closingInvoiceLines, type ClosingBilling } from "./closing-invoice.js";
 import { credentialsOf, type ReportBack } from "./report-back.js";
 
@@ -67,26 +68,20 @@ export interface CloudesireWorkerOptions {
  * whose fate is unknown is held for an operator rather than risk billing twice.
  */
 export class CloudesireWorker {
-  private timer: NodeJS.Timeout | undefined;
-  private pumping: Promise<void> | undefined;
-  private again = false;
-  private stopped = true;
+  private readonly poller: Poller;
   /** The first of the reads failing in a row (Cloudesire down, our token refused), for /healthz; null once one succeeds. */
   private failingReads: { since: string; error: string } | null = null;
 
-  constructor(private readonly o: CloudesireWorkerOptions) {}
-
-  start(): void {
-    this.stopped = false;
-    this.timer = setInterval(() => void this.pump(), this.o.pollMs);
-    this.timer.unref();
-    void this.pump();
+  constructor(private readonly o: CloudesireWorkerOptions) {
+    this.poller = new Poller(() => this.pass(), o.pollMs, (e) => o.log.error("cloudesire worker pass failed", { error: message(e) }));
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.pumping;
+  start(): void {
+    this.poller.start();
+  }
+
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 
   /** Why Cloudesire cannot be read now (every read since `since` failed), or null. */
@@ -96,36 +91,23 @@ export class CloudesireWorker {
 
   /** A notification was stored, or a call queued: work now rather than at the next poll. */
   kick(): void {
-    if (!this.stopped) void this.pump();
+    this.poller.kick();
   }
 
+  /** A pass now (during one: one more after it); resolves when the passes are over. */
   pump(): Promise<void> {
-    if (this.pumping) {
-      this.again = true;
-      return this.pumping;
+    return this.poller.run();
+  }
+
+  private async pass(): Promise<void> {
+    const ids = await this.o.store.due();
+    await Promise.all(ids.map((id) => this.sync(id)));
+    // Calls a read or an operation just queued go in the same pass.
+    for (let round = 0; round < 10 && !this.poller.stopped; round++) {
+      const calls = await this.o.store.dueCalls();
+      if (calls.length === 0) break;
+      await Promise.all(calls.map((c) => this.send(c.id, c.subscriptionId, c.lane)));
     }
-    const run = async () => {
-      do {
-        this.again = false;
-        try {
-          const ids = await this.o.store.due();
-          await Promise.all(ids.map((id) => this.sync(id)));
-          // Calls a read or an operation just queued go in the same pass.
-          for (let round = 0; round < 10 && !this.stopped; round++) {
-            const calls = await this.o.store.dueCalls();
-            if (calls.length === 0) break;
-            await Promise.all(calls.map((c) => this.send(c.id, c.subscriptionId, c.lane)));
-          }
-        } catch (e) {
-          this.o.log.error("cloudesire worker pass failed", { error: message(e) });
-        }
-      } while (this.again && !this.stopped);
-    };
-    const p: Promise<void> = run().finally(() => {
-      if (this.pumping === p) this.pumping = undefined;
-    });
-    this.pumping = p;
-    return p;
   }
 
   /** Reads subscription `id` now and converges on it (one read at a time per subscription, across replicas). */
@@ -193,6 +175,12 @@ export class CloudesireWorker {
         // so an operator checks the subscription's invoices and says whether it landed.
         await this.o.store.finish(row.id, "held", `interrupted during the push: Cloudesire may already have this invoice; check subscription ${subscriptionId}'s invoices, then 'tenantctl cloudesire resolve ${row.id} sent|resend'`);
         this.o.log.warn("cloudesire call held", fields);
+        return;
+      }
+      if (row.call.kind === "credit-note") {
+        const c = row.call;
+        await this.o.store.finish(row.id, "held", `a re-rating cancelled version ${c.cancelsVersion} of the ${c.period} invoice (${c.total} ${c.currency}): Cloudesire's API cannot credit an invoice, so credit it on Cloudesire, then 'tenantctl cloudesire resolve ${row.id} sent' (the new version waits behind it)`);
+        this.o.log.warn("cloudesire credit note held for an operator", fields);
         return;
       }
       await this.o.store.markSending(row.id);
@@ -266,6 +254,8 @@ export class CloudesireWorker {
         await c.pushInvoice(id, lines);
         return "sent";
       }
+      case "credit-note":
+        throw new CloudesireError("Cloudesire's API cannot credit an invoice: an operator credits it there", null, false, "no");
     }
   }
 }

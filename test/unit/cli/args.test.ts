@@ -34,6 +34,13 @@ describe("tenantctl's command line", () => {
     expect(() => parse("show 1 2")).toThrow("usage: tenantctl show <id>: '2' is not expected");
   });
 
+  it("bill --rerate asks for a re-rating of the month; without it a bill is a plain bill; --rerate takes no value", () => {
+    expect(parsed("bill --period 2026-10 --rerate").options).toMatchObject({ period: "2026-10", rerate: true });
+    expect(parsed("bill --period=2026-10").options.rerate).toBeUndefined();
+    expect(() => parse("bill --period 2026-10 --rerate=yes")).toThrow("--rerate takes no value");
+    expect(commandHelp(parsed("bill --help").command)).toContain("--rerate");
+  });
+
   it("names an unknown command or subcommand with the ones that exist", () => {
     expect(() => parse("frobnicate")).toThrow("unknown command 'frobnicate' (tenantctl help lists them)");
     expect(() => parse("drift frob")).toThrow("unknown drift command 'frob': one of drift | drift check | drift repair | drift accept");

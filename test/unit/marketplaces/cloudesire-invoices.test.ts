@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { cloudesireScene, settled, until } from "../../support/cloudesire-scene.js";
 import { paygRun } from "../../support/payg-run.js";
-import { DEFAULT_METERS } from "../../../src/domain/billing.js";
+import { DEFAULT_METERS, type Invoice } from "../../../src/domain/billing.js";
+import { rerateDocuments } from "../../../src/metering/rerate.js";
 import { computeBilling } from "../../../src/metering/billing-run.js";
 import { Decimal, MS_PER_HOUR } from "../../../src/metering/money.js";
 import { periodOf } from "../../../src/metering/period.js";
@@ -138,6 +139,34 @@ describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, ()
     await settled(scene, "81");
     expect(sim.invoices).toHaveLength(1);
     expect((await h.cloudesire.store.outboxOf("81")).filter((r) => r.call.kind === "invoice").map((r) => r.state)).toEqual(["sent"]);
+  });
+
+  it("a re-rating's credit note is held for an operator (Cloudesire's API cannot credit an invoice) and version 2 waits behind it; marked credited, version 2 is pushed once", async () => {
+    scene = await cloudesireScene({ paygPlans: ["88"] });
+    const { sim, h } = scene;
+    await paygSubscription(85);
+    const first = paygRun("2026-10", { 85: USAGE });
+    await h.billingStore.save(first.computation, first.total);
+    await until(() => sim.invoices.length === 1, "version 1's push");
+    const corrected = paygRun("2026-10", { 85: { ...USAGE, cores: 1000 } });
+    const rerate = () => h.billingStore.saveRerate(corrected.computation, (issued) => ({ ...rerateDocuments(issued, corrected.computation.invoices), total: "0" }));
+    await rerate();
+    await until(async () => (await h.cloudesire.store.deadLetters()).length === 1, "the held credit note");
+    const [credit] = await h.cloudesire.store.deadLetters();
+    expect(credit).toMatchObject({ state: "held", call: { kind: "credit-note", period: "2026-10", cancelsVersion: 1, total: "25.56" }, lastError: expect.stringContaining("credit it on Cloudesire") });
+    // Version 2 waits behind the credit: no second charge before the old one is credited.
+    expect((await h.cloudesire.store.outboxOf("85")).filter((r) => r.lane === "invoice").map((r) => `${r.call.kind} ${r.state}`)).toEqual(["invoice sent", "credit-note held", "invoice pending"]);
+    expect(sim.invoices).toHaveLength(1);
+    const res = await h.asOperator(`/v1/cloudesire/outbox/${credit?.id}/resolve`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ action: "sent" }) });
+    expect(res.status).toBe(200);
+    await until(() => sim.invoices.length === 2, "version 2's push");
+    expect(((sim.invoices[1]?.lines ?? []) as Array<{ identifier: string; price: { price: string } }>).find((l) => l.identifier === "cores-2026-10")?.price.price).toBe("12.50");
+    // The same re-rating's hook again (a retry) queues nothing more.
+    await h.db.transaction(async (tx) => h.cloudesire.reportBack.onRerateSaved(tx, "2026-10", rerateDocuments([{ invoice: { ...(first.computation.invoices[0] as Invoice), version: 1 }, credited: false }], corrected.computation.invoices)));
+    h.cloudesire.kick();
+    await settled(scene, "85");
+    expect(sim.invoices).toHaveLength(2);
+    expect((await h.cloudesire.store.outboxOf("85")).filter((r) => r.lane === "invoice").map((r) => `${r.call.kind} ${r.state}`)).toEqual(["invoice sent", "credit-note sent", "invoice sent"]);
   });
 
   it("a push that timed out after Cloudesire took it is held for an operator, never pushed again", async () => {

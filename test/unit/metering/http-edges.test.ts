@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { verifyWebhook } from "../../../src/domain/webhook-signature.js";
-import { deliver } from "../../../src/metering/billing-delivery.js";
+import { postRun, retryAfter } from "../../../src/metering/billing-delivery.js";
 import { GnocchiClient } from "../../../src/metering/gnocchi-client.js";
 import { DEFAULT_METERS } from "../../../src/domain/billing.js";
 import { periodOf } from "../../../src/metering/period.js";
@@ -50,7 +50,7 @@ describe("the Gnocchi client's failure handling", () => {
 describe("delivering a billing run to the billing URL", () => {
   const secret = "billing-secret-0123456789";
 
-  it("signs the body like our webhooks and retries a 5xx until it is accepted", async () => {
+  it("signs the body like our webhooks; a 5xx is tried again later, each wait doubling up to the cap, until the attempts run out", async () => {
     const seen: string[] = [];
     let calls = 0;
     const app = new Hono().post("/bills", async (c) => {
@@ -61,20 +61,23 @@ describe("delivering a billing run to the billing URL", () => {
       return calls === 1 ? c.text("busy", 503) : c.text("ok", 200);
     });
     const srv = await listen(app);
+    const target = { url: `${srv.url}/bills`, secret, attempts: 4, backoffMs: 1000, maxBackoffMs: 3000 };
     try {
-      const status = await deliver({ url: `${srv.url}/bills`, secret, attempts: 4, backoffMs: 1 }, { run: { id: 1 } });
-      expect(status).toMatchObject({ status: "delivered", attempts: 2, error: null });
+      expect(await postRun(target, { run: { id: 1 } }, "billing-run-1")).toEqual({ ok: false, final: false, error: "the billing URL answered 503" });
+      expect(await postRun(target, { run: { id: 1 } }, "billing-run-1")).toEqual({ ok: true });
       expect(JSON.parse(seen[1] as string)).toEqual({ run: { id: 1 } });
+      expect([1, 2, 3, 4].map((n) => retryAfter(target, n, false))).toEqual([1000, 2000, 3000, null]);
     } finally {
       await srv.close();
     }
   });
 
-  it("a 4xx is final and recorded as failed with the reason", async () => {
+  it("a 4xx is final: no retry", async () => {
     const srv = await listen(new Hono().post("/bills", (c) => c.text("bad", 400)));
+    const target = { url: `${srv.url}/bills`, secret, attempts: 4, backoffMs: 1 };
     try {
-      const status = await deliver({ url: `${srv.url}/bills`, secret, attempts: 4, backoffMs: 1 }, {});
-      expect(status).toMatchObject({ status: "failed", attempts: 1, error: "the billing URL answered 400" });
+      expect(await postRun(target, {}, "billing-run-1")).toEqual({ ok: false, final: true, error: "the billing URL answered 400" });
+      expect(retryAfter(target, 1, true)).toBeNull();
     } finally {
       await srv.close();
     }

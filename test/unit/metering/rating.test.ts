@@ -64,14 +64,14 @@ describe("invoices as CSV", () => {
     // = + - @ tab or carriage return are formulas to Excel, LibreOffice Calc and Google Sheets.
     const csv = invoicesCsv("2026-10", [invoice("42", '=HYPERLINK("http://x","y")', "@SUM(A1)"), invoice("43", "+1", "-2"), invoice("44", "\tEUR", "\rcore")]);
     const rows = csv.trimEnd().split("\n");
-    expect(rows[1]).toBe(`2026-10,42,cores,"'@SUM(A1)",1.000000,0,1,1.00,"'=HYPERLINK(""http://x"",""y"")"`);
-    expect(rows[3]).toBe(`2026-10,43,cores,"'-2",1.000000,0,1,1.00,"'+1"`);
-    expect(rows[5]).toBe(`2026-10,44,cores,"'\rcore",1.000000,0,1,1.00,"'\tEUR"`);
+    expect(rows[1]).toBe(`2026-10,42,cores,"'@SUM(A1)",1.000000,0,1,1.00,"'=HYPERLINK(""http://x"",""y"")",invoice,1`);
+    expect(rows[3]).toBe(`2026-10,43,cores,"'-2",1.000000,0,1,1.00,"'+1",invoice,1`);
+    expect(rows[5]).toBe(`2026-10,44,cores,"'\rcore",1.000000,0,1,1.00,"'\tEUR",invoice,1`);
     for (const row of rows) for (const cell of row.split(",")) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
   });
 
   it("a carriage return inside a cell is quoted (it would end the row for some readers); plain cells stay bare", () => {
     const csv = invoicesCsv("2026-10", [invoice("42", "EUR", "core\rhour")]);
-    expect(csv.split("\n")[1]).toBe(`2026-10,42,cores,"core\rhour",1.000000,0,1,1.00,EUR`);
+    expect(csv.split("\n")[1]).toBe(`2026-10,42,cores,"core\rhour",1.000000,0,1,1.00,EUR,invoice,1`);
   });
 });
