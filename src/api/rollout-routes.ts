@@ -5,14 +5,14 @@ import { DEFAULT_WAVES, WaveList, type RolloutRecord } from "../domain/rollout.j
 import type { RolloutProgressView, RolloutRunner } from "../provisioning/rollout-runner.js";
 import { validationHook } from "./problem.js";
 import { FORBIDDEN, json, OPERATOR, problem, UNAUTHORIZED } from "./route-docs.js";
-import type { RequireRole } from "./operator-auth.js";
+import type { OperatorEnv, RequireRole } from "./operator-auth.js";
 import * as R from "./rollout-schemas.js";
 
 /** A rollout as the API shows it (waves counted from 1, as operators say them). */
 export function rolloutView(r: RolloutRecord): z.infer<typeof R.Rollout> {
   return {
     id: r.id, state: r.state, waves: r.waves, waveSizes: r.waveSizes, wave: r.wave + 1, maxFailures: r.maxFailures, pauseSeconds: r.pauseSeconds,
-    pauseUntil: r.pauseUntil, programVersion: r.programVersion, groups: r.groups, reason: r.reason, createdAt: r.createdAt, updatedAt: r.updatedAt, finishedAt: r.finishedAt,
+    pauseUntil: r.pauseUntil, programVersion: r.programVersion, groups: r.groups, reason: r.reason, startedBy: r.startedBy, createdAt: r.createdAt, updatedAt: r.updatedAt, finishedAt: r.finishedAt,
   };
 }
 
@@ -43,7 +43,7 @@ const NOT_FOUND = problem("no such rollout");
 
 /** Operator routes of fleet rollouts (mounted at /v1): plan, start, progress, resume, abort. */
 export function rolloutRoutes(deps: { runner: RolloutRunner; requireRole: RequireRole; acting: (action: string) => MiddlewareHandler[] }) {
-  const app = new OpenAPIHono({ defaultHook: validationHook });
+  const app = new OpenAPIHono<OperatorEnv>({ defaultHook: validationHook });
   const { runner, acting } = deps;
   const middleware = [deps.requireRole("viewer")];
   app.openapi(
@@ -66,7 +66,7 @@ export function rolloutRoutes(deps: { runner: RolloutRunner; requireRole: Requir
     }),
     async (c) => {
       const body = await optionalBody(c, R.RolloutStart);
-      const started = await runner.begin({ waves: body.waves ?? WaveList.parse(DEFAULT_WAVES), maxFailures: body.maxFailures, pauseSeconds: body.pauseSeconds });
+      const started = await runner.begin({ waves: body.waves ?? WaveList.parse(DEFAULT_WAVES), maxFailures: body.maxFailures, pauseSeconds: body.pauseSeconds, by: c.get("operator").name });
       return c.json(rolloutView(started), 201);
     },
   );
@@ -99,11 +99,19 @@ export function rolloutRoutes(deps: { runner: RolloutRunner; requireRole: Requir
   );
   app.openapi(
     createRoute({
+      method: "post", path: "/rollouts/{id}/pause", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.pause"), request: Params,
+      summary: "Pause a running rollout: it halts (stacks already queued finish their update) until resumed",
+      responses: { 200: json(R.Rollout, "halted, its reason naming who paused it"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: problem("not running") },
+    }),
+    async (c) => c.json(rolloutView(await runner.pause(c.req.valid("param").id, c.get("operator").name)), 200),
+  );
+  app.openapi(
+    createRoute({
       method: "post", path: "/rollouts/{id}/abort", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.abort"), request: Params,
       summary: "Abort a rollout: stacks not yet queued are skipped (those queued finish their update)",
       responses: { 200: json(R.Rollout, "aborted"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: problem("already done or aborted") },
     }),
-    async (c) => c.json(rolloutView(await runner.abort(c.req.valid("param").id)), 200),
+    async (c) => c.json(rolloutView(await runner.abort(c.req.valid("param").id, c.get("operator").name)), 200),
   );
   return app;
 }
