@@ -97,21 +97,20 @@ export function rolloutRoutes(deps: { runner: RolloutRunner; requireRole: Requir
       return c.json(rolloutView(await runner.resume(c.req.valid("param").id, { maxFailures: body.maxFailures })), 200);
     },
   );
-  app.openapi(
-    createRoute({
-      method: "post", path: "/rollouts/{id}/pause", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.pause"), request: Params,
-      summary: "Pause a running rollout: it halts (stacks already queued finish their update) until resumed",
-      responses: { 200: json(R.Rollout, "halted, its reason naming who paused it"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: problem("not running") },
-    }),
-    async (c) => c.json(rolloutView(await runner.pause(c.req.valid("param").id, c.get("operator").name)), 200),
-  );
-  app.openapi(
-    createRoute({
-      method: "post", path: "/rollouts/{id}/abort", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.abort"), request: Params,
-      summary: "Abort a rollout: stacks not yet queued are skipped (those queued finish their update)",
-      responses: { 200: json(R.Rollout, "aborted"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: problem("already done or aborted") },
-    }),
-    async (c) => c.json(rolloutView(await runner.abort(c.req.valid("param").id, c.get("operator").name)), 200),
-  );
+  // An operator's stop of a rollout: for a while (pause, until resumed) or for good (abort).
+  const stops = [
+    { verb: "pause", summary: "Pause a running rollout: it halts (stacks already queued finish their update) until resumed", done: "halted, its reason naming who paused it", refused: "not running" },
+    { verb: "abort", summary: "Abort a rollout: stacks not yet queued are skipped (those queued finish their update)", done: "aborted", refused: "already done or aborted" },
+  ] as const;
+  for (const stop of stops) {
+    app.openapi(
+      createRoute({
+        method: "post", path: `/rollouts/{id}/${stop.verb}`, tags: ["rollouts"], security: OPERATOR, middleware: acting(`rollout.${stop.verb}`), request: Params,
+        summary: stop.summary,
+        responses: { 200: json(R.Rollout, stop.done), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: problem(stop.refused) },
+      }),
+      async (c) => c.json(rolloutView(await runner[stop.verb](c.req.valid("param").id, c.get("operator").name)), 200),
+    );
+  }
   return app;
 }
