@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { ServerType } from "@hono/node-server";
 import { createApp } from "./api/app.js";
-import { clientAddressOf } from "./api/client-address.js";
+import { clientAddressOf, requestIsHttps } from "./api/client-address.js";
 import { ConfigError, missingForCloudesire, missingForProvisioning, trustProxyWarning, type Config } from "./config.js";
 import { listenHttp } from "./http-server.js";
 import { createLogger, makeRedactor, type Logger } from "./log.js";
@@ -106,7 +106,7 @@ export async function startService(
     ? withEngineCheck(provisioningReadiness({ credentialsProblem: config.openstack.problem, searchPath: config.pulumi.searchPath }), () => void engineCheck())
     : undefined;
   const readiness = overrides.readiness ?? engineReadiness?.readiness;
-  const { store, intake, driftStore, billingStore, billingDeliveries, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
+  const { store, intake, driftStore, billingStore, billingDeliveries, metrics, progress, reconciler, drift, cloudesire, rollouts, operators, audit } = assembleWorkers({
     db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, cloudesire: config.cloudesire, customerTokenKey: config.customerTokenKey,
     billing: { gnocchi: () => gnocchiClientOf(config), prices: config.metering.prices, meters: config.metering.meters, granularitySeconds: config.metering.granularitySeconds },
     // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
@@ -156,7 +156,9 @@ export async function startService(
     ...(config.webhookRateLimit ? { webhookRateLimit: config.webhookRateLimit } : {}),
     authFailureLimit: config.authFailureLimit,
     sourceOf: clientAddressOf(config.trustProxy),
+    secure: requestIsHttps(config.trustProxy),
     operatorToken: config.operatorToken,
+    operators, audit,
     customerTokenKey: config.customerTokenKey,
     metricsToken: config.metricsToken,
     cloudesire: {

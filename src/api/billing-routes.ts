@@ -8,27 +8,31 @@ import type { BillingStore } from "../store/billing-store.js";
 import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { validationHook } from "./problem.js";
 import * as S from "./schemas.js";
-import { json, OPERATOR, problem } from "./route-docs.js";
+import { FORBIDDEN, json, OPERATOR, problem } from "./route-docs.js";
+import type { Audited } from "./audit-routes.js";
+import type { RequireRole } from "./operator-auth.js";
 import { billingRunView } from "./views.js";
 
 const TAGS = ["billing"];
 const RUN_PAGES = cursorsOf("billing runs", z.number().int().positive());
 
 /** Operator routes of billing runs (mounted at /v1/billing-runs). */
-export function billingRoutes(deps: { billing: BillingService; store: BillingStore; operator: MiddlewareHandler; metrics?: Metrics | undefined }) {
+export function billingRoutes(deps: { billing: BillingService; store: BillingStore; requireRole: RequireRole; audited: Audited; metrics?: Metrics | undefined }) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
-  const middleware = [deps.operator];
+  // Reading runs and invoices is a viewer's; billing (and delivering it again) is an admin's.
+  const middleware = [deps.requireRole("viewer")];
+  const billing = (action: string): MiddlewareHandler[] => [deps.requireRole("admin"), deps.audited(action)];
 
   app.openapi(
     createRoute({
-      method: "post", path: "/", tags: TAGS, security: OPERATOR, middleware,
+      method: "post", path: "/", tags: TAGS, security: OPERATOR, middleware: billing("billing.run"),
       summary: "Bill a closed month (once: running it again returns the same run), or re-rate a billed one",
       description: "With `rerate: true` the month is measured and rated again: each subscription whose charge differs gets a credit note of its invoice in force and the next version of it; an unchanged charge gets nothing (the run's `changes` say which).",
       request: { body: { required: true, content: { "application/json": { schema: S.RunRequest, example: { period: "2026-10" } } } } },
       responses: {
         201: json(S.BillingRunCreated, "billed (or re-rated) now", { created: true, run: S.EXAMPLES.billingRun }),
         200: json(S.BillingRunCreated, "already billed: the stored run"),
-        401: problem("operator token required"),
+        401: problem("operator token required"), 403: FORBIDDEN,
         409: problem("the period is not over yet; or, to re-rate, it was never billed"),
         422: problem("body must be {\"period\": \"YYYY-MM\"} (and \"rerate\": true to re-rate)"),
         502: problem("Gnocchi refused the measures: nothing stored"),
@@ -57,7 +61,7 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
     createRoute({
       method: "get", path: "/", tags: TAGS, security: OPERATOR, middleware, summary: "Every billing run", description: PAGED,
       request: { query: PageQuery },
-      responses: { 200: json(S.BillingRunList, "newest first (by run id)", { runs: [S.EXAMPLES.billingRun], nextCursor: null }), 401: problem("operator token required"), 422: problem(PAGE_REFUSED) },
+      responses: { 200: json(S.BillingRunList, "newest first (by run id)", { runs: [S.EXAMPLES.billingRun], nextCursor: null }), 401: problem("operator token required"), 403: FORBIDDEN, 422: problem(PAGE_REFUSED) },
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
@@ -76,7 +80,7 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
     createRoute({
       method: "get", path: "/{id}", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
       summary: "A run with its invoices (versioned), a re-rating's credit notes, and the inputs that reproduce it",
-      responses: { 200: json(S.BillingRunDetail, "the run"), 401: problem("operator token required"), 404: problem("no such run") },
+      responses: { 200: json(S.BillingRunDetail, "the run"), 401: problem("operator token required"), 403: FORBIDDEN, 404: problem("no such run") },
     }),
     async (c) => {
       const { run, inputs, invoices, credits } = await load(c.req.valid("param").id);
@@ -86,11 +90,11 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
 
   app.openapi(
     createRoute({
-      method: "post", path: "/{id}/deliver", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
+      method: "post", path: "/{id}/deliver", tags: TAGS, security: OPERATOR, middleware: billing("billing.deliver"), request: { params: S.BillingRunParams },
       summary: "POST the run, signed, to BILLING_WEBHOOK_URL again now (a dead delivery gets fresh attempts)",
       responses: {
         200: json(S.DeliveryResponse, "delivered"),
-        401: problem("operator token required"),
+        401: problem("operator token required"), 403: FORBIDDEN,
         404: problem("no such run"),
         409: problem("BILLING_WEBHOOK_URL is not configured"),
         502: json(S.DeliveryResponse, "this attempt failed: `waiting` (retried later, with back-off) or `failed` (refused for good)"),
@@ -108,7 +112,7 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
     createRoute({
       method: "get", path: "/{id}/invoices.csv", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
       summary: "The run's invoice and credit-note lines as CSV",
-      responses: { 200: { description: "one row per line of each document (an invoice with its version, or a credit note with the version it cancels)", content: { "text/csv": { schema: z.string() } } }, 401: problem("operator token required"), 404: problem("no such run") },
+      responses: { 200: { description: "one row per line of each document (an invoice with its version, or a credit note with the version it cancels)", content: { "text/csv": { schema: z.string() } } }, 401: problem("operator token required"), 403: FORBIDDEN, 404: problem("no such run") },
     }),
     async (c) => {
       const { run, invoices, credits } = await load(c.req.valid("param").id);
