@@ -144,6 +144,7 @@ export async function startService(
     operatorToken: config.operatorToken,
     customerTokenKey: config.customerTokenKey,
     metricsToken: config.metricsToken,
+    sellsOnCloudesire: cloudesire.worker !== undefined,
     cloudesire: {
       store: cloudesire.store, eventSecret: config.cloudesire.eventSecret, previousEventSecret: config.cloudesire.eventSecretPrevious, product: cloudesire.product, kick: cloudesire.kick,
       metrics: { header: config.cloudesire.metricsHeader, token: config.cloudesire.metricsToken, usage: cloudesire.meteredUsage },

@@ -35,6 +35,9 @@ import type { RolloutRunner } from "../provisioning/rollout-runner.js";
 import { deadLetterView, driftView, operationView, view } from "./views.js";
 import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { operationEvents } from "./sse.js";
+import { Sessions, sessionRoutes } from "./session-routes.js";
+import { fleetRoutes } from "./fleet-routes.js";
+import { consoleRoutes } from "./console-routes.js";
 import { bearerOf, currentCustomerToken, customerToken, customerTokenOpens, sameSecret } from "./tokens.js";
 
 export interface AppDeps {
@@ -44,7 +47,7 @@ export interface AppDeps {
   engine: Engine;
   reconciler: { kick(id: string): void };
   /** Reconcile jobs: queued with the event's transaction, and after operator retries. */
-  queue: Pick<JobQueue, "enqueue" | "deadLetterPage">;
+  queue: Pick<JobQueue, "enqueue" | "deadLetterPage" | "deadLetterCount">;
   settings: TenantSettings;
   webhookSecret: string | undefined;
   /** Accepted too while the marketplace switches to a new webhook secret. */
@@ -75,6 +78,8 @@ export interface AppDeps {
   sourceOf?: (c: Context) => string;
   /** Selling on Cloudesire: its notifications, order validation, operators' view (api/cloudesire-routes.ts). */
   cloudesire?: Omit<CloudesireRouteDeps, "operator" | "log" | "signatureChecked" | "afterSignature">;
+  /** The service sells on Cloudesire (its API is configured): the fleet view shows the outbox. */
+  sellsOnCloudesire?: boolean;
 }
 
 /** Every request body is bounded; webhooks more tightly (MAX_EVENT_BYTES). */
@@ -143,14 +148,17 @@ export function createApp(deps: AppDeps) {
   };
   /** Counted after the signature: unsigned requests never spend the budget of the marketplace's. */
   const signedRateLimit = (): MiddlewareHandler[] => (deps.webhookRateLimit ? [rateLimit(deps.webhookRateLimit, sourceOf, now)] : []);
+  const sessions = new Sessions(now);
   const isOperator = (c: Context) => {
     const token = bearerOf(c.req.header("authorization"));
-    return token !== undefined && sameSecret(token, deps.operatorToken);
+    if (token === undefined) return sessions.authorises(c);
+    return sameSecret(token, deps.operatorToken);
   };
   const operator: MiddlewareHandler = async (c, next) => {
-    await authenticated(c, () => isOperator(c), "operator bearer token required");
+    await authenticated(c, () => isOperator(c), "operator bearer token (or a console session) required");
     await next();
   };
+  app.route("/v1", sessionRoutes({ sessions, operatorToken: deps.operatorToken, authenticated }));
 
   app.openapi(
     createRoute({
@@ -165,7 +173,7 @@ export function createApp(deps: AppDeps) {
     }),
     async (c) => {
       const report = await deps.health();
-      if (c.req.header("authorization") === undefined) return c.json({ status: report.status }, 200);
+      if (c.req.header("authorization") === undefined && !sessions.authorises(c)) return c.json({ status: report.status }, 200);
       await authenticated(c, () => isOperator(c), "the operator token is required for the details (or send no token for the status)");
       return c.json(report, 200);
     },
@@ -460,6 +468,15 @@ export function createApp(deps: AppDeps) {
     },
   }));
   if (deps.rollouts) app.route("/v1", rolloutRoutes({ runner: deps.rollouts, operator }));
+  const cloudesireStore = deps.sellsOnCloudesire ? deps.cloudesire?.store : undefined;
+  app.route("/v1", fleetRoutes({
+    operator,
+    countsByStatus: () => deps.store.countsByStatus(),
+    deadLetterCount: () => deps.queue.deadLetterCount(),
+    driftedCount: async () => (deps.drift ? deps.drift.store.driftedCount() : 0),
+    outboxStats: cloudesireStore && (() => cloudesireStore.outboxStats()),
+  }));
+  app.route("/", consoleRoutes());
 
   app.openapi(
     createRoute(onSubscription(operator, {

@@ -88,13 +88,21 @@ export function rolloutRoutes(deps: { runner: RolloutRunner; operator: Middlewar
     createRoute({
       method: "post", path: "/rollouts/{id}/resume", tags: ["rollouts"], security: OPERATOR, middleware,
       request: { ...Params, body: { content: { "application/json": { schema: R.RolloutResume } }, required: false } },
-      summary: "Resume a halted rollout (with a new failure budget if given)",
+      summary: "Resume a halted or paused rollout (with a new failure budget if given)",
       responses: { 200: json(R.Rollout, "running again"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("not halted"), 422: problem("failures still past the budget") },
     }),
     async (c) => {
       const body = await optionalBody(c, R.RolloutResume);
       return c.json(rolloutView(await runner.resume(c.req.valid("param").id, { maxFailures: body.maxFailures })), 200);
     },
+  );
+  app.openapi(
+    createRoute({
+      method: "post", path: "/rollouts/{id}/pause", tags: ["rollouts"], security: OPERATOR, middleware, request: Params,
+      summary: "Pause a rollout: no further wave starts until it is resumed (stacks already queued finish their update)",
+      responses: { 200: json(R.Rollout, "halted, with the reason 'paused by an operator'"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("not running") },
+    }),
+    async (c) => c.json(rolloutView(await runner.pause(c.req.valid("param").id)), 200),
   );
   app.openapi(
     createRoute({
