@@ -49,7 +49,7 @@ const w = assembleWorkers({ db, queue, engine, log, settings, concurrency: 4, po
 const app = createApp({
   store: w.store, intake: w.intake, engine, reconciler: w.reconciler, queue, settings, log, metrics: w.metrics,
   drift: { store: w.driftStore, detector: w.drift }, webhookSecret: undefined, replayWindowSeconds: 300,
-  operatorToken: TOKEN, customerTokenKey: "bench-customer-token-key-0123456789-0123", health: async () => ({ status: "ok" }),
+  operatorToken: TOKEN, operators: w.operators, audit: w.audit, customerTokenKey: "bench-customer-token-key-0123456789-0123", health: async () => ({ status: "ok" }),
 });
 
 // The fleet, in three statements: a valid desired state from the domain's own fold, its id replaced.

@@ -1,6 +1,6 @@
 import type { ServerType } from "@hono/node-server";
 import { createApp } from "./api/app.js";
-import { clientAddressOf } from "./api/client-address.js";
+import { clientAddressOf, requestIsHttps } from "./api/client-address.js";
 import { ConfigError, missingForCloudesire, missingForProvisioning, trustProxyWarning, type Config } from "./config.js";
 import { listenHttp } from "./http-server.js";
 import { createLogger, makeRedactor, type Logger } from "./log.js";
@@ -100,7 +100,7 @@ export async function startService(
   const precheckCloud = overrides.driftCloud ?? (overrides.engine ? undefined : cloud);
   // An engine double (benches) needs neither the CLI nor credentials.
   const readiness = overrides.readiness ?? (overrides.engine ? undefined : provisioningReadiness({ credentialsProblem: config.openstack.problem, searchPath: config.pulumi.searchPath }));
-  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
+  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, operators, audit } = assembleWorkers({
     db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, cloudesire: config.cloudesire, customerTokenKey: config.customerTokenKey,
     billing: { gnocchi: () => gnocchiClientOf(config), prices: config.metering.prices, meters: config.metering.meters, granularitySeconds: config.metering.granularitySeconds },
     // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
@@ -141,7 +141,9 @@ export async function startService(
     ...(config.webhookRateLimit ? { webhookRateLimit: config.webhookRateLimit } : {}),
     authFailureLimit: config.authFailureLimit,
     sourceOf: clientAddressOf(config.trustProxy),
+    secure: requestIsHttps(config.trustProxy),
     operatorToken: config.operatorToken,
+    operators, audit,
     customerTokenKey: config.customerTokenKey,
     metricsToken: config.metricsToken,
     sellsOnCloudesire: cloudesire.worker !== undefined,

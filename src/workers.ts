@@ -24,6 +24,8 @@ import type { TenantGuard } from "./provisioning/tenant-guard.js";
 import type { Db } from "./store/db.js";
 import type { Scheduler } from "./store/embedded-scheduler.js";
 import { DriftStore } from "./store/drift-store.js";
+import { AuditStore } from "./store/audit-store.js";
+import { OperatorStore } from "./store/operator-store.js";
 import type { JobQueue } from "./store/job-queue.js";
 import { IntakeBatcher } from "./store/intake-batcher.js";
 import { SubscriptionStore } from "./store/subscription-store.js";
@@ -144,7 +146,10 @@ export function assembleWorkers(o: WorkerOptions) {
       }
     : undefined;
   const cloudesire = { store: cloudesireStore, reportBack, worker: cloudesireWorker, product, meteredUsage, kick: () => cloudesireWorker?.kick() };
-  return { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore };
+  // Named operators, their console sessions, and the audit trail of what they do (api/operator-auth.ts).
+  const operators = new OperatorStore(o.db);
+  const audit = new AuditStore(o.db);
+  return { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore, operators, audit };
 }
 
 /** The outbox of calls back to Cloudesire, read at scrape time: what waits, what needs an operator, and for how long. */

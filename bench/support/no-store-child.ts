@@ -38,7 +38,7 @@ const noStore = {
 };
 const app = createApp({
   store: w.store, intake: noStore, engine, reconciler: { kick() {} }, queue, settings: config.tenant, log, metrics: w.metrics,
-  webhookSecret: config.webhookSecret, replayWindowSeconds: config.replayWindowSeconds, operatorToken: config.operatorToken, customerTokenKey: config.customerTokenKey,
+  webhookSecret: config.webhookSecret, replayWindowSeconds: config.replayWindowSeconds, operatorToken: config.operatorToken, operators: w.operators, audit: w.audit, customerTokenKey: config.customerTokenKey,
   health: async () => ({ status: "ok" }),
 });
 serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${info.port}` })}\n`));

@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import { badRequest, conflict, invalid, notFound, unauthorized, unavailable } from "../domain/errors.js";
+import { badRequest, conflict, forbidden, invalid, notFound, unauthorized, unavailable } from "../domain/errors.js";
 import { futureViolation, type MarketplaceEvent } from "../domain/event.js";
 import { planViolations } from "../domain/plan.js";
 import { SubscriptionId, stackNameOf } from "../domain/subscription-id.js";
@@ -28,17 +28,24 @@ import { onError, problemResponse, validationHook } from "./problem.js";
 import { rateLimit, SourceBuckets, type RateLimit } from "./rate-limit.js";
 import { clientAddressOf } from "./client-address.js";
 import * as S from "./schemas.js";
-import { json, OPERATOR, onSubscription, problem, text, UNAUTHORIZED } from "./route-docs.js";
+import { FORBIDDEN, json, OPERATOR, onSubscription, problem, text, UNAUTHORIZED } from "./route-docs.js";
 import { driftRoutes } from "./drift-routes.js";
 import { rolloutRoutes } from "./rollout-routes.js";
 import type { RolloutRunner } from "../provisioning/rollout-runner.js";
 import { deadLetterView, driftView, operationView, view } from "./views.js";
 import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { operationEvents } from "./sse.js";
-import { Sessions, sessionRoutes } from "./session-routes.js";
 import { fleetRoutes } from "./fleet-routes.js";
 import { consoleRoutes } from "./console-routes.js";
 import { bearerOf, currentCustomerToken, customerToken, customerTokenOpens, sameSecret } from "./tokens.js";
+import { roleAllows, roleRefusal, type OperatorIdentity } from "../domain/operator.js";
+import type { AuditStore } from "../store/audit-store.js";
+import type { OperatorStore } from "../store/operator-store.js";
+import { auditing, auditRoutes, type AuditEnv } from "./audit-routes.js";
+import { operatorAuth, SESSION_COOKIE, type Authenticate } from "./operator-auth.js";
+import { operatorRoutes } from "./operator-routes.js";
+import { sessionRoutes } from "./session-routes.js";
+import { getCookie } from "hono/cookie";
 
 export interface AppDeps {
   store: SubscriptionStore;
@@ -53,7 +60,14 @@ export interface AppDeps {
   /** Accepted too while the marketplace switches to a new webhook secret. */
   previousWebhookSecret?: string | undefined;
   replayWindowSeconds: number;
+  /** OPERATOR_TOKEN: the admin named root. */
   operatorToken: string;
+  /** Named operators and their console sessions. */
+  operators: OperatorStore;
+  /** The audit trail of operators' actions (and the marketplaces' events beside it). */
+  audit: AuditStore;
+  /** Whether a request came over https (the session cookie is then Secure); see TRUST_PROXY. */
+  secure?: (c: Context) => boolean;
   /** The key customers' credentials tokens are derived from. */
   customerTokenKey: string;
   /** Required by /metrics when set (the operator token works too). */
@@ -77,7 +91,7 @@ export interface AppDeps {
   /** Where a request comes from, for rate limits (the socket's address by default; see TRUST_PROXY). */
   sourceOf?: (c: Context) => string;
   /** Selling on Cloudesire: its notifications, order validation, operators' view (api/cloudesire-routes.ts). */
-  cloudesire?: Omit<CloudesireRouteDeps, "operator" | "log" | "signatureChecked" | "afterSignature">;
+  cloudesire?: Omit<CloudesireRouteDeps, "requireRole" | "audited" | "log" | "signatureChecked" | "afterSignature">;
   /** The service sells on Cloudesire (its API is configured): the fleet view shows the outbox. */
   sellsOnCloudesire?: boolean;
 }
@@ -91,8 +105,11 @@ export const MAX_EVENT_BYTES = 64 * 1024;
 const SUBSCRIPTION_PAGES = cursorsOf("subscriptions", SubscriptionId);
 const DEAD_LETTER_PAGES = cursorsOf("dead letters", DeadLetterKey);
 
-/** Fields a handler adds to its request's log line (subscription id, event id...). */
-export type AppEnv = { Variables: { logFields: Record<string, unknown> } };
+/**
+ * Fields a handler adds to its request's log line (subscription id, event id...); on operator routes,
+ * who is calling (`operator`, set by the role check) and how its action is audited (`auditIn`).
+ */
+export type AppEnv = { Variables: { logFields: Record<string, unknown> } & AuditEnv["Variables"] };
 
 
 export function createApp(deps: AppDeps) {
@@ -101,7 +118,8 @@ export function createApp(deps: AppDeps) {
   app.onError(onError(deps.log));
   app.notFound((c) => problemResponse(c, 404, `no route for ${c.req.method} ${c.req.path}`));
   app.openAPIRegistry.registerComponent("securitySchemes", "operatorToken", {
-    type: "http", scheme: "bearer", description: "OPERATOR_TOKEN (or the generated token in DATA_DIR/operator-token)",
+    type: "http", scheme: "bearer",
+    description: "an operator's token (tenantctl operator add), or OPERATOR_TOKEN (or the generated DATA_DIR/operator-token): the admin named root. The console's session cookie works too (unsafe methods with X-CSRF-Token).",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "customerToken", {
     type: "http", scheme: "bearer", description: "the credentialsToken handed back on subscription.created (or the operator token)",
@@ -124,10 +142,11 @@ export function createApp(deps: AppDeps) {
   // Failed authentications per source: once a source has spent its budget, it waits (429), right token
   // or not, so guessing is slow; successes cost nothing, and other sources are not affected.
   const failures = deps.authFailureLimit ? new SourceBuckets(deps.authFailureLimit, now) : undefined;
-  const authenticated = async (c: Context, check: () => boolean | Promise<boolean>, refusal: string): Promise<void> => {
+  const authenticated: Authenticate = async (c, find, refusal) => {
     const source = sourceOf(c);
     failures?.check(source);
-    if (await check()) return;
+    const found = await find();
+    if (found !== null && found !== undefined) return found;
     failures?.spend(source);
     throw unauthorized(refusal);
   };
@@ -148,33 +167,32 @@ export function createApp(deps: AppDeps) {
   };
   /** Counted after the signature: unsigned requests never spend the budget of the marketplace's. */
   const signedRateLimit = (): MiddlewareHandler[] => (deps.webhookRateLimit ? [rateLimit(deps.webhookRateLimit, sourceOf, now)] : []);
-  const sessions = new Sessions(now);
-  const isOperator = (c: Context) => {
-    const token = bearerOf(c.req.header("authorization"));
-    if (token === undefined) return sessions.authorises(c);
-    return sameSecret(token, deps.operatorToken);
-  };
-  const operator: MiddlewareHandler = async (c, next) => {
-    await authenticated(c, () => isOperator(c), "operator bearer token (or a console session) required");
-    await next();
-  };
-  app.route("/v1", sessionRoutes({ sessions, operatorToken: deps.operatorToken, authenticated }));
+  // Operators: root (OPERATOR_TOKEN) and named ones, each with a role; bearer tokens or the console's session.
+  const auth = operatorAuth({ operators: deps.operators, rootToken: deps.operatorToken, now, authenticated });
+  const { requireRole } = auth;
+  const audited = auditing(deps.audit);
+  const viewer = [requireRole("viewer")];
+  /** An operator's action on tenants: the operator role, recorded in the audit trail. */
+  const acting = (action: string) => [requireRole("operator"), audited(action)];
+  const administering = (action: string) => [requireRole("admin"), audited(action)];
+  /** Credentials of any kind came with the request (a bearer token or the console's cookie). */
+  const credentialsSent = (c: Context) => c.req.header("authorization") !== undefined || getCookie(c, SESSION_COOKIE) !== undefined;
 
   app.openapi(
     createRoute({
-      method: "get", path: "/healthz", tags: ["service"], summary: "Liveness; with the operator token, what is missing before the service can provision",
-      description: "Without a token: `status` only. With the operator token: the details (what is missing, the cloud's checks, the database, the engine).",
+      method: "get", path: "/healthz", tags: ["service"], summary: "Liveness; with an operator's token (any role), what is missing before the service can provision",
+      description: "Without a token: `status` only. With an operator's token or console session (any role): the details (what is missing, the cloud's checks, the database, the engine).",
       security: [{}, ...OPERATOR],
       responses: {
         200: json(S.Health, "always 200 while the service runs", { status: "degraded", ready: false, missing: ["WEBHOOK_SECRET is not set: webhooks are refused until it is"] }),
-        401: problem("a token that is not the operator token"),
+        401: problem("a token (or session) that is no operator's"),
         429: problem("too many failed authentications from this source"),
       },
     }),
     async (c) => {
       const report = await deps.health();
-      if (c.req.header("authorization") === undefined && !sessions.authorises(c)) return c.json({ status: report.status }, 200);
-      await authenticated(c, () => isOperator(c), "the operator token is required for the details (or send no token for the status)");
+      if (!credentialsSent(c)) return c.json({ status: report.status }, 200);
+      await auth.authorise(c, "viewer");
       return c.json(report, 200);
     },
   );
@@ -183,10 +201,10 @@ export function createApp(deps: AppDeps) {
     const doctor = deps.doctor;
     app.openapi(
       createRoute({
-        method: "get", path: "/v1/doctor", tags: ["service"], security: OPERATOR, middleware: [operator],
+        method: "get", path: "/v1/doctor", tags: ["service"], security: OPERATOR, middleware: viewer,
         summary: "Check the service's configuration now: admin credentials, member role, catalog, the pulumi CLI, Cloudesire",
         description: "What `tenantctl doctor` prints: the running service's own configuration, checked from where it runs (a shell's environment may differ).",
-        responses: { 200: json(S.DoctorReport, "one finding per check", { ok: false, findings: [{ status: "fail", check: "pulumi", message: "the pulumi CLI is not on PATH: stacks cannot be updated" }] }), 401: UNAUTHORIZED, 429: problem("too many failed authentications from this source") },
+        responses: { 200: json(S.DoctorReport, "one finding per check", { ok: false, findings: [{ status: "fail", check: "pulumi", message: "the pulumi CLI is not on PATH: stacks cannot be updated" }] }), 401: UNAUTHORIZED, 403: FORBIDDEN, 429: problem("too many failed authentications from this source") },
       }),
       async (c) => {
         const findings = await doctor();
@@ -201,14 +219,14 @@ export function createApp(deps: AppDeps) {
     app.openapi(
       createRoute({
         method: "get", path: "/metrics", tags: ["service"], summary: "Prometheus metrics (text exposition format)",
-        description: "Open unless METRICS_TOKEN is set; then it (or the operator token) is required as a bearer token.",
+        description: "Open unless METRICS_TOKEN is set; then it (or any operator's token or console session) is required.",
         security: metricsToken ? OPERATOR : [],
-        responses: { 200: text("metrics", "text/plain; version=0.0.4"), 401: problem("METRICS_TOKEN is set and was not sent"), 429: problem("too many failed authentications from this source") },
+        responses: { 200: text("metrics", "text/plain; version=0.0.4"), 401: problem("METRICS_TOKEN is set and was not sent"), 403: FORBIDDEN, 429: problem("too many failed authentications from this source") },
       }),
       async (c) => {
         if (metricsToken) {
           const token = bearerOf(c.req.header("authorization"));
-          await authenticated(c, () => token !== undefined && (sameSecret(token, metricsToken) || sameSecret(token, deps.operatorToken)), "bearer token required (METRICS_TOKEN)");
+          if (token === undefined || !sameSecret(token, metricsToken)) await auth.authorise(c, "viewer");
         }
         return c.body(await metrics.text(), 200, { "content-type": metrics.contentType });
       },
@@ -322,9 +340,12 @@ export function createApp(deps: AppDeps) {
   );
 
   if (deps.cloudesire) {
-    app.route("/v1/cloudesire", cloudesireRoutes({ ...deps.cloudesire, operator, log: deps.log, signatureChecked, afterSignature: signedRateLimit() }));
+    app.route("/v1/cloudesire", cloudesireRoutes({ ...deps.cloudesire, requireRole, audited, log: deps.log, signatureChecked, afterSignature: signedRateLimit() }));
   }
-  if (deps.billing) app.route("/v1/billing-runs", billingRoutes({ ...deps.billing, billing: deps.billing.service, operator, metrics: deps.metrics }));
+  if (deps.billing) app.route("/v1/billing-runs", billingRoutes({ ...deps.billing, billing: deps.billing.service, requireRole, audited, metrics: deps.metrics }));
+  app.route("/v1", sessionRoutes({ auth, operators: deps.operators, now, secure: deps.secure ?? (() => false), authenticated }));
+  app.route("/v1", operatorRoutes({ operators: deps.operators, requireRole, audited }));
+  app.route("/v1", auditRoutes({ store: deps.audit, requireRole }));
 
   const load = async (id: string, c: { set: (k: "logFields", v: Record<string, unknown>) => void }): Promise<SubscriptionRecord> => {
     c.set("logFields", { subscription: id });
@@ -334,11 +355,12 @@ export function createApp(deps: AppDeps) {
   };
 
   /**
-   * Applies the desired state again (operator retry, drift repair, password rotation); `note` is the stack
-   * history's message, `also` what the operation does besides.
+   * Applies the desired state again (operator retry, drift repair, password rotation): `what` and who asked
+   * ("operator retry by alice") is the stack history's message, recorded in the audit trail in the same
+   * transaction; `also` is what the operation does besides.
    */
-  const requeue = async (id: string, note: string, also: { refresh?: boolean; rotatePassword?: boolean } = {}): Promise<SubscriptionRecord> => {
-    const updated = await deps.store.retry(id, note, also);
+  const requeue = async (c: { get(k: "operator"): OperatorIdentity; get(k: "auditIn"): AppEnv["Variables"]["auditIn"] }, id: string, what: string, also: { refresh?: boolean; rotatePassword?: boolean } = {}): Promise<SubscriptionRecord> => {
+    const updated = await deps.store.retry(id, `${what} by ${c.get("operator").name}`, also, (tx) => c.get("auditIn")(tx));
     if (!updated) throw notFound(`subscription ${id} not found`);
     // Operators' work: behind every customer's (the bulk lane).
     await deps.queue.enqueue(id, { lane: "bulk" });
@@ -350,8 +372,8 @@ export function createApp(deps: AppDeps) {
     createRoute({
       method: "get", path: "/v1/subscriptions", tags: ["operators"], summary: "Subscriptions and their state", security: OPERATOR,
       description: PAGED,
-      middleware: [operator], request: { query: S.ListQuery },
-      responses: { 200: json(S.SubscriptionList, "subscriptions, by id", { subscriptions: [S.EXAMPLES.subscription], nextCursor: null }), 401: UNAUTHORIZED, 422: problem(`unknown phase or status; ${PAGE_REFUSED}`) },
+      middleware: viewer, request: { query: S.ListQuery },
+      responses: { 200: json(S.SubscriptionList, "subscriptions, by id", { subscriptions: [S.EXAMPLES.subscription], nextCursor: null }), 401: UNAUTHORIZED, 403: FORBIDDEN, 422: problem(`unknown phase or status; ${PAGE_REFUSED}`) },
     }),
     async (c) => {
       const { limit, cursor, ...filter } = c.req.valid("query");
@@ -361,7 +383,7 @@ export function createApp(deps: AppDeps) {
   );
 
   app.openapi(
-    createRoute(onSubscription(operator, {
+    createRoute(onSubscription(viewer, {
       method: "get", path: "/v1/subscriptions/{id}", tags: ["operators"], summary: "One subscription: desired state, phase, outputs (no secrets), last operations, drift",
       responses: { 200: json(S.SubscriptionDetail, "the subscription") },
     } as const)),
@@ -373,7 +395,7 @@ export function createApp(deps: AppDeps) {
   );
 
   app.openapi(
-    createRoute(onSubscription(operator, {
+    createRoute(onSubscription(acting("subscription.preview"), {
       method: "post", path: "/v1/subscriptions/{id}/preview", tags: ["operators"], summary: "What an update of the stack would change (pulumi preview)",
       responses: { 200: json(S.PreviewResponse, "the engine's preview: counts and Pulumi's diff text"), 409: problem("cancelled"), 502: problem("the engine failed") },
     } as const)),
@@ -386,7 +408,7 @@ export function createApp(deps: AppDeps) {
   );
 
   app.openapi(
-    createRoute(onSubscription(operator, {
+    createRoute(onSubscription(viewer, {
       method: "get", path: "/v1/subscriptions/{id}/history", tags: ["operators"], summary: "The stack's update history: the audit log",
       responses: { 200: json(S.HistoryResponse, "newest first; each message names the event that caused it") },
     } as const)),
@@ -397,18 +419,18 @@ export function createApp(deps: AppDeps) {
   );
 
   app.openapi(
-    createRoute(onSubscription(operator, {
+    createRoute(onSubscription(acting("subscription.retry"), {
       method: "post", path: "/v1/subscriptions/{id}/retry", tags: ["operators"], summary: "Apply the desired state again (after a failure)",
       responses: { 202: json(S.RetryAccepted, "queued") },
     } as const)),
     async (c) => {
       const sub = await load(c.req.valid("param").id, c);
-      return c.json({ status: "accepted" as const, subscription: view(await requeue(sub.id, "operator retry")) }, 202);
+      return c.json({ status: "accepted" as const, subscription: view(await requeue(c, sub.id, "operator retry")) }, 202);
     },
   );
 
   app.openapi(
-    createRoute(onSubscription(operator, {
+    createRoute(onSubscription(acting("subscription.rotate-password"), {
       method: "post", path: "/v1/subscriptions/{id}/rotate-password", tags: ["operators"],
       summary: "Give the customer's Keystone user a new password (a stack update named so in the history); the served credentials follow",
       responses: { 202: json(S.RetryAccepted, "queued"), 409: problem("the subscription is cancelled") },
@@ -416,16 +438,16 @@ export function createApp(deps: AppDeps) {
     async (c) => {
       const sub = await load(c.req.valid("param").id, c);
       if (sub.desired.status === "cancelled") throw conflict(`subscription ${sub.id} is cancelled: it has no password to rotate`);
-      return c.json({ status: "accepted" as const, subscription: view(await requeue(sub.id, "password rotation by an operator", { rotatePassword: true })) }, 202);
+      return c.json({ status: "accepted" as const, subscription: view(await requeue(c, sub.id, "password rotation", { rotatePassword: true })) }, 202);
     },
   );
 
   app.openapi(
     createRoute({
-      method: "get", path: "/v1/dead-letters", tags: ["operators"], security: OPERATOR, middleware: [operator],
+      method: "get", path: "/v1/dead-letters", tags: ["operators"], security: OPERATOR, middleware: viewer,
       summary: "Reconcile jobs that failed for good: retries exhausted, or a failure no retry can fix",
       description: PAGED, request: { query: PageQuery },
-      responses: { 200: json(S.DeadLetterList, "newest first; the subscription's own state says `failed` with the same cause"), 401: UNAUTHORIZED, 422: problem(PAGE_REFUSED) },
+      responses: { 200: json(S.DeadLetterList, "newest first; the subscription's own state says `failed` with the same cause"), 401: UNAUTHORIZED, 403: FORBIDDEN, 422: problem(PAGE_REFUSED) },
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
@@ -443,8 +465,8 @@ export function createApp(deps: AppDeps) {
         description:
           "Events: `started`, `output` (engine output lines), `resource` (one resource started/done, with done/total), `retry`, `finished` (result). " +
           "Each event has an id; reconnect with `Last-Event-ID` to resume. An operation not running in this process gets its final `finished` event from the store.",
-        security: OPERATOR, middleware: [operator], request: { params: S.OperationParams },
-        responses: { 200: text("an event stream", "text/event-stream"), 401: UNAUTHORIZED, 404: problem("no such subscription or operation") },
+        security: OPERATOR, middleware: viewer, request: { params: S.OperationParams },
+        responses: { 200: text("an event stream", "text/event-stream"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: problem("no such subscription or operation") },
       }),
       async (c) => {
         const { id, op } = c.req.valid("param");
@@ -456,7 +478,7 @@ export function createApp(deps: AppDeps) {
     );
   }
 
-  if (deps.drift) app.route("/v1", driftRoutes({ ...deps.drift, operator, load, requeue }));
+  if (deps.drift) app.route("/v1", driftRoutes({ ...deps.drift, requireRole, acting, load, requeue }));
   // The customer's own password reset (a Cloudesire PASSWORD_RESET endpoint): the customers' lane.
   app.route("/v1", passwordResetRoutes({
     get: (id) => deps.store.get(id),
@@ -467,10 +489,10 @@ export function createApp(deps: AppDeps) {
       deps.reconciler.kick(id);
     },
   }));
-  if (deps.rollouts) app.route("/v1", rolloutRoutes({ runner: deps.rollouts, operator }));
+  if (deps.rollouts) app.route("/v1", rolloutRoutes({ runner: deps.rollouts, requireRole, acting }));
   const cloudesireStore = deps.sellsOnCloudesire ? deps.cloudesire?.store : undefined;
   app.route("/v1", fleetRoutes({
-    operator,
+    viewer,
     countsByStatus: () => deps.store.countsByStatus(),
     deadLetterCount: () => deps.queue.deadLetterCount(),
     driftedCount: async () => (deps.drift ? deps.drift.store.driftedCount() : 0),
@@ -479,7 +501,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", consoleRoutes());
 
   app.openapi(
-    createRoute(onSubscription(operator, {
+    createRoute(onSubscription(administering("subscription.credentials-token"), {
       method: "post", path: "/v1/subscriptions/{id}/credentials-token", tags: ["operators"],
       summary: "Issue a new customer credentials token (the old one stops working)",
       responses: { 201: json(S.TokenIssued, "the new token, shown once") },
@@ -493,15 +515,19 @@ export function createApp(deps: AppDeps) {
   );
 
   // Authorised before anything is validated: an unknown id and a wrong token look the same to a customer.
+  // An operator's token opens every subscription's credentials only for an admin: they are the customer's secrets.
   const customer: MiddlewareHandler<AppEnv> = async (c, next) => {
     const token = bearerOf(c.req.header("authorization"));
-    let sub = null as SubscriptionRecord | null; // found by the check below
-    await authenticated(c, async () => {
-      if (!token) return false;
+    const found = await authenticated(c, async () => {
+      if (!token) return null;
       const id = SubscriptionId.safeParse(c.req.param("id"));
-      sub = id.success ? await deps.store.get(id.data) : null;
-      return isOperator(c) || (sub !== null && customerTokenOpens(deps.customerTokenKey, sub, token));
-    }, token ? "token not valid for this subscription" : "bearer token required (the subscription's credentials token or the operator token)");
+      const sub = id.success ? await deps.store.get(id.data) : null;
+      if (sub && customerTokenOpens(deps.customerTokenKey, sub, token)) return { sub, operator: null };
+      const operator = await auth.byToken(token);
+      return operator ? { sub, operator } : null;
+    }, token ? "token not valid for this subscription" : "bearer token required (the subscription's credentials token or an admin operator's token)");
+    if (found.operator && !roleAllows(found.operator.role, "admin")) throw forbidden(roleRefusal("admin", found.operator));
+    const sub = found.sub;
     if (!sub) throw notFound("no such subscription");
     c.set("logFields", { subscription: sub.id });
     await next();
@@ -519,7 +545,8 @@ export function createApp(deps: AppDeps) {
           content: { "application/json": { schema: S.CredentialsJson }, "application/yaml": { schema: z.string() }, "text/plain": { schema: z.string() } },
         },
         401: problem("no token, or a token not valid for this subscription"),
-        404: problem("no such subscription (operator token only)"),
+        403: problem("an operator's token, but not an admin's"),
+        404: problem("no such subscription (an admin operator's token only)"),
         409: problem("not provisioned yet, or cancelled"),
         422: problem("unknown format"),
       },

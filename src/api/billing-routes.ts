@@ -8,26 +8,30 @@ import type { BillingStore } from "../store/billing-store.js";
 import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { validationHook } from "./problem.js";
 import * as S from "./schemas.js";
-import { json, OPERATOR, problem } from "./route-docs.js";
+import { FORBIDDEN, json, OPERATOR, problem } from "./route-docs.js";
+import type { Audited } from "./audit-routes.js";
+import type { RequireRole } from "./operator-auth.js";
 import { billingRunView } from "./views.js";
 
 const TAGS = ["billing"];
 const RUN_PAGES = cursorsOf("billing runs", z.number().int().positive());
 
 /** Operator routes of billing runs (mounted at /v1/billing-runs). */
-export function billingRoutes(deps: { billing: BillingService; store: BillingStore; operator: MiddlewareHandler; metrics?: Metrics | undefined }) {
+export function billingRoutes(deps: { billing: BillingService; store: BillingStore; requireRole: RequireRole; audited: Audited; metrics?: Metrics | undefined }) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
-  const middleware = [deps.operator];
+  // Reading runs and invoices is a viewer's; billing (and delivering it again) is an admin's.
+  const middleware = [deps.requireRole("viewer")];
+  const billing = (action: string): MiddlewareHandler[] => [deps.requireRole("admin"), deps.audited(action)];
 
   app.openapi(
     createRoute({
-      method: "post", path: "/", tags: TAGS, security: OPERATOR, middleware,
+      method: "post", path: "/", tags: TAGS, security: OPERATOR, middleware: billing("billing.run"),
       summary: "Bill a closed month (once: running it again returns the same run)",
       request: { body: { required: true, content: { "application/json": { schema: S.RunRequest, example: { period: "2026-10" } } } } },
       responses: {
         201: json(S.BillingRunCreated, "billed now", { created: true, run: S.EXAMPLES.billingRun }),
         200: json(S.BillingRunCreated, "already billed: the stored run"),
-        401: problem("operator token required"),
+        401: problem("operator token required"), 403: FORBIDDEN,
         409: problem("the period is not over yet"),
         422: problem("body must be {\"period\": \"YYYY-MM\"}"),
         503: problem("billing is not configured (PRICES_FILE, GNOCCHI_URL, credentials)"),
@@ -49,7 +53,7 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
     createRoute({
       method: "get", path: "/", tags: TAGS, security: OPERATOR, middleware, summary: "Every billing run", description: PAGED,
       request: { query: PageQuery },
-      responses: { 200: json(S.BillingRunList, "newest first (by run id)", { runs: [S.EXAMPLES.billingRun], nextCursor: null }), 401: problem("operator token required"), 422: problem(PAGE_REFUSED) },
+      responses: { 200: json(S.BillingRunList, "newest first (by run id)", { runs: [S.EXAMPLES.billingRun], nextCursor: null }), 401: problem("operator token required"), 403: FORBIDDEN, 422: problem(PAGE_REFUSED) },
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
@@ -68,7 +72,7 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
     createRoute({
       method: "get", path: "/{id}", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
       summary: "A run with its invoices and the inputs that reproduce it",
-      responses: { 200: json(S.BillingRunDetail, "the run"), 401: problem("operator token required"), 404: problem("no such run") },
+      responses: { 200: json(S.BillingRunDetail, "the run"), 401: problem("operator token required"), 403: FORBIDDEN, 404: problem("no such run") },
     }),
     async (c) => {
       const { run, inputs, invoices } = await load(c.req.valid("param").id);
@@ -78,11 +82,11 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
 
   app.openapi(
     createRoute({
-      method: "post", path: "/{id}/deliver", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
+      method: "post", path: "/{id}/deliver", tags: TAGS, security: OPERATOR, middleware: billing("billing.deliver"), request: { params: S.BillingRunParams },
       summary: "POST the run, signed, to BILLING_WEBHOOK_URL again",
       responses: {
         200: json(S.DeliveryResponse, "delivered"),
-        401: problem("operator token required"),
+        401: problem("operator token required"), 403: FORBIDDEN,
         404: problem("no such run"),
         409: problem("BILLING_WEBHOOK_URL is not configured"),
         502: json(S.DeliveryResponse, "every attempt failed"),
@@ -100,7 +104,7 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
     createRoute({
       method: "get", path: "/{id}/invoices.csv", tags: TAGS, security: OPERATOR, middleware, request: { params: S.BillingRunParams },
       summary: "The run's invoice lines as CSV",
-      responses: { 200: { description: "one row per invoice line", content: { "text/csv": { schema: z.string() } } }, 401: problem("operator token required"), 404: problem("no such run") },
+      responses: { 200: { description: "one row per invoice line", content: { "text/csv": { schema: z.string() } } }, 401: problem("operator token required"), 403: FORBIDDEN, 404: problem("no such run") },
     }),
     async (c) => {
       const { run, invoices } = await load(c.req.valid("param").id);

@@ -41,13 +41,31 @@ function trustedOf(trust: TrustProxy): (address: string) => boolean {
 /** Where a request comes from: the socket's peer, or the client a trusted proxy names. */
 export function clientAddressOf(trust: TrustProxy): (c: Context) => string {
   const trusted = trustedOf(trust);
+  return (c) => clientAddress(trust, peerOf(c), c.req.header("x-forwarded-for"), trusted);
+}
+
+/** The socket's peer ("unknown" when not served by @hono/node-server: tests calling app.request). */
+function peerOf(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * Whether a request came over https: its own URL says so (TLS ended here), or, behind a proxy the
+ * service trusts (TRUST_PROXY), the X-Forwarded-Proto the nearest proxy set. With TRUST_PROXY off the
+ * header is whatever the client wrote, and is not believed.
+ */
+export function requestIsHttps(trust: TrustProxy): (c: Context) => boolean {
+  const trusted = trustedOf(trust);
   return (c) => {
-    let peer = "unknown";
-    try {
-      peer = getConnInfo(c).remote.address ?? "unknown";
-    } catch {
-      // not served by @hono/node-server (tests calling app.request)
-    }
-    return clientAddress(trust, peer, c.req.header("x-forwarded-for"), trusted);
+    if (new URL(c.req.url).protocol === "https:") return true;
+    const proto = c.req.header("x-forwarded-proto");
+    if (trust.kind === "off" || !proto) return false;
+    if (trust.kind === "addresses" && !trusted(plain(peerOf(c)))) return false;
+    // Each proxy may append its own: the last one is the nearest's.
+    return proto.split(",").at(-1)?.trim().toLowerCase() === "https";
   };
 }

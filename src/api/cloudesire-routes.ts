@@ -14,7 +14,9 @@ import type { CloudesireStore } from "../store/cloudesire-store.js";
 import { boundedBody } from "./body-limit.js";
 import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { problemResponse, validationHook } from "./problem.js";
-import { json, OPERATOR, onSubscription, problem, UNAUTHORIZED } from "./route-docs.js";
+import { FORBIDDEN, json, OPERATOR, onSubscription, problem, UNAUTHORIZED } from "./route-docs.js";
+import type { Audited } from "./audit-routes.js";
+import type { RequireRole } from "./operator-auth.js";
 import { CloudesireDeadCalls, CloudesireSubscription, CloudesireSyncAccepted, OutboxCallView } from "./schemas.js";
 import { cloudesireView, outboxCallView } from "./views.js";
 
@@ -25,7 +27,9 @@ export interface CloudesireRouteDeps {
   /** CLOUDESIRE_EVENT_SECRET_PREVIOUS: accepted too while the secret is rotated. */
   previousEventSecret?: string | undefined;
   product: CloudesireProduct;
-  operator: MiddlewareHandler;
+  /** Operators' routes: reads are a viewer's, a sync an operator's, a dead call's resend an admin's. */
+  requireRole: RequireRole;
+  audited: Audited;
   /**
    * Cloudesire's metric polls ("application metrics"): the product's custom header and its value, and the
    * usage so far of a subscription (null: not ours); no `usage`: no Gnocchi to read it from.
@@ -155,7 +159,7 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
   );
 
   app.openapi(
-    createRoute(onSubscription(deps.operator, {
+    createRoute(onSubscription([deps.requireRole("viewer")], {
       method: "get", path: "/subscriptions/{id}", tags: ["operators"],
       summary: "A Cloudesire subscription: its reads, what was reported, and its outbox of calls back",
       responses: { 200: json(CloudesireSubscription, "reads and outbox, oldest call first") },
@@ -169,7 +173,7 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
   );
 
   app.openapi(
-    createRoute(onSubscription(deps.operator, {
+    createRoute(onSubscription([deps.requireRole("operator"), deps.audited("cloudesire.sync")], {
       method: "post", path: "/subscriptions/{id}/sync", tags: ["operators"],
       summary: "Read the subscription from Cloudesire again now, and converge on it",
       responses: { 202: json(CloudesireSyncAccepted, "the read is queued") },
@@ -185,10 +189,10 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
 
   app.openapi(
     createRoute({
-      method: "get", path: "/dead-letters", tags: ["operators"], security: OPERATOR, middleware: [deps.operator],
+      method: "get", path: "/dead-letters", tags: ["operators"], security: OPERATOR, middleware: [deps.requireRole("viewer")],
       summary: "Calls back to Cloudesire that need an operator: refused (dead), or of unknown outcome (held)",
       description: PAGED, request: { query: PageQuery },
-      responses: { 200: json(CloudesireDeadCalls, "newest first"), 401: UNAUTHORIZED, 422: problem(PAGE_REFUSED) },
+      responses: { 200: json(CloudesireDeadCalls, "newest first"), 401: UNAUTHORIZED, 403: FORBIDDEN, 422: problem(PAGE_REFUSED) },
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
@@ -199,13 +203,13 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
 
   app.openapi(
     createRoute({
-      method: "post", path: "/outbox/{call}/resolve", tags: ["operators"], security: OPERATOR, middleware: [deps.operator],
+      method: "post", path: "/outbox/{call}/resolve", tags: ["operators"], security: OPERATOR, middleware: [deps.requireRole("admin"), deps.audited("cloudesire.resolve")],
       summary: "Decide a dead or held call: send it again, or record that it landed",
       request: {
         params: OutboxParams,
         body: { required: true, content: { "application/json": { schema: z.object({ action: z.enum(["resend", "sent"]) }), example: { action: "sent" } } } },
       },
-      responses: { 200: json(OutboxCallView, "the call as it now is"), 401: UNAUTHORIZED, 404: problem("no dead or held call with this id"), 422: problem("action must be resend or sent") },
+      responses: { 200: json(OutboxCallView, "the call as it now is"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: problem("no dead or held call with this id"), 422: problem("action must be resend or sent") },
     }),
     async (c) => {
       const row = await deps.store.resolve(c.req.valid("param").call, c.req.valid("json").action);

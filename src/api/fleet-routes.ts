@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, type z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { Phase } from "../domain/lifecycle.js";
 import { validationHook } from "./problem.js";
-import { json, OPERATOR, UNAUTHORIZED } from "./route-docs.js";
+import { FORBIDDEN, json, OPERATOR, UNAUTHORIZED } from "./route-docs.js";
 import { FleetSummary } from "./schemas.js";
 
 export interface FleetSources {
@@ -14,17 +14,18 @@ export interface FleetSources {
 }
 
 /** GET /v1/fleet (mounted at /v1): what the console's fleet view and an operator's first look need, in one read. */
-export function fleetRoutes(deps: FleetSources & { operator: MiddlewareHandler }) {
+export function fleetRoutes(deps: FleetSources & { viewer: MiddlewareHandler[] }) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.openapi(
     createRoute({
-      method: "get", path: "/fleet", tags: ["operators"], security: OPERATOR, middleware: [deps.operator],
+      method: "get", path: "/fleet", tags: ["operators"], security: OPERATOR, middleware: deps.viewer,
       summary: "The fleet at a glance: subscriptions per phase, dead letters, drifted stacks, the Cloudesire outbox",
       responses: {
         200: json(FleetSummary, "counts now", {
           total: 12, phases: { pending: 0, applying: 1, ready: 9, failed: 1, held: 0, waiting: 0, cancelled: 1 }, deadLetters: 1, drifted: 0, outbox: null,
         }),
         401: UNAUTHORIZED,
+        403: FORBIDDEN,
       },
     }),
     async (c) => {

@@ -12,6 +12,7 @@ const STATUS: Record<ErrorKind, ContentfulStatusCode> = {
   bad_request: 400,
   invalid: 422,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   too_many_requests: 429,

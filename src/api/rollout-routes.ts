@@ -3,8 +3,10 @@ import type { Context, MiddlewareHandler } from "hono";
 import { badRequest, invalid } from "../domain/errors.js";
 import { DEFAULT_WAVES, WaveList, type RolloutRecord } from "../domain/rollout.js";
 import type { RolloutProgressView, RolloutRunner } from "../provisioning/rollout-runner.js";
+import type { AuditEnv } from "./audit-routes.js";
 import { validationHook } from "./problem.js";
-import { json, OPERATOR, problem, UNAUTHORIZED } from "./route-docs.js";
+import { FORBIDDEN, json, OPERATOR, problem, UNAUTHORIZED } from "./route-docs.js";
+import type { RequireRole } from "./operator-auth.js";
 import * as R from "./rollout-schemas.js";
 
 /** A rollout as the API shows it (waves counted from 1, as operators say them). */
@@ -41,25 +43,25 @@ async function optionalBody<T extends z.ZodType>(c: Context, schema: T): Promise
 const NOT_FOUND = problem("no such rollout");
 
 /** Operator routes of fleet rollouts (mounted at /v1): plan, start, progress, resume, abort. */
-export function rolloutRoutes(deps: { runner: RolloutRunner; operator: MiddlewareHandler }) {
-  const app = new OpenAPIHono({ defaultHook: validationHook });
-  const { runner } = deps;
-  const middleware = [deps.operator];
+export function rolloutRoutes(deps: { runner: RolloutRunner; requireRole: RequireRole; acting: (action: string) => MiddlewareHandler[] }) {
+  const app = new OpenAPIHono<AuditEnv>({ defaultHook: validationHook });
+  const { runner, acting } = deps;
+  const middleware = [deps.requireRole("viewer")];
   app.openapi(
     createRoute({
-      method: "post", path: "/rollouts/plan", tags: ["rollouts"], security: OPERATOR, middleware,
+      method: "post", path: "/rollouts/plan", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.plan"),
       summary: "What a rollout would change: ready stacks whose declaration differs from what the service now declares, grouped by change",
-      responses: { 200: json(R.RolloutPlan, "the grouped diff", R.EXAMPLE_PLAN), 401: UNAUTHORIZED },
+      responses: { 200: json(R.RolloutPlan, "the grouped diff", R.EXAMPLE_PLAN), 401: UNAUTHORIZED, 403: FORBIDDEN },
     }),
     async (c) => c.json(await runner.plan(), 200),
   );
   app.openapi(
     createRoute({
-      method: "post", path: "/rollouts", tags: ["rollouts"], security: OPERATOR, middleware,
+      method: "post", path: "/rollouts", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.start"),
       summary: "Start a rollout of every changing stack, in waves with a pause between them and a failure budget",
       request: { body: { content: { "application/json": { schema: R.RolloutStart } }, required: false } },
       responses: {
-        201: json(R.Rollout, "started: its first wave is queued"), 401: UNAUTHORIZED,
+        201: json(R.Rollout, "started: its first wave is queued"), 401: UNAUTHORIZED, 403: FORBIDDEN,
         409: problem("another rollout is not finished, or nothing would change"), 422: problem("waves, budget or pause not valid"),
       },
     }),
@@ -72,7 +74,7 @@ export function rolloutRoutes(deps: { runner: RolloutRunner; operator: Middlewar
   app.openapi(
     createRoute({
       method: "get", path: "/rollouts", tags: ["rollouts"], security: OPERATOR, middleware, summary: "Rollouts, newest first",
-      responses: { 200: json(R.RolloutList, "newest first (the last 100)"), 401: UNAUTHORIZED },
+      responses: { 200: json(R.RolloutList, "newest first (the last 100)"), 401: UNAUTHORIZED, 403: FORBIDDEN },
     }),
     async (c) => c.json({ rollouts: (await runner.list()).map(rolloutView) }, 200),
   );
@@ -80,16 +82,16 @@ export function rolloutRoutes(deps: { runner: RolloutRunner; operator: Middlewar
     createRoute({
       method: "get", path: "/rollouts/{id}", tags: ["rollouts"], security: OPERATOR, middleware, request: Params,
       summary: "One rollout: its state, stacks per wave and state, failures with their reasons",
-      responses: { 200: json(R.RolloutDetail, "the rollout"), 401: UNAUTHORIZED, 404: NOT_FOUND },
+      responses: { 200: json(R.RolloutDetail, "the rollout"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND },
     }),
     async (c) => c.json(rolloutDetailView(await runner.progress(c.req.valid("param").id)), 200),
   );
   app.openapi(
     createRoute({
-      method: "post", path: "/rollouts/{id}/resume", tags: ["rollouts"], security: OPERATOR, middleware,
+      method: "post", path: "/rollouts/{id}/resume", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.resume"),
       request: { ...Params, body: { content: { "application/json": { schema: R.RolloutResume } }, required: false } },
       summary: "Resume a halted or paused rollout (with a new failure budget if given)",
-      responses: { 200: json(R.Rollout, "running again"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("not halted"), 422: problem("failures still past the budget") },
+      responses: { 200: json(R.Rollout, "running again"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: problem("not halted"), 422: problem("failures still past the budget") },
     }),
     async (c) => {
       const body = await optionalBody(c, R.RolloutResume);
@@ -98,17 +100,17 @@ export function rolloutRoutes(deps: { runner: RolloutRunner; operator: Middlewar
   );
   app.openapi(
     createRoute({
-      method: "post", path: "/rollouts/{id}/pause", tags: ["rollouts"], security: OPERATOR, middleware, request: Params,
+      method: "post", path: "/rollouts/{id}/pause", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.pause"), request: Params,
       summary: "Pause a rollout: no further wave starts until it is resumed (stacks already queued finish their update)",
-      responses: { 200: json(R.Rollout, "halted, with the reason 'paused by an operator'"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("not running") },
+      responses: { 200: json(R.Rollout, "halted, with the reason 'paused by <operator>'"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: problem("not running") },
     }),
-    async (c) => c.json(rolloutView(await runner.pause(c.req.valid("param").id)), 200),
+    async (c) => c.json(rolloutView(await runner.pause(c.req.valid("param").id, c.get("operator").name)), 200),
   );
   app.openapi(
     createRoute({
-      method: "post", path: "/rollouts/{id}/abort", tags: ["rollouts"], security: OPERATOR, middleware, request: Params,
+      method: "post", path: "/rollouts/{id}/abort", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.abort"), request: Params,
       summary: "Abort a rollout: stacks not yet queued are skipped (those queued finish their update)",
-      responses: { 200: json(R.Rollout, "aborted"), 401: UNAUTHORIZED, 404: NOT_FOUND, 409: problem("already done or aborted") },
+      responses: { 200: json(R.Rollout, "aborted"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: problem("already done or aborted") },
     }),
     async (c) => c.json(rolloutView(await runner.abort(c.req.valid("param").id)), 200),
   );

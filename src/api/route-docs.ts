@@ -11,18 +11,19 @@ export const problem = (description: string) => ({ description, content: { "appl
 export const text = (description: string, mediaType = "text/plain") => ({ description, content: { [mediaType]: { schema: z.string() } } });
 export const OPERATOR = [{ operatorToken: [] }];
 export const NOT_FOUND = problem("no such subscription");
-export const UNAUTHORIZED = problem("operator bearer token missing or wrong");
+export const UNAUTHORIZED = problem("operator bearer token (or console session) missing, unknown or revoked");
+export const FORBIDDEN = problem("the operator's role does not allow this (the problem says which role is needed), or a console session's unsafe request without its X-CSRF-Token");
 
 /**
- * The common part of an operator route on one subscription: the operator token (checked before the
- * path is validated), the `{id}` parameter, and the 401 and 404 every such route can answer.
+ * The common part of an operator route on one subscription: its role check (made before the path is
+ * validated) and audit, the `{id}` parameter, and the 401, 403 and 404 every such route can answer.
  */
-export function onSubscription<M extends MiddlewareHandler, R extends { responses: Record<number, unknown> }>(operator: M, route: R) {
+export function onSubscription<M extends MiddlewareHandler, R extends { responses: Record<number, unknown> }>(middleware: M[], route: R) {
   return {
     ...route,
     security: OPERATOR,
-    middleware: [operator],
+    middleware,
     request: { params: SubscriptionParams },
-    responses: { 401: UNAUTHORIZED, 404: NOT_FOUND, ...route.responses },
+    responses: { 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, ...route.responses },
   };
 }

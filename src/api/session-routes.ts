@@ -1,117 +1,88 @@
-import { randomBytes } from "node:crypto";
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { HTTPException } from "hono/http-exception";
 import { unauthorized } from "../domain/errors.js";
+import type { OperatorStore } from "../store/operator-store.js";
+import { csrfOf, newSessionId, SESSION_COOKIE, SESSION_IDLE_MS, type Authenticate, type OperatorAuth } from "./operator-auth.js";
+import { Session, SessionLogin } from "./operator-schemas.js";
 import { validationHook } from "./problem.js";
-import { json, problem } from "./route-docs.js";
-import { sameSecret } from "./tokens.js";
+import { FORBIDDEN, json, problem } from "./route-docs.js";
+import { hashToken } from "./tokens.js";
+
+const TOO_MANY = problem("too many failed authentications from this source");
 
 /**
- * TEMPORARY (issue 23, until the roles branch's named operators are merged): a browser session opened
- * with the operator token, as the auth contract of issue 23 says, with one operator (`root`, admin).
- * The roles branch replaces this file with sessions of named operators kept in the database.
+ * The console's session (mounted at /v1): log in with an operator token, get an HttpOnly, SameSite=Strict
+ * cookie and the session's CSRF token; every operator route then takes the cookie in place of the
+ * bearer token (unsafe methods with the CSRF token as X-CSRF-Token). Sessions are kept hashed in the
+ * database (a restart keeps them), end after 12 hours without a request, and with their operator.
  */
-
-export const SESSION_COOKIE = "tenants_session";
-export const CSRF_HEADER = "x-csrf-token";
-/** A session lasts a working day; a new login after that. */
-const SESSION_MS = 12 * 3600_000;
-
-export const Role = z.enum(["viewer", "operator", "admin"]).openapi("Role");
-export const SessionView = z.object({ name: z.string(), role: Role, csrf: z.string() }).openapi("Session");
-export const SessionLogin = z.object({ token: z.string().min(1).max(512) }).strict().openapi("SessionLogin");
-
-interface Session {
-  name: string;
-  role: z.infer<typeof Role>;
-  csrf: string;
-  expires: number;
-}
-
-/** Sessions in this process's memory: a restart logs everyone out (the roles branch stores them). */
-export class Sessions {
-  private readonly open = new Map<string, Session>();
-  constructor(private readonly now: () => number) {}
-
-  start(name: string, role: Session["role"]): { id: string; session: Session } {
-    const id = randomBytes(32).toString("base64url");
-    const session = { name, role, csrf: randomBytes(24).toString("base64url"), expires: this.now() + SESSION_MS };
-    this.open.set(id, session);
-    return { id, session };
-  }
-
-  of(c: Context): Session | undefined {
-    const id = getCookie(c, SESSION_COOKIE);
-    const found = id === undefined ? undefined : this.open.get(id);
-    if (!found || found.expires <= this.now()) return undefined;
-    return found;
-  }
-
-  end(c: Context): void {
-    const id = getCookie(c, SESSION_COOKIE);
-    if (id !== undefined) this.open.delete(id);
-  }
-
-  /**
-   * Whether the request is a session's: the cookie names an open session, and a request that changes
-   * something carries its CSRF token (SameSite=Strict already keeps other sites' requests cookieless;
-   * the header is the second lock, as OWASP's CSRF cheat sheet advises).
-   */
-  authorises(c: Context): boolean {
-    const s = this.of(c);
-    if (!s) return false;
-    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-      const sent = c.req.header(CSRF_HEADER);
-      if (sent === undefined || !sameSecret(sent, s.csrf)) throw new HTTPException(403, { message: "the session's X-CSRF-Token header is missing or wrong" });
-    }
-    return true;
-  }
-}
-
-/** POST/GET/DELETE /v1/session (mounted at /v1). */
-export function sessionRoutes(deps: { sessions: Sessions; operatorToken: string; authenticated: (c: Context, check: () => boolean, refusal: string) => Promise<void> }) {
+export function sessionRoutes(deps: {
+  auth: OperatorAuth;
+  operators: OperatorStore;
+  now: () => number;
+  /** Whether the request came over https (directly, or as a trusted proxy says): the cookie is then Secure. */
+  secure: (c: Context) => boolean;
+  authenticated: Authenticate;
+}) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
-  const view = (s: Session) => ({ name: s.name, role: s.role, csrf: s.csrf });
+  const cookie = (c: Context) => ({ httpOnly: true, sameSite: "Strict" as const, path: "/", ...(deps.secure(c) ? { secure: true } : {}) });
+
   app.openapi(
     createRoute({
-      method: "post", path: "/session", tags: ["console"], summary: "Open a console session with an operator token (sets the tenants_session cookie)",
-      request: { body: { required: true, content: { "application/json": { schema: SessionLogin } } } },
+      method: "post", path: "/session", tags: ["console"], summary: "Log in to the console with an operator token: a session cookie and its CSRF token",
+      description: `Sets \`${SESSION_COOKIE}\` (HttpOnly; SameSite=Strict; Path=/; Secure over https). The answer's \`csrf\` goes as X-CSRF-Token with every unsafe request made with the cookie.`,
+      request: { body: { required: true, content: { "application/json": { schema: SessionLogin, example: { token: "op_3q2-7wQ…" } } } } },
       responses: {
-        200: json(SessionView, "the session: who, which role, and the CSRF token to send as X-CSRF-Token"),
-        401: problem("not an operator token"),
-        422: problem("body must be {\"token\": \"...\"}"),
-        429: problem("too many failed authentications from this source"),
+        200: json(Session, "logged in (no-store)", { name: "alice", role: "operator", csrf: "kq3…" }),
+        401: problem("not an operator's token (or a revoked one)"), 422: problem("body must be {\"token\": \"...\"}"), 429: TOO_MANY,
       },
     }),
     async (c) => {
       const { token } = c.req.valid("json");
-      await deps.authenticated(c, () => sameSecret(token, deps.operatorToken), "not an operator token");
-      const { id, session } = deps.sessions.start("root", "admin");
-      setCookie(c, SESSION_COOKIE, id, { httpOnly: true, sameSite: "Strict", path: "/", maxAge: SESSION_MS / 1000 });
-      return c.json(view(session), 200, { "cache-control": "no-store" });
+      const who = await deps.authenticated(c, () => deps.auth.byToken(token), "not an operator token (unknown or revoked)");
+      const id = newSessionId();
+      const now = deps.now();
+      await deps.operators.openSession({ idHash: hashToken(id), tokenHash: hashToken(token), now, expiredBefore: now - SESSION_IDLE_MS });
+      setCookie(c, SESSION_COOKIE, id, cookie(c));
+      return c.json({ name: who.name, role: who.role, csrf: csrfOf(id) }, 200, { "cache-control": "no-store" });
     },
   );
+
+  /** The session of the request's cookie, if it is still open. */
+  const current = async (c: Context) => {
+    const id = getCookie(c, SESSION_COOKIE);
+    const who = id === undefined ? null : await deps.auth.bySession(id);
+    return who && id !== undefined ? { id, who } : null;
+  };
+
   app.openapi(
     createRoute({
-      method: "get", path: "/session", tags: ["console"], summary: "The console session of this cookie",
-      responses: { 200: json(SessionView, "the session"), 401: problem("no session, or it ended") },
+      method: "get", path: "/session", tags: ["console"], summary: "Who the console's session is, and its CSRF token again",
+      responses: { 200: json(Session, "the session (no-store)"), 401: problem("no session, or it has ended (expired, logged out, operator revoked)"), 429: TOO_MANY },
     }),
     async (c) => {
-      const s = deps.sessions.of(c);
-      if (!s) throw unauthorized("no session: log in with an operator token");
-      return c.json(view(s), 200, { "cache-control": "no-store" });
+      // No cookie is no failed authentication (the console asks this before anyone logged in).
+      if (getCookie(c, SESSION_COOKIE) === undefined) throw unauthorized("no console session: log in");
+      const s = await deps.authenticated(c, () => current(c), "no console session (or it has ended): log in");
+      return c.json({ name: s.who.name, role: s.who.role, csrf: csrfOf(s.id) }, 200, { "cache-control": "no-store" });
     },
   );
+
   app.openapi(
     createRoute({
-      method: "delete", path: "/session", tags: ["console"], summary: "Log out: the session ends",
-      responses: { 204: { description: "ended (or there was none)" } },
+      method: "delete", path: "/session", tags: ["console"], summary: "Log out: the session ends and its cookie is cleared",
+      description: "With an open session, X-CSRF-Token must be sent (another site's page must not log an operator out). Without one: 204 all the same.",
+      responses: { 204: { description: "logged out" }, 403: FORBIDDEN, 429: TOO_MANY },
     }),
     async (c) => {
-      deps.sessions.end(c);
-      deleteCookie(c, SESSION_COOKIE, { path: "/" });
+      const s = await current(c);
+      if (s) {
+        // Checked like any unsafe request made with the cookie (403 without the CSRF token).
+        await deps.auth.authorise(c, "viewer");
+        await deps.operators.closeSession(hashToken(s.id));
+      }
+      deleteCookie(c, SESSION_COOKIE, cookie(c));
       return c.body(null, 204);
     },
   );

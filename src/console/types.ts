@@ -6,9 +6,9 @@ import type { z } from "@hono/zod-openapi";
 import type * as S from "../api/schemas.js";
 import type * as R from "../api/rollout-schemas.js";
 import type { OperationEvent } from "../api/sse.js";
-import type { SessionView } from "../api/session-routes.js";
+import type * as O from "../api/operator-schemas.js";
 
-export type Session = z.infer<typeof SessionView>;
+export type Session = z.infer<typeof O.Session>;
 export type Role = Session["role"];
 export type Problem = z.infer<typeof S.Problem>;
 export type Subscription = z.infer<typeof S.SubscriptionView>;
@@ -32,11 +32,4 @@ export type RolloutDetail = z.infer<typeof R.RolloutDetail>;
 export type RolloutPlan = z.infer<typeof R.RolloutPlan>;
 export type ProgressEvent = OperationEvent;
 
-/**
- * TEMPORARY until the roles branch (issue 23 section 1) is merged: GET /v1/audit's page as the issue's
- * contract states it; replaced then by the type inferred from its schema.
- */
-export interface AuditPage {
-  items: Array<{ at: string; actor: string; action: string; subscriptionId: string | null; result: string }>;
-  next: string | null;
-}
+export type AuditPage = z.infer<typeof O.AuditPage>;

@@ -6,6 +6,7 @@ export type ErrorKind =
   | "bad_request"
   | "invalid"
   | "unauthorized"
+  | "forbidden"
   | "not_found"
   | "conflict"
   | "too_many_requests"
@@ -29,5 +30,7 @@ export const invalid = (message: string, detail?: unknown) => new AppError("inva
 export const notFound = (message: string) => new AppError("not_found", message);
 export const conflict = (message: string, detail?: unknown) => new AppError("conflict", message, detail);
 export const unauthorized = (message: string) => new AppError("unauthorized", message);
+/** Known, but not allowed to do this (an operator lacking the role, a missing CSRF token). */
+export const forbidden = (message: string) => new AppError("forbidden", message);
 export const upstream = (message: string, detail?: unknown) => new AppError("upstream", message, detail);
 export const unavailable = (message: string) => new AppError("unavailable", message);

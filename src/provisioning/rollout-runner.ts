@@ -156,11 +156,11 @@ export class RolloutRunner {
    * Pauses a rollout by hand: halted, so no further wave starts until it is resumed (the stacks of the
    * wave in flight are queued already and finish their update: each is safe on its own).
    */
-  async pause(id: number): Promise<RolloutRecord> {
+  async pause(id: number, by: string): Promise<RolloutRecord> {
     const r = await this.existing(id);
     if (r.state !== "running" && r.state !== "pausing") throw conflict(`rollout ${id} is ${r.state}: only a running rollout pauses`);
-    await this.o.rollouts.update(id, { state: "halted", reason: "paused by an operator", pauseUntil: null });
-    this.o.log.info("rollout paused", { rollout: id });
+    await this.o.rollouts.update(id, { state: "halted", reason: `paused by ${by}`, pauseUntil: null });
+    this.o.log.info("rollout paused", { rollout: id, by });
     return this.existing(id);
   }
 

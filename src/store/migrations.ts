@@ -163,6 +163,37 @@ const MIGRATIONS: string[] = [
   // Identical Cloudesire notifications are one row, counted (rows stored before have no digest).
   `ALTER TABLE cloudesire_notifications ADD COLUMN digest text, ADD COLUMN repeats integer NOT NULL DEFAULT 0, ADD COLUMN last_received_at timestamptz;
    CREATE UNIQUE INDEX cloudesire_notifications_by_digest ON cloudesire_notifications (digest);`,
+  // Named operators with roles (issue 23): tokens and console sessions kept as SHA-256 hashes only; a
+  // revoked operator's row stays, so the audit trail's names stay unambiguous (a name is never reused).
+  // The audit trail of operators' actions; marketplace events are read from their own tables beside it
+  // (keyset pages by time, newest first: the indexes below).
+  `CREATE TABLE operators (
+     name text PRIMARY KEY,
+     role text NOT NULL,
+     token_hash text NOT NULL UNIQUE,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     revoked_at timestamptz
+   );
+   CREATE TABLE operator_sessions (
+     id_hash text PRIMARY KEY,
+     token_hash text NOT NULL,
+     created_at timestamptz NOT NULL,
+     last_used_at timestamptz NOT NULL
+   );
+   CREATE INDEX operator_sessions_by_token ON operator_sessions (token_hash);
+   CREATE TABLE audit (
+     id bigserial PRIMARY KEY,
+     at timestamptz NOT NULL DEFAULT clock_timestamp(),
+     actor text NOT NULL,
+     action text NOT NULL,
+     subscription_id text,
+     result text NOT NULL
+   );
+   CREATE INDEX audit_by_at ON audit (at, id);
+   CREATE INDEX audit_by_subscription ON audit (subscription_id, at, id);
+   CREATE INDEX events_by_received ON events (received_at, id);
+   CREATE INDEX events_by_subscription_received ON events (subscription_id, received_at, id);
+   CREATE INDEX cloudesire_notifications_by_received ON cloudesire_notifications (received_at, id);`,
 ];
 
 /**

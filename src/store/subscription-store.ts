@@ -336,13 +336,15 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
 
   /**
    * Operator retry, drift repair or password rotation: apply the desired state again; `note` names why in
-   * the stack history; `refresh` and `rotatePassword` say what the next operation does besides.
+   * the stack history; `refresh` and `rotatePassword` say what the next operation does besides; `inTx`
+   * writes what goes with the request (the audit trail's record of it) in the same transaction.
    */
-  async retry(id: string, note: string, also: Omit<ReapplyRequest, "note"> = {}): Promise<SubscriptionRecord | null> {
+  async retry(id: string, note: string, also: Omit<ReapplyRequest, "note"> = {}, inTx?: (tx: Db) => Promise<void>): Promise<SubscriptionRecord | null> {
     return this.db.transaction(async (tx) => {
       const current = await this.lockedForUpdate(tx, id);
       if (!current) return null;
       const [row] = await tx.query(UPDATE_LIFECYCLE(2), [id, ...lifecycleParams(reapplyRequested(current, { note, ...also }))]);
+      await inTx?.(tx);
       return parseSub(row);
     });
   }

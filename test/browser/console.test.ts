@@ -4,8 +4,9 @@ import { EngineFailure } from "../../src/provisioning/engine.js";
 import { openBrowser, screenshot, seriousViolations } from "../support/browser.js";
 import { event } from "../support/events.js";
 import { constantGnocchi } from "../support/gnocchi-constant.js";
-import { harness, harnessWith, OPERATOR_TOKEN } from "../support/harness.js";
+import { harness, harnessWith } from "../support/harness.js";
 import { listen } from "../support/local-server.js";
+import { addOperator } from "../support/operators.js";
 import { PRICES } from "../support/prices.js";
 
 type H = Awaited<ReturnType<typeof harness>>;
@@ -17,6 +18,9 @@ let h: H;
 let server: Awaited<ReturnType<typeof listen>>;
 let browser: Awaited<ReturnType<typeof openBrowser>>;
 let page: Page;
+/** Named operators' tokens: alice (admin) does the work, vera (viewer) only looks. */
+let alice: string;
+let vera: string;
 /** Content-Security-Policy violations the page reported (Chromium logs each one to the console). */
 const cspViolations: string[] = [];
 
@@ -34,6 +38,8 @@ beforeAll(async () => {
   });
   h.reconciler.start();
   h.rollouts.start();
+  alice = await addOperator(h, "alice", "admin");
+  vera = await addOperator(h, "vera", "viewer");
   server = await listen(h.app);
   browser = await openBrowser();
   page = await browser.context.newPage();
@@ -56,10 +62,17 @@ async function checked(name: string): Promise<void> {
 }
 
 const section = (name: string) => page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name });
+/** Signs in on the login page; the view the address names opens. */
+async function logIn(token: string): Promise<void> {
+  await page.getByLabel("Operator token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("Signed in as").waitFor();
+}
+
 const heading = (name: string) => page.getByRole("heading", { level: 1, name }).waitFor();
 
 describe("the operators' console in Debian's chromium", () => {
-  it("a wrong token is refused with a reason; the operator token opens the fleet view, with the failing tenant and its reason first", async () => {
+  it("a wrong token is refused with a reason; an operator's token opens the fleet view, with the failing tenant and its reason first", async () => {
     const first = (await page.goto(`${server.url}/console`)) as Response;
     const headers = first.headers();
     expect(headers["content-security-policy"]).toContain("script-src 'self'");
@@ -71,8 +84,8 @@ describe("the operators' console in Debian's chromium", () => {
     await page.getByRole("alert").getByText("not an operator token").waitFor();
     await checked("login");
 
-    await page.getByLabel("Operator token").fill(OPERATOR_TOKEN);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await logIn(alice);
+    await page.getByText("Signed in as alice (admin)").waitFor();
     await heading("Fleet");
     const failing = page.getByRole("region", { name: "Failing and held" });
     await failing.getByRole("row", { name: /42/ }).getByText(REASON).waitFor();
@@ -98,8 +111,12 @@ describe("the operators' console in Debian's chromium", () => {
     release();
     await page.locator(".state .badge", { hasText: "ready" }).waitFor();
     await page.getByRole("region", { name: "Outputs" }).getByText("project-of-sub-42").waitFor();
-    // The history names the retry.
-    await page.getByRole("region", { name: "Timeline" }).getByText(/operator retry/).first().waitFor();
+    // The timeline names who did it: the stack history's message and the audit trail's actor.
+    const timeline = page.getByRole("region", { name: "Timeline" });
+    await timeline.getByText("operator retry by alice").first().waitFor();
+    await timeline.getByRole("row", { name: /subscription\.retry\s+operator:alice\s+ok/ }).waitFor();
+    await timeline.getByRole("row", { name: /subscription\.created\s+marketplace:generic/ }).waitFor();
+    await checked("subscription-ready");
   });
 
   it("the subscriptions list filters by phase and finds a customer", async () => {
@@ -122,7 +139,7 @@ describe("the operators' console in Debian's chromium", () => {
     await heading("Rollout 1");
     // The canary wave is applied, then the rollout pauses 60 s before the next: paused by hand meanwhile.
     await page.getByRole("button", { name: "Pause" }).click();
-    await page.getByText("paused by an operator").waitFor();
+    await page.getByText("paused by alice").waitFor();
     await checked("rollout-halted");
     await page.getByRole("button", { name: "Resume" }).click();
     await page.locator(".badge.rollout-running, .badge.rollout-pausing").first().waitFor();
@@ -138,6 +155,29 @@ describe("the operators' console in Debian's chromium", () => {
     const csv = await page.getByRole("link", { name: /CSV/ }).getAttribute("href");
     expect(csv).toBe("/v1/billing-runs/1/invoices.csv");
     await checked("billing-run");
+  });
+
+  it("a viewer sees no action and is refused (403, naming the role needed) when it calls one directly", async () => {
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByLabel("Operator token").waitFor();
+    await logIn(vera);
+    await page.getByText("Signed in as vera (viewer)").waitFor();
+    await page.goto(`${server.url}/console#/subscriptions/42`);
+    await heading("Subscription 42");
+    await page.getByRole("region", { name: "Timeline" }).getByText("operator:alice").first().waitFor();
+    expect(await page.getByRole("button", { name: /Retry|Rotate password|Repair drift|Preview/ }).count()).toBe(0);
+    expect(await page.getByRole("region", { name: "Actions" }).count()).toBe(0);
+    await checked("subscription-viewer");
+    await section("Rollouts").click();
+    await heading("Rollouts");
+    expect(await page.getByRole("button", { name: "Plan a rollout" }).count()).toBe(0);
+    // The same call the button would make, from the page with the viewer's session and CSRF token.
+    const refused = await page.evaluate(`(async () => {
+      const { csrf } = await (await fetch("/v1/session")).json();
+      const res = await fetch("/v1/subscriptions/42/retry", { method: "POST", headers: { "x-csrf-token": csrf } });
+      return { status: res.status, title: (await res.json()).title };
+    })()`);
+    expect(refused).toEqual({ status: 403, title: "needs the operator role; vera is a viewer" });
   });
 
   it("the page ran no script and no style but its own: no Content-Security-Policy violation", () => {

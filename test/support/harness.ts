@@ -1,6 +1,7 @@
 import { createApp } from "../../src/api/app.js";
 import { clientAddressOf } from "../../src/api/client-address.js";
 import type { TrustProxy } from "../../src/config.js";
+import type { Context } from "hono";
 import { signWebhook } from "../../src/domain/webhook-signature.js";
 import { createLogger, makeRedactor } from "../../src/log.js";
 import { openPglite, type Db } from "../../src/store/db.js";
@@ -67,6 +68,8 @@ export interface HarnessOptions {
   doctor?: Array<{ status: "ok" | "warn" | "fail"; check: string; message: string }>;
   /** Who goes first on the database (the embedded store's scheduler in production); none by default. */
   scheduler?: Scheduler;
+  /** Whether a request came over https (the session cookie is then Secure). */
+  secure?: (c: Context) => boolean;
 }
 
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
@@ -86,7 +89,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     : await sharedQueue(db, opts.maxAttempts ?? 3);
   // The same wiring as the server (src/workers.ts); the drift schedule is off (tests sweep on demand).
   const cloudesireConfig = opts.cloudesire ? { ...CLOUDESIRE_DEFAULTS, ...opts.cloudesire } : undefined;
-  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore } = assembleWorkers({
+  const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore, operators, audit } = assembleWorkers({
     db, scheduler: opts.scheduler, queue, engine, log, settings, programVersion: opts.programVersion ?? "p-test", rolloutTickMs: 10, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
     readiness: opts.readiness, concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: 0, driftObserve: opts.driftObserve,
     retryBackoffMs: 0, // as both queues below are opened
@@ -104,7 +107,8 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
     rollouts,
-    webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN, customerTokenKey: CUSTOMER_TOKEN_KEY,
+    webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN, customerTokenKey: CUSTOMER_TOKEN_KEY, operators, audit,
+    ...(opts.secure ? { secure: opts.secure } : {}),
     previousWebhookSecret: opts.previousWebhookSecret, metricsToken: opts.metricsToken,
     // Notifications are verified with a secret even when no Cloudesire API is configured (the routes are the service's).
     sellsOnCloudesire: cloudesireConfig !== undefined,
@@ -142,7 +146,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     // A replica owns its queue client; the shared one lives as long as the test file.
     if (opts.replicaOf) await queue.stop();
   };
-  return { db, queue, store, intake, billingStore, cloudesire, driftStore, drift, metrics, progress, engine, reconciler, rollouts, rolloutStore, app, logs, send, asOperator, close };
+  return { db, queue, store, intake, billingStore, cloudesire, driftStore, drift, metrics, progress, engine, reconciler, rollouts, rolloutStore, operators, audit, app, logs, send, asOperator, close };
 }
 
 let queues: Promise<JobQueue> | undefined;
@@ -170,6 +174,6 @@ async function sharedDb(): Promise<Db> {
     return db;
   });
   const db = await shared;
-  await db.exec("TRUNCATE subscriptions, events, operations, billing_runs, invoices, drift, cloudesire_notifications, cloudesire_subscriptions, cloudesire_outbox, rollouts, rollout_stacks RESTART IDENTITY");
+  await db.exec("TRUNCATE subscriptions, events, operations, billing_runs, invoices, drift, cloudesire_notifications, cloudesire_subscriptions, cloudesire_outbox, rollouts, rollout_stacks, operators, operator_sessions, audit RESTART IDENTITY");
   return db;
 }

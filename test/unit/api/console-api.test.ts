@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineFailure } from "../../../src/provisioning/engine.js";
 import { event } from "../../support/events.js";
-import { harness, OPERATOR_TOKEN } from "../../support/harness.js";
+import { harness } from "../../support/harness.js";
 
-/** The routes the operators' console reads and how it is served (issue 23): search, fleet counts, session, CSP. */
+/** The routes the operators' console reads and how it is served (issue 23): search, fleet counts, CSP (sessions: session.test.ts). */
 let h: Awaited<ReturnType<typeof harness>>;
 
 beforeAll(async () => {
@@ -51,43 +51,6 @@ describe("what the console reads", () => {
       total: 3, phases: { pending: 0, applying: 0, ready: 2, failed: 1, held: 0, waiting: 0, cancelled: 0 }, deadLetters: 1, drifted: 0, outbox: null,
     });
     expect((await h.app.request("/v1/fleet")).status).toBe(401);
-  });
-});
-
-describe("the console's session", () => {
-  const login = (token: string) => h.app.request("/v1/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) });
-
-  it("an operator token opens an HttpOnly, SameSite=Strict session; a wrong one is refused", async () => {
-    expect((await login("wrong-token")).status).toBe(401);
-    const res = await login(OPERATOR_TOKEN);
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { name: string; role: string; csrf: string };
-    expect(body).toMatchObject({ name: "root", role: "admin" });
-    const cookie = res.headers.get("set-cookie") ?? "";
-    expect(cookie).toMatch(/^tenants_session=[^;]+;/);
-    expect(cookie).toContain("HttpOnly");
-    expect(cookie).toContain("SameSite=Strict");
-    expect(cookie).toContain("Path=/");
-    expect(cookie).not.toContain(OPERATOR_TOKEN);
-  });
-
-  it("the session cookie reads; a change needs its CSRF token too (403 without); logged out, it opens nothing", async () => {
-    const res = await login(OPERATOR_TOKEN);
-    const { csrf } = (await res.json()) as { csrf: string };
-    const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-    const asSession = (path: string, init: RequestInit = {}) => h.app.request(path, { ...init, headers: { ...(init.headers as Record<string, string>), cookie } });
-    expect((await asSession("/v1/session")).status).toBe(200);
-    expect((await asSession("/v1/subscriptions/s2")).status).toBe(200);
-    const refused = await asSession("/v1/subscriptions/s2/retry", { method: "POST" });
-    expect(refused.status).toBe(403);
-    expect(((await refused.json()) as { title: string }).title).toContain("X-CSRF-Token");
-    expect((await asSession("/v1/subscriptions/s2/retry", { method: "POST", headers: { "x-csrf-token": "not-it" } })).status).toBe(403);
-    expect((await asSession("/v1/subscriptions/s2/retry", { method: "POST", headers: { "x-csrf-token": csrf } })).status).toBe(202);
-    // /healthz's details are an operator's: the session sees them.
-    expect(await (await asSession("/healthz")).json()).toHaveProperty("missing");
-    expect((await asSession("/v1/session", { method: "DELETE" })).status).toBe(204);
-    expect((await asSession("/v1/session")).status).toBe(401);
-    expect((await asSession("/v1/subscriptions/s2")).status).toBe(401);
   });
 });
 

@@ -190,7 +190,7 @@ describe("POST /v1/events", () => {
     const app = createApp({
       store: h.store, intake: h.intake, engine: h.engine, reconciler: h.reconciler, queue: h.queue, settings: (await import("../../support/settings.js")).SETTINGS,
       log: { debug() {}, info() {}, warn() {}, error() {} }, webhookSecret: undefined, replayWindowSeconds: 300,
-      operatorToken: "x".repeat(20), customerTokenKey: "k".repeat(32), health: async () => ({ status: "degraded" }),
+      operatorToken: "x".repeat(20), operators: h.operators, audit: h.audit, customerTokenKey: "k".repeat(32), health: async () => ({ status: "degraded" }),
     });
     const res = await app.request("/v1/events", { method: "POST", body: "{}" });
     expect(res.status).toBe(503);

@@ -56,7 +56,7 @@ describe("drift detection (with the engine double)", () => {
     await h.reconciler.idle();
     const ups = h.engine.callsFor("sub-3").filter((c) => c.op === "up");
     expect(ups).toHaveLength(upsBefore + 1);
-    expect(ups.at(-1)).toMatchObject({ refresh: true, message: expect.stringMatching(/^drift repair of compute-quota \(cores\) \(subscription 3, generation 3\)$/) });
+    expect(ups.at(-1)).toMatchObject({ refresh: true, message: expect.stringMatching(/^drift repair of compute-quota \(cores\) by root \(subscription 3, generation 3\)$/) });
     const history = (await (await h.asOperator("/v1/subscriptions/3/history")).json()) as { history: Array<{ message: string }> };
     expect(history.history[0]?.message).toContain("drift repair");
     // The repair is followed by a check, which finds the stack in sync and clears the finding.

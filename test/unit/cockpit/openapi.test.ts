@@ -59,6 +59,20 @@ describe("OpenAPI 3.1 from the zod schemas", () => {
     expect(names).toEqual(expect.arrayContaining(["header:x-timestamp", "header:x-signature"]));
   });
 
+  it("every operator route documents its refusals: 401 for unknown credentials, 403 for a role that does not allow it", async () => {
+    const h = await full();
+    const doc = (await (await h.app.request("/openapi.json")).json()) as Doc;
+    let checked = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (!JSON.stringify(op.security ?? []).includes("operatorToken") || path === "/healthz" || path === "/metrics" || path.endsWith("/credentials")) continue;
+        expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(["401", "403"]));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(30);
+  });
+
   it("every list endpoint documents limit and cursor, answers nextCursor, and its 422", async () => {
     const h = await full();
     type Op = { parameters?: Array<{ name: string; in: string; schema?: { minimum?: number; maximum?: number; default?: number } }>; responses: Record<string, { content?: Record<string, { schema: { $ref?: string; properties?: Record<string, unknown> } }> }> };

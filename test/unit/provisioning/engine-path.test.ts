@@ -64,7 +64,7 @@ describe("the customer's password", () => {
     const after = await creds();
     expect(after).not.toBe(before);
     const [last] = await h.engine.history("sub-52");
-    expect(last?.message).toMatch(/^password rotation by an operator \(subscription 52, generation 2; password rotated\)$/);
+    expect(last?.message).toMatch(/^password rotation by root \(subscription 52, generation 2; password rotated\)$/);
     expect(last?.resourceChanges).toEqual({ same: 4, update: 2 });
     // The next, unrelated update keeps the new password.
     await h.send(event("52", "subscription.suspended"));
