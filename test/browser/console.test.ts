@@ -150,6 +150,8 @@ describe("the operators' console in Debian's chromium", () => {
     await section("Billing").click();
     await heading("Billing");
     await page.getByRole("button", { name: "Bill the month" }).click();
+    await page.getByRole("link", { name: "Run 1" }).waitFor();
+    await checked("billing");
     await page.getByRole("link", { name: "Run 1" }).click();
     await heading("Billing run 1");
     const csv = await page.getByRole("link", { name: /CSV/ }).getAttribute("href");

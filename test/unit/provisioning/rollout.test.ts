@@ -143,6 +143,26 @@ describe("fleet rollouts", () => {
     expect((await json<{ waveSizes: number[] }>(post(h, "/v1/rollouts", { waves: ["100%"] }), 201)).waveSizes).toEqual([9]);
   });
 
+  it("a paused rollout starts no further wave, whatever the clock says, until it is resumed; only a moving one pauses", async () => {
+    const h = await fleetThenChangedDefaults();
+    const { id } = await json<{ id: number }>(post(h, "/v1/rollouts", { waves: ["10%", "100%"], pauseSeconds: 3600 }), 201);
+    await until("the pause after the canary", async () => (await detail(h, id)).state === "pausing");
+    expect(await json<{ state: string; reason: string }>(post(h, `/v1/rollouts/${id}/pause`))).toMatchObject({ state: "halted", reason: "paused by root" });
+    // The pause between waves is over: a rollout not paused by hand would start its next wave now.
+    await h.rolloutStore.update(id, { pauseUntil: new Date(0).toISOString() });
+    await h.rollouts.tick();
+    await h.reconciler.idle();
+    expect(rolloutUps(h)).toEqual(["s00"]);
+    expect((await detail(h, id)).state).toBe("halted");
+    expect((await post(h, `/v1/rollouts/${id}/pause`)).status).toBe(409);
+    // Resumed, it goes on as a halted one does: the pause between two waves, then the next wave.
+    expect((await json<{ state: string }>(post(h, `/v1/rollouts/${id}/resume`, {}))).state).toBe("pausing");
+    await h.rolloutStore.update(id, { pauseUntil: new Date(0).toISOString() });
+    await until("the rollout done", async () => (await detail(h, id)).state === "done");
+    expect(rolloutUps(h).sort()).toEqual(IDS);
+    expect((await post(h, `/v1/rollouts/${id}/pause`)).status).toBe(409);
+  });
+
   it("a restart mid-rollout resumes it from the database", async () => {
     const h = await fleetThenChangedDefaults();
     const { id } = await json<{ id: number }>(post(h, "/v1/rollouts", { waves: ["10%", "100%"], pauseSeconds: 1 }), 201);
