@@ -52,6 +52,17 @@ describe("what the console reads", () => {
     });
     expect((await h.app.request("/v1/fleet")).status).toBe(401);
   });
+
+  it("GET /v1/fleet shows the Cloudesire outbox when the service sells there", async () => {
+    // Never started: nothing is read from (or sent to) this address.
+    const selling = await harness({ cloudesire: { apiUrl: "http://127.0.0.1:9/api", token: "cd-token-0123456789", eventSecret: "cd-secret-0123456789" } });
+    try {
+      const res = await selling.asOperator("/v1/fleet");
+      expect(((await res.json()) as { outbox: unknown }).outbox).toEqual({ waiting: 0, dead: 0, held: 0, oldestWaitingSeconds: 0 });
+    } finally {
+      await selling.close();
+    }
+  });
 });
 
 describe("the console's page", () => {
