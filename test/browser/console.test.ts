@@ -29,12 +29,14 @@ beforeAll(async () => {
   h0 = await harness();
   h0.engine.failNext(new EngineFailure(REASON, false), "sub-42");
   for (const id of ["41", "42", "43"]) await h0.send(event(id, "subscription.created"));
+  // A pay-as-you-go tenant since November 24th (the events' date): billed for the rest of that month.
+  await h0.send(event("p1", "subscription.created", { plan: { model: "payg" } }));
   await h0.reconciler.idle();
   await h0.close();
   // Then the service restarted with a new program version: its ready stacks are a rollout's to change.
   h = await harnessWith(h0.engine, {
     replicaOf: { db: h0.db, pollMs: 60_000 }, programVersion: "p-next",
-    billing: { gnocchi: () => constantGnocchi({}), prices: PRICES },
+    billing: { gnocchi: () => constantGnocchi({ "project-of-sub-p1": 2 }), prices: PRICES },
   });
   h.reconciler.start();
   h.rollouts.start();
@@ -117,6 +119,8 @@ describe("the operators' console in Debian's chromium", () => {
     await timeline.getByRole("row", { name: /subscription\.retry\s+operator:alice\s+ok/ }).waitFor();
     await timeline.getByRole("row", { name: /subscription\.created\s+marketplace:generic/ }).waitFor();
     await checked("subscription-ready");
+    await page.getByRole("button", { name: "Preview" }).click();
+    await page.getByRole("region", { name: "Preview of sub-42" }).waitFor();
   });
 
   it("the subscriptions list filters by phase and finds a customer", async () => {
@@ -125,7 +129,7 @@ describe("the operators' console in Debian's chromium", () => {
     await page.getByLabel("Id or customer").fill("example ltd");
     await page.getByLabel("Phase").selectOption("ready");
     await page.getByRole("button", { name: "Show" }).click();
-    await page.getByRole("table").getByText("3 subscriptions on this page, phase ready, matching “example ltd”").waitFor();
+    await page.getByRole("table").getByText("4 subscriptions on this page, phase ready, matching “example ltd”").waitFor();
     await checked("subscriptions");
   });
 
@@ -156,6 +160,7 @@ describe("the operators' console in Debian's chromium", () => {
     await heading("Billing run 1");
     const csv = await page.getByRole("link", { name: /CSV/ }).getAttribute("href");
     expect(csv).toBe("/v1/billing-runs/1/invoices.csv");
+    await page.getByRole("heading", { level: 2, name: /Subscription p1: [0-9.]+ EUR/ }).waitFor();
     await checked("billing-run");
   });
 

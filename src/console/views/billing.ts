@@ -67,7 +67,7 @@ function OneRun({ id }: { id: string }) {
     <p class="crumbs"><a href="#/billing">Billing</a> › run ${id}</p>
     <h1 tabindex="-1">Billing run ${id}</h1>
     <${Loading} loaded=${run}>${(d: BillingRunDetail) => html`
-      <p>Period ${d.run.period}: ${d.run.invoiceCount} invoices, ${d.run.total} ${d.run.currency} in all (prices ${d.run.pricesVersion}).
+      <p>Period ${d.run.period}: ${d.run.invoiceCount} invoices, ${d.run.total} ${d.run.currency} in all (prices ${d.run.pricesVersion}).${" "}
         <a href=${`/v1/billing-runs/${d.run.id}/invoices.csv`} download=${`invoices-${d.run.period}.csv`}>Download the invoice lines (CSV)</a></p>
       ${d.invoices.map((inv) => html`
         <section aria-labelledby=${`inv-${inv.subscriptionId}`}>
