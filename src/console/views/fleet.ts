@@ -65,7 +65,7 @@ export function FleetView() {
         <h2 id="drift-h">Drift findings</h2>
         <p>${d.fleet.drifted} stacks differ from what they declare.</p>
         ${d.drift.drift.length > 0 && html`<ul>${d.drift.drift.map((x) => html`
-          <li><a href=${link(`/subscriptions/${x.subscriptionId}`)}>${x.subscriptionId}</a>:
+          <li><a href=${link(`/subscriptions/${x.subscriptionId}`)}>${x.subscriptionId}</a>:${" "}
             ${x.differences.map((f) => `${f.resource} (${f.properties.join(", ") || f.change})`).join("; ")}, checked <${When} at=${x.checkedAt} /></li>`)}</ul>`}
       </section>
 
