@@ -52,7 +52,9 @@ export function Loading<T>({ loaded, children }: { loaded: Loaded<T>; children: 
 /** A phase as a word with its own class (colour is never the only sign: the word is always there). */
 export const PhaseBadge = ({ phase }: { phase: Phase | string }) => html`<span class=${`badge phase-${phase}`}>${phase}</span>`;
 
+/** One formatter for every time shown: `toLocaleString` builds one per call (a page of 100 rows has 100). */
+const LOCAL_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 export const When = ({ at }: { at: string | null | undefined }) =>
-  at ? html`<time datetime=${at} title=${at}>${new Date(at).toLocaleString()}</time>` : html`<span>—</span>`;
+  at ? html`<time datetime=${at} title=${at}>${LOCAL_TIME.format(new Date(at))}</time>` : html`<span>—</span>`;
 
 export const link = (path: string) => `#${path}`;

@@ -53,7 +53,7 @@ export function SubscriptionView({ id, session }: { id: string; session: Session
   // Queued but not begun yet: looked at again shortly, until its operation can be followed live.
   useEffect(() => {
     if (!sub || running || !MOVING.has(sub.phase)) return;
-    const t = setTimeout(detail.reload, 500);
+    const t = setTimeout(detail.reload, 1000);
     return () => clearTimeout(t);
   }, [sub, running]);
 
