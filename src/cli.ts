@@ -18,6 +18,7 @@ import { fields, print, printable, say, table } from "./cli/format.js";
 import { nextPageHint, onePage, pageRequestOf, readList, type PageRequest } from "./cli/pages.js";
 import { watchOperation } from "./cli/watch.js";
 import { rolloutCommand } from "./cli/rollout.js";
+import { auditCommand, operatorCommand } from "./cli/operators.js";
 
 type Args = Parsed;
 
@@ -35,8 +36,13 @@ function showList<T>(a: Args, page: PageRequest, key: string, body: { items: T[]
   }
   render(body.items);
   if (!onePage(page)) return;
-  const again = Object.entries(a.options).filter(([k, v]) => k !== "cursor" && v !== undefined && v !== false).map(([k, v]) => (v === true ? `--${k}` : `--${k} ${v}`));
-  nextPageHint([a.command.name, ...a.positionals, ...again].join(" "), body.nextCursor);
+  nextPageHint(sameCommand(a), body.nextCursor);
+}
+
+/** The command as given but its --cursor: what gets the next page. */
+function sameCommand(a: Args): string {
+  const options = Object.entries(a.options).filter(([k, v]) => k !== "cursor" && v !== undefined && v !== false).map(([k, v]) => (v === true ? `--${k}` : `--${k} ${v}`));
+  return [a.command.name, ...a.positionals, ...options].join(" ");
 }
 
 const flag = (a: Args, name: string): string | undefined => {
@@ -174,6 +180,12 @@ async function main(argv: string[]): Promise<void> {
       say("# then, from the repository root: pulumi preview --stack sub-<id>; pulumi stack history --stack sub-<id>");
       return;
     }
+    case "operator add":
+    case "operator list":
+    case "operator revoke":
+      return operatorCommand(api(), a.command.name.split(" ")[1] as string, rest[0], { json: a.json, flag: (name) => flag(a, name), has: (name) => has(a, name) });
+    case "audit":
+      return auditCommand(api(), { json: a.json, flag: (name) => flag(a, name), has: (name) => has(a, name) }, pageOf(a), sameCommand(a));
     default:
       if (a.command.name.startsWith("rollout ")) return rolloutCommand(api(), [a.command.name.split(" ")[1] as string, ...rest], { json: a.json, flag: (name) => flag(a, name) });
       throw new UsageError(`unknown command '${a.command.name}'`);

@@ -14,7 +14,14 @@ import { FORBIDDEN, json, OPERATOR, problem, UNAUTHORIZED } from "./route-docs.j
  * What an audited route has on its request: who is calling, and `auditIn(tx)`, which records the action
  * as done inside the transaction of the change it made (else it is recorded when the answer is known).
  */
-export type AuditEnv = { Variables: { operator: OperatorIdentity; auditIn: (tx: Db, result?: string) => Promise<void> } };
+export type AuditEnv = {
+  Variables: {
+    operator: OperatorIdentity;
+    auditIn: (tx: Db, result?: string) => Promise<void>;
+    /** Names the subscription the action was about, when the path does not (a Cloudesire call's). */
+    auditAbout: (subscriptionId: string) => void;
+  };
+};
 
 /** The problem title of an error answer (what the trail says went wrong), without reading the body away. */
 async function titleOf(res: Response): Promise<string> {
@@ -35,8 +42,11 @@ export function auditing(store: AuditStore) {
   return (action: string): MiddlewareHandler<AuditEnv> => async (c, next) => {
     const who = c.get("operator");
     const id = c.req.param("id");
-    const subscriptionId = id !== undefined && SubscriptionId.safeParse(id).success ? id : null;
+    const subscriptionId: string | null = id !== undefined && SubscriptionId.safeParse(id).success ? id : null;
     const entry = { operator: who.name, action, subscriptionId };
+    c.set("auditAbout", (about) => {
+      entry.subscriptionId = about;
+    });
     let inTransaction = false;
     c.set("auditIn", async (tx, result = "ok") => {
       await store.record({ ...entry, result }, tx);

@@ -15,7 +15,7 @@ import { boundedBody } from "./body-limit.js";
 import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { problemResponse, validationHook } from "./problem.js";
 import { FORBIDDEN, json, OPERATOR, onSubscription, problem, UNAUTHORIZED } from "./route-docs.js";
-import type { Audited } from "./audit-routes.js";
+import type { AuditEnv, Audited } from "./audit-routes.js";
 import type { RequireRole } from "./operator-auth.js";
 import { CloudesireDeadCalls, CloudesireSubscription, CloudesireSyncAccepted, OutboxCallView } from "./schemas.js";
 import { cloudesireView, outboxCallView } from "./views.js";
@@ -53,7 +53,7 @@ const OutboxParams = z.object({ call: z.coerce.number().int().positive().openapi
  * operators' view of each subscription's reads and outbox.
  */
 export function cloudesireRoutes(deps: CloudesireRouteDeps) {
-  const app = new OpenAPIHono({ defaultHook: validationHook });
+  const app = new OpenAPIHono<AuditEnv>({ defaultHook: validationHook });
 
   const signed: MiddlewareHandler = async (c, next) => {
     if (!deps.eventSecret) throw unavailable("CLOUDESIRE_EVENT_SECRET is not configured: Cloudesire notifications are refused until it is");
@@ -212,8 +212,9 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
       responses: { 200: json(OutboxCallView, "the call as it now is"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: problem("no dead or held call with this id"), 422: problem("action must be resend or sent") },
     }),
     async (c) => {
-      const row = await deps.store.resolve(c.req.valid("param").call, c.req.valid("json").action);
+      const row = await deps.store.resolve(c.req.valid("param").call, c.req.valid("json").action, c.get("operator").name);
       if (!row) throw notFound(`no dead or held call ${c.req.valid("param").call}`);
+      c.get("auditAbout")(row.subscriptionId);
       deps.kick();
       return c.json(outboxCallView(row), 200);
     },

@@ -3,17 +3,16 @@ import type { Context, MiddlewareHandler } from "hono";
 import { badRequest, invalid } from "../domain/errors.js";
 import { DEFAULT_WAVES, WaveList, type RolloutRecord } from "../domain/rollout.js";
 import type { RolloutProgressView, RolloutRunner } from "../provisioning/rollout-runner.js";
-import type { AuditEnv } from "./audit-routes.js";
 import { validationHook } from "./problem.js";
 import { FORBIDDEN, json, OPERATOR, problem, UNAUTHORIZED } from "./route-docs.js";
-import type { RequireRole } from "./operator-auth.js";
+import type { OperatorEnv, RequireRole } from "./operator-auth.js";
 import * as R from "./rollout-schemas.js";
 
 /** A rollout as the API shows it (waves counted from 1, as operators say them). */
 export function rolloutView(r: RolloutRecord): z.infer<typeof R.Rollout> {
   return {
     id: r.id, state: r.state, waves: r.waves, waveSizes: r.waveSizes, wave: r.wave + 1, maxFailures: r.maxFailures, pauseSeconds: r.pauseSeconds,
-    pauseUntil: r.pauseUntil, programVersion: r.programVersion, groups: r.groups, reason: r.reason, createdAt: r.createdAt, updatedAt: r.updatedAt, finishedAt: r.finishedAt,
+    pauseUntil: r.pauseUntil, programVersion: r.programVersion, groups: r.groups, reason: r.reason, startedBy: r.startedBy, createdAt: r.createdAt, updatedAt: r.updatedAt, finishedAt: r.finishedAt,
   };
 }
 
@@ -44,7 +43,7 @@ const NOT_FOUND = problem("no such rollout");
 
 /** Operator routes of fleet rollouts (mounted at /v1): plan, start, progress, resume, abort. */
 export function rolloutRoutes(deps: { runner: RolloutRunner; requireRole: RequireRole; acting: (action: string) => MiddlewareHandler[] }) {
-  const app = new OpenAPIHono<AuditEnv>({ defaultHook: validationHook });
+  const app = new OpenAPIHono<OperatorEnv>({ defaultHook: validationHook });
   const { runner, acting } = deps;
   const middleware = [deps.requireRole("viewer")];
   app.openapi(
@@ -67,7 +66,7 @@ export function rolloutRoutes(deps: { runner: RolloutRunner; requireRole: Requir
     }),
     async (c) => {
       const body = await optionalBody(c, R.RolloutStart);
-      const started = await runner.begin({ waves: body.waves ?? WaveList.parse(DEFAULT_WAVES), maxFailures: body.maxFailures, pauseSeconds: body.pauseSeconds });
+      const started = await runner.begin({ waves: body.waves ?? WaveList.parse(DEFAULT_WAVES), maxFailures: body.maxFailures, pauseSeconds: body.pauseSeconds, by: c.get("operator").name });
       return c.json(rolloutView(started), 201);
     },
   );
@@ -90,7 +89,7 @@ export function rolloutRoutes(deps: { runner: RolloutRunner; requireRole: Requir
     createRoute({
       method: "post", path: "/rollouts/{id}/resume", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.resume"),
       request: { ...Params, body: { content: { "application/json": { schema: R.RolloutResume } }, required: false } },
-      summary: "Resume a halted or paused rollout (with a new failure budget if given)",
+      summary: "Resume a halted rollout (with a new failure budget if given)",
       responses: { 200: json(R.Rollout, "running again"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: problem("not halted"), 422: problem("failures still past the budget") },
     }),
     async (c) => {
@@ -98,21 +97,20 @@ export function rolloutRoutes(deps: { runner: RolloutRunner; requireRole: Requir
       return c.json(rolloutView(await runner.resume(c.req.valid("param").id, { maxFailures: body.maxFailures })), 200);
     },
   );
-  app.openapi(
-    createRoute({
-      method: "post", path: "/rollouts/{id}/pause", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.pause"), request: Params,
-      summary: "Pause a rollout: no further wave starts until it is resumed (stacks already queued finish their update)",
-      responses: { 200: json(R.Rollout, "halted, with the reason 'paused by <operator>'"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: problem("not running") },
-    }),
-    async (c) => c.json(rolloutView(await runner.pause(c.req.valid("param").id, c.get("operator").name)), 200),
-  );
-  app.openapi(
-    createRoute({
-      method: "post", path: "/rollouts/{id}/abort", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.abort"), request: Params,
-      summary: "Abort a rollout: stacks not yet queued are skipped (those queued finish their update)",
-      responses: { 200: json(R.Rollout, "aborted"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: problem("already done or aborted") },
-    }),
-    async (c) => c.json(rolloutView(await runner.abort(c.req.valid("param").id)), 200),
-  );
+  // An operator's stop of a rollout: for a while (pause, until resumed) or for good (abort).
+  const stops = [
+    { verb: "pause", summary: "Pause a running rollout: it halts (stacks already queued finish their update) until resumed", done: "halted, its reason naming who paused it", refused: "not running" },
+    { verb: "abort", summary: "Abort a rollout: stacks not yet queued are skipped (those queued finish their update)", done: "aborted", refused: "already done or aborted" },
+  ] as const;
+  for (const stop of stops) {
+    app.openapi(
+      createRoute({
+        method: "post", path: `/rollouts/{id}/${stop.verb}`, tags: ["rollouts"], security: OPERATOR, middleware: acting(`rollout.${stop.verb}`), request: Params,
+        summary: stop.summary,
+        responses: { 200: json(R.Rollout, stop.done), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: problem(stop.refused) },
+      }),
+      async (c) => c.json(rolloutView(await runner[stop.verb](c.req.valid("param").id, c.get("operator").name)), 200),
+    );
+  }
   return app;
 }

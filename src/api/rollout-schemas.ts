@@ -58,6 +58,7 @@ export const Rollout = z
     programVersion: z.string(),
     groups: z.array(Group),
     reason: z.string().nullable().openapi({ description: "why it halted or was aborted" }),
+    startedBy: z.string().nullable().openapi({ description: "the operator who started it (null: before operators were named)" }),
     createdAt: z.string(),
     updatedAt: z.string(),
     finishedAt: z.string().nullable(),

@@ -3,8 +3,9 @@ import { Phase } from "../domain/lifecycle.js";
 import { SubscriptionStatus } from "../domain/subscription.js";
 import { type CommandSpec, usageLine, wholeNumber } from "./args.js";
 import { ROLLOUT_COMMANDS } from "./rollout.js";
+import { OPERATOR_COMMANDS } from "./operators.js";
 
-const PAGE = {
+const PAGE: NonNullable<CommandSpec["options"]> = {
   limit: { value: "N", check: wholeNumber(1), help: "one page of at most N items (the service gives at most 1000), and the --cursor of the next on stderr" },
   cursor: { value: "C", help: "the page after this cursor (printed after the previous page)" },
 };
@@ -38,6 +39,7 @@ export const COMMANDS: CommandSpec[] = [
     options: { cloudesire: { help: "with --limit/--cursor: the page of Cloudesire's calls" }, ...PAGE },
   },
   ...ROLLOUT_COMMANDS,
+  ...OPERATOR_COMMANDS(PAGE),
   { name: "render", args: "<subscription.json|->", positionals: { min: 1, max: 1 }, summary: "what the program declares for a subscription (offline, no credentials)" },
   {
     name: "bill", summary: "run the billing of a closed month (once; again returns the same run)",

@@ -28,6 +28,7 @@ export const ROLLOUT_COMMANDS: CommandSpec[] = [
   },
   { name: "rollout status", args: "[<id>]", positionals: { min: 0, max: 1 }, summary: "the rollouts, or one: stacks per wave and state, failures with reasons" },
   { name: "rollout resume", args: "<id>", positionals: { min: 1, max: 1 }, summary: "go on with a halted rollout", options: { "max-failures": maxFailures } },
+  { name: "rollout pause", args: "<id>", positionals: { min: 1, max: 1 }, summary: "halt a running rollout until resumed (stacks already queued finish)" },
   { name: "rollout abort", args: "<id>", positionals: { min: 1, max: 1 }, summary: "stop: stacks not yet queued are skipped" },
 ];
 
@@ -45,7 +46,7 @@ function showRollout(r: Body<typeof R.Rollout>): void {
   fields([
     ["rollout", r.id], ["state", r.state], ["wave", `${r.wave} of ${r.waveSizes.length} (${r.waveSizes.join(", ")} stacks)`],
     ["failure budget", r.maxFailures], ["pause", `${r.pauseSeconds} s${r.pauseUntil ? `, until ${r.pauseUntil}` : ""}`],
-    ["program", r.programVersion], ["reason", r.reason], ["started", r.createdAt], ["finished", r.finishedAt],
+    ["program", r.programVersion], ["reason", r.reason], ["started", `${r.createdAt}${r.startedBy ? ` by ${r.startedBy}` : ""}`], ["finished", r.finishedAt],
   ]);
 }
 
@@ -88,11 +89,15 @@ export async function rolloutCommand(client: ServiceClient, rest: string[], a: R
       const r = await client.json<Body<typeof R.Rollout>>("POST", `/v1/rollouts/${rolloutId(id)}/resume`, maxFailures !== undefined ? { maxFailures } : {});
       return a.json ? print(r) : say(`rollout ${r.id} ${r.state} (budget ${r.maxFailures} failures)`);
     }
+    case "pause": {
+      const r = await client.json<Body<typeof R.Rollout>>("POST", `/v1/rollouts/${rolloutId(id)}/pause`);
+      return a.json ? print(r) : say(`rollout ${r.id} ${r.state}: ${r.reason ?? ""} (tenantctl rollout resume ${r.id})`);
+    }
     case "abort": {
       const r = await client.json<Body<typeof R.Rollout>>("POST", `/v1/rollouts/${rolloutId(id)}/abort`);
       return a.json ? print(r) : say(`rollout ${r.id} aborted: stacks not yet queued are skipped`);
     }
     default:
-      throw new UsageError("rollout needs plan, start, status, resume or abort");
+      throw new UsageError("rollout needs plan, start, status, pause, resume or abort");
   }
 }

@@ -140,8 +140,9 @@ export function planRollout(stacks: readonly StackDeclaration[], examplesPerGrou
 }
 
 /**
- * running: a wave is being applied; pausing: between two waves; halted: failures went past the budget
- * (resume goes on, abort ends it); aborted: an operator stopped it; done: every wave applied.
+ * running: a wave is being applied; pausing: between two waves; halted: failures went past the budget, or
+ * an operator paused it (resume goes on, abort ends it); aborted: an operator stopped it; done: every
+ * wave applied.
  */
 export const RolloutState = z.enum(["running", "pausing", "halted", "aborted", "done"]);
 export type RolloutState = z.infer<typeof RolloutState>;
@@ -202,8 +203,8 @@ export function assignWaves<T extends { subscriptionId: string }>(stacks: readon
  * The stack history's message of a rollout's update (the history is the audit log): which rollout, which
  * wave, what changes. `wave` counts from 0; shown from 1.
  */
-export function rolloutNote(rollout: number, wave: number, waves: number, changes: string): string {
-  return `rollout ${rollout} wave ${wave + 1}/${waves}: ${changes}`;
+export function rolloutNote(rollout: number, startedBy: string | null, wave: number, waves: number, changes: string): string {
+  return `rollout ${rollout}${startedBy ? ` by ${startedBy}` : ""} wave ${wave + 1}/${waves}: ${changes}`;
 }
 
 /** A stack's changes as one line of a history message (bounded: a message is not a report). */
@@ -266,6 +267,8 @@ export const RolloutRecord = z.object({
   groups: z.array(z.object({ changes: z.array(z.string()), count: z.number(), examples: z.array(z.string()) })),
   /** Why it halted or was aborted. */
   reason: z.string().nullable(),
+  /** The operator who started it (null: started before operators were named). */
+  startedBy: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
   finishedAt: z.string().nullable(),

@@ -98,7 +98,7 @@ export interface DeclarationSource {
 }
 
 /** A rollout to store, and each stack it changes with its wave and the changes it gets (one line). */
-export type NewRollout = Pick<RolloutRecord, "waves" | "waveSizes" | "maxFailures" | "pauseSeconds" | "programVersion" | "groups">;
+export type NewRollout = Pick<RolloutRecord, "waves" | "waveSizes" | "maxFailures" | "pauseSeconds" | "programVersion" | "groups" | "startedBy">;
 export interface NewRolloutStack {
   subscriptionId: string;
   wave: number;

@@ -118,8 +118,11 @@ export class RolloutRunner {
     return this.differing?.count ?? 0;
   }
 
-  /** Starts a rollout of every changing stack in `waves` (cumulative shares); 409 while another one is not finished. */
-  async begin(o: { waves: number[]; maxFailures: number; pauseSeconds: number }): Promise<RolloutRecord> {
+  /**
+   * Starts a rollout of every changing stack in `waves` (cumulative shares), by operator `by` (named in each
+   * stack's update message); 409 while another one is not finished.
+   */
+  async begin(o: { waves: number[]; maxFailures: number; pauseSeconds: number; by: string | null }): Promise<RolloutRecord> {
     const planner = new RolloutPlanner();
     const changing: Array<{ subscriptionId: string; changes: string }> = [];
     await this.eachDeclaration((s) => {
@@ -130,7 +133,7 @@ export class RolloutRunner {
     if (changing.length === 0) throw conflict("nothing to roll out: every ready stack declares what the service would");
     const sizes = waveSizes(changing.length, o.waves);
     const created = await this.o.rollouts.create(
-      { waves: o.waves, waveSizes: sizes, maxFailures: o.maxFailures, pauseSeconds: o.pauseSeconds, programVersion: this.o.programVersion, groups: plan.groups },
+      { waves: o.waves, waveSizes: sizes, maxFailures: o.maxFailures, pauseSeconds: o.pauseSeconds, programVersion: this.o.programVersion, groups: plan.groups, startedBy: o.by },
       assignWaves(changing, sizes),
     );
     if (!created) throw conflict("another rollout is not finished: resume or abort it first (tenantctl rollout status)");
@@ -153,8 +156,8 @@ export class RolloutRunner {
   }
 
   /**
-   * Pauses a rollout by hand: halted, so no further wave starts until it is resumed (the stacks of the
-   * wave in flight are queued already and finish their update: each is safe on its own).
+   * Pauses a running rollout, by operator `by`: it halts (the stacks already queued finish their update,
+   * no further wave starts) until `resume`.
    */
   async pause(id: number, by: string): Promise<RolloutRecord> {
     const r = await this.existing(id);
@@ -164,10 +167,11 @@ export class RolloutRunner {
     return this.existing(id);
   }
 
-  async abort(id: number): Promise<RolloutRecord> {
+  /** Aborts a rollout, by operator `by`. */
+  async abort(id: number, by: string): Promise<RolloutRecord> {
     const r = await this.existing(id);
     if (r.state === "done" || r.state === "aborted") throw conflict(`rollout ${id} is ${r.state} already`);
-    await this.o.rollouts.update(id, { state: "aborted", reason: "aborted by an operator", pauseUntil: null });
+    await this.o.rollouts.update(id, { state: "aborted", reason: `aborted by ${by}`, pauseUntil: null });
     const skipped = await this.o.rollouts.skipWaiting(id, "rollout aborted before its wave");
     this.o.log.warn("rollout aborted", { rollout: id, skipped });
     return this.existing(id);
@@ -246,7 +250,7 @@ export class RolloutRunner {
       const n = await this.o.rollouts.queueWave(r.id, wave, MARK_BATCH, (sub, declaredHash, changes) => {
         const wanted = declarationHash(tenantSpecOf(sub.desired, this.o.settings), this.o.programVersion);
         const marking = waveMarking({ phase: sub.phase, cancelled: sub.desired.status === "cancelled" }, declaredHash, wanted);
-        return marking.queue ? { note: rolloutNote(r.id, wave, r.waveSizes.length, changes) } : { skip: marking.reason };
+        return marking.queue ? { note: rolloutNote(r.id, r.startedBy, wave, r.waveSizes.length, changes) } : { skip: marking.reason };
       });
       if (n === 0) break;
       taken += n;

@@ -233,13 +233,14 @@ export class CloudesireStore {
   }
 
   /** An operator's decision on a dead or held call: send it again, or record that it landed. */
-  async resolve(id: number, action: "resend" | "sent"): Promise<OutboxRow | null> {
+  /** An operator's (`by`) decision on a dead or held call: send it again, or record that it landed. */
+  async resolve(id: number, action: "resend" | "sent", by: string): Promise<OutboxRow | null> {
     const [row] = await this.db.query(
       `UPDATE cloudesire_outbox SET state = CASE WHEN $2 = 'resend' THEN 'pending' ELSE 'sent' END, next_at = now(),
-         last_error = CASE WHEN $2 = 'resend' THEN last_error ELSE concat('marked sent by an operator; was: ', last_error) END,
+         last_error = CASE WHEN $2 = 'resend' THEN last_error ELSE concat('marked sent by ', $3::text, '; was: ', last_error) END,
          sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END
        WHERE id = $1 AND state IN ('dead', 'held') RETURNING ${OUTBOX_COLUMNS}`,
-      [id, action],
+      [id, action, by],
     );
     return row ? OutboxRow.parse(row) : null;
   }

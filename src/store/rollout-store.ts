@@ -7,7 +7,7 @@ import { isoUtc, jsonColumn } from "./sql.js";
 import type { SubscriptionStore } from "./subscription-store.js";
 
 const COLUMNS = `id, state, waves, wave_sizes AS "waveSizes", wave, max_failures AS "maxFailures", pause_seconds AS "pauseSeconds",
-  ${isoUtc("pause_until", "pauseUntil")}, program_version AS "programVersion", groups, reason,
+  ${isoUtc("pause_until", "pauseUntil")}, program_version AS "programVersion", groups, reason, started_by AS "startedBy",
   ${isoUtc("created_at", "createdAt")}, ${isoUtc("updated_at", "updatedAt")}, ${isoUtc("finished_at", "finishedAt")}`;
 
 const Row = RolloutRecord.extend({
@@ -50,9 +50,9 @@ export class RolloutStore implements RolloutLedger {
     try {
       return await this.db.transaction(async (tx) => {
         const [row] = await tx.query(
-          `INSERT INTO rollouts (state, waves, wave_sizes, wave, max_failures, pause_seconds, program_version, groups)
-           VALUES ('running', $1::jsonb, $2::jsonb, 0, $3, $4, $5, $6::jsonb) RETURNING ${COLUMNS}`,
-          [JSON.stringify(r.waves), JSON.stringify(r.waveSizes), r.maxFailures, r.pauseSeconds, r.programVersion, JSON.stringify(r.groups)],
+          `INSERT INTO rollouts (state, waves, wave_sizes, wave, max_failures, pause_seconds, program_version, groups, started_by)
+           VALUES ('running', $1::jsonb, $2::jsonb, 0, $3, $4, $5, $6::jsonb, $7) RETURNING ${COLUMNS}`,
+          [JSON.stringify(r.waves), JSON.stringify(r.waveSizes), r.maxFailures, r.pauseSeconds, r.programVersion, JSON.stringify(r.groups), r.startedBy],
         );
         const created = parse(row);
         for (let i = 0; i < stacks.length; i += CHUNK) {

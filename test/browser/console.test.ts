@@ -143,7 +143,7 @@ describe("the operators' console in Debian's chromium", () => {
     await heading("Rollout 1");
     // The canary wave is applied, then the rollout pauses 60 s before the next: paused by hand meanwhile.
     await page.getByRole("button", { name: "Pause" }).click();
-    await page.getByText("paused by alice").waitFor();
+    await page.getByText(/paused by alice; started by alice/).waitFor();
     await checked("rollout-halted");
     await page.getByRole("button", { name: "Resume" }).click();
     await page.locator(".badge.rollout-running, .badge.rollout-pausing").first().waitFor();

@@ -6,7 +6,7 @@ import { can, Failure, html, link, Loading, useLoad, When } from "../ui.js";
 /** A rollout in one line: its state, its wave and why it stopped (the fleet view shows the newest). */
 export const RolloutSummary = ({ rollout: r }: { rollout: Rollout }) => html`
   <p><a href=${link(`/rollouts/${r.id}`)}>Rollout ${r.id}</a>: <span class=${`badge rollout-${r.state}`}>${r.state}</span>,
-    wave ${r.wave} of ${r.waves.length} (${r.waves.map((w) => `${w}%`).join(", ")})${r.reason ? `: ${r.reason}` : ""}; started <${When} at=${r.createdAt} /></p>`;
+    wave ${r.wave} of ${r.waves.length} (${r.waves.map((w) => `${w}%`).join(", ")})${r.reason ? `: ${r.reason}` : ""}; started${r.startedBy ? ` by ${r.startedBy}` : ""} <${When} at=${r.createdAt} /></p>`;
 
 const Groups = ({ groups }: { groups: RolloutPlan["groups"] }) =>
   groups.length === 0

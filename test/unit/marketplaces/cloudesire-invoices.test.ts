@@ -155,7 +155,10 @@ describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, ()
     expect(sim.callsTo("POST", /invoice$/)).toHaveLength(1);
     // The operator checked Cloudesire: it is there. Recorded as sent; nothing is pushed.
     const res = await h.asOperator(`/v1/cloudesire/outbox/${held?.id}/resolve`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ action: "sent" }) });
-    expect(await res.json()).toMatchObject({ state: "sent", lastError: expect.stringContaining("marked sent by an operator") });
+    expect(await res.json()).toMatchObject({ state: "sent", lastError: expect.stringContaining("marked sent by root") });
+    // The audit trail names who decided, and about which subscription.
+    const trail = (await (await h.asOperator("/v1/audit?subscription=82&limit=1")).json()) as { items: unknown[] };
+    expect(trail.items).toEqual([expect.objectContaining({ actor: "operator:root", action: "cloudesire.resolve", subscriptionId: "82", result: "ok" })]);
     await settled(scene, "82");
     expect(sim.callsTo("POST", /invoice$/)).toHaveLength(1);
   });

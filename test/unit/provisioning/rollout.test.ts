@@ -104,7 +104,7 @@ describe("fleet rollouts", () => {
       { wave: 2, size: 9, stacks: { waiting: 0, queued: 0, succeeded: 9, failed: 0, skipped: 0 } },
     ]);
     const [last] = await json<{ history: Array<{ message: string }> }>(h.asOperator("/v1/subscriptions/s05/history")).then((b) => b.history);
-    expect(last?.message).toMatch(/^rollout 1 wave 2\/2: quotas\.compute\.keyPairs: 100 -> 20 \(subscription s05, generation 2\)$/);
+    expect(last?.message).toMatch(/^rollout 1 by root wave 2\/2: quotas\.compute\.keyPairs: 100 -> 20 \(subscription s05, generation 2\)$/);
     expect(h.engine.callsFor("sub-s05").at(-1)?.spec?.quotas.compute.keyPairs).toBe(20);
     // Applied: nothing differs any more.
     expect(await json<z.infer<typeof RolloutPlan>>(post(h, "/v1/rollouts/plan"))).toMatchObject({ changing: 0 });
@@ -143,24 +143,21 @@ describe("fleet rollouts", () => {
     expect((await json<{ waveSizes: number[] }>(post(h, "/v1/rollouts", { waves: ["100%"] }), 201)).waveSizes).toEqual([9]);
   });
 
-  it("a paused rollout starts no further wave, whatever the clock says, until it is resumed; only a moving one pauses", async () => {
+  it("an operator pauses a rollout between waves and resumes it; the history and the audit trail name who", async () => {
     const h = await fleetThenChangedDefaults();
     const { id } = await json<{ id: number }>(post(h, "/v1/rollouts", { waves: ["10%", "100%"], pauseSeconds: 3600 }), 201);
     await until("the pause after the canary", async () => (await detail(h, id)).state === "pausing");
-    expect(await json<{ state: string; reason: string }>(post(h, `/v1/rollouts/${id}/pause`))).toMatchObject({ state: "halted", reason: "paused by root" });
-    // The pause between waves is over: a rollout not paused by hand would start its next wave now.
-    await h.rolloutStore.update(id, { pauseUntil: new Date(0).toISOString() });
+    const paused = await json<{ state: string; reason: string; startedBy: string }>(post(h, `/v1/rollouts/${id}/pause`));
+    expect(paused).toMatchObject({ state: "halted", reason: "paused by root", startedBy: "root" });
+    expect((await post(h, `/v1/rollouts/${id}/pause`)).status).toBe(409);
     await h.rollouts.tick();
-    await h.reconciler.idle();
+    expect((await detail(h, id)).progress[1]?.stacks).toMatchObject({ waiting: 9, queued: 0 });
+    // Resumed: moving again (the pause between waves starts over before the next wave).
+    await json(post(h, `/v1/rollouts/${id}/resume`));
+    await until("the rollout moving", async () => ["running", "pausing"].includes((await detail(h, id)).state));
     expect(rolloutUps(h)).toEqual(["s00"]);
-    expect((await detail(h, id)).state).toBe("halted");
-    expect((await post(h, `/v1/rollouts/${id}/pause`)).status).toBe(409);
-    // Resumed, it goes on as a halted one does: the pause between two waves, then the next wave.
-    expect((await json<{ state: string }>(post(h, `/v1/rollouts/${id}/resume`, {}))).state).toBe("pausing");
-    await h.rolloutStore.update(id, { pauseUntil: new Date(0).toISOString() });
-    await until("the rollout done", async () => (await detail(h, id)).state === "done");
-    expect(rolloutUps(h).sort()).toEqual(IDS);
-    expect((await post(h, `/v1/rollouts/${id}/pause`)).status).toBe(409);
+    const trail = await json<{ items: Array<{ actor: string; action: string }> }>(h.asOperator("/v1/audit"));
+    expect(trail.items.filter((i) => i.action.startsWith("rollout.")).map((i) => `${i.actor} ${i.action}`)).toEqual(["operator:root rollout.resume", "operator:root rollout.pause", "operator:root rollout.pause", "operator:root rollout.start"]);
   });
 
   it("a restart mid-rollout resumes it from the database", async () => {
