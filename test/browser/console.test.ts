@@ -45,6 +45,8 @@ beforeAll(async () => {
   server = await listen(h.app);
   browser = await openBrowser();
   page = await browser.context.newPage();
+  // Each wait has its deadline inside the test's (60 s): generous on a 2-core machine running the unit tests beside.
+  page.setDefaultTimeout(40_000);
   page.on("console", (m) => {
     if (m.text().includes("Content Security Policy")) cspViolations.push(m.text());
   });
