@@ -50,10 +50,11 @@ export function SubscriptionView({ id, session }: { id: string; session: Session
   const sub = detail.data;
   const running = sub?.operations.find((o) => o.result === "running");
 
-  // Queued but not begun yet: looked at again shortly, until its operation can be followed live.
+  // Queued but not begun yet: looked at again every second, until its operation can be followed live;
+  // while one runs, every few seconds too (one run by another replica has no live stream here).
   useEffect(() => {
-    if (!sub || running || !MOVING.has(sub.phase)) return;
-    const t = setTimeout(detail.reload, 1000);
+    if (!sub || !(running || MOVING.has(sub.phase))) return;
+    const t = setTimeout(detail.reload, running ? 5000 : 1000);
     return () => clearTimeout(t);
   }, [sub, running]);
 
