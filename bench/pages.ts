@@ -13,44 +13,19 @@
  *   of the whole fleet (what GET /v1/subscriptions did before pages).
  *   Usage: npx tsx bench/pages.ts [subscriptions=10000] [requests=500]
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createApp } from "../src/api/app.js";
 import { view } from "../src/api/views.js";
-import { DEFAULT_QUOTA_DEFAULTS } from "../src/domain/quota.js";
 import { foldEvent } from "../src/domain/subscription.js";
-import { createLogger, makeRedactor } from "../src/log.js";
-import { openDb } from "../src/store/db.js";
-import { JobQueue } from "../src/store/job-queue.js";
-import { migrate } from "../src/store/migrations.js";
 import { readPage } from "../src/store/sql.js";
-import { assembleWorkers } from "../src/workers.js";
-import { InstantEngine } from "./support/instant-engine.js";
+import { BENCH_TOKEN, embeddedService } from "./support/embedded-service.js";
 
 const N = Number(process.argv[2] ?? 10_000);
 const R = Number(process.argv[3] ?? 500);
-const TOKEN = "bench-operator-token-0123456789";
+const TOKEN = BENCH_TOKEN;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
-const dataDir = mkdtempSync(join(tmpdir(), "tenants-pages-"));
-const { db } = await openDb({ dataDir });
-await migrate(db);
-const log = createLogger({ redact: makeRedactor([TOKEN]), write: () => {}, level: "error" });
-const queue = await JobQueue.open(db, { maxAttempts: 3, backoffMs: 1000, expireInSeconds: 3600 }, (e) => say(`queue error: ${e.message}`));
-const settings = {
-  domainId: "default", memberRole: "member", region: "RegionOne", authUrl: "http://127.0.0.1:5000/v3",
-  limits: { maxCores: 64, maxRamGb: 256, maxDiskGb: 2000, maxFloatingIps: 16 }, quotaDefaults: DEFAULT_QUOTA_DEFAULTS,
-};
-const engine = new InstantEngine();
-const w = assembleWorkers({ db, queue, engine, log, settings, concurrency: 4, pollMs: 60_000, driftIntervalSeconds: 0 });
-const app = createApp({
-  store: w.store, intake: w.intake, engine, reconciler: w.reconciler, queue, settings, log, metrics: w.metrics,
-  drift: { store: w.driftStore, detector: w.drift }, webhookSecret: undefined, replayWindowSeconds: 300,
-  operatorToken: TOKEN, operators: w.operators, audit: w.audit, customerTokenKey: "bench-customer-token-key-0123456789-0123", health: async () => ({ status: "ok" }),
-});
+const { dataDir, db, w, app, close } = await embeddedService("pages", say);
 
 // The fleet, in three statements: a valid desired state from the domain's own fold, its id replaced.
 const t0 = performance.now();
@@ -160,7 +135,4 @@ for (const [name, sql, params] of [
   say(`plan, ${name}: ${plan.map((p) => p["QUERY PLAN"].trim()).join(" / ")}`);
 }
 
-await queue.stop();
-await w.reconciler.stop();
-await db.close();
-rmSync(dataDir, { recursive: true, force: true });
+await close();

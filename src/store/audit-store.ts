@@ -64,7 +64,9 @@ export class AuditStore {
     const where = (at: string, src: string, key: string, subscription: string, extra?: string) =>
       [
         since && `${at} >= ${since}::timestamptz`,
-        after && `(${at}, '${src}', ${key}) < (${after[0]}::timestamptz, ${after[1]}::text, ${after[2]}::text)`,
+        // The plain bound is the index's range (a row comparison with the source in it is only a filter):
+        // a page deep in the trail reads from its cursor on, not every newer row first.
+        after && `${at} <= ${after[0]}::timestamptz AND (${at}, '${src}', ${key}) < (${after[0]}::timestamptz, ${after[1]}::text, ${after[2]}::text)`,
         sub && `${subscription} = ${sub}`,
         extra,
       ].filter(Boolean).join(" AND ") || "true";

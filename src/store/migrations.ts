@@ -194,6 +194,7 @@ const MIGRATIONS: string[] = [
    CREATE INDEX events_by_received ON events (received_at, id);
    CREATE INDEX events_by_subscription_received ON events (subscription_id, received_at, id);
    CREATE INDEX cloudesire_notifications_by_received ON cloudesire_notifications (received_at, id);
+   CREATE INDEX cloudesire_notifications_by_entity ON cloudesire_notifications (entity_id, received_at, id);
    ALTER TABLE rollouts ADD COLUMN started_by text;`,
 ];
 

@@ -1,5 +1,7 @@
+import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { clientAddress } from "../../../src/api/client-address.js";
+import type { TrustProxy } from "../../../src/config.js";
+import { clientAddress, requestIsHttps } from "../../../src/api/client-address.js";
 
 describe("the client's address (for rate limits and auth throttling)", () => {
   it("is the socket's peer when no proxy is trusted, whatever X-Forwarded-For says", () => {
@@ -29,5 +31,20 @@ describe("the client's address (for rate limits and auth throttling)", () => {
   it("ignores garbage in the header: an entry that is not an IP address is where trust stops", () => {
     expect(clientAddress({ kind: "hops", hops: 1 }, "10.0.0.5", "<script>")).toBe("10.0.0.5");
     expect(clientAddress({ kind: "addresses", addresses: ["10.0.0.0/8"] }, "10.0.0.5", "6.6.6.6, not-an-ip")).toBe("10.0.0.5");
+  });
+});
+
+describe("whether a request came over https (the console's cookie is then Secure)", () => {
+  const secure = async (trust: TrustProxy, url: string, headers: Record<string, string> = {}) => {
+    const app = new Hono().get("/", (c) => c.text(String(requestIsHttps(trust)(c))));
+    return (await (await app.request(url, { headers })).text()) === "true";
+  };
+  it("believes its own URL, and X-Forwarded-Proto only from a trusted proxy (the last entry, the nearest's)", async () => {
+    expect(await secure({ kind: "off" }, "https://tenants.example/")).toBe(true);
+    expect(await secure({ kind: "off" }, "http://tenants.example/", { "x-forwarded-proto": "https" })).toBe(false);
+    expect(await secure({ kind: "hops", hops: 1 }, "http://tenants.example/", { "x-forwarded-proto": "https" })).toBe(true);
+    expect(await secure({ kind: "hops", hops: 1 }, "http://tenants.example/", { "x-forwarded-proto": "https, http" })).toBe(false);
+    // Not served by node (no socket): the peer is unknown, so not a listed proxy.
+    expect(await secure({ kind: "addresses", addresses: ["10.0.0.0/8"] }, "http://tenants.example/", { "x-forwarded-proto": "https" })).toBe(false);
   });
 });
