@@ -122,7 +122,7 @@ export function createApp(deps: AppDeps) {
     description: "an operator's token (tenantctl operator add), or OPERATOR_TOKEN (or the generated DATA_DIR/operator-token): the admin named root. The console's session cookie works too (unsafe methods with X-CSRF-Token).",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "customerToken", {
-    type: "http", scheme: "bearer", description: "the credentialsToken handed back on subscription.created (or the operator token)",
+    type: "http", scheme: "bearer", description: "the credentialsToken handed back on subscription.created (or an admin operator's token)",
   });
 
   // One structured line per request; handlers add what identifies the work (subscription, event).
@@ -175,13 +175,11 @@ export function createApp(deps: AppDeps) {
   /** An operator's action on tenants: the operator role, recorded in the audit trail. */
   const acting = (action: string) => [requireRole("operator"), audited(action)];
   const administering = (action: string) => [requireRole("admin"), audited(action)];
-  /** Credentials of any kind came with the request (a bearer token or the console's cookie). */
-  const credentialsSent = (c: Context) => c.req.header("authorization") !== undefined || getCookie(c, SESSION_COOKIE) !== undefined;
 
   app.openapi(
     createRoute({
       method: "get", path: "/healthz", tags: ["service"], summary: "Liveness; with an operator's token (any role), what is missing before the service can provision",
-      description: "Without a token: `status` only. With an operator's token or console session (any role): the details (what is missing, the cloud's checks, the database, the engine).",
+      description: "Without a token (or with an ended console session): `status` only. With an operator's token or console session (any role): the details (what is missing, the cloud's checks, the database, the engine).",
       security: [{}, ...OPERATOR],
       responses: {
         200: json(S.Health, "always 200 while the service runs", { status: "degraded", ready: false, missing: ["WEBHOOK_SECRET is not set: webhooks are refused until it is"] }),
@@ -191,7 +189,12 @@ export function createApp(deps: AppDeps) {
     }),
     async (c) => {
       const report = await deps.health();
-      if (!credentialsSent(c)) return c.json({ status: report.status }, 200);
+      if (c.req.header("authorization") === undefined) {
+        // The console's page asks with its cookie: an ended session sees the status, as a stranger does.
+        const session = getCookie(c, SESSION_COOKIE);
+        const who = session === undefined ? null : await auth.bySession(session);
+        return c.json(who ? report : { status: report.status }, 200);
+      }
       await auth.authorise(c, "viewer");
       return c.json(report, 200);
     },

@@ -93,7 +93,7 @@ export function operatorAuth(deps: OperatorAuthDeps) {
     await next();
   };
 
-  return { requireRole, authorise, byToken, bySession, rootHash };
+  return { requireRole, authorise, byToken, bySession };
 }
 
 export type OperatorAuth = ReturnType<typeof operatorAuth>;

@@ -89,6 +89,15 @@ describe("console session", () => {
     expect((await h.app.request("/v1/session")).status).toBe(401);
   });
 
+  it("/healthz shows its details to a session, and only the status to an ended one (no failed authentication)", async () => {
+    const { cookie, session } = await login(aliceToken);
+    expect(await (await h.app.request("/healthz", withCookie(cookie))).json()).toHaveProperty("missing");
+    await h.app.request("/v1/session", withCookie(cookie, { method: "DELETE", headers: { "x-csrf-token": session.csrf } }));
+    const ended = await h.app.request("/healthz", withCookie(cookie));
+    expect(ended.status).toBe(200);
+    expect(await ended.json()).toEqual({ status: "degraded" });
+  });
+
   it("a session ends after 12 hours without a request; each request keeps it open", async () => {
     const { cookie } = await login(aliceToken);
     clock += 11 * 3600_000;
