@@ -7,6 +7,16 @@ export default defineConfig({
       // a harness or run `tenantctl` child processes took 10-25 s each at a load of 4 on 2 cores.
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 90_000 } },
       {
+        // The console in Debian's chromium (playwright-core), against the service with the engine double.
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          globalSetup: ["test/browser/global-setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],

@@ -161,6 +161,7 @@ export async function startService(
     operators, audit,
     customerTokenKey: config.customerTokenKey,
     metricsToken: config.metricsToken,
+    sellsOnCloudesire: cloudesire.worker !== undefined,
     cloudesire: {
       store: cloudesire.store, eventSecret: config.cloudesire.eventSecret, previousEventSecret: config.cloudesire.eventSecretPrevious, product: cloudesire.product, kick: cloudesire.kick,
       metrics: { header: config.cloudesire.metricsHeader, token: config.cloudesire.metricsToken, usage: cloudesire.meteredUsage },

@@ -35,6 +35,8 @@ import type { RolloutRunner } from "../provisioning/rollout-runner.js";
 import { deadLetterView, driftView, operationView, view } from "./views.js";
 import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { operationEvents } from "./sse.js";
+import { fleetRoutes } from "./fleet-routes.js";
+import { consoleRoutes } from "./console-routes.js";
 import { bearerOf, currentCustomerToken, customerToken, customerTokenOpens, sameSecret } from "./tokens.js";
 import { roleAllows, roleRefusal, type OperatorIdentity } from "../domain/operator.js";
 import type { AuditStore } from "../store/audit-store.js";
@@ -52,7 +54,7 @@ export interface AppDeps {
   engine: Engine;
   reconciler: { kick(id: string): void };
   /** Reconcile jobs: queued with the event's transaction, and after operator retries. */
-  queue: Pick<JobQueue, "enqueue" | "deadLetterPage">;
+  queue: Pick<JobQueue, "enqueue" | "deadLetterPage" | "deadLetterCount">;
   settings: TenantSettings;
   webhookSecret: string | undefined;
   /** Accepted too while the marketplace switches to a new webhook secret. */
@@ -90,6 +92,8 @@ export interface AppDeps {
   sourceOf?: (c: Context) => string;
   /** Selling on Cloudesire: its notifications, order validation, operators' view (api/cloudesire-routes.ts). */
   cloudesire?: Omit<CloudesireRouteDeps, "requireRole" | "audited" | "log" | "signatureChecked" | "afterSignature">;
+  /** The service sells on Cloudesire (its API is configured): the fleet view shows the outbox. */
+  sellsOnCloudesire?: boolean;
 }
 
 /** Every request body is bounded; webhooks more tightly (MAX_EVENT_BYTES). */
@@ -489,6 +493,15 @@ export function createApp(deps: AppDeps) {
     },
   }));
   if (deps.rollouts) app.route("/v1", rolloutRoutes({ runner: deps.rollouts, requireRole, acting }));
+  const cloudesireStore = deps.sellsOnCloudesire ? deps.cloudesire?.store : undefined;
+  app.route("/v1", fleetRoutes({
+    viewer,
+    countsByStatus: () => deps.store.countsByStatus(),
+    deadLetterCount: () => deps.queue.deadLetterCount(),
+    driftedCount: async () => (deps.drift ? deps.drift.store.driftedCount() : 0),
+    outboxStats: cloudesireStore && (() => cloudesireStore.outboxStats()),
+  }));
+  app.route("/", consoleRoutes());
 
   app.openapi(
     createRoute(onSubscription(administering("subscription.credentials-token"), {

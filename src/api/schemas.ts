@@ -153,6 +153,8 @@ export const OperationParams = SubscriptionParams.extend({
 export const ListQuery = PageQuery.extend({
   phase: Phase.optional().openapi({ param: { name: "phase", in: "query" } }),
   status: SubscriptionStatus.optional().openapi({ param: { name: "status", in: "query" } }),
+  search: z.string().trim().min(1).max(200).optional()
+    .openapi({ param: { name: "search", in: "query" }, description: "part of the subscription's id, or of its customer's id, name or email (any case)", example: "example ltd" }),
 });
 export const DriftQuery = PageQuery.extend({ state: DriftState.optional().openapi({ param: { name: "state", in: "query" } }) });
 export const CredentialsQuery = z.object({
@@ -174,7 +176,11 @@ export const TokenIssued = z.object({ subscription: z.string(), credentialsToken
 export const CredentialsJson = documented(CredentialsDocument).openapi("Credentials");
 
 export const Health = z
-  .object({ status: z.enum(["ok", "degraded"]) })
+  .object({
+    status: z.enum(["ok", "degraded"]),
+    ready: z.boolean().optional().openapi({ description: "operators only: whether it can provision now" }),
+    missing: z.array(z.string()).optional().openapi({ description: "operators only: what keeps it from provisioning, one line each" }),
+  })
   .catchall(z.unknown())
   .openapi("Health", { description: "`status` for anyone; with the operator token also `missing` (what keeps it from provisioning) and the checks behind it. Liveness is the 200 itself" });
 
@@ -276,6 +282,21 @@ export const CloudesireSubscription = z
   .openapi("CloudesireSubscription");
 export const CloudesireDeadCalls = z.object({ deadLetters: z.array(OutboxCallView), nextCursor: NextCursor });
 export const CloudesireSyncAccepted = z.object({ status: z.literal("accepted"), subscription: z.string() });
+
+/** The fleet at a glance (the console's first view): counts, and the Cloudesire outbox when selling there. */
+export const FleetSummary = z
+  .object({
+    total: z.number().int(),
+    phases: z.object(Object.fromEntries(Phase.options.map((p) => [p, z.number().int()])) as Record<z.infer<typeof Phase>, z.ZodNumber>)
+      .openapi({ description: "subscriptions in each phase" }),
+    deadLetters: z.number().int().openapi({ description: "reconcile jobs that failed for good" }),
+    drifted: z.number().int().openapi({ description: "stacks whose last drift check found differences" }),
+    outbox: z
+      .object({ waiting: z.number().int(), dead: z.number().int(), held: z.number().int(), oldestWaitingSeconds: z.number() })
+      .nullable()
+      .openapi({ description: "calls back to Cloudesire; null when the service does not sell on Cloudesire" }),
+  })
+  .openapi("FleetSummary");
 
 export const EXAMPLES = {
   event: EXAMPLE_EVENT,

@@ -239,12 +239,17 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
    * A page of subscriptions by id, after `after` (keyset: `id > $after ORDER BY id LIMIT limit + 1`, read
    * through subscriptions_by_phase / subscriptions_by_status when filtered).
    */
-  async page(o: { after?: string | undefined; limit: number; phase?: Phase | undefined; status?: SubscriptionStatus | undefined }): Promise<Page<SubscriptionRecord, string>> {
+  /** `search`: part of the id, or of the customer's id, name or email (any case). */
+  async page(o: { after?: string | undefined; limit: number; phase?: Phase | undefined; status?: SubscriptionStatus | undefined; search?: string | undefined }): Promise<Page<SubscriptionRecord, string>> {
     const params: unknown[] = [];
+    const like = o.search ? `%${o.search.replace(/[\\%_]/g, (m) => `\\${m}`)}%` : undefined;
     const where = whereOf(params, [
       o.after === undefined ? undefined : ["id > ?", o.after],
       o.phase ? ["phase = ?", o.phase] : undefined,
       o.status ? ["desired->>'status' = ?", o.status] : undefined,
+      like === undefined
+        ? undefined
+        : ["(id ILIKE ? OR desired->'customer'->>'id' ILIKE ? OR desired->'customer'->>'name' ILIKE ? OR desired->'customer'->>'email' ILIKE ?)", like, like, like, like],
     ]);
     const rows = await readPage<{ id: string }>(this.db, `SELECT ${SUB_COLUMNS} FROM subscriptions ${where} ORDER BY id LIMIT $${params.push(o.limit + 1)}`, params);
     return pageOf(rows, o.limit, parseSub, (r) => r.id);

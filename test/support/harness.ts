@@ -120,6 +120,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     ...(opts.secure ? { secure: opts.secure } : {}),
     previousWebhookSecret: opts.previousWebhookSecret, metricsToken: opts.metricsToken,
     // Notifications are verified with a secret even when no Cloudesire API is configured (the routes are the service's).
+    sellsOnCloudesire: cloudesireConfig !== undefined,
     cloudesire: {
       store: cloudesire.store, eventSecret: cloudesireConfig?.eventSecret ?? CLOUDESIRE_EVENT_SECRET, product: cloudesire.product, kick: cloudesire.kick,
       metrics: { header: cloudesireConfig?.metricsHeader ?? "X-Metrics-Token", token: cloudesireConfig?.metricsToken, usage: cloudesire.meteredUsage },

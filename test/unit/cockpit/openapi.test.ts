@@ -9,14 +9,14 @@ type Doc = { openapi: string; paths: Record<string, Record<string, { security?: 
 const full = () => harness({ billing: { gnocchi: () => { throw new Error("Gnocchi is not used here"); }, prices: PRICES } });
 
 describe("OpenAPI 3.1 from the zod schemas", () => {
-  it("is served at /openapi.json and lists every route the app serves (docs pages aside)", async () => {
+  it("is served at /openapi.json and lists every route the app serves (docs and console pages aside)", async () => {
     const h = await full();
     const res = await h.app.request("/openapi.json");
     expect(res.status).toBe(200);
     const doc = (await res.json()) as Doc;
     expect(doc.openapi).toBe("3.1.0");
     const served = h.app.routes
-      .filter((r) => r.method !== "ALL" && !r.path.startsWith("/docs") && r.path !== "/openapi.json")
+      .filter((r) => r.method !== "ALL" && !r.path.startsWith("/docs") && !r.path.startsWith("/console") && r.path !== "/openapi.json")
       .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:([A-Za-z]+)/g, "{$1}")}`);
     // Every route registered through app.openapi() plus the ones mounted from sub-apps.
     expect(served.length).toBeGreaterThanOrEqual(20);
@@ -77,7 +77,7 @@ describe("OpenAPI 3.1 from the zod schemas", () => {
     const h = await full();
     type Op = { parameters?: Array<{ name: string; in: string; schema?: { minimum?: number; maximum?: number; default?: number } }>; responses: Record<string, { content?: Record<string, { schema: { $ref?: string; properties?: Record<string, unknown> } }> }> };
     const doc = (await (await h.app.request("/openapi.json")).json()) as { paths: Record<string, { get?: Op }> };
-    const lists = { "/v1/subscriptions": ["phase", "status"], "/v1/drift": ["state"], "/v1/billing-runs": [], "/v1/dead-letters": [], "/v1/cloudesire/dead-letters": [] };
+    const lists = { "/v1/subscriptions": ["phase", "status", "search"], "/v1/drift": ["state"], "/v1/billing-runs": [], "/v1/dead-letters": [], "/v1/cloudesire/dead-letters": [] };
     for (const [path, filters] of Object.entries(lists)) {
       const op = doc.paths[path]?.get;
       const params = op?.parameters ?? [];
