@@ -100,8 +100,11 @@ export async function startService(
   const precheckCloud = overrides.driftCloud ?? (overrides.engine ? undefined : cloud);
   // An engine double (benches) needs neither the CLI nor credentials.
   const readiness = overrides.readiness ?? (overrides.engine ? undefined : provisioningReadiness({ credentialsProblem: config.openstack.problem, searchPath: config.pulumi.searchPath }));
+  // The engine's check, shared by /healthz, doctor and the engine-available gauge (at most once a minute).
+  const engineCheck = host ? checkedEvery(ENGINE_CHECK_MS, () =>
+        host.check().catch((e: unknown) => ({ cli: null, problems: [`the engine could not be checked: ${e instanceof Error ? e.message : String(e)}`], cliTooOld: null }))) : () => Promise.resolve({ cli: "test engine", problems: [], cliTooOld: null });
   const { store, intake, driftStore, billingStore, metrics, progress, reconciler, drift, cloudesire, rollouts } = assembleWorkers({
-    db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, cloudesire: config.cloudesire, customerTokenKey: config.customerTokenKey,
+    db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, engineCheck, cloudesire: config.cloudesire, customerTokenKey: config.customerTokenKey,
     billing: { gnocchi: () => gnocchiClientOf(config), prices: config.metering.prices, meters: config.metering.meters, granularitySeconds: config.metering.granularitySeconds },
     // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
     driftObserve: precheckCloud ? tenantPrecheck({ client: precheckCloud, settings, log }) : undefined,
@@ -120,8 +123,6 @@ export async function startService(
     : Promise.resolve();
   // The engine is checked once before the service listens: a CLI too old for the engine refuses the start
   // (one line); a missing CLI or plugin does not (operations wait, /healthz says what is missing).
-  const engineCheck = host ? checkedEvery(ENGINE_CHECK_MS, () =>
-        host.check().catch((e: unknown) => ({ cli: null, problems: [`the engine could not be checked: ${e instanceof Error ? e.message : String(e)}`], cliTooOld: null }))) : () => Promise.resolve({ cli: "test engine", problems: [], cliTooOld: null });
   const firstCheck = await engineCheck();
   if (firstCheck.cliTooOld) {
     await host?.close();

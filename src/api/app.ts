@@ -1,5 +1,6 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
 import { badRequest, conflict, invalid, notFound, unauthorized, unavailable } from "../domain/errors.js";
 import { futureViolation, type MarketplaceEvent } from "../domain/event.js";
 import { planViolations } from "../domain/plan.js";
@@ -107,10 +108,16 @@ export function createApp(deps: AppDeps) {
     const started = performance.now();
     c.set("logFields", {});
     await next();
+    const seconds = (performance.now() - started) / 1000;
     deps.log.info("request", {
       method: c.req.method, path: c.req.path, status: c.res.status,
-      durationMs: Math.round((performance.now() - started) * 100) / 100, ...c.get("logFields"),
+      durationMs: Math.round(seconds * 100_000) / 100, ...c.get("logFields"),
     });
+    if (deps.metrics) {
+      const route = routeOf(c);
+      deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+      deps.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
+    }
   });
 
   app.use("*", boundedBody(MAX_BODY_BYTES, (c) => problemResponse(c, 413, `body larger than ${MAX_BODY_BYTES} bytes`)));
@@ -541,4 +548,13 @@ function refusalReason(status: number): string {
     case 503: return "not_configured";
     default: return String(status);
   }
+}
+
+/**
+ * The pattern of the route that answered (`/v1/subscriptions/:id`), for metrics' labels: raw paths would
+ * give one series per subscription. Only the catch-all middlewares matched: no route (a 404).
+ */
+function routeOf(c: Context): string {
+  const path = routePath(c, -1);
+  return path === "" || path === "*" || path === "/*" ? "unmatched" : path;
 }
