@@ -29,7 +29,7 @@ import { onError, problemResponse, validationHook } from "./problem.js";
 import { rateLimit, SourceBuckets, type RateLimit } from "./rate-limit.js";
 import { clientAddressOf } from "./client-address.js";
 import * as S from "./schemas.js";
-import { json, OPERATOR, onSubscription, problem, text, UNAUTHORIZED } from "./route-docs.js";
+import { documentCommonAnswers, json, OPERATOR, onSubscription, problem, text, UNAUTHORIZED } from "./route-docs.js";
 import { driftRoutes } from "./drift-routes.js";
 import { rolloutRoutes } from "./rollout-routes.js";
 import type { RolloutRunner } from "../provisioning/rollout-runner.js";
@@ -118,6 +118,16 @@ export function createApp(deps: AppDeps) {
       deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
       deps.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
     }
+  });
+
+  // A path served with other methods is a 405 naming them (RFC 9110 15.5.6), not a 404 (nor a 404 from a
+  // less specific route: GET /v1/rollouts/plan is not GET /v1/rollouts/:id).
+  const allowedMethods = methodsOfPaths(() => app.routes);
+  app.use("*", async (c, next) => {
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length === 0 || allowed.includes(c.req.method)) return next();
+    c.header("allow", allowed.join(", "));
+    return problemResponse(c, 405, `${c.req.method} is not allowed on ${c.req.path}: ${allowed.join(", ")}`);
   });
 
   app.use("*", boundedBody(MAX_BODY_BYTES, (c) => problemResponse(c, 413, `body larger than ${MAX_BODY_BYTES} bytes`)));
@@ -275,7 +285,7 @@ export function createApp(deps: AppDeps) {
       request: {
         headers: z.object({
           "x-timestamp": z.string().openapi({ example: "1795514400" }),
-          "x-signature": z.string().openapi({ example: "sha256=4f1c…" }),
+          "x-signature": z.string().openapi({ example: "sha256=4f1c9b0e6a3d2c7b8e5f1a0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b" }),
         }),
         body: { required: true, content: { "application/json": { schema: S.Event, example: S.EXAMPLES.event } } },
       },
@@ -525,6 +535,7 @@ export function createApp(deps: AppDeps) {
     },
   );
 
+  documentCommonAnswers(app.openAPIRegistry);
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {
@@ -557,4 +568,24 @@ function refusalReason(status: number): string {
 function routeOf(c: Context): string {
   const path = routePath(c, -1);
   return path === "" || path === "*" || path === "/*" ? "unmatched" : path;
+}
+
+/**
+ * The methods each path is served with, from the app's routes (read on first use, once every route is
+ * registered): `:param` matches one segment, `*` anything, and the most specific routes win
+ * (`/v1/rollouts/plan` is not `/v1/rollouts/:id`). HEAD is served wherever GET is (Hono).
+ */
+function methodsOfPaths(routes: () => ReadonlyArray<{ method: string; path: string }>): (path: string) => string[] {
+  let table: Array<{ method: string; pattern: RegExp; wildcards: number }> | undefined;
+  const segment = (seg: string) => (seg.startsWith(":") ? "[^/]+" : seg === "*" ? ".*" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  return (path) => {
+    table ??= routes()
+      .filter((r) => r.method !== "ALL")
+      .map((r) => ({ method: r.method, pattern: new RegExp(`^${r.path.split("/").map(segment).join("/")}/?$`), wildcards: r.path.split("/").filter((s) => s.startsWith(":") || s === "*").length }));
+    const matching = table.filter((r) => r.pattern.test(path));
+    const fewest = Math.min(...matching.map((r) => r.wildcards));
+    const methods = new Set(matching.filter((r) => r.wildcards === fewest).map((r) => r.method));
+    if (methods.has("GET")) methods.add("HEAD");
+    return [...methods].sort();
+  };
 }
