@@ -453,7 +453,7 @@ export function createApp(deps: AppDeps) {
           "Events: `started`, `output` (engine output lines), `resource` (one resource started/done, with done/total), `retry`, `finished` (result). " +
           "Each event has an id; reconnect with `Last-Event-ID` to resume. An operation not running in this process gets its final `finished` event from the store.",
         security: OPERATOR, middleware: [operator], request: { params: S.OperationParams },
-        responses: { 200: text("an event stream", "text/event-stream"), 401: UNAUTHORIZED, 404: problem("no such subscription or operation") },
+        responses: { 200: { description: "an event stream", content: { "text/event-stream": { schema: S.ProgressEvent } } }, 401: UNAUTHORIZED, 404: problem("no such subscription or operation") },
       }),
       async (c) => {
         const { id, op } = c.req.valid("param");
@@ -516,7 +516,7 @@ export function createApp(deps: AppDeps) {
       responses: {
         200: {
           description: "the credentials (no-store)",
-          content: { "application/json": { schema: S.CredentialsJson }, "application/yaml": { schema: z.string() }, "text/plain": { schema: z.string() } },
+          content: { "application/json": { schema: S.CredentialsJson }, "application/yaml": { schema: S.CloudsYaml }, "text/plain": { schema: z.string() } },
         },
         401: problem("no token, or a token not valid for this subscription"),
         404: problem("no such subscription (operator token only)"),
