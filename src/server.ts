@@ -106,8 +106,17 @@ export async function startService(
     ? withEngineCheck(provisioningReadiness({ credentialsProblem: config.openstack.problem, searchPath: config.pulumi.searchPath }), () => void engineCheck())
     : undefined;
   const readiness = overrides.readiness ?? engineReadiness?.readiness;
+  // The engine's check, shared by /healthz, doctor, readiness and the engine-available gauge (at most once a minute).
+  const engineCheck: () => Promise<EngineCheck> = host ? checkedEvery(overrides.engineCheckMs ?? ENGINE_CHECK_MS, () =>
+        host.check().then(
+          (check) => {
+            engineReadiness?.seen(check);
+            return check;
+          },
+          (e: unknown) => ({ cli: null, problems: [`the engine could not be checked: ${e instanceof Error ? e.message : String(e)}`], blocking: [], cliTooOld: null }),
+        )) : () => Promise.resolve({ cli: "test engine", problems: [], blocking: [], cliTooOld: null });
   const { store, intake, driftStore, billingStore, billingDeliveries, metrics, progress, reconciler, drift, cloudesire, rollouts, operators, audit } = assembleWorkers({
-    db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, cloudesire: config.cloudesire, customerTokenKey: config.customerTokenKey,
+    db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, engineCheck, cloudesire: config.cloudesire, customerTokenKey: config.customerTokenKey,
     billing: { gnocchi: () => gnocchiClientOf(config), prices: config.metering.prices, meters: config.metering.meters, granularitySeconds: config.metering.granularitySeconds },
     // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
     driftObserve: precheckCloud ? tenantPrecheck({ client: precheckCloud, settings, log }) : undefined,
@@ -129,14 +138,6 @@ export async function startService(
     : Promise.resolve();
   // The engine is checked once before the service listens: a CLI too old for the engine refuses the start
   // (one line); a missing CLI or plugin does not (operations wait, /healthz says what is missing).
-  const engineCheck: () => Promise<EngineCheck> = host ? checkedEvery(overrides.engineCheckMs ?? ENGINE_CHECK_MS, () =>
-        host.check().then(
-          (check) => {
-            engineReadiness?.seen(check);
-            return check;
-          },
-          (e: unknown) => ({ cli: null, problems: [`the engine could not be checked: ${e instanceof Error ? e.message : String(e)}`], blocking: [], cliTooOld: null }),
-        )) : () => Promise.resolve({ cli: "test engine", problems: [], blocking: [], cliTooOld: null });
   const firstCheck = await engineCheck();
   if (firstCheck.cliTooOld) {
     await host?.close();

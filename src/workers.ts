@@ -14,7 +14,7 @@ import { CloudesireStore } from "./store/cloudesire-store.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { DriftDetector, type DriftDetectorOptions } from "./provisioning/drift.js";
-import type { Engine } from "./provisioning/engine.js";
+import type { Engine, EngineCheck } from "./provisioning/engine.js";
 import type { FleetSchedule } from "./provisioning/ports.js";
 import { programVersion } from "./provisioning/program-version.js";
 import { ProgressHub } from "./provisioning/progress.js";
@@ -59,6 +59,8 @@ export interface WorkerOptions {
   /** Finished progress streams kept in memory for late SSE clients. */
   progressKept?: number;
   defaultMetrics?: boolean;
+  /** The engine's own check (server.ts, cached a minute): the engine-available gauge; none: a double, always available. */
+  engineCheck?: (() => Promise<EngineCheck>) | undefined;
   /** Selling on Cloudesire; its worker runs only with an API URL and a token. */
   cloudesire?: CloudesireConfig | undefined;
   /** Rates a cancelled Cloudesire PAYG subscription's last usage (its closing invoice); none: such invoices are dead letters. */
@@ -90,7 +92,14 @@ export function assembleWorkers(o: WorkerOptions) {
   const driftStore = new DriftStore(o.db);
 
   const metrics = new Metrics(
-    { subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount(), deadLetters: () => o.queue.deadLetterCount() },
+    {
+      subscriptionsByStatus: () => store.countsByStatus(), queueDepth: () => store.queueDepth(), driftedSubscriptions: () => driftStore.driftedCount(), deadLetters: () => o.queue.deadLetterCount(),
+      engineAvailable: async () => {
+        const check = await o.engineCheck?.();
+        return !check || (check.cli !== null && check.problems.length === 0);
+      },
+      newestBilledPeriod: () => billingStore.newestPeriod(),
+    },
     { defaultMetrics: o.defaultMetrics ?? false },
   );
   // Webhooks are taken in by group commit; their jobs are queued in the same transaction.

@@ -1,5 +1,6 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
 import { badRequest, conflict, forbidden, invalid, notFound, unauthorized, unavailable } from "../domain/errors.js";
 import { futureViolation, type MarketplaceEvent } from "../domain/event.js";
 import { planViolations } from "../domain/plan.js";
@@ -28,7 +29,7 @@ import { onError, problemResponse, validationHook } from "./problem.js";
 import { rateLimit, SourceBuckets, type RateLimit } from "./rate-limit.js";
 import { clientAddressOf } from "./client-address.js";
 import * as S from "./schemas.js";
-import { FORBIDDEN, json, OPERATOR, onSubscription, problem, text, UNAUTHORIZED } from "./route-docs.js";
+import { documentCommonAnswers, FORBIDDEN, json, OPERATOR, onSubscription, problem, text, UNAUTHORIZED } from "./route-docs.js";
 import { driftRoutes } from "./drift-routes.js";
 import { rolloutRoutes } from "./rollout-routes.js";
 import type { RolloutRunner } from "../provisioning/rollout-runner.js";
@@ -130,10 +131,26 @@ export function createApp(deps: AppDeps) {
     const started = performance.now();
     c.set("logFields", {});
     await next();
+    const seconds = (performance.now() - started) / 1000;
     deps.log.info("request", {
       method: c.req.method, path: c.req.path, status: c.res.status,
-      durationMs: Math.round((performance.now() - started) * 100) / 100, ...c.get("logFields"),
+      durationMs: Math.round(seconds * 100_000) / 100, ...c.get("logFields"),
     });
+    if (deps.metrics) {
+      const route = routeOf(c);
+      deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+      deps.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
+    }
+  });
+
+  // A path served with other methods is a 405 naming them (RFC 9110 15.5.6), not a 404 (nor a 404 from a
+  // less specific route: GET /v1/rollouts/plan is not GET /v1/rollouts/:id).
+  const allowedMethods = methodsOfPaths(() => app.routes);
+  app.use("*", async (c, next) => {
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length === 0 || allowed.includes(c.req.method)) return next();
+    c.header("allow", allowed.join(", "));
+    return problemResponse(c, 405, `${c.req.method} is not allowed on ${c.req.path}: ${allowed.join(", ")}`);
   });
 
   app.use("*", boundedBody(MAX_BODY_BYTES, (c) => problemResponse(c, 413, `body larger than ${MAX_BODY_BYTES} bytes`)));
@@ -297,7 +314,7 @@ export function createApp(deps: AppDeps) {
       request: {
         headers: z.object({
           "x-timestamp": z.string().openapi({ example: "1795514400" }),
-          "x-signature": z.string().openapi({ example: "sha256=4f1c…" }),
+          "x-signature": z.string().openapi({ example: "sha256=4f1c9b0e6a3d2c7b8e5f1a0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b" }),
         }),
         body: { required: true, content: { "application/json": { schema: S.Event, example: S.EXAMPLES.event } } },
       },
@@ -469,7 +486,7 @@ export function createApp(deps: AppDeps) {
           "Events: `started`, `output` (engine output lines), `resource` (one resource started/done, with done/total), `retry`, `finished` (result). " +
           "Each event has an id; reconnect with `Last-Event-ID` to resume. An operation not running in this process gets its final `finished` event from the store.",
         security: OPERATOR, middleware: viewer, request: { params: S.OperationParams },
-        responses: { 200: text("an event stream", "text/event-stream"), 401: UNAUTHORIZED, 403: FORBIDDEN, 404: problem("no such subscription or operation") },
+        responses: { 200: { description: "an event stream", content: { "text/event-stream": { schema: S.ProgressEvent } } }, 401: UNAUTHORIZED, 403: FORBIDDEN, 404: problem("no such subscription or operation") },
       }),
       async (c) => {
         const { id, op } = c.req.valid("param");
@@ -545,7 +562,7 @@ export function createApp(deps: AppDeps) {
       responses: {
         200: {
           description: "the credentials (no-store)",
-          content: { "application/json": { schema: S.CredentialsJson }, "application/yaml": { schema: z.string() }, "text/plain": { schema: z.string() } },
+          content: { "application/json": { schema: S.CredentialsJson }, "application/yaml": { schema: S.CloudsYaml }, "text/plain": { schema: z.string() } },
         },
         401: problem("no token, or a token not valid for this subscription"),
         403: problem("an operator's token, but not an admin's"),
@@ -565,6 +582,7 @@ export function createApp(deps: AppDeps) {
     },
   );
 
+  documentCommonAnswers(app.openAPIRegistry);
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {
@@ -588,4 +606,33 @@ function refusalReason(status: number): string {
     case 503: return "not_configured";
     default: return String(status);
   }
+}
+
+/**
+ * The pattern of the route that answered (`/v1/subscriptions/:id`), for metrics' labels: raw paths would
+ * give one series per subscription. Only the catch-all middlewares matched: no route (a 404).
+ */
+function routeOf(c: Context): string {
+  const path = routePath(c, -1);
+  return path === "" || path === "*" || path === "/*" ? "unmatched" : path;
+}
+
+/**
+ * The methods each path is served with, from the app's routes (read on first use, once every route is
+ * registered): `:param` matches one segment, `*` anything, and the most specific routes win
+ * (`/v1/rollouts/plan` is not `/v1/rollouts/:id`). HEAD is served wherever GET is (Hono).
+ */
+function methodsOfPaths(routes: () => ReadonlyArray<{ method: string; path: string }>): (path: string) => string[] {
+  let table: Array<{ method: string; pattern: RegExp; wildcards: number }> | undefined;
+  const segment = (seg: string) => (seg.startsWith(":") ? "[^/]+" : seg === "*" ? ".*" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  return (path) => {
+    table ??= routes()
+      .filter((r) => r.method !== "ALL")
+      .map((r) => ({ method: r.method, pattern: new RegExp(`^${r.path.split("/").map(segment).join("/")}/?$`), wildcards: r.path.split("/").filter((s) => s.startsWith(":") || s === "*").length }));
+    const matching = table.filter((r) => r.pattern.test(path));
+    const fewest = Math.min(...matching.map((r) => r.wildcards));
+    const methods = new Set(matching.filter((r) => r.wildcards === fewest).map((r) => r.method));
+    if (methods.has("GET")) methods.add("HEAD");
+    return [...methods].sort();
+  };
 }

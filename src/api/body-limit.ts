@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { invalid } from "../domain/errors.js";
 
 /**
  * hono's bodyLimit without its cost in the common case: it reads `c.req.raw.body`, which makes
@@ -16,3 +17,13 @@ export function boundedBody(maxSize: number, onError: (c: Context) => Response |
     return Number(length) <= maxSize ? next() : onError(c);
   };
 }
+
+/**
+ * For a route whose required body's schema accepts `{}` (every field optional): a request with no JSON
+ * body at all is refused (422) rather than read as `{}` (hono's json validator reads a request without a
+ * Content-Type as an empty object).
+ */
+export const jsonBodyRequired: MiddlewareHandler = async (c, next) => {
+  if (!/^application\/([\w.+-]+\+)?json\b/i.test(c.req.header("content-type") ?? "")) throw invalid("a JSON body is required (Content-Type: application/json)", [{ path: "", message: "no JSON body" }]);
+  await next();
+};

@@ -11,7 +11,7 @@ import { Notification, OrderValidationRequest } from "../marketplaces/cloudesire
 import { validateOrder, type CloudesireProduct } from "../marketplaces/cloudesire/mapping.js";
 import { verifyNotificationRotating } from "../marketplaces/cloudesire/signature.js";
 import type { CloudesireStore } from "../store/cloudesire-store.js";
-import { boundedBody } from "./body-limit.js";
+import { boundedBody, jsonBodyRequired } from "./body-limit.js";
 import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { problemResponse, validationHook } from "./problem.js";
 import { FORBIDDEN, json, OPERATOR, onSubscription, problem, UNAUTHORIZED } from "./route-docs.js";
@@ -141,14 +141,14 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
 
   app.openapi(
     createRoute({
-      method: "post", path: "/order-validation", tags: ["marketplace"],
+      method: "post", path: "/order-validation", tags: ["marketplace"], middleware: [jsonBodyRequired],
       summary: "Cloudesire order validation: refuses quantities this cloud would refuse, before the order is placed",
       description: "docs/order-validation.md: `204` accepts; `200 {\"errors\":[{\"message\"}]}` refuses. Terminations and unsubscriptions are always accepted.",
       request: { body: { required: true, content: { "application/json": { schema: OrderValidationRequest, example: { productVersionId: 456, billingItems: { CPU_CORES: 8, RAM_GB: 16, DISK_GB: 200, IP_ADDRESSES: 2 }, orderType: "NORMAL" } } } } },
       responses: {
         204: { description: "the order is acceptable" },
         200: json(z.object({ errors: z.array(z.object({ message: z.string() })) }), "the order is refused, with reasons the customer reads", { errors: [{ message: "CPU cores: 80 is more than the 64 this cloud sells per subscription" }] }),
-        422: problem("body is not an order"),
+        422: problem("no JSON body, or a body that is not an order"),
       },
     }),
     async (c) => {

@@ -19,8 +19,11 @@ export const DEFAULT_PAGE = 100;
 export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(DEFAULT_PAGE)
     .openapi({ param: { name: "limit", in: "query" }, description: `items per page, 1 to ${MAX_PAGE}`, example: DEFAULT_PAGE }),
-  cursor: z.string().min(1).max(2048).optional()
-    .openapi({ param: { name: "cursor", in: "query" }, description: "the `nextCursor` of the previous page, with the same filter" }),
+  // At most 1024 characters: a cursor given out is a few hundred, and one longer than that, sent as a
+  // query of 4-byte characters, still fits Node's 16 KB of request headers (beyond: a bare 431).
+  // The pattern is checked by `decode` (its 422 says what is wrong with the cursor), documented here.
+  cursor: z.string().min(1).max(1024).optional()
+    .openapi({ param: { name: "cursor", in: "query" }, pattern: "^[A-Za-z0-9_-]+$", description: "the `nextCursor` of the previous page (base64url), with the same filter" }),
 });
 
 /** How a list route documents its pages and its refusals in /openapi.json. */

@@ -27,11 +27,19 @@ export const EXAMPLE_PLAN = {
   groups: [{ changes: ["quotas.compute.keyPairs: 100 -> 20"], count: 10000, examples: ["s00000", "s00001", "s00002"] }],
 };
 
-/** Waves as a list or as tenantctl's comma string ("1%,10%,100%"). */
+/**
+ * Waves as a list or as tenantctl's comma string ("1%,10%,100%"). The patterns say in the OpenAPI document
+ * what WaveList accepts, as far as JSON Schema can: a share in (0, 100] each, at most ten, the string
+ * ending at 100%; that they grow (and the list ends at 100%) only the description can say.
+ */
+const SHARE = String.raw`(100(\.0+)?|[1-9]\d?(\.\d+)?|0\.\d*[1-9]\d*)%`;
 const Waves = z
-  .union([z.array(z.string()), z.string().transform((s) => s.split(",").map((w) => w.trim()))])
+  .union([
+    z.array(z.string().regex(new RegExp(`^${SHARE}$`), "a wave is a percentage such as 10%, more than 0% and at most 100%")).min(1).max(10),
+    z.string().regex(new RegExp(String.raw`^\s*(${SHARE}\s*,\s*){0,9}100(\.0+)?%\s*$`), "waves are percentages such as 1%,10%,100%, ending at 100%").transform((s) => s.split(",").map((w) => w.trim())),
+  ])
   .pipe(WaveList)
-  .openapi({ description: "cumulative shares of the changing stacks, ending at 100%", example: DEFAULT_WAVES });
+  .openapi({ description: "cumulative shares of the changing stacks, each larger than the one before, ending at 100%", example: DEFAULT_WAVES });
 
 export const RolloutStart = z
   .object({

@@ -16,7 +16,7 @@ import { storable } from "../domain/storable.js";
 import { SubscriptionId } from "../domain/subscription-id.js";
 import { SubscriptionStatus } from "../domain/subscription.js";
 import { PeriodName } from "../metering/period.js";
-import { CredentialsDocument, CredentialsFormat } from "../provisioning/credentials.js";
+import { CloudsYamlDocument, CredentialsDocument, CredentialsFormat } from "../provisioning/credentials.js";
 import { HistoryEntry as EngineHistoryEntry } from "../provisioning/engine.js";
 import { NextCursor, PageQuery } from "./pages.js";
 
@@ -174,6 +174,15 @@ export const RetryAccepted = z.object({ status: z.literal("accepted"), subscript
 export const TokenIssued = z.object({ subscription: z.string(), credentialsToken: z.string() });
 
 export const CredentialsJson = documented(CredentialsDocument).openapi("Credentials");
+/** What the YAML served for `format=clouds.yaml` holds, once parsed. */
+export const CloudsYaml = documented(CloudsYamlDocument).openapi("CloudsYaml");
+/**
+ * One Server-Sent Event as a client reads it (WHATWG HTML, "event stream interpretation"): its name, its
+ * id (to resume with Last-Event-ID) and its data, one JSON document.
+ */
+export const ProgressEvent = z
+  .object({ event: z.string(), id: z.string().optional().openapi({ description: "none on `unavailable`" }), data: z.string().openapi({ description: "JSON: the operation and what happened" }) })
+  .openapi("ProgressEvent");
 
 export const Health = z
   .object({

@@ -13,6 +13,15 @@ export const CredentialsDocument = z.object({
 });
 export type CredentialsDocument = z.infer<typeof CredentialsDocument>;
 
+/** The clouds.yaml form (openstacksdk's format: one cloud named after the stack), documented from here too. */
+export const CloudsYamlDocument = z.object({
+  clouds: z.record(z.string(), z.object({
+    auth: z.object({ auth_url: z.string(), username: z.string(), password: z.string(), project_id: z.string(), user_domain_id: z.string() }),
+    region_name: z.string(), interface: z.literal("public"), identity_api_version: z.literal(3),
+  })),
+});
+export type CloudsYamlDocument = z.infer<typeof CloudsYamlDocument>;
+
 /** The customer's credentials, in the forms the `openstack` CLI and SDKs read. */
 export function renderCredentials(cloudName: string, o: StackOutputs, format: CredentialsFormat): { body: string; contentType: string } {
   if (format === "json") {
@@ -40,7 +49,7 @@ export function renderCredentials(cloudName: string, o: StackOutputs, format: Cr
             identity_api_version: 3,
           },
         },
-      }),
+      } satisfies CloudsYamlDocument),
     };
   }
   const q = (v: string) => `'${v.replaceAll("'", "'\\''")}'`;

@@ -52,6 +52,12 @@ export class BillingStore {
     return row ? BillingRunRecord.parse(row) : null;
   }
 
+  /** The newest month billed ("YYYY-MM" sorts as time does), or null before the first run (a metric). */
+  async newestPeriod(): Promise<string | null> {
+    const [row] = await this.db.query<{ period: string | null }>("SELECT max(period) AS period FROM billing_runs");
+    return row?.period ?? null;
+  }
+
   /** Stores a computed run unless one exists for the period; returns the stored run and whether it is new. */
   async save(c: BillingComputation, total: string): Promise<{ run: BillingRunRecord; created: boolean }> {
     return this.db.transaction(async (tx) => {

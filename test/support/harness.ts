@@ -75,6 +75,8 @@ export interface HarnessOptions {
   schedule?: FleetSchedule;
   /** Whether a request came over https (the session cookie is then Secure). */
   secure?: (c: Context) => boolean;
+  /** The engine's own check (the real engine's, in server.ts); none: the double is always available. */
+  engineCheck?: WorkerOptions["engineCheck"];
 }
 
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
@@ -98,6 +100,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     db, scheduler: opts.scheduler, queue, engine, log, settings, programVersion: opts.programVersion ?? "p-test", rolloutTickMs: 10, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
     readiness: opts.readiness, concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: opts.driftIntervalSeconds ?? 0, driftObserve: opts.driftObserve,
     retryBackoffMs: 0, // as both queues below are opened
+    engineCheck: opts.engineCheck,
     customerTokenKey: CUSTOMER_TOKEN_KEY,
     ...(opts.billing ? { billing: { gnocchi: opts.billing.gnocchi, prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600 } } : {}),
     ...(opts.billing?.delivery ? { billingDelivery: { pollMs: 20, ...opts.billing.delivery } } : {}),

@@ -1,8 +1,12 @@
 import parsePrometheus from "parse-prometheus-text-format";
-import { describe, expect, it } from "vitest";
+import { Hono } from "hono";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { GnocchiClient } from "../../../src/metering/gnocchi-client.js";
 import { EngineFailure } from "../../../src/provisioning/engine.js";
 import { event } from "../../support/events.js";
 import { harness } from "../../support/harness.js";
+import { listen } from "../../support/local-server.js";
+import { PRICES } from "../../support/prices.js";
 
 type Families = ReturnType<typeof parsePrometheus>;
 const sample = (fams: Families, name: string, labels: Record<string, string> = {}) => {
@@ -79,5 +83,43 @@ describe("/metrics, parsed as Prometheus text", () => {
     expect(value(fams, "tenants_subscriptions", { status: "active", phase: "ready" })).toBe(2);
     expect(value(fams, "tenants_subscriptions", { status: "suspended", phase: "ready" })).toBe(1);
     expect(value(fams, "tenants_drifted_subscriptions")).toBe(0);
+  });
+});
+
+describe("/metrics for alerts: the engine, billing, HTTP", () => {
+  it("says the engine is unavailable while its check finds a problem, and available once it passes", async () => {
+    let check = { cli: null as string | null, problems: ["the pulumi CLI is not on PATH: stacks cannot be updated"], blocking: [], cliTooOld: null };
+    const h = await harness({ engineCheck: async () => check });
+    const engineAvailable = async () => value(parsePrometheus(await (await h.app.request("/metrics")).text()), "tenants_engine_available");
+    expect(await engineAvailable()).toBe(0);
+    check = { cli: "pulumi v3.248.0", problems: ["the OpenStack provider plugin is not installed"], blocking: [], cliTooOld: null };
+    expect(await engineAvailable()).toBe(0);
+    check = { cli: "pulumi v3.248.0", problems: [], blocking: [], cliTooOld: null };
+    expect(await engineAvailable()).toBe(1);
+  });
+
+  it("gives the end of the newest billed month as a timestamp, 0 before the first run", async () => {
+    // Gnocchi measures nothing: runs with no usage are still runs.
+    const g = await listen(new Hono().post("/v1/aggregates", (c) => c.json([])));
+    onTestFinished(() => g.close());
+    const h = await harness({ billing: { gnocchi: () => new GnocchiClient({ url: g.url, auth: { kind: "basic", user: "admin" } }), prices: PRICES } });
+    const lastBilledEnd = async () => value(parsePrometheus(await (await h.app.request("/metrics")).text()), "tenants_billing_last_period_end_timestamp_seconds");
+    expect(await lastBilledEnd()).toBe(0);
+    const bill = (period: string) => h.asOperator("/v1/billing-runs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ period }) });
+    expect((await bill("2026-10")).status).toBe(201);
+    expect((await bill("2026-09")).status).toBe(201);
+    expect(await lastBilledEnd()).toBe(Date.UTC(2026, 10, 1) / 1000);
+  });
+
+  it("counts HTTP requests by route pattern and status (never by raw path), with their durations", async () => {
+    const h = await harness();
+    await h.asOperator("/v1/subscriptions/41");
+    await h.asOperator("/v1/subscriptions/42");
+    await h.app.request("/no/such/route");
+    const body = await (await h.app.request("/metrics")).text();
+    expect(body).toMatch(/^tenants_http_requests_total\{method="GET",route="\/v1\/subscriptions\/:id",status="404"\} 2$/m);
+    expect(body).toMatch(/^tenants_http_requests_total\{method="GET",route="unmatched",status="404"\} 1$/m);
+    expect(body).not.toContain("/v1/subscriptions/41");
+    expect(body).toMatch(/^tenants_http_request_duration_seconds_count\{method="GET",route="\/v1\/subscriptions\/:id"\} 2$/m);
   });
 });
