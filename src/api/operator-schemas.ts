@@ -4,7 +4,7 @@
  * and type tenantctl's `operator` and `audit` commands and the console.
  */
 import { z } from "@hono/zod-openapi";
-import { OperatorName, Role as DomainRole } from "../domain/operator.js";
+import { OPERATOR_NAME_PATTERN, OPERATOR_NAME_RULE, Role as DomainRole } from "../domain/operator.js";
 import { SubscriptionId } from "../domain/subscription-id.js";
 import { NextCursor, PageQuery } from "./pages.js";
 
@@ -20,15 +20,17 @@ export const Operator = z
     revokedAt: z.string().nullable(),
   })
   .openapi("Operator");
+/** The domain's rule, declared with the API's zod so that /openapi.json carries the pattern (a client can tell a good name). */
+const OperatorName = z.string().regex(OPERATOR_NAME_PATTERN, OPERATOR_NAME_RULE);
 export const OperatorList = z.object({ operators: z.array(Operator) });
 export const OperatorCreate = z
-  .object({ name: z.string().pipe(OperatorName).openapi({ example: "alice" }), role: Role })
+  .object({ name: OperatorName.openapi({ example: "alice" }), role: Role })
   .strict()
   .openapi("OperatorCreate");
 export const OperatorCreated = Operator.extend({
   token: z.string().openapi({ description: "the operator's bearer token: shown this once, only its hash is kept", example: "op_3q2-7wQ…" }),
 }).openapi("OperatorCreated");
-export const OperatorParams = z.object({ name: z.string().pipe(OperatorName).openapi({ param: { name: "name", in: "path" }, example: "alice" }) });
+export const OperatorParams = z.object({ name: OperatorName.openapi({ param: { name: "name", in: "path" }, example: "alice" }) });
 
 export const SessionLogin = z.object({ token: z.string().min(1).max(512) }).strict().openapi("SessionLogin");
 export const Session = z

@@ -15,9 +15,9 @@ export const roleAllows = (has: Role, needs: Role): boolean => Role.options.inde
  * An operator's name: what the audit trail and the stack history say did a thing, so a short word in a
  * safe alphabet (lowercase letters, digits, dashes, dots; a letter or digit first), at most 64 characters.
  */
-export const OperatorName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, "an operator name is 1-64 lowercase letters, digits, dashes or dots, starting with a letter or digit");
+export const OPERATOR_NAME_PATTERN = /^[a-z0-9][a-z0-9.-]{0,63}$/;
+export const OPERATOR_NAME_RULE = "an operator name is 1-64 lowercase letters, digits, dashes or dots, starting with a letter or digit";
+export const OperatorName = z.string().regex(OPERATOR_NAME_PATTERN, OPERATOR_NAME_RULE);
 export type OperatorName = z.infer<typeof OperatorName>;
 
 /** OPERATOR_TOKEN (or the generated DATA_DIR/operator-token): an admin by this name, never stored, never revoked. */
