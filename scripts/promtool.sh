@@ -9,9 +9,7 @@ set -euo pipefail
 if command -v promtool >/dev/null 2>&1; then command -v promtool; exit 0; fi
 [ "$(id -u)" -eq 0 ] || { echo "promtool: not installed, and installing Debian's prometheus package needs root" >&2; exit 1; }
 echo "promtool: installing Debian's prometheus package" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 \
-  || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+bash "$(dirname "$0")/apt-install.sh" prometheus
 if [ -d /run/systemd/system ]; then
   systemctl disable --now prometheus.service >/dev/null 2>&1 || true
 elif [ -x /etc/init.d/prometheus ]; then

@@ -42,9 +42,7 @@ install_missing() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  bash "$REPO/scripts/apt-install.sh" "${missing[@]}"
 }
 
 # N distinct free ports (all bound at once, so none is handed out twice).
@@ -66,7 +64,7 @@ unpack_service_debs() {
   if [ ${#missing[@]} -gt 0 ]; then
     log "downloading ${missing[*]}"
     tmp=$(mktemp -d "$CACHE/download.XXXXXX")
-    ( cd "$tmp" && { apt-get download -qq "${missing[@]}" 2>/dev/null || { apt-get update -qq >/dev/null && apt-get download -qq "${missing[@]}"; }; } ) \
+    ( cd "$tmp" && { apt-get download -qq "${missing[@]}" 2>/dev/null || { bash "$REPO/scripts/apt-install.sh" update && apt-get download -qq "${missing[@]}"; }; } ) \
       || { rm -rf "$tmp"; die "apt-get download ${missing[*]} failed"; }
     for file in "$tmp"/*.deb; do # renamed into place: a concurrent up never sees half a file
       mv -f "$file" "$CACHE/$(dpkg-deb -f "$file" Package)_$(dpkg-deb -f "$file" Version | sed 's/:/%3a/g').deb"
