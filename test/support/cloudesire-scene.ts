@@ -50,9 +50,15 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
   }
 }
 
-/** Nothing left to do: no read wanted, no call pending, no reconcile job ready. */
+/**
+ * Nothing left to do: no read wanted, no call pending, no reconcile job ready or running. A subscription
+ * that failed for good is settled, but only once no operation runs: a change to a failed one (a new
+ * generation) runs while its phase still says `failed` (seen on a loaded machine: the test read the
+ * outbox before the new operation's DEPLOYED was queued).
+ */
 export async function settled(scene: { h: Awaited<ReturnType<typeof cloudesireSceneWith>>["h"] }, id: string): Promise<void> {
   await until(async () => {
+    await scene.h.reconciler.idle();
     const rec = await scene.h.cloudesire.store.get(id);
     const open = (await scene.h.cloudesire.store.outboxOf(id)).filter((r) => r.state === "pending" || r.state === "sending");
     const sub = await scene.h.store.get(id);
