@@ -9,6 +9,13 @@ import { signWebhook } from "../../../src/domain/webhook-signature.js";
 import { event } from "../../support/events.js";
 import { RecordingEngine } from "../../support/recording-engine.js";
 
+/** A purchase over real HTTP, signed as the generic webhook wants it. */
+function sendSigned(url: string, secret: string, body: unknown): Promise<Response> {
+  const raw = JSON.stringify(body);
+  const ts = String(Math.floor(Date.now() / 1000));
+  return fetch(`${url}/v1/events`, { method: "POST", body: raw, headers: { "content-type": "application/json", "x-timestamp": ts, "x-signature": signWebhook(secret, ts, raw) } });
+}
+
 describe("what the service needs before it can provision", () => {
   it("the pulumi CLI is found on PATH when it is installed there, even after the start; missing credentials are said as configured", () => {
     const dir = mkdtempSync(join(tmpdir(), "readiness-"));
@@ -28,10 +35,7 @@ describe("what the service needs before it can provision", () => {
     const config = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "readiness-svc-")), PORT: "0", HOST: "127.0.0.1", WEBHOOK_SECRET: secret, OPERATOR_TOKEN: "op-token-readiness-0123456789", LOG_LEVEL: "error" });
     const svc = await startService(config, { engine: new RecordingEngine(), readiness: () => ["the pulumi CLI is not on PATH: stacks cannot be updated"] });
     try {
-      const raw = JSON.stringify(event("61", "subscription.created"));
-      const ts = String(Math.floor(Date.now() / 1000));
-      const res = await fetch(`${svc.url}/v1/events`, { method: "POST", body: raw, headers: { "content-type": "application/json", "x-timestamp": ts, "x-signature": signWebhook(secret, ts, raw) } });
-      expect(res.status).toBe(202);
+      expect((await sendSigned(svc.url, secret, event("61", "subscription.created"))).status).toBe(202);
       await svc.reconciler.idle();
       const health = (await (await fetch(`${svc.url}/healthz`, { headers: { authorization: "Bearer op-token-readiness-0123456789" } })).json()) as Record<string, unknown>;
       expect(health).toMatchObject({ status: "degraded", waitingForConfiguration: 1, missing: expect.arrayContaining(["the pulumi CLI is not on PATH: stacks cannot be updated"]) });
@@ -80,10 +84,7 @@ describe("an engine that lacks its provider plugin", () => {
     });
     const svc = await startService(config, { engineCheckMs: 200 });
     try {
-      const raw = JSON.stringify(event("62", "subscription.created"));
-      const ts = String(Math.floor(Date.now() / 1000));
-      const res = await fetch(`${svc.url}/v1/events`, { method: "POST", body: raw, headers: { "content-type": "application/json", "x-timestamp": ts, "x-signature": signWebhook(secret, ts, raw) } });
-      expect(res.status).toBe(202);
+      expect((await sendSigned(svc.url, secret, event("62", "subscription.created"))).status).toBe(202);
       await svc.reconciler.idle();
       const waiting = await svc.store.get("62");
       expect(waiting).toMatchObject({ phase: "waiting", lastError: expect.stringMatching(/^waiting for configuration: the OpenStack provider plugin \(resource openstack v3\.15\.2\) is not installed/) });
