@@ -1,106 +1,96 @@
 /**
- * The real engine's own cost per update: N stacks updated through the engine host (the real PulumiEngine,
- * the Automation API, the real `pulumi` CLI built by scripts/pulumi-toolchain.sh) at 1, 2 and 4 at once.
- * The program runs inline and declares no OpenStack resource (the provider cannot be built here: see the
- * README), so this is everything an update costs but the provider's calls: the CLI invocations an update
- * makes (each named with its count and time, from a timing shim first on PATH), the CLI's start (a
- * `pulumi version` alone), the engine host's and the `pulumi` processes' peak memory. Prints figures;
- * asserts nothing.
- *   Usage: npx tsx bench/real-engine.ts [--n 20] [--concurrency 1,2,4]
+ * Purchase to ready through the real engine, against the floor: the service (a child process, as in
+ * production) with the real `pulumi` CLI and the OpenStack provider scripts/pulumi-toolchain.sh builds, the
+ * program inline, on the test cloud; beside it, in the same run, the same tenant made with direct REST calls
+ * (an admin token, project, user, member role, three quota sets): what the cloud itself costs.
+ *
+ * Prints, per tree measured (`--tree label=dir`, e.g. the tree before a change checked out beside this one,
+ * so before/after share one run): a signed purchase to ready p50/p90 sequentially, N at once (wall time until
+ * the last is ready), the ratio of each to the REST floor, the CLI invocations per update (each command's
+ * count, wall and CPU time from a timing shim first on PATH), the CPU-seconds per update of the service, its
+ * engine host, `pulumi` and the provider, and their peak memory. Asserts nothing.
+ * `--concurrency 1,2,4` measures the service once per RECONCILE_CONCURRENCY given (each tree with each),
+ * so the choice by cores compares within one run; without it, the service's default.
+ *   Usage: npx tsx bench/real-engine.ts [--n 5] [--at-once 4,8] [--concurrency 1,2,4] [--tree before=/path]
  */
-import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { foldEvent } from "../src/domain/subscription.js";
-import { tenantSpecOf } from "../src/domain/tenant-spec.js";
-import { EngineHostClient } from "../src/provisioning/engine-host.js";
-import { event } from "../test/support/events.js";
-import { SETTINGS } from "../test/support/settings.js";
+import { childrenOf, cpuOf, hwmMb, machineCpu, pct, RealService, restTenant, secs, Shims, type Timing } from "./support/real-service.js";
 
-const { values } = parseArgs({ options: { n: { type: "string", default: "20" }, concurrency: { type: "string", default: "1,2,4" } } });
+const { values } = parseArgs({
+  options: { n: { type: "string", default: "5" }, "at-once": { type: "string", default: "4,8" }, concurrency: { type: "string", default: "" }, tree: { type: "string", multiple: true, default: [] } },
+});
 const N = Number(values.n);
-const LEVELS = values.concurrency.split(",").map(Number);
-
-const bin = execFileSync("bash", ["scripts/pulumi-toolchain.sh"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop() ?? "";
+const AT_ONCE = values["at-once"].split(",").filter(Boolean).map(Number);
+const TREES: Array<[string, string]> = [["this tree", resolve(".")], ...values.tree.map((t) => t.split("=") as [string, string])];
+const CONCURRENCIES: Array<string | null> = values.concurrency ? values.concurrency.split(",").filter(Boolean) : [null];
+const RUNS = TREES.flatMap(([label, dir]) => CONCURRENCIES.map((c) => ({ label: c ? `${label}, RECONCILE_CONCURRENCY=${c}` : label, dir, concurrency: c })));
+const run = Date.now().toString(36);
 const root = mkdtempSync(join(tmpdir(), "bench-real-engine-"));
-const shimDir = join(root, "shim");
-const timings = join(root, "timings.tsv");
-execFileSync("mkdir", ["-p", shimDir, join(root, "work"), join(root, "backend")]);
-// The shim times each CLI invocation (start, end in ms, first two arguments) and its peak RSS (GNU time is
-// not on every machine: /proc's VmHWM of the real process, read as it ends, via a wait loop).
-writeFileSync(
-  join(shimDir, "pulumi"),
-  `#!/bin/bash
-s=$(date +%s%3N)
-"${bin}/pulumi" "$@" & p=$!
-hwm=0
-while kill -0 $p 2>/dev/null; do h=$(sed -n 's/^VmHWM:[[:space:]]*\\([0-9]*\\).*/\\1/p' /proc/$p/status 2>/dev/null); [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h; sleep 0.05; done
-wait $p; rc=$?
-printf '%s\\t%s\\t%s\\t%s\\t%s\\n' "$s" "$(date +%s%3N)" "$1 $2" "$hwm" "$rc" >> "${timings}"
-exit $rc
-`,
-);
-chmodSync(join(shimDir, "pulumi"), 0o755);
-writeFileSync(join(root, "work", "Pulumi.yaml"), "name: openstack-tenants\nruntime: nodejs\n");
+const shims = new Shims(root);
 
-const env = { PATH: `${shimDir}:${bin}:${process.env.PATH}`, HOME: root, PULUMI_HOME: join(root, "pulumi-home"), PULUMI_SKIP_UPDATE_CHECK: "true", SLOW_PROGRAM_RELEASE: join(root, "go") };
-// slow-program.ts waits for `<release>-<stack>`; these exist before each update, so it returns at once.
-const spec = (id: string) => tenantSpecOf(foldEvent(null, event(id, "subscription.created")).state as never, SETTINGS);
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
-const hwmOf = (pid: number | undefined) => {
-  try {
-    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
+for (const [index, { label, dir, concurrency }] of RUNS.entries()) {
+  const svc = new RealService({ dir, workDir: join(root, `work-${index}`), dataDir: join(root, `data-${index}`), shims, env: concurrency ? { RECONCILE_CONCURRENCY: concurrency } : {} });
+  await svc.start();
+  const ids: string[] = [`bw${run}t${index}`];
+  // A first purchase warms the engine host (its start is not an update's cost).
+  await svc.purchase(ids[0] as string);
+
+  shims.reset();
+  const hostsBefore = childrenOf(svc.pid);
+  const cpu0 = { service: cpuOf(svc.pid), host: hostsBefore.reduce((a, p) => a + cpuOf(p), 0) };
+  const sequential: number[] = [];
+  const floor: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const id = `bs${run}t${index}x${i}`;
+    ids.push(id);
+    sequential.push(await svc.purchase(id));
+    floor.push(await restTenant(`bench-floor-${run}-${index}-${i}`));
   }
-};
-
-const versionMs: number[] = [];
-for (let i = 0; i < 5; i++) {
-  const t = performance.now();
-  execFileSync(`${bin}/pulumi`, ["version"], { env: { ...process.env, ...env } });
-  versionMs.push(performance.now() - t);
-}
-console.log(`pulumi version (the CLI's start alone): p50 ${pct(versionMs, 50).toFixed(0)} ms over 5`);
-
-for (const level of LEVELS) {
-  writeFileSync(timings, "");
-  const host = new EngineHostClient({
-    engine: { workDir: join(root, "work"), backendUrl: pathToFileURL(join(root, "backend")).href, passphrase: "bench-passphrase-0123", openstackEnv: {}, secrets: [], inlineProgram: pathToFileURL(resolve("test/support/slow-program.ts")).href },
-    env,
-  });
-  await host.check(); // the host started: its start is not an update's cost
-  const ids = Array.from({ length: N }, (_, i) => `c${level}x${i}`);
-  for (const id of ids) writeFileSync(`${env.SLOW_PROGRAM_RELEASE}-sub-${id}`, "");
-  const durations: number[] = [];
-  const started = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: level }, async () => {
-      while (next < ids.length) {
-        const id = ids[next++] as string;
-        const t = performance.now();
-        await host.up({ stack: `sub-${id}`, spec: spec(id), password: "bench-password-0123456789", message: `bench ${id}` });
-        durations.push(performance.now() - t);
-      }
-    }),
-  );
-  const wallS = (performance.now() - started) / 1000;
-  const hostPeak = hwmOf(host.pid);
-  await host.close();
-  const calls = readFileSync(timings, "utf8").trim().split("\n").map((l) => l.split("\t")).map(([s, e, what, hwm]) => ({ ms: Number(e) - Number(s), what: what ?? "", hwmMiB: Number(hwm) / 1024 }));
-  const byCommand = new Map<string, number[]>();
-  for (const c of calls) byCommand.set(c.what, [...(byCommand.get(c.what) ?? []), c.ms]);
-  console.log(
-    `\nconcurrency ${level}: ${N} updates in ${wallS.toFixed(1)} s = ${((N / wallS) * 60).toFixed(1)} per minute; an update p50 ${(pct(durations, 50) / 1000).toFixed(2)} s, p90 ${(pct(durations, 90) / 1000).toFixed(2)} s, max ${(Math.max(...durations) / 1000).toFixed(2)} s`,
-  );
-  console.log(`  CLI invocations per update: ${(calls.length / N).toFixed(1)}; engine host peak ${hostPeak.toFixed(0)} MiB; a pulumi process's peak: p50 ${pct(calls.map((c) => c.hwmMiB), 50).toFixed(0)} MiB, max ${Math.max(...calls.map((c) => c.hwmMiB)).toFixed(0)} MiB`);
-  for (const [what, ms] of [...byCommand.entries()].sort((a, b) => b[1].reduce((x, y) => x + y, 0) - a[1].reduce((x, y) => x + y, 0))) {
-    console.log(`  pulumi ${what.padEnd(22)} x${String(ms.length).padStart(3)}  p50 ${pct(ms, 50).toFixed(0).padStart(5)} ms  total ${(ms.reduce((x, y) => x + y, 0) / 1000).toFixed(1).padStart(6)} s`);
+  const perUpdate = shims.read();
+  const hosts = childrenOf(svc.pid);
+  const cpu1 = { service: cpuOf(svc.pid), host: hosts.reduce((a, p) => a + cpuOf(p), 0) };
+  const floor50 = pct(floor, 50);
+  console.log(`\n== ${label} (${dir}) ==`);
+  console.log(`REST floor (token, project, user, role, 3 quota sets): p50 ${secs(floor50)}, p90 ${secs(pct(floor, 90))} over ${N}`);
+  console.log(`purchase -> ready, one at a time: p50 ${secs(pct(sequential, 50))} (${(pct(sequential, 50) / floor50).toFixed(1)}x the floor), p90 ${secs(pct(sequential, 90))}, max ${secs(Math.max(...sequential))}`);
+  const byCommand = new Map<string, Timing[]>();
+  for (const t of perUpdate) byCommand.set(t.command, [...(byCommand.get(t.command) ?? []), t]);
+  console.log(`CLI invocations per update: ${(perUpdate.filter((t) => t.name === "pulumi").length / N).toFixed(1)}; provider starts per update: ${(perUpdate.filter((t) => t.name !== "pulumi").length / N).toFixed(1)}`);
+  for (const [command, ts] of byCommand) {
+    const mean = (f: (t: Timing) => number) => secs((ts.reduce((a, t) => a + f(t), 0) * 1000) / ts.length);
+    console.log(`  ${command.padEnd(28)} ${String(ts.length).padStart(3)}x  wall ${mean((t) => t.wall)}  cpu ${mean((t) => t.cpu)}  peak ${Math.max(...ts.map((t) => t.rssMb)).toFixed(0)} MiB`);
   }
+  const cpuOfKind = (pulumi: boolean) => perUpdate.filter((t) => (t.name === "pulumi") === pulumi).reduce((a, t) => a + t.cpu, 0) / N;
+  console.log(`CPU-seconds per update: service ${((cpu1.service - cpu0.service) / N).toFixed(2)}, engine host ${((cpu1.host - cpu0.host) / N).toFixed(2)}, pulumi ${cpuOfKind(true).toFixed(2)}, provider ${cpuOfKind(false).toFixed(2)}`);
+  const peak = (pulumi: boolean) => Math.max(0, ...perUpdate.filter((t) => (t.name === "pulumi") === pulumi).map((t) => t.rssMb)).toFixed(0);
+  console.log(`peak memory: service ${hwmMb(svc.pid).toFixed(0)} MiB, engine host ${Math.max(0, ...hosts.map(hwmMb)).toFixed(0)} MiB, pulumi ${peak(true)} MiB, provider ${peak(false)} MiB`);
+
+  for (const k of AT_ONCE) {
+    const batch = Array.from({ length: k }, (_, i) => `bk${run}t${index}x${k}x${i}`);
+    ids.push(...batch);
+    shims.reset();
+    const ours0 = cpuOf(svc.pid) + childrenOf(svc.pid).reduce((a, p) => a + cpuOf(p), 0);
+    const machine0 = machineCpu();
+    const t = performance.now();
+    await Promise.all(batch.map((id) => svc.purchase(id)));
+    const wall = performance.now() - t;
+    // Ours: the service, its engine host and every pulumi and provider run; the rest of the machine's busy
+    // time is the cloud's (Keystone, Nova, Cinder, Neutron, PostgreSQL) and whatever else runs.
+    const ours = cpuOf(svc.pid) + childrenOf(svc.pid).reduce((a, p) => a + cpuOf(p), 0) - ours0 + shims.read().reduce((a, x) => a + x.cpu, 0);
+    const busy = machineCpu() - machine0;
+    const restM0 = machineCpu();
+    const restT = performance.now();
+    await Promise.all(batch.map((_, i) => restTenant(`bench-floor-${run}-${index}-k${k}-${i}`)));
+    const restWall = performance.now() - restT;
+    console.log(`${k} purchases at once: all ready in ${secs(wall)} = ${(wall / floor50).toFixed(1)}x one REST floor, ${(wall / restWall).toFixed(1)}x ${k} REST tenants at once (${secs(restWall)})`);
+    console.log(`  CPU: machine busy ${busy.toFixed(1)} s of ${((availableParallelism() * wall) / 1000).toFixed(1)} s (${availableParallelism()} cores): ours ${ours.toFixed(1)} s (${(ours / k).toFixed(2)} s a tenant), the cloud and the rest ${(busy - ours).toFixed(1)} s; the ${k} REST tenants: machine busy ${(machineCpu() - restM0).toFixed(1)} s`);
+  }
+
+  for (const id of ids) await svc.send(id, "subscription.cancelled");
+  for (const id of ids) await svc.settled(id, "cancelled");
+  await svc.stop();
 }
-console.log(`\n(the stacks: ${readdirSync(join(root, "backend", ".pulumi", "stacks", "openstack-tenants")).length} in the file backend)`);
 rmSync(root, { recursive: true, force: true });

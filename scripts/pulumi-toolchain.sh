@@ -3,10 +3,13 @@
 # version under ~/.cache/openstack-tenants/pulumi/<cli version>/ (nothing built is committed).
 #   scripts/pulumi-toolchain.sh        build what is missing, then print the bin directory (last line)
 #   scripts/pulumi-toolchain.sh dir    print the bin directory only
-# The bin directory holds `pulumi`, and `pulumi-language-nodejs` and `pulumi-resource-openstack` when their
-# modules are served. A component whose module is not served is named in <bin>/../missing, one line each:
-# "<binary>: <the go command's own words>", for the e2e suite to print; it is asked again at every run
-# (a refusal costs ~1 s), so a module the proxy starts serving is built the next time.
+# The bin directory holds `pulumi`, `pulumi-resource-openstack`, and `pulumi-language-nodejs` when its module
+# is served. The provider is the official module (github.com/pulumi/pulumi-openstack/provider/v3) where the
+# proxy serves it, else this project's build of its two halves (tools/openstack-provider: the bridge over
+# terraform-provider-openstack), cached by a hash of that module's files. An official component whose module
+# is not served is named in <bin>/../missing, one line each: "<binary>: <the go command's own words>", for the
+# e2e suite to print; it is asked again at every run (a refusal costs ~1 s), so a module the proxy starts
+# serving is built (and preferred) the next time. <bin>/../provider says which provider build is in <bin>.
 # Exits 0 when the CLI is there (built now or cached), 1 with one line when Go is missing or the CLI fails.
 set -euo pipefail
 
@@ -89,12 +92,38 @@ build_provider() {
     -ldflags "-s -w -X $mod/pkg/version.Version=${PROVIDER_VERSION#v}" -o "$BIN/pulumi-resource-openstack.tmp" .) >&2 \
     && mv "$BIN/pulumi-resource-openstack.tmp" "$BIN/pulumi-resource-openstack"
 }
-if [ -x "$BIN/pulumi-resource-openstack" ]; then
-  log "pulumi-resource-openstack cached"
+# This project's build (tools/openstack-provider), when the official module is not served: its go.sum pins
+# every module, so it builds read-only (nothing in the work tree changes) into a directory named by the hash.
+OWN="$REPO/tools/openstack-provider"
+own_hash() { (cd "$OWN" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -name schema.json \) | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16); }
+build_own_provider() {
+  local out="$CACHE/own-provider/$1"
+  if [ ! -x "$out/pulumi-resource-openstack" ]; then
+    log "building pulumi-resource-openstack from tools/openstack-provider (the bridge over terraform-provider-openstack; the first time takes minutes)"
+    mkdir -p "$out"
+    (cd "$OWN" && GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags "-s -w" -o "$out/pulumi-resource-openstack.tmp" ./cmd/pulumi-resource-openstack) >&2 \
+      && mv "$out/pulumi-resource-openstack.tmp" "$out/pulumi-resource-openstack" || return 1
+  fi
+  cp "$out/pulumi-resource-openstack" "$BIN/pulumi-resource-openstack.tmp" && mv "$BIN/pulumi-resource-openstack.tmp" "$BIN/pulumi-resource-openstack"
+}
+in_use=$(cat "$CACHE/provider" 2>/dev/null || true)
+if [ -x "$BIN/pulumi-resource-openstack" ] && [ "$in_use" = "official $PROVIDER_VERSION" ]; then
+  log "pulumi-resource-openstack $PROVIDER_VERSION (official) cached"
 elif build_provider; then
-  log "built pulumi-resource-openstack $PROVIDER_VERSION"
+  echo "official $PROVIDER_VERSION" >"$CACHE/provider"
+  log "built pulumi-resource-openstack $PROVIDER_VERSION (official)"
 else
-  log "pulumi-resource-openstack $PROVIDER_VERSION cannot be built: $(sed -n 's/^pulumi-resource-openstack: //p' "$MISSING.new")"
+  log "pulumi-resource-openstack $PROVIDER_VERSION (official) is not served: $(sed -n 's/^pulumi-resource-openstack: //p' "$MISSING.new")"
+  hash=$(own_hash)
+  if [ -x "$BIN/pulumi-resource-openstack" ] && [ "$in_use" = "own $hash" ]; then
+    log "pulumi-resource-openstack (tools/openstack-provider $hash) cached"
+  elif build_own_provider "$hash"; then
+    echo "own $hash" >"$CACHE/provider"
+    log "built pulumi-resource-openstack from tools/openstack-provider ($("$BIN/pulumi-resource-openstack" -version))"
+  else
+    rm -f "$BIN/pulumi-resource-openstack" "$CACHE/provider"
+    echo "pulumi-resource-openstack: neither the official module nor tools/openstack-provider could be built (above)" >>"$MISSING.new"
+  fi
 fi
 
 mv "$MISSING.new" "$MISSING"

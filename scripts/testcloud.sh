@@ -8,6 +8,9 @@
 #   scripts/testcloud.sh up     install what is missing, start everything, print the env file's path
 #   scripts/testcloud.sh env    print the env file (OS_* for the admin, GNOCCHI_URL, TESTCLOUD_*)
 #   scripts/testcloud.sh down   stop only the processes this script started (by recorded pids), remove its dir
+#   scripts/testcloud.sh region-two       add RegionTwo to a running cloud (or start its processes again);
+#                                         print its env file (TESTCLOUD_R2_*). Nothing of RegionOne restarts.
+#   scripts/testcloud.sh region-two-stop  stop RegionTwo's processes only (a target down, for tests)
 # TESTCLOUD_DIR (default: <repo>/.testcloud) holds everything: data, configs, logs, pids.
 # TESTCLOUD_CACHE (default: ~/.cache/openstack-tenants/testcloud) keeps the six service .debs across up/down.
 set -euo pipefail
@@ -30,6 +33,10 @@ PACKAGES=(python3-keystone python3-gnocchi python3-openstackclient python3-gnocc
 SERVICE_DEBS=(nova-common nova-api cinder-common cinder-api neutron-common neutron-server)
 CACHE="${TESTCLOUD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/openstack-tenants/testcloud}"
 SERVICES=(keystone gnocchi-api gnocchi-metricd nova-api cinder-api neutron-server placement-api)
+# RegionTwo: a second Nova, Cinder, Neutron and Placement API with databases of their own, in Keystone's
+# catalog under RegionTwo (one Keystone and one Gnocchi for both regions, as a real multi-region cloud
+# shares its identity service). Added to a running cloud without restarting it.
+REGION_TWO_SERVICES=(r2-nova-api r2-cinder-api r2-neutron-server r2-placement-api)
 EXTERNAL_NETWORK=public
 
 log() { printf 'testcloud: %s\n' "$*" >&2; }
@@ -464,10 +471,127 @@ stop_pid() { # pidfile: stop the recorded process (and its process group when it
   rm -f "$f"
 }
 
+region_two_alive() {
+  local svc
+  for svc in "${REGION_TWO_SERVICES[@]}"; do alive "$DIR/$svc.pid" || return 1; done
+}
+
+# RegionTwo's configs: region one's, on databases, paths and a port of its own.
+region_two_configs() { # R QPORT
+  local R=$1 QPORT2=$2
+  mkdir -p "$R"/{nova,cinder,neutron}/{state,lock} "$R/placement"
+  sed -e 's|/nova_api$|/nova_api_r2|' -e 's|/nova$|/nova_r2|' -e "s|$DIR/nova|$R/nova|g" "$DIR/nova/nova.conf" > "$R/nova/nova.conf"
+  cp "$DIR/nova/api-paste.ini" "$R/nova/api-paste.ini"
+  sed -e 's|/cinder$|/cinder_r2|' -e "s|$DIR/cinder|$R/cinder|g" "$DIR/cinder/cinder.conf" > "$R/cinder/cinder.conf"
+  cp "$DIR/cinder/api-paste.ini" "$DIR/cinder/resource_filters.json" "$R/cinder/"
+  sed -e 's|/neutron$|/neutron_r2|' -e "s|$DIR/neutron|$R/neutron|g" -e "s|^bind_port = .*|bind_port = $QPORT2|" "$DIR/neutron/neutron.conf" > "$R/neutron/neutron.conf"
+  cp "$DIR/neutron/api-paste.ini" "$DIR/neutron/ml2_conf.ini" "$R/neutron/"
+  sed -e 's|/placement$|/placement_r2|' "$DIR/placement/placement.conf" > "$R/placement/placement.conf"
+  cp "$DIR/placement/wsgi.py" "$R/placement/wsgi.py"
+}
+
+region_two_schemas() { # R PGPORT
+  local R=$1 PGPORT=$2 L="$DIR/logs" pids=() i failed=()
+  local NM="$PY $DIR/x/usr/bin/nova-manage --config-file $R/nova/nova.conf" PGURL="postgresql+psycopg2://postgres@127.0.0.1:$2"
+  for db in nova_api_r2 nova_r2 nova_cell0_r2 cinder_r2 neutron_r2 placement_r2; do
+    su postgres -s /bin/sh -c "$PG_BIN/createdb -h 127.0.0.1 -p $PGPORT -U postgres $db" 2>/dev/null || true
+  done
+  ( $NM api_db sync && $NM cell_v2 map_cell0 --database_connection "$PGURL/nova_cell0_r2" \
+      && { $NM cell_v2 list_cells | grep -q cell1 || $NM cell_v2 create_cell --name cell1 --database_connection "$PGURL/nova_r2" --transport-url fake://; } \
+      && $NM db sync ) >"$L/r2-nova-manage.log" 2>&1 & pids+=($!)
+  "$PY" "$DIR/x/usr/bin/cinder-manage" --config-file "$R/cinder/cinder.conf" db sync >"$L/r2-cinder-manage.log" 2>&1 & pids+=($!)
+  "$PY" "$DIR/x/usr/bin/neutron-db-manage" --config-file "$R/neutron/neutron.conf" --config-file "$R/neutron/ml2_conf.ini" upgrade heads >"$L/r2-neutron-db-manage.log" 2>&1 & pids+=($!)
+  "$PY" -c 'import sys; from placement.cmd.manage import main; sys.argv[0] = "placement-manage"; main()' \
+    --config-file "$R/placement/placement.conf" db sync >"$L/r2-placement-manage.log" 2>&1 & pids+=($!)
+  for i in "${!pids[@]}"; do wait "${pids[$i]}" || failed+=("$i"); done
+  [ ${#failed[@]} -eq 0 ] || die "RegionTwo schema sync failed (see $L/r2-*-manage.log)"
+}
+
+region_two_start() { # R NPORT CPORT QPORT PPORT
+  local R=$1
+  alive "$DIR/r2-nova-api.pid" || OS_NOVA_CONFIG_DIR="$R/nova" uwsgi_daemon r2-nova-api "$2" \
+    --wsgi-file "$DIR/x/usr/bin/nova-api-wsgi" --processes 1 --threads 1 --lazy-apps
+  alive "$DIR/r2-cinder-api.pid" || uwsgi_daemon r2-cinder-api "$3" --wsgi-file "$DIR/x/usr/bin/cinder-wsgi" \
+    --pyargv "--config-file $R/cinder/cinder.conf" --processes 1 --threads 2 --enable-threads --lazy-apps
+  alive "$DIR/r2-placement-api.pid" || OS_PLACEMENT_CONFIG_DIR="$R/placement" uwsgi_daemon r2-placement-api "$5" \
+    --wsgi-file "$R/placement/wsgi.py" --processes 1 --threads 2 --enable-threads --lazy-apps
+  if ! alive "$DIR/r2-neutron-server.pid"; then
+    setsid "$PY" "$DIR/x/usr/bin/neutron-server" --config-file "$R/neutron/neutron.conf" \
+      --config-file "$R/neutron/ml2_conf.ini" >"$DIR/logs/r2-neutron-server.log" 2>&1 < /dev/null &
+    echo $! > "$DIR/r2-neutron-server.pid"
+  fi
+  wait_http "http://127.0.0.1:$2/" 120 || die "RegionTwo nova-api did not start (see $DIR/logs/r2-nova-api.log)"
+  wait_http "http://127.0.0.1:$3/" 120 || die "RegionTwo cinder-api did not start (see $DIR/logs/r2-cinder-api.log)"
+  wait_http "http://127.0.0.1:$4/" 120 || die "RegionTwo neutron-server did not start (see $DIR/logs/r2-neutron-server.log)"
+  wait_http "http://127.0.0.1:$5/" 120 || die "RegionTwo placement-api did not start (see $DIR/logs/r2-placement-api.log)"
+}
+
+# RegionTwo in Keystone's catalog: the region, and an endpoint of each existing service there (Keystone's
+# and Gnocchi's are RegionOne's own: one identity and one metering store for both; the openstack CLI with
+# --os-region-name RegionTwo looks for an identity endpoint in that region).
+region_two_catalog() { # NPORT CPORT QPORT PPORT GNOCCHI_URL
+  local KS="${OS_AUTH_URL%/}" TOKEN svc type url iface sid
+  TOKEN=$(curl -sf -D - -o /dev/null -H 'Content-Type: application/json' "$KS/auth/tokens" -d '{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"id":"default"},"password":"'"$ADMIN_PASSWORD"'"}}},"scope":{"project":{"name":"admin","domain":{"id":"default"}}}}}' \
+    | tr -d '\r' | awk 'tolower($1)=="x-subject-token:"{print $2}')
+  [ -n "$TOKEN" ] || die "could not get an admin token from keystone"
+  curl -sf -o /dev/null -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' "$KS/regions" -d '{"region":{"id":"RegionTwo"}}' \
+    || curl -sf -o /dev/null -H "X-Auth-Token: $TOKEN" "$KS/regions/RegionTwo" || die "could not create RegionTwo"
+  while read -r type url; do
+    sid=$(curl -sf -H "X-Auth-Token: $TOKEN" "$KS/services?type=$type" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['services'][0]['id'])")
+    for iface in public internal admin; do
+      curl -sf -o /dev/null -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' "$KS/endpoints" \
+        -d '{"endpoint":{"service_id":"'"$sid"'","interface":"'"$iface"'","region_id":"RegionTwo","url":"'"$url"'"}}' || die "could not register $type in RegionTwo"
+    done
+  done <<SERVICES
+identity $KS
+metric $5
+compute http://127.0.0.1:$1/v2.1
+volumev3 http://127.0.0.1:$2/v3/%(project_id)s
+block-storage http://127.0.0.1:$2/v3/%(project_id)s
+network http://127.0.0.1:$3
+placement http://127.0.0.1:$4
+SERVICES
+}
+
+region_two() {
+  [ -f "$DIR/env" ] || die "not running: scripts/testcloud.sh up first"
+  if [ -f "$DIR/env-region-two" ] && region_two_alive; then echo "$DIR/env-region-two"; return 0; fi
+  set -a; . "$DIR/env"; set +a
+  local R="$DIR/r2" NPORT CPORT QPORT PPORT t0=$SECONDS
+  # Its ports are kept: the catalog names them, so a restart (after region-two-stop) takes the same ones.
+  if [ -f "$R/ports" ]; then read -r NPORT CPORT QPORT PPORT < "$R/ports"
+  else
+    read -r NPORT CPORT QPORT PPORT <<<"$(free_ports 4)"
+    region_two_configs "$R" "$QPORT"
+    region_two_schemas "$R" "$TESTCLOUD_PG_PORT"
+  fi
+  region_two_start "$R" "$NPORT" "$CPORT" "$QPORT" "$PPORT"
+  if [ ! -f "$R/ports" ]; then
+    region_two_catalog "$NPORT" "$CPORT" "$QPORT" "$PPORT" "$GNOCCHI_URL"
+    echo "$NPORT $CPORT $QPORT $PPORT" > "$R/ports"
+  fi
+  cat > "$DIR/env-region-two.tmp" <<ENV
+TESTCLOUD_R2_REGION=RegionTwo
+TESTCLOUD_R2_NOVA_URL=http://127.0.0.1:$NPORT/v2.1
+TESTCLOUD_R2_CINDER_URL=http://127.0.0.1:$CPORT/v3
+TESTCLOUD_R2_NEUTRON_URL=http://127.0.0.1:$QPORT
+TESTCLOUD_R2_PLACEMENT_URL=http://127.0.0.1:$PPORT
+ENV
+  mv "$DIR/env-region-two.tmp" "$DIR/env-region-two"
+  log "RegionTwo up in $((SECONDS - t0))s: nova :$NPORT, cinder :$CPORT, neutron :$QPORT, placement :$PPORT"
+  echo "$DIR/env-region-two"
+}
+
+region_two_stop() {
+  local svc
+  for svc in "${REGION_TWO_SERVICES[@]}"; do stop_pid "$DIR/$svc.pid" & done
+  wait
+}
+
 down() {
   [ -d "$DIR" ] || return 0
   local svc
-  for svc in "${SERVICES[@]}"; do stop_pid "$DIR/$svc.pid" & done
+  for svc in "${SERVICES[@]}" "${REGION_TWO_SERVICES[@]}"; do stop_pid "$DIR/$svc.pid" & done
   wait
   if [ -f "$DIR/pg/postmaster.pid" ]; then
     su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$DIR/pg' -m immediate -w stop >/dev/null" || true
@@ -482,5 +606,8 @@ case "${1:-}" in
   up) mkdir -p "$(dirname "$DIR")"; exec 9>"$DIR.lock"; flock 9; trap 'flock -u 9' EXIT; up ;;
   down) down ;;
   env) [ -f "$DIR/env" ] || die "not running: scripts/testcloud.sh up"; cat "$DIR/env" ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  # Its own lock: RegionOne's `up` is never held by it (and it never restarts RegionOne).
+  region-two) exec 8>"$DIR.region-two.lock"; flock 8; trap 'flock -u 8' EXIT; region_two ;;
+  region-two-stop) region_two_stop ;;
+  *) echo "usage: $0 up|down|env|region-two|region-two-stop" >&2; exit 2 ;;
 esac

@@ -10,6 +10,7 @@
 import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import type * as S from "./api/schemas.js";
+import type * as CapacityApi from "./api/capacity-routes.js";
 import { ConfigError, configReference, configReferenceMarkdown, loadCliConfig, loadCloudesireConfig, loadConfig, loadTenantSettings } from "./config.js";
 import { ServiceClient, ServiceError, UsageError } from "./cli/client.js";
 import { commandHelp, type Parsed, parseCommandLine } from "./cli/args.js";
@@ -72,7 +73,7 @@ async function main(argv: string[]): Promise<void> {
       return renderCommand(rest[0]);
     case "list": {
       const q = new URLSearchParams();
-      for (const name of ["phase", "status"]) {
+      for (const name of ["phase", "status", "target"]) {
         const v = flag(a, name);
         if (v) q.set(name, v);
       }
@@ -83,6 +84,19 @@ async function main(argv: string[]): Promise<void> {
       const subs = body.items.filter((s) => !plan || s.plan.model === plan);
       return showList(a, page, "subscriptions", { ...body, items: subs }, (ss) =>
         table(ss.map((s) => ({ id: s.id, stack: s.stack, status: s.status, phase: s.phase, plan: s.plan.model, error: s.lastError ?? "" }))));
+    }
+    case "targets": {
+      const body = await api().json<Body<typeof CapacityApi.TargetList>>("GET", "/v1/targets");
+      if (a.json) return print(body);
+      return table(body.targets.map((t) => ({ target: t.name, label: t.label, region: t.region, default: t.default ? "yes" : "", problem: t.problem ?? "" })));
+    }
+    case "capacity": {
+      const body = await api().json<Body<typeof CapacityApi.CapacityList>>("GET", "/v1/capacity");
+      if (a.json) return print(body);
+      return table(body.targets.flatMap((t) => (["VCPU", "MEMORY_MB", "DISK_GB"] as const).map((r) => ({
+        target: t.target, resource: r, sold: t.sold[r] ?? 0, sellable: t.sellable?.[r] ?? "?", physical: t.physical?.[r] ?? "?", used: t.used?.[r] ?? "?",
+        left: t.sellable ? Math.max(0, (t.sellable[r] ?? 0) - (t.sold[r] ?? 0)) : "?", problem: t.problem ?? "",
+      }))));
     }
     case "show": {
       const s = await api().json<Body<typeof S.SubscriptionDetail>>("GET", `/v1/subscriptions/${idArg(rest[0])}`);
@@ -147,12 +161,16 @@ async function main(argv: string[]): Promise<void> {
       const body = await api().json<Body<typeof S.BillingRunCreated>>("POST", "/v1/billing-runs", { period, ...(has(a, "rerate") ? { rerate: true } : {}) });
       if (a.json) return print(body);
       const r = body.run;
-      if (r.kind === "rerate") {
+      if (has(a, "rerate") && !body.created) say(`re-rated ${r.period}: nothing changed, no run stored (run ${r.id} stands)`);
+      else if (r.kind === "rerate") {
         const changed = (r.changes ?? []).filter((c) => c.change !== "unchanged");
         say(`re-rated ${r.period}: run ${r.id}, ${changed.length} charges changed, ${(r.changes ?? []).length - changed.length} unchanged (nothing issued for those)`);
         const v = (x: { version: number; total: string } | null) => (x ? `v${x.version} ${x.total}` : "-");
         if (changed.length > 0) table(changed.map((c) => ({ subscription: c.subscriptionId, change: c.change, before: v(c.before), after: v(c.after) })));
       } else say(`${body.created ? "billed" : "already billed"} ${r.period}: run ${r.id}, ${r.invoiceCount} invoices, total ${r.total} ${r.currency}`);
+      // Per target (issue 33): what each region's or cloud's tenants were invoiced, adding up to the total
+      // (a re-rating's: the versions it issued; none when it stored nothing).
+      if (body.created || !has(a, "rerate")) for (const t of r.targetTotals ?? []) say(`  target ${t.target}: ${t.invoiceCount} invoices, total ${t.total} ${t.currency}`);
       if (r.delivery) say(`  delivery: ${deliveryLine(r.id, r.delivery)}`);
       say(`  invoices: tenantctl invoices ${r.id} [--csv]`);
       return;
@@ -187,7 +205,7 @@ async function main(argv: string[]): Promise<void> {
       if (a.json) return print(env);
       for (const [k, v] of Object.entries(env)) say(`export ${k}='${v}'`);
       if (!c.passphraseFile) say("# PULUMI_CONFIG_PASSPHRASE is set in this environment: pulumi reads it from there");
-      say("# then, from the repository root: pulumi preview --stack sub-<id>; pulumi stack history --stack sub-<id>");
+      say(`# then, from ${c.workDir}: pulumi preview --stack sub-<id>; pulumi stack history --stack sub-<id>`);
       return;
     }
     case "operator add":
@@ -303,7 +321,8 @@ async function cloudesireCommand(api: () => ServiceClient, sub: string | undefin
   switch (sub) {
     case "doctor": {
       const { cloudesireDoctor } = await import("./marketplaces/cloudesire/doctor.js");
-      const findings = await cloudesireDoctor(loadCloudesireConfig());
+      const config = loadCloudesireConfig();
+      const findings = await cloudesireDoctor(config, undefined, config.limits);
       if (a.json) print(findings);
       else for (const f of findings) say(`${f.status.toUpperCase().padEnd(4)}  ${f.check}: ${f.message}`);
       if (findings.some((f) => f.status === "fail")) process.exitCode = 1;

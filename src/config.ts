@@ -1,17 +1,22 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { DEFAULT_QUOTA_DEFAULTS, QuotaDefaults } from "./domain/quota.js";
+import type { PlanLimits } from "./domain/plan.js";
 import type { TenantSettings } from "./domain/tenant-spec.js";
 import { DEFAULT_METERS, Meters, PriceList } from "./domain/billing.js";
 import type { DeliveryTarget } from "./metering/billing-delivery.js";
 import type { CloudesireSettings } from "./marketplaces/cloudesire/settings.js";
 import { openstackEnvOf, readAdminCredentials, type AdminCredentials, type CredentialResult } from "./openstack/credentials.js";
+import { readTargets, TargetsFileError, type TargetConfig } from "./openstack/targets.js";
 import { claimDataDir, closeOwnEntries, DATA_DIR_ENTRIES, ensurePrivateDir, restrictNewFilesToOwner } from "./data-dir.js";
 
+/** One operation per core (os.availableParallelism: the cores this process may use), and two at least: a purchase's slot and bulk work's. */
+const DEFAULT_CONCURRENCY = Math.max(2, availableParallelism());
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 /** What a variable means (and, where the default is computed, what it is): the README's reference is generated from these. */
 const doc = <T extends z.ZodType>(schema: T, description: string, defaultText?: string): T => schema.meta({ description, ...(defaultText ? { defaultText } : {}) });
@@ -30,6 +35,7 @@ export const EnvSchema = z.object({
   HTTP_HEADERS_TIMEOUT_SECONDS: doc(int(10, 1), "a client must have sent a request's headers within this time, else its connection is closed (Node's default: 60 s)"),
   HTTP_REQUEST_TIMEOUT_SECONDS: doc(int(30, 1), "a client must have sent a whole request (headers and body) within this time, else 408 and the connection is closed (Node's default: 300 s); answers, event streams included, are not bound by it"),
   HTTP_MAX_CONNECTIONS: doc(int(1000, 1), "open client connections at once; more are closed as they arrive (Node's default: no cap)"),
+  HTTP_MAX_CONNECTIONS_PER_SOURCE: doc(int(100, 1), "open connections from one source address at once (an IPv6 client counts per /64); more are closed as they arrive, so one client cannot hold all of HTTP_MAX_CONNECTIONS and lock the marketplace and operators out. The proxies named in TRUST_PROXY's addresses are not bound by it; behind a number of proxies (TRUST_PROXY=1) every client arrives from the proxy: set it to HTTP_MAX_CONNECTIONS and bound clients at the proxy"),
   AUTH_FAILURES_PER_MINUTE: doc(int(10, 1), "failed authentications (operator, customer or metrics token, webhook signature) a source may make per minute, sustained; beyond, 429 with `Retry-After` even for a right token (a correctly signed webhook or notification is never refused for its source's failures)"),
   AUTH_FAILURE_BURST: doc(int(20, 1), "failed authentications a source may make at once before that rate applies"),
   OPERATOR_TOKEN: doc(z.string().min(16, "OPERATOR_TOKEN must be at least 16 characters").optional(), "bearer token of the operator endpoints and the CLI", "generated into `DATA_DIR/operator-token`"),
@@ -38,17 +44,23 @@ export const EnvSchema = z.object({
   DATABASE_URL: doc(z.string().url().optional(), "a real PostgreSQL, e.g. `postgres://u:p@db:5432/tenants`", "none: embedded PGlite in `DATA_DIR/pglite`"),
   PULUMI_BACKEND_URL: doc(z.string().min(1).optional(), "any Pulumi backend (S3, PostgreSQL, Pulumi Cloud)", "`file://$DATA_DIR/pulumi`"),
   PULUMI_PROGRAM: doc(z.enum(["local", "inline"]).default("local"), "how the engine runs the tenant program: `local`, Pulumi.yaml's `main` through the CLI's `pulumi-language-nodejs` (the official CLI archive has it), or `inline`, through the Automation API's own language runtime in the engine host (for a CLI without the language host)"),
+  PULUMI_WORK_DIR: doc(z.string().min(1).optional(), "the Pulumi project directory the engine runs in: its `Pulumi.yaml` and the `stacks/` the service writes each stack's config into (operators preview from there); it must hold a `Pulumi.yaml` (the repository's, its `main` the program's absolute path)", "the repository root"),
   PULUMI_CONFIG_PASSPHRASE: doc(z.string().min(1).optional(), "passphrase secrets provider of the stacks", "generated into `DATA_DIR/pulumi-passphrase`"),
   TENANT_DOMAIN_ID: doc(z.string().min(1).default("default"), "Keystone domain of the projects and users"),
   TENANT_MEMBER_ROLE: doc(z.string().min(1).default("member"), "role granted to the customer's user on its project"),
   TENANT_REGION: doc(z.string().min(1).optional(), "region of the quota sets and of the customer's credentials", "`OS_REGION_NAME`, else `RegionOne`"),
   TENANT_AUTH_URL: doc(z.string().url().optional(), "the Keystone URL customers are told to use", "the admin auth URL"),
+  TARGETS_FILE: doc(z.string().optional(), "YAML (or JSON) naming several clouds and regions to sell tenants in, each with its selling policy (see Targets); what a target leaves out is the default configuration's", "none: one target, `default`, the cloud and region configured above"),
   PLAN_MAX_CORES: doc(int(64, 1), "most cores a prepaid plan may buy (more is a 422); the PAYG ceiling"),
   PLAN_MAX_RAM_GB: doc(int(256, 1), "most GB of RAM a prepaid plan may buy; the PAYG ceiling"),
   PLAN_MAX_DISK_GB: doc(int(2000, 1), "most GB of disk a prepaid plan may buy; the PAYG ceiling"),
   PLAN_MAX_FLOATING_IPS: doc(int(16, 0), "most IP addresses a prepaid plan may buy; the PAYG ceiling"),
   QUOTA_DEFAULTS_FILE: doc(z.string().optional(), "JSON with the quota fields that plans do not decide (see Quotas)", "built in"),
-  RECONCILE_CONCURRENCY: doc(int(4, 1), "stack operations on different subscriptions at once"),
+  RECONCILE_CONCURRENCY: doc(
+    int(DEFAULT_CONCURRENCY, 1),
+    "stack operations on different subscriptions at once. Each is a `pulumi` process, its provider and the engine host's program, busy on CPU between Keystone's answers, so beyond the cores they queue on the CPU (bench/real-engine.ts, 8 purchases at once on 2 cores with the test cloud beside: 22.1 s with 1, 18.5 s with 2, 17.6 s with 4, each `pulumi` and provider pair ~155 MiB more)",
+    "the machine's cores, at least 2",
+  ),
   RECONCILE_CUSTOMER_SLOTS: doc(int(1, 0), "of those, slots operators' bulk work (rollouts, drift repairs, retries, rotations) may never take: a purchase starts at once even during a rollout; bulk work always keeps at least one slot"),
   RECONCILE_MAX_ATTEMPTS: doc(int(5, 1), "attempts of a job whose failures are transient (then: failed, dead letter)"),
   RECONCILE_BACKOFF_MS: doc(int(2000, 0), "first retry delay, doubled (with jitter) each attempt; whole seconds, below 1 s: at once"),
@@ -70,8 +82,9 @@ export const EnvSchema = z.object({
   // --- Selling on Cloudesire (its syndication protocol; README "Selling on Cloudesire") ---
   CLOUDESIRE_API_URL: doc(z.string().url().optional(), "Cloudesire's marketplace API, ending in `/api` (e.g. `https://backend.example-marketplace.com/api`)", "none: notifications are stored, not read"),
   CLOUDESIRE_TOKEN: doc(z.string().min(1).optional(), "the vendor's permanent API token, sent as `CMW-Auth-Token`", "none"),
-  CLOUDESIRE_EVENT_SECRET: doc(z.string().min(16, "CLOUDESIRE_EVENT_SECRET must be at least 16 characters").optional(), "the product's secret token: notifications must carry `CMW-Event-Signature: sha1=<HMAC>` of it", "none: notifications refused with 503"),
-  CLOUDESIRE_EVENT_SECRET_PREVIOUS: doc(z.string().min(16, "CLOUDESIRE_EVENT_SECRET_PREVIOUS must be at least 16 characters").optional(), "while the product's secret is rotated: the previous one, still accepted (remove it once Cloudesire signs with the new one)", "none"),
+  // Cloudesire holds a product's notification secret in at most 64 characters (SyndicationEndpointDTO.secret @Size(max = 64)).
+  CLOUDESIRE_EVENT_SECRET: doc(z.string().min(16, "CLOUDESIRE_EVENT_SECRET must be at least 16 characters").max(64, "CLOUDESIRE_EVENT_SECRET must be at most 64 characters (Cloudesire keeps no longer secret)").optional(), "the product's secret token (16 to 64 characters, as Cloudesire holds it): notifications must carry `CMW-Event-Signature: sha1=<HMAC>` of it", "none: notifications refused with 503"),
+  CLOUDESIRE_EVENT_SECRET_PREVIOUS: doc(z.string().min(16, "CLOUDESIRE_EVENT_SECRET_PREVIOUS must be at least 16 characters").max(64, "CLOUDESIRE_EVENT_SECRET_PREVIOUS must be at most 64 characters").optional(), "while the product's secret is rotated: the previous one, still accepted (remove it once Cloudesire signs with the new one)", "none"),
   CLOUDESIRE_DASHBOARD_URL: doc(z.string().url().refine((u) => u.startsWith("https://"), "CLOUDESIRE_DASHBOARD_URL must be an https:// URL (Cloudesire requires HTTPS endpoints)").optional(), "the cloud's dashboard (HTTPS), posted as the customer's `APP` endpoint", "none: the tenant's identity (Keystone) URL if HTTPS (healthz says so)"),
   CLOUDESIRE_DOCUMENTATION_URL: doc(z.string().url().refine((u) => u.startsWith("https://"), "CLOUDESIRE_DOCUMENTATION_URL must be an https:// URL (Cloudesire requires HTTPS endpoints)").optional(), "the customers' guide (HTTPS), posted as a `DOCUMENTATION` endpoint", "none"),
   CLOUDESIRE_SERVICE_URL: doc(z.string().url().refine((u) => u.startsWith("https://"), "CLOUDESIRE_SERVICE_URL must be an https:// URL (Cloudesire requires HTTPS endpoints)").optional(), "this service's public URL (HTTPS): each customer gets a `PASSWORD_RESET` endpoint to a page of it where they set a new password", "none: no password-reset endpoint"),
@@ -80,10 +93,12 @@ export const EnvSchema = z.object({
   CLOUDESIRE_ITEM_DISK_GB: doc(z.string().min(1).default("DISK_GB"), "billing-item identifier of the GB of disk bought"),
   CLOUDESIRE_ITEM_IP_ADDRESSES: doc(z.string().min(1).default("IP_ADDRESSES"), "billing-item identifier of the IP addresses bought"),
   CLOUDESIRE_PAYG_PLANS: doc(z.string().regex(/^[0-9]*(,[0-9]+)*$/, "CLOUDESIRE_PAYG_PLANS: comma-separated productVersion ids").default(""), "comma-separated ids of the plans (productVersion) sold pay-as-you-go: they get the PAYG ceilings", "none"),
-  CLOUDESIRE_PRODUCT_IDS: doc(z.string().regex(/^[0-9]*(,[0-9]+)*$/, "CLOUDESIRE_PRODUCT_IDS: comma-separated product ids").default(""), "comma-separated ids of the Cloudesire products this service sells: an endpoint set at vendor or platform level hears every product's subscriptions, and the others are acknowledged and left alone", "none: every subscription notified is ours"),
+  CLOUDESIRE_PRODUCT_IDS: doc(z.string().regex(/^[0-9]*(,[0-9]+)*$/, "CLOUDESIRE_PRODUCT_IDS: comma-separated product ids").default(""), "comma-separated ids of the Cloudesire products this service sells (required to sell): an endpoint set at vendor or platform level hears every product's subscriptions, and the others are acknowledged, left alone and counted", "none: nothing is sold (healthz and doctor fail)"),
+  CLOUDESIRE_TARGET_PARAMETER: doc(z.string().min(1).optional(), "the code of the product's configuration parameter that names the target (region) a customer buys in: its values are served at `/v1/cloudesire/configuration-parameter-values` (the targets that can host a plan now), order validation checks the target chosen", "none: every Cloudesire tenant in the default target"),
   CLOUDESIRE_PAYG_MODE: doc(z.enum(["invoice", "metrics"]).default("invoice"), "how PAYG usage reaches Cloudesire: `invoice` (our billing runs push invoice lines) or `metrics` (Cloudesire polls `/v1/cloudesire/metrics/{meter}` and bills with the plan's prices; nothing is pushed)"),
   CLOUDESIRE_METRICS_HEADER: doc(z.string().regex(/^[A-Za-z0-9-]+$/, "CLOUDESIRE_METRICS_HEADER: an HTTP header name").default("X-Metrics-Token"), "the custom header configured on the product's metrics, sent by Cloudesire with each poll"),
   CLOUDESIRE_METRICS_TOKEN: doc(z.string().min(16, "CLOUDESIRE_METRICS_TOKEN must be at least 16 characters").optional(), "the value of that header: metric polls without it are refused", "none: metric polls refused with 503"),
+  CLOUDESIRE_LANGUAGES: doc(z.string().regex(/^[a-z]{2}(,[a-z]{2})*$/, "CLOUDESIRE_LANGUAGES: comma-separated ISO 639-1 codes (en,it)").default("en,it"), "the marketplace's languages: instructions and credentials' descriptions are posted in each (English and Italian are written; another gets the English text)"),
   CLOUDESIRE_TIMEOUT_MS: doc(int(10_000, 100), "timeout of one call to Cloudesire's API"),
   CLOUDESIRE_BACKOFF_MS: doc(int(1000, 1), "first retry delay of a failed read or call back to Cloudesire, doubled each attempt"),
   CLOUDESIRE_MAX_BACKOFF_MS: doc(int(300_000, 1), "longest retry delay (retries never stop: an outage delays, never loses)"),
@@ -158,6 +173,8 @@ export interface Config {
     searchPath: string;
   };
   openstack: { admin: AdminCredentials | null; credentials: CredentialResult; problem: string | null; env: Record<string, string> };
+  /** Every target (TARGETS_FILE; without it, one: `default`), the default first. */
+  targets: TargetConfig[];
   tenant: TenantSettings;
   metering: {
     prices: PriceList | null;
@@ -199,8 +216,10 @@ function cloudesireConfigOf(env: Env): CloudesireConfig {
     paygPlans: env.CLOUDESIRE_PAYG_PLANS.split(",").filter(Boolean),
     productIds: env.CLOUDESIRE_PRODUCT_IDS.split(",").filter(Boolean),
     paygMode: env.CLOUDESIRE_PAYG_MODE,
+    targetParameter: env.CLOUDESIRE_TARGET_PARAMETER,
     metricsHeader: env.CLOUDESIRE_METRICS_HEADER,
     metricsToken: env.CLOUDESIRE_METRICS_TOKEN,
+    languages: env.CLOUDESIRE_LANGUAGES.split(","),
     timeoutMs: env.CLOUDESIRE_TIMEOUT_MS,
     backoffMs: env.CLOUDESIRE_BACKOFF_MS,
     maxBackoffMs: env.CLOUDESIRE_MAX_BACKOFF_MS,
@@ -208,9 +227,14 @@ function cloudesireConfigOf(env: Env): CloudesireConfig {
   };
 }
 
-/** What `tenantctl cloudesire doctor` checks, with no side effects. */
-export function loadCloudesireConfig(rawEnv: Record<string, string | undefined> = process.env): CloudesireConfig {
-  return cloudesireConfigOf(parseEnv(rawEnv));
+/** What `tenantctl cloudesire doctor` checks, with no side effects: the Cloudesire settings and the plans' limits (PLAN_MAX_*). */
+export function loadCloudesireConfig(rawEnv: Record<string, string | undefined> = process.env): CloudesireConfig & { limits: PlanLimits } {
+  const env = parseEnv(rawEnv);
+  return { ...cloudesireConfigOf(env), limits: limitsOf(env) };
+}
+
+function limitsOf(env: Env): PlanLimits {
+  return { maxCores: env.PLAN_MAX_CORES, maxRamGb: env.PLAN_MAX_RAM_GB, maxDiskGb: env.PLAN_MAX_DISK_GB, maxFloatingIps: env.PLAN_MAX_FLOATING_IPS };
 }
 
 /** What keeps Cloudesire selling from working, one line each (healthz, start, doctor). */
@@ -220,6 +244,7 @@ export function missingForCloudesire(c: CloudesireConfig): string[] {
   if (!c.eventSecret) missing.push("CLOUDESIRE_EVENT_SECRET is not set: Cloudesire notifications are refused until it is");
   if (!c.apiUrl) missing.push("CLOUDESIRE_API_URL is not set: Cloudesire subscriptions cannot be read");
   if (!c.token) missing.push("CLOUDESIRE_TOKEN is not set: Cloudesire's API cannot be called");
+  if (c.productIds.length === 0) missing.push("CLOUDESIRE_PRODUCT_IDS is not set: no Cloudesire subscription is taken as ours (each is ignored and counted) until the products sold here are named");
   if (!c.dashboardUrl) missing.push("CLOUDESIRE_DASHBOARD_URL is not set: the customer's APP endpoint is the tenant's identity (Keystone) URL, and none when it is not HTTPS");
   return missing;
 }
@@ -262,6 +287,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
 
   const admin = readAdminCredentials(rawEnv);
   const creds = admin.ok ? admin.credentials : null;
+  const targets = targetsOf(env, rawEnv, admin);
   const prices = env.PRICES_FILE ? readJsonFile(env.PRICES_FILE, "PRICES_FILE", PriceList) : null;
   const cloudesire = cloudesireConfigOf(env);
   // Cloudesire takes a vendor's invoice lines in EUR or USD only (docs/billing.md, "Custom billing"): a
@@ -283,19 +309,21 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     authFailureLimit: { perSecond: env.AUTH_FAILURES_PER_MINUTE / 60, burst: env.AUTH_FAILURE_BURST },
     trustProxy: trustProxyOf(env.TRUST_PROXY),
     // Node refuses a headers timeout longer than the request's: the request's bounds both.
-    http: { headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_SECONDS, env.HTTP_REQUEST_TIMEOUT_SECONDS) * 1000, requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_SECONDS * 1000, maxConnections: env.HTTP_MAX_CONNECTIONS },
+    http: { headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_SECONDS, env.HTTP_REQUEST_TIMEOUT_SECONDS) * 1000, requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_SECONDS * 1000, maxConnections: env.HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerSource: Math.min(env.HTTP_MAX_CONNECTIONS_PER_SOURCE, env.HTTP_MAX_CONNECTIONS) },
     operatorToken,
     operatorTokenFile,
     customerTokenKey,
     metricsToken: env.METRICS_TOKEN,
     pulumi: {
-      backendUrl, passphrase, workDir: REPO_ROOT,
+      backendUrl, passphrase, workDir: pulumiWorkDirOf(env.PULUMI_WORK_DIR),
       inlineProgram: env.PULUMI_PROGRAM === "inline" ? pathToFileURL(resolve(REPO_ROOT, "src/program/inline.ts")).href : null,
       hostEnv: engineHostEnvOf(rawEnv),
       searchPath: rawEnv.PATH ?? "",
     },
     openstack: { admin: creds, credentials: admin, problem: admin.ok ? null : admin.problem, env: openstackEnvOf(rawEnv) },
-    tenant: tenantSettingsOf(env, creds),
+    targets: targets.targets,
+    tenant: targets.tenant,
     metering: {
       prices,
       meters: env.METERS_FILE ? readJsonFile(env.METERS_FILE, "METERS_FILE", Meters) : DEFAULT_METERS,
@@ -319,6 +347,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       env.CLOUDESIRE_TOKEN, env.CLOUDESIRE_EVENT_SECRET, env.CLOUDESIRE_EVENT_SECRET_PREVIOUS, env.CLOUDESIRE_METRICS_TOKEN,
       env.WEBHOOK_SECRET, env.WEBHOOK_SECRET_PREVIOUS, env.BILLING_WEBHOOK_SECRET, operatorToken, customerTokenKey, env.METRICS_TOKEN, passphrase,
       creds?.password, rawEnv.OS_PASSWORD, env.DATABASE_URL ? passwordOfUrl(env.DATABASE_URL) : undefined,
+      ...targets.targets.map((t) => (t.credentials.ok ? t.credentials.credentials.password : undefined)),
     ]
       .filter((s): s is string => typeof s === "string" && s.length > 0),
   });
@@ -342,6 +371,8 @@ export interface HttpLimits {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   maxConnections: number;
+  /** Of those, from one source address (an IPv6 /64); never more than `maxConnections`. */
+  maxConnectionsPerSource: number;
 }
 
 /**
@@ -379,18 +410,40 @@ function tenantSettingsOf(env: Env, creds: AdminCredentials | null): TenantSetti
     region: env.TENANT_REGION ?? creds?.regionName ?? "RegionOne",
     // What customers are told to authenticate against; the admin URL unless the operator says otherwise.
     authUrl: env.TENANT_AUTH_URL ?? creds?.authUrl ?? "http://127.0.0.1:5000/v3",
-    limits: {
-      maxCores: env.PLAN_MAX_CORES, maxRamGb: env.PLAN_MAX_RAM_GB,
-      maxDiskGb: env.PLAN_MAX_DISK_GB, maxFloatingIps: env.PLAN_MAX_FLOATING_IPS,
-    },
+    limits: limitsOf(env),
     quotaDefaults: env.QUOTA_DEFAULTS_FILE ? readJsonFile(env.QUOTA_DEFAULTS_FILE, "QUOTA_DEFAULTS_FILE", QuotaDefaults) : DEFAULT_QUOTA_DEFAULTS,
+  };
+}
+
+/** The targets and the tenant settings that name them (TARGETS_FILE completed from the default configuration). */
+function targetsOf(env: Env, rawEnv: Record<string, string | undefined>, admin: CredentialResult): { targets: TargetConfig[]; tenant: TenantSettings } {
+  const base = tenantSettingsOf(env, admin.ok ? admin.credentials : null);
+  let read: ReturnType<typeof readTargets>;
+  try {
+    read = readTargets(env.TARGETS_FILE, rawEnv, {
+      credentials: admin, memberRole: base.memberRole, region: base.region, authUrl: base.authUrl, gnocchiUrl: env.GNOCCHI_URL, dashboardUrl: env.CLOUDESIRE_DASHBOARD_URL,
+    });
+  } catch (e) {
+    if (e instanceof TargetsFileError) throw new ConfigError(e.message);
+    throw e;
+  }
+  const ordered = [...read.targets].sort((a, b) => Number(b.placement.name === read.defaultTarget) - Number(a.placement.name === read.defaultTarget));
+  const own = ordered[0]?.placement;
+  return {
+    targets: ordered,
+    tenant: {
+      ...base,
+      // The default target's placement is the settings' own: what every stack declared before targets.
+      ...(own ? { memberRole: own.memberRole, region: own.region, authUrl: own.authUrl } : {}),
+      defaultTarget: read.defaultTarget,
+      targets: Object.fromEntries(ordered.map((t) => [t.placement.name, t.placement])),
+    },
   };
 }
 
 /** Tenant settings only, with no side effects (no data directory, no generated secrets): `tenantctl render`. */
 export function loadTenantSettings(rawEnv: Record<string, string | undefined> = process.env): TenantSettings {
-  const admin = readAdminCredentials(rawEnv);
-  return tenantSettingsOf(parseEnv(rawEnv), admin.ok ? admin.credentials : null);
+  return targetsOf(parseEnv(rawEnv), rawEnv, readAdminCredentials(rawEnv)).tenant;
 }
 
 /** What `tenantctl doctor` checks, with no side effects. */
@@ -400,7 +453,7 @@ export function loadDoctorConfig(rawEnv: Record<string, string | undefined> = pr
 
 /** What the operator CLI needs to reach a running service; reads, never creates, the token file. */
 export function loadCliConfig(rawEnv: Record<string, string | undefined> = process.env): {
-  url: string; token: string | undefined; dataDir: string; backendUrl: string;
+  url: string; token: string | undefined; dataDir: string; backendUrl: string; workDir: string;
   /** The generated passphrase's file; undefined when the passphrase comes from PULUMI_CONFIG_PASSPHRASE. */
   passphraseFile: string | undefined;
 } {
@@ -413,7 +466,15 @@ export function loadCliConfig(rawEnv: Record<string, string | undefined> = proce
     dataDir,
     passphraseFile: env.PULUMI_CONFIG_PASSPHRASE ? undefined : resolve(dataDir, DATA_DIR_ENTRIES.passphrase),
     backendUrl: env.PULUMI_BACKEND_URL ?? pathToFileURL(resolve(dataDir, DATA_DIR_ENTRIES.backend)).href,
+    workDir: resolve(env.PULUMI_WORK_DIR ?? REPO_ROOT),
   };
+}
+
+/** PULUMI_WORK_DIR, or the repository root: a Pulumi project (its Pulumi.yaml names the project and stacks/). */
+function pulumiWorkDirOf(dir: string | undefined): string {
+  const workDir = resolve(dir ?? REPO_ROOT);
+  if (!existsSync(resolve(workDir, "Pulumi.yaml"))) throw new ConfigError(`PULUMI_WORK_DIR ${workDir} holds no Pulumi.yaml: copy the repository's there, or leave PULUMI_WORK_DIR unset`);
+  return workDir;
 }
 
 /** What keeps the service from provisioning, one line each: shown at start and in /healthz. */

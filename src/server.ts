@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { ServerType } from "@hono/node-server";
 import { createApp } from "./api/app.js";
-import { clientAddressOf, requestIsHttps } from "./api/client-address.js";
+import { clientAddressOf, requestIsHttps, trustedOf } from "./api/client-address.js";
 import { ConfigError, missingForCloudesire, missingForProvisioning, trustProxyWarning, type Config } from "./config.js";
 import { listenHttp } from "./http-server.js";
 import { createLogger, makeRedactor, type Logger } from "./log.js";
@@ -22,7 +22,11 @@ import { cloudesireDoctor } from "./marketplaces/cloudesire/doctor.js";
 import { JobQueue } from "./store/job-queue.js";
 import { CloudClient } from "./openstack/cloud-client.js";
 import { tenantPrecheck } from "./provisioning/drift-precheck.js";
-import { CloudGuard, type TenantGuard } from "./provisioning/tenant-guard.js";
+import { CloudGuard, TargetGuards, type TenantGuard } from "./provisioning/tenant-guard.js";
+import { TargetHealth } from "./openstack/target-health.js";
+import { placementCapacity } from "./openstack/placement.js";
+import type { CapacityTarget } from "./provisioning/capacity.js";
+import { defaultTargetOf } from "./domain/tenant-spec.js";
 import { assembleWorkers } from "./workers.js";
 import { provisioningReadiness, withEngineCheck } from "./provisioning/readiness.js";
 
@@ -70,6 +74,7 @@ export async function startService(
   const redact = makeRedactor(config.secrets);
   const log = overrides.log ?? createLogger({ redact, level: config.logLevel });
   if (config.dataDirAdopted) log.info("data directory of an earlier version adopted: marked as the service's, only its own entries are ever changed", { dataDir: config.dataDir });
+  const settings = { ...config.tenant };
   const { db, scheduler } = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrate(db);
   // The real engine runs in a child process (engine-host.ts): the service itself never loads @pulumi/pulumi.
@@ -90,16 +95,26 @@ export async function startService(
         idleMs: ENGINE_HOST_IDLE_MS,
       });
   const engine = overrides.engine ?? host!;
-  const settings = { ...config.tenant };
   const queue = await JobQueue.open(db, { maxAttempts: config.reconcile.maxAttempts, backoffMs: config.reconcile.backoffMs, expireInSeconds: config.reconcile.jobTimeoutSeconds }, (e) =>
     log.error("job queue error", { error: e.message }),
   );
   // The cloud is checked before updates (downsizes) and destroys (leftovers) when we can reach it.
   const cloud = config.openstack.admin ? new CloudClient(config.openstack.admin) : undefined;
-  const guard = overrides.guard ?? (cloud
-    ? new CloudGuard(cloud, { policy: config.cancellation.orphanPolicy, pollMs: 2000, timeoutMs: config.cancellation.purgeTimeoutSeconds * 1000 })
+  // Each target's admin in its region (the default's is `cloud` when TARGETS_FILE does not change it).
+  const targetClouds = cloudsOfTargets(config, cloud);
+  const guardOptions = { policy: config.cancellation.orphanPolicy, pollMs: 2000, timeoutMs: config.cancellation.purgeTimeoutSeconds * 1000 };
+  const guard = overrides.guard ?? (targetClouds.size > 0
+    ? new TargetGuards(new Map([...targetClouds].map(([name, c]) => [name, new CloudGuard(c, guardOptions)])), defaultTargetOf(settings))
     : undefined);
   const precheckCloud = overrides.driftCloud ?? (overrides.engine ? undefined : cloud);
+  // An engine double's stacks are in no real cloud: its targets are neither probed nor measured. One
+  // target alone is not probed: a cloud that is down fails its operations (retried) as it always did;
+  // with several, a down one holds only its own tenants (bulkheads).
+  const targetHealth = overrides.engine || config.targets.length < 2 ? undefined : new TargetHealth(targetClouds);
+  const capacityTargets: CapacityTarget[] | undefined = overrides.engine ? undefined : config.targets.map((t) => {
+    const c = targetClouds.get(t.placement.name);
+    return { name: t.placement.name, selling: t.selling, placement: c ? () => placementCapacity(c) : null };
+  });
   // An engine double (benches) needs neither the CLI nor credentials.
   // The real engine's own check (plugins, language host) joins it: `engineCheck` below reports each result.
   const engineReadiness = host && !overrides.readiness
@@ -115,11 +130,14 @@ export async function startService(
           },
           (e: unknown) => ({ cli: null, problems: [`the engine could not be checked: ${e instanceof Error ? e.message : String(e)}`], blocking: [], cliTooOld: null }),
         )) : () => Promise.resolve({ cli: "test engine", problems: [], blocking: [], cliTooOld: null });
-  const { store, intake, driftStore, billingStore, billingDeliveries, metrics, progress, reconciler, drift, cloudesire, rollouts, operators, audit } = assembleWorkers({
+  // The Gnocchi of each target that has its own: billing runs, closing invoices and metric polls read there.
+  const gnocchiOfTargets = targetGnocchis(config);
+  const { store, intake, driftStore, billingStore, billingDeliveries, metrics, progress, reconciler, drift, cloudesire, rollouts, operators, audit, capacity } = assembleWorkers({
     db, scheduler, queue, engine, log, settings, guard, readiness, defaultMetrics: true, engineCheck, cloudesire: config.cloudesire, customerTokenKey: config.customerTokenKey,
-    billing: { gnocchi: () => gnocchiClientOf(config), prices: config.metering.prices, meters: config.metering.meters, granularitySeconds: config.metering.granularitySeconds },
+    billing: { gnocchi: () => gnocchiClientOf(config), gnocchiOf: gnocchiOfTargets, prices: config.metering.prices, meters: config.metering.meters, granularitySeconds: config.metering.granularitySeconds },
     // Drift sweeps look at the cloud first and pay for a refresh preview only where it differs (issue 16).
-    driftObserve: precheckCloud ? tenantPrecheck({ client: precheckCloud, settings, log }) : undefined,
+    driftObserve: precheckCloud ? tenantPrecheck({ client: precheckCloud, clients: targetClouds, settings, log }) : undefined,
+    targets: capacityTargets ? { problem: targetHealth ? (t) => targetHealth.problem(t) : undefined, capacity: capacityTargets } : undefined,
     concurrency: config.reconcile.concurrency, bulkSlots: config.reconcile.bulkSlots, pollMs: config.reconcile.pollMs, driftIntervalSeconds: config.driftIntervalSeconds,
     retryBackoffMs: config.reconcile.backoffMs,
     // Replicas on one PostgreSQL share each schedule's runs; the embedded database has one process.
@@ -144,13 +162,15 @@ export async function startService(
     await db.close();
     throw new ConfigError(firstCheck.problems[0] ?? `the pulumi CLI v${firstCheck.cliTooOld} is too old`);
   }
-  const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering, { deliveries: billingDeliveries });
+  const billing = new BillingService(billingStore, () => gnocchiClientOf(config), config.metering, {
+    deliveries: billingDeliveries, gnocchiOf: gnocchiOfTargets, defaultTarget: defaultTargetOf(settings),
+  });
   const app = createApp({
     doctor: () => serviceDoctor(config, engineCheck()),
     billing: { service: billing, store: billingStore },
     store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
-    rollouts,
+    rollouts, capacity, targetProblems: targetHealth ? () => targetHealth.all() : undefined,
     webhookSecret: config.webhookSecret,
     previousWebhookSecret: config.webhookSecretPrevious,
     replayWindowSeconds: config.replayWindowSeconds,
@@ -180,19 +200,24 @@ export async function startService(
       all.push(...failed);
       const cloudesireProblem = cloudesire.worker?.readProblem();
       if (cloudesireProblem) all.push(cloudesireProblem);
+      // With several targets, each one's reachability: a down one degrades the service (its tenants wait).
+      const targets = targetHealth ? await targetHealth.all() : undefined;
+      for (const p of Object.values(targets ?? {})) if (p) all.push(p);
       // A changed config (quota defaults, limits, region) or program is visible unasked: `tenantctl rollout plan` says how.
       const differing = await rollouts.differingCount();
       const waiting = await store.countInPhase("waiting");
       return {
         // Purchases accepted while something above is missing: held, not failed; they go on by themselves.
         waitingForConfiguration: waiting,
-        status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, openstack: cloudFindings, database: config.databaseUrl ? "postgresql" : "embedded", engine: engineNow.cli ?? "unavailable",
+        status: all.length === 0 ? "ok" : "degraded", ready: all.length === 0, missing: all, openstack: cloudFindings, database: config.databaseUrl ? "postgresql" : "embedded", engine: engineNow.cli ?? "unavailable", provider: engineNow.provider ?? "unavailable",
         declarations: differing === 0 ? "every ready stack declares what the service would" : `${differing} ready stacks differ from what the service now declares: see tenantctl rollout plan`,
+        ...(targets ? { targets } : {}),
       };
     },
   });
 
-  const server: ServerType = await listenHttp(app.fetch, { port: config.port, hostname: config.host, limits: config.http });
+  // The proxies named in TRUST_PROXY carry every client's connections: they are not bound per source.
+  const server: ServerType = await listenHttp(app.fetch, { port: config.port, hostname: config.host, limits: config.http, unbound: trustedOf(config.trustProxy) });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   reconciler.start();
@@ -243,10 +268,13 @@ export async function startService(
  */
 export async function serviceDoctor(config: Config, engineCheck: Promise<EngineCheck>, fetchImpl: typeof fetch = fetch): Promise<Finding[]> {
   const sellsOnCloudesire = Boolean(config.cloudesire.apiUrl || config.cloudesire.token || config.cloudesire.eventSecret);
-  const [engine, cloud, cloudesire] = await Promise.all([
+  // Every target beyond the first whose admin differs (another cloud, or another region): its own checks.
+  const others = config.targets.slice(1).filter((t) => t.credentials !== config.openstack.credentials);
+  const [engine, cloud, cloudesire, ...targets] = await Promise.all([
     engineCheck,
     doctor(config.openstack.credentials, config.tenant.memberRole, fetchImpl),
-    sellsOnCloudesire ? cloudesireDoctor(config.cloudesire, fetchImpl) : Promise.resolve([]),
+    sellsOnCloudesire ? cloudesireDoctor(config.cloudesire, fetchImpl, config.tenant.limits) : Promise.resolve([]),
+    ...others.map((t) => doctor(t.credentials, t.placement.memberRole, fetchImpl)),
   ]);
   return [
     config.webhookSecret
@@ -254,9 +282,10 @@ export async function serviceDoctor(config: Config, engineCheck: Promise<EngineC
       : { status: "fail", check: "webhook secret", message: "WEBHOOK_SECRET is not set: webhooks are refused until it is" },
     // The engine's check: the CLI (its version), the provider plugin, the language host (PulumiEngine.check).
     ...(engine.problems.length === 0 && engine.cli
-      ? [{ status: "ok" as const, check: "pulumi", message: `${engine.cli}, the OpenStack provider plugin installed` }]
+      ? [{ status: "ok" as const, check: "pulumi", message: `${engine.cli}; OpenStack provider: ${engine.provider ?? "installed"}` }]
       : engine.problems.map((message) => ({ status: "fail" as const, check: "pulumi", message }))),
     ...cloud.map((f) => ({ ...f, check: `openstack ${f.check}` })),
+    ...targets.flatMap((findings, i) => findings.map((f) => ({ ...f, check: `openstack[${others[i]?.placement.name}] ${f.check}` }))),
     ...cloudesire.map((f) => ({ ...f, check: `cloudesire ${f.check}` })),
   ];
 }
@@ -267,4 +296,30 @@ export function gnocchiClientOf(config: Config): GnocchiClient {
   if (auth.kind === "basic") return new GnocchiClient({ url: config.metering.gnocchiUrl, auth });
   if (!config.openstack.admin) throw unavailable(`billing needs Gnocchi: ${config.openstack.problem ?? "no OpenStack admin credentials"}`);
   return new GnocchiClient({ url: config.metering.gnocchiUrl, auth: { kind: "keystone", credentials: config.openstack.admin } });
+}
+
+/** Each target's admin (in its region), by name: the default target's is `cloud` when its credentials are the default's own. */
+function cloudsOfTargets(config: Config, cloud: CloudClient | undefined): Map<string, CloudClient> {
+  const out = new Map<string, CloudClient>();
+  for (const t of config.targets) {
+    if (!t.credentials.ok) continue;
+    const same = cloud && t.credentials.credentials === config.openstack.admin;
+    out.set(t.placement.name, same ? cloud : new CloudClient(t.credentials.credentials));
+  }
+  return out;
+}
+
+/**
+ * The Gnocchi of each target whose tenants' usage is elsewhere than the default's: a `gnocchiUrl` of its
+ * own, or (none configured anywhere) its region's `metric` endpoint in the catalog. Keystone-authenticated
+ * with the target's admin; a target in the default's Gnocchi is measured with the default's requests.
+ */
+function targetGnocchis(config: Config): (target: string) => GnocchiClient | undefined {
+  const own = new Map<string, GnocchiClient>();
+  for (const t of config.targets.slice(1)) {
+    if (!t.credentials.ok || config.metering.gnocchiAuth.kind !== "keystone") continue;
+    const elsewhere = t.gnocchiUrl !== config.metering.gnocchiUrl || (t.gnocchiUrl === undefined && t.credentials !== config.openstack.credentials);
+    if (elsewhere) own.set(t.placement.name, new GnocchiClient({ url: t.gnocchiUrl, auth: { kind: "keystone", credentials: t.credentials.credentials } }));
+  }
+  return (target) => own.get(target);
 }

@@ -4,7 +4,7 @@ import { CloudesireClient } from "./marketplaces/cloudesire/client.js";
 import type { BilledResource } from "./domain/billing.js";
 import { passwordResetLink } from "./domain/password-reset.js";
 import type { Decimal } from "./metering/money.js";
-import { usageSoFar } from "./metering/usage-so-far.js";
+import { UsageSoFar } from "./metering/usage-so-far.js";
 import type { ClosingBilling } from "./marketplaces/cloudesire/closing-invoice.js";
 import { ReportBack } from "./marketplaces/cloudesire/report-back.js";
 import { CloudesireWorker } from "./marketplaces/cloudesire/worker.js";
@@ -31,6 +31,10 @@ import { OperatorStore } from "./store/operator-store.js";
 import type { JobQueue } from "./store/job-queue.js";
 import { IntakeBatcher } from "./store/intake-batcher.js";
 import { SubscriptionStore } from "./store/subscription-store.js";
+import { phasesByTarget, SoldStore } from "./store/sold-store.js";
+import { CapacityService, type CapacityTarget } from "./provisioning/capacity.js";
+import { targetHold } from "./provisioning/target-hold.js";
+import { defaultTargetOf, targetsOf } from "./domain/tenant-spec.js";
 
 export interface WorkerOptions {
   db: Db;
@@ -73,6 +77,11 @@ export interface WorkerOptions {
   billingDelivery?: (DeliveryTarget & { pollMs?: number; fetchImpl?: typeof fetch }) | undefined;
   /** Fleet-wide schedules (drift sweep, rollout tick) shared by replicas; none: this process runs every one (embedded). */
   schedule?: FleetSchedule | undefined;
+  /**
+   * The targets as the service checks them: whether each answers (a down one holds only its own tenants)
+   * and its Placement (what it can host); none: no target is probed and nothing is refused for capacity.
+   */
+  targets?: { problem?: ((target: string) => Promise<string | null>) | undefined; capacity?: readonly CapacityTarget[] | undefined } | undefined;
 }
 
 /**
@@ -82,8 +91,12 @@ export interface WorkerOptions {
 export function assembleWorkers(o: WorkerOptions) {
   // Cloudesire's report-back is queued in the transaction that records an operation's outcome.
   const cloudesireStore = new CloudesireStore(o.db);
-  const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, documentationUrl: o.cloudesire?.documentationUrl, passwordReset: Boolean(o.cloudesire?.serviceUrl && o.customerTokenKey), limits: o.settings.limits, paygMode: o.cloudesire?.paygMode ?? "invoice" });
-  const store = new SubscriptionStore(o.db, { onOutcome: reportBack.onOperationOutcome });
+  const reportBack = new ReportBack(cloudesireStore, { dashboardUrl: o.cloudesire?.dashboardUrl, documentationUrl: o.cloudesire?.documentationUrl, passwordReset: Boolean(o.cloudesire?.serviceUrl && o.customerTokenKey), serviceUrl: o.cloudesire?.serviceUrl, limits: o.settings.limits, paygMode: o.cloudesire?.paygMode ?? "invoice", ...(o.cloudesire ? { languages: o.cloudesire.languages } : {}) });
+  const store = new SubscriptionStore(o.db, {
+    onOutcome: reportBack.onOperationOutcome,
+    onTokenReissued: (tx, sub) => reportBack.refreshAccess(sub, tx),
+    onUnreadable: (u) => o.log.error("stored record cannot be read: set aside until it is repaired (named in /healthz)", { subscription: u.subscription, reason: u.reason }),
+  });
   const billingStore = new BillingStore(o.db, { onRunSaved: reportBack.onBillingRunSaved, onRerateSaved: reportBack.onRerateSaved }, { deliver: o.billingDelivery !== undefined });
   const bd = o.billingDelivery;
   const billingDeliveries = bd
@@ -112,7 +125,14 @@ export function assembleWorkers(o: WorkerOptions) {
   let drift: DriftDetector | undefined;
   let rollouts: RolloutRunner | undefined;
   const version = o.programVersion ?? programVersion();
+  const capacity = o.targets?.capacity
+    ? new CapacityService({ targets: o.targets.capacity, defaultTarget: defaultTargetOf(o.settings), sold: new SoldStore(o.db), log: o.log })
+    : undefined;
+  // Bulkheads: a target that is down, or full, holds only its own tenants (waiting, with the reason).
+  const hold = o.targets ? targetHold({ settings: o.settings, targetProblem: o.targets.problem, capacity, declaredSpec: (id) => store.declaredSpec(id) }) : undefined;
+  targetGauges(metrics, { capacity, problem: o.targets?.problem, targets: targetsOf(o.settings).map((t) => t.name), phases: () => phasesByTarget(o.db, defaultTargetOf(o.settings)) });
   const reconciler = new Reconciler({
+    ...(hold ? { hold } : {}),
     store, engine: o.engine, settings: o.settings, programVersion: version, log: o.log, metrics, progress, locks: o.db, queue: o.queue,
     ...(o.guard ? { guard: o.guard } : {}), ...(o.readiness ? { readiness: o.readiness } : {}), concurrency: o.concurrency, pollMs: o.pollMs,
     ...(o.scheduler ? { dbPriority: o.scheduler } : {}),
@@ -135,21 +155,29 @@ export function assembleWorkers(o: WorkerOptions) {
     ...(o.driftObserve ? { observe: o.driftObserve, concurrency: 4 } : {}), ...(o.schedule ? { schedule: o.schedule } : {}),
   });
   const cd = o.cloudesire;
-  const product = { items: cd?.items ?? { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" }, paygPlans: cd?.paygPlans ?? [], productIds: cd?.productIds ?? [], limits: o.settings.limits };
+  const tp = cd?.targetParameter;
+  const product = {
+    items: cd?.items ?? { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" }, paygPlans: cd?.paygPlans ?? [], productIds: cd?.productIds ?? [], limits: o.settings.limits,
+    target: tp ? { code: tp, targets: targetsOf(o.settings).map((t) => t.name), defaultTarget: defaultTargetOf(o.settings) } : undefined,
+  };
   const cloudesireWorker = cd?.apiUrl && cd.token
     ? new CloudesireWorker({
         store: cloudesireStore,
         reports: reportBack,
         subscriptions: {
           get: (id) => store.get(id),
-          take: async (event) => void (await store.intake(event, (tx, ids) => o.queue.enqueueMany(ids, { tx, lane: "customer" }))),
+          take: async (event) => {
+            const result = await store.intake(event, (tx, ids) => o.queue.enqueueMany(ids, { tx, lane: "customer" }), "cloudesire");
+            return { refused: result.outcome === "rejected" && result.foreign ? result.reason : null };
+          },
         },
         client: new CloudesireClient({ apiUrl: cd.apiUrl, token: cd.token, timeoutMs: cd.timeoutMs, readAttempts: 3, backoffMs: cd.backoffMs, ...(o.cloudesireFetch ? { fetchImpl: o.cloudesireFetch } : {}) }),
         engine: o.engine, product,
         passwordResetLink: cd.serviceUrl && o.customerTokenKey
           ? async (id) => {
               const sub = await store.get(id);
-              return sub && sub.tokenGeneration > 0 ? passwordResetLink(cd.serviceUrl as string, o.customerTokenKey as string, id, sub.tokenGeneration) : null;
+              if (!sub || sub.tokenGeneration === 0) return null;
+              return passwordResetLink(cd.serviceUrl as string, o.customerTokenKey as string, { subscriptionId: id, tokenGeneration: sub.tokenGeneration, resetGeneration: await store.resets.generation(id) });
             }
           : undefined,
         closing: o.billing ? { ...o.billing, subscription: async (id) => (await billingStore.billableSubscriptions(id))[0] ?? null } : undefined,
@@ -158,18 +186,61 @@ export function assembleWorkers(o: WorkerOptions) {
       })
     : undefined;
   // Cloudesire's metric polls: a subscription of ours (notified by Cloudesire) → its usage so far; else null (404).
-  const billingDeps = o.billing;
-  const meteredUsage = billingDeps
+  const usageSoFar = o.billing ? new UsageSoFar({ gnocchi: o.billing.gnocchi, gnocchiOf: o.billing.gnocchiOf, meters: o.billing.meters, granularitySeconds: o.billing.granularitySeconds }) : undefined;
+  const meteredUsage = usageSoFar
     ? async (id: string, resource: BilledResource): Promise<Decimal | null> => {
         const [sub] = (await cloudesireStore.get(id)) ? await billingStore.billableSubscriptions(id) : [];
-        return sub ? usageSoFar(sub, resource, Date.now(), { gnocchi: billingDeps.gnocchi(), meters: billingDeps.meters, granularitySeconds: billingDeps.granularitySeconds }) : null;
+        return sub ? usageSoFar.of(sub, resource) : null;
       }
     : undefined;
   const cloudesire = { store: cloudesireStore, reportBack, worker: cloudesireWorker, product, meteredUsage, kick: () => cloudesireWorker?.kick() };
   // Named operators, their console sessions, and the audit trail of what they do (api/operator-auth.ts).
   const operators = new OperatorStore(o.db);
   const audit = new AuditStore(o.db);
-  return { store, intake, driftStore, billingStore, billingDeliveries, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore, operators, audit };
+  return { store, intake, driftStore, billingStore, billingDeliveries, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore, operators, audit, capacity };
+}
+
+/**
+ * Per target, read at scrape time: its capacity per resource class (Placement at most every 30 s), whether
+ * it answers, and its subscriptions by phase. Registered whatever is configured (a series appears once there
+ * is something to say): alert rules and dashboards name them.
+ */
+function targetGauges(metrics: Metrics, o: {
+  capacity: CapacityService | undefined; problem: ((target: string) => Promise<string | null>) | undefined; targets: string[];
+  phases: () => Promise<Array<{ target: string; phase: string; count: number }>>;
+}): void {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: "tenants_target_capacity", help: "Per target and Placement resource class (VCPU, MEMORY_MB, DISK_GB): `sold` (prepaid plans of subscriptions not cancelled), `used` (Placement's usages), `physical` (Placement's (total - reserved) x allocation ratio), `sellable` (physical x the target's selling policy)",
+    labelNames: ["target", "resource", "kind"], registers,
+    async collect() {
+      this.reset();
+      for (const t of (await o.capacity?.report()) ?? []) {
+        for (const [kind, amounts] of [["sold", t.sold], ["used", t.used], ["physical", t.physical], ["sellable", t.sellable]] as const) {
+          if (!amounts) continue;
+          for (const [resource, v] of Object.entries(amounts)) this.set({ target: t.target, resource, kind }, v);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: "tenants_target_up", help: "1 when the target answers (its admin's login, its Nova, Cinder and Neutron in its region), 0 when its tenants wait for it; only with several targets",
+    labelNames: ["target"], registers,
+    async collect() {
+      this.reset();
+      const problem = o.problem;
+      if (!problem) return;
+      for (const t of o.targets) this.set({ target: t }, (await problem(t)) ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: "tenants_target_subscriptions", help: "Subscriptions not cancelled, by target and phase (a down or full target's tenants show as waiting)",
+    labelNames: ["target", "phase"], registers,
+    async collect() {
+      this.reset();
+      for (const r of await o.phases()) this.set({ target: r.target, phase: r.phase }, r.count);
+    },
+  });
 }
 
 /** Billing deliveries, read at scrape time: waiting for an attempt, dead (an operator redelivers), the oldest waiting one's age. */
@@ -201,6 +272,12 @@ function cloudesireGauges(metrics: Metrics, store: CloudesireStore): void {
       this.set({ state: "waiting" }, s.waiting);
       this.set({ state: "dead" }, s.dead);
       this.set({ state: "held" }, s.held);
+    },
+  });
+  new Gauge({
+    name: "tenants_cloudesire_ignored_subscriptions", help: "Cloudesire subscriptions notified to this service whose product is not sold here (CLOUDESIRE_PRODUCT_IDS): read once, never touched", registers,
+    async collect() {
+      this.set(await store.ignoredCount());
     },
   });
   new Gauge({

@@ -5,7 +5,9 @@ import { badRequest, conflict, forbidden, invalid, notFound, unauthorized, unava
 import { futureViolation, type MarketplaceEvent } from "../domain/event.js";
 import { planViolations } from "../domain/plan.js";
 import { SubscriptionId, stackNameOf } from "../domain/subscription-id.js";
-import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
+import { defaultTargetOf, inCanonicalTarget, targetsOf, tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
+import { demandOf } from "../domain/capacity.js";
+import { canonicalTarget } from "../domain/target.js";
 import { verifyWebhook } from "../domain/webhook-signature.js";
 import type { Logger } from "../log.js";
 import type { BillingService } from "../metering/billing-service.js";
@@ -37,6 +39,8 @@ import { deadLetterView, driftView, operationView, view } from "./views.js";
 import { cursorsOf, PAGE_REFUSED, PAGED, PageQuery } from "./pages.js";
 import { operationEvents } from "./sse.js";
 import { fleetRoutes } from "./fleet-routes.js";
+import { capacityRoutes } from "./capacity-routes.js";
+import type { CapacityService } from "../provisioning/capacity.js";
 import { consoleRoutes } from "./console-routes.js";
 import { bearerOf, currentCustomerToken, customerToken, customerTokenOpens, sameSecret } from "./tokens.js";
 import { roleAllows, roleRefusal, type OperatorIdentity } from "../domain/operator.js";
@@ -95,6 +99,10 @@ export interface AppDeps {
   cloudesire?: Omit<CloudesireRouteDeps, "requireRole" | "audited" | "log" | "signatureChecked" | "afterSignature">;
   /** The service sells on Cloudesire (its API is configured): the fleet view shows the outbox. */
   sellsOnCloudesire?: boolean;
+  /** Each target's capacity (Placement) and what is sold there; none: nothing refused for capacity. */
+  capacity?: CapacityService | undefined;
+  /** Why each target cannot be worked on now, by name (openstack/target-health.ts). */
+  targetProblems?: (() => Promise<Record<string, string | null>>) | undefined;
 }
 
 /** Every request body is bounded; webhooks more tightly (MAX_EVENT_BYTES). */
@@ -206,14 +214,16 @@ export function createApp(deps: AppDeps) {
     }),
     async (c) => {
       const report = await deps.health();
+      // Operators see the records set aside as unreadable with the rest of what needs them.
+      const details = async () => ({ ...report, unreadable: await deps.store.unreadable() });
       if (c.req.header("authorization") === undefined) {
         // The console's page asks with its cookie: an ended session sees the status, as a stranger does.
         const session = getCookie(c, SESSION_COOKIE);
         const who = session === undefined ? null : await auth.bySession(session);
-        return c.json(who ? report : { status: report.status }, 200);
+        return c.json(who ? await details() : { status: report.status }, 200);
       }
       await auth.authorise(c, "viewer");
-      return c.json(report, 200);
+      return c.json(await details(), 200);
     },
   );
 
@@ -323,16 +333,16 @@ export function createApp(deps: AppDeps) {
         200: json(S.EventAcknowledged, "a duplicate or a stale event: acknowledged, nothing new applied", S.EXAMPLES.duplicate),
         400: problem("body is not valid UTF-8, or not JSON"),
         401: problem("missing or bad signature, or timestamp outside the replay window"),
-        409: problem("a transition that makes no sense (resume of a cancelled subscription)"),
+        409: problem("a transition that makes no sense (resume of a cancelled subscription, a subscription moved to another target), or an event id or a subscription of another marketplace (ids beginning `cloudesire-`, a subscription sold through Cloudesire)"),
         413: problem("body too large"),
         429: problem("too many requests, or too many failed signatures, from this source (Retry-After says when to retry)"),
         415: problem("not application/json"),
-        422: problem("body does not match the schema (text with a NUL or a lone surrogate included), the plan exceeds the operator's limits, or occurredAt is further ahead than the replay window"),
+        422: problem("body does not match the schema (text with a NUL or a lone surrogate included), the plan exceeds the operator's limits or names an unknown target, or occurredAt is further ahead than the replay window"),
         503: problem("WEBHOOK_SECRET is not configured"),
       },
     }),
     async (c) => {
-      const event = c.req.valid("json");
+      const event = inCanonicalTarget(c.req.valid("json"), deps.settings);
       c.set("logFields", { ...c.get("logFields"), event: event.id, subscription: event.subscription.id });
       const violations = planViolations(event.subscription.plan, deps.settings.limits);
       if (violations.length > 0) throw invalid("plan exceeds the operator's limits", violations);
@@ -360,7 +370,14 @@ export function createApp(deps: AppDeps) {
   );
 
   if (deps.cloudesire) {
-    app.route("/v1/cloudesire", cloudesireRoutes({ ...deps.cloudesire, requireRole, audited, log: deps.log, signatureChecked, afterSignature: signedRateLimit() }));
+    app.route("/v1/cloudesire", cloudesireRoutes({
+      ...deps.cloudesire, requireRole, audited, log: deps.log, signatureChecked, afterSignature: signedRateLimit(),
+      capacity: deps.capacity, targetProblems: deps.targetProblems, targets: targetsOf(deps.settings),
+      current: async (id) => {
+        const sub = await deps.store.get(id);
+        return sub ? demandOf(sub.desired.plan) : null;
+      },
+    }));
   }
   if (deps.billing) app.route("/v1/billing-runs", billingRoutes({ ...deps.billing, billing: deps.billing.service, requireRole, audited, metrics: deps.metrics }));
   app.route("/v1", sessionRoutes({ auth, operators: deps.operators, now, secure: deps.secure ?? (() => false), authenticated }));
@@ -393,11 +410,13 @@ export function createApp(deps: AppDeps) {
       method: "get", path: "/v1/subscriptions", tags: ["operators"], summary: "Subscriptions and their state", security: OPERATOR,
       description: PAGED,
       middleware: viewer, request: { query: S.ListQuery },
-      responses: { 200: json(S.SubscriptionList, "subscriptions, by id", { subscriptions: [S.EXAMPLES.subscription], nextCursor: null }), 401: UNAUTHORIZED, 403: FORBIDDEN, 422: problem(`unknown phase or status; ${PAGE_REFUSED}`) },
+      responses: { 200: json(S.SubscriptionList, "subscriptions, by id", { subscriptions: [S.EXAMPLES.subscription], nextCursor: null }), 401: UNAUTHORIZED, 403: FORBIDDEN, 422: problem(`unknown phase, status or target; ${PAGE_REFUSED}`) },
     }),
     async (c) => {
       const { limit, cursor, ...filter } = c.req.valid("query");
-      const page = await deps.store.page({ ...filter, limit, after: SUBSCRIPTION_PAGES.decode(cursor, filter) });
+      // A plan in the default target names none (domain/target.ts): that target's filter is "names none".
+      const target = filter.target === undefined ? undefined : (canonicalTarget(filter.target, defaultTargetOf(deps.settings)) ?? null);
+      const page = await deps.store.page({ ...filter, target, limit, after: SUBSCRIPTION_PAGES.decode(cursor, filter) });
       return c.json({ subscriptions: page.items.map(view), nextCursor: SUBSCRIPTION_PAGES.next(page, filter) }, 200);
     },
   );
@@ -493,27 +512,43 @@ export function createApp(deps: AppDeps) {
         const sub = await load(id, c);
         const record = await deps.store.operation(sub.id, op);
         if (!record) throw notFound(`operation ${op} of subscription ${sub.id} not found`);
-        return operationEvents(c, { progress, operation: record, lastEventId: c.req.header("last-event-id") });
+        return operationEvents(c, { progress, operation: record, lastEventId: c.req.header("last-event-id"), stillAllowed: () => auth.stillValid(c) });
       },
     );
   }
 
   if (deps.drift) app.route("/v1", driftRoutes({ ...deps.drift, requireRole, acting, load, requeue }));
   // The customer's own password reset (a Cloudesire PASSWORD_RESET endpoint): the customers' lane.
+  const customerReset = (id: string) => ({ actor: `customer:${id}`, action: "subscription.password-reset", subscriptionId: id });
   app.route("/v1", passwordResetRoutes({
     get: (id) => deps.store.get(id),
     customerTokenKey: deps.customerTokenKey,
-    rotate: async (id, note) => {
-      if (!(await deps.store.retry(id, note, { rotatePassword: true }))) throw notFound(`subscription ${id} not found`);
+    resetGeneration: (id) => deps.store.resets.generation(id),
+    reset: async (id, generation, note) => {
+      const done = await deps.store.retry(id, note, { rotatePassword: true }, async (tx) => {
+        // The link's generation ends with the request, in its transaction: of two submissions at once, the
+        // second finds it ended and its transaction (the request with it) is undone.
+        if (!(await deps.store.resets.consume(tx, id, generation))) throw unauthorized("this password-reset link was used already");
+        await deps.audit.record({ ...customerReset(id), result: "ok" }, tx);
+      });
+      if (!done) throw notFound(`subscription ${id} not found`);
       await deps.queue.enqueue(id, { lane: "customer" });
       deps.reconciler.kick(id);
     },
+    refused: (id, result) => deps.audit.record({ ...customerReset(id), result }),
+    authenticated,
+    now,
   }));
   if (deps.rollouts) app.route("/v1", rolloutRoutes({ runner: deps.rollouts, requireRole, acting }));
   const cloudesireStore = deps.sellsOnCloudesire ? deps.cloudesire?.store : undefined;
+  app.route("/v1", capacityRoutes({
+    settings: deps.settings, capacity: deps.capacity, targetProblems: deps.targetProblems, subscription: (id) => deps.store.get(id), viewer,
+    signed: [boundedBody(MAX_EVENT_BYTES, (c) => problemResponse(c, 413, `order body larger than ${MAX_EVENT_BYTES} bytes`)), verified, ...signedRateLimit()],
+  }));
   app.route("/v1", fleetRoutes({
     viewer,
     countsByStatus: () => deps.store.countsByStatus(),
+    unreadable: () => deps.store.unreadable(),
     deadLetterCount: () => deps.queue.deadLetterCount(),
     driftedCount: async () => (deps.drift ? deps.drift.store.driftedCount() : 0),
     outboxStats: cloudesireStore && (() => cloudesireStore.outboxStats()),

@@ -27,11 +27,11 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
     createRoute({
       method: "post", path: "/", tags: TAGS, security: OPERATOR, middleware: billing("billing.run"),
       summary: "Bill a closed month (once: running it again returns the same run), or re-rate a billed one",
-      description: "With `rerate: true` the month is measured and rated again: each subscription whose charge differs gets a credit note of its invoice in force and the next version of it; an unchanged charge gets nothing (the run's `changes` say which).",
+      description: "With `rerate: true` the month is measured and rated again: each subscription whose charge differs gets a credit note of its invoice in force and the next version of it; an unchanged charge gets nothing (the run's `changes` say which). A re-rating that changes nothing stores no run: 200 with the period's newest run.",
       request: { body: { required: true, content: { "application/json": { schema: S.RunRequest, example: { period: "2026-10" } } } } },
       responses: {
         201: json(S.BillingRunCreated, "billed (or re-rated) now", { created: true, run: S.EXAMPLES.billingRun }),
-        200: json(S.BillingRunCreated, "already billed: the stored run"),
+        200: json(S.BillingRunCreated, "already billed: the stored run; or a re-rating that changed nothing: the period's newest run"),
         401: problem("operator token required"), 403: FORBIDDEN,
         409: problem("the period is not over yet; or, to re-rate, it was never billed"),
         422: problem("body must be {\"period\": \"YYYY-MM\"} (and \"rerate\": true to re-rate)"),
@@ -43,9 +43,9 @@ export function billingRoutes(deps: { billing: BillingService; store: BillingSto
       const body = c.req.valid("json");
       try {
         if (body.rerate) {
-          const run = await deps.billing.rerate(body.period);
-          deps.metrics?.billingRuns.inc({ result: "rerated" });
-          return c.json({ created: true, run: billingRunView(run) }, 201);
+          const { run, created } = await deps.billing.rerate(body.period);
+          deps.metrics?.billingRuns.inc({ result: created ? "rerated" : "existing" });
+          return created ? c.json({ created, run: billingRunView(run) }, 201) : c.json({ created, run: billingRunView(run) }, 200);
         }
         const { run, created } = await deps.billing.run(body.period);
         deps.metrics?.billingRuns.inc({ result: created ? "created" : "existing" });

@@ -23,7 +23,7 @@ export function clientAddress(trust: TrustProxy, peer: string, forwardedFor: str
 }
 
 /** Whether an address is one of the trusted proxies (never, unless they are listed by address). */
-function trustedOf(trust: TrustProxy): (address: string) => boolean {
+export function trustedOf(trust: TrustProxy): (address: string) => boolean {
   if (trust.kind !== "addresses") return () => false;
   const list = new BlockList();
   for (const entry of trust.addresses) {

@@ -7,8 +7,10 @@ import type { Decimal } from "../metering/money.js";
 import { sameSecret } from "./tokens.js";
 import { SubscriptionId } from "../domain/subscription-id.js";
 import type { Logger } from "../log.js";
-import { Notification, OrderValidationRequest } from "../marketplaces/cloudesire/contract.js";
-import { validateOrder, type CloudesireProduct } from "../marketplaces/cloudesire/mapping.js";
+import { Notification, OrderValidationRequest, ParameterValues, ParameterValuesRequest } from "../marketplaces/cloudesire/contract.js";
+import { orderPlanOf, validateOrder, type CloudesireProduct } from "../marketplaces/cloudesire/mapping.js";
+import type { CapacityService } from "../provisioning/capacity.js";
+import type { Amounts } from "../domain/capacity.js";
 import { verifyNotificationRotating } from "../marketplaces/cloudesire/signature.js";
 import type { CloudesireStore } from "../store/cloudesire-store.js";
 import { boundedBody, jsonBodyRequired } from "./body-limit.js";
@@ -42,6 +44,14 @@ export interface CloudesireRouteDeps {
   signatureChecked: <T>(c: Context, verify: () => T) => T;
   /** After a good signature: the per-source rate limit of signed marketplace requests. */
   afterSignature: MiddlewareHandler[];
+  /** What each target has left to sell (an order it cannot host is refused); none: not checked. */
+  capacity?: CapacityService | undefined;
+  /** Why each target cannot be worked on now, by name: such a target is not offered. */
+  targetProblems?: (() => Promise<Record<string, string | null>>) | undefined;
+  /** The targets offered as the target parameter's values, the default first, with the customer's description. */
+  targets?: ReadonlyArray<{ name: string; label: string }> | undefined;
+  /** What a subscription holds now in Placement's units (an upgrade's order leaves room for it), or null. */
+  current?: ((id: string) => Promise<Amounts | null>) | undefined;
 }
 
 const NOTIFICATION_EXAMPLE = { entity: "Subscription", id: "2388", entityUrl: "subscription/2388", type: "CREATED", date: "2015-01-12T11:19:30Z" };
@@ -152,9 +162,38 @@ export function cloudesireRoutes(deps: CloudesireRouteDeps) {
       },
     }),
     async (c) => {
-      const errors = validateOrder(c.req.valid("json"), deps.product);
+      const order = c.req.valid("json");
+      const errors = validateOrder(order, deps.product);
+      const bought = errors.length === 0 ? orderPlanOf(order, deps.product) : null;
+      if (bought && "plan" in bought && deps.capacity) {
+        // An upgrade's own plan today is not counted twice: what it is sold now leaves room for itself.
+        const id = order.subscriptionId == null ? "" : String(order.subscriptionId);
+        const current = id ? await deps.current?.(id) : null;
+        errors.push(...(await deps.capacity.shortfalls(id, bought.plan, { current: current ?? null })));
+      }
       if (errors.length === 0) return c.body(null, 204);
       return c.json({ errors: errors.map((message) => ({ message })) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post", path: "/configuration-parameter-values", tags: ["marketplace"], middleware: [jsonBodyRequired],
+      summary: "Cloudesire external configuration parameter values: the targets (regions) a customer may buy in",
+      description: "docs/external-configuration-parameter-values.md. For the target parameter (CLOUDESIRE_TARGET_PARAMETER): the targets that answer and have room left to sell, in order, the default first; `null` (any value) for a parameter that is not ours.",
+      request: { body: { required: true, content: { "application/json": { schema: ParameterValuesRequest, example: { productId: 123, productVersionId: 456, configurationParameter: "REGION", configurationParameters: {}, language: "en" } } } } },
+      responses: { 200: json(ParameterValues, "the values, in display order", { values: [{ value: "default", description: "Milan" }, { value: "two", description: "Frankfurt" }] }), 422: problem("not such a request") },
+    }),
+    async (c) => {
+      const req = c.req.valid("json");
+      const t = deps.product.target;
+      if (!t || req.configurationParameter !== t.code) return c.json({ values: null }, 200);
+      const problems = (await deps.targetProblems?.()) ?? {};
+      const report = deps.capacity ? await deps.capacity.report() : [];
+      // Only targets that can host a plan: they answer, and have something of every resource left to sell.
+      const full = new Set(report.filter((r) => r.sellable && Object.entries(r.sellable).some(([k, v]) => v - (r.sold[k as keyof typeof r.sold] ?? 0) <= 0)).map((r) => r.target));
+      const offered = (deps.targets ?? []).filter((x) => !problems[x.name] && !full.has(x.name));
+      return c.json({ values: offered.map((x) => ({ value: x.name, description: x.label })) }, 200);
     },
   );
 

@@ -9,6 +9,8 @@ export interface FleetSources {
   countsByStatus(): Promise<Array<{ status: string; phase: string; count: number }>>;
   deadLetterCount(): Promise<number>;
   driftedCount(): Promise<number>;
+  /** Subscriptions set aside because their stored record cannot be read. */
+  unreadable(): Promise<Array<{ subscription: string; reason: string; since: string }>>;
   /** Absent when the service does not sell on Cloudesire. */
   outboxStats?: (() => Promise<{ waiting: number; dead: number; held: number; oldestWaitingSeconds: number }>) | undefined;
 }
@@ -22,7 +24,7 @@ export function fleetRoutes(deps: FleetSources & { viewer: MiddlewareHandler[] }
       summary: "The fleet at a glance: subscriptions per phase, dead letters, drifted stacks, the Cloudesire outbox",
       responses: {
         200: json(FleetSummary, "counts now", {
-          total: 12, phases: { pending: 0, applying: 1, ready: 9, failed: 1, held: 0, waiting: 0, cancelled: 1 }, deadLetters: 1, drifted: 0, outbox: null,
+          total: 12, phases: { pending: 0, applying: 1, ready: 9, failed: 1, held: 0, waiting: 0, cancelled: 1 }, deadLetters: 1, drifted: 0, outbox: null, unreadable: [],
         }),
         401: UNAUTHORIZED,
         403: FORBIDDEN,
@@ -36,8 +38,8 @@ export function fleetRoutes(deps: FleetSources & { viewer: MiddlewareHandler[] }
         if (phase.success) phases[phase.data] += r.count;
         total += r.count;
       }
-      const [deadLetters, drifted, outbox] = await Promise.all([deps.deadLetterCount(), deps.driftedCount(), deps.outboxStats ? deps.outboxStats() : null]);
-      return c.json({ total, phases, deadLetters, drifted, outbox }, 200);
+      const [deadLetters, drifted, outbox, unreadable] = await Promise.all([deps.deadLetterCount(), deps.driftedCount(), deps.outboxStats ? deps.outboxStats() : null, deps.unreadable()]);
+      return c.json({ total, phases, deadLetters, drifted, outbox, unreadable }, 200);
     },
   );
   return app;

@@ -93,7 +93,18 @@ export function operatorAuth(deps: OperatorAuthDeps) {
     await next();
   };
 
-  return { requireRole, authorise, byToken, bySession };
+  /**
+   * Whether the credentials `c` came with still open anything now (a revoked token or an ended session:
+   * no). For a long answer (an event stream) checking again as it goes; spends no failure budget.
+   */
+  const stillValid = async (c: Context): Promise<boolean> => {
+    const token = bearerOf(c.req.header("authorization"));
+    if (token !== undefined) return (await byToken(token)) !== null;
+    const sessionId = getCookie(c, SESSION_COOKIE);
+    return sessionId !== undefined && (await bySession(sessionId)) !== null;
+  };
+
+  return { requireRole, authorise, byToken, bySession, stillValid };
 }
 
 export type OperatorAuth = ReturnType<typeof operatorAuth>;

@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
-import { conflict, notFound } from "../domain/errors.js";
-import { ROOT_OPERATOR } from "../domain/operator.js";
+import { conflict, invalid, notFound } from "../domain/errors.js";
+import { newOperatorNameProblem, ROOT_OPERATOR } from "../domain/operator.js";
 import type { OperatorStore } from "../store/operator-store.js";
 import type { AuditEnv, Audited } from "./audit-routes.js";
 import { newOperatorToken, type RequireRole } from "./operator-auth.js";
@@ -33,12 +33,14 @@ export function operatorRoutes(deps: { operators: OperatorStore; requireRole: Re
       responses: {
         201: json(OperatorCreated, "added (no-store)"), 401: UNAUTHORIZED, 403: FORBIDDEN,
         409: problem("the name is taken (by root, a current or a revoked operator: names are never reused, so the audit trail stays unambiguous)"),
-        422: problem("name (lowercase letters, digits, dashes, dots; at most 64) or role not valid"),
+        422: problem("name (lowercase letters, digits, dashes, dots; at most 64; ending with a letter or digit; not reading as root) or role not valid"),
       },
     }),
     async (c) => {
       const { name, role } = c.req.valid("json");
       if (name === ROOT_OPERATOR) throw conflict("root is OPERATOR_TOKEN's name: choose another");
+      const problem = newOperatorNameProblem(name);
+      if (problem) throw invalid(problem, [{ path: "name", message: problem }]);
       const token = newOperatorToken();
       const added = await deps.operators.add({ name, role, tokenHash: hashToken(token) }, c.get("auditIn"));
       if (!added) throw conflict(`an operator named ${name} exists or existed (names are never reused): choose another`);

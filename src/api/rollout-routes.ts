@@ -50,9 +50,10 @@ export function rolloutRoutes(deps: { runner: RolloutRunner; requireRole: Requir
     createRoute({
       method: "post", path: "/rollouts/plan", tags: ["rollouts"], security: OPERATOR, middleware: acting("rollout.plan"),
       summary: "What a rollout would change: ready stacks whose declaration differs from what the service now declares, grouped by change",
-      responses: { 200: json(R.RolloutPlan, "the grouped diff", R.EXAMPLE_PLAN), 401: UNAUTHORIZED, 403: FORBIDDEN },
+      request: { query: R.RolloutPlanQuery },
+      responses: { 200: json(R.RolloutPlan, "the grouped diff", R.EXAMPLE_PLAN), 401: UNAUTHORIZED, 403: FORBIDDEN, 422: problem("not a target name") },
     }),
-    async (c) => c.json(await runner.plan(), 200),
+    async (c) => c.json(await runner.plan(c.req.valid("query").target), 200),
   );
   app.openapi(
     createRoute({
@@ -66,7 +67,7 @@ export function rolloutRoutes(deps: { runner: RolloutRunner; requireRole: Requir
     }),
     async (c) => {
       const body = await optionalBody(c, R.RolloutStart);
-      const started = await runner.begin({ waves: body.waves ?? WaveList.parse(DEFAULT_WAVES), maxFailures: body.maxFailures, pauseSeconds: body.pauseSeconds, by: c.get("operator").name });
+      const started = await runner.begin({ waves: body.waves ?? WaveList.parse(DEFAULT_WAVES), maxFailures: body.maxFailures, pauseSeconds: body.pauseSeconds, by: c.get("operator").name, target: body.target });
       return c.json(rolloutView(started), 201);
     },
   );

@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { DEFAULT_WAVES, RolloutStackState, RolloutState, WaveList } from "../domain/rollout.js";
+import { TargetName } from "../domain/target.js";
 
 const Group = z.object({
   changes: z.array(z.string()).openapi({ description: "what every stack of the group would get, one line per change" }),
@@ -46,8 +47,10 @@ export const RolloutStart = z
     waves: Waves.optional(),
     maxFailures: z.number().int().min(0).max(1_000_000).default(0).openapi({ description: "failed stacks tolerated: one more halts the rollout before its next wave" }),
     pauseSeconds: z.number().int().min(0).max(86_400).default(60).openapi({ description: "pause between two waves" }),
+    target: TargetName.optional().openapi({ description: "only the stacks of this target (TARGETS_FILE); absent: every target" }),
   })
   .openapi("RolloutStart");
+export const RolloutPlanQuery = z.object({ target: TargetName.optional().openapi({ param: { name: "target", in: "query" }, description: "only the stacks of this target" }) });
 
 export const RolloutResume = z.object({
   maxFailures: z.number().int().min(0).max(1_000_000).optional().openapi({ description: "a new budget (the halted one is kept if absent)" }),

@@ -6,12 +6,13 @@
  * validates every one.
  */
 import { z } from "@hono/zod-openapi";
-import { BillingInputs, CreditNote, IssuedInvoice, RerateChange } from "../domain/billing.js";
+import { BillingInputs, CreditNote, IssuedInvoice, RerateChange, TargetTotal } from "../domain/billing.js";
 import { OutboxLane, Reported } from "../domain/cloudesire-report.js";
 import { DriftState } from "../domain/drift.js";
 import { Customer, EventType, MarketplaceEvent } from "../domain/event.js";
 import { Phase } from "../domain/lifecycle.js";
 import { Plan } from "../domain/plan.js";
+import { TargetName } from "../domain/target.js";
 import { storable } from "../domain/storable.js";
 import { SubscriptionId } from "../domain/subscription-id.js";
 import { SubscriptionStatus } from "../domain/subscription.js";
@@ -155,6 +156,7 @@ export const ListQuery = PageQuery.extend({
   status: SubscriptionStatus.optional().openapi({ param: { name: "status", in: "query" } }),
   search: z.string().trim().min(1).max(200).optional()
     .openapi({ param: { name: "search", in: "query" }, description: "part of the subscription's id, or of its customer's id, name or email (any case)", example: "example ltd" }),
+  target: TargetName.optional().openapi({ param: { name: "target", in: "query" }, description: "only the subscriptions in this target (TARGETS_FILE)", example: "default" }),
 });
 export const DriftQuery = PageQuery.extend({ state: DriftState.optional().openapi({ param: { name: "state", in: "query" } }) });
 export const CredentialsQuery = z.object({
@@ -184,11 +186,17 @@ export const ProgressEvent = z
   .object({ event: z.string(), id: z.string().optional().openapi({ description: "none on `unavailable`" }), data: z.string().openapi({ description: "JSON: the operation and what happened" }) })
   .openapi("ProgressEvent");
 
+/** A subscription set aside because its stored record cannot be read (issue 31): named, never failing the whole list. */
+export const UnreadableSubscription = z
+  .object({ subscription: z.string(), reason: z.string(), since: z.string() })
+  .openapi("UnreadableSubscription", { description: "a subscription whose stored record this version cannot read: left out of lists, billing runs (named in their `unbilled`) and operations until repaired" });
+
 export const Health = z
   .object({
     status: z.enum(["ok", "degraded"]),
     ready: z.boolean().optional().openapi({ description: "operators only: whether it can provision now" }),
     missing: z.array(z.string()).optional().openapi({ description: "operators only: what keeps it from provisioning, one line each" }),
+    unreadable: z.array(UnreadableSubscription).optional().openapi({ description: "operators only: subscriptions set aside because their stored record cannot be read" }),
   })
   .catchall(z.unknown())
   .openapi("Health", { description: "`status` for anyone; with the operator token also `missing` (what keeps it from provisioning) and the checks behind it. Liveness is the 200 itself" });
@@ -246,7 +254,14 @@ export const BillingRun = z
     currency: z.string(),
     invoiceCount: z.number().int(),
     total: z.string(),
+    targetTotals: z
+      .array(documented(TargetTotal).openapi("TargetTotal"))
+      .nullable()
+      .openapi({ description: "the run's invoices totalled per target (the region or cloud each tenant is in) and currency: exact sums of the invoices' totals, adding up to `total`; null for runs stored before totals per target were kept" }),
     delivery: Delivery.nullable(),
+    unbilled: z
+      .array(z.object({ subscription: z.string(), reason: z.string() }))
+      .openapi({ description: "subscriptions this run could not bill because their stored history cannot be read (named in /healthz); a re-rating bills them once repaired" }),
   })
   .openapi("BillingRun");
 export const BillingRunCreated = z.object({ created: z.boolean(), run: BillingRun });
@@ -304,6 +319,7 @@ export const FleetSummary = z
       .object({ waiting: z.number().int(), dead: z.number().int(), held: z.number().int(), oldestWaitingSeconds: z.number() })
       .nullable()
       .openapi({ description: "calls back to Cloudesire; null when the service does not sell on Cloudesire" }),
+    unreadable: z.array(UnreadableSubscription).openapi({ description: "subscriptions set aside because their stored record cannot be read: counted in total, left out of lists, billing runs and operations until repaired" }),
   })
   .openapi("FleetSummary");
 
@@ -319,7 +335,9 @@ export const EXAMPLES = {
   },
   billingRun: {
     id: 1, period: "2026-10", kind: "bill", changes: null, createdAt: "2026-11-01T00:05:00.000Z", pricesVersion: "2026-10", currency: "EUR",
-    invoiceCount: 2, total: "70.49", delivery: { status: "delivered", attempts: 1, at: "2026-11-01T00:05:01.000Z", error: null, nextAt: null },
+    invoiceCount: 2, total: "70.49",
+    targetTotals: [{ target: "milan", currency: "EUR", invoiceCount: 1, total: "45.38" }, { target: "frankfurt", currency: "EUR", invoiceCount: 1, total: "25.11" }],
+    delivery: { status: "delivered", attempts: 1, at: "2026-11-01T00:05:01.000Z", error: null, nextAt: null }, unbilled: [],
   },
   problem: { type: "about:blank", title: "subscription 43 not found", status: 404 },
 } as const;

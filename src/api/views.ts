@@ -57,7 +57,8 @@ export function deadLetterView(d: DeadLetter): View<typeof S.DeadLetter> {
 export function billingRunView(r: BillingRunRecord): View<typeof S.BillingRun> {
   return {
     id: r.id, period: r.period, kind: r.kind, changes: r.changes, createdAt: r.createdAt, pricesVersion: r.pricesVersion, currency: r.currency,
-    invoiceCount: r.invoiceCount, total: r.total, delivery: r.delivery && { status: r.delivery.status, attempts: r.delivery.attempts, at: r.delivery.at, error: r.delivery.error, nextAt: r.delivery.nextAt },
+    invoiceCount: r.invoiceCount, total: r.total, targetTotals: r.targetTotals, delivery: r.delivery && { status: r.delivery.status, attempts: r.delivery.attempts, at: r.delivery.at, error: r.delivery.error, nextAt: r.delivery.nextAt },
+    unbilled: r.unbilled,
   };
 }
 

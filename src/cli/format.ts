@@ -1,17 +1,9 @@
 /** Human output of tenantctl: aligned tables and a one-line progress bar. `--json` bypasses all of it. */
 
-/**
- * Control characters (C0 but tab and newline, DEL, C1) and the bidirectional overrides: what a customer's
- * name or a marketplace's field may carry to an operator's terminal. ESC starts ANSI sequences (OSC 0
- * sets the window title, CSI 2J clears the screen), U+009B is an 8-bit CSI on terminals that honour C1,
- * and U+202E reverses the text after it ("Trojan Source", CVE-2021-42574).
- */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
-const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+import { printable } from "../domain/printable.js";
 
-/** Data as the operator's terminal may show it: every unprintable character as its `\uXXXX` escape. */
-export const printable = (text: string): string =>
-  text.replace(UNPRINTABLE, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`);
+/** Data as the operator's terminal may show it (domain/printable.ts: one rule for tenantctl and the console). */
+export { printable };
 
 /** One line (or more) of human output on stdout, its data made printable. */
 export function say(text: string): void {

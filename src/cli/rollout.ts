@@ -17,13 +17,14 @@ const maxFailures = { value: "N", check: wholeNumber(0), help: "failed stacks th
 
 /** `rollout` and its subcommands, as tenantctl's command line declares them (cli/args.ts). */
 export const ROLLOUT_COMMANDS: CommandSpec[] = [
-  { name: "rollout plan", summary: "ready stacks whose declaration would change (quota defaults, limits, region, program), grouped" },
+  { name: "rollout plan", summary: "ready stacks whose declaration would change (quota defaults, limits, region, program), grouped", options: { target: { value: "T", help: "only the stacks of this target" } } },
   {
     name: "rollout start", summary: "apply the change in waves (bulk lane: customers' work goes first)",
     options: {
       waves: { value: "1%,10%,100%", help: "the share of the stacks done by the end of each wave" },
       "max-failures": maxFailures,
       pause: { value: "SECONDS", check: wholeNumber(0), help: "wait between waves" },
+      target: { value: "T", help: "only the stacks of this target (tenantctl targets)" },
     },
   },
   { name: "rollout status", args: "[<id>]", positionals: { min: 0, max: 1 }, summary: "the rollouts, or one: stacks per wave and state, failures with reasons" },
@@ -54,7 +55,8 @@ export async function rolloutCommand(client: ServiceClient, rest: string[], a: R
   const [sub, id] = rest;
   switch (sub) {
     case "plan": {
-      const plan = await client.json<Body<typeof R.RolloutPlan>>("POST", "/v1/rollouts/plan");
+      const target = a.flag("target");
+      const plan = await client.json<Body<typeof R.RolloutPlan>>("POST", `/v1/rollouts/plan${target ? `?target=${encodeURIComponent(target)}` : ""}`);
       if (a.json) return print(plan);
       say(`${plan.changing} of ${plan.total} ready stacks would change (program ${plan.programVersion})`);
       if (plan.changing === 0) return;
@@ -64,7 +66,8 @@ export async function rolloutCommand(client: ServiceClient, rest: string[], a: R
       const waves = a.flag("waves");
       const maxFailures = count(a, "max-failures");
       const pauseSeconds = count(a, "pause");
-      const body = { ...(waves ? { waves } : {}), ...(maxFailures !== undefined ? { maxFailures } : {}), ...(pauseSeconds !== undefined ? { pauseSeconds } : {}) };
+      const target = a.flag("target");
+      const body = { ...(waves ? { waves } : {}), ...(maxFailures !== undefined ? { maxFailures } : {}), ...(pauseSeconds !== undefined ? { pauseSeconds } : {}), ...(target ? { target } : {}) };
       const r = await client.json<Body<typeof R.Rollout>>("POST", "/v1/rollouts", body);
       if (a.json) return print(r);
       return say(`rollout ${r.id} started: waves of ${r.waveSizes.join(", ")} stacks (tenantctl rollout status ${r.id})`);

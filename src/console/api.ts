@@ -1,3 +1,4 @@
+import { printableDeep } from "../domain/printable.js";
 import type { Problem, Session } from "./types.js";
 
 /** A refusal of the API, with its problem's title (what a person can act on) and status. */
@@ -34,9 +35,11 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   if (!res.ok) {
     const p = parsed as Partial<Problem>;
     if (res.status === 401 && path !== "/v1/session") onLoggedOut();
-    throw new ApiError(res.status, typeof p.title === "string" ? p.title : `${res.status} ${res.statusText}`, p.detail);
+    throw new ApiError(res.status, typeof p.title === "string" ? printableDeep(p.title) : `${res.status} ${res.statusText}`, printableDeep(p.detail));
   }
-  return parsed as T;
+  // What the API says is data from customers and marketplaces: shown with its controls and bidirectional
+  // overrides escaped, as tenantctl shows it.
+  return printableDeep(parsed) as T;
 }
 
 export const api = {

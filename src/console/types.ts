@@ -7,6 +7,7 @@ import type * as S from "../api/schemas.js";
 import type * as R from "../api/rollout-schemas.js";
 import type { OperationEvent } from "../api/sse.js";
 import type * as O from "../api/operator-schemas.js";
+import type * as C from "../api/capacity-routes.js";
 
 export type Session = z.infer<typeof O.Session>;
 export type Role = Session["role"];
@@ -28,6 +29,8 @@ export type BillingRunList = z.infer<typeof S.BillingRunList>;
 export type BillingRunDetail = z.infer<typeof S.BillingRunDetail>;
 export type Rollout = z.infer<typeof R.Rollout>;
 export type RolloutList = z.infer<typeof R.RolloutList>;
+export type TargetList = z.infer<typeof C.TargetList>;
+export type CapacityList = z.infer<typeof C.CapacityList>;
 export type RolloutDetail = z.infer<typeof R.RolloutDetail>;
 export type RolloutPlan = z.infer<typeof R.RolloutPlan>;
 export type ProgressEvent = OperationEvent;

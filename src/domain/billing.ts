@@ -136,8 +136,18 @@ export const BillingInputs = z.object({
       intervals: z.array(z.object({ start: z.string(), stop: z.string() })),
       /** Exact usage per resource in unit-milliseconds (decimal strings). */
       usageUnitMs: z.record(BilledResource, z.string()),
+      /**
+       * The target its tenant is in, by name (issue 33): its usage was measured in that target's Gnocchi and
+       * its invoice counts in that target's total. Absent in runs stored before targets: the default target.
+       */
+      target: z.string().optional(),
     }),
   ),
+  /**
+   * Subscriptions this run could not bill because their stored history cannot be read (issue 31): named
+   * here, billed by a re-rating once repaired, never the reason the month's run fails for everyone.
+   */
+  unbilled: z.array(z.object({ subscription: z.string(), reason: z.string() })).default([]),
 });
 export type BillingInputs = z.infer<typeof BillingInputs>;
 
@@ -146,6 +156,10 @@ export interface BillableSubscription {
   /** The Keystone project whose usage Gnocchi holds; null if the tenant was never provisioned. */
   projectId: string | null;
   events: MarketplaceEvent[];
+  /** Why its stored events cannot be read (then `events` is empty and it is not billed), if so. */
+  unreadable?: string;
+  /** The target its tenant is in (its plan's; absent: the default target): its usage is in that target's Gnocchi. */
+  target?: string | undefined;
 }
 
 export interface BillingComputation {
@@ -166,6 +180,25 @@ export const DeliveryStatus = z.object({
 });
 export type DeliveryStatus = z.infer<typeof DeliveryStatus>;
 
+/**
+ * What a run's invoices come to in one target (issue 33: "billing totals per target"), in one currency:
+ * the exact sum of those invoices' totals, which are already rounded line by line, so there is no second
+ * rounding and the targets' totals add up to the run's total.
+ */
+export const TargetTotal = z.object({
+  target: z.string(),
+  currency: z.string(),
+  invoiceCount: z.number().int(),
+  total: DecimalString,
+});
+export type TargetTotal = z.infer<typeof TargetTotal>;
+
+/** A run's figures: its total and the same invoices totalled per target (metering/run-totals.ts). */
+export interface RunTotals {
+  total: string;
+  targetTotals: TargetTotal[];
+}
+
 /** A stored billing run: one `bill` per period, then any number of `rerate` runs of it. */
 export const BillingRunRecord = z.object({
   id: z.coerce.number(),
@@ -178,6 +211,10 @@ export const BillingRunRecord = z.object({
   currency: z.string(),
   invoiceCount: z.number(),
   total: z.string(),
+  /** The run's invoices totalled per target and currency; null: a run stored before issue 33 kept them. */
+  targetTotals: z.array(TargetTotal).nullable().default(null),
   delivery: DeliveryStatus.nullable(),
+  /** Subscriptions the run could not bill (their stored history cannot be read). */
+  unbilled: z.array(z.object({ subscription: z.string(), reason: z.string() })).default([]),
 });
 export type BillingRunRecord = z.infer<typeof BillingRunRecord>;

@@ -12,11 +12,15 @@ export type ReportedStatus = z.infer<typeof ReportedStatus>;
 
 /** What we already asked the outbox to tell Cloudesire about a subscription: nothing is said twice. */
 export const Reported = z.object({
-  /** Endpoints, instructions, credentials and metadata were queued (once in the subscription's life). */
+  /** The access (endpoints, instructions, credentials) was queued once: later only what changed is queued again. */
   access: z.boolean().default(false),
   status: ReportedStatus.nullable().default(null),
   /** The last failure shown to the customer (a refused change), if it still stands. */
   failure: z.string().nullable().default(null),
+  /** A key of the endpoints last queued (report-back.ts accessCalls): a change of them is posted again. */
+  endpoints: z.string().nullable().default(null),
+  /** A key of the access instructions last queued (null while a refusal is shown instead). */
+  instructions: z.string().nullable().default(null),
 });
 export type Reported = z.infer<typeof Reported>;
 
@@ -53,6 +57,21 @@ export const OutboxCall = z.discriminatedUnion("kind", [
 ]);
 export type OutboxCall = z.infer<typeof OutboxCall>;
 
-/** The lanes of the outbox: a lane's calls go in order; the lifecycle never waits for an invoice. */
-export const OutboxLane = z.enum(["lifecycle", "invoice"]);
+/**
+ * The lanes of the outbox: a lane's calls go in order. The lifecycle never waits for an invoice nor for an
+ * optional call; the optional calls (the name, the undocumented metadata) go after the lifecycle calls
+ * queued before them, with a bounded number of tries; a cancellation's closing invoice waits for the
+ * invoices queued before it, so that every charge lands while the subscription is still active.
+ */
+export const OutboxLane = z.enum(["lifecycle", "invoice", "optional"]);
 export type OutboxLane = z.infer<typeof OutboxLane>;
+
+/** The lane of a call the report-back queues (invoices are queued in their lane by the billing hooks). */
+export function laneOf(call: OutboxCall): OutboxLane {
+  if (call.kind === "name" || call.kind === "metadata") return "optional";
+  if (call.kind === "invoice" || call.kind === "credit-note") return "invoice";
+  return "lifecycle";
+}
+
+/** How many times an optional call is tried before it is given up (noted on its row, nothing stopped). */
+export const OPTIONAL_CALL_ATTEMPTS = 5;

@@ -34,3 +34,16 @@ export const unauthorized = (message: string) => new AppError("unauthorized", me
 export const forbidden = (message: string) => new AppError("forbidden", message);
 export const upstream = (message: string, detail?: unknown) => new AppError("upstream", message, detail);
 export const unavailable = (message: string) => new AppError("unavailable", message);
+
+/**
+ * A stored subscription record no rule of this version reads (an older rule wrote it, or a hand edit):
+ * it is isolated and named (/healthz, the fleet view) while every other record is served (issue 31).
+ */
+export class UnreadableRecord extends AppError {
+  constructor(
+    readonly subscription: string,
+    readonly reason: string,
+  ) {
+    super("conflict", `subscription ${subscription}'s stored record cannot be read: ${reason}; it is set aside (named in /healthz) until it is repaired`);
+  }
+}

@@ -15,8 +15,9 @@ import { DesiredState } from "./subscription.js";
  * pending: behind, waiting for its operation; applying: an operation runs; ready: applied;
  * failed: the last operation failed for good (the next event or an operator's retry lifts it);
  * held: a cancellation waits for an operator because the project still has resources (ORPHAN_POLICY=hold);
- * waiting: behind, but the service cannot provision yet (no pulumi CLI, no admin credentials): not the
- * customer's fault and not a failure; it resumes by itself once the configuration is complete;
+ * waiting: behind, but the service cannot provision yet (no pulumi CLI, no admin credentials, its target
+ * down or without room for it): not the customer's fault and not a failure; it resumes by itself once the
+ * configuration is complete, the target answers again or room appears;
  * cancelled: destroyed, final.
  */
 export const Phase = z.enum(["pending", "applying", "ready", "failed", "held", "waiting", "cancelled"]);
@@ -233,8 +234,8 @@ export function operationEnded<S extends Lifecycle>(current: S, generation: numb
  * An operation was due but the service cannot provision yet: parked as waiting, with what is missing
  * (no operation began, so no attempt was spent and nothing goes to the dead letters).
  */
-export function waitingForConfiguration<S extends Lifecycle>(s: S, missing: readonly string[]): S {
-  return { ...s, phase: "waiting", lastError: `waiting for configuration: ${missing.join("; ")}` };
+export function waitingForConfiguration<S extends Lifecycle>(s: S, missing: readonly string[], what = "configuration"): S {
+  return { ...s, phase: "waiting", lastError: `waiting for ${what}: ${missing.join("; ")}` };
 }
 
 /** The configuration is complete: a waiting subscription is pending again (its queued job applies it). */

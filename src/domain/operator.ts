@@ -23,6 +23,19 @@ export type OperatorName = z.infer<typeof OperatorName>;
 /** OPERATOR_TOKEN (or the generated DATA_DIR/operator-token): an admin by this name, never stored, never revoked. */
 export const ROOT_OPERATOR = "root";
 
+/**
+ * Why a new operator may not take `name` (null: it may). In the audit trail a name is read by a person:
+ * `root.`, `root-` or `r.oot` read as root there (issue 31), so a new name ends with a letter or digit, has
+ * no two separators in a row, and is not root with separators added. Names already given keep working
+ * (they are still revoked by name): this is the rule for new ones.
+ */
+export function newOperatorNameProblem(name: string): string | null {
+  if (name.replace(/[.-]/g, "") === ROOT_OPERATOR) return `${name} reads as root (OPERATOR_TOKEN's name) in the audit trail: choose another`;
+  if (/[.-]$/.test(name)) return "an operator name ends with a letter or digit";
+  if (/[.-]{2}/.test(name)) return "an operator name has no two dashes or dots in a row";
+  return null;
+}
+
 /** Who is calling: set on the request by the role check. */
 export const OperatorIdentity = z.object({ name: z.string(), role: Role });
 export type OperatorIdentity = z.infer<typeof OperatorIdentity>;

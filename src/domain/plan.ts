@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TargetName } from "./target.js";
 
 const Quantity = z.number().int().positive();
 
@@ -9,6 +10,8 @@ export const PrepaidPlan = z.object({
   ramGb: Quantity,
   diskGb: Quantity,
   floatingIps: z.number().int().nonnegative(),
+  /** Where the tenant is: a target of TARGETS_FILE (domain/target.ts); absent, the default target. */
+  target: TargetName.optional(),
 });
 
 /**
@@ -16,7 +19,7 @@ export const PrepaidPlan = z.object({
  * marketplace's trial or sandbox subscription) has the same tenant but its hours are never billed; the
  * conversion to a paid subscription starts the billed hours afresh (Cloudesire resets metrics then).
  */
-export const PaygPlan = z.object({ model: z.literal("payg"), trial: z.literal(true).optional() });
+export const PaygPlan = z.object({ model: z.literal("payg"), trial: z.literal(true).optional(), target: TargetName.optional() });
 
 export const Plan = z.discriminatedUnion("model", [PrepaidPlan, PaygPlan]);
 export type Plan = z.infer<typeof Plan>;
@@ -31,7 +34,7 @@ export const PlanLimits = z.object({
 });
 export type PlanLimits = z.infer<typeof PlanLimits>;
 
-export type Quantities = Omit<PrepaidPlan, "model">;
+export type Quantities = Omit<PrepaidPlan, "model" | "target">;
 
 /** What a plan entitles the tenant to: the bought quantities, or the PAYG ceilings. */
 export function entitlement(plan: Plan, limits: PlanLimits): Quantities {
@@ -51,4 +54,10 @@ export function planViolations(plan: Plan, limits: PlanLimits): string[] {
   if (plan.floatingIps > limits.maxFloatingIps)
     out.push(`floatingIps ${plan.floatingIps} exceeds the maximum of ${limits.maxFloatingIps}`);
   return out;
+}
+
+/** The plan in `target` (its stored form: undefined, the default target, names none). */
+export function inTarget<P extends Plan>(plan: P, target: string | undefined): P {
+  const { target: _named, ...rest } = plan;
+  return (target === undefined ? rest : { ...rest, target }) as P;
 }

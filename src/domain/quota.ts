@@ -24,6 +24,14 @@ export const QuotaSets = z.object({ compute: ComputeQuota, blockStorage: BlockSt
 export type QuotaSets = z.infer<typeof QuotaSets>;
 
 /**
+ * The quota sets an update wrote, each as the provider read it back right after writing it (its Read after
+ * Create/Update, which sets the state from the service's answer); null: written, but not readable as a whole
+ * set. A set the update did not write is absent.
+ */
+export const QuotaReadBack = z.object({ compute: ComputeQuota.nullable(), blockStorage: BlockStorageQuota.nullable(), network: NetworkQuota.nullable() }).partial().strict();
+export type QuotaReadBack = z.infer<typeof QuotaReadBack>;
+
+/**
  * The quota fields a plan decides; an operator cannot override them in the defaults file, because the
  * customer bought exactly these.
  */

@@ -18,6 +18,38 @@ export function unstorableText(text: string): string | null {
   return null;
 }
 
+const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/**
+ * Text from another system made storable, with what was done to it (for an operator to read): NULs
+ * removed, lone surrogates replaced by U+FFFD, and cut to at most `maxUnits` UTF-16 code units (what our
+ * schemas' `max` counts) on a character boundary, never inside a surrogate pair, an emoji sequence or a
+ * letter and its accents (a cut at 255 code units inside an emoji left a lone surrogate: issue 31).
+ */
+export function storableText(text: string, maxUnits: number): { text: string; cleaned: string[] } {
+  const cleaned: string[] = [];
+  let t = text;
+  if (t.includes("\u0000")) {
+    t = t.replaceAll("\u0000", "");
+    cleaned.push("held a NUL character (U+0000), removed");
+  }
+  if (LONE_SURROGATE.test(t)) {
+    t = t.replace(LONE_SURROGATES, "\uFFFD");
+    cleaned.push("held a lone UTF-16 surrogate, replaced by U+FFFD");
+  }
+  if (t.length > maxUnits) {
+    let cut = "";
+    for (const { segment } of graphemes.segment(t)) {
+      if (cut.length + segment.length > maxUnits) break;
+      cut += segment;
+    }
+    t = cut;
+    cleaned.push(`was longer than ${maxUnits} characters, cut to ${[...t].length}`);
+  }
+  return { text: t, cleaned };
+}
+
 export interface Unstorable {
   path: Array<string | number>;
   message: string;

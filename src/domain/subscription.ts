@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Customer, EventType, type MarketplaceEvent } from "./event.js";
-import { Plan } from "./plan.js";
+import { inTarget, Plan } from "./plan.js";
 import { SubscriptionId } from "./subscription-id.js";
 
 export const SubscriptionStatus = z.enum(["active", "suspended", "cancelled"]);
@@ -92,15 +92,26 @@ export function foldEvent(state: DesiredState | null, event: MarketplaceEvent): 
     };
   }
 
+  // A tenant cannot move: its project, quotas and servers are in one cloud and region. A newer plan in
+  // another target is refused whole (409), never half-applied; a late or cancelling one keeps its target.
+  const newerPlanClock = compareClocks(clock, state.planClock) > 0;
+  if (newerPlanClock && event.type !== "subscription.cancelled" && (event.subscription.plan.target ?? null) !== (state.plan.target ?? null)) {
+    return {
+      outcome: "rejected",
+      state,
+      reason: `subscription ${state.id} is in target ${state.plan.target ?? "default"}: it cannot move to ${event.subscription.plan.target ?? "the default target"} (cancel it and buy one there)`,
+    };
+  }
+
   if (event.type === "subscription.cancelled") {
-    const newer = compareClocks(clock, state.planClock) > 0;
+    const newer = newerPlanClock;
     return {
       outcome: "applied",
       changed: true,
       state: {
         ...state,
         status: "cancelled",
-        ...(newer ? { customer: event.subscription.customer, plan: event.subscription.plan, planClock: clock } : {}),
+        ...(newer ? { customer: event.subscription.customer, plan: inTarget(event.subscription.plan, state.plan.target), planClock: clock } : {}),
         statusClock: clock,
         lastEvent,
       },

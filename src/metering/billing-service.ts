@@ -1,20 +1,23 @@
 import { AppError, conflict, unavailable } from "../domain/errors.js";
 import type {
-  BillableSubscription, BillingComputation, BillingRunRecord, CreditNote, DeliveryStatus, IssuedInvoice, IssuedState, Meters, PriceList, RerateDocuments,
+  BillableSubscription, BillingComputation, BillingRunRecord, CreditNote, DeliveryStatus, IssuedInvoice, IssuedState, Meters, PriceList, RerateDocuments, RunTotals,
 } from "../domain/billing.js";
+import { DEFAULT_TARGET_NAME } from "../domain/target.js";
 import { computeBilling } from "./billing-run.js";
 import type { BillingDeliveries } from "./billing-delivery.js";
 import type { GnocchiClient } from "./gnocchi-client.js";
-import { Decimal } from "./money.js";
 import { periodOf } from "./period.js";
 import { rerateDocuments } from "./rerate.js";
+import { runTotals } from "./run-totals.js";
 
 /** Where billing runs are kept (store/billing-store.ts); handed in, so metering imports no database. */
 export interface BillingRuns {
   billableSubscriptions(): Promise<BillableSubscription[]>;
   findByPeriod(period: string): Promise<BillingRunRecord | null>;
-  save(c: BillingComputation, total: string): Promise<{ run: BillingRunRecord; created: boolean }>;
-  saveRerate(c: BillingComputation, decide: (issued: IssuedState[]) => RerateDocuments & { total: string }): Promise<BillingRunRecord | null>;
+  /** `totals`: the run's total and its totals per target, stored with it. */
+  save(c: BillingComputation, totals: RunTotals): Promise<{ run: BillingRunRecord; created: boolean }>;
+  /** Null: never billed; `created` false: nothing changed, nothing stored, `run` is the period's newest. */
+  saveRerate(c: BillingComputation, decide: (issued: IssuedState[]) => RerateDocuments & RunTotals): Promise<{ run: BillingRunRecord; created: boolean } | null>;
   get(id: number): Promise<{ run: BillingRunRecord; invoices: IssuedInvoice[]; credits: CreditNote[] } | null>;
 }
 
@@ -34,6 +37,10 @@ export class BillingService {
       /** Where finished runs are delivered (BILLING_WEBHOOK_URL): none, nowhere. */
       deliveries?: Pick<BillingDeliveries, "attempt" | "redeliver"> | undefined;
       now?: () => number;
+      /** The Gnocchi of each target that has one of its own (billing-run.ts `gnocchiOf`). */
+      gnocchiOf?: ((target: string) => GnocchiClient | undefined) | undefined;
+      /** The target of the subscriptions whose plan names none (TARGETS_FILE's default); absent: "default". */
+      defaultTarget?: string | undefined;
     } = {},
   ) {}
 
@@ -45,7 +52,7 @@ export class BillingService {
     const prices = this.pricesOrFail();
     // Nothing is stored when usage cannot be measured: the period stays unbilled, to be run again.
     const computation = await this.measure(periodName, prices, "not stored, the period stays unbilled (run it again once usage can be measured)");
-    const saved = await this.runs.save(computation, sum(computation.invoices, prices));
+    const saved = await this.runs.save(computation, this.totals(computation.invoices, computation));
     if (!saved.created) return saved;
     // The delivery was stored with the run: its first attempt now, the retries by the deliveries' worker.
     await this.o.deliveries?.attempt(saved.run.id);
@@ -58,18 +65,25 @@ export class BillingService {
    * the next version of it; an unchanged charge gets nothing. A period never billed is refused: it is
    * billed with `run`, so that a re-rating is never anyone's first bill.
    */
-  async rerate(periodName: string): Promise<BillingRunRecord> {
+  async rerate(periodName: string): Promise<{ run: BillingRunRecord; created: boolean }> {
     periodOf(periodName);
     if (!(await this.runs.findByPeriod(periodName))) throw conflict(`period ${periodName} was never billed: there is nothing to re-rate (bill it first: tenantctl bill --period ${periodName})`);
     const prices = this.pricesOrFail();
     const computation = await this.measure(periodName, prices, "not re-rated, its invoices stand as they were");
-    const run = await this.runs.saveRerate(computation, (issued) => {
+    const saved = await this.runs.saveRerate(computation, (issued) => {
       const docs = rerateDocuments(issued, computation.invoices);
-      return { ...docs, total: sum(docs.invoices, prices) };
+      // What the re-rating issues, as its total is: the new invoice versions (per target too).
+      return { ...docs, ...this.totals(docs.invoices, computation) };
     });
-    if (!run) throw conflict(`period ${periodName} was never billed: there is nothing to re-rate`);
-    await this.o.deliveries?.attempt(run.id);
-    return this.reread(run);
+    if (!saved) throw conflict(`period ${periodName} was never billed: there is nothing to re-rate`);
+    // Nothing changed: nothing stored, nothing to deliver; the period's newest run stands.
+    if (!saved.created) return saved;
+    await this.o.deliveries?.attempt(saved.run.id);
+    return { run: await this.reread(saved.run), created: true };
+  }
+
+  private totals(invoices: BillingComputation["invoices"], c: BillingComputation): RunTotals {
+    return runTotals(invoices, c.inputs, this.o.defaultTarget ?? DEFAULT_TARGET_NAME);
   }
 
   /** The run as stored now (with its delivery's outcome). */
@@ -101,14 +115,11 @@ export class BillingService {
       period: periodOf(periodName),
       subscriptions: await this.runs.billableSubscriptions(),
       gnocchi: this.gnocchi(),
+      gnocchiOf: this.o.gnocchiOf,
+      defaultTarget: this.o.defaultTarget,
       meters: this.settings.meters,
       prices,
       granularitySeconds: this.settings.granularitySeconds,
     });
   }
-}
-
-/** The total of some invoices, at the price list's decimals. */
-function sum(invoices: readonly { total: string }[], prices: PriceList): string {
-  return invoices.reduce((s, i) => s.plus(i.total), new Decimal(0)).toFixed(prices.decimals);
 }

@@ -1,7 +1,9 @@
 import { z } from "zod";
 
 /** A billing period is a calendar month in UTC: "2026-10" is [2026-10-01T00:00Z, 2026-11-01T00:00Z). */
-export const PeriodName = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "period must be YYYY-MM");
+// From 1970: \d{4} took `0000-01`, which Date.UTC reads as 1900-01 (years 0-99 are 1900-1999 to it) and
+// the database's calendar has no year 0 (issue 31).
+export const PeriodName = z.string().regex(/^(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])$/, "period must be YYYY-MM, a month from 1970-01 on");
 
 export interface Period {
   name: string;

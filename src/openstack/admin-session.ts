@@ -62,6 +62,19 @@ export class AdminSession {
     return this.send(url, init, timeoutMs, renewed.token);
   }
 
+  /** The token held now, if a login arrived (no login is started). */
+  peek(): string | undefined {
+    return this.held?.token;
+  }
+
+  /** `stale` was refused by Keystone (revoked before its expiry): the next caller logs in again. */
+  discard(stale: string): void {
+    if (this.held?.token === stale) {
+      this.held = undefined;
+      this.pending = undefined;
+    }
+  }
+
   private send(url: string, init: RequestInit, timeoutMs: number, token: string): Promise<Response> {
     return this.fetchImpl(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), "x-auth-token": token }, signal: AbortSignal.timeout(timeoutMs) });
   }

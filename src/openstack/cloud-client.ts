@@ -5,11 +5,12 @@ import { AdminSession } from "./admin-session.js";
 import { endpointOf } from "./keystone.js";
 
 /** The OpenStack services the tenant guard talks to, by their catalog types (old and new names). */
-export type Service = "identity" | "compute" | "block-storage" | "network";
+export type Service = "identity" | "compute" | "block-storage" | "network" | "placement";
 export const CATALOG_TYPES: Record<Exclude<Service, "identity">, readonly string[]> = {
   compute: ["compute"],
   "block-storage": ["block-storage", "volumev3", "volume"],
   network: ["network"],
+  placement: ["placement"],
 };
 const TIMEOUT_MS = 30_000;
 

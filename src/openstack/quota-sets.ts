@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { upstream } from "../domain/errors.js";
-import { BlockStorageQuota, ComputeQuota, NetworkQuota, type QuotaSets } from "../domain/quota.js";
+import { BlockStorageQuota, ComputeQuota, NetworkQuota, type QuotaReadBack, type QuotaSets } from "../domain/quota.js";
 import type { CloudClient, Service } from "./cloud-client.js";
 
 export type QuotaService = keyof QuotaSets;
@@ -106,10 +106,20 @@ export const describeDifference = (d: QuotaDifference) => `${d.service} ${d.fiel
  * Puts each quota set the cloud runs back to exactly `wanted`: reads it, writes the fields that differ
  * (one PUT per service), reads it again, and returns what was corrected ("network floatingip 50 -> 0").
  * A field that stays wrong after the write is an error naming it, never a silent success.
+ *
+ * With `readBack` (what the update wrote, as the provider read it back) only a set the update wrote and the
+ * provider did not read back exactly as wanted is read and corrected: the provider's read is the service's
+ * own answer, so reading again would ask the same question twice (three requests an update, and Nova's
+ * check of the project with Keystone). Without it, every set is read.
  */
-export async function enforceQuotaSets(client: CloudClient, projectId: string, wanted: QuotaSets): Promise<string[]> {
+export async function enforceQuotaSets(client: CloudClient, projectId: string, wanted: QuotaSets, readBack?: QuotaReadBack): Promise<string[]> {
   const corrected: string[] = [];
   for (const service of Object.keys(QUOTA_API_FIELDS) as QuotaService[]) {
+    if (readBack) {
+      if (!(service in readBack)) continue;
+      const seen = readBack[service];
+      if (seen && quotaDifferences(service, wanted[service], seen).length === 0) continue;
+    }
     if (!(await hasQuotaService(client, service))) continue;
     const diffs = quotaDifferences(service, wanted[service], await readQuotaSet(client, projectId, service));
     if (diffs.length === 0) continue;

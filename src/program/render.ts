@@ -6,6 +6,8 @@ export interface DeclaredResource {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  /** The provider reference of a resource declared through an explicit provider (a target in another cloud). */
+  provider?: string;
 }
 
 const SECRET = "[secret]";
@@ -20,7 +22,7 @@ export async function renderTenant(spec: TenantSpec, password = "render-placehol
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        declared.push({ type: args.type, name: args.name, inputs: { ...args.inputs } });
+        declared.push({ type: args.type, name: args.name, inputs: { ...args.inputs }, ...(args.provider ? { provider: args.provider } : {}) });
         return { id: `${args.name}-id`, state: { ...args.inputs } };
       },
       call(args) {

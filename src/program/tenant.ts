@@ -19,13 +19,19 @@ export interface TenantOutputs {
  */
 export function declareTenant(spec: TenantSpec, password: pulumi.Input<string>): TenantOutputs {
   const secretPassword = pulumi.secret(password);
+  // A target in another cloud (a clouds.yaml cloud of its own): every resource goes through its provider.
+  // The default target keeps the default provider (the OS_* / OS_CLOUD environment), so its stacks declare
+  // exactly what they did before targets existed (a provider change would replace them).
+  const opts: pulumi.CustomResourceOptions = spec.cloud
+    ? { provider: new openstack.Provider("target", { cloud: spec.cloud, region: spec.region }) }
+    : {};
   const project = new openstack.identity.Project("project", {
     name: spec.projectName,
     description: spec.description,
     domainId: spec.domainId,
     enabled: spec.enabled,
     tags: spec.tags,
-  });
+  }, opts);
 
   const user = new openstack.identity.User("user", {
     name: spec.userName,
@@ -37,32 +43,32 @@ export function declareTenant(spec: TenantSpec, password: pulumi.Input<string>):
     // The service owns the password; Keystone's first-use and expiry rules would lock the customer out.
     ignoreChangePasswordUponFirstUse: true,
     ignorePasswordExpiry: true,
-  });
+  }, opts);
 
-  const role = openstack.identity.getRoleOutput({ name: spec.memberRole });
+  const role = openstack.identity.getRoleOutput({ name: spec.memberRole }, opts.provider ? { provider: opts.provider } : undefined);
   const member = new openstack.identity.RoleAssignment("member", {
     projectId: project.id,
     userId: user.id,
     roleId: role.id,
-  });
+  }, opts);
 
   // Quota sets are all-in: unset fields become 0, so every field is passed (see domain/quota.ts).
   const computeQuota = new openstack.compute.QuotaSetV2("compute-quota", {
     projectId: project.id,
     region: spec.region,
     ...spec.quotas.compute,
-  });
+  }, opts);
   const blockStorageQuota = new openstack.blockstorage.QuoteSetV3("blockstorage-quota", {
     projectId: project.id,
     region: spec.region,
     ...spec.quotas.blockStorage,
     volumeTypeQuota: {},
-  });
+  }, opts);
   const networkQuota = new openstack.networking.QuotaV2("network-quota", {
     projectId: project.id,
     region: spec.region,
     ...spec.quotas.network,
-  });
+  }, opts);
 
   return {
     projectId: project.id,

@@ -6,7 +6,10 @@ import type { CloudClient } from "../openstack/cloud-client.js";
 import { observeTenant, type ObservationOptions } from "../openstack/tenant-observation.js";
 
 export interface PrecheckOptions extends ObservationOptions {
+  /** The default target's admin. */
   client: CloudClient;
+  /** The other targets' admins, by target name: a stack in region B is observed in region B. */
+  clients?: ReadonlyMap<string, CloudClient>;
   settings: TenantSettings;
   log: Logger;
   /** Hears every observation (tests, counters). */
@@ -29,7 +32,7 @@ export function tenantPrecheck(o: PrecheckOptions): (sub: SubscriptionRecord, de
     const recorded = TenantSpec.safeParse(declared);
     const spec = recorded.success ? recorded.data : tenantSpecOf(sub.desired, o.settings);
     const observation: TenantObservation = sub.outputs
-      ? await observeTenant(o.client, { projectId: sub.outputs.projectId, userId: sub.outputs.userId }, spec, o)
+      ? await observeTenant((spec.target && o.clients?.get(spec.target)) || o.client, { projectId: sub.outputs.projectId, userId: sub.outputs.userId }, spec, o)
       : { state: "unknown", reason: "the stack recorded no project and user ids" };
     o.onObservation?.(sub.id, observation);
     if (observation.state === "differs") o.log.info("drift pre-check", { subscription: sub.id, result: "differs", differences: observation.differences.map((d) => `${d.resource} ${d.change} ${d.properties.join(",")}`.trim()) });

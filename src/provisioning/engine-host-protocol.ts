@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { TenantSpec } from "../domain/tenant-spec.js";
+import { QuotaReadBack } from "../domain/quota.js";
 import { EngineCheck } from "./engine.js";
 
 /**
@@ -30,7 +31,7 @@ const StackLock = z.object({ url: z.string(), username: z.string(), hostname: z.
 export const Call = z.discriminatedUnion("method", [
   z.object({
     method: z.literal("up"),
-    req: z.object({ stack: Stack, spec: TenantSpec, password: z.string(), message: z.string(), refresh: z.boolean().optional() }).strict(),
+    req: z.object({ stack: Stack, spec: TenantSpec, password: z.string(), message: z.string(), refresh: z.boolean().optional(), exists: z.boolean().optional() }).strict(),
   }),
   z.object({ method: z.literal("preview"), req: z.object({ stack: Stack, spec: TenantSpec }).strict() }),
   z.object({ method: z.literal("destroy"), req: z.object({ stack: Stack, message: z.string() }).strict() }),
@@ -80,7 +81,7 @@ const TenantOutputs = z.object({
 
 /** What each method answers (the engine.ts types); `breakLocks` answers null (JSON has no undefined). */
 export const RESULTS = {
-  up: OperationSummary.extend({ outputs: TenantOutputs.optional() }),
+  up: OperationSummary.extend({ outputs: TenantOutputs.optional(), quotaSets: QuotaReadBack.optional() }),
   preview: z.object({ changeSummary: Changes, text: z.string() }),
   destroy: OperationSummary,
   refresh: OperationSummary,

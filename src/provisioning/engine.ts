@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { DriftDifference } from "../domain/drift.js";
 import type { StackOutputs } from "../domain/lifecycle.js";
+import type { QuotaReadBack } from "../domain/quota.js";
 import type { TenantSpec } from "../domain/tenant-spec.js";
 import { locksOf, type StackLock } from "./stack-lock.js";
 
@@ -57,6 +58,8 @@ export const EngineCheck = z.object({
   blocking: z.array(z.string()),
   /** The version of a CLI older than the engine needs (the service refuses to start with it), else null. */
   cliTooOld: z.string().nullable(),
+  /** The OpenStack provider plugin the engine would run, said plainly (provider-build.ts); absent when none is found. */
+  provider: z.string().optional(),
 });
 export type EngineCheck = z.infer<typeof EngineCheck>;
 
@@ -98,6 +101,11 @@ export interface StackChange {
    * saved state only, so a change made outside the stack (drift) is neither seen nor put back.
    */
   refresh?: boolean;
+  /**
+   * The caller read the stack's outputs before (so the stack exists): the update is one CLI start. Otherwise
+   * the engine creates the stack first (an existing one is fine), which saves a refused `up` on a purchase.
+   */
+  exists?: boolean;
   onOutput?: OutputSink;
   onProgress?: ProgressSink;
 }
@@ -114,6 +122,8 @@ export interface OperationSummary {
  */
 export interface UpResult extends OperationSummary {
   outputs?: StackOutputs | null;
+  /** The quota sets the update wrote, as the provider read them back (absent: this engine does not say). */
+  quotaSets?: QuotaReadBack;
 }
 
 export interface PreviewResult {

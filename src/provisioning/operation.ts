@@ -36,6 +36,12 @@ export interface OperationDeps {
    * it can. While anything is missing, operations wait instead of failing (domain/lifecycle.ts).
    */
   readiness?: () => string[];
+  /**
+   * Why this subscription's operation cannot run now though the service can (its target is down, or has
+   * no room left for what it grows to): it waits, with the reason, and goes on by itself (bulkheads: a
+   * target's trouble holds only its own tenants). Null: it can run.
+   */
+  hold?: (sub: SubscriptionRecord, kind: "up" | "destroy") => Promise<{ what: string; reasons: string[] } | null>;
 }
 
 /**
@@ -62,12 +68,20 @@ export class StackOperations {
     const op = operationFor(sub);
     const { kind, generation } = op;
     const stack = stackNameOf(sub.id);
-    const nothing = op.kind === "destroy" && nothingToDestroy(sub, await this.o.store.everOperated(sub.id));
+    // Whether an operation of this subscription began before this one (asked only while nothing is recorded).
+    const operatedBefore = sub.outputs === null ? await this.o.store.everOperated(sub.id) : true;
+    const nothing = op.kind === "destroy" && nothingToDestroy(sub, operatedBefore);
     const missing = nothing ? [] : (this.o.readiness?.() ?? []);
     if (missing.length > 0) {
       // Not the customer's fault and not a transient failure: no operation begins, no attempt is spent.
       const next = await this.o.store.waitForConfiguration(sub.id, missing);
       this.o.log.warn("operation waits for configuration", { subscription: sub.id, stack, kind, missing });
+      return { kind: "done", next };
+    }
+    const held = nothing ? null : ((await this.o.hold?.(sub, kind)) ?? null);
+    if (held) {
+      const next = await this.o.store.waitForConfiguration(sub.id, held.reasons, held.what);
+      this.o.log.warn(`operation waits for ${held.what}`, { subscription: sub.id, stack, kind, reasons: held.reasons });
       return { kind: "done", next };
     }
     const begun = await this.o.store.beginOperation(sub.id, generation, kind, op.eventId, this.owner);
@@ -127,7 +141,7 @@ export class StackOperations {
             const cancellation = await this.o.guard.beforeDestroy(projectId, (step) => {
               progress?.output(opId, step);
               this.o.log.info("purge", { ...fields, step });
-            });
+            }, tenantSpecOf(desired, this.o.settings).target);
             if (cancellation) return await report({ result: "held", reason: cancellation.held });
           }
         }
@@ -138,7 +152,7 @@ export class StackOperations {
           return await report({ result: "succeeded", outputs: null, carried, summary: { resourceChanges: {} }, declaration: null });
         }
         if (kind === "destroy") return await report({ result: "succeeded", outputs: null, carried, summary: await this.o.engine.destroy({ stack, message, ...sinks }), declaration: null });
-        return await report({ result: "succeeded", carried, ...(await this.up(sub, { stack, message, opId, interrupted: begun.interrupted !== null, sinks, fields })) });
+        return await report({ result: "succeeded", carried, ...(await this.up(sub, { stack, message, opId, interrupted: begun.interrupted !== null, operatedBefore, sinks, fields })) });
       } catch (e) {
         const failure = e instanceof EngineFailure ? e : asFailure(e);
         if (!lockRecovered && failure.locks.length > 0 && failure.locks.every((l) => isOrphaned(l))) {
@@ -164,7 +178,7 @@ export class StackOperations {
    */
   private async up(
     sub: SubscriptionRecord,
-    o: { stack: string; message: string; opId: number; interrupted: boolean; sinks: Pick<Parameters<Engine["up"]>[0], "onOutput" | "onProgress">; fields: Record<string, unknown> },
+    o: { stack: string; message: string; opId: number; interrupted: boolean; operatedBefore: boolean; sinks: Pick<Parameters<Engine["up"]>[0], "onOutput" | "onProgress">; fields: Record<string, unknown> },
   ): Promise<{ summary: OperationSummary; outputs: RecordedOutputs | null; declaration: Declaration }> {
     const { stack, opId, fields } = o;
     const progress = this.o.progress;
@@ -172,14 +186,18 @@ export class StackOperations {
     let message = o.message;
     // The password lives in the stack's outputs, in the shared backend: any replica, whatever its
     // work tree, applies the same one. A new one only on the first create or an operator's rotation.
-    let current = await this.o.engine.outputs(stack);
+    // A subscription that never had an update succeed has no outputs to read (a purchase: the read would be a
+    // CLI start refused with "no stack"); what an earlier failed attempt left is found in Keystone below.
+    let current = sub.outputs === null && !o.interrupted ? null : await this.o.engine.outputs(stack);
     if (this.o.guard && (o.interrupted || !current)) {
       // A project and user Keystone has but the state lacks make the next create of `sub-<id>` a 409 for
       // good. An interrupted run leaves them as pending creates; so does a create whose answer was lost (a
       // 502 or EOF after Keystone committed: a transient failure, retried) or whose engine host died on
-      // its own, without pending operations. So whenever the state holds no tenant yet, Keystone is asked
-      // (two reads by name), and what it has is adopted before the update.
-      const found = await this.o.guard.leftoversOf(spec);
+      // its own, without pending operations. So whenever the state holds no tenant yet after an earlier
+      // attempt, Keystone is asked (two reads by name), and what it has is adopted before the update. The
+      // first attempt of a purchase asks nothing (no attempt before it could have left anything): a name
+      // another project took makes it fail, and its retry then names that project.
+      const found = o.interrupted || o.operatedBefore ? await this.o.guard.leftoversOf(spec) : {};
       if (o.interrupted || found.projectId || found.userId) {
         const adopted = await this.o.engine.adopt({ stack, message, found });
         if (adopted.length > 0) {
@@ -193,22 +211,23 @@ export class StackOperations {
     }
     const password = !current || sub.rotatePassword ? generatePassword() : current.password;
     if (current && sub.rotatePassword) message = `${message.slice(0, -1)}; password rotated)`;
-    const { outputs: upOutputs, ...summary } = await this.o.engine.up({ stack, message, spec, password, refresh: sub.refreshNext, ...o.sinks });
+    const { outputs: upOutputs, quotaSets: readBack, ...summary } = await this.o.engine.up({ stack, message, spec, password, refresh: sub.refreshNext, exists: current !== null, ...o.sinks });
     const outputs = upOutputs !== undefined ? upOutputs : await this.o.engine.outputs(stack);
     if (outputs && this.o.guard?.afterUp) {
       // The provider may not set what it was told (Neutron's create drops zero values): the tenant must
       // end with exactly what was bought, so the cloud is corrected, then the state reads it back.
-      const corrected = await this.o.guard.afterUp(outputs.projectId, spec);
+      const corrected = await this.o.guard.afterUp(outputs.projectId, spec, readBack);
       if (corrected.length > 0) {
         this.o.log.warn("quotas corrected after the update", { ...fields, corrected });
         progress?.output(opId, `quotas corrected: ${corrected.join("; ")}`);
         await this.o.engine.refresh({ stack, message: `${message.slice(0, -1)}; quotas corrected: ${corrected.join("; ")})` });
       }
     }
-    if (outputs && this.o.guard?.power) {
+    if (outputs && this.o.guard?.power && current) {
       // Keystone's enabled flag stops logins, not running servers: a suspension stops them too, and
-      // the resumption starts exactly those it stopped.
-      for (const step of await this.o.guard.power(outputs.projectId, spec.enabled)) {
+      // the resumption starts exactly those it stopped. A tenant made by this update has no server to
+      // look for (its customer never had its credentials).
+      for (const step of await this.o.guard.power(outputs.projectId, spec.enabled, spec.target)) {
         progress?.output(opId, step);
         this.o.log.info("server power", { ...fields, step });
       }

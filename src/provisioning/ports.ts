@@ -1,6 +1,7 @@
 import type { DriftDifference, DriftRecord } from "../domain/drift.js";
 import type { Declaration, OperationKind, OperationOutcome, Phase, SubscriptionRecord } from "../domain/lifecycle.js";
 import type { RolloutRecord, RolloutStackState } from "../domain/rollout.js";
+import type { Amounts } from "../domain/capacity.js";
 
 /**
  * What provisioning needs from the rest of the service, declared here and implemented by the store
@@ -81,8 +82,8 @@ export interface SubscriptionLedger {
   recordOutcome(operation: { id: number; subscription: string; generation: number }, outcome: OperationOutcome): Promise<SubscriptionRecord | null>;
   /** Whether any operation ever began on this subscription (none: nothing of it can exist in the cloud). */
   everOperated(id: string): Promise<boolean>;
-  /** Parks a subscription as waiting for configuration (domain/lifecycle.ts `waitingForConfiguration`). */
-  waitForConfiguration(id: string, missing: readonly string[]): Promise<SubscriptionRecord | null>;
+  /** Parks a subscription as waiting for configuration, or `what` (domain/lifecycle.ts `waitingForConfiguration`). */
+  waitForConfiguration(id: string, missing: readonly string[], what?: string): Promise<SubscriptionRecord | null>;
   /** Every waiting subscription is pending again; returns them by lane, to be queued. */
   resumeWaiting(): Promise<Record<Lane, string[]>>;
 }
@@ -171,3 +172,13 @@ export interface DbPriority {
   ahead<T>(fn: () => Promise<T>): Promise<T>;
   ordinary<T>(fn: () => Promise<T>): Promise<T>;
 }
+
+/**
+ * What has been sold, from the subscriptions' desired states (the store answers with one aggregate query,
+ * never a quota read per project): the prepaid plans of every subscription not cancelled.
+ */
+export interface SoldLedger {
+  /** Per target (the default's name for plans naming none). `except`: leave one subscription out. */
+  soldByTarget(defaultTarget: string, o?: { except?: string; target?: string; withoutWaiting?: boolean }): Promise<Map<string, Amounts>>;
+}
+

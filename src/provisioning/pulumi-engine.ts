@@ -1,22 +1,25 @@
 import { spawn } from "node:child_process";
-import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import {
   ConcurrentUpdateError,
   LocalWorkspace,
   PulumiCommand,
+  Stack,
+  StackAlreadyExistsError,
   StackNotFoundError,
   type EngineEvent,
   type PulumiFn,
-  type Stack,
 } from "@pulumi/pulumi/automation/index.js";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { DriftDifference } from "../domain/drift.js";
 import { StackOutputs } from "../domain/lifecycle.js";
+import { BlockStorageQuota, ComputeQuota, NetworkQuota, QuotaReadBack, type QuotaSets } from "../domain/quota.js";
 import { TENANT_RESOURCES, type TenantSpec } from "../domain/tenant-spec.js";
+import type { QuotaService } from "../openstack/quota-sets.js";
 import {
   EngineFailure,
   lockedFailure,
@@ -33,6 +36,10 @@ import {
   type StackChange,
 } from "./engine.js";
 import { conciseError, isTransientEngineError } from "./failure-classification.js";
+import { describeProviderVersion } from "./provider-build.js";
+import { ProviderAuth, tokenRefused } from "./provider-auth.js";
+import { PassphraseKeyring, stackConfigSalt, writeStackConfig } from "./stack-config.js";
+import { createStackFile } from "./stack-file.js";
 import { lockFileOf, type StackLock } from "./stack-lock.js";
 
 /**
@@ -65,26 +72,34 @@ export interface PulumiEngineOptions {
   inlineProgram?: string | null;
 }
 
-/** Pulumi.yaml's `name`. */
-const PROJECT_NAME = "openstack-tenants";
-/** Pulumi.yaml's `stackConfigDir`: where `pulumi preview --stack sub-42` at a shell finds the config. */
-const STACK_CONFIG_DIR = "stacks";
 const SPEC_KEY = "tenant:spec";
 const PASSWORD_KEY = "tenant:password";
 
 /**
  * The production engine: Pulumi's Automation API over the local program in the repository root.
  *
+ * An update is one CLI start (each 0.3-0.7 s of CPU before it does anything): `pulumi up`. A stack that does
+ * not exist yet is written into a file backend by the service as `pulumi stack init` would (stack-file.ts; any
+ * other backend: `stack init`, a second start). The stack is never selected (every command names it with
+ * `--stack`), its config file is written by the service (stack-config.ts), and the outputs and change counts
+ * come from the update's own event stream instead of the SDK's `stack output` (twice) and `stack history`
+ * after it.
+ *
  * Secrets never go on a command line (every local user can read `/proc/<pid>/cmdline`, and execa's error
- * text repeats the whole command): the automation SDK's `setConfig`/`setAllConfig` pass values as
- * arguments, so the password is written by `pulumi config set --secret <key>` with the value on standard
- * input, which the CLI reads when stdin is not a terminal (`pkg/cmd/pulumi/config/config_set.go`). The
- * passphrase and the admin credentials reach the CLI in its environment only.
+ * text repeats the whole command): the password is encrypted into the stack config file by the service with
+ * the passphrase provider's own scheme. The passphrase reaches the CLI in its environment only, and of the
+ * admin's credentials only a Keystone token, only in the runs that start the provider (provider-auth.ts).
  */
 export class PulumiEngine implements Engine {
   private command: Promise<PulumiCommand> | undefined;
+  private readonly keyring: PassphraseKeyring;
+  /** The provider's Keystone token (provider-auth.ts): the admin password never reaches a `pulumi` run. */
+  private readonly auth: ProviderAuth;
 
-  constructor(private readonly opts: PulumiEngineOptions) {}
+  constructor(private readonly opts: PulumiEngineOptions) {
+    this.keyring = new PassphraseKeyring(opts.passphrase);
+    this.auth = new ProviderAuth(opts.openstackEnv);
+  }
 
   /** The Pulumi CLI on PATH, at least MIN_CLI_VERSION; installing it is the operator's job. */
   private cli(): Promise<PulumiCommand> {
@@ -122,7 +137,7 @@ export class PulumiEngine implements Engine {
     const problems: string[] = [];
     const blocking: string[] = [];
     const { version } = PROVIDER_PLUGIN;
-    const listed = await runCli(cli.command, ["plugin", "ls", "--json"], { cwd: this.opts.workDir, env: this.childEnv() }, "").catch(() => "");
+    const listed = await runCli(cli.command, ["plugin", "ls", "--json"], { cwd: this.opts.workDir, env: this.childEnv() }).catch(() => "");
     const installed = PluginList.safeParse(parseJsonOrNull(listed));
     const haveInstalled = installed.success && installed.data.some((p) => p.kind === "resource" && p.name === PROVIDER_PLUGIN.name && atLeast(p.version, version));
     const path = this.childEnv().PATH;
@@ -130,18 +145,36 @@ export class PulumiEngine implements Engine {
       problems.push("the Node.js language host pulumi-language-nodejs is not beside the pulumi CLI (the official CLI archive has it): install it, or set PULUMI_PROGRAM=inline");
       blocking.push(problems[problems.length - 1] as string);
     }
+    const provider = await this.providerInUse(path, haveInstalled);
     if (!haveInstalled && !onPath(`pulumi-resource-${PROVIDER_PLUGIN.name}`, path)) {
       problems.push(`the OpenStack provider plugin (resource ${PROVIDER_PLUGIN.name} v${version}) is not installed: run \`pulumi plugin install resource ${PROVIDER_PLUGIN.name} v${version}\` as the service's user (or put pulumi-resource-${PROVIDER_PLUGIN.name} on PATH)`);
       // Only a list the CLI gave proves it absent: a CLI that could not list its plugins holds nothing up.
       if (installed.success) blocking.push(problems[problems.length - 1] as string);
     }
-    return { cli: `pulumi ${cli.version?.toString() ?? "?"}`, problems, blocking, cliTooOld: null };
+    return { cli: `pulumi ${cli.version?.toString() ?? "?"}`, problems, blocking, cliTooOld: null, ...(provider ? { provider } : {}) };
   }
 
-  /** What every CLI run gets in its environment (never in its arguments). */
+  /**
+   * The plugin the CLI would start, as it finds one: on PATH first (an ambient plugin), else the installed
+   * one under PULUMI_HOME; asked for its version (`-version`, tfbridge.Main), which says which build it is.
+   */
+  private async providerInUse(path: string | undefined, installed: boolean): Promise<string | undefined> {
+    const file = `pulumi-resource-${PROVIDER_PLUGIN.name}`;
+    const ambient = findOnPath(file, path);
+    // biome-ignore lint/style/noProcessEnv: where the CLI keeps installed plugins (the same variables it reads)
+    const home = this.childEnv().PULUMI_HOME ?? join(process.env.HOME ?? "", ".pulumi");
+    const binary = ambient ?? (installed ? join(home, "plugins", `resource-${PROVIDER_PLUGIN.name}-v${PROVIDER_PLUGIN.version}`, file) : undefined);
+    if (!binary) return undefined;
+    const printed = await runCli(binary, ["-version"], { cwd: this.opts.workDir, env: { PATH: path ?? "" } }).catch(() => "");
+    return printed ? describeProviderVersion(printed) : `the plugin at ${binary} (it did not say its version)`;
+  }
+
+  /**
+   * What every CLI run gets in its environment (never in its arguments). The OpenStack variables are added
+   * only to the runs that start the provider (`handle`'s `cloud`): `stack init` and `stack output` touch no cloud.
+   */
   private env(): Record<string, string> {
     return {
-      ...this.opts.openstackEnv,
       PULUMI_BACKEND_URL: this.opts.backendUrl,
       PULUMI_CONFIG_PASSPHRASE: this.opts.passphrase,
       PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -157,17 +190,61 @@ export class PulumiEngine implements Engine {
     return { ...process.env, ...this.env(), PULUMI_AUTOMATION_API: "true" };
   }
 
-  private async stack(name: string, create: boolean): Promise<Stack> {
-    const pulumiCommand = await this.cli();
-    const wsOpts = { pulumiCommand, secretsProvider: "passphrase", envVars: this.env(), workDir: this.opts.workDir };
-    const program = await this.inline();
-    if (program) {
-      // The work tree's Pulumi.yaml still names the project and `stackConfigDir` (the SDK reads it from workDir).
-      const args = { stackName: name, projectName: PROJECT_NAME, program };
-      return create ? LocalWorkspace.createOrSelectStack(args, wsOpts) : LocalWorkspace.selectStack(args, wsOpts);
+  private ws: Promise<LocalWorkspace> | undefined;
+  /** The automation workspace over the project directory, made once (making it runs no CLI command). */
+  private workspace(): Promise<LocalWorkspace> {
+    this.ws ??= (async () => {
+      const program = await this.inline();
+      return LocalWorkspace.create({
+        pulumiCommand: await this.cli(), secretsProvider: "passphrase", envVars: this.env(), workDir: this.opts.workDir, ...(program ? { program } : {}),
+      });
+    })().catch((e: unknown) => {
+      this.ws = undefined;
+      throw e;
+    });
+    return this.ws;
+  }
+
+  /**
+   * A handle on a stack that runs no `pulumi stack select`: the SDK's Stack constructor selects (or inits), a
+   * CLI start each, but every command the SDK then runs names the stack itself (`--stack`, Stack.runPulumiCmd
+   * in automation/stack.js), so selecting would only write the workspace's current stack under ~/.pulumi,
+   * which nothing here reads. A command on a stack that does not exist fails with StackNotFoundError.
+   *
+   * After up, destroy and refresh the SDK reads `stack history` for the summary it returns (Stack.info): the
+   * handle answers from the summary event of the command's own event stream instead (`events`).
+   */
+  private async handle(name: string, events?: EventCapture, cloud = true): Promise<Stack> {
+    const workspace = await this.workspace();
+    // The workspace is shared by concurrent operations: each command copies its variables when it starts,
+    // so a token renewed meanwhile reaches the next command, and the one running keeps a token still valid.
+    if (cloud) workspace.envVars = { ...this.env(), ...(await this.auth.env()) };
+    const stack = Object.create(Stack.prototype) as Stack;
+    return Object.assign(stack, {
+      name, workspace, ready: Promise.resolve(),
+      info: async () => events?.summary ?? undefined,
+      outputs: async () => ({}),
+    });
+  }
+
+  /**
+   * A new stack: its checkpoint written by the service into a file backend (stack-file.ts, as `stack init`
+   * writes it, with the salt of the config file the service wrote first), else `pulumi stack init` (which keeps
+   * that salt). One that exists is fine.
+   */
+  private async init(name: string): Promise<void> {
+    const cli = await this.cli();
+    const salt = stackConfigSalt(this.configFile(name));
+    const project = this.project().name;
+    if (salt && project && cli.version) {
+      const written = createStackFile({ backendUrl: this.opts.backendUrl, project, stack: name, salt, cliVersion: cli.version.toString() });
+      if (written !== "unsupported") return;
     }
-    const args = { stackName: name, workDir: this.opts.workDir };
-    return create ? LocalWorkspace.createOrSelectStack(args, wsOpts) : LocalWorkspace.selectStack(args, wsOpts);
+    try {
+      await runner(cli).run(["stack", "init", name, "--secrets-provider", "passphrase", "--no-select", "--non-interactive"], this.opts.workDir, this.env());
+    } catch (e) {
+      if (!(e instanceof StackAlreadyExistsError)) throw e;
+    }
   }
 
   private program: Promise<PulumiFn | null> | undefined;
@@ -184,13 +261,26 @@ export class PulumiEngine implements Engine {
 
   async up(req: StackChange): Promise<UpResult> {
     return this.withConciseFailures(async () => {
-      const stack = await this.stack(req.stack, true);
-      await this.writeConfig(stack, req.spec, req.password);
-      const result = await stack.up({
-        message: req.message, refresh: req.refresh ?? false, onOutput: req.onOutput, onEvent: progressOf(req.onProgress),
-      });
-      return { resourceChanges: counts(result.summary.resourceChanges), outputs: outputsOf(result.outputs) };
+      await this.writeConfig(req.stack, req.spec, req.password);
+      // A stack the caller did not find is created first (by the service, or `stack init`), not after a refusal.
+      if (!req.exists) await this.init(req.stack);
+      try {
+        return await this.runUp(req);
+      } catch (e) {
+        if (!(e instanceof StackNotFoundError)) throw e;
+        await this.init(req.stack);
+        return await this.runUp(req);
+      }
     }, [req.password]);
+  }
+
+  private async runUp(req: StackChange): Promise<UpResult> {
+    const events = new EventCapture(progressOf(req.onProgress));
+    const stack = await this.handle(req.stack, events);
+    await stack.up({ message: req.message, refresh: req.refresh ?? false, onOutput: req.onOutput, onEvent: events.listener });
+    // The stack's outputs as the event shows them, secrets masked: the one secret output is the password we set.
+    const quotaSets = events.quotaSets();
+    return { resourceChanges: events.changes(), outputs: outputsOf(events.stackOutputs, { password: req.password }), ...(quotaSets ? { quotaSets } : {}) };
   }
 
   /**
@@ -200,17 +290,16 @@ export class PulumiEngine implements Engine {
   async preview(req: { stack: string; spec: TenantSpec }): Promise<PreviewResult> {
     let password: string | undefined;
     return this.withConciseFailures(async () => {
-      const stack = await this.selectOrNull(req.stack);
-      if (!stack) return previewOfNewStack(req.stack);
-      const outputs = await this.outputsOf(stack);
-      password = outputs?.password;
+      const current = await this.readOutputs(req.stack);
+      if (current === NO_STACK) return previewOfNewStack(req.stack);
+      password = current?.password;
       const dir = mkdtempSync(join(tmpdir(), "tenants-preview-"));
       try {
         const configFile = join(dir, `Pulumi.${req.stack}.yaml`);
-        const own = join(this.opts.workDir, STACK_CONFIG_DIR, `Pulumi.${req.stack}.yaml`);
+        const own = this.configFile(req.stack);
         if (existsSync(own)) copyFileSync(own, configFile);
-        writeSpecInto(configFile, req.spec);
-        if (password) await this.setSecret(req.stack, PASSWORD_KEY, password, configFile);
+        await writeStackConfig(configFile, this.keyring, { [SPEC_KEY]: JSON.stringify(req.spec) }, password ? { [PASSWORD_KEY]: password } : {});
+        const stack = await this.handle(req.stack);
         const result = await stack.preview({ diff: true, configFile });
         return { changeSummary: counts(result.changeSummary), text: this.opts.redact(result.stdout) };
       } finally {
@@ -221,28 +310,38 @@ export class PulumiEngine implements Engine {
 
   async destroy(req: { stack: string; message: string; onOutput?: OutputSink; onProgress?: ProgressSink }): Promise<OperationSummary> {
     return this.withConciseFailures(async () => {
-      const stack = await this.selectOrNull(req.stack);
-      // A stack that never existed has nothing to destroy (a purchase cancelled before its first update).
-      if (!stack) return { resourceChanges: {} };
-      const result = await stack.destroy({ message: req.message, onOutput: req.onOutput, onEvent: progressOf(req.onProgress) });
-      return { resourceChanges: counts(result.summary.resourceChanges) };
+      const events = new EventCapture(progressOf(req.onProgress));
+      const stack = await this.handle(req.stack, events);
+      try {
+        await stack.destroy({ message: req.message, onOutput: req.onOutput, onEvent: events.listener });
+      } catch (e) {
+        // A stack that never existed has nothing to destroy (a purchase cancelled before its first update).
+        if (e instanceof StackNotFoundError) return { resourceChanges: {} };
+        throw e;
+      }
+      return { resourceChanges: events.changes() };
     });
   }
 
   async refresh(req: { stack: string; message: string; onOutput?: OutputSink }): Promise<OperationSummary> {
     return this.withConciseFailures(async () => {
-      const stack = await this.stack(req.stack, false);
-      const result = await stack.refresh({ message: req.message, onOutput: req.onOutput });
-      return { resourceChanges: counts(result.summary.resourceChanges) };
+      const events = new EventCapture();
+      const stack = await this.handle(req.stack, events);
+      await stack.refresh({ message: req.message, onOutput: req.onOutput, onEvent: events.listener });
+      return { resourceChanges: events.changes() };
     });
   }
 
   async adopt(req: { stack: string; message: string; found: Leftovers }): Promise<string[]> {
     return this.withConciseFailures(async () => {
-      const stack = await this.selectOrNull(req.stack);
-      if (!stack) return [];
+      const stack = await this.handle(req.stack, new EventCapture());
       // The dead run's pending CREATE operations would make the next `up` create the project again.
-      await stack.refresh({ clearPendingCreates: true, message: `${req.message}: clear pending creates` });
+      try {
+        await stack.refresh({ clearPendingCreates: true, message: `${req.message}: clear pending creates` });
+      } catch (e) {
+        if (e instanceof StackNotFoundError) return [];
+        throw e;
+      }
       const state = await stack.exportStack();
       const urns = new Set(DeploymentResources.parse(state.deployment).resources.map((r) => r.urn.slice(r.urn.lastIndexOf("::") + 2)));
       const wanted = [
@@ -262,9 +361,11 @@ export class PulumiEngine implements Engine {
 
   async history(name: string): Promise<HistoryEntry[]> {
     return this.withConciseFailures(async () => {
-      const stack = await this.selectOrNull(name);
-      if (!stack) return [];
-      const entries = await stack.history();
+      const stack = await this.handle(name, undefined, false);
+      const entries = await stack.history().catch((e: unknown) => {
+        if (e instanceof StackNotFoundError) return [];
+        throw e;
+      });
       return entries.map((h) => ({
         version: h.version,
         kind: h.kind,
@@ -279,27 +380,43 @@ export class PulumiEngine implements Engine {
 
   async outputs(name: string): Promise<StackOutputs | null> {
     return this.withConciseFailures(async () => {
-      const stack = await this.selectOrNull(name);
-      return stack ? this.outputsOf(stack) : null;
+      const outputs = await this.readOutputs(name);
+      return outputs === NO_STACK ? null : outputs;
     });
   }
 
-  private async outputsOf(stack: Stack): Promise<StackOutputs | null> {
-    return outputsOf(await stack.outputs());
+  /**
+   * One `pulumi stack output --json --show-secrets`: the SDK's stackOutputs runs it twice (masked, then
+   * shown, to tell which are secret), which these outputs do not need.
+   */
+  private async readOutputs(name: string): Promise<StackOutputs | null | typeof NO_STACK> {
+    const cli = await this.cli();
+    try {
+      const { stdout } = await runner(cli).run(["stack", "output", "--json", "--show-secrets", "--stack", name], this.opts.workDir, this.env());
+      const parsed = StackOutputs.safeParse(parseJsonOrNull(stdout));
+      return parsed.success ? parsed.data : null;
+    } catch (e) {
+      if (e instanceof StackNotFoundError) return NO_STACK;
+      throw e;
+    }
   }
 
   async drift(name: string): Promise<DriftReport | null> {
     return this.withConciseFailures(async () => {
-      const stack = await this.selectOrNull(name);
-      if (!stack) return null;
+      const stack = await this.handle(name);
       const differences: DriftDifference[] = [];
-      // A refresh preview reads every resource from OpenStack and diffs it against the state; it writes nothing.
-      await stack.previewRefresh({
-        onEvent: (e: EngineEvent) => {
-          const d = driftOf(e);
-          if (d) differences.push(d);
-        },
-      });
+      try {
+        // A refresh preview reads every resource from OpenStack and diffs it against the state; it writes nothing.
+        await stack.previewRefresh({
+          onEvent: (e: EngineEvent) => {
+            const d = driftOf(e);
+            if (d) differences.push(d);
+          },
+        });
+      } catch (e) {
+        if (e instanceof StackNotFoundError) return null;
+        throw e;
+      }
       return { differences };
     });
   }
@@ -319,18 +436,22 @@ export class PulumiEngine implements Engine {
       return;
     }
     return this.withConciseFailures(async () => {
-      const stack = await this.selectOrNull(name);
-      await stack?.cancel();
+      const stack = await this.handle(name, undefined, false);
+      await stack.cancel().catch((e: unknown) => {
+        if (!(e instanceof StackNotFoundError)) throw e;
+      });
     });
   }
 
-  private async selectOrNull(name: string): Promise<Stack | null> {
-    try {
-      return await this.stack(name, false);
-    } catch (e) {
-      if (e instanceof StackNotFoundError) return null;
-      throw e;
-    }
+  private projectFile: ProjectFile | undefined;
+  private project(): ProjectFile {
+    this.projectFile ??= projectFileOf(this.opts.workDir);
+    return this.projectFile;
+  }
+
+  /** Where the CLI looks for the stack's config file: Pulumi.yaml's `stackConfigDir` (stacks/ here), else beside it. */
+  private configFile(stack: string): string {
+    return join(this.project().configDir, `Pulumi.${stack}.yaml`);
   }
 
   /**
@@ -339,20 +460,8 @@ export class PulumiEngine implements Engine {
    * file is a local copy for operators at a shell: the password it holds comes from the caller, who read
    * it from the stack's outputs in the shared backend.
    */
-  private async writeConfig(stack: Stack, spec: TenantSpec, password: string): Promise<void> {
-    const config = await stack.getAllConfig();
-    const specJson = JSON.stringify(spec);
-    if (config[SPEC_KEY]?.value !== specJson) await stack.setConfig(SPEC_KEY, { value: specJson });
-    if (config[PASSWORD_KEY]?.value !== password) await this.setSecret(stack.name, PASSWORD_KEY, password);
-  }
-
-  /** `pulumi config set --secret <key>` with the value on standard input (see the class comment). */
-  private async setSecret(stack: string, key: string, value: string, configFile?: string): Promise<void> {
-    const cli = await this.cli();
-    const args = ["config", "set", "--secret", "--stack", stack, ...(configFile ? ["--config-file", configFile] : []), "--non-interactive", key];
-    // The CLI gets the service's own environment (PATH, HOME, proxies) plus ours, exactly as the Automation
-    // API's LocalWorkspace runs it (pulumi/sdk/nodejs/automation/cmd.ts spreads process.env the same way).
-    await runCli(cli.command, args, { cwd: this.opts.workDir, env: this.childEnv() }, value);
+  private async writeConfig(stack: string, spec: TenantSpec, password: string): Promise<void> {
+    await writeStackConfig(this.configFile(stack), this.keyring, { [SPEC_KEY]: JSON.stringify(spec) }, { [PASSWORD_KEY]: password });
   }
 
   /**
@@ -363,13 +472,14 @@ export class PulumiEngine implements Engine {
     try {
       return await fn();
     } catch (e) {
-      const hidden = typeof secrets === "function" ? secrets() : secrets;
+      const hidden = [...(typeof secrets === "function" ? secrets() : secrets), ...this.auth.secrets()];
       const clean = (text: string) => this.opts.redact(hidden.reduce((t, s) => (s ? t.split(s).join("[redacted]") : t), text));
       if (e instanceof EngineFailure) throw new EngineFailure(clean(e.message), e.transient, e.locks);
       const raw = e instanceof Error ? e.message : String(e);
       if (e instanceof ConcurrentUpdateError || /currently locked/.test(raw)) throw lockedFailure(clean(conciseLockMessage(raw)));
+      this.auth.failed(raw);
       const message = clean(conciseError(raw));
-      throw new EngineFailure(message, isTransientEngineError(message));
+      throw new EngineFailure(message, isTransientEngineError(message) || tokenRefused(raw));
     }
   }
 }
@@ -415,9 +525,14 @@ function parseJsonOrNull(text: string): unknown {
 }
 
 function onPath(file: string, path: string | undefined): boolean {
-  return (path ?? "").split(delimiter).some((dir) => {
+  return findOnPath(file, path) !== undefined;
+}
+
+/** The first executable `file` in a PATH's directories, as a shell would run it. */
+function findOnPath(file: string, path: string | undefined): string | undefined {
+  return (path ?? "").split(delimiter).map((dir) => join(dir, file)).find((candidate) => {
     try {
-      accessSync(join(dir, file), constants.X_OK);
+      accessSync(candidate, constants.X_OK);
       return true;
     } catch {
       return false;
@@ -446,29 +561,21 @@ function removeLockFile(file: string, lock: StackLock): void {
 /** lock.go's lockContent, the fields that say whose it is. */
 const LockContent = z.object({ pid: z.number(), hostname: z.string() });
 
-/** Runs a CLI command with `input` on its standard input; its stdout, or a rejection with its stderr. */
-function runCli(command: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv }, input: string): Promise<string> {
+/**
+ * Runs a CLI command that reads nothing (`plugin ls`, a plugin's `-version`); its stdout, or a rejection with its
+ * stderr. Its standard input is closed: no pipe is left for an early exit to break (an unheard EPIPE on one
+ * once ended the whole engine host).
+ */
+function runCli(command: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv }): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
     child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`pulumi ${args.slice(0, 2).join(" ")} failed (exit ${code}): ${stderr.trim()}`))));
-    // A command that reads no input (`plugin ls`) may exit before the write lands: EPIPE on its stdin, an
-    // 'error' event that, unheard, ended the whole engine host (seen with a fast CLI). Its exit code and
-    // stderr say how the command went; the pipe's error adds nothing.
-    child.stdin.on("error", () => {});
-    child.stdin.end(input);
   });
-}
-
-/** Sets `tenant:spec` in a stack config file (YAML), keeping everything else (salt, encrypted password). */
-function writeSpecInto(file: string, spec: TenantSpec): void {
-  const doc = (existsSync(file) ? (parseYaml(readFileSync(file, "utf8")) as Record<string, unknown> | null) : null) ?? {};
-  const config = (doc.config as Record<string, unknown> | undefined) ?? {};
-  writeFileSync(file, stringifyYaml({ ...doc, config: { ...config, [SPEC_KEY]: JSON.stringify(spec) } }), { mode: 0o600 });
 }
 
 /** Without a stack there is nothing to diff against: an update would create every resource of the program. */
@@ -486,11 +593,95 @@ function conciseLockMessage(raw: string): string {
   return lines.length > 0 ? lines.join("\n") : conciseError(raw);
 }
 
-/** The automation SDK's OutputMap ({ value, secret } per output) as the tenant's outputs, or null. */
-function outputsOf(out: Record<string, { value: unknown }>): StackOutputs | null {
-  const parsed = StackOutputs.safeParse(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value])));
+/**
+ * PulumiCommand.run (automation/cmd.js at v3.248.0): how LocalWorkspace runs every command (our environment
+ * over the process's, failures mapped to StackNotFoundError, StackAlreadyExistsError, ConcurrentUpdateError);
+ * in the SDK's JavaScript, left out of its typings.
+ */
+interface CommandRunner {
+  run(args: string[], cwd: string, additionalEnv: Record<string, string>): Promise<{ stdout: string; stderr: string; code: number }>;
+}
+const runner = (cli: PulumiCommand) => cli as unknown as CommandRunner;
+
+/** Pulumi.yaml's `stackConfigDir` (sdk/go/common/workspace/project.go: relative to the project), else the project's directory. */
+interface ProjectFile {
+  /** The project's name (Pulumi.yaml `name`), which the backend files its stacks under; null if it has none. */
+  name: string | null;
+  configDir: string;
+}
+
+function projectFileOf(workDir: string): ProjectFile {
+  const project = z.object({ name: z.string().min(1).optional(), stackConfigDir: z.string().optional() }).passthrough().safeParse(parseYaml(readFileSync(join(workDir, "Pulumi.yaml"), "utf8")));
+  const data = project.success ? project.data : {};
+  return { name: data.name ?? null, configDir: resolve(workDir, data.stackConfigDir ?? ".") };
+}
+
+/** readOutputs' answer for a stack the backend does not have (null: a stack without the tenant's outputs). */
+const NO_STACK = Symbol("no stack");
+
+/**
+ * The stack's outputs as its resource-outputs event carries them, secrets masked
+ * (`{"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "[secret]"}`, the
+ * engine's secret signature): each masked output is taken from `secrets`, the values the caller set.
+ */
+function outputsOf(out: Record<string, unknown> | undefined, secrets: Record<string, string>): StackOutputs | null {
+  if (!out) return null;
+  const isMasked = (v: unknown) => typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+  const parsed = StackOutputs.safeParse(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, isMasked(v) ? secrets[k] : v])));
   return parsed.success ? parsed.data : null;
 }
+// sdk/go/common/resource/sig: the key and value that mark a secret in the engine's serialized properties.
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/**
+ * What one command's event stream says that the SDK would otherwise ask the CLI for after it: the root
+ * stack's outputs and the summary (its change counts); every event is passed on to `next` (live progress).
+ */
+class EventCapture {
+  stackOutputs: Record<string, unknown> | undefined;
+  summary: { resourceChanges: Record<string, number> } | undefined;
+  private readonly readBack: QuotaReadBack = {};
+  constructor(private readonly next?: (e: EngineEvent) => void) {}
+
+  readonly listener = (e: EngineEvent): void => {
+    const outputs = e.resOutputsEvent?.metadata;
+    if (outputs?.type === "pulumi:pulumi:Stack") this.stackOutputs = outputs.new?.outputs;
+    const quota = outputs ? QUOTA_RESOURCES[outputs.type] : undefined;
+    if (outputs && quota && WRITTEN.has(outputs.op)) {
+      const parsed = quota.schema.safeParse(outputs.new?.outputs);
+      Object.assign(this.readBack, { [quota.service]: parsed.success ? parsed.data : null });
+    }
+    if (e.summaryEvent) this.summary = { resourceChanges: e.summaryEvent.resourceChanges as Record<string, number> };
+    this.next?.(e);
+  };
+
+  changes(): Record<string, number> {
+    return counts(this.summary?.resourceChanges);
+  }
+
+  /** The quota sets the update wrote, as the provider read them back; only from a stream seen to its end. */
+  quotaSets(): QuotaReadBack | undefined {
+    return this.summary ? QuotaReadBack.parse(this.readBack) : undefined;
+  }
+}
+
+/**
+ * The program's quota resources (TENANT_RESOURCES) by type, with the quota set each is: the program passes
+ * the set's fields as the resource's inputs under the same names (program/tenant.ts), so its outputs carry them
+ * too (other outputs, `projectId`, `region`, `volumeTypeQuota`, are dropped).
+ */
+const typeOf = (name: (typeof TENANT_RESOURCES)[number]["name"]) => TENANT_RESOURCES.find((r) => r.name === name)?.type ?? name;
+const QUOTA_RESOURCES: Record<string, { service: QuotaService; schema: z.ZodType<QuotaSets[QuotaService]> } | undefined> = {
+  [typeOf("compute-quota")]: { service: "compute", schema: z.object(ComputeQuota.shape) },
+  [typeOf("blockstorage-quota")]: { service: "blockStorage", schema: z.object(BlockStorageQuota.shape) },
+  [typeOf("network-quota")]: { service: "network", schema: z.object(NetworkQuota.shape) },
+};
+/**
+ * The steps after which a resource's outputs are the provider's read of the service: a Terraform resource's
+ * Create and Update end with its Read (terraform-provider-openstack's quota resources: `return ...Read(...)`).
+ */
+const WRITTEN = new Set<string>(["create", "update", "replace", "create-replacement"]);
 
 const DeploymentResources = z.object({ resources: z.array(z.object({ urn: z.string() })).default([]) });
 

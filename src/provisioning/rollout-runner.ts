@@ -3,7 +3,8 @@ import {
   assignWaves, changesLine, declarationHash, nextRolloutStep, queuedStackOutcome, RolloutPlanner, rolloutNote, waveMarking, waveSizes,
   type RolloutGroup, type RolloutRecord, type RolloutStackState, type StackDeclaration,
 } from "../domain/rollout.js";
-import { tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
+import { defaultTargetOf, tenantSpecOf, type TenantSettings } from "../domain/tenant-spec.js";
+import { targetOf } from "../domain/target.js";
 import type { Logger } from "../log.js";
 import type { DeclarationSource, FleetSchedule, RolloutLedger, SubscriptionLocks, WaveCount } from "./ports.js";
 
@@ -110,11 +111,11 @@ export class RolloutRunner {
   }
 
   /** What a rollout started now would change: every ready stack's declaration against the service's. */
-  async plan(): Promise<RolloutPlan> {
+  async plan(target?: string): Promise<RolloutPlan> {
     const planner = new RolloutPlanner();
-    await this.eachDeclaration((s) => void planner.add(s));
+    await this.eachDeclaration(target, (s) => void planner.add(s));
     const plan = planner.plan();
-    this.differing = { at: this.now(), count: plan.changing };
+    if (target === undefined) this.differing = { at: this.now(), count: plan.changing };
     return { programVersion: this.o.programVersion, ...plan };
   }
 
@@ -139,10 +140,10 @@ export class RolloutRunner {
    * Starts a rollout of every changing stack in `waves` (cumulative shares), by operator `by` (named in each
    * stack's update message); 409 while another one is not finished.
    */
-  async begin(o: { waves: number[]; maxFailures: number; pauseSeconds: number; by: string | null }): Promise<RolloutRecord> {
+  async begin(o: { waves: number[]; maxFailures: number; pauseSeconds: number; by: string | null; target?: string | undefined }): Promise<RolloutRecord> {
     const planner = new RolloutPlanner();
     const changing: Array<{ subscriptionId: string; changes: string }> = [];
-    await this.eachDeclaration((s) => {
+    await this.eachDeclaration(o.target, (s) => {
       const changes = planner.add(s);
       if (changes) changing.push({ subscriptionId: s.subscriptionId, changes: changesLine(changes) });
     });
@@ -154,7 +155,7 @@ export class RolloutRunner {
       assignWaves(changing, sizes),
     );
     if (!created) throw conflict("another rollout is not finished: resume or abort it first (tenantctl rollout status)");
-    this.o.log.info("rollout started", { rollout: created.id, stacks: changing.length, waves: sizes });
+    this.o.log.info("rollout started", { rollout: created.id, stacks: changing.length, waves: sizes, ...(o.target ? { target: o.target } : {}) });
     this.differing = undefined;
     await this.tick();
     return (await this.o.rollouts.get(created.id)) ?? created;
@@ -296,11 +297,15 @@ export class RolloutRunner {
     return r;
   }
 
-  /** Every ready stack's declaration, against what the service would declare, a page at a time (none kept). */
-  private async eachDeclaration(visit: (s: StackDeclaration) => void): Promise<void> {
+  /**
+   * Every ready stack's declaration (of one target, when named), against what the service would declare,
+   * a page at a time (none kept).
+   */
+  private async eachDeclaration(target: string | undefined, visit: (s: StackDeclaration) => void): Promise<void> {
     for (let after: string | null = null; ; ) {
       const page = await this.o.declarations.readyDeclarations(after, PAGE);
       for (const d of page) {
+        if (target !== undefined && targetOf(d.desired.plan, defaultTargetOf(this.o.settings)) !== target) continue;
         const spec = tenantSpecOf(d.desired, this.o.settings);
         visit({ subscriptionId: d.id, applied: d.declared, wanted: { spec, programVersion: this.o.programVersion, hash: declarationHash(spec, this.o.programVersion) } });
       }

@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { fileURLToPath } from "node:url";
+import { fileBackendRoot } from "./stack-file.js";
 
 /**
  * Who holds a stack's lock, as Pulumi's DIY backend (file://, S3, …) records it. `pkg/backend/diy/lock.go`
@@ -49,14 +50,10 @@ export function locksOf(message: string): StackLock[] {
  * or a URL outside that backend's lock directory: never a file the caller could be tricked into deleting).
  */
 export function lockFileOf(lock: Pick<StackLock, "url">, backendUrl: string): string | null {
-  if (!lock.url.startsWith("file://") || !backendUrl.startsWith("file://")) return null;
-  try {
-    const file = fileURLToPath(lock.url);
-    const root = fileURLToPath(backendUrl).replace(/\/+$/, "");
-    return file.startsWith(`${root}/.pulumi/locks/`) && file.endsWith(".json") && !file.includes("/../") ? file : null;
-  } catch {
-    return null;
-  }
+  const file = fileBackendRoot(lock.url);
+  const root = fileBackendRoot(backendUrl);
+  if (!file || !root) return null;
+  return file.startsWith(`${root}/.pulumi/locks/`) && file.endsWith(".json") && !file.includes("/../") ? file : null;
 }
 
 export interface Here {
@@ -77,12 +74,29 @@ export function isOrphaned(lock: StackLock, here: Here = THIS_HOST): boolean {
   return lock.hostname === here.hostname && !here.alive(lock.pid);
 }
 
-function processAlive(pid: number): boolean {
+/**
+ * Whether `pid` runs. A process that ended but was not yet reaped (a zombie) is gone: `kill(pid, 0)` still
+ * succeeds on it, and after a `kill -9` of the service its `pulumi` child is reparented to whatever PID 1
+ * is, which may reap late (a container's init, a supervisor): the lock it left would wait for that.
+ */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     // EPERM: it exists but belongs to another user.
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
+  return !isZombie(pid);
+}
+
+/** Linux's /proc/<pid>/stat: the state follows the command's closing parenthesis (Z zombie, X dead). */
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return false; // no /proc (another OS) or the process just went: kill said it existed, keep that answer
+  }
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state === "Z" || state === "X";
 }

@@ -1,5 +1,6 @@
-import { conflict, type AppError } from "../domain/errors.js";
+import { conflict, unavailable, type AppError } from "../domain/errors.js";
 import type { TenantSpec } from "../domain/tenant-spec.js";
+import type { QuotaReadBack } from "../domain/quota.js";
 import type { CloudClient } from "../openstack/cloud-client.js";
 import { leftoversOf } from "../openstack/leftovers.js";
 import { startAfterSuspension, stopForSuspension } from "../openstack/server-power.js";
@@ -19,20 +20,22 @@ export interface TenantGuard {
    * Before the stack is destroyed: purges what Keystone would leave behind, or returns why the
    * cancellation is held (what remains). `onStep` hears each purge step (progress, logs).
    */
-  beforeDestroy(projectId: string, onStep: (step: string) => void): Promise<{ held: string } | null>;
+  beforeDestroy(projectId: string, onStep: (step: string) => void, target?: string): Promise<{ held: string } | null>;
   /** After an interrupted create: the project and user it may have left, recognised as this tenant's. */
   leftoversOf(spec: TenantSpec): Promise<Leftovers>;
   /**
    * After a successful `up`: the project's three quota sets end exactly as bought, whatever the provider
    * version did (v1.54.1's Neutron create drops zero values, so "0 IP addresses" stays at Neutron's
    * default of 50). Returns the corrections made ("network floatingip 50 -> 0"), empty when all were exact.
+   * `readBack`: the sets the update wrote as the provider read them back (enforceQuotaSets reads only the
+   * others that need it); absent, every set is read.
    */
-  afterUp?(projectId: string, spec: TenantSpec): Promise<string[]>;
+  afterUp?(projectId: string, spec: TenantSpec, readBack?: QuotaReadBack): Promise<string[]>;
   /**
    * After an update: a suspended tenant's running servers are stopped, a resumed one's servers that the
    * suspension stopped are started again; returns what it did.
    */
-  power?(projectId: string, enabled: boolean): Promise<string[]>;
+  power?(projectId: string, enabled: boolean, target?: string): Promise<string[]>;
 }
 
 /** The guard of a real cloud: quota detail views for downsizes, resource listings for cancellations. */
@@ -55,8 +58,8 @@ export class CloudGuard implements TenantGuard {
     return leftoversOf(this.client, spec);
   }
 
-  async afterUp(projectId: string, spec: TenantSpec): Promise<string[]> {
-    return enforceQuotaSets(this.client, projectId, spec.quotas);
+  async afterUp(projectId: string, spec: TenantSpec, readBack?: QuotaReadBack): Promise<string[]> {
+    return enforceQuotaSets(this.client, projectId, spec.quotas, readBack);
   }
 
   async beforeDestroy(projectId: string, onStep: (step: string) => void): Promise<{ held: string } | null> {
@@ -79,4 +82,39 @@ export class CloudGuard implements TenantGuard {
 
 function refusedToGo(what: string): AppError {
   return conflict(`purge incomplete, still present: ${what}`);
+}
+
+/**
+ * The guard of each target (its admin, in its region), chosen by the tenant's target: a stack in region B
+ * is checked, purged and corrected in region B. `target` absent: the default target's.
+ */
+export class TargetGuards implements TenantGuard {
+  constructor(private readonly guards: ReadonlyMap<string, TenantGuard>, private readonly defaultTarget: string) {}
+
+  private of(target: string | undefined): TenantGuard {
+    const name = target ?? this.defaultTarget;
+    const guard = this.guards.get(name);
+    if (!guard) throw unavailable(`target ${name} has no usable admin credentials: its tenants cannot be checked`);
+    return guard;
+  }
+
+  beforeUp(projectId: string, spec: TenantSpec): Promise<string | null> {
+    return this.of(spec.target).beforeUp(projectId, spec);
+  }
+
+  beforeDestroy(projectId: string, onStep: (step: string) => void, target?: string): Promise<{ held: string } | null> {
+    return this.of(target).beforeDestroy(projectId, onStep);
+  }
+
+  leftoversOf(spec: TenantSpec): Promise<Leftovers> {
+    return this.of(spec.target).leftoversOf(spec);
+  }
+
+  async afterUp(projectId: string, spec: TenantSpec, readBack?: QuotaReadBack): Promise<string[]> {
+    return (await this.of(spec.target).afterUp?.(projectId, spec, readBack)) ?? [];
+  }
+
+  async power(projectId: string, enabled: boolean, target?: string): Promise<string[]> {
+    return (await this.of(target).power?.(projectId, enabled)) ?? [];
+  }
 }

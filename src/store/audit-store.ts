@@ -2,10 +2,14 @@ import { z } from "zod";
 import type { Db } from "./db.js";
 import { isoUtc, pageOf, readPage, type Page } from "./sql.js";
 
-/** One operator action as the audit trail records it: who, what, on which subscription, how it ended. */
-export interface AuditEntry {
+/** One operator action (or a customer's own, such as a password reset) as the audit trail records it: who, what, on which subscription, how it ended. */
+export type AuditEntry = AuditAction & (
   /** The operator's name (the trail shows it as `operator:<name>`). */
-  operator: string;
+  | { operator: string }
+  /** Another actor, as the trail shows it: `customer:<subscription>`. */
+  | { actor: string }
+);
+interface AuditAction {
   /** What was done, in dotted words: `subscription.retry`, `billing.run`, `operator.add`. */
   action: string;
   subscriptionId: string | null;
@@ -39,13 +43,21 @@ const padded = (column: string) => `lpad(${column}::text, 20, '0')`;
  * changed where there is one), and beside them the marketplaces' events as already stored (the generic
  * webhook's `events`, Cloudesire's `cloudesire_notifications`), read as one list, newest first.
  */
+/**
+ * A Cloudesire notification's action in the trail: its entity and type when they are ones Cloudesire sends
+ * (docs/event-notification.md), never its free text verbatim (a `type` of "operator.add by root" read as an
+ * operator's action: issue 31).
+ */
+const NOTIFICATION_ACTION = `CASE WHEN entity IN ('Cart', 'Invoice', 'ProductVersion', 'Subscription', 'User') THEN entity ELSE 'unrecognised entity' END
+  || ' ' || CASE WHEN type IN ('CREATED', 'MODIFIED', 'DELETED') THEN type ELSE 'unrecognised type' END`;
+
 export class AuditStore {
   constructor(private readonly db: Db) {}
 
   /** Records an operator's action; in `tx` when it belongs to a change made there. */
   async record(entry: AuditEntry, tx: Db = this.db): Promise<void> {
     await tx.query("INSERT INTO audit (actor, action, subscription_id, result) VALUES ($1, $2, $3, $4)", [
-      `operator:${entry.operator}`, entry.action, entry.subscriptionId, entry.result,
+      "operator" in entry ? `operator:${entry.operator}` : entry.actor, entry.action, entry.subscriptionId, entry.result,
     ]);
   }
 
@@ -76,11 +88,11 @@ export class AuditStore {
         (SELECT 'a' AS src, ${padded("id")} AS key, at, 'action:' || id AS id, actor, action, subscription_id AS "subscriptionId", result
          FROM audit WHERE ${where("at", "a", padded("id"), "subscription_id")} ORDER BY at DESC, id DESC LIMIT ${limit})
         UNION ALL
-        (SELECT 'e', id, received_at, 'event:' || id, 'marketplace:generic', type, subscription_id,
+        (SELECT 'e', id, received_at, 'event:' || id, 'marketplace:' || marketplace, type, subscription_id,
            CASE WHEN outcome = 'applied' THEN 'ok' ELSE outcome || coalesce(': ' || reason, '') END
          FROM events WHERE ${where("received_at", "e", "id", "subscription_id")} ORDER BY received_at DESC, id DESC LIMIT ${limit})
         UNION ALL
-        (SELECT 'c', ${padded("id")}, received_at, 'cloudesire:' || id, 'marketplace:cloudesire', entity || ' ' || type,
+        (SELECT 'c', ${padded("id")}, received_at, 'cloudesire:' || id, 'marketplace:cloudesire', ${NOTIFICATION_ACTION},
            CASE WHEN entity = 'Subscription' AND ignored IS NULL THEN entity_id END,
            CASE WHEN ignored IS NOT NULL THEN 'ignored: ' || ignored WHEN repeats > 0 THEN 'ok (received ' || (repeats + 1) || ' times)' ELSE 'ok' END
          FROM cloudesire_notifications

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { OutboxCall, OutboxLane, Reported } from "../domain/cloudesire-report.js";
+import { laneOf, OutboxCall, OutboxLane, Reported } from "../domain/cloudesire-report.js";
+import { storableText } from "../domain/storable.js";
 import type { Db } from "./db.js";
 import { isoUtc, jsonColumn, pageOf, readPage, whereOf, type Page } from "./sql.js";
 
@@ -40,6 +41,11 @@ export const SyncRecord = z.object({
   reported: jsonColumn(Reported),
 });
 export type SyncRecord = z.infer<typeof SyncRecord>;
+/**
+ * A read's verdict or error may quote Cloudesire's text (an identifier, a status): kept storable, so a NUL or
+ * a lone surrogate in it cannot make the read's own bookkeeping fail, and the read with it, for ever.
+ */
+const storedText = (text: string): string => storableText(text, 4000).text;
 const SYNC_COLUMNS = `id, wanted, synced, attempts, deleted, reads, last_read AS "lastRead", last_error AS "lastError", reported, ${isoUtc("due_at", "dueAt")}`;
 
 /**
@@ -59,14 +65,14 @@ export class CloudesireStore {
    */
   async recordNotification(n: { entity: string; entityId: string; type: string; body: unknown; subscription: string | null; ignored: string | null }): Promise<void> {
     await this.db.transaction(async (tx) => {
-      const [row] = await tx.query<{ repeats: number }>(
+      const [row] = await tx.query<{ repeats: number; first: string }>(
         `INSERT INTO cloudesire_notifications (entity, entity_id, type, body, ignored, digest)
          VALUES ($1, $2, $3, $4::jsonb, $5, encode(sha256(convert_to($4::jsonb::text, 'UTF8')), 'hex'))
          ON CONFLICT (digest) DO UPDATE SET repeats = cloudesire_notifications.repeats + 1, last_received_at = now()
-         RETURNING repeats`,
+         RETURNING repeats, ${isoUtc("received_at", "first")}`,
         [n.entity, n.entityId, n.type, JSON.stringify(n.body), n.ignored],
       );
-      if (n.subscription) await this.want(tx, n.subscription, n.type === "DELETED", (row?.repeats ?? 0) > 0);
+      if (n.subscription) await this.want(tx, n.subscription, n.type === "DELETED", (row?.repeats ?? 0) > 0 ? row?.first : undefined);
     });
   }
 
@@ -75,14 +81,21 @@ export class CloudesireStore {
     await this.want(this.db, id, false);
   }
 
-  /** Asks for a read of `id`; `unlessWaiting`: not if one is already wanted (a repeated notification). */
-  private async want(q: Pick<Db, "query">, id: string, deleted: boolean, unlessWaiting = false): Promise<void> {
+  /**
+   * Asks for a read of `id`. `repeatOf`: the notification repeats one first received then (a retry, or a
+   * captured one replayed): it asks for nothing if a read is waiting, nor if a read began since that first
+   * receipt (that read saw all the notification announced). Each replay cost a read of Cloudesire's API
+   * once the previous had finished (issue 31); now replays cost nothing after the first read.
+   */
+  private async want(q: Pick<Db, "query">, id: string, deleted: boolean, repeatOf?: string): Promise<void> {
     await q.query(
       `INSERT INTO cloudesire_subscriptions (id, deleted) VALUES ($1, $2)
        ON CONFLICT (id) DO UPDATE SET wanted = cloudesire_subscriptions.wanted + 1, due_at = now(), attempts = 0,
          deleted = cloudesire_subscriptions.deleted OR EXCLUDED.deleted, updated_at = now()
-       WHERE NOT $3::boolean OR cloudesire_subscriptions.wanted <= cloudesire_subscriptions.synced`,
-      [id, deleted, unlessWaiting],
+       WHERE $3::timestamptz IS NULL
+         OR (cloudesire_subscriptions.wanted <= cloudesire_subscriptions.synced
+             AND (cloudesire_subscriptions.last_read IS NULL OR (cloudesire_subscriptions.last_read->>'at')::timestamptz < $3::timestamptz))`,
+      [id, deleted, repeatOf ?? null],
     );
   }
 
@@ -110,7 +123,7 @@ export class CloudesireStore {
   async finishRead(id: string, wanted: number, lastRead: LastRead): Promise<void> {
     await this.db.query(
       `UPDATE cloudesire_subscriptions SET synced = GREATEST(synced, $2), attempts = 0, last_read = $3, last_error = NULL, updated_at = now() WHERE id = $1`,
-      [id, wanted, JSON.stringify(lastRead)],
+      [id, wanted, JSON.stringify({ ...lastRead, deploymentStatus: storedText(lastRead.deploymentStatus), type: lastRead.type === null ? null : storedText(lastRead.type), verdict: storedText(lastRead.verdict) })],
     );
   }
 
@@ -120,7 +133,7 @@ export class CloudesireStore {
       `UPDATE cloudesire_subscriptions SET attempts = attempts + 1, last_error = $2, updated_at = now(),
          due_at = now() + make_interval(secs => LEAST($4::float8, $3::float8 * power(2, attempts)) / 1000)
        WHERE id = $1`,
-      [id, error, backoffMs, maxBackoffMs],
+      [id, storedText(error), backoffMs, maxBackoffMs],
     );
   }
 
@@ -134,7 +147,7 @@ export class CloudesireStore {
       const reported = await this.reportedOf(q, id);
       const next = reported ? decide(reported) : null;
       if (!next) return;
-      await this.enqueue(q, id, "lifecycle", next.calls);
+      await this.enqueue(q, id, next.calls);
       await q.query(`UPDATE cloudesire_subscriptions SET reported = $2 WHERE id = $1`, [id, JSON.stringify(next.reported)]);
     };
     await (tx ? within(tx) : this.db.transaction(within));
@@ -168,6 +181,18 @@ export class CloudesireStore {
     return { waiting: Number(row?.waiting ?? 0), dead: Number(row?.dead ?? 0), held: Number(row?.held ?? 0), oldestWaitingSeconds: Number(row?.oldest ?? 0) };
   }
 
+  /** Subscriptions whose access (endpoints, instructions, credentials) was posted to Cloudesire. */
+  async withAccess(): Promise<string[]> {
+    const rows = await this.db.query<{ id: string }>(`SELECT id FROM cloudesire_subscriptions WHERE (reported->>'access')::boolean ORDER BY id`);
+    return rows.map((r) => r.id);
+  }
+
+  /** Subscriptions notified whose last read found them of a product not sold here (ignored, never touched). */
+  async ignoredCount(): Promise<number> {
+    const [row] = await this.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM cloudesire_subscriptions WHERE last_read->>'verdict' LIKE 'ignored:%'`);
+    return Number(row?.n ?? 0);
+  }
+
   /** Are calls of the lifecycle lane still to go (pending, being sent, or stopped for an operator)? */
   async reporting(id: string): Promise<boolean> {
     const [row] = await this.db.query(`SELECT 1 FROM cloudesire_outbox WHERE subscription_id = $1 AND lane = 'lifecycle' AND state NOT IN ('sent', 'skipped') LIMIT 1`, [id]);
@@ -179,25 +204,30 @@ export class CloudesireStore {
     return row ? jsonColumn(Reported).parse(row.reported) : null;
   }
 
-  private async enqueue(tx: Db, id: string, lane: OutboxLane, calls: readonly OutboxCall[]): Promise<void> {
+  /** Queues `calls` in order, each in its lane (laneOf). */
+  private async enqueue(tx: Db, id: string, calls: readonly OutboxCall[]): Promise<void> {
     if (calls.length === 0) return;
     await tx.query(
       `INSERT INTO cloudesire_outbox (subscription_id, lane, kind, body)
-       SELECT $1, $2, c->>'kind', c FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(c, n) ORDER BY n`,
-      [id, lane, JSON.stringify(calls)],
+       SELECT $1, e->>'lane', e->'call'->>'kind', e->'call' FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n`,
+      [id, JSON.stringify(calls.map((call) => ({ lane: laneOf(call), call })))],
     );
   }
 
   /**
    * Calls ready to go: the first unfinished call of each (subscription, lane), when due. A call waits for
    * every earlier one of its lane (DEPLOYED never goes before the credentials); a dead or held call stops
-   * its lane until an operator resolves it.
+   * its lane until an operator resolves it. Across lanes: an optional call waits for the lifecycle calls
+   * queued before it (the name after DEPLOYED), and a closing invoice for the invoices queued before it
+   * (one ordered queue of charges at the cancellation: a month's invoice still retrying, or held for an
+   * operator, lands before the closing invoice and so before UNDEPLOYED, while Cloudesire takes invoices).
    */
   async dueCalls(limit = 20): Promise<OutboxRow[]> {
     const rows = await this.db.query(
       `SELECT ${OUTBOX_COLUMNS} FROM cloudesire_outbox o
        WHERE o.state IN ('pending', 'sending') AND o.next_at <= now()
-         AND NOT EXISTS (SELECT 1 FROM cloudesire_outbox p WHERE p.subscription_id = o.subscription_id AND p.lane = o.lane
+         AND NOT EXISTS (SELECT 1 FROM cloudesire_outbox p WHERE p.subscription_id = o.subscription_id
+                         AND (p.lane = o.lane OR (o.lane = 'optional' AND p.lane = 'lifecycle') OR (o.kind = 'closing-invoice' AND p.lane = 'invoice'))
                          AND p.id < o.id AND p.state NOT IN ('sent', 'skipped'))
        ORDER BY o.next_at, o.id LIMIT $1`,
       [limit],

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import type { MarketplaceEvent } from "../domain/event.js";
+import { UnreadableRecord } from "../domain/errors.js";
+import { foreignEvent, Marketplace, type MarketplaceEvent } from "../domain/event.js";
 import { foldEvent, type SubscriptionStatus } from "../domain/subscription.js";
 import {
   BEGUN,
@@ -21,6 +22,8 @@ import {
 import type { BegunOperation, DeclarationSource, Lane, ReadyDeclaration, SubscriptionLedger } from "../provisioning/ports.js";
 import type { Db } from "./db.js";
 import { isoUtc, jsonColumn, pageOf, readPage, whereOf, type Page } from "./sql.js";
+import { PasswordResets } from "./password-resets.js";
+import { NOT_SET_ASIDE, readRecord, UnreadableSubscriptions, type UnreadableSubscription } from "./unreadable.js";
 
 export type EventIntake =
   | {
@@ -29,7 +32,7 @@ export type EventIntake =
       firstTokenGeneration: number | null;
     }
   | { outcome: "applied"; changed: boolean; created: boolean; subscription: SubscriptionRecord }
-  | { outcome: "stale" | "rejected"; reason: string; subscription: SubscriptionRecord | null };
+  | { outcome: "stale" | "rejected"; reason: string; subscription: SubscriptionRecord | null; /** The other marketplace's id or subscription: nothing stored. */ foreign?: true };
 
 const SUB_COLUMNS = `id, desired, generation, applied_generation AS "appliedGeneration", phase,
   last_error AS "lastError", outputs, token_hash AS "tokenHash", token_generation AS "tokenGeneration", pending_note AS "pendingNote",
@@ -43,9 +46,16 @@ const OP_COLUMNS = `id, kind, event_id AS "eventId", generation,
  * read them): behind its desired state and not parked.
  */
 const NEEDS_OPERATION = `generation > applied_generation AND phase NOT IN (${PARKED_PHASES.map((p) => `'${p}'`).join(", ")})`;
+/** What the scan queues: needs an operation and is not set aside as unreadable (its job could only fail). */
+const SCANNED = `${NEEDS_OPERATION} AND ${NOT_SET_ASIDE}`;
 
 const DeclaredSpecRow = z.object({ spec: jsonColumn(z.unknown()) });
-const parseSub = (row: unknown) => SubscriptionRecord.parse(row);
+/** One stored record; one this version cannot read is an UnreadableRecord (a 409 naming it), never a bare parse error. */
+const parseSub = (row: unknown): SubscriptionRecord => {
+  const read = readRecord(SubscriptionRecord, row);
+  if (read instanceof UnreadableRecord) throw read;
+  return read;
+};
 
 /**
  * Writes what the lifecycle decided (the columns of `Lifecycle` but the desired state, which only the
@@ -70,8 +80,12 @@ const lifecycleParams = (s: Lifecycle): unknown[] => [
 ];
 const IntakeRead = z.object({
   now: z.string(),
-  known: jsonColumn(z.array(z.object({ id: z.string(), outcome: z.enum(["applied", "stale", "rejected"]), reason: z.string().nullable(), subscription_id: z.string(), token_generation: z.number().nullable() }))),
-  subs: jsonColumn(z.array(SubscriptionRecord)),
+  known: jsonColumn(z.array(z.object({
+    id: z.string(), outcome: z.enum(["applied", "stale", "rejected"]), reason: z.string().nullable(), subscription_id: z.string(), token_generation: z.number().nullable(), marketplace: Marketplace,
+  }))),
+  subs: jsonColumn(z.array(z.unknown())),
+  /** Who sold each subscription of the batch that exists. */
+  owners: jsonColumn(z.record(z.string(), Marketplace)),
 });
 
 const ReadyRow = z.object({
@@ -87,6 +101,8 @@ const ClosedOperations = jsonColumn(z.array(z.object({ id: z.coerce.number(), ow
 /** One event to take in. */
 export interface IntakeItem {
   event: MarketplaceEvent;
+  /** Who sent it (the generic webhook unless said): it may touch only its own event ids and subscriptions. */
+  marketplace?: Marketplace;
 }
 
 /** Queues the jobs of subscriptions left pending, inside the intake's transaction. */
@@ -98,20 +114,53 @@ export type OnPending = (tx: Db, subscriptionIds: string[]) => Promise<void>;
  */
 /** `passwordRotated`: the operation that succeeded gave the tenant's user a new password (an operator's rotation). */
 export type OutcomeHook = (tx: Db, outcome: { result: "succeeded" | "failed"; subscription: SubscriptionRecord; reason?: string; passwordRotated?: boolean }) => Promise<void>;
+/** Called in the transaction that re-issues a subscription's customer token (what derives from it must follow). */
+export type TokenHook = (tx: Db, subscription: SubscriptionRecord) => Promise<void>;
 
 /** Durable state of subscriptions: the event inbox, the desired state, and operations on stacks. */
 export class SubscriptionStore implements SubscriptionLedger, DeclarationSource {
+  private readonly setAside: UnreadableSubscriptions;
+  /** The customers' password-reset link generations. */
+  readonly resets: PasswordResets;
+
   constructor(
     private readonly db: Db,
-    private readonly hooks: { onOutcome?: OutcomeHook } = {},
-  ) {}
+    private readonly hooks: {
+      onOutcome?: OutcomeHook;
+      onTokenReissued?: TokenHook;
+      /** Told once when a record is set aside as unreadable (the service logs it for operators). */
+      onUnreadable?: (u: { subscription: string; reason: string }) => void;
+    } = {},
+  ) {
+    this.setAside = new UnreadableSubscriptions(db, hooks.onUnreadable);
+    this.resets = new PasswordResets(db);
+  }
+
+  /** The readable records of `rows`; the others are set aside (named in /healthz), not a failure of the whole read. */
+  private async readable(rows: readonly unknown[]): Promise<SubscriptionRecord[]> {
+    const records: SubscriptionRecord[] = [];
+    for (const row of rows) {
+      const read = readRecord(SubscriptionRecord, row);
+      if (read instanceof UnreadableRecord) await this.setAside.isolate(this.db, read);
+      else records.push(read);
+    }
+    return records;
+  }
+
+  /** Records set aside because this version cannot read them, each read again first (one that reads now is forgotten). */
+  unreadable(): Promise<UnreadableSubscription[]> {
+    return this.setAside.list(async (id) => {
+      const [row] = await this.db.query(`SELECT ${SUB_COLUMNS} FROM subscriptions WHERE id = $1`, [id]);
+      return row !== undefined && readRecord(SubscriptionRecord, row) instanceof UnreadableRecord;
+    });
+  }
 
   /**
    * Stores the event and folds it into the subscription's desired state, in one transaction: once this
    * returns, the event survives a crash, and a duplicate id never applies twice.
    */
-  async intake(event: MarketplaceEvent, onPending?: OnPending): Promise<EventIntake> {
-    const [result] = await this.intakeBatch([{ event }], onPending);
+  async intake(event: MarketplaceEvent, onPending?: OnPending, marketplace: Marketplace = "generic"): Promise<EventIntake> {
+    const [result] = await this.intakeBatch([{ event, marketplace }], onPending);
     if (!result) throw new Error("intakeBatch returned no result");
     return result;
   }
@@ -142,9 +191,17 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
       // The fold, in order, in memory; each result carries the subscription as it was after its event.
       // With the token generation the event's answer could carry: a replay never gets a newer one (api/app.ts).
       const outcomes = new Map<string, { outcome: "applied" | "stale" | "rejected"; reason: string | null; gen: number | null }>();
+      const sentBy = new Map<string, Marketplace>();
       const touched = new Set<string>();
+      const owners = new Map(Object.entries(read.owners));
       const results = items.map((it, i): EventIntake => {
         const { event } = it;
+        const marketplace = it.marketplace ?? "generic";
+        // Neither marketplace may take the other's event ids or touch its subscriptions: refused, not stored.
+        const foreign = foreignEvent(marketplace, event, { event: earlier.get(event.id)?.marketplace ?? sentBy.get(event.id), subscription: owners.get(event.subscription.id) });
+        if (foreign) return { outcome: "rejected", reason: foreign, subscription: null, foreign: true };
+        if (!owners.has(event.subscription.id)) owners.set(event.subscription.id, marketplace);
+        if (!sentBy.has(event.id)) sentBy.set(event.id, marketplace);
         if (firstOf.get(event.id) !== i || earlier.has(event.id)) {
           // A re-delivery: answered with what the event became the first time.
           const prev = outcomes.get(event.id) ?? earlier.get(event.id);
@@ -169,21 +226,21 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
       // Events (with what they became) and subscriptions (as folded) in one statement.
       const [written] = await tx.query<{ stored: number | string }>(
         `WITH e AS (
-           INSERT INTO events (id, subscription_id, type, occurred_at, body, outcome, reason, token_generation)
-           SELECT id, sub, type, at, body, outcome, reason, gen
-           FROM jsonb_to_recordset($1::jsonb) AS x(id text, sub text, type text, at timestamptz, body jsonb, outcome text, reason text, gen integer)
+           INSERT INTO events (id, subscription_id, type, occurred_at, body, outcome, reason, token_generation, marketplace)
+           SELECT id, sub, type, at, body, outcome, reason, gen, mp
+           FROM jsonb_to_recordset($1::jsonb) AS x(id text, sub text, type text, at timestamptz, body jsonb, outcome text, reason text, gen integer, mp text)
            ON CONFLICT (id) DO NOTHING RETURNING 1
          ), s AS (
-           INSERT INTO subscriptions (id, desired, generation, phase)
-           SELECT sid, state, gen, ph FROM jsonb_to_recordset($2::jsonb) AS x(sid text, state jsonb, gen integer, ph text)
+           INSERT INTO subscriptions (id, desired, generation, phase, marketplace)
+           SELECT sid, state, gen, ph, mp FROM jsonb_to_recordset($2::jsonb) AS x(sid text, state jsonb, gen integer, ph text, mp text)
            ON CONFLICT (id) DO UPDATE SET desired = EXCLUDED.desired, generation = EXCLUDED.generation, phase = EXCLUDED.phase, updated_at = now()
          )
          SELECT count(*) AS stored FROM e`,
         [
-          JSON.stringify(fresh.map(({ id, o, e }) => ({ id, sub: e.subscription.id, type: e.type, at: e.occurredAt, body: e, ...o }))),
+          JSON.stringify(fresh.map(({ id, o, e }) => ({ id, sub: e.subscription.id, type: e.type, at: e.occurredAt, body: e, ...o, mp: sentBy.get(id) }))),
           JSON.stringify([...touched].map((id) => {
             const sub = current.get(id)!;
-            return { sid: id, state: sub.desired, gen: sub.generation, ph: sub.phase };
+            return { sid: id, state: sub.desired, gen: sub.generation, ph: sub.phase, mp: owners.get(id) };
           })),
         ],
       );
@@ -202,16 +259,17 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
    * what they became), its subscriptions (locked for the transaction), and the transaction's clock.
    */
   private async readForIntake(tx: Db, eventIds: string[], subIds: string[]) {
-    const [row] = await tx.query<{ now: string; known: unknown; subs: unknown }>(
+    const [row] = await tx.query<{ now: string; known: unknown; subs: unknown; owners: unknown }>(
       `SELECT ${isoUtc("now()", "now")},
-         (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'outcome', outcome, 'reason', reason, 'subscription_id', subscription_id, 'token_generation', token_generation)), '[]')
+         (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'outcome', outcome, 'reason', reason, 'subscription_id', subscription_id, 'token_generation', token_generation, 'marketplace', marketplace)), '[]')
             FROM events WHERE id = ANY($1::text[])) AS known,
+         (SELECT coalesce(jsonb_object_agg(id, marketplace), '{}') FROM subscriptions WHERE id = ANY($2::text[])) AS owners,
          (SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]')
             FROM (SELECT ${SUB_COLUMNS} FROM subscriptions WHERE id = ANY($2::text[]) FOR UPDATE) AS s) AS subs`,
       [eventIds, subIds],
     );
     const parsed = IntakeRead.parse(row);
-    const subscriptions = new Map(parsed.subs.map((sub) => [sub.id, sub]));
+    const subscriptions = new Map(parsed.subs.map(parseSub).map((sub) => [sub.id, sub]));
     // A duplicate names the subscription its event was first stored for: the same one, unless the id was reused.
     const elsewhere = parsed.known.map((k) => k.subscription_id).filter((id) => !subscriptions.has(id));
     if (elsewhere.length > 0) {
@@ -220,19 +278,25 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
         subscriptions.set(sub.id, sub);
       }
     }
-    return { now: parsed.now, known: new Map(parsed.known.map((k) => [k.id, k])), subscriptions };
+    return { now: parsed.now, known: new Map(parsed.known.map((k) => [k.id, k])), subscriptions, owners: parsed.owners };
   }
 
   async get(id: string): Promise<SubscriptionRecord | null> {
     const [row] = await this.db.query(`SELECT ${SUB_COLUMNS} FROM subscriptions WHERE id = $1`, [id]);
-    return row ? parseSub(row) : null;
+    if (!row) return null;
+    const read = readRecord(SubscriptionRecord, row);
+    if (read instanceof UnreadableRecord) {
+      await this.setAside.isolate(this.db, read);
+      throw read;
+    }
+    return read;
   }
 
   async list(filter: { phase?: Phase | undefined } = {}): Promise<SubscriptionRecord[]> {
     const rows = filter.phase
       ? await this.db.query(`SELECT ${SUB_COLUMNS} FROM subscriptions WHERE phase = $1 ORDER BY id`, [filter.phase])
       : await this.db.query(`SELECT ${SUB_COLUMNS} FROM subscriptions ORDER BY id`);
-    return rows.map(parseSub);
+    return this.readable(rows);
   }
 
   /**
@@ -240,24 +304,27 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
    * through subscriptions_by_phase / subscriptions_by_status when filtered).
    */
   /** `search`: part of the id, or of the customer's id, name or email (any case). */
-  async page(o: { after?: string | undefined; limit: number; phase?: Phase | undefined; status?: SubscriptionStatus | undefined; search?: string | undefined }): Promise<Page<SubscriptionRecord, string>> {
+  /** `target`: only one target's subscriptions; null, the default target's (their plans name none). */
+  async page(o: { after?: string | undefined; limit: number; phase?: Phase | undefined; status?: SubscriptionStatus | undefined; search?: string | undefined; target?: string | null | undefined }): Promise<Page<SubscriptionRecord, string>> {
     const params: unknown[] = [];
     const like = o.search ? `%${o.search.replace(/[\\%_]/g, (m) => `\\${m}`)}%` : undefined;
     const where = whereOf(params, [
       o.after === undefined ? undefined : ["id > ?", o.after],
       o.phase ? ["phase = ?", o.phase] : undefined,
       o.status ? ["desired->>'status' = ?", o.status] : undefined,
+      o.target === undefined ? undefined : o.target === null ? ["desired->'plan'->>'target' IS NULL"] : ["desired->'plan'->>'target' = ?", o.target],
       like === undefined
         ? undefined
         : ["(id ILIKE ? OR desired->'customer'->>'id' ILIKE ? OR desired->'customer'->>'name' ILIKE ? OR desired->'customer'->>'email' ILIKE ?)", like, like, like, like],
     ]);
     const rows = await readPage<{ id: string }>(this.db, `SELECT ${SUB_COLUMNS} FROM subscriptions ${where} ORDER BY id LIMIT $${params.push(o.limit + 1)}`, params);
-    return pageOf(rows, o.limit, parseSub, (r) => r.id);
+    const page = pageOf(rows, o.limit, (r) => r, (r) => r.id);
+    return { items: await this.readable(page.items), next: page.next };
   }
 
   /** Subscriptions that need an operation (behind and not parked), oldest change first. */
   async pendingIds(): Promise<string[]> {
-    const rows = await this.db.query<{ id: string }>(`SELECT id FROM subscriptions WHERE ${NEEDS_OPERATION} ORDER BY updated_at, id`);
+    const rows = await this.db.query<{ id: string }>(`SELECT id FROM subscriptions WHERE ${SCANNED} ORDER BY updated_at, id`);
     return rows.map((r) => r.id);
   }
 
@@ -267,7 +334,7 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
    */
   async pendingByLane(): Promise<Record<Lane, string[]>> {
     const rows = await this.db.query<{ id: string; bulk: boolean }>(
-      `SELECT id, pending_note IS NOT NULL AS bulk FROM subscriptions WHERE ${NEEDS_OPERATION} ORDER BY updated_at, id`,
+      `SELECT id, pending_note IS NOT NULL AS bulk FROM subscriptions WHERE ${SCANNED} ORDER BY updated_at, id`,
     );
     return { customer: rows.filter((r) => !r.bulk).map((r) => r.id), bulk: rows.filter((r) => r.bulk).map((r) => r.id) };
   }
@@ -354,12 +421,12 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
     return rows.length > 0;
   }
 
-  async waitForConfiguration(id: string, missing: readonly string[]): Promise<SubscriptionRecord | null> {
+  async waitForConfiguration(id: string, missing: readonly string[], what?: string): Promise<SubscriptionRecord | null> {
     return this.db.transaction(async (tx) => {
       const current = await this.lockedForUpdate(tx, id);
       // Only what still waits for its operation: an event or an outcome written meanwhile decides instead.
       if (!current || current.phase !== "pending") return current;
-      const [row] = await tx.query(UPDATE_LIFECYCLE(2), [id, ...lifecycleParams(waitingForConfiguration(current, missing))]);
+      const [row] = await tx.query(UPDATE_LIFECYCLE(2), [id, ...lifecycleParams(waitingForConfiguration(current, missing, what))]);
       return parseSub(row);
     });
   }
@@ -443,11 +510,13 @@ export class SubscriptionStore implements SubscriptionLedger, DeclarationSource 
 
   /** A new customer token generation (the earlier tokens stop working); null if there is no such subscription. */
   async reissueToken(id: string): Promise<number | null> {
-    const [row] = await this.db.query<{ generation: number }>(
-      "UPDATE subscriptions SET token_generation = token_generation + 1, token_hash = NULL WHERE id = $1 RETURNING token_generation AS generation",
-      [id],
-    );
-    return row ? row.generation : null;
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.query(`UPDATE subscriptions SET token_generation = token_generation + 1, token_hash = NULL WHERE id = $1 RETURNING ${SUB_COLUMNS}`, [id]);
+      if (!row) return null;
+      const sub = parseSub(row);
+      await this.hooks.onTokenReissued?.(tx, sub);
+      return sub.tokenGeneration;
+    });
   }
 
   async operation(id: string, opId: number): Promise<OperationRecord | null> {

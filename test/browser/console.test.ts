@@ -2,12 +2,14 @@ import type { Page, Response } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineFailure } from "../../src/provisioning/engine.js";
 import { openBrowser, screenshot, seriousViolations } from "../support/browser.js";
-import { event } from "../support/events.js";
+import type { PlacementReading } from "../../src/provisioning/capacity.js";
+import { event, PREPAID } from "../support/events.js";
 import { constantGnocchi } from "../support/gnocchi-constant.js";
 import { harness, harnessWith } from "../support/harness.js";
 import { listen } from "../support/local-server.js";
 import { addOperator } from "../support/operators.js";
 import { PRICES } from "../support/prices.js";
+import { TWO_TARGETS } from "../support/settings.js";
 
 type H = Awaited<ReturnType<typeof harness>>;
 
@@ -163,6 +165,9 @@ describe("the operators' console in Debian's chromium", () => {
     const csv = await page.getByRole("link", { name: /CSV/ }).getAttribute("href");
     expect(csv).toBe("/v1/billing-runs/1/invoices.csv");
     await page.getByRole("heading", { level: 2, name: /Subscription p1: [0-9.]+ EUR/ }).waitFor();
+    // The run's totals per target: p1 is in the only one, `default`.
+    const total = (await page.getByRole("heading", { level: 2, name: /Subscription p1/ }).textContent())?.match(/([0-9.]+) EUR/)?.[1];
+    await page.getByRole("table", { name: "Totals per target" }).getByRole("row", { name: `default 1 ${total} EUR` }).waitFor();
     await checked("billing-run");
   });
 
@@ -191,5 +196,75 @@ describe("the operators' console in Debian's chromium", () => {
 
   it("the page ran no script and no style but its own: no Content-Security-Policy violation", () => {
     expect(cspViolations).toEqual([]);
+  });
+});
+
+describe("the fleet view of a service selling in two targets", () => {
+  // TWO_TARGETS: `one` (Milan, RegionOne, the default) and `two` (Frankfurt, RegionTwo). Each target's
+  // Placement has one hypervisor: 16 vCPUs, 64 GB, 1000 GB (allocation ratios 1, nothing reserved).
+  const reading: PlacementReading = { physical: { VCPU: 16, MEMORY_MB: 65536, DISK_GB: 1000 }, used: { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 }, providers: 1 };
+  const DOWN = "target two does not answer: cannot reach compute (Nova in RegionTwo)";
+  const down = new Set<string>();
+  let ht: H;
+  let serverT: Awaited<ReturnType<typeof listen>>;
+  let pageT: Page;
+
+  beforeAll(async () => {
+    ht = await harness({
+      settings: TWO_TARGETS,
+      targets: {
+        problem: async (t) => (down.has(t) ? DOWN : null),
+        capacity: ["one", "two"].map((name) => ({ name, selling: {}, placement: async () => reading })),
+      },
+    });
+    // Sold: in `one` a PREPAID plan (8 vCPUs, 16 GB, 200 GB); in `two` that and a smaller one (4, 8 GB, 100 GB).
+    await ht.send(event("m1", "subscription.created", { plan: PREPAID }));
+    await ht.send(event("f1", "subscription.created", { plan: { ...PREPAID, target: "two" } }));
+    await ht.send(event("f2", "subscription.created", { plan: { model: "prepaid", cores: 4, ramGb: 8, diskGb: 100, floatingIps: 1, target: "two" } }));
+    await ht.reconciler.idle();
+    // Then RegionTwo stops answering: its tenants stay sold there.
+    down.add("two");
+    serverT = await listen(ht.app);
+    pageT = await browser.context.newPage();
+    pageT.setDefaultTimeout(40_000);
+    await pageT.goto(`${serverT.url}/console`);
+    await pageT.getByLabel("Operator token").fill(await addOperator(ht, "olga", "viewer"));
+    await pageT.getByRole("button", { name: "Sign in" }).click();
+    await pageT.getByText("Signed in as olga (viewer)").waitFor();
+  });
+
+  afterAll(async () => {
+    await pageT?.close();
+    await serverT?.close();
+    await ht?.close();
+  });
+
+  it("the Targets table shows each target's region, whether it answers, and sold of sellable vCPUs, RAM and disk", async () => {
+    const targets = pageT.getByRole("region", { name: "Targets" });
+    await targets.getByRole("table").waitFor();
+    const cells = async (label: string) => (await targets.getByRole("row", { name: new RegExp(`^${label}\\b`) }).getByRole("cell").allInnerTexts()).map((t) => t.trim());
+    expect(await targets.getByRole("columnheader").allInnerTexts()).toEqual(["Target", "Region", "Answers", "vCPUs", "RAM (GB)", "Disk (GB)"]);
+    expect(await cells("Milan")).toEqual(["RegionOne", "yes", "8 / 16", "16 / 64", "200 / 1000"]);
+    expect(await cells("Frankfurt")).toEqual(["RegionTwo", DOWN, "12 / 16", "24 / 64", "300 / 1000"]);
+    await screenshot(pageT, "fleet-targets");
+    const violations = await seriousViolations(pageT);
+    expect(violations, JSON.stringify(violations, null, 2)).toEqual([]);
+  });
+
+  it("a target's link lists its subscriptions only, and the target filter stays when filtering by phase", async () => {
+    await pageT.getByRole("region", { name: "Targets" }).getByRole("link", { name: "Frankfurt" }).click();
+    await pageT.getByRole("heading", { level: 1, name: "Subscriptions" }).waitFor();
+    expect(new URL(pageT.url()).hash).toBe("#/subscriptions?target=two");
+    const table = pageT.getByRole("table");
+    await table.getByText("2 subscriptions on this page, in target two").waitFor();
+    const ids = async () => (await table.locator("tbody tr td:first-child").allInnerTexts()).map((t) => t.trim()).sort();
+    expect(await ids()).toEqual(["f1", "f2"]);
+
+    await pageT.getByLabel("Phase").selectOption("ready");
+    await pageT.getByRole("button", { name: "Show" }).click();
+    await table.getByText("2 subscriptions on this page, phase ready, in target two").waitFor();
+    expect(new URLSearchParams(new URL(pageT.url()).hash.split("?")[1]).get("target")).toBe("two");
+    expect(await ids()).toEqual(["f1", "f2"]);
+    await screenshot(pageT, "subscriptions-of-a-target");
   });
 });

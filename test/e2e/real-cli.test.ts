@@ -1,16 +1,19 @@
 import { execFile, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { foldEvent } from "../../src/domain/subscription.js";
 import { tenantSpecOf } from "../../src/domain/tenant-spec.js";
 import { EngineFailure } from "../../src/provisioning/engine.js";
 import { EngineHostClient } from "../../src/provisioning/engine-host.js";
+import { PassphraseKeyring, writeStackConfig } from "../../src/provisioning/stack-config.js";
 import { isOrphaned } from "../../src/provisioning/stack-lock.js";
+import { projectDir } from "../support/project-dir.js";
 import { event } from "../support/events.js";
 import { lockDir, readLocks } from "../support/pulumi-locks.js";
 import { SETTINGS } from "../support/settings.js";
@@ -18,10 +21,10 @@ import { SETTINGS } from "../support/settings.js";
 /**
  * The engine path against the real `pulumi` CLI v3.248.0, built from the Go module proxy by
  * scripts/pulumi-toolchain.sh (the test setup). No double here: the lock files, the refusal message, the
- * plugin list and the stack history are the CLI's own. The OpenStack provider and the Node.js language
- * host are not served by the proxy, so the programs run inline (PulumiEngineOptions.inlineProgram) and
- * declare no OpenStack resource (test/support/slow-program.ts); real-pulumi.test.ts runs the tenant
- * program wherever the provider can be had.
+ * plugin list and the stack history are the CLI's own. The programs here run inline
+ * (PulumiEngineOptions.inlineProgram) and declare no OpenStack resource (test/support/slow-program.ts), and the
+ * CLI is seen alone on PATH (the provider the toolchain built beside it is left out: what the check says of a
+ * machine without it is tested here); test/e2e/tenant-*.test.ts run the tenant program on the real provider.
  */
 const toolchain = inject("toolchain");
 const root = mkdtempSync(join(tmpdir(), "real-cli-"));
@@ -29,7 +32,9 @@ const workDir = join(root, "work");
 const backendDir = join(root, "backend");
 const pulumiHome = join(root, "pulumi-home");
 const release = join(root, "release");
-const PATH = `${toolchain.bin}:${process.env.PATH}`;
+// The CLI alone: the toolchain's bin directory also holds the provider plugin, which these tests install by hand.
+const cliOnly = join(root, "cli-only");
+const PATH = `${cliOnly}:${process.env.PATH}`;
 const hostEnv = { PATH, HOME: root, PULUMI_HOME: pulumiHome, PULUMI_SKIP_UPDATE_CHECK: "true", SLOW_PROGRAM_RELEASE: release };
 const SLOW = pathToFileURL(resolve("test/support/slow-program.ts")).href;
 const specOf = (stack: string) => tenantSpecOf(foldEvent(null, event(stack.replace(/^sub-/, ""), "subscription.created")).state as never, SETTINGS);
@@ -44,9 +49,9 @@ function engineHost(inlineProgram: string | null = SLOW): EngineHostClient {
   return h;
 }
 /** The real CLI, as an operator runs it from the work tree (the backend and passphrase in the environment). */
-const pulumi = (args: string[]) =>
+const pulumi = (args: string[], cwd = workDir) =>
   promisify(execFile)(`${toolchain.bin}/pulumi`, args, {
-    cwd: workDir,
+    cwd,
     env: { ...hostEnv, PULUMI_BACKEND_URL: pathToFileURL(backendDir).href, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase-0123" },
   });
 
@@ -66,6 +71,14 @@ const locks = (stack: string) => readLocks(backendDir, stack);
 beforeAll(() => {
   if (!toolchain.bin) throw new Error(`the pulumi CLI could not be built: ${toolchain.error}`);
   console.log(`real CLI: ${toolchain.bin}/pulumi; not available here: ${toolchain.missing.join(" | ") || "nothing"}`);
+  mkdirSync(cliOnly, { recursive: true });
+  // A link, not a symlink: the CLI also looks for plugins beside its own executable (symlinks resolved).
+  try {
+    linkSync(`${toolchain.bin}/pulumi`, join(cliOnly, "pulumi"));
+  } catch {
+    copyFileSync(`${toolchain.bin}/pulumi`, join(cliOnly, "pulumi"));
+    chmodSync(join(cliOnly, "pulumi"), 0o755);
+  }
   mkdirSync(workDir, { recursive: true });
   mkdirSync(backendDir, { recursive: true });
   // The project as Pulumi.yaml names it (the lock directory is per project).
@@ -77,6 +90,50 @@ afterAll(async () => {
 });
 
 describe("the real pulumi CLI", () => {
+  it("a stack config file the service writes is the CLI's own: `stack init` keeps its salt and `config get` decrypts the password; a secret the CLI sets, the service reads", async () => {
+    const dir = projectDir();
+    const file = join(dir, "stacks", "Pulumi.sub-cfg.yaml");
+    const keyring = new PassphraseKeyring("e2e-passphrase-0123");
+    expect(await writeStackConfig(file, keyring, { "tenant:spec": "{\"a\":1}" }, { "tenant:password": "pw-é\"'x-0123" })).toBe(true);
+    const salt = (parseYaml(readFileSync(file, "utf8")) as { encryptionsalt: string }).encryptionsalt;
+    await pulumi(["stack", "init", "sub-cfg", "--secrets-provider", "passphrase", "--no-select", "--non-interactive"], dir);
+    expect((parseYaml(readFileSync(file, "utf8")) as { encryptionsalt: string }).encryptionsalt).toBe(salt);
+    expect((await pulumi(["config", "get", "tenant:password", "--stack", "sub-cfg"], dir)).stdout.trim()).toBe("pw-é\"'x-0123");
+    expect((await pulumi(["config", "get", "tenant:spec", "--stack", "sub-cfg"], dir)).stdout.trim()).toBe("{\"a\":1}");
+    // Nothing changed: the file is not written again (an update that changes nothing leaves it alone).
+    expect(await writeStackConfig(file, keyring, { "tenant:spec": "{\"a\":1}" }, { "tenant:password": "pw-é\"'x-0123" })).toBe(false);
+    // The other way: a secret the CLI encrypted (a test's value on its command line).
+    await pulumi(["config", "set", "--secret", "other", "v-2", "--stack", "sub-cfg"], dir);
+    const doc = parseYaml(readFileSync(file, "utf8")) as { encryptionsalt: string; config: Record<string, { secure: string }> };
+    // A key without a namespace is the project's (`openstack-tenants:other`).
+    expect((await keyring.forState(doc.encryptionsalt)).decrypt(doc.config["openstack-tenants:other"]?.secure ?? "")).toBe("v-2");
+    // Another passphrase's keyring is refused, naming the cause.
+    await expect(new PassphraseKeyring("another-passphrase").forState(doc.encryptionsalt)).rejects.toThrow(/another passphrase/);
+  });
+
+
+  it("a new stack the service writes into the backend (no `stack init`) is the CLI's own: listed, updated, its history and secrets read by the CLI", async () => {
+    const stack = "sub-written";
+    // The CLI's first command in a backend makes it a project-mode one (.pulumi/meta.yaml): what the service writes into.
+    await pulumi(["stack", "ls", "--json"]);
+    expect(readFileSync(join(backendDir, ".pulumi", "meta.yaml"), "utf8")).toMatch(/^version: 1$/m);
+    writeFileSync(`${release}-${stack}`, "");
+    const result = await engineHost().up({ stack, spec: specOf(stack), password: "e2e-password-written-0123", message: "evt-1 subscription.created" });
+    expect(result.resourceChanges).toEqual({ create: 1 });
+    const listed = JSON.parse((await pulumi(["stack", "ls", "--json"])).stdout) as Array<{ name: string; resourceCount?: number }>;
+    expect(listed.find((s) => s.name === stack)).toMatchObject({ resourceCount: 1 });
+    await expect(pulumi(["stack", "init", stack, "--secrets-provider", "passphrase", "--no-select", "--non-interactive"])).rejects.toThrow(/already exists/);
+    const history = JSON.parse((await pulumi(["stack", "history", "--stack", stack, "--json"])).stdout) as Array<{ message: string; result: string }>;
+    expect(history.map((h) => [h.message, h.result])).toEqual([["evt-1 subscription.created", "succeeded"]]);
+    // The state's secrets provider is the config file's (one salt): the CLI decrypts both with the passphrase.
+    const exported = JSON.parse((await pulumi(["stack", "export", "--stack", stack])).stdout) as { deployment: { secrets_providers: { state: { salt: string } } } };
+    const config = parseYaml(readFileSync(join(workDir, `Pulumi.${stack}.yaml`), "utf8")) as { encryptionsalt: string };
+    expect(exported.deployment.secrets_providers.state.salt).toBe(config.encryptionsalt);
+    expect((await pulumi(["config", "get", "tenant:password", "--stack", stack])).stdout.trim()).toBe("e2e-password-written-0123");
+    const outputs = JSON.parse((await pulumi(["stack", "output", "--json", "--show-secrets", "--stack", stack])).stdout) as { password?: string };
+    expect(outputs.password).toBe("e2e-password-written-0123");
+  });
+
   it("passes the version check, and the check names the missing provider plugin until it is installed", async () => {
     const host = engineHost(null);
     const before = await host.check();
@@ -92,12 +149,13 @@ describe("the real pulumi CLI", () => {
     // The operator installs the plugin from a file, as the README says for a machine without internet
     // (the real CLI copies it into PULUMI_HOME/plugins and lists it in `pulumi plugin ls --json`).
     const plugin = join(root, "pulumi-resource-openstack");
-    writeFileSync(plugin, "#!/bin/sh\nexit 1\n");
+    // A stand-in answering `-version` as tfbridge.Main does (pkg/tfbridge/main.go: the version, one line).
+    writeFileSync(plugin, "#!/bin/sh\n[ \"$1\" = -version ] && echo 3.15.2 && exit 0\nexit 1\n");
     chmodSync(plugin, 0o755);
     await pulumi(["plugin", "install", "resource", "openstack", "v3.15.2", "--file", plugin]);
     const fresh = engineHost(SLOW); // inline: no language host needed either
     const after = await fresh.check();
-    expect(after).toEqual({ cli: "pulumi 3.248.0", problems: [], blocking: [], cliTooOld: null });
+    expect(after).toEqual({ cli: "pulumi 3.248.0", problems: [], blocking: [], cliTooOld: null, provider: "the official provider v3.15.2" });
   });
 
   it("an older CLI is refused when the service starts, with one line", async () => {
@@ -155,6 +213,8 @@ describe("the real pulumi CLI", () => {
     expect(await operators).toEqual({
       resourceChanges: { create: 1 },
       outputs: { projectId: `project-of-${stack}`, userId: `user-of-${stack}`, userName: stack, authUrl: "http://127.0.0.1:5000/v3", region: "RegionOne", domainId: "default", password: "e2e-password-0123456789" },
+      // This program declares no quota resource: the update wrote none.
+      quotaSets: {},
     });
     expect(locks(stack)).toEqual([]);
     // The stack history, read by the operator's own CLI from the work tree, is the audit log.

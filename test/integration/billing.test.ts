@@ -8,12 +8,13 @@ import { adminGnocchi, GnocchiSeeder, hours } from "../support/gnocchi-seed.js";
 import { harnessWith } from "../support/harness.js";
 import { RecordingEngine } from "../support/recording-engine.js";
 import { PRICES } from "../support/prices.js";
+import { TWO_TARGETS } from "../support/settings.js";
 
 /** BILLING_WEBHOOK_SECRET: the billing receiver never holds the marketplace's WEBHOOK_SECRET. */
 const BILLING_SECRET = "billing-secret-0123456789abcdef";
 const run = Date.now().toString(36);
 const P1 = `pay${run}`; // PAYG all month
-const P2 = `sw${run}`; // prepaid, switched to PAYG on Oct 11, cancelled Oct 21 12:30
+const P2 = `sw${run}`; // prepaid, switched to PAYG on Oct 11, cancelled Oct 21 12:30; in target `two`
 const P3 = `pre${run}`; // prepaid all month: never billed from usage
 const project = (id: string) => `project-of-sub-${id}`; // the engine double's project ids
 
@@ -38,7 +39,9 @@ beforeAll(async () => {
     }),
   );
   // Billing runs read Gnocchi through a counting client: requests per run are part of the contract.
+  // Sold in two targets (`one`, the default, and `two`); the test cloud's one Gnocchi measures both regions.
   h = await harnessWith(new RecordingEngine(), {
+    settings: TWO_TARGETS,
     billing: {
       prices: PRICES,
       delivery: { url: `${receiver.url}/runs`, secret: BILLING_SECRET, attempts: 3, backoffMs: 10 },
@@ -56,12 +59,12 @@ beforeAll(async () => {
 
   const send = async (e: ReturnType<typeof event>) => expect((await h.send(e)).status).toBe(202);
   await send(event(P1, "subscription.created", { at: "2026-09-15T00:00:00Z", plan: { model: "payg" } }));
-  await send(event(P2, "subscription.created", { at: "2026-10-01T00:00:00Z", plan: PREPAID }));
+  await send(event(P2, "subscription.created", { at: "2026-10-01T00:00:00Z", plan: { ...PREPAID, target: "two" } }));
   await send(event(P3, "subscription.created", { at: "2026-09-01T00:00:00Z", plan: PREPAID }));
   await h.reconciler.idle();
-  await send(event(P2, "subscription.modified", { at: "2026-10-11T00:00:00Z", plan: { model: "payg" } }));
+  await send(event(P2, "subscription.modified", { at: "2026-10-11T00:00:00Z", plan: { model: "payg", target: "two" } }));
   await h.reconciler.idle();
-  await send(event(P2, "subscription.cancelled", { at: "2026-10-21T12:30:00Z", plan: { model: "payg" } }));
+  await send(event(P2, "subscription.cancelled", { at: "2026-10-21T12:30:00Z", plan: { model: "payg", target: "two" } }));
   await h.reconciler.idle();
 
   // Usage as Ceilometer would report it, hourly, from Sept 30 to Nov 2 (outside hours must be clipped).
@@ -121,6 +124,19 @@ describe("billing runs against the real Gnocchi", () => {
     expect(inv(P3)).toBeUndefined();
   });
 
+  it("the run totals its invoices per target, adding up to its total, in the answer, the list of runs and what the billing URL received", async () => {
+    const perTarget = [
+      { target: "one", currency: "EUR", invoiceCount: 1, total: "45.38" },
+      { target: "two", currency: "EUR", invoiceCount: 1, total: "25.11" },
+    ];
+    const detail = (await (await h.asOperator(`/v1/billing-runs/${runId}`)).json()) as { run: { total: string; targetTotals: unknown } };
+    expect(detail.run).toMatchObject({ total: "70.49", targetTotals: perTarget });
+    const list = (await (await h.asOperator("/v1/billing-runs")).json()) as { runs: Array<{ id: number; targetTotals: unknown }> };
+    expect(list.runs.find((r) => r.id === runId)?.targetTotals).toEqual(perTarget);
+    // Delivered by the run itself, on its first attempt.
+    expect(received[0]?.body).toMatchObject({ run: { targetTotals: perTarget } });
+  });
+
   it("the finished run was POSTed once, signed, to the billing URL, and the delivery is recorded", async () => {
     expect(received).toHaveLength(1);
     expect(received[0]?.valid).toBe(true);
@@ -148,19 +164,21 @@ describe("billing runs against the real Gnocchi", () => {
     expect(stored!.invoices.map((i) => i.version)).toEqual([1, 1]);
     const issued = stored!.invoices.map(({ version: _version, ...inv }) => inv);
     expect(rateInputs(stored!.inputs)).toEqual(issued);
+    // The totals per target too: each subscription's target is recorded with its usage.
+    const { runTotals } = await import("../../src/metering/run-totals.js");
+    expect(runTotals(rateInputs(stored!.inputs), stored!.inputs, "one")).toEqual({ total: stored!.run.total, targetTotals: stored!.run.targetTotals });
     const { BillingService } = await import("../../src/metering/billing-service.js");
     const fresh = await new BillingService(h.billingStore, adminGnocchi, { prices: PRICES, meters: DEFAULT_METERS, granularitySeconds: 3600 }).compute("2026-10", PRICES);
     expect(fresh.invoices).toEqual(issued);
   });
 
-  it("re-rating the month from the same Gnocchi measures issues nothing: every charge unchanged, nothing delivered", async () => {
+  it("re-rating the month from the same Gnocchi measures issues nothing: every charge unchanged, no run stored, nothing delivered", async () => {
     const before = gnocchiRequests;
     const res = await h.asOperator("/v1/billing-runs", { method: "POST", body: JSON.stringify({ period: "2026-10", rerate: true }), headers: { "content-type": "application/json" } });
-    expect(res.status).toBe(201);
-    const { run } = (await res.json()) as { run: { kind: string; invoiceCount: number; changes: Array<{ subscriptionId: string; change: string }>; delivery: unknown } };
+    expect(res.status).toBe(200);
+    const { created, run } = (await res.json()) as { created: boolean; run: { id: number; kind: string } };
     expect(gnocchiRequests - before).toBe(4); // measured again: one request per meter
-    expect(run).toMatchObject({ kind: "rerate", invoiceCount: 0, delivery: null });
-    expect(run.changes.map((c) => [c.subscriptionId, c.change]).sort()).toEqual([[P1, "unchanged"], [P2, "unchanged"]].sort());
+    expect({ created, run }).toMatchObject({ created: false, run: { id: runId, kind: "bill" } });
     expect(received).toHaveLength(1);
   });
 

@@ -44,7 +44,10 @@ describe("a Cloudesire customer resets the tenant's password", { timeout: 300_00
 
     const reset = (sim.endpoints.get(ID) as Array<{ endpoint: string; category: string }>).find((e) => e.category === "PASSWORD_RESET");
     const link = new URL(reset?.endpoint ?? "");
-    const res = await fetch(`${url}${link.pathname}`, { method: "POST", body: new URLSearchParams({ key: link.searchParams.get("key") ?? "" }) });
+    // The link shows a form; the form's own key (one use, expiring) sends the reset.
+    const form = await (await fetch(`${url}${link.pathname}${link.search}`)).text();
+    const formKey = /name="key" value="([^"]+)"/.exec(form)?.[1] ?? "";
+    const res = await fetch(`${url}${link.pathname}`, { method: "POST", body: new URLSearchParams({ key: formKey }) });
     expect(res.status).toBe(202);
     await until(() => shown().password !== old.password, "the new password on Cloudesire", 120_000);
     await settled(scene, String(ID));

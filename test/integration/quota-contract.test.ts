@@ -117,6 +117,33 @@ describe("the quota contract with the real Nova, Cinder and Neutron", () => {
     expect(await guard.afterUp(zero.projectId, zero.spec)).toEqual([]);
   });
 
+  it("given what the provider read back after writing (a real update's events), afterUp asks the services only about a set that differs", async () => {
+    const zero = tenants["zero-ips"] as { projectId: string; spec: TenantSpec };
+    const counting = new CloudClient(adminCredentials());
+    const asked: string[] = [];
+    const request = counting.request.bind(counting) as (...a: unknown[]) => Promise<unknown>;
+    counting.request = ((...a: unknown[]) => {
+      asked.push(`${String(a[0])} ${String(a[1])}`);
+      return request(...a);
+    }) as CloudClient["request"];
+    const guard = new CloudGuard(counting, { policy: "hold", pollMs: 100, timeoutMs: 10_000 });
+    // Read back exactly as bought, or not written by the update at all: nothing to ask.
+    expect(await guard.afterUp(zero.projectId, zero.spec, { ...zero.spec.quotas })).toEqual([]);
+    expect(await guard.afterUp(zero.projectId, zero.spec, {})).toEqual([]);
+    expect(asked).toEqual([]);
+    // The official plugin's Neutron create drops the 0 and its read shows Neutron's 50: only Neutron is asked, and corrected.
+    await counting.request("network", "PUT", `/v2.0/quotas/${zero.projectId}`, z.unknown(), { quota: { floatingip: 50 } });
+    asked.length = 0;
+    const readBack = { ...zero.spec.quotas, network: { ...zero.spec.quotas.network, floatingip: 50 } };
+    expect(await guard.afterUp(zero.projectId, zero.spec, readBack)).toEqual(["network floatingip 50 -> 0"]);
+    expect(asked).toEqual(["network GET", "network PUT", "network GET"]);
+    expect((await readQuotaSet(client, zero.projectId, "network")).floatingip).toBe(0);
+    // A set written but not readable as a whole (null) is read from its service.
+    asked.length = 0;
+    expect(await guard.afterUp(zero.projectId, zero.spec, { blockStorage: null })).toEqual([]);
+    expect(asked).toEqual(["block-storage GET"]);
+  });
+
   it("every field of every plan reads back through `openstack quota show` exactly as declared: RAM in MB, -1 as -1", () => {
     for (const [name, t] of Object.entries(tenants)) {
       const shown = readWithCli(t.projectId);

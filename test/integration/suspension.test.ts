@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pg from "pg";
 import { z } from "zod";
 import { CloudClient } from "../../src/openstack/cloud-client.js";
 import { SUSPENDED_MARK } from "../../src/openstack/server-power.js";
@@ -9,6 +8,7 @@ import { event, PREPAID } from "../support/events.js";
 import { harnessWith } from "../support/harness.js";
 import { KeystoneContractEngine } from "../support/keystone-contract-engine.js";
 import { finishPowerAction, insertServer } from "../support/nova-cells.js";
+import { quotaRows } from "../support/quota-rows.js";
 import { SETTINGS } from "../support/settings.js";
 import { adminCredentials, testcloud } from "../support/testcloud.js";
 
@@ -80,20 +80,3 @@ describe("suspension stops the tenant's servers, resumption starts exactly those
     expect(await quotaRows(projectId)).toEqual({ nova_api: 0, cinder: 0, neutron: 0 });
   });
 });
-
-/** Rows of the project's quotas in each service's database (Nova keeps them in nova_api). */
-async function quotaRows(projectId: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const db of ["nova_api", "cinder", "neutron"]) {
-    const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${testcloud().TESTCLOUD_PG_PORT}/${db}` });
-    await c.connect();
-    try {
-      // Cinder deletes softly (deleted = true); Nova and Neutron remove the rows.
-      const where = db === "cinder" ? "project_id = $1 AND deleted = false" : "project_id = $1";
-      out[db] = Number((await c.query(`SELECT count(*) AS n FROM quotas WHERE ${where}`, [projectId])).rows[0]?.n ?? 0);
-    } finally {
-      await c.end();
-    }
-  }
-  return out;
-}

@@ -27,7 +27,7 @@ const svc = await startService(config, { engine: new JournalEngine(process.env.C
 createInterface({ input: process.stdin }).on("line", (line) => {
   const [command, period, id] = line.trim().split(/\s+/);
   if (command !== "bill" || !period || !id) return;
-  const { computation, total } = paygRun(period, { [id]: { cores: 720, ramGb: 1440, diskGb: 72000, floatingIps: 0 } });
-  void svc.billingStore.save(computation, total).then(() => svc.cloudesire.kick());
+  const { computation, totals } = paygRun(period, { [id]: { cores: 720, ramGb: 1440, diskGb: 72000, floatingIps: 0 } });
+  void svc.billingStore.save(computation, totals).then(() => svc.cloudesire.kick());
 });
 process.stdout.write(`${JSON.stringify({ url: svc.url })}\n`);

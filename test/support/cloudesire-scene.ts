@@ -2,6 +2,7 @@ import type { CloudesireConfig } from "../../src/config.js";
 import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
 import { CloudesireSimulator } from "./cloudesire-simulator.js";
 import type { Engine } from "../../src/provisioning/engine.js";
+import type { Db } from "../../src/store/db.js";
 import { harnessWith, type HarnessOptions } from "./harness.js";
 import { RecordingEngine } from "./recording-engine.js";
 import { listen } from "./local-server.js";
@@ -13,7 +14,13 @@ export const CD_SECRET = "cd-event-secret-0123456789";
  * The service (in-process, engine double, in-memory store) served over real HTTP on loopback, selling
  * through a Cloudesire simulator that notifies it over real HTTP too.
  */
-type SceneOptions = { guard?: TenantGuard; paygPlans?: string[]; timeoutMs?: number; settings?: Partial<CloudesireConfig>; billing?: HarnessOptions["billing"]; tenant?: HarnessOptions["settings"] };
+type SceneOptions = {
+  guard?: TenantGuard; paygPlans?: string[]; timeoutMs?: number; settings?: Partial<CloudesireConfig>; billing?: HarnessOptions["billing"]; tenant?: HarnessOptions["settings"];
+  /** The same marketplace (a service restarted): notifications now go to this scene. */
+  sim?: CloudesireSimulator;
+  /** A new process on the database of an earlier scene (its rows kept). */
+  replicaOf?: Db;
+};
 
 export function cloudesireScene(o: SceneOptions = {}) {
   return cloudesireSceneWith(new RecordingEngine(), o);
@@ -21,13 +28,15 @@ export function cloudesireScene(o: SceneOptions = {}) {
 
 /** The same around any engine (the integration tests' engine applies to the test cloud's Keystone). */
 export async function cloudesireSceneWith<E extends Engine>(engine: E, o: SceneOptions = {}) {
-  const sim = await new CloudesireSimulator({ token: CD_TOKEN, secret: CD_SECRET }).start();
+  const own = o.sim === undefined;
+  const sim = o.sim ?? (await new CloudesireSimulator({ token: CD_TOKEN, secret: CD_SECRET }).start());
   const h = await harnessWith(engine, {
     cloudesire: { apiUrl: sim.url, token: CD_TOKEN, eventSecret: CD_SECRET, timeoutMs: o.timeoutMs ?? 2000, ...(o.paygPlans ? { paygPlans: o.paygPlans } : {}), ...o.settings },
     pollMs: 50,
     ...(o.guard ? { guard: o.guard } : {}),
     ...(o.billing ? { billing: o.billing } : {}),
     ...(o.tenant ? { settings: o.tenant } : {}),
+    ...(o.replicaOf ? { replicaOf: { db: o.replicaOf, pollMs: 50 } } : {}),
   });
   const served = await listen(h.app);
   sim.target(served.url);
@@ -36,7 +45,7 @@ export async function cloudesireSceneWith<E extends Engine>(engine: E, o: SceneO
   const close = async () => {
     await h.close();
     await served.close();
-    await sim.stop();
+    if (own) await sim.stop();
   };
   return { sim, h, url: served.url, close };
 }

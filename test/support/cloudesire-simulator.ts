@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { signNotification } from "../../src/marketplaces/cloudesire/signature.js";
-import { Decimal } from "../../src/metering/money.js";
-import { CLOUDESIRE_API_VERSION, Credential, Endpoint, InvoiceLine, type DeploymentStatus } from "../../src/marketplaces/cloudesire/contract.js";
+import { SimCatalog, type CatalogSetup } from "./cloudesire-catalog.js";
+import { JsonText, scale10, wireDate, wireJson } from "./cloudesire-wire.js";
+import { ApplicationCredentialInputDTO, EndpointDTO, EndUserInstructions, SubscriptionPatchDTO, VendorOrderLineDTO, type SimDeploymentStatus as DeploymentStatus } from "./cloudesire-dtos.js";
+
+/** dto/ApiVersion's newest version, the one our client pins: written here, not imported, so a drift shows. */
+const API_VERSION = "20250109";
+
+export { JsonText, scale10, wireDate, wireJson };
 
 /**
  * A Cloudesire marketplace backend for tests, built from its documented contract and its Java client's
@@ -25,31 +31,6 @@ import { CLOUDESIRE_API_VERSION, Credential, Endpoint, InvoiceLine, type Deploym
  *   StdDateFormat writes `2026-11-01T00:00:00.000+00:00`).
  * Every call is recorded; faults (5xx, timeouts before or after the call takes effect) can be injected per call.
  */
-
-/** JSON written as is: a BigDecimal's digits (never through a float), or a body already written. */
-export class JsonText {
-  constructor(readonly text: string) {}
-}
-
-/** `new BigDecimal(value).setScale(DAY_SCALE_PRECISION = 10, HALF_UP)` (SubscriptionBillingItemDTO, MathConfiguration). */
-export function scale10(value: number | string): JsonText {
-  return new JsonText(new Decimal(value).toDecimalPlaces(10, Decimal.ROUND_HALF_UP).toFixed(10));
-}
-
-/** JSON text as Jackson writes it: like JSON.stringify, but a JsonText is written as its own digits. */
-export function wireJson(v: unknown): string {
-  if (v instanceof JsonText) return v.text;
-  if (Array.isArray(v)) return `[${v.map((x) => wireJson(x === undefined ? null : x)).join(",")}]`;
-  if (v && typeof v === "object") {
-    return `{${Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => `${JSON.stringify(k)}:${wireJson(x)}`).join(",")}}`;
-  }
-  return JSON.stringify(v);
-}
-
-/** A java.util.Date as the platform's Jackson writes it (UTC, StdDateFormat with the colon in the offset). */
-export function wireDate(ms: number | string): string {
-  return new Date(ms).toISOString().replace("Z", "+00:00");
-}
 
 /** One billing item a customer chose (SubscriptionBillingItemDTO). */
 export interface SimBillingItem {
@@ -106,7 +87,9 @@ export class CloudesireSimulator {
   readonly invoices: Array<{ subscription: number; lines: unknown[] }> = [];
   /** Every deploymentStatus a vendor PATCHed, in order. */
   readonly patches: Array<{ subscription: number; deploymentStatus: string }> = [];
+  private readonly vendorCatalog = new SimCatalog();
   private faults: Fault[] = [];
+  private limiter: { calls: number; windowMs: number; windowStart: number; used: number } | null = null;
   private eventIds = 0;
   private hanging = new Set<ServerResponse>();
   private server!: Server;
@@ -146,6 +129,19 @@ export class CloudesireSimulator {
    * A buyer (MyUserDTO: the fields a vendor may read; `language` is the "preferred user language", a code
    * such as `en` or `it`). Unset fields are null, as Jackson writes them.
    */
+  /**
+   * Cloudesire's rate limiter (response/Headers: X-Rate-Limit-Remaining on every answer): `calls` per
+   * `windowMs`; past them, 429 with X-Rate-Limit-Retry-After-Milliseconds until the window ends.
+   */
+  rateLimit(calls: number, windowMs: number): void {
+    this.limiter = { calls, windowMs, windowStart: Date.now(), used: 0 };
+  }
+
+  /** The vendor's catalog (cloudesire-catalog.ts): a product, its plans and their extra resources. */
+  catalog(productId: number, o: CatalogSetup): void {
+    this.vendorCatalog.add(productId, o);
+  }
+
   /** No more injected faults. */
   clearFaults(): void {
     this.faults = [];
@@ -309,16 +305,23 @@ export class CloudesireSimulator {
     const path = url.pathname.replace(/^\/api\//, "");
     const call: RecordedCall = { method, path, apiVersion: url.searchParams.get("apiVersion"), body, status: 0, applied: false };
     this.calls.push(call);
+    const limit = this.limiter;
+    if (limit && Date.now() - limit.windowStart >= limit.windowMs) Object.assign(limit, { windowStart: Date.now(), used: 0 });
     const reply = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
       call.status = status;
-      res.writeHead(status, { ...(payload === undefined ? {} : { "content-type": "application/json" }), ...headers });
+      const remaining = limit ? { "x-rate-limit-remaining": String(Math.max(0, limit.calls - limit.used)) } : {};
+      res.writeHead(status, { ...(payload === undefined ? {} : { "content-type": "application/json" }), ...remaining, ...headers });
       res.end(payload === undefined ? undefined : wireJson(payload));
     };
     const error = (status: number, key: string, text: string) => reply(status, { errorHolders: [{ key, error: text, extraFields: {} }] });
 
     if (req.headers["cmw-auth-token"] !== this.o.token) return error(401, "auth.invalid", "invalid or missing CMW-Auth-Token");
-    if (call.apiVersion !== CLOUDESIRE_API_VERSION) return error(400, "apiVersion", `apiVersion ${CLOUDESIRE_API_VERSION} expected`);
+    if (call.apiVersion !== API_VERSION) return error(400, "apiVersion", `apiVersion ${API_VERSION} expected`);
 
+    if (limit) {
+      if (limit.used >= limit.calls) return reply(429, { errorHolders: [] }, { "x-rate-limit-retry-after-milliseconds": String(limit.windowStart + limit.windowMs - Date.now()) });
+      limit.used++;
+    }
     const fault = this.faults.find((f) => f.method === method && f.path.test(path) && f.times > 0);
     if (fault) fault.times--;
     if (fault?.kind === "5xx") return error(503, "service.unavailable", "temporarily unavailable");
@@ -327,7 +330,7 @@ export class CloudesireSimulator {
     if (fault?.kind === "rate-limit") return reply(429, { errorHolders: [] }, { "x-rate-limit-remaining": "0", "x-rate-limit-retry-after-milliseconds": String(fault.retryAfterMs ?? 300) });
     if (fault?.kind === "timeout-before") return this.hang(res, call);
 
-    const outcome = this.apply(method, path, body);
+    const outcome = this.apply(method, path, body, url.searchParams);
     call.applied = outcome.applied;
     if (fault?.kind === "timeout-after") return this.hang(res, call);
     if (outcome.status >= 400) return error(outcome.status, "request.invalid", outcome.error ?? "invalid");
@@ -341,7 +344,7 @@ export class CloudesireSimulator {
     res.on("close", () => this.hanging.delete(res));
   }
 
-  private apply(method: string, path: string, body: unknown): { status: number; applied: boolean; payload?: unknown; headers?: Record<string, string>; error?: string } {
+  private apply(method: string, path: string, body: unknown, query: URLSearchParams): { status: number; applied: boolean; payload?: unknown; headers?: Record<string, string>; error?: string } {
     if (method === "HEAD" && path === "subscription") return { status: 200, applied: false };
     const userPath = method === "GET" ? /^user\/(\d+)$/.exec(path) : null;
     if (userPath) {
@@ -349,6 +352,8 @@ export class CloudesireSimulator {
       const user = this.users.get(Number(m[1]));
       return user ? { status: 200, applied: false, payload: new JsonText(wireJson(user)) } : { status: 404, applied: false, error: "user not found" };
     }
+    const fromCatalog = method === "GET" ? this.vendorCatalog.read(path, query) : undefined;
+    if (fromCatalog !== undefined) return fromCatalog === null ? { status: 404, applied: false, error: `${path} not found` } : { status: 200, applied: false, payload: fromCatalog };
     const m = /^subscription\/(\d+)(?:\/(endpoints|instructions|credentials|metadata|invoice))?$/.exec(path);
     if (m) {
       const id = Number(m[1]);
@@ -356,17 +361,19 @@ export class CloudesireSimulator {
       if (!sub) return { status: 404, applied: false, error: "subscription not found (or deleted recently)" };
       const part = m[2];
       if (method === "GET" && !part) return { status: 200, applied: false, payload: new JsonText(this.wireSubscription(id)) };
-      if (method === "PATCH" && !part && (body as { action?: string })?.action === "SET_NAME") {
-        // SubscriptionPatchDTO: action SET_NAME with `name` (at most 255 characters, NamedEntityDTO).
-        const name = (body as { name?: unknown }).name;
-        if (typeof name !== "string" || name.length === 0 || name.length > 255) return { status: 400, applied: false, error: "name" };
-        sub.name = name;
-        return { status: 200, applied: true, payload: {} };
-      }
       if (method === "PATCH" && !part) {
-        const status = (body as { deploymentStatus?: string })?.deploymentStatus;
+        const patch = SubscriptionPatchDTO.safeParse(body);
+        if (!patch.success) return { status: 400, applied: false, error: `SubscriptionPatchDTO: ${issues(patch.error)}` };
+        if (patch.data.action === "SET_NAME") {
+          // SubscriptionPatchDTO: action SET_NAME with a `name` (@Size(max = 255); NamedEntityDTO's is @NotEmpty).
+          if (!patch.data.name) return { status: 400, applied: false, error: "name" };
+          sub.name = patch.data.name;
+          return { status: 200, applied: true, payload: {} };
+        }
+        // A vendor reports DEPLOYED, FAILED or UNDEPLOYED (docs/syndication.md); a name Jackson does not know reads as UNKNOWN.
+        const status = patch.data.deploymentStatus;
         if (!status || !["DEPLOYED", "FAILED", "UNDEPLOYED"].includes(status)) return { status: 400, applied: false, error: "deploymentStatus" };
-        sub.deploymentStatus = status as DeploymentStatus;
+        sub.deploymentStatus = status;
         // "When the first billing period is started, after the successful provisioning" (BaseSubscriptionV1DTO.startDate).
         if (status === "DEPLOYED" && sub.startDate === null) sub.startDate = Date.now();
         sub.updatedAt = Date.now();
@@ -374,22 +381,25 @@ export class CloudesireSimulator {
         return { status: 200, applied: true, payload: {} };
       }
       if (method === "POST" && part === "endpoints") {
-        const parsed = Endpoint.array().safeParse(body);
-        if (!parsed.success || !parsed.data.some((e) => e.category === "APP") || parsed.data.some((e) => !e.endpoint.startsWith("https://"))) {
+        const parsed = EndpointDTO.array().safeParse(body);
+        if (!parsed.success) return { status: 400, applied: false, error: `EndpointDTO: ${issues(parsed.error)}` };
+        // docs/syndication.md: an APP endpoint is required, and endpoints are HTTPS.
+        if (!parsed.data.some((e) => e.category === "APP") || parsed.data.some((e) => !e.endpoint.startsWith("https://"))) {
           return { status: 400, applied: false, error: "an APP endpoint is required and endpoints must be HTTPS" };
         }
         this.endpoints.set(id, parsed.data);
         return { status: 204, applied: true };
       }
       if (method === "POST" && part === "instructions") {
-        if (!body || typeof body !== "object" || Array.isArray(body)) return { status: 400, applied: false, error: "a map of language to text" };
-        this.instructions.set(id, body as Record<string, string>);
+        const parsed = EndUserInstructions.safeParse(body);
+        if (!parsed.success) return { status: 400, applied: false, error: `endUserInstructions: ${issues(parsed.error)}` };
+        this.instructions.set(id, parsed.data);
         return { status: 204, applied: true };
       }
       if (method === "POST" && part === "credentials") {
-        const parsed = Credential.array().safeParse(body);
-        if (!parsed.success) return { status: 400, applied: false, error: "credentials" };
-        this.credentials.set(id, parsed.data.map((c) => ({ key: c.key, value: c.value })));
+        const parsed = ApplicationCredentialInputDTO.array().safeParse(body);
+        if (!parsed.success) return { status: 400, applied: false, error: `ApplicationCredentialInputDTO: ${issues(parsed.error)}` };
+        this.credentials.set(id, parsed.data.map((c) => ({ key: c.key, value: c.value ?? "" })));
         return { status: 204, applied: true };
       }
       if (method === "GET" && part === "metadata") return { status: 200, applied: false, payload: this.metadata.get(id) ?? {} };
@@ -398,8 +408,8 @@ export class CloudesireSimulator {
         return { status: 204, applied: true };
       }
       if (method === "POST" && part === "invoice") {
-        const parsed = InvoiceLine.array().safeParse(body);
-        if (!parsed.success) return { status: 400, applied: false, error: "invoice lines" };
+        const parsed = VendorOrderLineDTO.array().safeParse(body);
+        if (!parsed.success) return { status: 400, applied: false, error: `VendorOrderLineDTO: ${issues(parsed.error)}` };
         // docs/billing.md, "Custom billing": for an active subscription, in EUR or USD.
         if (sub.deploymentStatus === "UNDEPLOYED") return { status: 400, applied: false, error: "the subscription is not active" };
         if (parsed.data.some((l) => l.price.currency !== "EUR" && l.price.currency !== "USD")) return { status: 400, applied: false, error: "currency must be EUR or USD" };
@@ -409,4 +419,9 @@ export class CloudesireSimulator {
     }
     return { status: 404, applied: false, error: `no route ${method} ${path}` };
   }
+}
+
+/** A validation failure as Cloudesire words it: the field and what is wrong. */
+function issues(e: { issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }> }): string {
+  return e.issues.map((i) => `${i.path.map(String).join(".")}: ${i.message}`).join("; ");
 }

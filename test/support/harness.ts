@@ -7,7 +7,7 @@ import { createLogger, makeRedactor } from "../../src/log.js";
 import { openPglite, type Db } from "../../src/store/db.js";
 import type { Scheduler } from "../../src/store/embedded-scheduler.js";
 import { migrate } from "../../src/store/migrations.js";
-import type { TenantSettings } from "../../src/domain/tenant-spec.js";
+import { defaultTargetOf, targetsOf, type TenantSettings } from "../../src/domain/tenant-spec.js";
 import type { Engine } from "../../src/provisioning/engine.js";
 import { RecordingEngine } from "./recording-engine.js";
 import { BillingService } from "../../src/metering/billing-service.js";
@@ -41,7 +41,7 @@ export interface HarnessOptions {
   now?: () => number;
   settings?: TenantSettings;
   /** Wires billing runs to this Gnocchi client and price list. */
-  billing?: { gnocchi: () => GnocchiClient; prices: PriceList; meters?: Meters; delivery?: DeliveryTarget };
+  billing?: { gnocchi: () => GnocchiClient; prices: PriceList; meters?: Meters; delivery?: DeliveryTarget; gnocchiOf?: (target: string) => GnocchiClient | undefined };
   /** Checks against a (fake) cloud before the engine runs. */
   guard?: TenantGuard;
   /** Webhook rate limit, per source given in the test header `x-test-source` (or the client address, with `trustProxy`). */
@@ -77,12 +77,14 @@ export interface HarnessOptions {
   secure?: (c: Context) => boolean;
   /** The engine's own check (the real engine's, in server.ts); none: the double is always available. */
   engineCheck?: WorkerOptions["engineCheck"];
+  /** Targets as the service checks them: whether each answers, and its Placement (as server.ts wires them). */
+  targets?: WorkerOptions["targets"];
 }
 
 export const CLOUDESIRE_DEFAULTS: Omit<CloudesireConfig, "apiUrl" | "token" | "eventSecret"> = {
   dashboardUrl: "https://dashboard.cloud.example", documentationUrl: undefined, serviceUrl: undefined, eventSecretPrevious: undefined,
   items: { cores: "CPU_CORES", ramGb: "RAM_GB", diskGb: "DISK_GB", floatingIps: "IP_ADDRESSES" },
-  paygPlans: [], productIds: [], paygMode: "invoice", metricsHeader: "X-Metrics-Token", metricsToken: undefined, timeoutMs: 1000, backoffMs: 20, maxBackoffMs: 200, pollMs: 25,
+  paygPlans: [], productIds: ["12"], paygMode: "invoice", metricsHeader: "X-Metrics-Token", metricsToken: undefined, languages: ["en", "it"], timeoutMs: 1000, backoffMs: 20, maxBackoffMs: 200, pollMs: 25,
 };
 
 /** The same, around any engine. */
@@ -96,7 +98,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     : await sharedQueue(db, opts.maxAttempts ?? 3);
   // The same wiring as the server (src/workers.ts); the drift schedule is off (tests sweep on demand).
   const cloudesireConfig = opts.cloudesire ? { ...CLOUDESIRE_DEFAULTS, ...opts.cloudesire } : undefined;
-  const { store, intake, driftStore, billingStore, billingDeliveries, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore, operators, audit } = assembleWorkers({
+  const { store, intake, driftStore, billingStore, billingDeliveries, metrics, progress, reconciler, drift, cloudesire, rollouts, rolloutStore, operators, audit, capacity } = assembleWorkers({
     db, scheduler: opts.scheduler, queue, engine, log, settings, programVersion: opts.programVersion ?? "p-test", rolloutTickMs: 10, guard: opts.guard, progressKept: opts.progressKept, cloudesire: cloudesireConfig,
     readiness: opts.readiness, concurrency: opts.concurrency ?? 4, bulkSlots: opts.bulkSlots, pollMs: opts.replicaOf?.pollMs ?? opts.pollMs ?? 60_000, driftIntervalSeconds: opts.driftIntervalSeconds ?? 0, driftObserve: opts.driftObserve,
     retryBackoffMs: 0, // as both queues below are opened
@@ -105,20 +107,24 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     ...(opts.billing ? { billing: { gnocchi: opts.billing.gnocchi, prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600 } } : {}),
     ...(opts.billing?.delivery ? { billingDelivery: { pollMs: 20, ...opts.billing.delivery } } : {}),
     schedule: opts.schedule,
+    targets: opts.targets,
   });
   // Deliveries are retried by their worker, as in the server (their first attempt is the billing run's own).
   billingDeliveries?.start();
   const billing = opts.billing
     ? {
         store: billingStore,
-        service: new BillingService(billingStore, opts.billing.gnocchi, { prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600 }, { deliveries: billingDeliveries }),
+        service: new BillingService(billingStore, opts.billing.gnocchi, { prices: opts.billing.prices, meters: opts.billing.meters ?? DEFAULT_METERS, granularitySeconds: 3600 }, {
+          deliveries: billingDeliveries, defaultTarget: defaultTargetOf(settings), gnocchiOf: opts.billing.gnocchiOf,
+        }),
       }
     : undefined;
   const app = createApp({
     ...(billing ? { billing } : {}),
     store, intake, engine, reconciler, settings, log, metrics, progress, queue,
     drift: { store: driftStore, detector: drift },
-    rollouts,
+    rollouts, capacity,
+    ...(opts.targets?.problem ? { targetProblems: targetProblemsOf(settings, opts.targets.problem) } : {}),
     webhookSecret: WEBHOOK_SECRET, replayWindowSeconds: 300, operatorToken: OPERATOR_TOKEN, customerTokenKey: CUSTOMER_TOKEN_KEY, operators, audit,
     ...(opts.secure ? { secure: opts.secure } : {}),
     previousWebhookSecret: opts.previousWebhookSecret, metricsToken: opts.metricsToken,
@@ -159,7 +165,7 @@ export async function harnessWith<E extends Engine>(engine: E, opts: HarnessOpti
     // A replica owns its queue client; the shared one lives as long as the test file.
     if (opts.replicaOf) await queue.stop();
   };
-  return { db, queue, store, intake, billingStore, billingDeliveries, cloudesire, driftStore, drift, metrics, progress, engine, reconciler, rollouts, rolloutStore, operators, audit, app, logs, send, asOperator, close };
+  return { db, queue, store, intake, billingStore, billingDeliveries, cloudesire, driftStore, drift, metrics, progress, engine, reconciler, rollouts, rolloutStore, operators, audit, capacity, app, logs, send, asOperator, close };
 }
 
 let queues: Promise<JobQueue> | undefined;
@@ -187,6 +193,11 @@ async function sharedDb(): Promise<Db> {
     return db;
   });
   const db = await shared;
-  await db.exec("TRUNCATE subscriptions, events, operations, billing_runs, invoices, drift, cloudesire_notifications, cloudesire_subscriptions, cloudesire_outbox, rollouts, rollout_stacks, operators, operator_sessions, audit RESTART IDENTITY");
+  await db.exec("TRUNCATE subscriptions, events, operations, billing_runs, invoices, drift, cloudesire_notifications, cloudesire_subscriptions, cloudesire_outbox, rollouts, rollout_stacks, operators, operator_sessions, audit, unreadable_subscriptions, password_reset_links RESTART IDENTITY");
   return db;
+}
+
+/** Every target's problem now, by name (what server.ts's TargetHealth.all answers). */
+function targetProblemsOf(settings: TenantSettings, problem: (target: string) => Promise<string | null>) {
+  return async () => Object.fromEntries(await Promise.all(targetsOf(settings).map(async (t) => [t.name, await problem(t.name)] as const)));
 }

@@ -102,12 +102,24 @@ export class KeystoneContractEngine implements Engine {
     return { resourceChanges: { create: 6 } };
   }
 
+  private readonly regional = new Map<string, CloudClient>();
+  /**
+   * The provider's client for a resource: its `region` input when set, else the provider's own region
+   * (terraform-provider-openstack util.go GetRegion: d.Get("region"), then config.Region).
+   */
+  private cloudIn(region: unknown): CloudClient {
+    if (typeof region !== "string" || region === "" || region === this.admin.regionName) return this.cloud;
+    const c = this.regional.get(region) ?? new CloudClient({ ...this.admin, regionName: region });
+    this.regional.set(region, c);
+    return c;
+  }
+
   /** The quota resources in declaration order, each created (no state yet) or updated against its state. */
   private async applyQuotas(stack: string, projectId: string, declared: DeclaredResource[], previous: Record<string, QuotaState>) {
     const state: Record<string, QuotaState> = {};
     let updated = 0;
     for (const r of declared.filter((d) => PROVIDER_QUOTA_RESOURCES[d.type])) {
-      const applied = await applyQuotaResource(this.cloud, projectId, r, previous[r.type]);
+      const applied = await applyQuotaResource(this.cloudIn(r.inputs.region), projectId, r, previous[r.type]);
       state[r.type] = applied.state;
       if (applied.sent) {
         this.quotaWrites.push({ stack, type: r.type, sent: applied.sent });

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../src/config.js";
+import { ConfigError, loadConfig, missingForCloudesire } from "../../src/config.js";
 import { PRICES } from "../support/prices.js";
 
 // Each data directory is a new one of this file's own, all removed at the end.
@@ -62,6 +62,15 @@ describe("configuration of secrets", () => {
     expect(loadConfig({ ...base(), PRICES_FILE: prices("GBP") }).metering.prices?.currency).toBe("GBP");
   });
 
+  it("a Cloudesire notification secret longer than the 64 characters a product can hold stops the start; selling without product ids is reported missing", () => {
+    // SyndicationEndpointDTO.secret is @Size(max = 64) (ClouDesire/java-api-client): a longer one never matches what Cloudesire signs with.
+    expect(() => loadConfig({ ...base(), CLOUDESIRE_EVENT_SECRET: "s".repeat(65) })).toThrow(/CLOUDESIRE_EVENT_SECRET.*64/);
+    expect(loadConfig({ ...base(), CLOUDESIRE_EVENT_SECRET: "s".repeat(64) }).cloudesire.eventSecret).toHaveLength(64);
+    const selling = loadConfig({ ...base(), CLOUDESIRE_API_URL: "https://backend.marketplace.example/api", CLOUDESIRE_TOKEN: "cd-token-0123456789", CLOUDESIRE_EVENT_SECRET: "s".repeat(20) });
+    expect(missingForCloudesire(selling.cloudesire)).toEqual([expect.stringMatching(/^CLOUDESIRE_PRODUCT_IDS is not set/), expect.stringMatching(/^CLOUDESIRE_DASHBOARD_URL/)]);
+    expect(missingForCloudesire({ ...selling.cloudesire, productIds: ["12"], dashboardUrl: "https://dashboard.example" })).toEqual([]);
+  });
+
   it("a config error is one line", () => {
     const dir = dataDir();
     writeFileSync(join(dir, "operator-token"), "abc\n", { mode: 0o600 });
@@ -72,5 +81,48 @@ describe("configuration of secrets", () => {
       expect(e).toBeInstanceOf(ConfigError);
       expect((e as Error).message).not.toContain("\n");
     }
+  });
+});
+
+describe("configuration of targets", () => {
+  const OS = { OS_AUTH_URL: "http://127.0.0.1:5000/v3", OS_USERNAME: "admin", OS_PASSWORD: "admin-pw-0123456789", OS_PROJECT_NAME: "admin", OS_REGION_NAME: "RegionOne" };
+
+  it("without TARGETS_FILE there is one target, `default`: today's cloud and region, credentials untouched", () => {
+    const config = loadConfig({ ...base(), ...OS });
+    expect(config.targets.map((t) => t.placement)).toEqual([{ name: "default", label: "default", region: "RegionOne", authUrl: OS.OS_AUTH_URL, memberRole: "member" }]);
+    expect(config.targets[0]?.credentials).toEqual(config.openstack.credentials);
+    expect(config.tenant.defaultTarget).toBe("default");
+  });
+
+  it("TARGETS_FILE names regions of the default cloud and clouds of a clouds.yaml, each completed from the default configuration", () => {
+    const dir = dataDir();
+    const clouds = join(dir, "clouds.yaml");
+    writeFileSync(clouds, "clouds:\n  far:\n    auth:\n      auth_url: https://far.example/v3\n      username: far-admin\n      password: far-pw-0123456789\n      project_name: admin\n    region_name: FarOne\n");
+    const file = join(dir, "targets.yaml");
+    writeFileSync(file, "default: one\ntargets:\n  - name: one\n  - name: two\n    region: RegionTwo\n    selling: { VCPU: 2 }\n  - name: far\n    cloud: far\n");
+    const config = loadConfig({ ...base(), ...OS, TARGETS_FILE: file, OS_CLIENT_CONFIG_FILE: clouds });
+    expect(config.targets.map((t) => [t.placement.name, t.placement.region, t.placement.cloud ?? null, t.credentials.ok && t.credentials.credentials.regionName])).toEqual([
+      ["one", "RegionOne", null, "RegionOne"], ["two", "RegionTwo", null, "RegionTwo"], ["far", "FarOne", "far", "FarOne"],
+    ]);
+    expect(config.targets[1]?.selling).toEqual({ VCPU: 2 });
+    expect(config.targets[2]?.placement.authUrl).toBe("https://far.example/v3");
+    expect(config.secrets).toContain("far-pw-0123456789");
+    expect(Object.keys(config.tenant.targets ?? {})).toEqual(["one", "two", "far"]);
+  });
+
+  it("a TARGETS_FILE that lists a target twice or a default it does not list stops the start with the reason", () => {
+    const dir = dataDir();
+    const file = join(dir, "targets.yaml");
+    writeFileSync(file, "default: three\ntargets:\n  - name: one\n  - name: one\n");
+    expect(() => loadConfig({ ...base(), ...OS, TARGETS_FILE: file })).toThrow(/listed twice.*default target 'three' is not listed|default target 'three' is not listed/);
+  });
+});
+
+describe("how many stack operations run at once", () => {
+  it("by default one per core this process may use, and two at least (a purchase's slot beside bulk work's); RECONCILE_CONCURRENCY overrides it", () => {
+    const cores = availableParallelism();
+    expect(loadConfig(base()).reconcile.concurrency).toBe(Math.max(2, cores));
+    expect(loadConfig(base()).reconcile.bulkSlots).toBe(Math.max(2, cores) - 1);
+    expect(loadConfig({ ...base(), RECONCILE_CONCURRENCY: "6" }).reconcile.concurrency).toBe(6);
   });
 });

@@ -69,6 +69,13 @@ function OneRun({ id }: { id: string }) {
     <${Loading} loaded=${run}>${(d: BillingRunDetail) => html`
       <p>Period ${d.run.period}: ${d.run.invoiceCount} invoices, ${d.run.total} ${d.run.currency} in all (prices ${d.run.pricesVersion}).${" "}
         <a href=${`/v1/billing-runs/${d.run.id}/invoices.csv`} download=${`invoices-${d.run.period}.csv`}>Download the invoice lines (CSV)</a></p>
+      ${(d.run.targetTotals ?? []).length > 0 && html`
+        <table aria-label="Totals per target">
+          <thead><tr><th scope="col">Target</th><th scope="col" class="num">Invoices</th><th scope="col" class="num">Total</th></tr></thead>
+          <tbody>${(d.run.targetTotals ?? []).map((t) => html`
+            <tr><td>${t.target}</td><td class="num">${t.invoiceCount}</td><td class="num">${t.total} ${t.currency}</td></tr>`)}
+          </tbody>
+        </table>`}
       ${d.invoices.map((inv) => html`
         <section aria-labelledby=${`inv-${inv.subscriptionId}`}>
           <h2 id=${`inv-${inv.subscriptionId}`}>Subscription <a href=${link(`/subscriptions/${inv.subscriptionId}`)}>${inv.subscriptionId}</a>: ${inv.total} ${inv.currency}</h2>

@@ -1,5 +1,5 @@
 import { api } from "../api.js";
-import type { DeadLetterList, DriftPage, Fleet, Health, Phase, RolloutList, SubscriptionList } from "../types.js";
+import type { CapacityList, DeadLetterList, DriftPage, Fleet, Health, Phase, RolloutList, SubscriptionList, TargetList } from "../types.js";
 import { html, link, Loading, PhaseBadge, useLoad, When } from "../ui.js";
 import { RolloutSummary } from "./rollouts.js";
 
@@ -7,15 +7,17 @@ import { RolloutSummary } from "./rollouts.js";
 const ATTENTION: Phase[] = ["failed", "held", "waiting"];
 
 const load = async () => {
-  const [fleet, health, attention, drift, dead, rollouts] = await Promise.all([
+  const [fleet, health, attention, drift, dead, rollouts, targets, capacity] = await Promise.all([
     api.get<Fleet>("/v1/fleet"),
     api.get<Health>("/healthz"),
     Promise.all(ATTENTION.map((phase) => api.get<SubscriptionList>(`/v1/subscriptions?phase=${phase}&limit=50`))),
     api.get<DriftPage>("/v1/drift?state=drifted&limit=20"),
     api.get<DeadLetterList>("/v1/dead-letters?limit=10"),
     api.get<RolloutList>("/v1/rollouts"),
+    api.get<TargetList>("/v1/targets"),
+    api.get<CapacityList>("/v1/capacity"),
   ]);
-  return { fleet, health, attention: attention.flatMap((p) => p.subscriptions), drift, dead, newest: rollouts.rollouts[0] };
+  return { fleet, health, attention: attention.flatMap((p) => p.subscriptions), drift, dead, newest: rollouts.rollouts[0], targets: targets.targets, capacity: capacity.targets };
 };
 
 export function FleetView() {
@@ -43,6 +45,26 @@ export function FleetView() {
         </table>
       </section>
 
+      ${d.targets.length > 1 && html`
+        <section aria-labelledby="targets-h">
+          <h2 id="targets-h">Targets</h2>
+          <table>
+            <caption>Sold of sellable per resource (Placement's capacity × the target's selling policy)</caption>
+            <thead><tr><th scope="col">Target</th><th scope="col">Region</th><th scope="col">Answers</th><th scope="col" class="num">vCPUs</th><th scope="col" class="num">RAM (GB)</th><th scope="col" class="num">Disk (GB)</th></tr></thead>
+            <tbody>${d.targets.map((t) => {
+              const c = d.capacity.find((x) => x.target === t.name);
+              const cell = (r: "VCPU" | "MEMORY_MB" | "DISK_GB", div = 1) => (c ? `${Math.round((c.sold[r] ?? 0) / div)} / ${c.sellable ? Math.round((c.sellable[r] ?? 0) / div) : "?"}` : "—");
+              return html`
+              <tr>
+                <th scope="row"><a href=${link(`/subscriptions?target=${t.name}`)}>${t.label}</a></th>
+                <td>${t.region}</td>
+                <td class=${t.problem ? "warn" : "ok"}>${t.problem ?? "yes"}</td>
+                <td class="num">${cell("VCPU")}</td><td class="num">${cell("MEMORY_MB", 1024)}</td><td class="num">${cell("DISK_GB")}</td>
+              </tr>`;
+            })}</tbody>
+          </table>
+        </section>`}
+
       <section aria-labelledby="attention-h">
         <h2 id="attention-h">Failing and held</h2>
         ${d.attention.length === 0
@@ -60,6 +82,14 @@ export function FleetView() {
               </tbody>
             </table>`}
       </section>
+
+      ${d.fleet.unreadable.length > 0 && html`
+        <section aria-labelledby="unreadable-h">
+          <h2 id="unreadable-h">Records that cannot be read</h2>
+          <p class="warn">Set aside: left out of lists, billing runs and operations until repaired.</p>
+          <ul>${d.fleet.unreadable.map((u) => html`
+            <li>${u.subscription}, since <${When} at=${u.since} />: <span class="reason">${u.reason}</span></li>`)}</ul>
+        </section>`}
 
       <section aria-labelledby="drift-h">
         <h2 id="drift-h">Drift findings</h2>

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { ProgressEvent } from "../types.js";
+import { printableDeep } from "../../domain/printable.js";
 import { html } from "../ui.js";
 
 type Data<E extends ProgressEvent["event"]> = Extract<ProgressEvent, { event: E }>["data"];
@@ -18,7 +19,7 @@ export function LiveProgress({ subscription, operation, onFinished }: { subscrip
   useEffect(() => {
     const source = new EventSource(`/v1/subscriptions/${encodeURIComponent(subscription)}/operations/${operation}/events`);
     const on = <E extends ProgressEvent["event"]>(event: E, f: (d: Data<E>) => void) =>
-      source.addEventListener(event, (m) => f(JSON.parse((m as MessageEvent<string>).data) as Data<E>));
+      source.addEventListener(event, (m) => f(printableDeep(JSON.parse((m as MessageEvent<string>).data)) as Data<E>));
     on("started", (d) => {
       setTotal(d.total);
       setState(`${d.kind} of ${d.stack} started`);

@@ -11,8 +11,10 @@ export function SubscriptionsView({ query: q }: { query: URLSearchParams }) {
   const status = q.get("status") ?? "";
   const search = q.get("search") ?? "";
   const cursor = q.get("cursor") ?? "";
-  const [draft, setDraft] = useState({ phase, status, search });
-  const loaded = useLoad(() => api.get<SubscriptionList>(`/v1/subscriptions${query({ phase, status, search, cursor, limit: 100 })}`), [phase, status, search, cursor]);
+  // One target's subscriptions (the fleet view's Targets links here); kept while filtering and paging.
+  const target = q.get("target") ?? "";
+  const [draft, setDraft] = useState({ phase, status, search, target });
+  const loaded = useLoad(() => api.get<SubscriptionList>(`/v1/subscriptions${query({ phase, status, search, target, cursor, limit: 100 })}`), [phase, status, search, target, cursor]);
   const apply = (e: Event) => {
     e.preventDefault();
     go(`/subscriptions${query(draft)}`);
@@ -45,7 +47,7 @@ export function SubscriptionsView({ query: q }: { query: URLSearchParams }) {
       ${list.subscriptions.length === 0
         ? html`<p>No subscription matches.</p>`
         : html`<table class="subscriptions">
-            <caption>${list.subscriptions.length} subscriptions on this page${phase ? `, phase ${phase}` : ""}${status ? `, status ${status}` : ""}${search ? `, matching “${search}”` : ""}</caption>
+            <caption>${list.subscriptions.length} subscriptions on this page${phase ? `, phase ${phase}` : ""}${status ? `, status ${status}` : ""}${search ? `, matching “${search}”` : ""}${target ? `, in target ${target}` : ""}</caption>
             <thead><tr>
               <th scope="col">Id</th><th scope="col">Customer</th><th scope="col">Status</th><th scope="col">Phase</th>
               <th scope="col">Plan</th><th scope="col">Reason</th><th scope="col">Updated</th>
@@ -63,8 +65,8 @@ export function SubscriptionsView({ query: q }: { query: URLSearchParams }) {
             </tbody>
           </table>`}
       <nav aria-label="Pages" class="pages">
-        ${cursor && html`<a href=${link(`/subscriptions${query({ phase, status, search })}`)}>First page</a>`}
-        ${list.nextCursor && html`<a href=${link(`/subscriptions${query({ phase, status, search, cursor: list.nextCursor })}`)}>Next page</a>`}
+        ${cursor && html`<a href=${link(`/subscriptions${query({ phase, status, search, target })}`)}>First page</a>`}
+        ${list.nextCursor && html`<a href=${link(`/subscriptions${query({ phase, status, search, target, cursor: list.nextCursor })}`)}>Next page</a>`}
       </nav>
     `}<//>
   `;

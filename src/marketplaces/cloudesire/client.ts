@@ -1,7 +1,8 @@
 import type { z } from "zod";
 import type { ReportedStatus } from "../../domain/cloudesire-report.js";
+import { RateGate } from "./rate-gate.js";
 import {
-  CLOUDESIRE_API_VERSION, CloudesireSubscription, CloudesireUser, ErrorBody,
+  CatalogItem, CatalogPlan, CatalogProduct, CLOUDESIRE_API_VERSION, CloudesireSubscription, CloudesireUser, ErrorBody,
   type Credential, type Endpoint, type Instructions, type InvoiceLine,
 } from "./contract.js";
 
@@ -14,6 +15,8 @@ export interface CloudesireClientOptions {
   /** Attempts of a read (the first included); writes are retried by the outbox, durably. */
   readAttempts: number;
   backoffMs: number;
+  /** How long calls wait once Cloudesire says none remain, when it does not say (rate-gate.ts); 1 s by default. */
+  ratePauseMs?: number;
   fetchImpl?: typeof fetch;
 }
 
@@ -39,8 +42,10 @@ export class CloudesireError extends Error {
 /** Cloudesire's REST API, the calls a syndicated vendor makes (api/SubscriptionApi.java, docs/syndication.md). */
 export class CloudesireClient {
   private readonly fetchImpl: typeof fetch;
+  private readonly gate: RateGate;
   constructor(private readonly o: CloudesireClientOptions) {
     this.fetchImpl = o.fetchImpl ?? fetch;
+    this.gate = new RateGate(o.ratePauseMs ?? 1000);
   }
 
   /** The subscription as it is now; null when Cloudesire says 404 (never existed, or deleted recently). */
@@ -50,6 +55,20 @@ export class CloudesireClient {
 
   async user(id: string): Promise<CloudesireUser | null> {
     return this.read(`user/${id}`, CloudesireUser);
+  }
+
+  /** The vendor's product (the doctor checks it); null when this marketplace has no such product. */
+  async product(id: string): Promise<CatalogProduct | null> {
+    return this.read(`product/${id}`, CatalogProduct);
+  }
+
+  /** The product's plans (product versions). */
+  async plans(productId: string): Promise<CatalogPlan[]> {
+    return (await this.read(`productVersion?product=${productId}`, CatalogPlan.array())) ?? [];
+  }
+
+  async billingItem(id: string): Promise<CatalogItem | null> {
+    return this.read(`billingItem/${id}`, CatalogItem);
   }
 
   /** Token accepted? `HEAD subscription` (SubscriptionApi.getAllPagedHead): cheap and needs a vendor token. */
@@ -108,7 +127,7 @@ export class CloudesireClient {
 
   /**
    * One call, retried `attempts` times with exponential back-off on 5xx, 429 (its Retry-After honoured, up
-   * to a minute) and timeouts. The apiVersion is pinned on every call (older versions answer maps where
+   * to a minute) and timeouts; paced before it goes on what Cloudesire said remains (rate-gate.ts). The apiVersion is pinned on every call (older versions answer maps where
    * newer answer lists: dto/ApiVersion).
    */
   private async send(method: string, path: string, body: unknown, attempts = 1): Promise<Response> {
@@ -116,6 +135,8 @@ export class CloudesireClient {
     let last: CloudesireError | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       let delay = this.o.backoffMs * 2 ** (attempt - 1);
+      await this.gate.take();
+      let answered: Headers | null = null;
       try {
         const res = await this.fetchImpl(url, {
           method,
@@ -127,6 +148,7 @@ export class CloudesireClient {
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.timeout(this.o.timeoutMs),
         });
+        answered = res.headers;
         if (res.ok) return res;
         const detail = await errorDetail(res);
         const transient = res.status >= 500 || res.status === 429;
@@ -140,6 +162,8 @@ export class CloudesireClient {
         } else {
           last = asNetworkError(e, method, path);
         }
+      } finally {
+        this.gate.answered(answered);
       }
       if (attempt < attempts) await new Promise((r) => setTimeout(r, delay));
     }

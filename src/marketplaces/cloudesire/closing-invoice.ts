@@ -10,6 +10,8 @@ import { invoiceLinesOf } from "./report-back.js";
 export interface ClosingBilling {
   subscription(id: string): Promise<BillableSubscription | null>;
   gnocchi: () => Pick<GnocchiClient, "requests" | "usageByProject">;
+  /** The Gnocchi of each target that has one of its own (billing-run.ts `gnocchiOf`): a closing invoice reads where a run would. */
+  gnocchiOf?: ((target: string) => Pick<GnocchiClient, "requests" | "usageByProject"> | undefined) | undefined;
   meters: Meters;
   prices: PriceList | null;
   granularitySeconds: number;
@@ -30,7 +32,7 @@ export async function closingInvoiceLines(b: ClosingBilling, id: string, untilMs
   for (const period of monthsBetween(first, untilMs)) {
     if (invoiced.has(period.name) || paygIntervals(sub.events, period).length === 0) continue;
     if (!b.prices) throw new Error(`PRICES_FILE is not configured: the usage of subscription ${id} in ${period.name} cannot be rated`);
-    const { invoices } = await computeBilling({ period, subscriptions: [sub], gnocchi: b.gnocchi(), meters: b.meters, prices: b.prices, granularitySeconds: b.granularitySeconds });
+    const { invoices } = await computeBilling({ period, subscriptions: [sub], gnocchi: b.gnocchi(), gnocchiOf: b.gnocchiOf, meters: b.meters, prices: b.prices, granularitySeconds: b.granularitySeconds });
     for (const inv of invoices) lines.push(...invoiceLinesOf(period.name, inv, Math.min(untilMs, period.stopMs - 1)));
   }
   return lines;

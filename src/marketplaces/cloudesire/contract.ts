@@ -81,6 +81,14 @@ export const CloudesireSubscription = z.object({
   product: Link.nullish(),
   productVersion: Link.nullish(),
   billingItems: z.array(SubscriptionBillingItem).nullish().transform((v) => v ?? []),
+  /**
+   * The values the customer chose for the product's configuration parameters (code:
+   * SubscriptionDetailDTO's `List<SubscriptionConfigurationParameterDTO>`: the parameter's link, its `code`,
+   * the chosen `value` and its `description`).
+   */
+  configurationParameters: z.array(z.object({
+    configurationParameter: Link.nullish(), code: z.string().nullish(), value: z.string().nullish(), description: z.string().nullish(),
+  })).nullish(),
 });
 export type CloudesireSubscription = z.infer<typeof CloudesireSubscription>;
 
@@ -101,25 +109,31 @@ export const ErrorBody = z.object({
   errorHolders: z.array(z.object({ key: z.string().nullish(), error: z.string().nullish(), extraFields: z.unknown().optional() })),
 });
 
-/** `POST subscription/{id}/endpoints` (docs/syndication.md): an `APP` endpoint is required and must be HTTPS. */
+/**
+ * `POST subscription/{id}/endpoints` (docs/syndication.md): an `APP` endpoint is required and must be HTTPS.
+ * dto/EndpointDTO: `endpoint` @Size(1..2000) @URL, `description` @Size(max = 1024).
+ */
 export const Endpoint = z.object({
-  endpoint: z.string().url(),
-  description: z.string(),
+  endpoint: z.string().url().max(2000),
+  description: z.string().max(1024),
   category: z.enum(["APP", "PASSWORD_RESET", "DOCUMENTATION", "VIDEO"]),
 });
 export type Endpoint = z.infer<typeof Endpoint>;
 
-/** `POST subscription/{id}/credentials` (docs/syndication.md): `CredentialsFile` is shown preformatted. */
+/**
+ * `POST subscription/{id}/credentials` (docs/syndication.md): `CredentialsFile` is shown preformatted.
+ * dto/ApplicationCredentialDTO: `key` @NotNull @Size(1..125), `weight` @NotNull.
+ */
 export const Credential = z.object({
-  key: z.string(),
+  key: z.string().min(1).max(125),
   value: z.string(),
   description: z.record(z.string(), z.string()),
   weight: z.number().int(),
 });
 export type Credential = z.infer<typeof Credential>;
 
-/** `POST subscription/{id}/instructions`: plain text per language. */
-export const Instructions = z.record(z.string(), z.string());
+/** `POST subscription/{id}/instructions`: plain text per language, each within BaseSubscriptionV1DTO.endUserInstructions' @Length(max = 4096). */
+export const Instructions = z.record(z.string(), z.string().max(4096));
 export type Instructions = z.infer<typeof Instructions>;
 
 /** `POST subscription/{id}/invoice` lines (docs/billing.md; code: VendorOrderLineDTO): prices are decimal strings. */
@@ -148,3 +162,57 @@ export const OrderValidationRequest = z.object({
   language: z.string().nullish(),
 });
 export type OrderValidationRequest = z.infer<typeof OrderValidationRequest>;
+
+/**
+ * What the doctor reads of the vendor's catalog (code: dto/ProductDTO, dto/ProductVersionDTO,
+ * dto/BillingItemValueDTO, dto/BillingItemDTO, enums/ProductType, enums/BillingItemValueType,
+ * enums/BillingItemPresence; api/ProductApi `GET product/{id}`, api/ProductVersionApi `GET
+ * productVersion?product=`, api/BillingItemApi `GET billingItem/{id}`). Only the fields checked; any may be null.
+ */
+export const CatalogProduct = z.object({
+  id: z.number().int(),
+  name: z.string().nullish(),
+  /** enums/ProductType: SYNDICATED is "provisioning is handled programmatically". */
+  type: z.string().nullish(),
+  /** "URLs where events of syndicated applications are dispatched" (since apiVersion 20190916). */
+  syndicationEndpoints: z.array(z.string()).nullish(),
+  orderValidationUrl: z.string().nullish(),
+});
+export type CatalogProduct = z.infer<typeof CatalogProduct>;
+
+export const CatalogPlan = z.object({
+  id: z.number().int(),
+  name: z.string().nullish(),
+  /** "If the version is published on the marketplace". */
+  published: z.boolean().nullish(),
+  /** The extra resources' ranges: `item` the billing item, `start`..`end` (null: no upper bound), `tag` a tagged stairstep. */
+  billingItemValues: z.array(z.object({ item: Link.nullish(), start: z.number().nullish(), end: z.number().nullish(), tag: z.string().nullish() })).nullish(),
+});
+export type CatalogPlan = z.infer<typeof CatalogPlan>;
+
+export const CatalogItem = z.object({
+  id: z.number().int(),
+  identifier: z.string().nullish(),
+  /** enums/BillingItemValueType: PAY_AS_YOU_GO | PRE_PAID | POST_PAID. */
+  valueType: z.string().nullish(),
+  /** enums/BillingItemPresence: OPTIONAL | RECOMMENDED | REQUIRED. */
+  presence: z.string().nullish(),
+});
+export type CatalogItem = z.infer<typeof CatalogItem>;
+
+/**
+ * `POST <our external configuration parameter values URL>` (docs/external-configuration-parameter-values.md):
+ * Cloudesire asks which values a configuration parameter may take, given the others chosen so far.
+ */
+export const ParameterValuesRequest = z.object({
+  productId: z.number().int().nullish(),
+  productIdentifier: z.string().nullish(),
+  productVersionId: z.number().int().nullish(),
+  productVersionIdentifier: z.string().nullish(),
+  configurationParameter: z.string(),
+  configurationParameters: z.record(z.string(), z.unknown()).nullish(),
+  language: z.string().nullish(),
+  buyerId: z.number().int().nullish(),
+});
+/** Its answer: the values in display order; `[]` allows none, `null` allows every value. */
+export const ParameterValues = z.object({ values: z.array(z.object({ value: z.string(), description: z.string() })).nullable() });

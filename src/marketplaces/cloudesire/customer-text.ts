@@ -1,10 +1,11 @@
 import type { Quantities } from "../../domain/plan.js";
 
 /**
- * What a Cloudesire customer reads, in the marketplace's languages. docs/syndication.md asks for the
- * instructions in every language the marketplace offers, in plain text and without links (the `APP`
- * endpoint is the link); Cloudesire's own marketplaces offer English and Italian. A user's `language`
- * (MyUserDTO) or an order's `language` (order validation) picks one where only one is shown.
+ * What a Cloudesire customer reads, in the languages we write (English and Italian, Cloudesire's own).
+ * docs/syndication.md asks for the instructions in every language the marketplace offers, in plain text
+ * and without links (the `APP` endpoint is the link): the marketplace's languages are configuration
+ * (CLOUDESIRE_LANGUAGES), and one we do not write gets the English text (`forMarketplace`). A user's
+ * `language` (MyUserDTO) or an order's `language` (order validation) picks one where only one is shown.
  */
 export const LANGUAGES = ["en", "it"] as const;
 export type Lang = (typeof LANGUAGES)[number];
@@ -24,9 +25,36 @@ export function joined(texts: readonly Localized[], sep = "; "): Localized {
   return each((l) => texts.map((t) => t[l]).join(sep));
 }
 
-/** A reason we only have in English (the engine's, the tenant guard's): the same words in every language. */
-export function untranslated(text: string): Localized {
-  return each(() => text);
+/** endUserInstructions is @Length(max = 4096) (BaseSubscriptionV1DTO): a longer text is refused whole. */
+export const INSTRUCTIONS_MAX = 4096;
+
+/**
+ * One text per language of the marketplace (`languages`, CLOUDESIRE_LANGUAGES): ours where we write it,
+ * English elsewhere; each within Cloudesire's 4,096 characters (cut with an ellipsis, never refused).
+ */
+export function forMarketplace(text: Localized, languages: readonly string[]): Record<string, string> {
+  const within = (t: string) => (t.length <= INSTRUCTIONS_MAX ? t : `${t.slice(0, INSTRUCTIONS_MAX - 1)}…`);
+  return Object.fromEntries(languages.map((l) => [l, within((LANGUAGES as readonly string[]).includes(l) ? text[l as Lang] : text.en)]));
+}
+
+/**
+ * Why an operation failed, as a customer reads it: translated, and never the engine's own words (they
+ * quote internal URLs, stack URNs and pages of diagnostics; operators see them in `tenantctl show`). The
+ * tenant guard's refusal keeps its figures ("cores 10 in use > 4"), the quota names and numbers only.
+ */
+export function customerReasonOf(reason: string): Localized {
+  const downsize = /^downsize refused, the project uses more than the new plan allows: (.*)$/s.exec(reason);
+  if (downsize) {
+    const figures = (downsize[1] ?? "").replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, "").replace(/\s+/g, " ").trim().slice(0, 500);
+    return {
+      en: `the project uses more than the new plan allows (${figures})`,
+      it: `il progetto usa più di quanto consenta il nuovo piano (${figures})`,
+    };
+  }
+  return {
+    en: "the cloud could not complete the request (our operators have the details)",
+    it: "il cloud non ha potuto completare la richiesta (i nostri operatori hanno i dettagli)",
+  };
 }
 
 /** The quantities a plan may hold, by the billing-item identifier the customer chose them with. */
@@ -49,6 +77,13 @@ export const quantityText = {
   tooMany: (what: Localized, v: number, max: number): Localized => ({
     en: `${what.en}: ${v} is more than the ${max} this cloud sells per subscription`,
     it: `${what.it}: ${v} è più dei ${max} che questo cloud vende per sottoscrizione`,
+  }),
+};
+
+export const targetText = {
+  unknown: (value: string, known: readonly string[]): Localized => ({
+    en: `"${value}" is not a region this service sells in (it sells in: ${known.join(", ")})`,
+    it: `"${value}" non è una regione in cui questo servizio vende (vende in: ${known.join(", ")})`,
   }),
 };
 

@@ -1,4 +1,4 @@
-import type { OutboxCall, Reported } from "../../domain/cloudesire-report.js";
+import type { OutboxCall, Reported, ReportedStatus } from "../../domain/cloudesire-report.js";
 import type { Invoice, RerateDocuments } from "../../domain/billing.js";
 import { entitlement, type PlanLimits } from "../../domain/plan.js";
 import { stackNameOf } from "../../domain/subscription-id.js";
@@ -8,7 +8,8 @@ import type { StackOutputs } from "../../domain/lifecycle.js";
 import { Decimal } from "../../metering/money.js";
 import { periodOf } from "../../metering/period.js";
 import type { Credential, Endpoint, InvoiceLine } from "./contract.js";
-import { accessText, changeRefusedText, CREDENTIAL_TEXT, notCreatedText, untranslated, type Localized } from "./customer-text.js";
+import { createHash } from "node:crypto";
+import { accessText, changeRefusedText, CREDENTIAL_TEXT, customerReasonOf, forMarketplace, LANGUAGES, notCreatedText, type Localized } from "./customer-text.js";
 
 export interface ReportSettings {
   /** The cloud's dashboard (HTTPS), the customer's `APP` endpoint; none: the tenant's identity URL if HTTPS. */
@@ -16,16 +17,30 @@ export interface ReportSettings {
   limits: PlanLimits;
   /** Whether a PASSWORD_RESET endpoint is posted (CLOUDESIRE_SERVICE_URL set). */
   passwordReset?: boolean;
+  /** Where the PASSWORD_RESET link points (CLOUDESIRE_SERVICE_URL): a new one is posted when it changes. */
+  serviceUrl?: string | undefined;
   /** The customers' guide (HTTPS), posted as a `DOCUMENTATION` endpoint beside the `APP` one; none: not posted. */
   documentationUrl?: string | undefined;
   /** `metrics`: Cloudesire bills PAYG usage from our metric endpoints, so no invoice is pushed. */
   paygMode?: "invoice" | "metrics";
+  /** The marketplace's languages (CLOUDESIRE_LANGUAGES): instructions and credentials' descriptions in each. */
+  languages?: readonly string[];
+}
+
+/** What the customer's access on Cloudesire is built from: the subscription as the store keeps it. */
+export interface AccessSubject {
+  id: string;
+  phase: string;
+  desired: DesiredState;
+  outputs: { projectId: string; domainId: string; authUrl: string; userName: string } | null;
+  /** The customer token's generation: the PASSWORD_RESET link's key changes with it (domain/password-reset.ts). */
+  tokenGeneration?: number;
 }
 
 /** A stack operation's outcome, as the store records it. */
 export interface OperationOutcome {
   result: "succeeded" | "failed";
-  subscription: { id: string; phase: string; desired: DesiredState; outputs: { projectId: string; domainId: string; authUrl: string; userName: string } | null };
+  subscription: AccessSubject;
   reason?: string;
   /** The operation gave the tenant's user a new password: Cloudesire must show the new one. */
   passwordRotated?: boolean;
@@ -57,23 +72,24 @@ export function reportFor(outcome: OperationOutcome, reported: Reported, setting
     }
     if (sub.phase !== "ready" || sub.desired.status !== "active" || !sub.outputs) return { calls, reported };
     const firstAccess = !reported.access;
+    const access = accessCalls(sub, sub.outputs, settings);
     if (firstAccess) {
-      const app = appEndpointOf(settings, sub.outputs);
-      const docs: Endpoint[] = settings.documentationUrl ? [{ endpoint: settings.documentationUrl, description: "How to use your OpenStack project", category: "DOCUMENTATION" }] : [];
       // Cloudesire takes the endpoints as a set with an APP one among them (docs/syndication.md).
-      if (app) calls.push({ kind: "endpoints", endpoints: [app, ...docs], ...(settings.passwordReset ? { passwordReset: true } : {}) });
-      calls.push({ kind: "instructions", instructions: accessInstructions(sub.desired, sub.outputs, settings) });
-      calls.push({ kind: "credentials" });
-      next.access = true;
-      next.failure = null;
+      if (access.endpoints) calls.push(access.endpoints);
+      calls.push(access.instructions, { kind: "credentials" });
     } else {
-      if (reported.failure) {
-        calls.push({ kind: "instructions", instructions: accessInstructions(sub.desired, sub.outputs, settings) });
-        next.failure = null;
-      }
+      // Whatever changed them (a plan change in the instructions' quotas, a refused change now applied, a
+      // new dashboard URL, a re-issued token in the reset link) is posted again; nothing else is.
+      if (access.endpoints && reported.endpoints !== access.endpointsKey) calls.push(access.endpoints);
+      if (reported.failure || reported.instructions !== access.instructionsKey) calls.push(access.instructions);
       // Built from the engine when sent, so the customer's credentials on Cloudesire show the new password.
-      if (outcome.passwordRotated) calls.push({ kind: "credentials" });
+      // With the next password-reset link too: a reset through a link ends it (domain/password-reset.ts).
+      if (outcome.passwordRotated) {
+        if (access.endpoints && settings.passwordReset && !calls.includes(access.endpoints)) calls.push(access.endpoints);
+        calls.push({ kind: "credentials" });
+      }
     }
+    Object.assign(next, { access: true, failure: null, endpoints: access.endpointsKey, instructions: access.instructionsKey });
     if (reported.status !== "DEPLOYED") {
       calls.push({ kind: "status", deploymentStatus: "DEPLOYED" });
       next.status = "DEPLOYED";
@@ -87,19 +103,46 @@ export function reportFor(outcome: OperationOutcome, reported: Reported, setting
     return { calls, reported: next };
   }
   // A permanent failure (the subscription is now `failed`).
-  const reason = outcome.reason ?? "unknown error";
-  if (sub.desired.status === "cancelled" || reported.failure === reason) return { calls, reported };
-  return failureReport(untranslated(reason), reported, sub.desired, sub.outputs, settings);
+  const told = customerReasonOf(outcome.reason ?? "unknown error");
+  if (sub.desired.status === "cancelled" || reported.failure === told.en) return { calls, reported };
+  return failureReport(told, reported, sub.desired, sub.outputs, settings);
+}
+
+/**
+ * The access of a ready tenant as Cloudesire shows it: the endpoints call (none without an HTTPS APP
+ * endpoint) and the instructions call, each with a key of what it says (the password-reset link by the
+ * token generation its key is derived from, never the key itself), so a change of either is seen.
+ */
+export function accessCalls(sub: AccessSubject, outputs: NonNullable<AccessSubject["outputs"]>, settings: ReportSettings): { endpoints: OutboxCall | null; endpointsKey: string | null; instructions: OutboxCall; instructionsKey: string } {
+  const app = appEndpointOf(settings, outputs);
+  const docs: Endpoint[] = settings.documentationUrl ? [{ endpoint: settings.documentationUrl, description: "How to use your OpenStack project", category: "DOCUMENTATION" }] : [];
+  const endpoints: OutboxCall | null = app ? { kind: "endpoints", endpoints: [app, ...docs], ...(settings.passwordReset ? { passwordReset: true } : {}) } : null;
+  const instructions: OutboxCall = { kind: "instructions", instructions: forMarketplace(accessInstructions(sub.desired, outputs, settings), languagesOf(settings)) };
+  return {
+    endpoints,
+    endpointsKey: endpoints ? digest({ endpoints, reset: settings.passwordReset ? [settings.serviceUrl ?? null, sub.tokenGeneration ?? 0] : null }) : null,
+    instructions,
+    instructionsKey: digest(instructions),
+  };
+}
+
+function digest(v: unknown): string {
+  return createHash("sha256").update(JSON.stringify(v)).digest("base64url").slice(0, 22);
+}
+
+function languagesOf(settings: ReportSettings): readonly string[] {
+  return settings.languages ?? LANGUAGES;
 }
 
 /** A subscription we refuse (its quantities, or a failed provisioning): what the customer is told. */
 export function failureReport(reason: Localized, reported: Reported, desired: DesiredState | null, outputs: OperationOutcome["subscription"]["outputs"], settings: ReportSettings): { calls: OutboxCall[]; reported: Reported } {
   // Kept in English: what was said is compared with the next reason, whatever the language.
-  const next: Reported = { ...reported, failure: reason.en };
+  const next: Reported = { ...reported, failure: reason.en, instructions: null };
+  const languages = languagesOf(settings);
   if (reported.access && desired && outputs) {
-    return { calls: [{ kind: "instructions", instructions: changeRefusedText(reason, accessInstructions(desired, outputs, settings)) }], reported: next };
+    return { calls: [{ kind: "instructions", instructions: forMarketplace(changeRefusedText(reason, accessInstructions(desired, outputs, settings)), languages) }], reported: next };
   }
-  const calls: OutboxCall[] = [{ kind: "instructions", instructions: notCreatedText(reason) }];
+  const calls: OutboxCall[] = [{ kind: "instructions", instructions: forMarketplace(notCreatedText(reason), languages) }];
   if (reported.status !== "FAILED") {
     calls.push({ kind: "status", deploymentStatus: "FAILED" });
     next.status = "FAILED";
@@ -126,8 +169,8 @@ export function accessInstructions(desired: DesiredState, outputs: NonNullable<O
 }
 
 /** The credentials posted to Cloudesire, from the engine's outputs (the password included). */
-export function credentialsOf(stack: string, outputs: StackOutputs): Credential[] {
-  const d = CREDENTIAL_TEXT;
+export function credentialsOf(stack: string, outputs: StackOutputs, languages: readonly string[] = LANGUAGES): Credential[] {
+  const d = Object.fromEntries(Object.entries(CREDENTIAL_TEXT).map(([k, t]) => [k, forMarketplace(t, languages)])) as Record<keyof typeof CREDENTIAL_TEXT, Record<string, string>>;
   return [
     { key: "username", value: outputs.userName, description: d.username, weight: 1 },
     { key: "password", value: outputs.password, description: d.password, weight: 2 },
@@ -231,11 +274,34 @@ export class ReportBack<Tx> {
   }
 
   /**
-   * Cloudesire shows PENDING (or FAILED) for a tenant that is ready: what it shows wins over our memory of
-   * having said DEPLOYED (a PATCH lost on its side, an operator's reset), so DEPLOYED is said again.
+   * Cloudesire shows something else than what we said last (PENDING for a ready tenant, PENDING for an
+   * order we refused, UNDEPLOY_SENT after our UNDEPLOYED): what it shows wins over our memory of having
+   * said it (a PATCH lost on its side, an operator's reset), so it is said again.
    */
-  reportDeployedAgain(id: string): Promise<void> {
-    return this.ledger.report(id, (reported) => ({ calls: [{ kind: "status", deploymentStatus: "DEPLOYED" }], reported: { ...reported, status: "DEPLOYED" } }));
+  sayAgain(id: string, status: ReportedStatus): Promise<void> {
+    return this.ledger.report(id, (reported) => ({ calls: [{ kind: "status", deploymentStatus: status }], reported: { ...reported, status } }));
+  }
+
+  /**
+   * The access Cloudesire shows for a ready tenant, brought up to date without an operation: after the
+   * customer's token is re-issued (the reset link's key changed; SubscriptionStore calls it in the same
+   * transaction) and, at start, for every subscription (a changed dashboard, documentation or service URL,
+   * other languages). Only what differs from what was posted is queued; a refusal still shown is left alone.
+   */
+  refreshAccess(sub: AccessSubject, tx?: Tx): Promise<void> {
+    return this.ledger.report(sub.id, (reported) => {
+      if (!reported.access || reported.failure || sub.phase !== "ready" || sub.desired.status !== "active" || !sub.outputs) return null;
+      const access = accessCalls(sub, sub.outputs, this.settings);
+      const calls: OutboxCall[] = [];
+      if (access.endpoints && reported.endpoints !== access.endpointsKey) calls.push(access.endpoints);
+      if (reported.instructions !== access.instructionsKey) calls.push(access.instructions);
+      return calls.length === 0 ? null : { calls, reported: { ...reported, endpoints: access.endpointsKey, instructions: access.instructionsKey } };
+    }, tx);
+  }
+
+  /** The languages the customer's texts are posted in. */
+  get languages(): readonly string[] {
+    return languagesOf(this.settings);
   }
 
   /** A termination of a subscription that never had a tenant: confirmed at once. */

@@ -19,9 +19,13 @@ export interface CloudesireSettings {
    * ("application metrics"), and nothing is pushed.
    */
   paygMode: "invoice" | "metrics";
+  /** The code of the configuration parameter naming the target a customer buys in (CLOUDESIRE_TARGET_PARAMETER). */
+  targetParameter?: string | undefined;
   /** The custom header Cloudesire sends with each metric poll (configured on the product), and its value. */
   metricsHeader: string;
   metricsToken: string | undefined;
+  /** The marketplace's languages (ISO 639-1): the customer's texts are posted in each (English where we do not write one). */
+  languages: string[];
   timeoutMs: number;
   backoffMs: number;
   maxBackoffMs: number;

@@ -1,26 +1,25 @@
 import type { MarketplaceEvent } from "../../domain/event.js";
 import { stackNameOf } from "../../domain/subscription-id.js";
-import type { DesiredState } from "../../domain/subscription.js";
 import type { Logger } from "../../log.js";
 import type { Engine } from "../../provisioning/engine.js";
 import type { CloudesireClient } from "./client.js";
 import { CloudesireError } from "./client.js";
 import { idOfLink, InvoiceLine } from "./contract.js";
 import { changes, eventOfReading, readingOf, soldHere, type CloudesireProduct } from "./mapping.js";
-import type { OutboxCall } from "../../domain/cloudesire-report.js";
+import { laneOf, OPTIONAL_CALL_ATTEMPTS, type OutboxCall, type Reported, type ReportedStatus } from "../../domain/cloudesire-report.js";
 import { Poller } from "../../poller.js";
 import { closingInvoiceLines, type ClosingBilling } from "./closing-invoice.js";
-import { credentialsOf, type ReportBack } from "./report-back.js";
+import { credentialsOf, type AccessSubject, type ReportBack } from "./report-back.js";
 
 /** What the worker needs of the store (store/cloudesire-store.ts implements it). */
 export interface CloudesirePorts {
-  get(id: string): Promise<{ wanted: number; synced: number; deleted: boolean } | null>;
+  get(id: string): Promise<{ wanted: number; synced: number; deleted: boolean; reported: Reported } | null>;
   due(limit?: number): Promise<string[]>;
   nextRead(id: string): Promise<number>;
   finishRead(id: string, wanted: number, lastRead: { at: string; deploymentStatus: string; paid: boolean | null; type: string | null; verdict: string }): Promise<void>;
   failRead(id: string, error: string, backoffMs: number, maxBackoffMs: number): Promise<void>;
   dueCalls(limit?: number): Promise<Array<{ id: number; subscriptionId: string; lane: string }>>;
-  call(id: number): Promise<{ id: number; subscriptionId: string; lane: string; call: OutboxCall; state: string } | null>;
+  call(id: number): Promise<{ id: number; subscriptionId: string; lane: string; call: OutboxCall; state: string; attempts: number } | null>;
   markSending(id: number): Promise<void>;
   finish(id: number, state: "sent" | "skipped" | "dead" | "held", error: string | null): Promise<void>;
   /** Due again after the back-off, and not before `atLeastMs` (what a rate limit asked). */
@@ -28,19 +27,24 @@ export interface CloudesirePorts {
   invoicedPeriods(id: string): Promise<string[]>;
   /** Calls of the lifecycle lane not yet done (a DEPLOYED on its way). */
   reporting(id: string): Promise<boolean>;
+  /** Subscriptions whose access was posted. */
+  withAccess(): Promise<string[]>;
 }
 
 /** Our subscriptions, as the worker folds readings into them (SubscriptionStore). */
 export interface SubscriptionPorts {
-  get(id: string): Promise<{ desired: DesiredState; phase: string; outputs: { projectId: string; domainId: string; authUrl: string; userName: string } | null } | null>;
-  /** Stores the event, folds it and queues the reconcile job, in one transaction. */
-  take(event: MarketplaceEvent): Promise<void>;
+  get(id: string): Promise<AccessSubject | null>;
+  /**
+   * Stores the event, folds it and queues the reconcile job, in one transaction; or says why it was refused
+   * (the subscription id is the generic webhook's: issue 31), with nothing stored.
+   */
+  take(event: MarketplaceEvent): Promise<{ refused: string | null }>;
 }
 
 export interface CloudesireWorkerOptions {
   store: CloudesirePorts;
   /** What the customer is told of a refusal or a termination (report-back.ts). */
-  reports: Pick<ReportBack<unknown>, "reportRefusal" | "reportUndeployed" | "reportDeployedAgain">;
+  reports: Pick<ReportBack<unknown>, "reportRefusal" | "reportUndeployed" | "sayAgain" | "refreshAccess" | "languages">;
   subscriptions: SubscriptionPorts;
   client: CloudesireClient;
   engine: Pick<Engine, "outputs">;
@@ -69,6 +73,8 @@ export interface CloudesireWorkerOptions {
  */
 export class CloudesireWorker {
   private readonly poller: Poller;
+  /** Whether this process brought every subscription's access up to date (once, at its first pass). */
+  private refreshed = false;
   /** The first of the reads failing in a row (Cloudesire down, our token refused), for /healthz; null once one succeeds. */
   private failingReads: { since: string; error: string } | null = null;
 
@@ -102,11 +108,28 @@ export class CloudesireWorker {
   private async pass(): Promise<void> {
     const ids = await this.o.store.due();
     await Promise.all(ids.map((id) => this.sync(id)));
+    // Once per process, after the reads that were waiting (customers first): the access it would post.
+    if (!this.refreshed) {
+      await this.refreshAll();
+      this.refreshed = true;
+    }
     // Calls a read or an operation just queued go in the same pass.
     for (let round = 0; round < 10 && !this.poller.stopped; round++) {
       const calls = await this.o.store.dueCalls();
       if (calls.length === 0) break;
       await Promise.all(calls.map((c) => this.send(c.id, c.subscriptionId, c.lane)));
+    }
+  }
+
+  /**
+   * At start: what Cloudesire shows of each subscription's access follows this process's configuration (a
+   * dashboard, documentation or service URL changed, other languages) without an operator's hand; only
+   * what differs is queued, so an unchanged start queues nothing.
+   */
+  private async refreshAll(): Promise<void> {
+    for (const id of await this.o.store.withAccess()) {
+      const sub = await this.o.subscriptions.get(id);
+      if (sub) await this.o.reports.refreshAccess(sub);
     }
   }
 
@@ -120,8 +143,8 @@ export class CloudesireWorker {
         const sub = await this.o.client.subscription(id);
         const buyerId = sub && soldHere(sub, this.o.product) ? idOfLink(sub.buyer) : null;
         const buyer = buyerId ? await this.o.client.user(buyerId) : null;
-        const reading = readingOf(sub, buyer, rec.deleted, this.o.product);
         const current = await this.o.subscriptions.get(id);
+        const reading = readingOf(sub, buyer, rec.deleted, this.o.product, current?.desired.plan ?? null);
         let verdict: string;
         if (reading.kind === "wait") verdict = `waiting: ${reading.reason}`;
         else if (reading.kind === "ignore") verdict = `ignored: ${reading.reason}`;
@@ -130,24 +153,44 @@ export class CloudesireWorker {
           else {
             await this.o.reports.reportRefusal(id, reading.reasons, { desired: current?.desired ?? null, outputs: current?.outputs ?? null });
             verdict = `refused: ${reading.reason}`;
+            // The same refusal, but Cloudesire no longer shows FAILED (reset on its side): say it again.
+            if (rec.reported.failure === reading.reason && !rec.reported.access) verdict += await this.sayAgain(id, "FAILED", reading.deploymentStatus, rec.reported);
           }
         } else {
           const event = eventOfReading({ id, read: await this.o.store.nextRead(id), readAtMs, reading, current: current?.desired ?? null });
-          if (!event) {
-            // Terminated before anything was provisioned: confirm it (a 404 after DELETED needs nothing).
-            if (reading.deploymentStatus === "UNDEPLOY_SENT") await this.o.reports.reportUndeployed(id);
+          const taken = event && changes(current?.desired ?? null, event) ? await this.o.subscriptions.take(event) : null;
+          if (taken?.refused) {
+            // Not ours to change (the id is the generic webhook's): nothing is folded, said to operators
+            // (this read's verdict, the log); Cloudesire is told nothing it would show its customer.
+            this.o.log.error("cloudesire read refused", { subscription: id, reason: taken.refused });
+            verdict = `refused: ${taken.refused}`;
+          } else if (!event) {
+            // Terminated before anything was provisioned: confirm it (a 404 after DELETED needs nothing), and
+            // again whenever Cloudesire still shows UNDEPLOY_SENT after our UNDEPLOYED.
             verdict = "nothing provisioned";
-          } else if (changes(current?.desired ?? null, event)) {
+            if (reading.deploymentStatus === "UNDEPLOY_SENT") {
+              if (rec.reported.status === "UNDEPLOYED") verdict += await this.sayAgain(id, "UNDEPLOYED", reading.deploymentStatus, rec.reported);
+              else await this.o.reports.reportUndeployed(id);
+            }
+          } else if (taken) {
             // Customer tokens are derived, never stored; Cloudesire's customers get their credentials from Cloudesire.
-            await this.o.subscriptions.take(event);
             this.o.kick(id);
             verdict = `${event.type} (${event.id})`;
-          } else if (reading.status === "active" && reading.deploymentStatus !== "DEPLOYED" && current?.phase === "ready" && !(await this.o.store.reporting(id))) {
-            // Converge on what Cloudesire shows, not on our memory of what we said (unless our DEPLOYED is
-            // still on its way: this read was made before it landed).
-            await this.o.reports.reportDeployedAgain(id);
-            verdict = `unchanged; DEPLOYED said again (Cloudesire shows ${reading.deploymentStatus})`;
-          } else verdict = "unchanged";
+          } else {
+            // Converge on what Cloudesire shows, not on our memory of what we said: what we said last is said
+            // again when Cloudesire shows otherwise (a PATCH lost on its side, an operator's reset), unless
+            // a call is still on its way (this read was made before it landed).
+            verdict = "unchanged";
+            const phase = current?.phase;
+            if (reading.status === "active" && phase === "ready") verdict += await this.sayAgain(id, "DEPLOYED", reading.deploymentStatus, rec.reported);
+            else if (reading.status === "active" && phase === "failed" && !rec.reported.access) verdict += await this.sayAgain(id, "FAILED", reading.deploymentStatus, rec.reported);
+            else if (reading.status === "cancelled" && phase === "cancelled" && reading.deploymentStatus === "UNDEPLOY_SENT") verdict += await this.sayAgain(id, "UNDEPLOYED", reading.deploymentStatus, rec.reported);
+          }
+          if (reading.notes) {
+            // Said where an operator looks (the read's verdict, the log); the order goes on with the cleaned text.
+            verdict = `${verdict}; ${reading.notes.join("; ")}`;
+            this.o.log.warn("cloudesire text cleaned", { subscription: id, notes: reading.notes });
+          }
         }
         await this.o.store.finishRead(id, rec.wanted, {
           at: new Date(readAtMs).toISOString(), deploymentStatus: reading.deploymentStatus, paid: sub?.paid ?? null, type: sub?.type ?? null, verdict,
@@ -161,6 +204,18 @@ export class CloudesireWorker {
         this.o.log.warn("cloudesire read failed, will retry", { subscription: id, error: message(e) });
       }
     });
+  }
+
+  /**
+   * Says `status` again when Cloudesire shows something else (`shown`) and nothing is on its way: what we
+   * said last is what Cloudesire must show (DEPLOYED for a ready tenant, FAILED for a refused or failed
+   * order, UNDEPLOYED once torn down). Returns what the read's verdict adds.
+   */
+  private async sayAgain(id: string, status: ReportedStatus, shown: string, reported: Reported): Promise<string> {
+    if (shown === status || (status !== "DEPLOYED" && reported.status !== status)) return "";
+    if (await this.o.store.reporting(id)) return "";
+    await this.o.reports.sayAgain(id, status);
+    return `; ${status} said again (Cloudesire shows ${shown})`;
   }
 
   /** Sends one outbox call, holding its lane's lock (so a row found `sending` was left by a dead process). */
@@ -207,6 +262,10 @@ export class CloudesireWorker {
         } else if (e instanceof CloudesireError && e.applied === "unknown" && pushesInvoice) {
           await this.o.store.finish(row.id, "held", `${error}: Cloudesire may have created the invoice; check, then 'tenantctl cloudesire resolve ${row.id} sent|resend'`);
           this.o.log.warn("cloudesire call held", { ...fields, error });
+        } else if (laneOf(row.call) === "optional" && row.attempts + 1 >= OPTIONAL_CALL_ATTEMPTS) {
+          // An optional call is not worth an endless retry (the metadata API is not even in the vendor docs).
+          await this.o.store.finish(row.id, "skipped", `optional call gave up after ${row.attempts + 1} attempts: ${error}`);
+          this.o.log.warn("cloudesire optional call given up", { ...fields, error });
         } else {
           // Endpoints, instructions, credentials, metadata and status set a value: sending again is harmless.
           await this.o.store.retryLater(row.id, error, this.o.backoffMs, this.o.maxBackoffMs, e instanceof CloudesireError ? e.retryAfterMs : 0);
@@ -232,7 +291,7 @@ export class CloudesireWorker {
         const stack = stackNameOf(id);
         const outputs = await this.o.engine.outputs(stack);
         if (!outputs) return "skipped";
-        await c.setCredentials(id, credentialsOf(stack, outputs));
+        await c.setCredentials(id, credentialsOf(stack, outputs, this.o.reports.languages));
         return "sent";
       }
       case "metadata":

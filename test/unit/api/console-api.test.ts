@@ -48,7 +48,7 @@ describe("what the console reads", () => {
     const res = await h.asOperator("/v1/fleet");
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
-      total: 3, phases: { pending: 0, applying: 0, ready: 2, failed: 1, held: 0, waiting: 0, cancelled: 0 }, deadLetters: 1, drifted: 0, outbox: null,
+      total: 3, phases: { pending: 0, applying: 0, ready: 2, failed: 1, held: 0, waiting: 0, cancelled: 0 }, deadLetters: 1, drifted: 0, outbox: null, unreadable: [],
     });
     expect((await h.app.request("/v1/fleet")).status).toBe(401);
   });

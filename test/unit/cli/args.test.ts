@@ -13,7 +13,7 @@ describe("tenantctl's command line", () => {
   });
 
   it("refuses an unknown option, naming the valid ones", () => {
-    expect(() => parse("list --phse ready")).toThrow("unknown option --phse for 'list': valid are --phase P, --status S, --plan M, --limit N, --cursor C, --json, --help");
+    expect(() => parse("list --phse ready")).toThrow("unknown option --phse for 'list': valid are --phase P, --status S, --plan M, --target T, --limit N, --cursor C, --json, --help");
     expect(() => parse("show 1 --watch")).toThrow(/unknown option --watch for 'show'/);
   });
 

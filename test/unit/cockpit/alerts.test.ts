@@ -8,7 +8,11 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { loadConfig } from "../../../src/config.js";
 import { startService } from "../../../src/server.js";
+import type { PlacementReading } from "../../../src/provisioning/capacity.js";
+import { harness } from "../../support/harness.js";
+import { event, PREPAID } from "../../support/events.js";
 import { RecordingEngine } from "../../support/recording-engine.js";
+import { TWO_TARGETS } from "../../support/settings.js";
 
 const run = promisify(execFile);
 const RULES = "deploy/prometheus/alerts.yml";
@@ -60,6 +64,62 @@ function exposedNames(text: string): Set<string> {
   return names;
 }
 
+/** Every sample of a scrape: its metric name and labels. */
+function samplesOf(text: string): Array<{ name: string; labels: Record<string, string> }> {
+  return text.split("\n").filter((l) => l && !l.startsWith("#")).map((line) => {
+    const name = line.split(/[{ ]/)[0] as string;
+    const labels = Object.fromEntries([...(/\{(.*)\}/.exec(line)?.[1] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    return { name, labels };
+  });
+}
+
+/**
+ * What a query asks of series that no sample of the scrape has: an unknown metric, a label matcher
+ * (`label="value"`) whose value no series of that metric carries, a grouping (`by (…)`) by a label none of
+ * the query's metrics has. Such a panel stays empty in Grafana, whatever happens to the fleet.
+ */
+function unansweredSelectors(expr: string, samples: ReturnType<typeof samplesOf>): string[] {
+  const problems: string[] = [];
+  const metrics = metricNamesOf(expr);
+  const of = (metric: string) => samples.filter((s) => s.name === metric);
+  for (const metric of metrics) if (of(metric).length === 0) problems.push(`no series of ${metric}`);
+  for (const m of expr.matchAll(/([a-zA-Z_:][\w:]*)\{([^}]*)\}/g)) {
+    for (const [, label, value] of (m[2] ?? "").matchAll(/(\w+)\s*=\s*"([^"]*)"/g)) {
+      if (!of(m[1] as string).some((s) => s.labels[label as string] === value)) problems.push(`no series of ${m[1]} with ${label}="${value}"`);
+    }
+  }
+  for (const m of expr.matchAll(/\bby\s*\(([^)]*)\)/g)) {
+    for (const label of (m[1] ?? "").split(",").map((l) => l.trim()).filter(Boolean)) {
+      if (!metrics.some((metric) => of(metric).some((s) => label in s.labels))) problems.push(`no label ${label} on ${metrics.join(", ")}`);
+    }
+  }
+  return problems;
+}
+
+/** The service's scrape when it sells in two targets (`two` does not answer), each with a hypervisor in its Placement. */
+async function twoTargetScrape(): Promise<ReturnType<typeof samplesOf>> {
+  const reading: PlacementReading = { physical: { VCPU: 16, MEMORY_MB: 65536, DISK_GB: 1000 }, used: { VCPU: 2, MEMORY_MB: 4096, DISK_GB: 20 }, providers: 1 };
+  const h = await harness({
+    settings: TWO_TARGETS,
+    targets: {
+      problem: async (t) => (t === "two" ? "target two does not answer: cannot reach compute" : null),
+      capacity: ["one", "two"].map((name) => ({ name, selling: {}, placement: async () => reading })),
+    },
+  });
+  try {
+    await h.send(event("t1", "subscription.created", { plan: { ...PREPAID, target: "two" } }));
+    await h.reconciler.idle();
+    return samplesOf(await (await h.app.request("/metrics")).text());
+  } finally {
+    await h.reconciler.stop();
+    await h.close();
+  }
+}
+
+const PER_TARGET = /^tenants_target_/;
+const dashboardQueries = () =>
+  Dashboard.parse(JSON.parse(readFileSync(DASHBOARD, "utf8"))).panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+
 let promtool: string;
 beforeAll(async () => {
   // Installs Debian's prometheus package on a fresh machine (as the test cloud installs its packages).
@@ -94,6 +154,27 @@ describe("the alert rules and the dashboard shipped in deploy/", () => {
       for (const t of p.targets ?? []) expect(t.datasource.uid).toBe(`\${datasource}`);
     }
   });
+
+  it("the dashboard shows each target: sold against sellable per target and resource, and whether it answers", () => {
+    const queries = dashboardQueries().map((q) => q.expr.replace(/\s+/g, " "));
+    const selects = (re: RegExp) => queries.some((e) => re.test(e));
+    expect(selects(/by \(target, resource\) \(tenants_target_capacity\{kind="sold"\}\)/), "sold per target and resource").toBe(true);
+    expect(selects(/by \(target, resource\) \(tenants_target_capacity\{kind="sellable"\}\)/), "sellable per target and resource").toBe(true);
+    expect(selects(/by \(target\) \(tenants_target_up\)/), "up or down per target").toBe(true);
+    expect(selects(/by \(target, phase\) \(tenants_target_subscriptions\)/), "subscriptions per target").toBe(true);
+  });
+
+  it("every per-target panel selects series a service selling in two targets exports: its metrics, label values and groupings", async () => {
+    const samples = await twoTargetScrape();
+    const perTarget = dashboardQueries().filter((q) => metricNamesOf(q.expr).some((n) => PER_TARGET.test(n)));
+    expect(perTarget.length).toBeGreaterThanOrEqual(4);
+    const problems = perTarget.flatMap((q) => unansweredSelectors(q.expr, samples).map((p) => `panel "${q.panel}": ${p}`));
+    expect(problems).toEqual([]);
+    // The check itself: a misspelled metric, a label value never exported and a grouping by a missing label are caught.
+    expect(unansweredSelectors('max by (target) (tenants_target_capacities{kind="sold"})', samples)).toContain("no series of tenants_target_capacities");
+    expect(unansweredSelectors('max by (target) (tenants_target_capacity{kind="sellabel"})', samples)).toEqual(['no series of tenants_target_capacity with kind="sellabel"']);
+    expect(unansweredSelectors("max by (region) (tenants_target_up)", samples)).toEqual(["no label region on tenants_target_up"]);
+  }, 120_000);
 
   it("reads metric names out of PromQL: not functions, keywords, labels, ranges or Grafana variables", () => {
     expect(metricNamesOf('histogram_quantile(0.95, sum by (le, route) (rate(x_seconds_bucket{status=~"5.."}[$__rate_interval]))) / on (instance) y_total offset 5m')).toEqual(["x_seconds_bucket", "y_total"]);

@@ -22,8 +22,9 @@ describe("the service's doctor (GET /v1/doctor, tenantctl doctor)", () => {
     const noPlugin = { cli: "pulumi 3.248.0", problems: ["the OpenStack provider plugin (resource openstack v3.15.2) is not installed: run `pulumi plugin install resource openstack v3.15.2`"], blocking: [], cliTooOld: null };
     const pulumi = (await serviceDoctor(config, Promise.resolve(noPlugin))).filter((f) => f.check === "pulumi");
     expect(pulumi).toEqual([{ status: "fail", check: "pulumi", message: noPlugin.problems[0] }]);
-    const fine = (await serviceDoctor(config, Promise.resolve({ cli: "pulumi 3.248.0", problems: [], blocking: [], cliTooOld: null }))).filter((f) => f.check === "pulumi");
-    expect(fine).toEqual([{ status: "ok", check: "pulumi", message: "pulumi 3.248.0, the OpenStack provider plugin installed" }]);
+    const provider = "this project's build of terraform-provider-openstack v3.4.0 (pulumi-terraform-bridge v3.120.0, 6 resources mapped), answering as v3.15.2";
+    const fine = (await serviceDoctor(config, Promise.resolve({ cli: "pulumi 3.248.0", problems: [], blocking: [], cliTooOld: null, provider }))).filter((f) => f.check === "pulumi");
+    expect(fine).toEqual([{ status: "ok", check: "pulumi", message: `pulumi 3.248.0; OpenStack provider: ${provider}` }]);
   });
 
   it("is for operators only, and says ok: false when a check fails", async () => {

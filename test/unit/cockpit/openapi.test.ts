@@ -59,6 +59,21 @@ describe("OpenAPI 3.1 from the zod schemas", () => {
     expect(names).toEqual(expect.arrayContaining(["header:x-timestamp", "header:x-signature"]));
   });
 
+  it("a billing run documents its totals per target: target, currency, invoice count and the total as a decimal string", async () => {
+    const h = await full();
+    type Schema = { type?: string | string[]; properties?: Record<string, Schema>; items?: Schema; anyOf?: Schema[]; required?: string[]; pattern?: string; $ref?: string };
+    const doc = (await (await h.app.request("/openapi.json")).json()) as { components: { schemas: Record<string, Schema> } };
+    const run = doc.components.schemas.BillingRun;
+    expect(run?.required).toContain("targetTotals");
+    // nullable: a run stored before totals per target were kept has none.
+    const list = run?.properties?.targetTotals;
+    expect(JSON.stringify(list)).toContain("null");
+    const item = doc.components.schemas.TargetTotal;
+    expect(item?.required).toEqual(expect.arrayContaining(["target", "currency", "invoiceCount", "total"]));
+    expect(item?.properties?.total).toMatchObject({ type: "string", pattern: expect.stringContaining("\\d") });
+    expect(item?.properties?.invoiceCount).toMatchObject({ type: "integer" });
+  });
+
   it("every operator route documents its refusals: 401 for unknown credentials, 403 for a role that does not allow it", async () => {
     const h = await full();
     const doc = (await (await h.app.request("/openapi.json")).json()) as Doc;
@@ -77,7 +92,7 @@ describe("OpenAPI 3.1 from the zod schemas", () => {
     const h = await full();
     type Op = { parameters?: Array<{ name: string; in: string; schema?: { minimum?: number; maximum?: number; default?: number } }>; responses: Record<string, { content?: Record<string, { schema: { $ref?: string; properties?: Record<string, unknown> } }> }> };
     const doc = (await (await h.app.request("/openapi.json")).json()) as { paths: Record<string, { get?: Op }> };
-    const lists = { "/v1/subscriptions": ["phase", "status", "search"], "/v1/drift": ["state"], "/v1/billing-runs": [], "/v1/dead-letters": [], "/v1/cloudesire/dead-letters": [] };
+    const lists = { "/v1/subscriptions": ["phase", "status", "search", "target"], "/v1/drift": ["state"], "/v1/billing-runs": [], "/v1/dead-letters": [], "/v1/cloudesire/dead-letters": [] };
     for (const [path, filters] of Object.entries(lists)) {
       const op = doc.paths[path]?.get;
       const params = op?.parameters ?? [];

@@ -28,6 +28,57 @@ afterEach(async () => {
   closeServer = undefined;
 });
 
+describe("a live progress stream and the credentials it was opened with (issue 31)", () => {
+  /** Follows subscription 43's blocked first operation with `headers`; resolves to the events once the server ends the stream. */
+  async function followBlocked(h: Awaited<ReturnType<typeof harness>>, url: string, headers: Record<string, string>) {
+    const release = h.engine.block("sub-43");
+    await h.send(event("43", "subscription.created"));
+    let opId: number | undefined;
+    for (let i = 0; i < 200 && opId === undefined; i++) {
+      opId = (await h.store.operations("43", 1))[0]?.id;
+      if (opId === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    const res = await fetch(`${url}/v1/subscriptions/43/operations/${opId}/events`, { headers });
+    expect(res.status).toBe(200);
+    return { release, text: res.text() };
+  }
+  const within = <T>(ms: number, p: Promise<T>) =>
+    Promise.race([p, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`the stream was still open after ${ms} ms`)), ms))]);
+
+  it("ends, saying why, within seconds of its operator's revocation while the operation still runs", async () => {
+    const h = await harness();
+    const server = await listen(h.app);
+    closeServer = server.close;
+    const added = await h.asOperator("/v1/operators", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "mallory", role: "viewer" }) });
+    const { token } = (await added.json()) as { token: string };
+    const { release, text } = await followBlocked(h, server.url, { authorization: `Bearer ${token}` });
+    try {
+      expect((await h.asOperator("/v1/operators/mallory", { method: "DELETE" })).status).toBeLessThan(300);
+      expect(await within(10_000, text)).toMatch(/event: unavailable\ndata: \{"reason":"the session has ended/);
+    } finally {
+      release();
+      await h.reconciler.idle();
+    }
+  });
+
+  it("ends within seconds of the console's logout", async () => {
+    const h = await harness();
+    const server = await listen(h.app);
+    closeServer = server.close;
+    const login = await fetch(`${server.url}/v1/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: OPERATOR_TOKEN }) });
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const { csrf } = (await login.json()) as { csrf: string };
+    const { release, text } = await followBlocked(h, server.url, { cookie });
+    try {
+      expect((await fetch(`${server.url}/v1/session`, { method: "DELETE", headers: { cookie, "x-csrf-token": csrf } })).status).toBe(204);
+      expect(await within(10_000, text)).toMatch(/event: unavailable/);
+    } finally {
+      release();
+      await h.reconciler.idle();
+    }
+  });
+});
+
 describe("live progress of an operation as Server-Sent Events, end to end over HTTP", () => {
   it("streams output lines and resources done/total while the operation runs, then its result", async () => {
     const h = await harness();

@@ -86,8 +86,8 @@ describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, ()
     const applied = sim.calls.filter((c) => c.applied && /^subscription\/86(\/invoice)?$/.test(c.path)).map((c) => `${c.method} ${c.path}`);
     expect(applied.slice(-2)).toEqual(["POST subscription/86/invoice", "PATCH subscription/86"]);
     // The month's run, later: nothing more for 86 (its usage was invoiced with its cancellation).
-    const { computation, total } = paygRun(period, { 86: USAGE });
-    await h.billingStore.save(computation, total);
+    const { computation, totals } = paygRun(period, { 86: USAGE });
+    await h.billingStore.save(computation, totals);
     h.cloudesire.kick();
     await settled(scene, "86");
     expect(sim.invoices).toHaveLength(1);
@@ -120,8 +120,8 @@ describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, ()
     scene = await cloudesireScene({ paygPlans: ["88"] });
     const { sim, h } = scene;
     await paygSubscription(81);
-    const { computation, total } = paygRun("2026-10", { 81: USAGE, "not-cloudesire": USAGE });
-    await h.billingStore.save(computation, total);
+    const { computation, totals } = paygRun("2026-10", { 81: USAGE, "not-cloudesire": USAGE });
+    await h.billingStore.save(computation, totals);
     await until(() => sim.invoices.length === 1, "the invoice push");
     await settled(scene, "81");
     const [pushed] = sim.invoices;
@@ -133,7 +133,7 @@ describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, ()
     ]);
     expect(computation.invoices.find((i) => i.subscriptionId === "81")?.total).toBe("25.56");
     // The same run saved again, or its hook run again (a retry), queues nothing more.
-    await h.billingStore.save(computation, total);
+    await h.billingStore.save(computation, totals);
     await h.db.transaction((tx) => h.cloudesire.reportBack.onBillingRunSaved(tx, "2026-10", computation.invoices));
     h.cloudesire.kick();
     await settled(scene, "81");
@@ -146,10 +146,10 @@ describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, ()
     const { sim, h } = scene;
     await paygSubscription(85);
     const first = paygRun("2026-10", { 85: USAGE });
-    await h.billingStore.save(first.computation, first.total);
+    await h.billingStore.save(first.computation, first.totals);
     await until(() => sim.invoices.length === 1, "version 1's push");
     const corrected = paygRun("2026-10", { 85: { ...USAGE, cores: 1000 } });
-    const rerate = () => h.billingStore.saveRerate(corrected.computation, (issued) => ({ ...rerateDocuments(issued, corrected.computation.invoices), total: "0" }));
+    const rerate = () => h.billingStore.saveRerate(corrected.computation, (issued) => ({ ...rerateDocuments(issued, corrected.computation.invoices), total: "0", targetTotals: [] }));
     await rerate();
     await until(async () => (await h.cloudesire.store.deadLetters()).length === 1, "the held credit note");
     const [credit] = await h.cloudesire.store.deadLetters();
@@ -174,8 +174,8 @@ describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, ()
     const { sim, h } = scene;
     await paygSubscription(82);
     sim.inject("POST", /invoice$/, "timeout-after", 1);
-    const { computation, total } = paygRun("2026-10", { 82: USAGE });
-    await h.billingStore.save(computation, total);
+    const { computation, totals } = paygRun("2026-10", { 82: USAGE });
+    await h.billingStore.save(computation, totals);
     await until(async () => (await h.cloudesire.store.deadLetters()).length === 1, "the held push");
     const [held] = await h.cloudesire.store.deadLetters();
     expect(held).toMatchObject({ state: "held", call: { kind: "invoice", period: "2026-10" }, lastError: expect.stringContaining("may have created the invoice") });
@@ -197,8 +197,8 @@ describe("pay-as-you-go invoices pushed to Cloudesire", { timeout: 180_000 }, ()
     const { sim, h } = scene;
     await paygSubscription(83);
     sim.inject("POST", /invoice$/, "5xx", 2);
-    const { computation, total } = paygRun("2026-10", { 83: USAGE });
-    await h.billingStore.save(computation, total);
+    const { computation, totals } = paygRun("2026-10", { 83: USAGE });
+    await h.billingStore.save(computation, totals);
     await until(() => sim.invoices.length === 1, "the invoice push");
     await settled(scene, "83");
     expect(sim.callsTo("POST", /invoice$/).map((c) => c.status)).toEqual([503, 503, 201]);

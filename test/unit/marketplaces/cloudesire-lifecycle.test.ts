@@ -247,15 +247,22 @@ describe("selling through Cloudesire: the lifecycle of a syndicated subscription
     const before = (await h.engine.outputs("sub-22"))?.password;
     const page = await fetch(`${local}?key=${key}`);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('<form method="post">');
+    const html = await page.text();
+    expect(html).toContain('<form method="post">');
+    const formKey = /name="key" value="([^"]+)"/.exec(html)?.[1] ?? "";
     expect((await fetch(`${local}?key=pr_wrong`)).status).toBe(401);
     // The key opens the reset only, not the credentials.
     expect((await fetch(`${url}/v1/subscriptions/22/credentials`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
-    const done = await fetch(local, { method: "POST", body: new URLSearchParams({ key }) });
+    const done = await fetch(local, { method: "POST", body: new URLSearchParams({ key: formKey }) });
     expect(done.status).toBe(202);
     await until(async () => (await h.engine.outputs("sub-22"))?.password !== before, "the new password");
     await settled(scene, "22");
     expect(sim.credentials.get(22)?.find((c) => c.key === "password")?.value).toBe((await h.engine.outputs("sub-22"))?.password);
+    // The link was used: Cloudesire now shows the next one, and the used one opens nothing.
+    const next = (sim.endpoints.get(22) as Array<{ endpoint: string; category: string }>).find((e) => e.category === "PASSWORD_RESET");
+    expect(next?.endpoint).not.toBe(reset?.endpoint);
+    expect((await fetch(`${local}?key=${key}`)).status).toBe(401);
+    expect((await fetch(`${local}?key=${new URL(next?.endpoint ?? "").searchParams.get("key")}`)).status).toBe(200);
   });
 
   it("STOPPED suspends the tenant; back to DEPLOYED resumes it, without reporting anything again", async () => {

@@ -110,10 +110,9 @@ describe("re-rating a billed month (tenantctl bill --period P --rerate)", () => 
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ created: false, run: { id: first.id, kind: "bill" } });
 
-    // Re-rating again with nothing changed issues nothing and delivers nothing.
+    // Re-rating again with nothing changed stores nothing, issues nothing and delivers nothing: the newest run stands.
     const idle = await post({ period: "2026-10", rerate: true });
-    expect(idle.body.run).toMatchObject({ kind: "rerate", invoiceCount: 0, total: "0.00", delivery: null });
-    expect(idle.body.run.changes?.map((c) => c.change)).toEqual(["unchanged", "unchanged"]);
+    expect(idle).toMatchObject({ status: 200, body: { created: false, run: { id: run.id, kind: "rerate" } } });
     expect(receiver.attempts.size).toBe(2);
 
     // A later correction cancels version 2 (the one in force), and issues version 3.
@@ -124,6 +123,19 @@ describe("re-rating a billed month (tenantctl bill --period P --rerate)", () => 
     expect(invoices.map((i) => `${i.subscription_id} ${i.kind} v${i.version}`)).toEqual([
       "81 invoice v1", "82 invoice v1", "81 invoice v2", "81 credit v1", "81 invoice v3", "81 credit v2",
     ]);
+  });
+
+  it("eight re-ratings at once of one correction store one run: the seven that find nothing changed store none (issue 31)", async () => {
+    const usage: Record<string, number> = { "project-of-sub-81": 2, "project-of-sub-82": 4 };
+    const { h, post, first } = await billedOctober(usage);
+    usage["project-of-sub-81"] = 5;
+    const answers = await Promise.all(Array.from({ length: 8 }, () => post({ period: "2026-10", rerate: true })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+    const runs = await h.db.query<{ kind: string }>("SELECT kind FROM billing_runs WHERE period = '2026-10' ORDER BY id");
+    expect(runs.map((r) => r.kind)).toEqual(["bill", "rerate"]);
+    const stored = answers.find((a) => a.status === 201)?.body.run.id;
+    expect(stored).not.toBe(first.id);
+    expect(answers.every((a) => a.body.run.id === stored)).toBe(true);
   });
 
   it("re-rating a month never billed is refused (409) with the reason, and nothing is stored or delivered", async () => {

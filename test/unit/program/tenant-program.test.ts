@@ -101,3 +101,34 @@ describe("the tenant program (under pulumi.runtime.setMocks)", () => {
     expect(byType(rs, "openstack:networking/quotaV2:QuotaV2").inputs).toMatchObject({ floatingip: 2 });
   });
 });
+
+describe("the tenant program in a target", () => {
+  const TARGETS = {
+    ...SETTINGS,
+    defaultTarget: "default",
+    targets: {
+      two: { name: "two", label: "two", region: "RegionTwo", authUrl: "http://127.0.0.1:5000/v3", memberRole: "member" },
+      far: { name: "far", label: "far", region: "RegionA", authUrl: "https://far.example/v3", memberRole: "member", cloud: "far" },
+    },
+  };
+  const specIn = (target: string) => {
+    const state = foldEvent(null, event("42", "subscription.created", { plan: { model: "prepaid", cores: 4, ramGb: 8, diskGb: 100, floatingIps: 1, target } })).state;
+    if (!state) throw new Error("no state");
+    return tenantSpecOf(state, TARGETS);
+  };
+
+  it("a second region of the same cloud sets its quota sets in that region, through the default provider", async () => {
+    const rs = await renderTenant(specIn("two"), PASSWORD);
+    for (const type of ["openstack:compute/quotaSetV2:QuotaSetV2", "openstack:blockstorage/quoteSetV3:QuoteSetV3", "openstack:networking/quotaV2:QuotaV2"]) {
+      expect(byType(rs, type).inputs.region).toBe("RegionTwo");
+    }
+    expect(rs.some((r) => r.type === "pulumi:providers:openstack")).toBe(false);
+  });
+
+  it("a target in another cloud declares every resource through a provider of that clouds.yaml cloud and region", async () => {
+    const rs = await renderTenant(specIn("far"), PASSWORD);
+    const provider = byType(rs, "pulumi:providers:openstack");
+    expect(provider.inputs).toMatchObject({ cloud: "far", region: "RegionA" });
+    for (const r of rs.filter((x) => x.type !== "pulumi:providers:openstack")) expect(r.provider).toMatch(/pulumi:providers:openstack::target::/);
+  });
+});

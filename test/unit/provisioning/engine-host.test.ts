@@ -9,6 +9,7 @@ import { tenantSpecOf } from "../../../src/domain/tenant-spec.js";
 import { EngineFailure } from "../../../src/provisioning/engine.js";
 import { EngineHostClient } from "../../../src/provisioning/engine-host.js";
 import { event } from "../../support/events.js";
+import { projectDir } from "../../support/project-dir.js";
 import { SETTINGS } from "../../support/settings.js";
 
 /**
@@ -26,7 +27,7 @@ afterEach(async () => {
 });
 function client(env: Record<string, string>, more: { idleMs?: number } = {}): EngineHostClient {
   const c = new EngineHostClient({
-    engine: { workDir: resolve("."), backendUrl: `file://${mkdtempSync(join(tmpdir(), "host-backend-"))}`, passphrase: "host-passphrase-0123", openstackEnv: {}, secrets: [] },
+    engine: { workDir: projectDir(), backendUrl: `file://${mkdtempSync(join(tmpdir(), "host-backend-"))}`, passphrase: "host-passphrase-0123", openstackEnv: {}, secrets: [] },
     env: { ...process.env, PATH: `${STREAM}:${process.env.PATH}`, ...env },
     ...more,
   });
@@ -80,6 +81,21 @@ describe("the engine host", () => {
     const lines = seen.join("").split("\n").filter((l) => l !== "");
     expect(lines).toEqual(Array.from({ length: 200 }, (_, i) => `step ${i + 1} of 200`));
     expect(result).toMatchObject({ resourceChanges: { create: 6 } });
+  });
+
+  it("an update says which quota sets it wrote, as the provider read them back (its events), and none it left alone", async () => {
+    const written = await client({}).up({ stack: "sub-9", spec, password: "pw-0123456789", message: "evt-1" });
+    // The recorded outputs (test/fixtures/pulumi/quota-outputs-tf-openstack-v3.4.0.json), without the provider's own keys.
+    expect(written.quotaSets).toEqual({
+      compute: {
+        cores: 2, ram: 4096, instances: 2, floatingIps: 1, fixedIps: -1, keyPairs: 100, metadataItems: 128, injectedFiles: 5,
+        injectedFileContentBytes: 10240, injectedFilePathBytes: 255, securityGroups: 10, securityGroupRules: 100, serverGroups: 10, serverGroupMembers: 10,
+      },
+      blockStorage: { gigabytes: 50, volumes: 10, snapshots: 10, backups: 10, backupGigabytes: 50, perVolumeGigabytes: -1, groups: 10 },
+      network: { floatingip: 1, network: 10, subnet: 10, port: 50, router: 10, securityGroup: 10, securityGroupRule: 100, rbacPolicy: 10, subnetpool: -1 },
+    });
+    const unchanged = await client({ STREAM_QUOTA_OP: "same" }).up({ stack: "sub-9", spec, password: "pw-0123456789", message: "evt-2" });
+    expect(unchanged.quotaSets).toEqual({});
   });
 
   it("the host dying under an update fails it as transient; the next call gets a fresh host", async () => {

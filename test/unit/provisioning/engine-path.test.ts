@@ -117,6 +117,25 @@ describe("after a create interrupted mid-way", () => {
     expect(last?.message).toMatch(new RegExp(`; adopted project ${made?.projectId}, user ${made?.userId} left by an earlier attempt\\)$`));
   });
 
+  it("a purchase's first attempt asks Keystone for no leftovers (none can exist); its retry after a failure does", async () => {
+    const engine = new RecordingEngine();
+    const asked: string[] = [];
+    const guard = guardOver(engine);
+    const h = await track(harnessWith(engine, { guard: { ...guard, leftoversOf: async (s) => {
+      asked.push(s.projectName);
+      return guard.leftoversOf(s);
+    } } }));
+    await h.send(event("56", "subscription.created"));
+    await h.reconciler.idle();
+    expect(await h.store.get("56")).toMatchObject({ phase: "ready" });
+    expect(asked).toEqual([]);
+    engine.loseNextCreateAnswer("sub-57");
+    await h.send(event("57", "subscription.created"));
+    await h.reconciler.idle();
+    expect(await h.store.get("57")).toMatchObject({ phase: "ready" });
+    expect(asked).toEqual(["sub-57"]);
+  });
+
   it("without adoption the create runs again and Keystone refuses the name for good (what the double models)", async () => {
     const engine = new RecordingEngine();
     const h = await track(harnessWith(engine)); // no guard: nothing can look the leftovers up
@@ -164,6 +183,8 @@ describe("suspension", () => {
     }));
     await h.send(event("56", "subscription.created"));
     await h.reconciler.idle();
+    // The purchase made the tenant: no server of its customer's can exist yet, so none is looked for.
+    expect(power).toEqual([]);
     await h.send(event("56", "subscription.suspended"));
     await h.reconciler.idle();
     expect(engine.calls.filter((c) => c.op === "up").at(-1)?.spec?.enabled).toBe(false);

@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tenantSpecOf } from "../../../src/domain/tenant-spec.js";
 import { foldEvent } from "../../../src/domain/subscription.js";
@@ -9,6 +9,8 @@ import { EngineFailure, type Engine } from "../../../src/provisioning/engine.js"
 import { EngineHostClient } from "../../../src/provisioning/engine-host.js";
 import { PulumiEngine } from "../../../src/provisioning/pulumi-engine.js";
 import { event } from "../../support/events.js";
+import { FakeOpenStack } from "../../support/fake-openstack.js";
+import { projectDir } from "../../support/project-dir.js";
 import { SETTINGS } from "../../support/settings.js";
 
 /**
@@ -21,14 +23,18 @@ import { SETTINGS } from "../../support/settings.js";
 const PROBE = resolve("test/support/pulumi-probe");
 const PASSWORD = "tenant-pw-Zq8\"x\\y-0123456789";
 const PASSPHRASE = "stack-passphrase-0123456789";
-const ADMIN_PASSWORD = "admin-pw-0123456789";
+// The fake Keystone's admin (test/support/fake-openstack.ts): the engine logs in with it for the provider's token.
+const ADMIN_PASSWORD = "fake-admin-password";
+const keystone = new FakeOpenStack("project-of-sub-7", { empty: true });
 const spec = tenantSpecOf(foldEvent(null, event("7", "subscription.created")).state as never, SETTINGS);
 
 let log: string;
 const savedPath = process.env.PATH;
+const workDirs: string[] = [];
+const backendDirs: string[] = [];
 const options = () => ({
-  workDir: resolve("."), backendUrl: `file://${mkdtempSync(join(tmpdir(), "probe-backend-"))}`, passphrase: PASSPHRASE,
-  openstackEnv: { OS_AUTH_URL: "http://127.0.0.1:5000/v3", OS_USERNAME: "admin", OS_PASSWORD: ADMIN_PASSWORD },
+  workDir: workDirs[workDirs.push(projectDir()) - 1] as string, backendUrl: `file://${backendDirs[backendDirs.push(mkdtempSync(join(tmpdir(), "probe-backend-"))) - 1]}`, passphrase: PASSPHRASE,
+  openstackEnv: { OS_AUTH_URL: keystone.credentials().authUrl, OS_USERNAME: "admin", OS_PASSWORD: ADMIN_PASSWORD, OS_PROJECT_NAME: "admin", OS_USER_DOMAIN_ID: "default", OS_PROJECT_DOMAIN_ID: "default" },
 });
 const hosts: EngineHostClient[] = [];
 const ENGINES: [string, () => Engine][] = [
@@ -43,44 +49,80 @@ const ENGINES: [string, () => Engine][] = [
     },
   ],
 ];
-const calls = () => readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { args: string[]; stdin: string });
+/** The project directory the engine was made with (each engine gets its own, in making order). */
+const workDirOf = (_e: Engine) => workDirs.at(-1) as string;
+const calls = () => readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { args: string[]; stdin: string; env: string[] });
 
-beforeAll(() => {
+beforeAll(async () => {
+  await keystone.start();
   process.env.PATH = `${PROBE}:${savedPath}`;
 });
 afterEach(async () => {
   for (const h of hosts.splice(0)) await h.close();
 });
-afterAll(() => {
+afterAll(async () => {
+  await keystone.stop();
   process.env.PATH = savedPath;
   delete process.env.PROBE_LOG;
   delete process.env.PROBE_NO_STACKS;
 });
 
 describe.each(ENGINES)("what the production engine passes to the pulumi CLI: %s", (_, engine) => {
-  it("provisioning puts no secret in any argument: the password goes to `config set --secret` on stdin, and the engine's error is redacted", async () => {
+  it("an update is two CLI starts with no secret in any argument or on stdin; the password is encrypted in the stack config; the engine's error is redacted", async () => {
     log = join(mkdtempSync(join(tmpdir(), "probe-")), "calls.jsonl");
     process.env.PROBE_LOG = log;
+    // The stand-in quotes the password from a file: in the environment it would be in the host's too.
+    process.env.PROBE_QUOTE_FILE = join(dirname(log), "quote");
+    writeFileSync(process.env.PROBE_QUOTE_FILE, PASSWORD);
     const e = engine();
     const failure = await e.up({ stack: "sub-7", spec, password: PASSWORD, message: "evt-1 subscription.created" }).catch((x: unknown) => x);
+    delete process.env.PROBE_QUOTE_FILE;
     const seen = calls();
     if (e instanceof EngineHostClient) {
       // The host got the secrets over its IPC channel: neither in its arguments nor in its environment.
       const host = [`/proc/${e.pid}/cmdline`, `/proc/${e.pid}/environ`].map((f) => readFileSync(f, "utf8")).join("\n");
       for (const secret of [PASSWORD, PASSPHRASE, ADMIN_PASSWORD]) expect(host).not.toContain(secret);
     }
-    // It got as far as the update itself.
-    expect(seen.map((c) => c.args[0])).toContain("up");
+    // A new stack: `stack init` (no select, no config round trip), then the update itself (`version` is the SDK's check).
+    expect(seen.map((c) => c.args.slice(0, 2).join(" ")).filter((a) => a !== "version")).toEqual(["stack init", expect.stringMatching(/^up /)]);
     for (const c of seen) {
-      for (const secret of [PASSWORD, PASSPHRASE, ADMIN_PASSWORD]) expect(c.args.join(" ")).not.toContain(secret);
+      for (const secret of [PASSWORD, PASSPHRASE, ADMIN_PASSWORD]) expect(`${c.args.join(" ")} ${c.stdin}`).not.toContain(secret);
     }
-    const set = seen.find((c) => c.args.includes("--secret"));
-    expect(set?.args).toEqual(["config", "set", "--secret", "--stack", "sub-7", "--non-interactive", "tenant:password"]);
-    expect(set?.stdin).toBe(PASSWORD);
+    // The run that starts the provider gets a Keystone token and no login of its own (provider-auth.ts); the
+    // ones that touch no cloud get no OpenStack variable at all.
+    const up = seen.find((c) => c.args[0] === "up");
+    expect(up?.env).toEqual(expect.arrayContaining(["OS_AUTH_URL", "OS_TOKEN", "OS_ALLOW_REAUTH"]));
+    for (const c of seen) expect(c.env.filter((k) => /^OS_(PASSWORD|USERNAME|PROJECT_NAME)$/.test(k))).toEqual([]);
+    expect(seen.find((c) => c.args[0] === "stack")?.env.filter((k) => k.startsWith("OS_"))).toEqual([]);
+    const config = readFileSync(join(workDirOf(e), "stacks", "Pulumi.sub-7.yaml"), "utf8");
+    expect(config).toMatch(/tenant:password:\n\s+secure: v1:/);
+    expect(config).not.toContain(PASSWORD);
     // The CLI's error quoted the password: it leaves the engine redacted.
     expect(failure).toBeInstanceOf(EngineFailure);
     expect((failure as Error).message).toContain("provider refused the value [redacted]");
     expect((failure as Error).message).not.toContain(PASSWORD);
+  });
+
+  it("in a file backend the CLI already uses (its .pulumi/meta.yaml), a new stack is written by the service: one CLI start, `up`", async () => {
+    log = join(mkdtempSync(join(tmpdir(), "probe-")), "calls.jsonl");
+    process.env.PROBE_LOG = log;
+    const e = engine();
+    const backend = backendDirs.at(-1) as string;
+    // What the CLI's first command in a backend writes (pkg/backend/diy/backend.go: project mode, version 1).
+    mkdirSync(join(backend, ".pulumi"));
+    writeFileSync(join(backend, ".pulumi", "meta.yaml"), "version: 1\n");
+    await e.up({ stack: "sub-9", spec, password: PASSWORD, message: "evt-1 subscription.created" }).catch(() => undefined);
+    expect(calls().map((c) => c.args[0]).filter((a) => a !== "version")).toEqual(["up"]);
+    const checkpoint = JSON.parse(readFileSync(join(backend, ".pulumi", "stacks", "openstack-tenants", "sub-9.json"), "utf8"));
+    const salt = /encryptionsalt: (\S+)/.exec(readFileSync(join(workDirOf(e), "stacks", "Pulumi.sub-9.yaml"), "utf8"))?.[1];
+    expect(checkpoint.checkpoint).toMatchObject({ stack: "organization/openstack-tenants/sub-9", latest: { secrets_providers: { type: "passphrase", state: { salt } } } });
+  });
+
+  it("an update of a stack the caller found (it read its outputs) is one CLI start: `up`", async () => {
+    log = join(mkdtempSync(join(tmpdir(), "probe-")), "calls.jsonl");
+    process.env.PROBE_LOG = log;
+    await engine().up({ stack: "sub-7", spec, password: PASSWORD, message: "evt-2 subscription.modified", exists: true }).catch(() => undefined);
+    expect(calls().map((c) => c.args[0]).filter((a) => a !== "version")).toEqual(["up"]);
   });
 
   it("a preview of a stack that does not exist neither creates it nor writes any config", async () => {
@@ -92,6 +134,7 @@ describe.each(ENGINES)("what the production engine passes to the pulumi CLI: %s"
       expect(preview.changeSummary).toEqual({ create: 6 });
       const seen = calls().map((c) => c.args.slice(0, 2).join(" "));
       expect(seen.filter((a) => a === "stack init" || a.startsWith("config set"))).toEqual([]);
+      expect(existsSync(join(workDirs.at(-1) as string, "stacks"))).toBe(false);
     } finally {
       delete process.env.PROBE_NO_STACKS;
     }

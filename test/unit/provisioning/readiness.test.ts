@@ -7,6 +7,7 @@ import { provisioningReadiness } from "../../../src/provisioning/readiness.js";
 import { startService } from "../../../src/server.js";
 import { signWebhook } from "../../../src/domain/webhook-signature.js";
 import { event } from "../../support/events.js";
+import { projectDir } from "../../support/project-dir.js";
 import { RecordingEngine } from "../../support/recording-engine.js";
 
 /** A purchase over real HTTP, signed as the generic webhook wants it. */
@@ -78,7 +79,7 @@ describe("an engine that lacks its provider plugin", () => {
     const token = "op-token-readiness-plugin-0123456789";
     const config = loadConfig({
       DATA_DIR: join(dir, "data"), PORT: "0", HOST: "127.0.0.1", WEBHOOK_SECRET: secret, OPERATOR_TOKEN: token, LOG_LEVEL: "error",
-      PATH: `${bin}:${process.env.PATH}`, HOME: dir, PULUMI_PROGRAM: "inline",
+      PATH: `${bin}:${process.env.PATH}`, HOME: dir, PULUMI_PROGRAM: "inline", PULUMI_WORK_DIR: projectDir(),
       // Credentials as configured (nothing listens there: the start's cloud check fails in the background).
       OS_AUTH_URL: "http://127.0.0.1:9/v3", OS_USERNAME: "admin", OS_PASSWORD: "pw-readiness-0123456789", OS_PROJECT_NAME: "admin", OS_USER_DOMAIN_NAME: "Default", OS_PROJECT_DOMAIN_NAME: "Default",
     });
@@ -101,7 +102,9 @@ describe("an engine that lacks its provider plugin", () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       expect((await svc.store.get("62"))?.phase).not.toBe("waiting");
-      expect(readFileSync(join(dir, "calls"), "utf8")).toMatch(/stack/); // the engine was asked to update
+      // The purchase went on to the engine: the stand-in CLI was asked to make the stack, and its refusal is the error.
+      expect(readFileSync(join(dir, "calls"), "utf8")).toMatch(/^stack init sub-62 /m);
+      expect((await svc.store.get("62"))?.lastError).toMatch(/stand-in/);
     } finally {
       await svc.close();
     }

@@ -6,9 +6,9 @@ import { EngineFailure } from "../../../src/provisioning/engine.js";
 import { RolloutRunner } from "../../../src/provisioning/rollout-runner.js";
 import type { RolloutDetail, RolloutPlan } from "../../../src/api/rollout-schemas.js";
 import type { z } from "zod";
-import { event } from "../../support/events.js";
+import { event, PREPAID } from "../../support/events.js";
 import { harness, harnessWith } from "../../support/harness.js";
-import { SETTINGS } from "../../support/settings.js";
+import { SETTINGS, TWO_TARGETS } from "../../support/settings.js";
 
 /*
  * Every test here fails on the code before rollouts: there is no /v1/rollouts API (404), and nothing
@@ -85,6 +85,20 @@ describe("fleet rollouts", () => {
     const h = await harnessWith(h0.engine, { replicaOf: { db: h0.db, pollMs: 60_000 }, programVersion: "p-next" });
     open.push(h);
     expect(await json<z.infer<typeof RolloutPlan>>(post(h, "/v1/rollouts/plan"))).toMatchObject({ changing: 3, groups: [{ changes: ["program: p-test -> p-next"], count: 3 }] });
+  });
+
+  it("a rollout limited to a target plans and updates only that target's stacks", async () => {
+    const h0 = await harness({ settings: TWO_TARGETS });
+    open.push(h0);
+    for (const [i, id] of IDS.slice(0, 6).entries()) await h0.send(event(id, "subscription.created", { plan: { ...PREPAID, ...(i % 2 ? { target: "two" } : {}) } }));
+    await h0.reconciler.idle();
+    const h = await restarted(h0, { ...TWO_TARGETS, quotaDefaults: FEWER_KEY_PAIRS.quotaDefaults });
+    expect(await json<z.infer<typeof RolloutPlan>>(post(h, "/v1/rollouts/plan?target=two"))).toMatchObject({ total: 3, changing: 3 });
+    const started = await json<{ id: number; waveSizes: number[] }>(post(h, "/v1/rollouts", { waves: ["100%"], pauseSeconds: 0, target: "two" }), 201);
+    expect(started.waveSizes).toEqual([3]);
+    await until("the rollout done", async () => (await detail(h, started.id)).state === "done");
+    expect(rolloutUps(h).sort()).toEqual(["s01", "s03", "s05"]);
+    expect(await json<z.infer<typeof RolloutPlan>>(post(h, "/v1/rollouts/plan"))).toMatchObject({ total: 6, changing: 3 });
   });
 
   it("start: waves applied in order with a pause between them; each stack's history names the rollout and the change", async () => {

@@ -1,5 +1,8 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
-import { isOrphaned, lockFileOf, locksOf } from "../../../src/provisioning/stack-lock.js";
+import { isOrphaned, lockFileOf, locksOf, processAlive } from "../../../src/provisioning/stack-lock.js";
 
 /**
  * checkForLock's refusal as pkg/backend/diy/lock.go v3.248.0 prints it: "\n  %v: created by %v@%v (pid %v) at %v"
@@ -28,5 +31,29 @@ describe("a stack lock named in Pulumi's refusal", () => {
     expect(lockFileOf({ url }, "file:///var/lib/other")).toBeNull();
     expect(lockFileOf({ url: "s3://bucket/.pulumi/locks/organization/openstack-tenants/sub-42/1f0c.json" }, "s3://bucket")).toBeNull();
     expect(lockFileOf({ url: "file:///var/lib/tenants/pulumi/.pulumi/locks/../../../etc/passwd.json" }, "file:///var/lib/tenants/pulumi")).toBeNull();
+  });
+});
+
+describe("whether a lock's pulumi process still runs", () => {
+  it("a process that ended but was not reaped (a zombie, as a killed service's pulumi child can be) is gone, though kill(pid, 0) still succeeds", async () => {
+    // A parent that forks, lets the child exit and never waits: the child stays a zombie for as long as the parent
+    // sleeps. (A shell cannot be trusted with this: bash reaps a background job on SIGCHLD before it execs.)
+    const program = "import os, time\npid = os.fork()\nif pid == 0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(30)";
+    const parent = spawn("python3", ["-c", program], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      const pid = Number(await new Promise<string>((r) => parent.stdout.once("data", (d: Buffer) => r(d.toString()))));
+      for (let i = 0; i < 100 && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8")); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(readFileSync(`/proc/${pid}/stat`, "utf8")).toMatch(/\) Z /);
+      expect(() => process.kill(pid, 0)).not.toThrow();
+      expect(processAlive(pid)).toBe(false);
+      expect(isOrphaned({ url, username: "svc", hostname: hostname(), pid, timestamp: "2026-12-02T20:56:29Z" })).toBe(true);
+    } finally {
+      parent.kill();
+    }
+  });
+
+  it("a running process is alive, and its lock is not orphaned", () => {
+    expect(processAlive(process.pid)).toBe(true);
+    expect(isOrphaned({ url, username: "svc", hostname: hostname(), pid: process.pid, timestamp: "2026-12-02T20:56:29Z" })).toBe(false);
   });
 });
