@@ -186,9 +186,12 @@ export class StackOperations {
     let message = o.message;
     // The password lives in the stack's outputs, in the shared backend: any replica, whatever its
     // work tree, applies the same one. A new one only on the first create or an operator's rotation.
-    // A subscription that never had an update succeed has no outputs to read (a purchase: the read would be a
-    // CLI start refused with "no stack"); what an earlier failed attempt left is found in Keystone below.
-    let current = sub.outputs === null && !o.interrupted ? null : await this.o.engine.outputs(stack);
+    // A subscription no operation ever began on has no stack to read (a purchase's first attempt: the read
+    // would be a CLI start refused with "no stack"). After any earlier attempt the stack is read even with
+    // nothing recorded: that attempt's update may have finished without us (its answer lost, or its
+    // `pulumi` outliving a killed service), and its password must be kept, not replaced.
+    const earlier = o.interrupted || o.operatedBefore;
+    let current = earlier ? await this.o.engine.outputs(stack) : null;
     if (this.o.guard && (o.interrupted || !current)) {
       // A project and user Keystone has but the state lacks make the next create of `sub-<id>` a 409 for
       // good. An interrupted run leaves them as pending creates; so does a create whose answer was lost (a
@@ -197,7 +200,7 @@ export class StackOperations {
       // attempt, Keystone is asked (two reads by name), and what it has is adopted before the update. The
       // first attempt of a purchase asks nothing (no attempt before it could have left anything): a name
       // another project took makes it fail, and its retry then names that project.
-      const found = o.interrupted || o.operatedBefore ? await this.o.guard.leftoversOf(spec) : {};
+      const found = earlier ? await this.o.guard.leftoversOf(spec) : {};
       if (o.interrupted || found.projectId || found.userId) {
         const adopted = await this.o.engine.adopt({ stack, message, found });
         if (adopted.length > 0) {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { tenantSpecOf } from "../../../src/domain/tenant-spec.js";
+import { EngineFailure } from "../../../src/provisioning/engine.js";
 import type { TenantGuard } from "../../../src/provisioning/tenant-guard.js";
 import { event, PREPAID } from "../../support/events.js";
 import { harness, harnessWith } from "../../support/harness.js";
@@ -134,6 +135,26 @@ describe("after a create interrupted mid-way", () => {
     await h.reconciler.idle();
     expect(await h.store.get("57")).toMatchObject({ phase: "ready" });
     expect(asked).toEqual(["sub-57"]);
+  });
+
+  it("a retry after an attempt whose update finished without its answer keeps the password that update applied", async () => {
+    // The crash test's `pulumi` that outlives a killed service, or a create whose answer was lost after the
+    // stack was saved: the stack holds the tenant and its password, the subscription records nothing.
+    const engine = new RecordingEngine();
+    const up = engine.up.bind(engine);
+    let answers = 0;
+    engine.up = async (req) => {
+      const summary = await up(req);
+      if (answers++ === 0) throw new EngineFailure(`error: Post "http://127.0.0.1:5000/v3/projects": EOF`, true);
+      return summary;
+    };
+    const h = await track(harnessWith(engine, { guard: guardOver(engine) }));
+    await h.send(event("58", "subscription.created"));
+    await h.reconciler.idle();
+    expect(await h.store.get("58")).toMatchObject({ phase: "ready", lastError: null });
+    expect(engine.callsFor("sub-58").filter((c) => c.op === "up")).toHaveLength(2);
+    // The second update applied the first one's password: the customer's credentials are the stack's.
+    expect(engine.backend.passwordChanges.get("sub-58")).toBeUndefined();
   });
 
   it("without adoption the create runs again and Keystone refuses the name for good (what the double models)", async () => {
