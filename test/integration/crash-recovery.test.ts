@@ -22,7 +22,7 @@ async function start(dataDir: string, cloud: string, crashAt: CrashPoint): Promi
   const proc = spawn(process.execPath, ["--import", "tsx", "test/support/crash-child.ts"], {
     env: {
       PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DATA_DIR: dataDir, CLOUD_FILE: cloud, CRASH_AT: crashAt ?? "",
-      // Retries 1 s apart (doubling): a surviving `pulumi` stand-in holds its lock for about 1.5 s more.
+      // Retries 1 s apart (doubling): a surviving `pulumi` stand-in holds its lock until the restarted service was refused by it.
       PORT: "0", HOST: "127.0.0.1", WEBHOOK_SECRET: SECRET, OPERATOR_TOKEN: TOKEN, RECONCILE_POLL_MS: "200", RECONCILE_BACKOFF_MS: "1000",
       TENANT_AUTH_URL: SETTINGS.authUrl, TENANT_REGION: SETTINGS.region,
     },
@@ -103,7 +103,8 @@ describe("kill -9 of the service process, then a restart: every accepted event a
         expect(stack?.history.at(-1)?.message).toMatch(/after interrupted operation \d+; cancelled the stack lock left by pid \d+ on .+, no longer running; adopted project \S+, user \S+ left by it\)$/);
       }
       if (crashAt === "during-engine") {
-        // The surviving pulumi was never interrupted: its update is in the history, then ours, which changed nothing.
+        // The surviving pulumi was never interrupted: its update is in the history, then ours, which changed
+        // nothing (it read the stack the survivor finished, though nothing was recorded, and kept its password).
         expect(stack?.history.map((h) => h.result)).toEqual(["succeeded", "succeeded"]);
         expect(stack?.history.every((h) => !/cancelled the stack lock/.test(h.message))).toBe(true);
       }

@@ -16,7 +16,7 @@ import {
 import type { StackOutputs } from "../../src/domain/lifecycle.js";
 import type { TenantGuard } from "../../src/provisioning/tenant-guard.js";
 import { readJournal, writeJournal, type Journal } from "./journal-cloud.js";
-import { lockedMessage, removeNamedLocks } from "./pulumi-locks.js";
+import { lockedMessage, noteRefused, removeNamedLocks } from "./pulumi-locks.js";
 
 /**
  * Where a crash test kills the service process (SIGKILL, no cleanup), if anywhere. During the engine, the
@@ -87,7 +87,10 @@ export class JournalEngine implements Engine {
   async adopt(req: { stack: string; found: Leftovers }): Promise<string[]> {
     // `refresh --clear-pending-creates` and `import` lock the stack like any update.
     const locked = lockedMessage(this.backendDir, req.stack);
-    if (locked) throw lockedFailure(locked);
+    if (locked) {
+      noteRefused(this.backendDir, req.stack);
+      throw lockedFailure(locked);
+    }
     const journal = this.read();
     const s = journal.stacks[req.stack];
     if (!s) return [];

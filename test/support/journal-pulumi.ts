@@ -5,28 +5,32 @@
  * that started it. Arguments: journal file, backend dir, stack, op (up|destroy), then JSON of
  * { spec?, password?, message, mode } on stdin. `mode`:
  *   normal   lock, apply, unlock
- *   survive  lock, say "locked", wait 1.5 s (the service is killed meanwhile), apply, unlock
+ *   survive  lock, say "locked" (the service is killed meanwhile), wait until the restarted service has been
+ *            refused by this lock (at most 20 s), apply, unlock: the restarted service's retry then finds
+ *            the stack updated by a run it never heard from
  *   die      lock, say "locked"; on a create, Keystone gets the project and user and the state only pending
  *            creates; then die with the lock left behind (as when the machine kills both processes)
  * Prints "locked" when its lock is written and the summary JSON when done.
  */
 import { hostname, userInfo } from "node:os";
-import { rmSync } from "node:fs";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { emptyStack, readJournal, writeJournal } from "./journal-cloud.js";
-import { lockedMessage, writeLock } from "./pulumi-locks.js";
+import { lockedMessage, noteRefused, refusedMarker, writeLock } from "./pulumi-locks.js";
 
 const [journalFile, backendDir, stack, op] = process.argv.slice(2) as [string, string, string, "up" | "destroy"];
 const input = JSON.parse(readFileSync(0, "utf8")) as { spec?: { projectName: string }; password?: string; message: string; mode: "normal" | "survive" | "die" };
 
 const locked = lockedMessage(backendDir, stack);
 if (locked) {
+  noteRefused(backendDir, stack);
   process.stderr.write(`error: ${locked}\n`);
   process.exit(255);
 }
 const lockFile = writeLock(backendDir, stack, { pid: process.pid, hostname: hostname(), username: userInfo().username });
 process.stdout.write("locked\n");
-if (input.mode === "survive") await new Promise((r) => setTimeout(r, 1500));
+if (input.mode === "survive") {
+  for (let waited = 0; waited < 20_000 && !existsSync(refusedMarker(backendDir, stack)); waited += 50) await new Promise((r) => setTimeout(r, 50));
+}
 
 const journal = readJournal(journalFile);
 journal.stacks[stack] ??= emptyStack();

@@ -51,3 +51,15 @@ export function lockedMessage(backendDir: string, stack: string, except?: string
 export function removeNamedLocks(locks: Array<Pick<StackLock, "url">>): void {
   for (const l of locks) if (l.url.startsWith("file://")) rmSync(fileURLToPath(l.url), { force: true });
 }
+
+/**
+ * Where the crash tests' stand-ins note that a run was refused by a lock (a test-only marker beside the
+ * backend's `.pulumi`, not something Pulumi writes): a surviving run waits for it, so the restarted
+ * service is refused at least once before the survivor finishes, whatever the machine's speed.
+ */
+export function refusedMarker(backendDir: string, stack: string): string {
+  return join(backendDir, `${stack}.refused-by-lock`);
+}
+export function noteRefused(backendDir: string, stack: string): void {
+  writeFileSync(refusedMarker(backendDir, stack), "");
+}
