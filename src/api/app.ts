@@ -1,10 +1,8 @@
-import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { OpenAPIHono, createRoute, type z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import { badRequest, conflict, invalid, notFound, unauthorized, unavailable } from "../domain/errors.js";
-import { futureViolation, type MarketplaceEvent } from "../domain/event.js";
-import { planViolations } from "../domain/plan.js";
-import { inCanonicalTarget, targetsOf, type TenantSettings } from "../domain/tenant-spec.js";
+import { badRequest, notFound, unauthorized, unavailable } from "../domain/errors.js";
+import { targetsOf, type TenantSettings } from "../domain/tenant-spec.js";
 import { demandOf } from "../domain/capacity.js";
 import { verifyWebhook } from "../domain/webhook-signature.js";
 import type { Logger } from "../log.js";
@@ -18,7 +16,7 @@ import type { DriftStore } from "../store/drift-store.js";
 import type { IntakeBatcher } from "../store/intake-batcher.js";
 import type { JobQueue } from "../store/job-queue.js";
 import type { SubscriptionRecord } from "../domain/lifecycle.js";
-import type { EventIntake, SubscriptionStore } from "../store/subscription-store.js";
+import type { SubscriptionStore } from "../store/subscription-store.js";
 import { billingRoutes } from "./billing-routes.js";
 import { cloudesireRoutes, type CloudesireRouteDeps } from "./cloudesire-routes.js";
 import { passwordResetRoutes } from "./password-reset-routes.js";
@@ -30,15 +28,15 @@ import { clientAddressOf } from "./client-address.js";
 import * as S from "./schemas.js";
 import { documentCommonAnswers, FORBIDDEN, json, OPERATOR, problem, text, UNAUTHORIZED } from "./route-docs.js";
 import { driftRoutes } from "./drift-routes.js";
+import { eventRoutes } from "./event-routes.js";
 import { credentialsRoutes, subscriptionRoutes } from "./subscription-routes.js";
 import { rolloutRoutes } from "./rollout-routes.js";
 import type { RolloutRunner } from "../provisioning/rollout-runner.js";
-import { view } from "./views.js";
 import { fleetRoutes } from "./fleet-routes.js";
 import { capacityRoutes } from "./capacity-routes.js";
 import type { CapacityService } from "../provisioning/capacity.js";
 import { consoleRoutes } from "./console-routes.js";
-import { bearerOf, currentCustomerToken, sameSecret } from "./tokens.js";
+import { bearerOf, sameSecret } from "./tokens.js";
 import type { OperatorIdentity } from "../domain/operator.js";
 import type { AuditStore } from "../store/audit-store.js";
 import type { OperatorStore } from "../store/operator-store.js";
@@ -255,28 +253,6 @@ export function createApp(deps: AppDeps) {
     );
   }
 
-  /**
-   * The customer's key to its credentials, in the answer to the event that created the subscription and
-   * to every `subscription.created` event of it (a re-delivery after a lost answer, or one that arrived
-   * after another event had created it): the marketplace, which passes it on, always gets one that works.
-   * A re-delivery gets the token its first delivery got, or none once an operator has re-issued it: a
-   * captured request replayed inside the window must not fetch the token that replaced a leaked one.
-   */
-  const tokenInAnswer = (event: MarketplaceEvent, result: EventIntake): string | undefined => {
-    const sub = result.subscription;
-    if (!sub || sub.id !== event.subscription.id || sub.desired.status === "cancelled") return undefined;
-    if (result.outcome === "duplicate" && result.firstTokenGeneration !== sub.tokenGeneration) return undefined;
-    const creating = (result.outcome === "applied" && result.created) || event.type === "subscription.created";
-    return creating ? currentCustomerToken(deps.customerTokenKey, sub) : undefined;
-  };
-
-  const eventReceived: MiddlewareHandler<AppEnv> = async (c, next) => {
-    try {
-      await next();
-    } finally {
-      if (c.res.status >= 400 && c.res.status !== 409) deps.metrics?.eventsRejected.inc({ reason: refusalReason(c.res.status) });
-    }
-  };
   const verified: MiddlewareHandler<AppEnv> = async (c, next) => {
     const secret = deps.webhookSecret;
     if (!secret) throw unavailable("WEBHOOK_SECRET is not configured: webhooks are refused until it is");
@@ -300,66 +276,14 @@ export function createApp(deps: AppDeps) {
     if (text.startsWith("\uFEFF")) throw badRequest("body starts with a byte order mark (U+FEFF): JSON texts must not");
     await next();
   };
-  app.openapi(
-    createRoute({
-      method: "post", path: "/v1/events", tags: ["marketplace"],
-      summary: "Marketplace webhook: stored durably before the 202",
-      description:
-        "Signed with WEBHOOK_SECRET: `X-Timestamp: <unix seconds>` and `X-Signature: sha256=<hex HMAC-SHA256(secret, \"<timestamp>.<raw body>\")>`, " +
-        "timestamp within the replay window. A duplicate event id is acknowledged with 200 and applied once.",
-      middleware: [
-        eventReceived,
-        boundedBody(MAX_EVENT_BYTES, (c) => problemResponse(c, 413, `event body larger than ${MAX_EVENT_BYTES} bytes`)),
-        verified,
-        ...signedRateLimit(),
-      ],
-      request: {
-        headers: z.object({
-          "x-timestamp": z.string().openapi({ example: "1795514400" }),
-          "x-signature": z.string().openapi({ example: "sha256=4f1c9b0e6a3d2c7b8e5f1a0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b" }),
-        }),
-        body: { required: true, content: { "application/json": { schema: S.Event, example: S.EXAMPLES.event } } },
-      },
-      responses: {
-        202: json(S.EventAccepted, "stored; the subscription's stack will be updated", S.EXAMPLES.accepted),
-        200: json(S.EventAcknowledged, "a duplicate or a stale event: acknowledged, nothing new applied", S.EXAMPLES.duplicate),
-        400: problem("body is not valid UTF-8, or not JSON"),
-        401: problem("missing or bad signature, or timestamp outside the replay window"),
-        409: problem("a transition that makes no sense (resume of a cancelled subscription, a subscription moved to another target), or an event id or a subscription of another marketplace (ids beginning `cloudesire-`, a subscription sold through Cloudesire)"),
-        413: problem("body too large"),
-        429: problem("too many requests, or too many failed signatures, from this source (Retry-After says when to retry)"),
-        415: problem("not application/json"),
-        422: problem("body does not match the schema (text with a NUL or a lone surrogate included), the plan exceeds the operator's limits or names an unknown target, or occurredAt is further ahead than the replay window"),
-        503: problem("WEBHOOK_SECRET is not configured"),
-      },
-    }),
-    async (c) => {
-      const event = inCanonicalTarget(c.req.valid("json"), deps.settings);
-      c.set("logFields", { ...c.get("logFields"), event: event.id, subscription: event.subscription.id });
-      const violations = planViolations(event.subscription.plan, deps.settings.limits);
-      if (violations.length > 0) throw invalid("plan exceeds the operator's limits", violations);
-      const ahead = futureViolation(event, now(), deps.replayWindowSeconds);
-      if (ahead) throw invalid(ahead);
-
-      const result = await deps.intake.submit({ event });
-      deps.metrics?.eventsReceived.inc({ type: event.type, outcome: result.outcome });
-      c.set("logFields", { ...c.get("logFields"), type: event.type, outcome: result.outcome });
-      const token = tokenInAnswer(event, result);
-      // A token in the answer: no cache keeps it.
-      const headers = token ? { "cache-control": "no-store" } : undefined;
-      switch (result.outcome) {
-        case "duplicate":
-          return c.json({ status: "duplicate" as const, event: event.id, original: result.original, reason: result.reason, ...(token ? { credentialsToken: token } : {}) }, 200, headers);
-        case "stale":
-          return c.json({ status: "stale" as const, event: event.id, reason: result.reason, ...(token ? { credentialsToken: token } : {}) }, 200, headers);
-        case "rejected":
-          throw conflict(result.reason, { event: event.id });
-        case "applied":
-          if (result.subscription.phase === "pending") deps.reconciler.kick(event.subscription.id);
-          return c.json({ status: "accepted" as const, event: event.id, subscription: view(result.subscription), ...(token ? { credentialsToken: token } : {}) }, 202, headers);
-      }
-    },
-  );
+  /** The generic webhook's signed requests (events, order checks): a tighter bound, the signature, then the rate limit. */
+  const signed = (what: string): MiddlewareHandler[] => [
+    boundedBody(MAX_EVENT_BYTES, (c) => problemResponse(c, 413, `${what} body larger than ${MAX_EVENT_BYTES} bytes`)), verified, ...signedRateLimit(),
+  ];
+  app.route("/v1", eventRoutes({
+    intake: deps.intake, kick: (id) => deps.reconciler.kick(id), settings: deps.settings, replayWindowSeconds: deps.replayWindowSeconds,
+    customerTokenKey: deps.customerTokenKey, metrics: deps.metrics, now, signed: signed("event"),
+  }));
 
   if (deps.cloudesire) {
     app.route("/v1/cloudesire", cloudesireRoutes({
@@ -427,7 +351,7 @@ export function createApp(deps: AppDeps) {
   const cloudesireStore = deps.sellsOnCloudesire ? deps.cloudesire?.store : undefined;
   app.route("/v1", capacityRoutes({
     settings: deps.settings, capacity: deps.capacity, targetProblems: deps.targetProblems, subscription: (id) => deps.store.get(id), viewer,
-    signed: [boundedBody(MAX_EVENT_BYTES, (c) => problemResponse(c, 413, `order body larger than ${MAX_EVENT_BYTES} bytes`)), verified, ...signedRateLimit()],
+    signed: signed("order"),
   }));
   app.route("/v1", fleetRoutes({
     viewer,
@@ -454,19 +378,6 @@ export function createApp(deps: AppDeps) {
   });
   app.route("/docs", docsRoutes("/openapi.json"));
   return app;
-}
-
-function refusalReason(status: number): string {
-  switch (status) {
-    case 429: return "rate_limited";
-    case 400: return "malformed";
-    case 401: return "signature";
-    case 413: return "too_large";
-    case 415: return "media_type";
-    case 422: return "invalid";
-    case 503: return "not_configured";
-    default: return String(status);
-  }
 }
 
 /**
