@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { TenantSpec } from "../domain/tenant-spec.js";
+import type { RoleIds } from "./role-ids.js";
 import { declareTenant } from "./tenant.js";
 
 export interface DeclaredResource {
@@ -17,7 +18,7 @@ const SECRET = "[secret]";
  * mechanism) and returns what it declares, with the password shown as "[secret]". Used by
  * `tenantctl render`, by the program's unit tests and by the Keystone contract tests.
  */
-export async function renderTenant(spec: TenantSpec, password = "render-placeholder-password"): Promise<DeclaredResource[]> {
+export async function renderTenant(spec: TenantSpec, password = "render-placeholder-password", roles?: RoleIds): Promise<DeclaredResource[]> {
   const declared: DeclaredResource[] = [];
   await pulumi.runtime.setMocks(
     {
@@ -37,7 +38,7 @@ export async function renderTenant(spec: TenantSpec, password = "render-placehol
     `sub-${spec.subscriptionId}`,
     true,
   );
-  const out = declareTenant(spec, password);
+  const out = declareTenant(spec, password, roles);
   const urns = await new Promise<string[]>((resolve) => {
     pulumi.all(out.resources.map((r) => r.urn)).apply(resolve);
   });

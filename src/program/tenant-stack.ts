@@ -1,6 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { TenantSpec } from "../domain/tenant-spec.js";
+import { RoleIds } from "./role-ids.js";
 import { declareTenant } from "./tenant.js";
+
+/**
+ * The member role's ID, remembered for a minute across the updates this process runs: the engine host runs
+ * one update after another with this module loaded (a shell's `pulumi preview` runs one).
+ */
+const roleIds = new RoleIds(60_000);
 
 /**
  * The stack of one subscription, from its config (`tenant:spec`, the secret `tenant:password`): what the
@@ -10,7 +17,7 @@ import { declareTenant } from "./tenant.js";
 export function tenantStack() {
   const config = new pulumi.Config("tenant");
   const spec = TenantSpec.parse(config.requireObject<unknown>("spec"));
-  const tenant = declareTenant(spec, config.requireSecret("password"));
+  const tenant = declareTenant(spec, config.requireSecret("password"), roleIds);
   return {
     projectId: tenant.projectId,
     userId: tenant.userId,

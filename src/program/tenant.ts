@@ -1,6 +1,7 @@
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import type { TenantSpec } from "../domain/tenant-spec.js";
+import type { RoleIds } from "./role-ids.js";
 
 export interface TenantOutputs {
   projectId: pulumi.Output<string>;
@@ -15,9 +16,10 @@ export interface TenantOutputs {
 
 /**
  * One tenant: a project, its user, the user's member role on it, and the project's three quota sets.
- * No I/O of its own: everything comes from the spec and the password handed in.
+ * No I/O of its own: everything comes from the spec and the password handed in (and the member role's ID
+ * from `roles`, when it remembers it).
  */
-export function declareTenant(spec: TenantSpec, password: pulumi.Input<string>): TenantOutputs {
+export function declareTenant(spec: TenantSpec, password: pulumi.Input<string>, roles?: RoleIds): TenantOutputs {
   const secretPassword = pulumi.secret(password);
   // A target in another cloud (a clouds.yaml cloud of its own): every resource goes through its provider.
   // The default target keeps the default provider (the OS_* / OS_CLOUD environment), so its stacks declare
@@ -45,11 +47,18 @@ export function declareTenant(spec: TenantSpec, password: pulumi.Input<string>):
     ignorePasswordExpiry: true,
   }, opts);
 
-  const role = openstack.identity.getRoleOutput({ name: spec.memberRole }, opts.provider ? { provider: opts.provider } : undefined);
+  // The same role ID whether remembered or looked up: the assignment's inputs, and so the stack, do not change.
+  const knownRole = roles?.known(spec);
+  const roleId = knownRole !== undefined
+    ? pulumi.output(knownRole)
+    : openstack.identity.getRoleOutput({ name: spec.memberRole }, opts.provider ? { provider: opts.provider } : undefined).id.apply((id) => {
+        roles?.learn(spec, id);
+        return id;
+      });
   const member = new openstack.identity.RoleAssignment("member", {
     projectId: project.id,
     userId: user.id,
-    roleId: role.id,
+    roleId,
   }, opts);
 
   // Quota sets are all-in: unset fields become 0, so every field is passed (see domain/quota.ts).

@@ -6,6 +6,7 @@ import { foldEvent } from "../../../src/domain/subscription.js";
 import { tenantSpecOf } from "../../../src/domain/tenant-spec.js";
 import { TENANT_RESOURCES } from "../../../src/domain/tenant-spec.js";
 import { renderTenant, type DeclaredResource } from "../../../src/program/render.js";
+import { RoleIds } from "../../../src/program/role-ids.js";
 import { event } from "../../support/events.js";
 import { SETTINGS } from "../../support/settings.js";
 
@@ -72,6 +73,23 @@ describe("the tenant program (under pulumi.runtime.setMocks)", () => {
     expect(byType(rs, "openstack:identity/roleAssignment:RoleAssignment").inputs).toEqual({
       projectId: "project-id", userId: "user-id", roleId: "role-member-id",
     });
+  });
+
+  it("the member role's ID, once looked up, is remembered per cloud for its time: later declarations grant the same ID without a lookup", async () => {
+    let now = 0;
+    const roles = new RoleIds(60_000, () => now);
+    const spec = tenantSpecOf(foldEvent(null, event("42", "subscription.created")).state as never, SETTINGS);
+    const granted = async (s: typeof spec) => byType(await renderTenant(s, PASSWORD, roles), "openstack:identity/roleAssignment:RoleAssignment").inputs.roleId;
+    // The mocks answer a lookup with `role-<name>-id`: a remembered ID that differs shows no lookup ran.
+    expect(await granted(spec)).toBe("role-member-id");
+    expect(roles.known(spec)).toBe("role-member-id");
+    roles.learn(spec, "remembered-role-id");
+    now = 59_999;
+    expect(await granted(spec)).toBe("remembered-role-id");
+    // Another cloud's Keystone has its own roles: looked up there.
+    expect(await granted({ ...spec, cloud: "far" })).toBe("role-member-id");
+    now = 60_000; // its time is up: looked up again (a role an operator recreated is seen)
+    expect(await granted(spec)).toBe("role-member-id");
   });
 
   it("a suspended subscription disables project and user and deletes nothing", async () => {
