@@ -1,25 +1,20 @@
-import { spawn } from "node:child_process";
-import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:fs";
-import { createRequire } from "node:module";
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import {
   ConcurrentUpdateError,
   LocalWorkspace,
-  PulumiCommand,
+  type PulumiCommand,
   Stack,
   StackAlreadyExistsError,
   StackNotFoundError,
   type EngineEvent,
   type PulumiFn,
 } from "@pulumi/pulumi/automation/index.js";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { DriftDifference } from "../domain/drift.js";
-import { StackOutputs } from "../domain/lifecycle.js";
-import { BlockStorageQuota, ComputeQuota, NetworkQuota, QuotaReadBack, type QuotaSets } from "../domain/quota.js";
+import type { StackOutputs } from "../domain/lifecycle.js";
 import { TENANT_RESOURCES, type TenantSpec } from "../domain/tenant-spec.js";
-import type { QuotaService } from "../openstack/quota-sets.js";
 import {
   EngineFailure,
   lockedFailure,
@@ -35,24 +30,15 @@ import {
   type ProgressSink,
   type StackChange,
 } from "./engine.js";
+import { counts, driftOf, EventCapture, nameOf, progressOf } from "./engine-events.js";
 import { conciseError, isTransientEngineError } from "./failure-classification.js";
-import { describeProviderVersion } from "./provider-build.js";
+import { projectFileOf, type ProjectFile } from "./project-file.js";
 import { ProviderAuth, tokenRefused } from "./provider-auth.js";
+import { CliTooOld, runner, toolchainCheck, usableCli } from "./pulumi-cli.js";
 import { PassphraseKeyring, stackConfigSalt, writeStackConfig } from "./stack-config.js";
 import { createStackFile } from "./stack-file.js";
-import { lockFileOf, type StackLock } from "./stack-lock.js";
-
-/**
- * The oldest CLI the engine works with: `refresh --clear-pending-creates` (adopting what an interrupted
- * create left) came in v3.39.0. The automation SDK itself asks only for v3.2.0 (automation/minimumVersion.js).
- */
-export const MIN_CLI_VERSION = "3.39.0";
-/** The provider plugin the program's `@pulumi/openstack` asks the engine for: the npm package's own version. */
-export const PROVIDER_PLUGIN = {
-  name: "openstack",
-  // The package writes it "v3.15.2" (its build stamps the tag): the plugin is asked for by the bare number.
-  version: (createRequire(import.meta.url)("@pulumi/openstack/package.json") as { version: string }).version.replace(/^v/, ""),
-};
+import { conciseLockMessage, lockFileOf, removeLockFile, type StackLock } from "./stack-lock.js";
+import { NO_STACK, outputsOf, readStackOutputs } from "./stack-outputs.js";
 
 export interface PulumiEngineOptions {
   /** The repository root: Pulumi.yaml (main = src/program/main.ts, stackConfigDir = stacks). */
@@ -103,29 +89,14 @@ export class PulumiEngine implements Engine {
 
   /** The Pulumi CLI on PATH, at least MIN_CLI_VERSION; installing it is the operator's job. */
   private cli(): Promise<PulumiCommand> {
-    this.command ??= PulumiCommand.get()
-      .catch((e: unknown) => {
-        throw cliUnusable(e);
-      })
-      .then((c) => {
-        const version = c.version?.toString() ?? "unknown";
-        if (!atLeast(version, MIN_CLI_VERSION)) throw tooOld(version);
-        return c;
-      })
-      .catch((e: unknown) => {
-        this.command = undefined;
-        throw e;
-      });
+    this.command ??= usableCli().catch((e: unknown) => {
+      this.command = undefined;
+      throw e;
+    });
     return this.command;
   }
 
-  /**
-   * What the service needs before it can update a stack: a CLI of at least MIN_CLI_VERSION and the
-   * OpenStack provider plugin, installed (`pulumi plugin install`) or on PATH (the CLI takes an ambient
-   * `pulumi-resource-openstack` first: sdk/go/common/workspace/plugins.go getPluginInfoAndPath). Without the
-   * plugin the first `up` would try to download it (which fails offline, slowly); the engine's environment
-   * turns that download off, so the check is what tells the operator.
-   */
+  /** A usable CLI (pulumi-cli.ts) and what it needs beside it: the language host, the provider plugin. */
   async check(): Promise<EngineCheck> {
     let cli: PulumiCommand;
     try {
@@ -134,39 +105,7 @@ export class PulumiEngine implements Engine {
       // A missing CLI is said by the readiness check already (readiness.ts): not blocking twice.
       return { cli: null, problems: [e instanceof Error ? e.message : String(e)], blocking: [], cliTooOld: e instanceof CliTooOld ? e.version : null };
     }
-    const problems: string[] = [];
-    const blocking: string[] = [];
-    const { version } = PROVIDER_PLUGIN;
-    const listed = await runCli(cli.command, ["plugin", "ls", "--json"], { cwd: this.opts.workDir, env: this.childEnv() }).catch(() => "");
-    const installed = PluginList.safeParse(parseJsonOrNull(listed));
-    const haveInstalled = installed.success && installed.data.some((p) => p.kind === "resource" && p.name === PROVIDER_PLUGIN.name && atLeast(p.version, version));
-    const path = this.childEnv().PATH;
-    if (!this.opts.inlineProgram && !onPath("pulumi-language-nodejs", path) && !onPath("pulumi-language-nodejs", dirname(cli.command))) {
-      problems.push("the Node.js language host pulumi-language-nodejs is not beside the pulumi CLI (the official CLI archive has it): install it, or set PULUMI_PROGRAM=inline");
-      blocking.push(problems[problems.length - 1] as string);
-    }
-    const provider = await this.providerInUse(path, haveInstalled);
-    if (!haveInstalled && !onPath(`pulumi-resource-${PROVIDER_PLUGIN.name}`, path)) {
-      problems.push(`the OpenStack provider plugin (resource ${PROVIDER_PLUGIN.name} v${version}) is not installed: run \`pulumi plugin install resource ${PROVIDER_PLUGIN.name} v${version}\` as the service's user (or put pulumi-resource-${PROVIDER_PLUGIN.name} on PATH)`);
-      // Only a list the CLI gave proves it absent: a CLI that could not list its plugins holds nothing up.
-      if (installed.success) blocking.push(problems[problems.length - 1] as string);
-    }
-    return { cli: `pulumi ${cli.version?.toString() ?? "?"}`, problems, blocking, cliTooOld: null, ...(provider ? { provider } : {}) };
-  }
-
-  /**
-   * The plugin the CLI would start, as it finds one: on PATH first (an ambient plugin), else the installed
-   * one under PULUMI_HOME; asked for its version (`-version`, tfbridge.Main), which says which build it is.
-   */
-  private async providerInUse(path: string | undefined, installed: boolean): Promise<string | undefined> {
-    const file = `pulumi-resource-${PROVIDER_PLUGIN.name}`;
-    const ambient = findOnPath(file, path);
-    // biome-ignore lint/style/noProcessEnv: where the CLI keeps installed plugins (the same variables it reads)
-    const home = this.childEnv().PULUMI_HOME ?? join(process.env.HOME ?? "", ".pulumi");
-    const binary = ambient ?? (installed ? join(home, "plugins", `resource-${PROVIDER_PLUGIN.name}-v${PROVIDER_PLUGIN.version}`, file) : undefined);
-    if (!binary) return undefined;
-    const printed = await runCli(binary, ["-version"], { cwd: this.opts.workDir, env: { PATH: path ?? "" } }).catch(() => "");
-    return printed ? describeProviderVersion(printed) : `the plugin at ${binary} (it did not say its version)`;
+    return toolchainCheck(cli, { workDir: this.opts.workDir, inlineProgram: !!this.opts.inlineProgram, env: () => this.childEnv() });
   }
 
   /**
@@ -343,7 +282,7 @@ export class PulumiEngine implements Engine {
         throw e;
       }
       const state = await stack.exportStack();
-      const urns = new Set(DeploymentResources.parse(state.deployment).resources.map((r) => r.urn.slice(r.urn.lastIndexOf("::") + 2)));
+      const urns = new Set(DeploymentResources.parse(state.deployment).resources.map((r) => nameOf(r.urn)));
       const wanted = [
         { name: "project", id: req.found.projectId },
         { name: "user", id: req.found.userId },
@@ -385,20 +324,9 @@ export class PulumiEngine implements Engine {
     });
   }
 
-  /**
-   * One `pulumi stack output --json --show-secrets`: the SDK's stackOutputs runs it twice (masked, then
-   * shown, to tell which are secret), which these outputs do not need.
-   */
+  /** The stack's outputs, read from the backend (stack-outputs.ts); NO_STACK when it has no such stack. */
   private async readOutputs(name: string): Promise<StackOutputs | null | typeof NO_STACK> {
-    const cli = await this.cli();
-    try {
-      const { stdout } = await runner(cli).run(["stack", "output", "--json", "--show-secrets", "--stack", name], this.opts.workDir, this.env());
-      const parsed = StackOutputs.safeParse(parseJsonOrNull(stdout));
-      return parsed.success ? parsed.data : null;
-    } catch (e) {
-      if (e instanceof StackNotFoundError) return NO_STACK;
-      throw e;
-    }
+    return readStackOutputs(await this.cli(), name, { workDir: this.opts.workDir, env: this.env() });
   }
 
   async drift(name: string): Promise<DriftReport | null> {
@@ -484,100 +412,6 @@ export class PulumiEngine implements Engine {
   }
 }
 
-/**
- * Why the CLI cannot be used. `PulumiCommand.get` runs `pulumi version` and checks it against the SDK's
- * minimum: a missing binary (ENOENT) is one cause among others (too old, not executable, crashing).
- */
-export function cliUnusable(e: unknown): EngineFailure {
-  const text = e instanceof Error ? e.message : String(e);
-  if (/ENOENT/.test(text)) return new EngineFailure("the pulumi CLI was not found on PATH: install it for the service's user and retry", false);
-  return new EngineFailure(`the pulumi CLI on PATH cannot be used: ${conciseError(text, 500)}`, false);
-}
-
-class CliTooOld extends EngineFailure {
-  constructor(readonly version: string) {
-    super(`the pulumi CLI on PATH is v${version}; the service needs v${MIN_CLI_VERSION} or newer (for refresh --clear-pending-creates): upgrade it`, false);
-  }
-}
-const tooOld = (version: string) => new CliTooOld(version);
-
-/** Whether dotted version `v` (a leading "v" and a pre-release part ignored) is at least `min`. */
-export function atLeast(v: string, min: string): boolean {
-  const parts = (s: string) => s.replace(/^v/, "").split(/[-+]/)[0]!.split(".").map((n) => Number.parseInt(n, 10));
-  const [a, b] = [parts(v), parts(min)];
-  if (a.some(Number.isNaN)) return false;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0);
-    if (d !== 0) return d > 0;
-  }
-  return true;
-}
-
-/** `pulumi plugin ls --json` (pkg/cmd/pulumi/plugin/plugin_list.go pluginInfoJSON): fields we read only. */
-const PluginList = z.array(z.object({ name: z.string(), kind: z.string(), version: z.string() })).nullable().transform((l) => l ?? []);
-
-function parseJsonOrNull(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function onPath(file: string, path: string | undefined): boolean {
-  return findOnPath(file, path) !== undefined;
-}
-
-/** The first executable `file` in a PATH's directories, as a shell would run it. */
-function findOnPath(file: string, path: string | undefined): string | undefined {
-  return (path ?? "").split(delimiter).map((dir) => join(dir, file)).find((candidate) => {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** Deletes a lock file if it still names the owner read from the refusal (another lock may reuse nothing of it). */
-function removeLockFile(file: string, lock: StackLock): void {
-  let held: unknown;
-  try {
-    held = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // already gone: someone else broke it
-    throw e;
-  }
-  const owner = LockContent.safeParse(held);
-  if (owner.success && owner.data.pid === lock.pid && owner.data.hostname === lock.hostname) {
-    try {
-      unlinkSync(file);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    }
-  }
-}
-/** lock.go's lockContent, the fields that say whose it is. */
-const LockContent = z.object({ pid: z.number(), hostname: z.string() });
-
-/**
- * Runs a CLI command that reads nothing (`plugin ls`, a plugin's `-version`); its stdout, or a rejection with its
- * stderr. Its standard input is closed: no pipe is left for an early exit to break (an unheard EPIPE on one
- * once ended the whole engine host).
- */
-function runCli(command: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv }): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`pulumi ${args.slice(0, 2).join(" ")} failed (exit ${code}): ${stderr.trim()}`))));
-  });
-}
-
 /** Without a stack there is nothing to diff against: an update would create every resource of the program. */
 function previewOfNewStack(stack: string): PreviewResult {
   const lines = TENANT_RESOURCES.map((r) => `    + ${r.type} ${r.name} create`);
@@ -587,128 +421,5 @@ function previewOfNewStack(stack: string): PreviewResult {
   };
 }
 
-/** The lock lines of a "currently locked" error, whatever the CLI printed around them. */
-function conciseLockMessage(raw: string): string {
-  const lines = raw.split("\n").filter((l) => /currently locked|created by .*\(pid \d+\)/.test(l));
-  return lines.length > 0 ? lines.join("\n") : conciseError(raw);
-}
-
-/**
- * PulumiCommand.run (automation/cmd.js at v3.248.0): how LocalWorkspace runs every command (our environment
- * over the process's, failures mapped to StackNotFoundError, StackAlreadyExistsError, ConcurrentUpdateError);
- * in the SDK's JavaScript, left out of its typings.
- */
-interface CommandRunner {
-  run(args: string[], cwd: string, additionalEnv: Record<string, string>): Promise<{ stdout: string; stderr: string; code: number }>;
-}
-const runner = (cli: PulumiCommand) => cli as unknown as CommandRunner;
-
-/** Pulumi.yaml's `stackConfigDir` (sdk/go/common/workspace/project.go: relative to the project), else the project's directory. */
-interface ProjectFile {
-  /** The project's name (Pulumi.yaml `name`), which the backend files its stacks under; null if it has none. */
-  name: string | null;
-  configDir: string;
-}
-
-function projectFileOf(workDir: string): ProjectFile {
-  const project = z.object({ name: z.string().min(1).optional(), stackConfigDir: z.string().optional() }).passthrough().safeParse(parseYaml(readFileSync(join(workDir, "Pulumi.yaml"), "utf8")));
-  const data = project.success ? project.data : {};
-  return { name: data.name ?? null, configDir: resolve(workDir, data.stackConfigDir ?? ".") };
-}
-
-/** readOutputs' answer for a stack the backend does not have (null: a stack without the tenant's outputs). */
-const NO_STACK = Symbol("no stack");
-
-/**
- * The stack's outputs as its resource-outputs event carries them, secrets masked
- * (`{"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "[secret]"}`, the
- * engine's secret signature): each masked output is taken from `secrets`, the values the caller set.
- */
-function outputsOf(out: Record<string, unknown> | undefined, secrets: Record<string, string>): StackOutputs | null {
-  if (!out) return null;
-  const isMasked = (v: unknown) => typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
-  const parsed = StackOutputs.safeParse(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, isMasked(v) ? secrets[k] : v])));
-  return parsed.success ? parsed.data : null;
-}
-// sdk/go/common/resource/sig: the key and value that mark a secret in the engine's serialized properties.
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-
-/**
- * What one command's event stream says that the SDK would otherwise ask the CLI for after it: the root
- * stack's outputs and the summary (its change counts); every event is passed on to `next` (live progress).
- */
-class EventCapture {
-  stackOutputs: Record<string, unknown> | undefined;
-  summary: { resourceChanges: Record<string, number> } | undefined;
-  private readonly readBack: QuotaReadBack = {};
-  constructor(private readonly next?: (e: EngineEvent) => void) {}
-
-  readonly listener = (e: EngineEvent): void => {
-    const outputs = e.resOutputsEvent?.metadata;
-    if (outputs?.type === "pulumi:pulumi:Stack") this.stackOutputs = outputs.new?.outputs;
-    const quota = outputs ? QUOTA_RESOURCES[outputs.type] : undefined;
-    if (outputs && quota && WRITTEN.has(outputs.op)) {
-      const parsed = quota.schema.safeParse(outputs.new?.outputs);
-      Object.assign(this.readBack, { [quota.service]: parsed.success ? parsed.data : null });
-    }
-    if (e.summaryEvent) this.summary = { resourceChanges: e.summaryEvent.resourceChanges as Record<string, number> };
-    this.next?.(e);
-  };
-
-  changes(): Record<string, number> {
-    return counts(this.summary?.resourceChanges);
-  }
-
-  /** The quota sets the update wrote, as the provider read them back; only from a stream seen to its end. */
-  quotaSets(): QuotaReadBack | undefined {
-    return this.summary ? QuotaReadBack.parse(this.readBack) : undefined;
-  }
-}
-
-/**
- * The program's quota resources (TENANT_RESOURCES) by type, with the quota set each is: the program passes
- * the set's fields as the resource's inputs under the same names (program/tenant.ts), so its outputs carry them
- * too (other outputs, `projectId`, `region`, `volumeTypeQuota`, are dropped).
- */
-const typeOf = (name: (typeof TENANT_RESOURCES)[number]["name"]) => TENANT_RESOURCES.find((r) => r.name === name)?.type ?? name;
-const QUOTA_RESOURCES: Record<string, { service: QuotaService; schema: z.ZodType<QuotaSets[QuotaService]> } | undefined> = {
-  [typeOf("compute-quota")]: { service: "compute", schema: z.object(ComputeQuota.shape) },
-  [typeOf("blockstorage-quota")]: { service: "blockStorage", schema: z.object(BlockStorageQuota.shape) },
-  [typeOf("network-quota")]: { service: "network", schema: z.object(NetworkQuota.shape) },
-};
-/**
- * The steps after which a resource's outputs are the provider's read of the service: a Terraform resource's
- * Create and Update end with its Read (terraform-provider-openstack's quota resources: `return ...Read(...)`).
- */
-const WRITTEN = new Set<string>(["create", "update", "replace", "create-replacement"]);
-
+/** `stack export`'s deployment: the URNs of the resources the state holds. */
 const DeploymentResources = z.object({ resources: z.array(z.object({ urn: z.string() })).default([]) });
-
-/** Our own resources only: the stack and the provider are Pulumi's bookkeeping, not the tenant. */
-const isTenantResource = (type: string) => !type.startsWith("pulumi:");
-const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
-
-function progressOf(sink: ProgressSink | undefined): ((e: EngineEvent) => void) | undefined {
-  if (!sink) return undefined;
-  return (e) => {
-    const step = e.resourcePreEvent ?? e.resOutputsEvent ?? e.resOpFailedEvent;
-    if (!step || !isTenantResource(step.metadata.type) || ("planning" in step && step.planning)) return;
-    const state = e.resourcePreEvent ? "started" : e.resOutputsEvent ? "done" : "failed";
-    sink({ name: nameOf(step.metadata.urn), type: step.metadata.type, op: step.metadata.op, state });
-  };
-}
-
-/** One difference found by a refresh preview: a resource changed (or deleted) outside the stack. */
-export function driftOf(e: EngineEvent): DriftDifference | null {
-  const step = e.resOutputsEvent;
-  if (!step || !isTenantResource(step.metadata.type)) return null;
-  const m = step.metadata;
-  const properties = [...new Set([...(m.diffs ?? []), ...Object.keys(m.detailedDiff ?? {})])].sort();
-  if (m.op === "same" || (m.op === "refresh" && properties.length === 0)) return null;
-  return { resource: nameOf(m.urn), type: m.type, change: m.op === "refresh" ? "update" : m.op, properties };
-}
-
-function counts(changes: Record<string, number> | undefined): Record<string, number> {
-  return Object.fromEntries(Object.entries(changes ?? {}).filter(([, n]) => typeof n === "number"));
-}

@@ -1,5 +1,7 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
+import { z } from "zod";
+import { conciseError } from "./failure-classification.js";
 import { fileBackendRoot } from "./stack-file.js";
 
 /**
@@ -45,6 +47,12 @@ export function locksOf(message: string): StackLock[] {
   return [...byUrl.values()];
 }
 
+/** The lock lines of a "currently locked" error, whatever the CLI printed around them. */
+export function conciseLockMessage(raw: string): string {
+  const lines = raw.split("\n").filter((l) => /currently locked|created by .*\(pid \d+\)/.test(l));
+  return lines.length > 0 ? lines.join("\n") : conciseError(raw);
+}
+
 /**
  * The local path of a lock file of a `file://` backend rooted at `backendUrl`, or null (another backend,
  * or a URL outside that backend's lock directory: never a file the caller could be tricked into deleting).
@@ -55,6 +63,27 @@ export function lockFileOf(lock: Pick<StackLock, "url">, backendUrl: string): st
   if (!file || !root) return null;
   return file.startsWith(`${root}/.pulumi/locks/`) && file.endsWith(".json") && !file.includes("/../") ? file : null;
 }
+
+/** Deletes a lock file if it still names the owner read from the refusal (another lock may reuse nothing of it). */
+export function removeLockFile(file: string, lock: StackLock): void {
+  let held: unknown;
+  try {
+    held = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // already gone: someone else broke it
+    throw e;
+  }
+  const owner = LockContent.safeParse(held);
+  if (owner.success && owner.data.pid === lock.pid && owner.data.hostname === lock.hostname) {
+    try {
+      unlinkSync(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
+}
+/** lock.go's lockContent, the fields that say whose it is. */
+const LockContent = z.object({ pid: z.number(), hostname: z.string() });
 
 export interface Here {
   hostname: string;

@@ -143,7 +143,7 @@ describe.each(ENGINES)("what the production engine passes to the pulumi CLI: %s"
 
 describe("the pulumi CLI's health", () => {
   it("a CLI that is on PATH but unusable is not reported as missing", async () => {
-    const { cliUnusable } = await import("../../../src/provisioning/pulumi-engine.js");
+    const { cliUnusable } = await import("../../../src/provisioning/pulumi-cli.js");
     expect(cliUnusable(new Error("spawn pulumi ENOENT")).message).toMatch(/not found on PATH/);
     const tooOld = cliUnusable(new Error("Minimum version requirement failed. The minimum CLI version requirement is 3.248.0, your current CLI version is 3.100.0."));
     expect(tooOld.message).toMatch(/cannot be used: .*minimum CLI version/);
