@@ -6,7 +6,7 @@
  *
  * Its environment is the service's own (inherited, as the `pulumi` processes inherited it before); the
  * engine's options (passphrase, OpenStack admin credentials, the secrets to redact) arrive in the `init`
- * message. It writes nothing to stdout or stderr itself.
+ * message. It writes nothing to stdout or stderr itself, but the one line saying why it refused a message.
  */
 import { makeRedactor } from "../log.js";
 import { EngineFailure, type OutputSink, type ProgressSink } from "./engine.js";
@@ -61,7 +61,11 @@ async function answer(message: Extract<ToHost, { kind: "call" }>): Promise<void>
 process.on("message", (raw: unknown) => {
   const parsed = ToHost.safeParse(raw);
   if (!parsed.success) {
-    // Not ours to answer by id: a service that sends what this host cannot read is a bug; end loudly.
+    // Not ours to answer by id: a service that sends what this host cannot read is a bug; end loudly, and
+    // say why on stderr (the service logs the line): otherwise its operations only fail as "exited with
+    // code 2". The issues name fields and expected types, never values.
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`).join("; ");
+    process.stderr.write(`engine host: refused a message it cannot read (${issues}): the service and its host disagree on the protocol\n`);
     process.exitCode = 2;
     process.disconnect();
     return;

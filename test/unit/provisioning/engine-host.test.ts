@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, fork } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -138,4 +138,19 @@ describe("the engine host", () => {
     await expect(host.history("sub-9")).rejects.toThrow(/closed/);
     expect(host.pid).toBeUndefined();
   });
+});
+
+describe("a message the engine host cannot read", () => {
+  it("ends the host with code 2 and one stderr line naming what it could not read (fields, never values)", async () => {
+    const child = fork(resolve("src/provisioning/engine-host-child.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "json" });
+    onTestFinished(() => void child.kill("SIGKILL"));
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    await new Promise<void>((r) => child.once("message", () => r())); // ready
+    child.send({ kind: "call", id: 1, call: { method: "up", req: { stack: "sub-9", password: "never-logged-0123" } } });
+    expect(await exited).toBe(2);
+    expect(stderr).toMatch(/^engine host: refused a message it cannot read \(.+\): the service and its host disagree on the protocol\n$/);
+    expect(stderr).not.toContain("never-logged-0123");
+  }, 60_000);
 });
