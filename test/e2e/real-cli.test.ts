@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -67,6 +67,14 @@ async function until<T>(what: string, probe: () => T | null | undefined | false,
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
 const commOf = (pid: number) => readFileSync(`/proc/${pid}/comm`, "utf8").trim();
 const locks = (stack: string) => readLocks(backendDir, stack);
+/** Whether the stack's checkpoint in the file backend (.pulumi/stacks/<project>/<stack>.json) holds its root resource. */
+const rootSaved = (stack: string) => {
+  const stacks = join(backendDir, ".pulumi", "stacks");
+  return existsSync(stacks) && readdirSync(stacks).some((project) => {
+    const file = join(stacks, project, `${stack}.json`);
+    return existsSync(file) && readFileSync(file, "utf8").includes(`::pulumi:pulumi:Stack::`);
+  });
+};
 
 beforeAll(() => {
   if (!toolchain.bin) throw new Error(`the pulumi CLI could not be built: ${toolchain.error}`);
@@ -184,6 +192,9 @@ describe("the real pulumi CLI", () => {
     const [held] = await until("the first update's lock", () => (locks(stack).length === 1 ? locks(stack) : null));
     expect(commOf(held!.pid)).toBe("pulumi");
     expect(held!.hostname).toBe(hostname());
+    // The program registers the stack's root resource before it waits, and the engine saves it: killed only
+    // once it is saved, whatever the machine's speed (killed before, the operator's update below created it).
+    await until("the first update's root resource saved", () => rootSaved(stack));
     process.kill(held!.pid, "SIGKILL");
     expect(await first).toBeInstanceOf(Error);
 
@@ -211,7 +222,7 @@ describe("the real pulumi CLI", () => {
     writeFileSync(`${release}-${stack}`, "");
     // The update's result carries the stack's outputs as the CLI read them after it (the caller reads no more).
     expect(await operators).toEqual({
-      resourceChanges: { create: 1 },
+      resourceChanges: { same: 1 }, // the root resource the killed update saved
       outputs: { projectId: `project-of-${stack}`, userId: `user-of-${stack}`, userName: stack, authUrl: "http://127.0.0.1:5000/v3", region: "RegionOne", domainId: "default", password: "e2e-password-0123456789" },
       // This program declares no quota resource: the update wrote none.
       quotaSets: {},
